@@ -1,0 +1,1 @@
+"""Runners that feed events to the projections: embedded follower, relay, Faust workers, replay."""

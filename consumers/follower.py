@@ -1,0 +1,181 @@
+"""The embedded follower: folds the event store's ordered log into the boards, live.
+
+Woken by the write path after each commit (the library cannot subscribe to a SQLite log),
+it reads the notifications after its position in batches, folds them, and hands the changed
+rows to its listeners (the websocket bridge, the terminal board) with a sequence number.
+It saves a checkpoint (its position and the rows) so that after a restart it catches up
+from where it was instead of from the beginning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from events.envelope import Envelope
+from projections import Board, apply
+
+from eoc.domain import to_envelope
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[int, dict[str, Any]], None]  # (sequence number, changed rows)
+
+
+class FileCheckpoint:
+    """Position and rows in one JSON file, replaced atomically."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def load(self) -> tuple[int, dict[str, Any]] | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        return int(data["position"]), data["rows"]
+
+    def save(self, position: int, rows: dict[str, Any]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"position": position, "rows": rows}, separators=(",", ":")))
+        os.replace(tmp, self.path)
+
+
+class Follower:
+    """Applies the projections to the application's log as events are written."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        checkpoint: FileCheckpoint | None = None,
+        batch_size: int = 1000,
+        checkpoint_every_s: float = 5.0,
+    ) -> None:
+        self.app = app
+        self.checkpoint = checkpoint
+        self.batch_size = batch_size
+        self.checkpoint_every_s = checkpoint_every_s
+        self.board = Board()
+        self.position = 0  # last notification id folded
+        self.sequence = 0  # last delta sequence number handed to listeners
+        self.listeners: list[Listener] = []
+        self.applied = 0
+        self.duplicates = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.RLock()  # guards the board: telemetry arrives on other threads
+        self._progress = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._last_checkpoint = time.monotonic()
+        if checkpoint is not None:
+            saved = checkpoint.load()
+            if saved is not None:
+                self.position, rows = saved
+                self.board = Board(rows)
+        app.saved_listeners.append(self.wake)
+
+    # ------------------------------------------------------------------ running
+
+    def wake(self, _position: int | None = None) -> None:
+        self._wake.set()
+
+    def start(self) -> Follower:
+        self.catch_up()
+        self._thread = threading.Thread(target=self._run, name="eoc-follower", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.save_checkpoint()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # The timeout is a safety net for a wake-up lost to another process writing.
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            try:
+                self.catch_up()
+            except Exception:  # a follower must not die: log, and try again on the next wake
+                log.exception("follower failed to catch up at position %s", self.position)
+                time.sleep(0.5)
+            if time.monotonic() - self._last_checkpoint > self.checkpoint_every_s:
+                self.save_checkpoint()
+
+    def catch_up(self) -> int:
+        """Fold everything after the current position. Returns how many events were read."""
+        total = 0
+        recorder, mapper = self.app.recorder, self.app.mapper
+        while True:
+            notifications = recorder.select_notifications(
+                start=self.position, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return total
+            with self._lock:
+                for n in notifications:
+                    envelope = to_envelope(mapper.to_domain_event(n), position=n.id)
+                    if apply(self.board, envelope):
+                        self.applied += 1
+                    else:
+                        self.duplicates += 1
+                    self.position = n.id
+                self._publish()
+                self._progress.notify_all()
+            total += len(notifications)
+            if len(notifications) < self.batch_size:
+                return total
+
+    def apply_telemetry(self, envelope: Envelope) -> None:
+        """A position report: folded at once, not through the log."""
+        with self._lock:
+            apply(self.board, envelope)
+            self._publish()
+
+    def _publish(self) -> None:
+        changes = self.board.take_changes()
+        if not changes:
+            return
+        self.sequence += 1
+        for listener in list(self.listeners):
+            try:
+                listener(self.sequence, changes)
+            except Exception:
+                log.exception("a board listener failed; the follower goes on")
+
+    # ------------------------------------------------------------------ reading
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Block until the log is folded up to ``position`` (for tests and the API's read-your-writes)."""
+        self.wake()
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while self.position < position:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._progress.wait(left)
+        return True
+
+    def snapshot(self) -> tuple[int, dict[str, Any]]:
+        """The sequence number and a copy of all rows, consistent with each other."""
+        with self._lock:
+            return self.sequence, self.board.snapshot()
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint is None:
+            return
+        with self._lock:
+            position, rows = self.position, self.board.snapshot()
+        self.checkpoint.save(position, rows)
+        self._last_checkpoint = time.monotonic()

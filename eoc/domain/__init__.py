@@ -1,0 +1,9 @@
+"""The domain: calls, incidents, teams and centres, each an event-sourced aggregate."""
+
+from .base import Actor, Context, Recorded, to_envelope
+from .call import Call
+from .centre import Centre
+from .incident import Incident
+from .team import Team
+
+__all__ = ["Actor", "Call", "Centre", "Context", "Incident", "Recorded", "Team", "to_envelope"]

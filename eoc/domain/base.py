@@ -1,0 +1,149 @@
+"""What every aggregate of the system shares: one stored event class carrying a catalogue event.
+
+The event store holds ``Recorded`` events whose ``type``/``version``/``payload`` follow the
+catalogue in ``events/``. One stable stored class (``eoc.domain.base:Recorded``) means that
+renaming a Python class never makes history unreadable; the catalogue's upcasters bring old
+payloads to the current version whenever an aggregate or a follower reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from events.catalogue import Payload, upcast
+from events.envelope import Envelope, iso
+from events.vocabulary import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who gives a command: a role, a pseudonymous user id, the province of their token."""
+
+    role: Role
+    user: str
+    province: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The circumstances of one command."""
+
+    actor: Actor
+    now: datetime
+    exercise: bool = False  # a drill (مانور): never counts in the real figures
+
+
+class Recorded(Aggregate.Event):
+    type: str
+    version: int
+    event_id: str
+    occurred_at: str
+    province: str
+    county: str
+    actor: dict[str, str]
+    exercise: bool
+    payload: dict[str, Any]
+
+    def apply(self, aggregate: Any) -> None:
+        _, payload = upcast(self.type, self.version, self.payload)
+        getattr(aggregate, "when_" + self.type)(payload, self)
+
+
+class RecordedCreation(Recorded, Aggregate.Created):
+    pass
+
+
+class EOCAggregate(Aggregate):
+    """Base of calls, incidents, teams and centres: each belongs to a province and county."""
+
+    province: str
+    county: str
+    exercise: bool
+
+    def __init__(self) -> None:  # state comes only from events
+        pass
+
+    @classmethod
+    def start(
+        cls,
+        payload: Payload,
+        ctx: Context,
+        province: str,
+        county: str,
+        *,
+        id: UUID | None = None,
+        occurred_at: datetime | None = None,
+    ):
+        return cls._create(
+            RecordedCreation,
+            id=id or uuid4(),
+            **_fields(payload, ctx, province, county, ctx.exercise, occurred_at),
+        )
+
+    def record(
+        self, payload: Payload, ctx: Context, *, occurred_at: datetime | None = None
+    ) -> None:
+        """Trigger a catalogue event on this aggregate (rules are checked before)."""
+        self.trigger_event(
+            Recorded,
+            **_fields(
+                payload,
+                ctx,
+                self.province,
+                self.county,
+                self.exercise or ctx.exercise,
+                occurred_at,
+            ),
+        )
+
+    def place(self, event: Recorded) -> None:
+        """Called by the first event: the aggregate's province, county and drill flag."""
+        self.province = event.province
+        self.county = event.county
+        self.exercise = event.exercise
+
+
+def _fields(
+    payload: Payload,
+    ctx: Context,
+    province: str,
+    county: str,
+    exercise: bool,
+    occurred_at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "type": payload.TYPE,
+        "version": payload.VERSION,
+        "event_id": str(uuid4()),
+        "occurred_at": iso(occurred_at or ctx.now),
+        "province": province,
+        "county": county,
+        "actor": {"role": str(ctx.actor.role), "user": ctx.actor.user},
+        "exercise": exercise,
+        "payload": payload.to_json(),
+    }
+
+
+def to_envelope(event: Recorded, position: int | None = None) -> Envelope:
+    """The catalogue form of a stored event (upcast to the current version)."""
+    version, payload = upcast(event.type, event.version, event.payload)
+    return Envelope(
+        type=event.type,
+        version=version,
+        id=event.event_id,
+        aggregate_id=str(event.originator_id),
+        aggregate_version=event.originator_version,
+        occurred_at=event.occurred_at,
+        recorded_at=iso(event.timestamp),
+        province=event.province,
+        county=event.county,
+        actor=event.actor,
+        exercise=event.exercise,
+        payload=payload,
+        position=position,
+    )

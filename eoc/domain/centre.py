@@ -1,0 +1,164 @@
+"""A centre or house (مرکز / خانه): its capacity and the clients (مددجو) staying in it.
+
+Admissions, holding periods, transfers and discharges are events of the place, so that the
+place's own version number serialises them: two admissions racing for the last bed cannot
+both be stored (optimistic concurrency), and capacity is never exceeded.
+Drill clients (مانور) fill a separate, imaginary set of the same beds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from events import catalogue as ev
+from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind
+
+from ..errors import AlreadyResident, CentreNotOpen, InvalidCommand, NotResident, OverCapacity
+from .base import Context, EOCAggregate, Recorded
+
+
+class Centre(EOCAggregate):
+    name: str
+    kind: CentreKind
+    capacity: int
+    secret: bool
+    is_open: bool
+    clients: dict[str, dict[str, Any]]  # client id -> {"since", "holding_until", "drill"}
+
+    def __init__(self) -> None:  # annotated state comes only from events, never from arguments
+        pass
+
+    @classmethod
+    def register(
+        cls, payload: ev.CentreRegistered, ctx: Context, province: str, county: str, **kw: Any
+    ) -> Centre:
+        return cls.start(payload, ctx, province, county, **kw)
+
+    @property
+    def residential(self) -> bool:
+        return self.kind in RESIDENTIAL_KINDS
+
+    def occupied(self, drill: bool = False) -> int:
+        return sum(1 for c in self.clients.values() if c["drill"] == drill)
+
+    def free(self, drill: bool = False) -> int:
+        return self.capacity - self.occupied(drill)
+
+    def must_be_open(self) -> None:
+        if not self.is_open:
+            raise CentreNotOpen(f"{self.name} is closed", centre_id=str(self.id))
+
+    def change_capacity(self, capacity: int, ctx: Context) -> None:
+        self.must_be_open()
+        if capacity < self.occupied():
+            raise OverCapacity(
+                f"{self.name} holds {self.occupied()} clients; capacity cannot drop to {capacity}",
+                occupied=self.occupied(),
+                capacity=self.capacity,
+            )
+        self.record(ev.CentreCapacityChanged(capacity=capacity, previous=self.capacity), ctx)
+
+    def close(self, reason: str, ctx: Context) -> None:
+        self.must_be_open()
+        if self.occupied(False) or self.occupied(True):
+            raise InvalidCommand(
+                f"{self.name} still holds {self.occupied()} clients; transfer or discharge them first",
+                occupied=self.occupied(),
+            )
+        self.record(ev.CentreClosed(reason=reason), ctx)
+
+    def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
+        """Admit the client, or record the declined admission when full. True if admitted."""
+        self.must_be_open()
+        if not self.residential:
+            raise InvalidCommand(f"{self.name} is a {self.kind} place and keeps no one; refer instead")
+        if payload.client in self.clients:
+            raise AlreadyResident("the client is already staying here", client=payload.client)
+        if self.free(ctx.exercise) <= 0:
+            self.record(
+                ev.AdmissionDeclined(
+                    route=payload.route,
+                    capacity=self.capacity,
+                    occupied=self.occupied(ctx.exercise),
+                    client=payload.client,
+                    incident_id=payload.incident_id,
+                ),
+                ctx,
+            )
+            return False
+        self.record(payload, ctx)
+        return True
+
+    def start_holding(self, payload: ev.HoldingPeriodStarted, ctx: Context) -> None:
+        self._must_hold(payload.client)
+        if self.kind in SECRET_KINDS:
+            raise InvalidCommand("the holding period is kept at the intervention centre, before the house")
+        if payload.destination_kind not in SECRET_KINDS:
+            raise InvalidCommand("a holding period leads to a safe house or a health house")
+        self.record(payload, ctx)
+
+    def transfer_out(self, client: str, to: Centre, ctx: Context) -> None:
+        self._must_hold(client)
+        if to.id == self.id:
+            raise InvalidCommand("a transfer needs two different places")
+        self.record(ev.ClientTransferredOut(client=client, to_centre_id=to.id, to_province=to.province), ctx)
+
+    def transfer_in(self, client: str, frm: Centre, ctx: Context) -> None:
+        self.must_be_open()
+        if not self.residential:
+            raise InvalidCommand(f"{self.name} is a {self.kind} place and keeps no one")
+        if client in self.clients:
+            raise AlreadyResident("the client is already staying at the destination", client=client)
+        drill = frm.clients.get(client, {}).get("drill", ctx.exercise)
+        if self.free(drill) <= 0:
+            raise OverCapacity(
+                f"{self.name} is full ({self.occupied(drill)}/{self.capacity}); nothing was moved",
+                capacity=self.capacity,
+                occupied=self.occupied(drill),
+            )
+        self.record(
+            ev.ClientTransferredIn(client=client, from_centre_id=frm.id, from_province=frm.province), ctx
+        )
+
+    def discharge(self, payload: ev.ClientDischarged, ctx: Context) -> None:
+        self._must_hold(payload.client)
+        self.record(payload, ctx)
+
+    def _must_hold(self, client: str) -> None:
+        if client not in self.clients:
+            raise NotResident(f"the client is not staying at {self.name}", client=client)
+
+    # --- state changes
+
+    def when_CentreRegistered(self, p: dict[str, Any], e: Recorded) -> None:
+        self.place(e)
+        self.name = p["name"]
+        self.kind = CentreKind(p["kind"])
+        self.capacity = p["capacity"]
+        self.secret = p["secret"]
+        self.is_open = True
+        self.clients = {}
+
+    def when_CentreCapacityChanged(self, p: dict[str, Any], e: Recorded) -> None:
+        self.capacity = p["capacity"]
+
+    def when_CentreClosed(self, p: dict[str, Any], e: Recorded) -> None:
+        self.is_open = False
+
+    def when_ClientAdmitted(self, p: dict[str, Any], e: Recorded) -> None:
+        self.clients[p["client"]] = {"since": e.occurred_at, "holding_until": None, "drill": e.exercise}
+
+    def when_AdmissionDeclined(self, p: dict[str, Any], e: Recorded) -> None:
+        pass
+
+    def when_HoldingPeriodStarted(self, p: dict[str, Any], e: Recorded) -> None:
+        self.clients[p["client"]] = {**self.clients[p["client"]], "holding_until": p["ends_at"]}
+
+    def when_ClientTransferredOut(self, p: dict[str, Any], e: Recorded) -> None:
+        self.clients.pop(p["client"], None)
+
+    def when_ClientTransferredIn(self, p: dict[str, Any], e: Recorded) -> None:
+        self.clients[p["client"]] = {"since": e.occurred_at, "holding_until": None, "drill": e.exercise}
+
+    def when_ClientDischarged(self, p: dict[str, Any], e: Recorded) -> None:
+        self.clients.pop(p["client"], None)

@@ -1,0 +1,135 @@
+"""A mobile social-work team (گروه سیار اورژانس اجتماعی): its shift, its status, its incident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from events import catalogue as ev
+from events.vocabulary import ENGAGED_STATUSES, TEAM_TRANSITIONS, TeamStatus
+
+from ..errors import IllegalTransition, TeamBusy, TeamOffDuty
+from .base import Context, EOCAggregate, Recorded
+
+
+class Team(EOCAggregate):
+    name: str
+    status: TeamStatus
+    shift: str | None
+    incident_id: str | None
+    dispatched_at: str | None
+    on_drill: bool  # engaged on a drill incident: its moves are drill events
+
+    def __init__(self) -> None:  # annotated state comes only from events, never from arguments
+        pass
+
+    @classmethod
+    def register(cls, payload: ev.TeamRegistered, ctx: Context, province: str, county: str) -> Team:
+        return cls.start(payload, ctx, province, county)
+
+    def record(self, payload: ev.Payload, ctx: Context, *, occurred_at: datetime | None = None) -> None:
+        if self.on_drill and not ctx.exercise:
+            ctx = Context(ctx.actor, ctx.now, exercise=True)
+        super().record(payload, ctx, occurred_at=occurred_at)
+
+    def start_shift(self, payload: ev.ShiftStarted, ctx: Context) -> None:
+        if self.status != TeamStatus.OFF_DUTY:
+            raise IllegalTransition(
+                f"the team is already on shift ({self.shift}, {self.status})", status=str(self.status)
+            )
+        self.record(payload, ctx)
+
+    def end_shift(self, ctx: Context) -> None:
+        if self.status == TeamStatus.OFF_DUTY:
+            raise IllegalTransition("the team is not on shift", status=str(self.status))
+        if self.status in ENGAGED_STATUSES:
+            raise TeamBusy(
+                "the team is still on an incident; set it available first",
+                incident_id=self.incident_id,
+                status=str(self.status),
+            )
+        self.record(ev.ShiftEnded(shift=self.shift), ctx)
+
+    def dispatch(self, payload: ev.TeamDispatched, ctx: Context) -> None:
+        """Send the team to an incident: one incident per team at a time."""
+        if self.status == TeamStatus.OFF_DUTY:
+            raise TeamOffDuty("the team is off duty; start its shift first", team_id=str(self.id))
+        if self.status != TeamStatus.AVAILABLE:
+            raise TeamBusy(
+                "the team is already on an incident",
+                team_id=str(self.id),
+                incident_id=self.incident_id,
+                status=str(self.status),
+            )
+        self.record(payload, ctx)
+
+    def change_status(self, new: TeamStatus, ctx: Context, position: dict[str, float] | None) -> None:
+        if new not in TEAM_TRANSITIONS[self.status]:
+            allowed = sorted(str(s) for s in TEAM_TRANSITIONS[self.status])
+            hint = {
+                TeamStatus.DISPATCHED: "a team is dispatched by the dispatch command",
+                TeamStatus.OFF_DUTY: "a team goes off duty by ending its shift",
+            }.get(new, f"from {self.status} it may go to: {', '.join(allowed) or 'nothing by a status change'}")
+            raise IllegalTransition(
+                f"a team cannot go from {self.status} to {new}; {hint}",
+                status=str(self.status),
+                requested=str(new),
+                allowed=allowed,
+            )
+        self.record(
+            ev.TeamStatusChanged(
+                status=new,
+                previous=self.status,
+                incident_id=self.incident_id,
+                position=position,
+                dispatched_at=self.dispatched_at,
+            ),
+            ctx,
+        )
+
+    def check_in(self, payload: ev.SafetyCheckedIn, ctx: Context) -> None:
+        self._must_be_on_shift("check in")
+        self.record(payload, ctx)
+
+    def check_in_missed(self, payload: ev.SafetyCheckInMissed, ctx: Context) -> None:
+        self._must_be_on_shift("miss a check-in")
+        self.record(payload, ctx)
+
+    def _must_be_on_shift(self, what: str) -> None:
+        if self.status == TeamStatus.OFF_DUTY:
+            raise TeamOffDuty(f"an off-duty team cannot {what}", team_id=str(self.id))
+
+    # --- state changes
+
+    def when_TeamRegistered(self, p: dict[str, Any], e: Recorded) -> None:
+        self.place(e)
+        self.name = p["name"]
+        self.status = TeamStatus.OFF_DUTY
+        self.shift = self.incident_id = self.dispatched_at = None
+        self.on_drill = False
+
+    def when_ShiftStarted(self, p: dict[str, Any], e: Recorded) -> None:
+        self.status = TeamStatus.AVAILABLE
+        self.shift = p["shift"]
+
+    def when_ShiftEnded(self, p: dict[str, Any], e: Recorded) -> None:
+        self.status = TeamStatus.OFF_DUTY
+        self.shift = None
+
+    def when_TeamDispatched(self, p: dict[str, Any], e: Recorded) -> None:
+        self.status = TeamStatus.DISPATCHED
+        self.incident_id = p["incident_id"]
+        self.dispatched_at = e.occurred_at
+        self.on_drill = e.exercise
+
+    def when_TeamStatusChanged(self, p: dict[str, Any], e: Recorded) -> None:
+        self.status = TeamStatus(p["status"])
+        if self.status == TeamStatus.AVAILABLE:
+            self.incident_id = self.dispatched_at = None
+            self.on_drill = False
+
+    def when_SafetyCheckedIn(self, p: dict[str, Any], e: Recorded) -> None:
+        pass
+
+    def when_SafetyCheckInMissed(self, p: dict[str, Any], e: Recorded) -> None:
+        pass

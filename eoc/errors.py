@@ -1,0 +1,82 @@
+"""Named refusals. Each says what rule was hit, in words an operator can act on.
+
+The domain raises these; the API turns ``kind`` into an HTTP status. Nothing is stored when
+one is raised: rules are checked before any event is triggered.
+"""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    """A command that the system will not carry out."""
+
+    kind = "conflict"  # one of: invalid, unauthorized, forbidden, not_found, conflict
+    code = "refused"
+
+    def __init__(self, reason: str, **details: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": self.code, "reason": self.reason, **self.details}
+
+
+class InvalidCommand(Refused):
+    kind = "invalid"
+    code = "invalid_command"
+
+
+class Unauthorized(Refused):
+    kind = "unauthorized"
+    code = "unauthorized"
+
+
+class Forbidden(Refused):
+    kind = "forbidden"
+    code = "forbidden"
+
+
+class WrongProvince(Forbidden):
+    code = "wrong_province"
+
+
+class NotFound(Refused):
+    kind = "not_found"
+    code = "not_found"
+
+
+class IllegalTransition(Refused):
+    code = "illegal_transition"
+
+
+class TeamBusy(Refused):
+    code = "team_busy"
+
+
+class TeamOffDuty(Refused):
+    code = "team_off_duty"
+
+
+class IncidentNotOpen(Refused):
+    code = "incident_not_open"
+
+
+class CallState(Refused):
+    code = "call_state"
+
+
+class OverCapacity(Refused):
+    code = "over_capacity"
+
+
+class CentreNotOpen(Refused):
+    code = "centre_not_open"
+
+
+class NotResident(Refused):
+    code = "not_resident"
+
+
+class AlreadyResident(Refused):
+    code = "already_resident"

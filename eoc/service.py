@@ -1,0 +1,364 @@
+"""The application service: one handler per command, each one transaction.
+
+A handler authorises the command (role and province), loads the aggregates, lets them check
+their rules and trigger events, and saves them together. A save that loses an optimistic
+concurrency race (another writer stored a newer version first) is retried from a fresh load,
+so a rule such as "capacity is never exceeded" is checked against the state that wins.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
+
+from events import catalogue as ev
+from events.envelope import Envelope, iso
+from events.sealing import seal
+from events.vocabulary import SECRET_KINDS, ReferralRoute
+
+from . import commands as c
+from .auth import Claims, authorize
+from .domain import Call, Centre, Context, Incident, Team
+from .errors import InvalidCommand, NotFound, OverCapacity, WrongProvince
+from .keyring import Keyring
+
+A = TypeVar("A")
+
+
+class EOCApplication(Application):
+    """The event-sourced application: the event store, its repository and its ordered log."""
+
+    name = "eoc"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.saved_listeners: list[Callable[[int], None]] = []
+
+    def _notify(self, recordings: list[Recording]) -> None:
+        # Called after every commit: wakes the embedded follower (SQLite cannot be subscribed).
+        if recordings:
+            last = recordings[-1].notification.id
+            for listener in self.saved_listeners:
+                listener(last)
+
+
+class CommandService:
+    """The handlers behind the command API."""
+
+    MAX_ATTEMPTS = 30
+
+    def __init__(
+        self,
+        app: EOCApplication,
+        keyring: Keyring,
+        telemetry: Callable[[Envelope], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.app = app
+        self.keyring = keyring
+        self.telemetry = telemetry or (lambda envelope: None)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.conflicts = 0  # lost optimistic-concurrency races, retried
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _ctx(self, claims: Claims, cmd: c.Command) -> Context:
+        return Context(actor=claims.actor, now=self.clock(), exercise=cmd.exercise)
+
+    def _get(self, cls: type[A], id_: UUID | str, what: str) -> A:
+        try:
+            agg = self.app.repository.get(UUID(str(id_)))
+        except (AggregateNotFoundError, ValueError):
+            raise NotFound(f"no {what} with id {id_}", id=str(id_)) from None
+        if not isinstance(agg, cls):
+            raise NotFound(f"{id_} is not a {what}", id=str(id_))
+        return agg
+
+    def _save(self, *aggregates: Any) -> int:
+        recordings = self.app.save(*aggregates)
+        return recordings[-1].notification.id if recordings else 0
+
+    def _run(self, handler: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a load-decide-save handler, retrying it when a concurrent writer won."""
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
+            try:
+                return handler()
+            except IntegrityError:
+                self.conflicts += 1
+                if attempt == self.MAX_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.002 * attempt))
+        raise AssertionError("unreachable")
+
+    def _seal_person(self, subject: str | None, details: c.PersonDetails | None) -> tuple[str, str | None]:
+        subject = subject or f"S-{uuid4().hex[:20]}"
+        if details is None:
+            return subject, None
+        key = self.keyring.create(subject)
+        return subject, seal(key, details.model_dump(exclude_none=True))
+
+    # ------------------------------------------------------------------ line 123 calls
+
+    def receive_call(self, cmd: c.ReceiveCall, claims: Claims) -> dict[str, Any]:
+        authorize(claims, "receive_call", cmd.province)
+        ctx = self._ctx(claims, cmd)
+        caller, sealed = self._seal_person(cmd.caller_id, cmd.caller)
+        payload = ev.CallReceived(
+            line=cmd.line, caller=caller, caller_sealed=sealed, received_at=cmd.received_at or ctx.now
+        )
+        call = Call.receive(payload, ctx, cmd.province, cmd.county)
+        return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
+
+    def _call_command(self, name: str, call_id: UUID, cmd: c.Command, claims: Claims,
+                      act: Callable[[Call, Context], None]) -> dict[str, Any]:
+        def handler() -> dict[str, Any]:
+            call = self._get(Call, call_id, "call")
+            authorize(claims, name, call.province)
+            act(call, self._ctx(claims, cmd))
+            return {"call_id": str(call.id), "position": self._save(call)}
+
+        return self._run(handler)
+
+    def classify_call(self, call_id: UUID, cmd: c.ClassifyCall, claims: Claims) -> dict[str, Any]:
+        return self._call_command(
+            "classify_call", call_id, cmd, claims,
+            lambda call, ctx: call.classify(
+                ev.CallClassified(category=cmd.category, priority=cmd.priority,
+                                  risk_flags=cmd.risk_flags, received_at=call.received_at), ctx),
+        )
+
+    def counsel_call(self, call_id: UUID, cmd: c.CounselCall, claims: Claims) -> dict[str, Any]:
+        return self._call_command(
+            "counsel_call", call_id, cmd, claims,
+            lambda call, ctx: call.counsel(ev.CallCounselled(services=cmd.services, duration_s=cmd.duration_s), ctx),
+        )
+
+    def refer_call(self, call_id: UUID, cmd: c.ReferCall, claims: Claims) -> dict[str, Any]:
+        if cmd.target == "centre":
+            if cmd.centre_id is None:
+                raise InvalidCommand("a referral to a centre names the centre (centre_id)")
+            self._get(Centre, cmd.centre_id, "centre")
+        return self._call_command(
+            "refer_call", call_id, cmd, claims,
+            lambda call, ctx: call.refer(
+                ev.CallReferred(target=cmd.target, centre_id=cmd.centre_id, agency=cmd.agency), ctx),
+        )
+
+    def escalate_call(self, call_id: UUID, cmd: c.EscalateCall, claims: Claims) -> dict[str, Any]:
+        """The call becomes an incident: both events in one transaction."""
+
+        def handler() -> dict[str, Any]:
+            call = self._get(Call, call_id, "call")
+            authorize(claims, "escalate_call", call.province)
+            ctx = self._ctx(claims, cmd)
+            incident_id = uuid4()
+            call.escalate(ev.CallEscalated(incident_id=incident_id), ctx)
+            incident = Incident.open(
+                ev.IncidentOpened(
+                    route=ReferralRoute.LINE_123,
+                    category=call.category,
+                    priority=cmd.priority or call.priority,
+                    risk_flags=call.risk_flags,
+                    location=cmd.location,
+                    call_id=call.id,
+                    call_received_at=call.received_at,
+                ),
+                Context(ctx.actor, ctx.now, exercise=ctx.exercise or call.exercise),
+                call.province,
+                call.county,
+                id=incident_id,
+            )
+            return {"call_id": str(call.id), "incident_id": str(incident_id),
+                    "position": self._save(call, incident)}
+
+        return self._run(handler)
+
+    # ------------------------------------------------------------------ incidents
+
+    def open_incident(self, cmd: c.OpenIncident, claims: Claims) -> dict[str, Any]:
+        authorize(claims, "open_incident", cmd.province)
+        payload = ev.IncidentOpened(route=cmd.route, category=cmd.category, priority=cmd.priority,
+                                    risk_flags=cmd.risk_flags, location=cmd.location)
+        incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county)
+        return {"incident_id": str(incident.id), "position": self._save(incident)}
+
+    def close_incident(self, incident_id: UUID, cmd: c.CloseIncident, claims: Claims) -> dict[str, Any]:
+        def handler() -> dict[str, Any]:
+            incident = self._get(Incident, incident_id, "incident")
+            authorize(claims, "close_incident", incident.province)
+            incident.close(ev.IncidentClosed(outcome=cmd.outcome, opened_at=incident.opened_at),
+                           self._ctx(claims, cmd))
+            return {"incident_id": str(incident.id), "position": self._save(incident)}
+
+        return self._run(handler)
+
+    # ------------------------------------------------------------------ teams
+
+    def register_team(self, cmd: c.RegisterTeam, claims: Claims) -> dict[str, Any]:
+        authorize(claims, "register_team", cmd.province)
+        if cmd.base_id is not None:
+            self._get(Centre, cmd.base_id, "base")
+        team = Team.register(ev.TeamRegistered(name=cmd.name, home=cmd.home, base_id=cmd.base_id),
+                             self._ctx(claims, cmd), cmd.province, cmd.county)
+        return {"team_id": str(team.id), "position": self._save(team)}
+
+    def _team_command(self, name: str, team_id: UUID, cmd: c.Command, claims: Claims,
+                      act: Callable[[Team, Context], None]) -> dict[str, Any]:
+        def handler() -> dict[str, Any]:
+            team = self._get(Team, team_id, "team")
+            authorize(claims, name, team.province, team_id=str(team.id))
+            act(team, self._ctx(claims, cmd))
+            return {"team_id": str(team.id), "status": str(team.status), "position": self._save(team)}
+
+        return self._run(handler)
+
+    def start_shift(self, team_id: UUID, cmd: c.StartShift, claims: Claims) -> dict[str, Any]:
+        return self._team_command("start_shift", team_id, cmd, claims,
+                                  lambda t, ctx: t.start_shift(ev.ShiftStarted(shift=cmd.shift, members=cmd.members), ctx))
+
+    def end_shift(self, team_id: UUID, cmd: c.EndShift, claims: Claims) -> dict[str, Any]:
+        return self._team_command("end_shift", team_id, cmd, claims, lambda t, ctx: t.end_shift(ctx))
+
+    def dispatch_team(self, team_id: UUID, cmd: c.DispatchTeam, claims: Claims) -> dict[str, Any]:
+        def act(team: Team, ctx: Context) -> None:
+            incident = self._get(Incident, cmd.incident_id, "incident")
+            incident.must_be_open()
+            if incident.province != team.province:
+                raise WrongProvince(
+                    f"the team works in {team.province}; the incident is in {incident.province}",
+                    team_province=team.province, incident_province=incident.province)
+            drill = Context(ctx.actor, ctx.now, exercise=ctx.exercise or incident.exercise)
+            team.dispatch(ev.TeamDispatched(incident_id=incident.id, priority=incident.priority,
+                                            incident_opened_at=incident.opened_at,
+                                            call_received_at=incident.call_received_at), drill)
+
+        return self._team_command("dispatch_team", team_id, cmd, claims, act)
+
+    def change_team_status(self, team_id: UUID, cmd: c.ChangeTeamStatus, claims: Claims) -> dict[str, Any]:
+        position = cmd.position.model_dump() if cmd.position else None
+        return self._team_command("change_team_status", team_id, cmd, claims,
+                                  lambda t, ctx: t.change_status(cmd.status, ctx, position))
+
+    def check_in(self, team_id: UUID, cmd: c.CheckIn, claims: Claims) -> dict[str, Any]:
+        return self._team_command("check_in", team_id, cmd, claims,
+                                  lambda t, ctx: t.check_in(ev.SafetyCheckedIn(incident_id=t.incident_id,
+                                                                               position=cmd.position), ctx))
+
+    def record_missed_check_in(self, team_id: UUID, cmd: c.RecordMissedCheckIn, claims: Claims) -> dict[str, Any]:
+        return self._team_command("record_missed_check_in", team_id, cmd, claims,
+                                  lambda t, ctx: t.check_in_missed(
+                                      ev.SafetyCheckInMissed(due_at=cmd.due_at, incident_id=t.incident_id), ctx))
+
+    def report_position(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims) -> dict[str, Any]:
+        """Telemetry: checked like a command, then sent to the live board, not the event store."""
+        team = self._get(Team, team_id, "team")
+        authorize(claims, "report_position", team.province, team_id=str(team.id))
+        now = self.clock()
+        at = iso(cmd.reported_at or now)
+        if cmd.reported_at and cmd.reported_at > now + timedelta(minutes=2):
+            raise InvalidCommand("the report is from the future; check the device clock", reported_at=at)
+        payload = ev.TeamPositionReported(position=cmd.position, speed_kmh=cmd.speed_kmh, heading=cmd.heading)
+        envelope = Envelope(
+            type=payload.TYPE, version=payload.VERSION, id=str(uuid4()), aggregate_id=str(team.id),
+            aggregate_version=team.version, occurred_at=at, recorded_at=iso(now),
+            province=team.province, county=team.county,
+            actor={"role": str(claims.role), "user": claims.sub},
+            exercise=cmd.exercise or team.on_drill, payload=payload.to_json(),
+        )
+        self.telemetry(envelope)
+        return {"team_id": str(team.id), "reported_at": at}
+
+    # ------------------------------------------------------------------ centres and stays
+
+    def register_centre(self, cmd: c.RegisterCentre, claims: Claims) -> dict[str, Any]:
+        authorize(claims, "register_centre", cmd.province)
+        centre_id = uuid4()
+        secret = cmd.secret or cmd.kind in SECRET_KINDS
+        location, sealed = cmd.location, None
+        if secret:  # the place's location is sealed with the place's own key
+            key = self.keyring.create(f"place:{centre_id}")
+            location, sealed = None, seal(key, cmd.location.model_dump())
+        payload = ev.CentreRegistered(name=cmd.name, kind=cmd.kind, capacity=cmd.capacity,
+                                      secret=secret, location=location, sealed_location=sealed)
+        # The id is chosen first so that the place's key exists before its event.
+        centre = Centre.register(payload, self._ctx(claims, cmd), cmd.province, cmd.county, id=centre_id)
+        return {"centre_id": str(centre_id), "secret": secret, "position": self._save(centre)}
+
+    def _centre_command(self, name: str, centre_id: UUID, cmd: c.Command, claims: Claims,
+                        act: Callable[[Centre, Context], dict[str, Any] | None]) -> dict[str, Any]:
+        def handler() -> dict[str, Any]:
+            centre = self._get(Centre, centre_id, "centre")
+            authorize(claims, name, centre.province)
+            extra = act(centre, self._ctx(claims, cmd)) or {}
+            return {"centre_id": str(centre.id), "occupied": centre.occupied(cmd.exercise),
+                    "capacity": centre.capacity, **extra, "position": self._save(centre)}
+
+        return self._run(handler)
+
+    def change_capacity(self, centre_id: UUID, cmd: c.ChangeCapacity, claims: Claims) -> dict[str, Any]:
+        return self._centre_command("change_capacity", centre_id, cmd, claims,
+                                    lambda ce, ctx: ce.change_capacity(cmd.capacity, ctx))
+
+    def close_centre(self, centre_id: UUID, cmd: c.CloseCentre, claims: Claims) -> dict[str, Any]:
+        return self._centre_command("close_centre", centre_id, cmd, claims,
+                                    lambda ce, ctx: ce.close(cmd.reason, ctx))
+
+    def admit_client(self, centre_id: UUID, cmd: c.AdmitClient, claims: Claims) -> dict[str, Any]:
+        """Admit, or record the declined admission (unmet demand) and refuse with 409."""
+        if cmd.incident_id is not None:
+            self._get(Incident, cmd.incident_id, "incident")
+        client, sealed = self._seal_person(cmd.client_id, cmd.client)
+        admitted = False
+
+        def act(centre: Centre, ctx: Context) -> dict[str, Any]:
+            nonlocal admitted
+            admitted = centre.admit(
+                ev.ClientAdmitted(client=client, client_sealed=sealed, route=cmd.route,
+                                  incident_id=cmd.incident_id), ctx)
+            return {"client_id": client, "admitted": admitted}
+
+        result = self._centre_command("admit_client", centre_id, cmd, claims, act)
+        if not admitted:
+            raise OverCapacity(
+                "the centre is full; the declined admission was recorded as unmet demand",
+                declined_recorded=True, capacity=result["capacity"], occupied=result["occupied"],
+                position=result["position"],
+            )
+        return result
+
+    def start_holding(self, centre_id: UUID, cmd: c.StartHolding, claims: Claims) -> dict[str, Any]:
+        def act(centre: Centre, ctx: Context) -> dict[str, Any]:
+            ends = ctx.now + timedelta(days=cmd.days)
+            centre.start_holding(ev.HoldingPeriodStarted(client=cmd.client_id, days=cmd.days, ends_at=ends,
+                                                         destination_kind=cmd.destination_kind), ctx)
+            return {"holding_ends_at": iso(ends)}
+
+        return self._centre_command("start_holding", centre_id, cmd, claims, act)
+
+    def transfer_client(self, centre_id: UUID, cmd: c.TransferClient, claims: Claims) -> dict[str, Any]:
+        """Out of one place and into another, in one transaction: both or neither."""
+
+        def handler() -> dict[str, Any]:
+            source = self._get(Centre, centre_id, "centre")
+            authorize(claims, "transfer_client", source.province)
+            destination = self._get(Centre, cmd.to_centre_id, "destination centre")
+            ctx = self._ctx(claims, cmd)
+            source.transfer_out(cmd.client_id, destination, ctx)
+            destination.transfer_in(cmd.client_id, source, ctx)
+            return {"centre_id": str(source.id), "to_centre_id": str(destination.id),
+                    "position": self._save(source, destination)}
+
+        return self._run(handler)
+
+    def discharge_client(self, centre_id: UUID, cmd: c.DischargeClient, claims: Claims) -> dict[str, Any]:
+        return self._centre_command("discharge_client", centre_id, cmd, claims,
+                                    lambda ce, ctx: ce.discharge(
+                                        ev.ClientDischarged(client=cmd.client_id, reason=cmd.reason), ctx))
+

@@ -1,0 +1,1 @@
+"""A realistic simulated province that drives the system through its commands."""

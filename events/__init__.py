@@ -1,0 +1,16 @@
+"""The event catalogue: the contract every part of the system shares."""
+
+from .catalogue import CATALOGUE, InvalidPayload, UnknownEventType, upcast, validate
+from .envelope import Envelope, canonical_json, iso, parse_iso
+
+__all__ = [
+    "CATALOGUE",
+    "Envelope",
+    "InvalidPayload",
+    "UnknownEventType",
+    "canonical_json",
+    "iso",
+    "parse_iso",
+    "upcast",
+    "validate",
+]

@@ -1,0 +1,206 @@
+"""The service's words: the closed sets of values that events, commands and boards share.
+
+Each value is an English identifier (stable on the wire); the Persian term the operators use
+is kept beside it in ``PERSIAN`` for the dashboard and the terminal board.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Word(str, Enum):
+    """A value of a closed set, serialised as its plain string."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Line(Word):
+    LINE_123 = "123"  # خط ۱۲۳ اورژانس اجتماعی
+    LINE_1480 = "1480"  # خط مشاوره ۱۴۸۰
+
+
+class CallCategory(Word):
+    SPOUSE_ABUSE = "spouse_abuse"  # همسرآزاری
+    CHILD_ABUSE = "child_abuse"  # کودک‌آزاری
+    CHILD_MALTREATMENT = "child_maltreatment"  # فرزندآزاری
+    ELDER_ABUSE = "elder_abuse"  # سالمندآزاری
+    DISABLED_ABUSE = "disabled_abuse"  # معلول‌آزاری
+    FAMILY_DISPUTE = "family_dispute"  # اختلافات خانوادگی
+    SPOUSE_ADDICTION = "spouse_addiction"  # اعتیاد همسران
+    SUICIDE = "suicide"  # خودکشی
+    RUNAWAY = "runaway"  # دختران و پسران فراری
+    STREET_CHILDREN = "street_children"  # کودکان کار و خیابان
+    DIVORCE = "divorce"  # زوجین متقاضی طلاق
+    OTHER = "other"  # سایر
+
+
+class Priority(Word):
+    URGENT = "urgent"  # فوری
+    HIGH = "high"  # بالا
+    NORMAL = "normal"  # عادی
+    LOW = "low"  # کم
+
+
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+class RiskFlag(Word):
+    SUICIDE_RISK = "suicide_risk"  # خطر خودکشی
+    CHILD_IN_DANGER = "child_in_danger"  # کودک در خطر
+    VIOLENCE_ONGOING = "violence_ongoing"  # خشونت در جریان
+    WEAPON = "weapon"  # سلاح
+    STAFF_SAFETY = "staff_safety"  # خطر برای کارکنان
+
+
+class ReferralTarget(Word):
+    LINE_1480 = "line_1480"  # ارجاع به ۱۴۸۰
+    CENTRE = "centre"  # مرکز مداخله در بحران
+    OUTSIDE_AGENCY = "outside_agency"  # دستگاه بیرونی
+
+
+class ReferralRoute(Word):
+    """How a case reached the service (مسیر پذیرش / ارجاع)."""
+
+    SELF = "self"  # خودمعرف
+    LINE_123 = "line_123"  # ارجاع از خط ۱۲۳
+    MOBILE_TEAM = "mobile_team"  # ارجاع از اورژانس سیار
+    OTHER_CENTRE = "other_centre"  # ارجاع از سایر مراکز بهزیستی
+    POLICE = "police"  # مراجع انتظامی
+    JUDICIARY = "judiciary"  # مراجع قضایی
+    OTHER_ORGANIZATION = "other_organization"  # سایر سازمان‌ها
+
+
+class IncidentOutcome(Word):
+    RESOLVED_ON_SCENE = "resolved_on_scene"  # حل در محل
+    ADMITTED = "admitted"  # پذیرش در مرکز
+    REFERRED = "referred"  # ارجاع
+    NO_CONTACT = "no_contact"  # عدم دسترسی
+    FALSE_REPORT = "false_report"  # گزارش نادرست
+    CANCELLED = "cancelled"  # لغو
+
+
+class ShiftKind(Word):
+    MORNING = "morning"  # صبح
+    EVENING = "evening"  # عصر
+    NIGHT = "night"  # شب
+
+
+class TeamStatus(Word):
+    AVAILABLE = "available"  # آماده
+    DISPATCHED = "dispatched"  # اعزام شده
+    EN_ROUTE = "en_route"  # در مسیر
+    ON_SCENE = "on_scene"  # در محل
+    TRANSPORTING = "transporting"  # در حال انتقال
+    AT_CENTRE = "at_centre"  # در مرکز
+    OFF_DUTY = "off_duty"  # خارج از نوبت
+
+
+# The legal moves of a team's status. A team leaves `available` only by a dispatch (which
+# names the incident) or by ending its shift; it goes back to `available` when the job ends.
+TEAM_TRANSITIONS: dict[TeamStatus, frozenset[TeamStatus]] = {
+    TeamStatus.OFF_DUTY: frozenset(),  # only a shift start leaves off duty
+    TeamStatus.AVAILABLE: frozenset(),  # only a dispatch or a shift end leaves available
+    TeamStatus.DISPATCHED: frozenset({TeamStatus.EN_ROUTE, TeamStatus.AVAILABLE}),
+    TeamStatus.EN_ROUTE: frozenset({TeamStatus.ON_SCENE, TeamStatus.AVAILABLE}),
+    TeamStatus.ON_SCENE: frozenset({TeamStatus.TRANSPORTING, TeamStatus.AVAILABLE}),
+    TeamStatus.TRANSPORTING: frozenset({TeamStatus.AT_CENTRE}),
+    TeamStatus.AT_CENTRE: frozenset({TeamStatus.AVAILABLE}),
+}
+
+ENGAGED_STATUSES = frozenset(
+    {
+        TeamStatus.DISPATCHED,
+        TeamStatus.EN_ROUTE,
+        TeamStatus.ON_SCENE,
+        TeamStatus.TRANSPORTING,
+        TeamStatus.AT_CENTRE,
+    }
+)
+
+
+class CentreKind(Word):
+    RESIDENTIAL_LEVEL_1 = "residential_level_1"  # مرکز مداخله در بحران شبانه‌روزی سطح یک
+    RESIDENTIAL_LEVEL_2 = "residential_level_2"  # مرکز مداخله در بحران شبانه‌روزی سطح دو
+    OUTPATIENT = "outpatient"  # مرکز سرپایی
+    SAFE_HOUSE = "safe_house"  # خانه امن
+    HEALTH_HOUSE = "health_house"  # خانه سلامت
+    SOCIAL_SERVICE_BASE = "social_service_base"  # پایگاه خدمات اجتماعی
+    MOBILE_BASE = "mobile_base"  # پایگاه اورژانس سیار
+
+
+# Places whose location is secret by nature, whatever the registering user says.
+SECRET_KINDS = frozenset({CentreKind.SAFE_HOUSE, CentreKind.HEALTH_HOUSE})
+# Places that keep clients overnight and so have a capacity that admissions fill.
+RESIDENTIAL_KINDS = frozenset(
+    {
+        CentreKind.RESIDENTIAL_LEVEL_1,
+        CentreKind.RESIDENTIAL_LEVEL_2,
+        CentreKind.SAFE_HOUSE,
+        CentreKind.HEALTH_HOUSE,
+    }
+)
+
+
+class DischargeReason(Word):
+    RETURNED_HOME = "returned_home"  # بازگشت به خانواده
+    INDEPENDENT = "independent"  # زندگی مستقل
+    REFERRED = "referred"  # ارجاع
+    LEFT = "left"  # ترک مرکز
+    OTHER = "other"
+
+
+class Role(Word):
+    CALL_TAKER = "call_taker"  # کارشناس خط ۱۲۳
+    DISPATCHER = "dispatcher"  # اعزام‌کننده
+    TEAM = "team"  # گروه سیار
+    CENTRE_STAFF = "centre_staff"  # کارکنان مرکز
+    PROVINCIAL_SUPERVISOR = "provincial_supervisor"  # ناظر استانی
+    NATIONAL_EOC = "national_eoc"  # مرکز عملیات اضطراری کشور
+    AUDITOR = "auditor"  # حسابرس / بازرس
+    SYSTEM = "system"  # the system itself (watchdogs)
+
+
+NATIONAL = "IR"  # the province code of national-scope tokens
+
+PERSIAN: dict[str, str] = {
+    # categories
+    "spouse_abuse": "همسرآزاری",
+    "child_abuse": "کودک‌آزاری",
+    "child_maltreatment": "فرزندآزاری",
+    "elder_abuse": "سالمندآزاری",
+    "disabled_abuse": "معلول‌آزاری",
+    "family_dispute": "اختلافات خانوادگی",
+    "spouse_addiction": "اعتیاد همسر",
+    "suicide": "خودکشی",
+    "runaway": "فرار از خانه",
+    "street_children": "کودکان کار و خیابان",
+    "divorce": "متقاضی طلاق",
+    "other": "سایر",
+    # priorities
+    "urgent": "فوری",
+    "high": "بالا",
+    "normal": "عادی",
+    "low": "کم",
+    # team statuses
+    "available": "آماده",
+    "dispatched": "اعزام شده",
+    "en_route": "در مسیر",
+    "on_scene": "در محل",
+    "transporting": "در حال انتقال",
+    "at_centre": "در مرکز",
+    "off_duty": "خارج از نوبت",
+    # centre kinds
+    "residential_level_1": "مرکز شبانه‌روزی سطح ۱",
+    "residential_level_2": "مرکز شبانه‌روزی سطح ۲",
+    "outpatient": "مرکز سرپایی",
+    "safe_house": "خانه امن",
+    "health_house": "خانه سلامت",
+    "social_service_base": "پایگاه خدمات اجتماعی",
+    "mobile_base": "پایگاه اورژانس سیار",
+    # shifts
+    "morning": "صبح",
+    "evening": "عصر",
+    "night": "شب",
+}

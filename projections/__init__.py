@@ -1,0 +1,6 @@
+"""Pure folds of events into the EOC's boards. No I/O: the runners (consumers/) bring events."""
+
+from .board import Board
+from .fold import apply, fold
+
+__all__ = ["Board", "apply", "fold"]

@@ -1,0 +1,108 @@
+"""Key figures per province and local day: calls by hour and category, interventions,
+dispatches, admissions, and the times call→dispatch and dispatch→on scene."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from events.envelope import Envelope
+
+from .board import Board
+from .clock import local_day_hour, seconds_between
+
+KEEP_DAYS = 40  # live figures kept per province; longer periods come from a replay (reports)
+# Upper edges (seconds) of the latency histogram buckets; the last bucket is open.
+LATENCY_EDGES = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200)
+
+COUNTERS = ("calls", "classified", "interventions", "counselled", "referred", "incidents_opened",
+            "incidents_closed", "dispatches", "admissions", "declined", "transfers", "discharges")
+
+
+def _new_day(province: str, day: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"province": province, "day": day}
+    row.update({c: 0 for c in COUNTERS})
+    row.update(calls_by_hour={}, calls_by_category={}, calls_by_hour_category={},
+               call_to_dispatch=_new_latency(), dispatch_to_scene=_new_latency())
+    return row
+
+
+def _new_latency() -> dict[str, Any]:
+    return {"n": 0, "sum_s": 0.0, "max_s": 0.0, "buckets": [0] * (len(LATENCY_EDGES) + 1)}
+
+
+def _add_latency(stat: dict[str, Any], seconds: float) -> dict[str, Any]:
+    seconds = max(0.0, seconds)
+    buckets = list(stat["buckets"])
+    i = next((i for i, edge in enumerate(LATENCY_EDGES) if seconds <= edge), len(LATENCY_EDGES))
+    buckets[i] += 1
+    return {"n": stat["n"] + 1, "sum_s": round(stat["sum_s"] + seconds, 3),
+            "max_s": max(stat["max_s"], round(seconds, 3)), "buckets": buckets}
+
+
+def _day_row(board: Board, ns: str, province: str, moment: str) -> tuple[str, dict[str, Any], str]:
+    day, hour = local_day_hour(moment)
+    key = f"{ns}figures/{province}/{day}"
+    row = board.get(key)
+    if row is None:
+        row = _new_day(province, day)
+        # A new day: the day that falls out of the kept window goes (bounded memory).
+        old = (date.fromisoformat(day) - timedelta(days=KEEP_DAYS)).isoformat()
+        board.delete(f"{ns}figures/{province}/{old}")
+    else:
+        row = dict(row)
+    return key, row, hour
+
+
+def _count(board: Board, ns: str, e: Envelope, counter: str, moment: str | None = None) -> None:
+    key, row, _ = _day_row(board, ns, e.province, moment or e.occurred_at)
+    row[counter] += 1
+    board.put(key, row)
+
+
+def apply_figures(board: Board, ns: str, e: Envelope) -> None:
+    t, p = e.type, e.payload
+    if t == "CallReceived":
+        key, row, hour = _day_row(board, ns, e.province, p["received_at"])
+        row["calls"] += 1
+        row["calls_by_hour"] = {**row["calls_by_hour"], hour: row["calls_by_hour"].get(hour, 0) + 1}
+        board.put(key, row)
+    elif t == "CallClassified":
+        key, row, hour = _day_row(board, ns, e.province, p["received_at"])
+        cat = p["category"]
+        row["classified"] += 1
+        row["calls_by_category"] = {**row["calls_by_category"], cat: row["calls_by_category"].get(cat, 0) + 1}
+        by_hour = dict(row["calls_by_hour_category"].get(hour, {}))
+        by_hour[cat] = by_hour.get(cat, 0) + 1
+        row["calls_by_hour_category"] = {**row["calls_by_hour_category"], hour: by_hour}
+        board.put(key, row)
+    elif t == "CallEscalated":
+        _count(board, ns, e, "interventions")
+    elif t == "CallCounselled":
+        _count(board, ns, e, "counselled")
+    elif t == "CallReferred":
+        _count(board, ns, e, "referred")
+    elif t == "IncidentOpened":
+        _count(board, ns, e, "incidents_opened")
+    elif t == "IncidentClosed":
+        _count(board, ns, e, "incidents_closed")
+    elif t == "TeamDispatched":
+        key, row, _ = _day_row(board, ns, e.province, e.occurred_at)
+        row["dispatches"] += 1
+        if p.get("call_received_at"):
+            row["call_to_dispatch"] = _add_latency(
+                row["call_to_dispatch"], seconds_between(p["call_received_at"], e.occurred_at))
+        board.put(key, row)
+    elif t == "TeamStatusChanged" and p["status"] == "on_scene" and p.get("dispatched_at"):
+        key, row, _ = _day_row(board, ns, e.province, e.occurred_at)
+        row["dispatch_to_scene"] = _add_latency(
+            row["dispatch_to_scene"], seconds_between(p["dispatched_at"], e.occurred_at))
+        board.put(key, row)
+    elif t == "ClientAdmitted":
+        _count(board, ns, e, "admissions")
+    elif t == "AdmissionDeclined":
+        _count(board, ns, e, "declined")
+    elif t == "ClientTransferredIn":
+        _count(board, ns, e, "transfers")
+    elif t == "ClientDischarged":
+        _count(board, ns, e, "discharges")

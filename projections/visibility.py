@@ -1,0 +1,83 @@
+"""Who may see which rows: province scope, secret places, and clients' pseudonymous ids.
+
+Every channel that shows boards (API, websocket, exports) passes rows through
+``visible_row`` for the viewer's role and province. Pure functions of the row: a delta and a
+snapshot of the same row are filtered the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# Opens a secret place's sealed location (the edge passes one that reads the keyring).
+Unseal = Callable[[str, str], dict[str, float] | None]
+
+NATIONAL = "IR"
+# Roles that may see where safe and health houses are, and who is in them (same province).
+SECRET_READERS = frozenset({"centre_staff", "provincial_supervisor"})
+# Roles that see clients' pseudonymous ids on the occupancy board (same province).
+CLIENT_READERS = frozenset({"centre_staff", "provincial_supervisor"})
+
+SECRET_NAME = {"safe_house": "Safe house (secret) · خانه امن", "health_house": "Health house (secret) · خانه سلامت"}
+
+
+def row_province(key: str, row: Any) -> str | None:
+    if isinstance(row, dict) and "province" in row:
+        return row["province"]
+    if key.startswith("applied/"):
+        return key.split("/", 1)[1]
+    return None
+
+
+def may_see_secret(role: str, viewer_province: str, place_province: str) -> bool:
+    return role in SECRET_READERS and viewer_province == place_province
+
+
+def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Unseal | None = None) -> Any | None:
+    """The row as this viewer may see it, or None if it is not theirs to see at all."""
+    if row is None:
+        return None
+    province = row_province(key, row)
+    if viewer_province != NATIONAL and province != viewer_province:
+        return None
+    kind = key.removeprefix("drill/").split("/", 1)[0]
+    if kind == "centre":
+        return _centre(row, role, viewer_province, unseal)
+    if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, province):
+        return {k: v for k, v in row.items() if k not in ("county",)} | {"county": None}
+    return row
+
+
+def _centre(row: dict[str, Any], role: str, viewer_province: str, unseal: Unseal | None) -> dict[str, Any]:
+    if row["secret"] and not may_see_secret(role, viewer_province, row["province"]):
+        return {
+            "id": row["id"], "kind": row["kind"], "province": row["province"], "county": None,
+            "name": SECRET_NAME.get(row["kind"], "Secret place"), "secret": True,
+            "capacity": row["capacity"], "occupied": row["occupied"], "open": row["open"],
+            "declined": row["declined"], "admitted": row["admitted"], "location": None,
+            "clients": _anonymous(row["clients"]),
+        }
+    out = {k: v for k, v in row.items() if k != "sealed_location"}
+    if row["secret"] and unseal is not None and row.get("sealed_location"):
+        out["location"] = unseal(row["id"], row["sealed_location"])
+    if not (role in CLIENT_READERS and viewer_province == row["province"]):
+        out["clients"] = _anonymous(row["clients"])
+    return out
+
+
+def _anonymous(clients: dict[str, Any]) -> dict[str, Any]:
+    """Stays without the ids: still enough to count holding periods and transfers due."""
+    stays = sorted((c.get("since", ""), c.get("holding_until") or "") for c in clients.values())
+    return {f"#{i + 1}": {"since": s, "holding_until": h or None} for i, (s, h) in enumerate(stays)}
+
+
+def visible_rows(
+    rows: dict[str, Any], role: str, viewer_province: str, unseal: Unseal | None = None
+) -> dict[str, Any]:
+    out = {}
+    for key, row in rows.items():
+        seen = visible_row(key, row, role, viewer_province, unseal)
+        if seen is not None:
+            out[key] = seen
+    return out
