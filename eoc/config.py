@@ -41,6 +41,8 @@ class Settings:
         if "EOC_AGGREGATE_CACHE" in env:
             values["aggregate_cache"] = int(env["EOC_AGGREGATE_CACHE"])
         values.update(overrides)
+        if "token_secret" not in values:  # shared by `eoc demo` and `eoc token` on one machine
+            values["token_secret"] = _local_secret(Path(values.get("data_dir", cls.data_dir)))  # type: ignore[arg-type]
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.store not in ("sqlite", "postgres"):
             raise ValueError(f"EOC_STORE must be sqlite or postgres, not {settings.store!r}")
@@ -73,3 +75,20 @@ class Settings:
                 POSTGRES_MAX_OVERFLOW="40",
             )
         return env
+
+
+def _local_secret(data_dir: Path) -> bytes:
+    """The token secret kept in the data directory, made on first use (owner-only file)."""
+    path = data_dir / "token.secret"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_hex(32).encode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+        return secret

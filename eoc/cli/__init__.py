@@ -1,0 +1,29 @@
+"""The ``eoc`` command. Each subcommand lives in its own module with a ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# One module per concept; each adds its subcommands.
+MODULES = (
+    "eoc.cli.token",
+    "eoc.cli.demo",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="eoc",
+        description="Social emergency dispatch and EOC (اورژانس اجتماعی). Settings come from EOC_* variables.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in MODULES:
+        importlib.import_module(name).register(sub)
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

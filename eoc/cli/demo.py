@@ -1,0 +1,62 @@
+"""``eoc demo``: the embedded system with a simulated province and the live dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from ..bootstrap import build
+from ..config import Settings
+from ..runtime import Addresses, serve_embedded
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the embedded system with a simulated province and the dashboard")
+    p.add_argument("--provinces", default="QZV,ALB", help="simulated provinces (codes), e.g. QZV,ALB,KSH")
+    p.add_argument("--speed", type=float, default=60.0, help="simulated minutes per real minute")
+    p.add_argument("--seed", type=int, default=1403)
+    p.add_argument("--port", type=int, help="API and dashboard port (default EOC_PORT or 8123)")
+    p.add_argument("--bridge-port", type=int, help="websocket port (default API port + 1)")
+    p.add_argument("--no-simulator", action="store_true", help="serve only; drive it yourself")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(**({"port": args.port} if args.port else {}))
+    system = build(settings)
+    provinces = tuple(p.strip() for p in args.provinces.split(",") if p.strip())
+    supervisor = system.signer.issue("national_eoc", "IR", sub="demo-eoc")
+
+    def ready(addr: Addresses) -> None:
+        print("Social emergency EOC — embedded demo (اورژانس اجتماعی)")
+        print(f"  dashboard  {addr.dashboard}#token={supervisor}")
+        print(f"  API docs   {addr.api}")
+        print(f"  websocket  {addr.bridge}")
+        print(f"  store      {settings.store} in {settings.data_dir}")
+        print(f"  simulating {', '.join(provinces) or 'nothing'} at {args.speed:g}x — Ctrl-C stops")
+        print(f"  a token:   eoc token --role dispatcher --province {provinces[0] if provinces else 'QZV'}")
+
+    background = None
+    if not args.no_simulator and provinces:
+        from ..simulator import simulate
+
+        async def background(base_url: str) -> None:
+            await simulate(base_url, system.signer, provinces=provinces, speed=args.speed, seed=args.seed)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_embedded(system, host=settings.host, port=settings.port,
+                             bridge_port=args.bridge_port or settings.port + 1,
+                             background=background, on_ready=ready, stop=stop)
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    finally:
+        system.close()
+    return 0

@@ -1,0 +1,76 @@
+"""The embedded system in one process: command API, follower, websocket bridge, simulator.
+
+One asyncio loop runs the API (uvicorn), the bridge (websockets) and, for the demo, the
+simulated province; the follower runs on its own thread and is woken by every commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+from .api import create_api
+from .bootstrap import System
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Addresses:
+    api: str
+    dashboard: str
+    bridge: str
+
+
+async def serve_embedded(
+    system: System,
+    *,
+    host: str,
+    port: int,
+    bridge_port: int,
+    background: Callable[[str], Awaitable[None]] | None = None,
+    on_ready: Callable[[Addresses], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or the task is cancelled).
+
+    ``background`` (e.g. the simulator) is started once the API answers, with its base URL.
+    """
+    from ui_bridge.server import mount_dashboard, start_embedded_bridge
+
+    api = create_api(system)
+    mount_dashboard(api, bridge_port=bridge_port)
+    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False))
+    bridge = await start_embedded_bridge(system, host=host, port=bridge_port)
+    api_task = asyncio.create_task(server.serve(), name="api")
+    while not server.started:
+        if api_task.done():
+            await api_task  # raises the reason it could not start
+            raise RuntimeError("the API stopped before it started")
+        await asyncio.sleep(0.02)
+    base = f"http://{host}:{port}"
+    tasks = [api_task]
+    if background is not None:
+        tasks.append(asyncio.create_task(background(base), name="background"))
+    if on_ready is not None:
+        on_ready(Addresses(api=f"{base}/docs", dashboard=f"{base}/", bridge=f"ws://{host}:{bridge_port}/"))
+    waiter = asyncio.create_task((stop or asyncio.Event()).wait(), name="stop")
+    try:
+        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        server.should_exit = True
+        for task in tasks[1:] + [waiter]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await api_task
+        await bridge.stop()

@@ -1,0 +1,148 @@
+"""Shared fixtures: real services from scripts/services, systems on each store, API clients.
+
+Integration tests use the real PostgreSQL and Kafka that ``scripts/services`` starts. When
+CI=true a missing service fails the test loudly; on a laptop without them it skips.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ROOT / "scripts" / "services"
+_started: dict[str, dict[str, str]] = {}
+
+
+def service_env(which: str) -> dict[str, str]:
+    """Start (or find running) a service with the project script; its settings as a dict."""
+    if which not in _started:
+        start = subprocess.run([str(SERVICES), "start", which], capture_output=True, text=True)
+        if start.returncode != 0:
+            message = f"scripts/services start {which} failed:\n{start.stdout}\n{start.stderr}"
+            if os.environ.get("CI") == "true":
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        out = subprocess.run([str(SERVICES), "env"], capture_output=True, text=True, check=True).stdout
+        env = {}
+        for line in out.splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].partition("=")
+                env[key] = value.strip("'\"")
+        _started[which] = env
+    return _started[which]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> str:
+    return service_env("pg")["EOC_PG_TEST_DSN"]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return service_env("kafka")["EOC_KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture
+def fresh_pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"eoc_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = pg_admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    yield dsn
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> datetime:
+        self.now += timedelta(**kw)
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
+    """Build systems on the parametrised store; all are closed after the test."""
+    from eoc.bootstrap import build
+    from eoc.config import Settings
+
+    built = []
+    dsn = request.getfixturevalue("fresh_pg_dsn") if store == "postgres" else None
+
+    def make(**kw: object):
+        overrides = {"store": store, "data_dir": tmp_path / f"data{len(built)}",
+                     "token_secret": b"test-secret-test-secret"}
+        if dsn:
+            overrides["pg_dsn"] = dsn
+        checkpoint = kw.pop("checkpoint", False)
+        clock = kw.pop("clock", None)
+        system = build(Settings.from_env({}, **overrides, **kw), clock=clock, checkpoint=checkpoint)
+        built.append(system)
+        return system
+
+    yield make
+    for system in reversed(built):
+        system.close()
+
+
+@pytest.fixture
+def system(make_system: Callable[..., object]):
+    return make_system()
+
+
+class Api:
+    """A test client for the command API that knows how to get tokens."""
+
+    def __init__(self, system) -> None:
+        from fastapi.testclient import TestClient
+
+        from eoc.api import create_api
+
+        self.system = system
+        self.http = TestClient(create_api(system))
+
+    def token(self, role: str = "provincial_supervisor", province: str = "QZV", **kw: object) -> dict[str, str]:
+        return {"Authorization": "Bearer " + self.system.signer.issue(role, province, **kw)}
+
+    def post(self, path: str, body: object = None, *, role: str = "provincial_supervisor",
+             province: str = "QZV", **kw: object):
+        return self.http.post(f"/api/v1{path}", json=body if body is not None else {},
+                              headers=self.token(role, province, **kw))
+
+    def ok(self, path: str, body: object = None, **kw: object) -> dict:
+        r = self.post(path, body, **kw)
+        assert r.status_code in (200, 201, 202), (r.status_code, r.text)
+        return r.json()
+
+    def stored(self) -> list[str]:
+        """The types of all events in the store, in log order (telemetry is never stored)."""
+        rec = self.system.app.recorder
+        return [self.system.app.mapper.to_domain_event(n).type
+                for n in rec.select_notifications(start=0, limit=1_000_000)]
+
+
+@pytest.fixture
+def api(system) -> Api:
+    return Api(system)
