@@ -50,6 +50,8 @@ class Envelope:
     payload: dict[str, Any]
     # Place in the event store's ordered log; None for telemetry, which is not stored there.
     position: int | None = None
+    # Link to the previous event of the same aggregate (events/chain.py); None for telemetry.
+    chain: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +69,7 @@ class Envelope:
             "exercise": self.exercise,
             "payload": self.payload,
             "position": self.position,
+            "chain": self.chain,
         }
         if self.extra:
             d["extra"] = self.extra
@@ -95,6 +98,7 @@ class Envelope:
                 exercise=bool(d["exercise"]),
                 payload=payload,
                 position=d.get("position"),
+                chain=d.get("chain"),
                 extra=dict(d.get("extra") or {}),
             )
         except (UnknownEventType, InvalidPayload):

@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from events.catalogue import Payload, upcast
+from events.chain import GENESIS, link
 from events.envelope import Envelope, iso
 from events.vocabulary import Role
 
@@ -48,10 +49,12 @@ class Recorded(Aggregate.Event):
     actor: dict[str, str]
     exercise: bool
     payload: dict[str, Any]
+    chain: str  # link to the previous event of this aggregate (events/chain.py)
 
     def apply(self, aggregate: Any) -> None:
         _, payload = upcast(self.type, self.version, self.payload)
         getattr(aggregate, "when_" + self.type)(payload, self)
+        aggregate.chain_head = self.chain
 
 
 class RecordedCreation(Recorded, Aggregate.Created):
@@ -64,6 +67,7 @@ class EOCAggregate(Aggregate):
     province: str
     county: str
     exercise: bool
+    chain_head: str  # the chain value of the last event applied
 
     def __init__(self) -> None:  # state comes only from events
         pass
@@ -79,10 +83,11 @@ class EOCAggregate(Aggregate):
         id: UUID | None = None,
         occurred_at: datetime | None = None,
     ):
+        id = id or uuid4()
         return cls._create(
             RecordedCreation,
-            id=id or uuid4(),
-            **_fields(payload, ctx, province, county, ctx.exercise, occurred_at),
+            id=id,
+            **_fields(payload, ctx, province, county, ctx.exercise, occurred_at, id, 1, GENESIS),
         )
 
     def record(
@@ -98,6 +103,9 @@ class EOCAggregate(Aggregate):
                 self.county,
                 self.exercise or ctx.exercise,
                 occurred_at,
+                self.id,
+                self.version + 1,
+                self.chain_head,
             ),
         )
 
@@ -115,11 +123,16 @@ def _fields(
     county: str,
     exercise: bool,
     occurred_at: datetime | None,
+    aggregate_id: UUID,
+    aggregate_version: int,
+    previous: str,
 ) -> dict[str, Any]:
-    return {
+    fields = {
         "type": payload.TYPE,
         "version": payload.VERSION,
-        "event_id": str(uuid4()),
+        "id": str(uuid4()),
+        "aggregate_id": str(aggregate_id),
+        "aggregate_version": aggregate_version,
         "occurred_at": iso(occurred_at or ctx.now),
         "province": province,
         "county": county,
@@ -127,11 +140,20 @@ def _fields(
         "exercise": exercise,
         "payload": payload.to_json(),
     }
+    chain = link(previous, fields)
+    del fields["aggregate_id"], fields["aggregate_version"]  # the library's own fields
+    fields["event_id"] = fields.pop("id")
+    fields["chain"] = chain
+    return fields
 
 
-def to_envelope(event: Recorded, position: int | None = None) -> Envelope:
-    """The catalogue form of a stored event (upcast to the current version)."""
-    version, payload = upcast(event.type, event.version, event.payload)
+def to_envelope(event: Recorded, position: int | None = None, *, as_stored: bool = False) -> Envelope:
+    """The catalogue form of a stored event: upcast to the current version, or ``as_stored``
+    (what the relay publishes, so that the chain can be checked on the topic too)."""
+    if as_stored:
+        version, payload = event.version, event.payload
+    else:
+        version, payload = upcast(event.type, event.version, event.payload)
     return Envelope(
         type=event.type,
         version=version,
@@ -146,4 +168,5 @@ def to_envelope(event: Recorded, position: int | None = None) -> Envelope:
         exercise=event.exercise,
         payload=payload,
         position=position,
+        chain=event.chain,
     )
