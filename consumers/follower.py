@@ -57,11 +57,15 @@ class Follower:
         checkpoint: FileCheckpoint | None = None,
         batch_size: int = 1000,
         checkpoint_every_s: float = 5.0,
+        idle_wait_s: float = 1.0,
     ) -> None:
         self.app = app
         self.checkpoint = checkpoint
         self.batch_size = batch_size
         self.checkpoint_every_s = checkpoint_every_s
+        # Only a safety net for a wake-up lost to a writer in another process: in one process
+        # every commit wakes the follower at once.
+        self.idle_wait_s = idle_wait_s
         self.board = Board()
         self.position = 0  # last notification id folded
         self.sequence = 0  # last delta sequence number handed to listeners
@@ -101,8 +105,7 @@ class Follower:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            # The timeout is a safety net for a wake-up lost to another process writing.
-            self._wake.wait(timeout=1.0)
+            self._wake.wait(timeout=self.idle_wait_s)
             self._wake.clear()
             try:
                 self.catch_up()

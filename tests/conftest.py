@@ -98,7 +98,8 @@ def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
             overrides["pg_dsn"] = dsn
         checkpoint = kw.pop("checkpoint", False)
         clock = kw.pop("clock", None)
-        system = build(Settings.from_env({}, **overrides, **kw), clock=clock, checkpoint=checkpoint)
+        overrides.update(kw)
+        system = build(Settings.from_env({}, **overrides), clock=clock, checkpoint=checkpoint)
         built.append(system)
         return system
 
