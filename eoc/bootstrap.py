@@ -31,6 +31,7 @@ class System:
             return None
 
     def close(self) -> None:
+        self.service.close()
         self.follower.stop()
         self.keyring.close()
         self.app.close()

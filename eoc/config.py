@@ -19,6 +19,9 @@ class Settings:
     port: int = 8123
     kafka_bootstrap: str = "127.0.0.1:59092"
     aggregate_cache: int = 10_000
+    # True when this process is the only writer of its store (the embedded default): the
+    # cached aggregates are then the truth and need no check against the store on each load.
+    single_writer: bool | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -38,6 +41,8 @@ class Settings:
             values["port"] = int(env["EOC_PORT"])
         if "EOC_KAFKA_BOOTSTRAP" in env:
             values["kafka_bootstrap"] = env["EOC_KAFKA_BOOTSTRAP"]
+        if "EOC_SINGLE_WRITER" in env:
+            values["single_writer"] = env["EOC_SINGLE_WRITER"].lower() in ("1", "true", "yes")
         if "EOC_AGGREGATE_CACHE" in env:
             values["aggregate_cache"] = int(env["EOC_AGGREGATE_CACHE"])
         values.update(overrides)
@@ -56,7 +61,9 @@ class Settings:
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The event store's configuration, in the eventsourcing library's own keys."""
-        env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache)}
+        single = self.single_writer if self.single_writer is not None else self.store == "sqlite"
+        env = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache),
+               "AGGREGATE_CACHE_FASTFORWARD": "n" if single else "y"}
         if self.store == "sqlite":
             env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=str(self.sqlite_path),
                        SQLITE_LOCK_TIMEOUT="30")

@@ -8,15 +8,13 @@ so a rule such as "capacity is never exceeded" is checked against the state that
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import Recording
 
 from events import catalogue as ev
 from events.envelope import Envelope, iso
@@ -28,6 +26,7 @@ from .auth import Claims, authorize
 from .domain import Call, Centre, Context, Incident, Team
 from .errors import InvalidCommand, NotFound, OverCapacity, WrongProvince
 from .keyring import Keyring
+from .writer import BatchWriter, Position
 
 A = TypeVar("A")
 
@@ -52,8 +51,6 @@ class EOCApplication(Application):
 class CommandService:
     """The handlers behind the command API."""
 
-    MAX_ATTEMPTS = 30
-
     def __init__(
         self,
         app: EOCApplication,
@@ -65,7 +62,15 @@ class CommandService:
         self.keyring = keyring
         self.telemetry = telemetry or (lambda envelope: None)
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.conflicts = 0  # lost optimistic-concurrency races, retried
+        self.writer = BatchWriter(app)
+
+    @property
+    def conflicts(self) -> int:
+        """Optimistic-concurrency races lost to another writer (and retried)."""
+        return self.writer.conflicts
+
+    def close(self) -> None:
+        self.writer.close()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -73,29 +78,30 @@ class CommandService:
         return Context(actor=claims.actor, now=self.clock(), exercise=cmd.exercise)
 
     def _get(self, cls: type[A], id_: UUID | str, what: str) -> A:
+        """An aggregate by id: the batch's copy inside a command, a cached copy outside."""
+        uow = self.writer.uow
         try:
-            agg = self.app.repository.get(UUID(str(id_)))
+            aggregate_id = UUID(str(id_))
+            agg = uow.get(aggregate_id) if uow is not None else self.app.repository.get(aggregate_id)
         except (AggregateNotFoundError, ValueError):
             raise NotFound(f"no {what} with id {id_}", id=str(id_)) from None
         if not isinstance(agg, cls):
             raise NotFound(f"{id_} is not a {what}", id=str(id_))
         return agg
 
-    def _save(self, *aggregates: Any) -> int:
-        recordings = self.app.save(*aggregates)
-        return recordings[-1].notification.id if recordings else 0
+    def _save(self, *aggregates: Any) -> Position:
+        """Inside a handler: these aggregates' new events are committed with the batch."""
+        uow = self.writer.uow
+        if uow is None:
+            raise RuntimeError("commands are saved by the writer: wrap the handler in _run")
+        for agg in aggregates:
+            uow.add(agg)
+        return self.writer.position()
 
     def _run(self, handler: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run a load-decide-save handler, retrying it when a concurrent writer won."""
-        for attempt in range(1, self.MAX_ATTEMPTS + 1):
-            try:
-                return handler()
-            except IntegrityError:
-                self.conflicts += 1
-                if attempt == self.MAX_ATTEMPTS:
-                    raise
-                time.sleep(random.uniform(0, 0.002 * attempt))
-        raise AssertionError("unreachable")
+        """Decide and commit a load-decide-save handler (group commit, retried on conflicts)."""
+        result = self.writer.run(handler)
+        return {k: (v.value if isinstance(v, Position) else v) for k, v in result.items()}
 
     def _seal_person(self, subject: str | None, details: c.PersonDetails | None) -> tuple[str, str | None]:
         subject = subject or f"S-{uuid4().hex[:20]}"
@@ -113,8 +119,12 @@ class CommandService:
         payload = ev.CallReceived(
             line=cmd.line, caller=caller, caller_sealed=sealed, received_at=cmd.received_at or ctx.now
         )
-        call = Call.receive(payload, ctx, cmd.province, cmd.county)
-        return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
+
+        def handler() -> dict[str, Any]:
+            call = Call.receive(payload, ctx, cmd.province, cmd.county)
+            return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
+
+        return self._run(handler)
 
     def _call_command(self, name: str, call_id: UUID, cmd: c.Command, claims: Claims,
                       act: Callable[[Call, Context], None]) -> dict[str, Any]:
@@ -186,8 +196,12 @@ class CommandService:
         authorize(claims, "open_incident", cmd.province)
         payload = ev.IncidentOpened(route=cmd.route, category=cmd.category, priority=cmd.priority,
                                     risk_flags=cmd.risk_flags, location=cmd.location)
-        incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county)
-        return {"incident_id": str(incident.id), "position": self._save(incident)}
+
+        def handler() -> dict[str, Any]:
+            incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county)
+            return {"incident_id": str(incident.id), "position": self._save(incident)}
+
+        return self._run(handler)
 
     def close_incident(self, incident_id: UUID, cmd: c.CloseIncident, claims: Claims) -> dict[str, Any]:
         def handler() -> dict[str, Any]:
@@ -203,11 +217,15 @@ class CommandService:
 
     def register_team(self, cmd: c.RegisterTeam, claims: Claims) -> dict[str, Any]:
         authorize(claims, "register_team", cmd.province)
-        if cmd.base_id is not None:
-            self._get(Centre, cmd.base_id, "base")
-        team = Team.register(ev.TeamRegistered(name=cmd.name, home=cmd.home, base_id=cmd.base_id),
-                             self._ctx(claims, cmd), cmd.province, cmd.county)
-        return {"team_id": str(team.id), "position": self._save(team)}
+
+        def handler() -> dict[str, Any]:
+            if cmd.base_id is not None:
+                self._get(Centre, cmd.base_id, "base")
+            team = Team.register(ev.TeamRegistered(name=cmd.name, home=cmd.home, base_id=cmd.base_id),
+                                 self._ctx(claims, cmd), cmd.province, cmd.county)
+            return {"team_id": str(team.id), "position": self._save(team)}
+
+        return self._run(handler)
 
     def _team_command(self, name: str, team_id: UUID, cmd: c.Command, claims: Claims,
                       act: Callable[[Team, Context], None]) -> dict[str, Any]:
@@ -287,9 +305,13 @@ class CommandService:
             location, sealed = None, seal(key, cmd.location.model_dump())
         payload = ev.CentreRegistered(name=cmd.name, kind=cmd.kind, capacity=cmd.capacity,
                                       secret=secret, location=location, sealed_location=sealed)
-        # The id is chosen first so that the place's key exists before its event.
-        centre = Centre.register(payload, self._ctx(claims, cmd), cmd.province, cmd.county, id=centre_id)
-        return {"centre_id": str(centre_id), "secret": secret, "position": self._save(centre)}
+
+        def handler() -> dict[str, Any]:
+            # The id is chosen first so that the place's key exists before its event.
+            centre = Centre.register(payload, self._ctx(claims, cmd), cmd.province, cmd.county, id=centre_id)
+            return {"centre_id": str(centre_id), "secret": secret, "position": self._save(centre)}
+
+        return self._run(handler)
 
     def _centre_command(self, name: str, centre_id: UUID, cmd: c.Command, claims: Claims,
                         act: Callable[[Centre, Context], dict[str, Any] | None]) -> dict[str, Any]:

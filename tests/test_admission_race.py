@@ -23,7 +23,7 @@ SUPERVISOR = Claims(sub="boss", role=Role.PROVINCIAL_SUPERVISOR, province="QZV",
 
 def _race(make_system, tmp_path, instances: int, racers: int, places: int):
     # On SQLite the instances share one database file, as processes on one machine would.
-    systems = [make_system(data_dir=tmp_path / "shared") for _ in range(instances)]
+    systems = [make_system(data_dir=tmp_path / "shared", single_writer=False) for _ in range(instances)]
     centre_id = systems[0].service.register_centre(c.RegisterCentre(
         province="QZV", county="Qazvin", name="Qazvin crisis centre", kind="residential_level_1",
         capacity=places + 8, location=IN_QAZVIN), SUPERVISOR)["centre_id"]

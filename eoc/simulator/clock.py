@@ -1,0 +1,93 @@
+"""Simulated time: real time run faster by ``speed``, read as Iran's local hour.
+
+The system stamps every event with the real time, so nothing is ever in the future; the
+simulated clock only decides *when* the simulator acts: a 20-minute drive at speed 120 takes
+10 real seconds. The hour of the simulated day (Iran Standard Time) drives the shifts and
+the daily rhythm of calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+from events.vocabulary import ShiftKind
+from projections.clock import IRST
+
+# Shift hours (local): morning 07–14, evening 14–21, night 21–07 (Qazvin's pattern).
+SHIFT_STARTS = ((7, ShiftKind.MORNING), (14, ShiftKind.EVENING), (21, ShiftKind.NIGHT))
+
+# Relative call volume by local hour (mean 1): quiet before dawn, busiest in the evening when
+# family disputes flare up.
+CALL_RHYTHM = (0.5, 0.35, 0.25, 0.2, 0.2, 0.25, 0.4, 0.6, 0.85, 1.05, 1.2, 1.25,
+               1.2, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5, 1.6, 1.6, 1.5, 1.2, 0.85)
+# Referrals from the police, courts and other organizations follow office hours more closely.
+REFERRAL_RHYTHM = (0.4, 0.3, 0.25, 0.2, 0.2, 0.2, 0.3, 0.6, 1.2, 1.5, 1.6, 1.6,
+                   1.5, 1.4, 1.4, 1.4, 1.3, 1.2, 1.1, 1.1, 1.0, 0.9, 0.7, 0.5)
+
+
+def _normalised(rhythm: tuple[float, ...]) -> tuple[float, ...]:
+    mean = sum(rhythm) / len(rhythm)
+    return tuple(r / mean for r in rhythm)
+
+
+CALL_RHYTHM = _normalised(CALL_RHYTHM)
+REFERRAL_RHYTHM = _normalised(REFERRAL_RHYTHM)
+
+
+class SimClock:
+    """Simulated time from the real monotonic clock: ``start + elapsed real time × speed``."""
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive (simulated seconds per real second)")
+        self.speed = speed
+        self.start = (start or datetime.now(UTC)).astimezone(UTC)
+        self._t0 = time.monotonic()
+
+    def elapsed(self) -> float:
+        """Simulated seconds since the start."""
+        return (time.monotonic() - self._t0) * self.speed
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed())
+
+    def local_hour(self, at: datetime | None = None) -> float:
+        t = (at or self.now()).astimezone(IRST)
+        return t.hour + t.minute / 60 + t.second / 3600
+
+    def real(self, sim_seconds: float) -> float:
+        return max(0.0, sim_seconds) / self.speed
+
+    async def sleep(self, sim_seconds: float) -> None:
+        await asyncio.sleep(self.real(sim_seconds))
+
+    def until(self, moment: datetime) -> float:
+        """Simulated seconds from now to ``moment`` (0 if it has passed)."""
+        return max(0.0, (moment - self.now()).total_seconds())
+
+
+def shift_at(moment: datetime) -> ShiftKind:
+    hour = moment.astimezone(IRST).hour
+    current = SHIFT_STARTS[-1][1]
+    for start, kind in SHIFT_STARTS:
+        if hour >= start:
+            current = kind
+    return current
+
+
+def next_shift_change(moment: datetime) -> datetime:
+    """The next shift boundary (07:00, 14:00 or 21:00 local) after ``moment``."""
+    local = moment.astimezone(IRST)
+    for day in (0, 1):
+        base = (local + timedelta(days=day)).replace(minute=0, second=0, microsecond=0)
+        for start, _ in SHIFT_STARTS:
+            candidate = base.replace(hour=start)
+            if candidate > local:
+                return candidate.astimezone(UTC)
+    raise AssertionError("unreachable")
+
+
+def rhythm_at(rhythm: tuple[float, ...], moment: datetime) -> float:
+    return rhythm[moment.astimezone(IRST).hour]

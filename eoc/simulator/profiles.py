@@ -1,0 +1,276 @@
+"""The simulated provinces: their counties, places, teams and volumes, from DOMAIN.md.
+
+Figures quoted by the provincial welfare directors calibrate the rates:
+
+- Qazvin: 1,883 calls, 1,717 mobile dispatches and 546 admissions in four months (122
+  days); 14 mobile teams on morning and evening shifts in every county and a night shift
+  in Qazvin city only; one residential centre in the capital and eight outpatient ones.
+- Alborz: Karaj (level 1, 12 places) and Savojbolagh (level 2, 4 places); centres in Fardis
+  and Nazarabad; mobile bases in Nazarabad, Savojbolagh and Fardis. No call figure was
+  given: the rates are Qazvin's scaled by population (about 2.1 times).
+- Kermanshah: 81,541 calls in a year, 10% of them leading to an intervention; a
+  residential centre, two safe houses and a health house; 130 staff around the clock.
+- Mazandaran: more than 45,000 calls a year; 19 centres, Amol at level 2; new centres being
+  built in Savadkuh-e Shomali, Kelardasht and Simorgh (they open during the run).
+
+A province without a profile gets a small capital-centred setup (``generic``).
+Coordinates are the county seats (WGS84), rounded; all lie inside Iran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from events.places import PROVINCES
+from events.vocabulary import CentreKind, ShiftKind
+
+K = CentreKind
+DAY_SHIFTS = (ShiftKind.MORNING, ShiftKind.EVENING)
+ROUND_THE_CLOCK = (ShiftKind.MORNING, ShiftKind.EVENING, ShiftKind.NIGHT)
+
+
+@dataclass(frozen=True, slots=True)
+class County:
+    """A county (شهرستان): its seat, how far around it cases happen, its share of callers."""
+
+    name: str
+    lat: float
+    lon: float
+    weight: float = 1.0  # relative share of the province's calls and cases (population)
+    radius_km: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceSpec:
+    name: str
+    kind: CentreKind
+    county: str
+    capacity: int = 0
+    opens_after_days: float = 0.0  # a centre being built: registered this many simulated days in
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSpec:
+    name: str
+    county: str
+    shifts: tuple[ShiftKind, ...] = DAY_SHIFTS
+    crew: int = 2
+
+
+@dataclass(frozen=True)
+class ProvinceProfile:
+    code: str
+    counties: tuple[County, ...]
+    places: tuple[PlaceSpec, ...]
+    teams: tuple[TeamSpec, ...]
+    calls_per_day: float
+    other_incidents_per_day: float  # opened from police, judiciary, self, other centres...
+    direct_admissions_per_day: float  # people brought straight to a residential centre
+    admit_share: float = 0.22  # share of team call-outs that end in an admission
+    intervention_share: float = 0.10  # share of calls escalated to an incident
+    source: str = ""
+
+    def county(self, name: str) -> County:
+        for c in self.counties:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.code} has no county {name!r}")
+
+    @property
+    def capital(self) -> County:
+        return self.counties[0]
+
+
+def _teams(prefix: str, county: str, n: int, *, night: int = 0, start: int = 1) -> tuple[TeamSpec, ...]:
+    """``n`` teams of a county; the first ``night`` of them also work the night shift."""
+    return tuple(
+        TeamSpec(f"{prefix}-{start + i:02d} {county}", county, ROUND_THE_CLOCK if i < night else DAY_SHIFTS,
+                 crew=3 if i < night else 2)
+        for i in range(n)
+    )
+
+
+def _numbered(prefix: str, groups: list[tuple[str, int, int]]) -> tuple[TeamSpec, ...]:
+    out: list[TeamSpec] = []
+    for county, n, night in groups:
+        out.extend(_teams(prefix, county, n, night=night, start=len(out) + 1))
+    return tuple(out)
+
+
+QAZVIN = ProvinceProfile(
+    code="QZV",
+    counties=(
+        County("Qazvin", 36.27, 50.00, weight=6.0, radius_km=7),
+        County("Takestan", 36.07, 49.70, weight=1.3),
+        County("Buin Zahra", 35.77, 50.06, weight=1.2, radius_km=8),
+        County("Abyek", 36.04, 50.53, weight=0.8),
+        County("Alborz", 36.19, 50.06, weight=1.5),
+        County("Avaj", 35.58, 49.22, weight=0.4, radius_km=8),
+        County("Mohammadiyeh", 36.22, 50.19, weight=0.7, radius_km=4),
+        County("Alamut", 36.45, 50.48, weight=0.3, radius_km=10),
+    ),
+    places=(
+        PlaceSpec("Qazvin crisis intervention centre", K.RESIDENTIAL_LEVEL_1, "Qazvin", 10),
+        PlaceSpec("Qazvin outpatient centre", K.OUTPATIENT, "Qazvin"),
+        PlaceSpec("Takestan outpatient centre", K.OUTPATIENT, "Takestan"),
+        PlaceSpec("Buin Zahra outpatient centre", K.OUTPATIENT, "Buin Zahra"),
+        PlaceSpec("Abyek outpatient centre", K.OUTPATIENT, "Abyek"),
+        PlaceSpec("Alborz outpatient centre", K.OUTPATIENT, "Alborz"),
+        PlaceSpec("Avaj outpatient centre", K.OUTPATIENT, "Avaj"),
+        PlaceSpec("Mohammadiyeh outpatient centre", K.OUTPATIENT, "Mohammadiyeh"),
+        PlaceSpec("Alamut outpatient centre", K.OUTPATIENT, "Alamut"),
+        PlaceSpec("Qazvin safe house", K.SAFE_HOUSE, "Qazvin", 6),
+        PlaceSpec("Qazvin health house", K.HEALTH_HOUSE, "Qazvin", 5),
+    ),
+    # 14 teams; the capital's first two also cover the night (the only night shift).
+    teams=_numbered("QZV", [("Qazvin", 4, 2), ("Takestan", 2, 0), ("Buin Zahra", 2, 0), ("Abyek", 1, 0),
+                            ("Alborz", 2, 0), ("Avaj", 1, 0), ("Mohammadiyeh", 1, 0), ("Alamut", 1, 0)]),
+    calls_per_day=1883 / 122,
+    # Dispatches (1,717) come close to calls: most incidents start outside line 123.
+    other_incidents_per_day=1717 / 122 - 0.10 * 1883 / 122,
+    direct_admissions_per_day=1.4,  # with 22% of 14 call-outs a day: ~4.5 admissions a day (546/122)
+    source="Qazvin welfare: 1,883 calls, 1,717 dispatches, 546 admissions in 4 months",
+)
+
+ALBORZ = ProvinceProfile(
+    code="ALB",
+    counties=(
+        County("Karaj", 35.83, 50.99, weight=7.0, radius_km=8),
+        County("Fardis", 35.72, 50.98, weight=2.5, radius_km=4),
+        County("Nazarabad", 35.95, 50.61, weight=1.2),
+        County("Savojbolagh", 35.96, 50.68, weight=1.2),
+        County("Eshtehard", 35.73, 50.37, weight=0.4),
+        County("Taleqan", 36.17, 50.77, weight=0.2, radius_km=10),
+    ),
+    places=(
+        PlaceSpec("Karaj crisis intervention centre", K.RESIDENTIAL_LEVEL_1, "Karaj", 12),
+        PlaceSpec("Savojbolagh crisis intervention centre", K.RESIDENTIAL_LEVEL_2, "Savojbolagh", 4),
+        PlaceSpec("Fardis crisis intervention centre", K.OUTPATIENT, "Fardis"),
+        PlaceSpec("Nazarabad crisis intervention centre", K.OUTPATIENT, "Nazarabad"),
+        PlaceSpec("Nazarabad mobile base", K.MOBILE_BASE, "Nazarabad"),
+        PlaceSpec("Savojbolagh mobile base", K.MOBILE_BASE, "Savojbolagh"),
+        PlaceSpec("Fardis mobile base", K.MOBILE_BASE, "Fardis"),
+        PlaceSpec("Alborz safe house", K.SAFE_HOUSE, "Karaj", 10),
+    ),
+    teams=_numbered("ALB", [("Karaj", 4, 2), ("Fardis", 2, 0), ("Nazarabad", 2, 0), ("Savojbolagh", 2, 0),
+                            ("Eshtehard", 1, 0)]),
+    calls_per_day=2.1 * 1883 / 122,
+    other_incidents_per_day=2.1 * (1717 / 122 - 0.10 * 1883 / 122),
+    direct_admissions_per_day=2.5,
+    source="Alborz welfare (places); rates: Qazvin's scaled by population",
+)
+
+KERMANSHAH = ProvinceProfile(
+    code="KSH",
+    counties=(
+        County("Kermanshah", 34.31, 47.07, weight=10.0, radius_km=8),
+        County("Eslamabad-e Gharb", 34.11, 46.53, weight=1.4),
+        County("Harsin", 34.27, 47.59, weight=0.6),
+        County("Kangavar", 34.50, 47.96, weight=0.9),
+        County("Sonqor", 34.78, 47.60, weight=0.8),
+        County("Sahneh", 34.48, 47.69, weight=0.8),
+        County("Javanrud", 34.80, 46.49, weight=0.8),
+        County("Paveh", 35.04, 46.36, weight=0.5),
+        County("Sarpol-e Zahab", 34.46, 45.86, weight=0.8),
+        County("Qasr-e Shirin", 34.52, 45.58, weight=0.3),
+        County("Gilan-e Gharb", 34.14, 45.92, weight=0.6),
+        County("Ravansar", 34.71, 46.65, weight=0.5),
+    ),
+    places=(
+        PlaceSpec("Kermanshah crisis intervention centre", K.RESIDENTIAL_LEVEL_1, "Kermanshah", 15),
+        PlaceSpec("Kermanshah safe house 1", K.SAFE_HOUSE, "Kermanshah", 6),
+        PlaceSpec("Kermanshah safe house 2", K.SAFE_HOUSE, "Kermanshah", 6),
+        PlaceSpec("Kermanshah health house", K.HEALTH_HOUSE, "Kermanshah", 6),
+    ),
+    # 130 staff in several shifts, around the clock: the capital's teams work all three shifts.
+    teams=_numbered("KSH", [("Kermanshah", 5, 3), ("Eslamabad-e Gharb", 1, 0), ("Kangavar", 1, 0),
+                            ("Sonqor", 1, 0), ("Sahneh", 1, 0), ("Javanrud", 1, 0), ("Sarpol-e Zahab", 1, 0),
+                            ("Gilan-e Gharb", 1, 0)]),
+    calls_per_day=81_541 / 365,
+    other_incidents_per_day=6.0,
+    direct_admissions_per_day=1.5,
+    admit_share=0.18,
+    source="Kermanshah welfare: 81,541 served by line 123 in a year, 10% led to an intervention",
+)
+
+MAZANDARAN = ProvinceProfile(
+    code="MZN",
+    counties=(
+        County("Sari", 36.56, 53.06, weight=5.0, radius_km=7),
+        County("Amol", 36.47, 52.35, weight=4.0, radius_km=6),
+        County("Babol", 36.54, 52.68, weight=4.0, radius_km=6),
+        County("Qaemshahr", 36.46, 52.86, weight=2.5),
+        County("Behshahr", 36.69, 53.55, weight=1.3),
+        County("Neka", 36.65, 53.30, weight=0.9),
+        County("Juybar", 36.64, 52.91, weight=0.6),
+        County("Babolsar", 36.70, 52.65, weight=0.9),
+        County("Fereydunkenar", 36.68, 52.52, weight=0.5),
+        County("Mahmudabad", 36.63, 52.26, weight=0.7),
+        County("Nur", 36.57, 52.01, weight=0.9),
+        County("Nowshahr", 36.65, 51.50, weight=1.0),
+        County("Chalus", 36.65, 51.42, weight=1.0),
+        County("Tonekabon", 36.82, 50.87, weight=1.2),
+        County("Ramsar", 36.92, 50.64, weight=0.5),
+        County("Abbasabad", 36.72, 51.11, weight=0.4),
+        County("Galugah", 36.73, 53.81, weight=0.3),
+        County("Miandorud", 36.60, 53.20, weight=0.4),
+        County("Savadkuh", 36.12, 53.06, weight=0.4, radius_km=10),
+        County("Savadkuh-e Shomali", 36.30, 52.89, weight=0.3, radius_km=8),
+        County("Kelardasht", 36.50, 51.14, weight=0.3, radius_km=8),
+        County("Simorgh", 36.57, 52.80, weight=0.3),
+    ),
+    places=(
+        PlaceSpec("Sari crisis intervention centre", K.RESIDENTIAL_LEVEL_1, "Sari", 10),
+        PlaceSpec("Amol crisis intervention centre", K.RESIDENTIAL_LEVEL_2, "Amol", 4),
+        *(PlaceSpec(f"{c} social emergency centre", K.OUTPATIENT, c) for c in (
+            "Babol", "Qaemshahr", "Behshahr", "Neka", "Juybar", "Babolsar", "Fereydunkenar", "Mahmudabad",
+            "Nur", "Nowshahr", "Chalus", "Tonekabon", "Ramsar", "Abbasabad", "Galugah", "Miandorud",
+            "Savadkuh")),
+        PlaceSpec("Mazandaran safe house", K.SAFE_HOUSE, "Sari", 8),
+        PlaceSpec("Mazandaran health house", K.HEALTH_HOUSE, "Sari", 6),
+        # Being built (DOMAIN.md): they open during the run.
+        PlaceSpec("Savadkuh-e Shomali social emergency centre", K.OUTPATIENT, "Savadkuh-e Shomali",
+                  opens_after_days=3),
+        PlaceSpec("Kelardasht social emergency centre", K.OUTPATIENT, "Kelardasht", opens_after_days=5),
+        PlaceSpec("Simorgh social emergency centre", K.OUTPATIENT, "Simorgh", opens_after_days=8),
+    ),
+    teams=_numbered("MZN", [("Sari", 3, 2), ("Amol", 2, 0), ("Babol", 2, 0), ("Qaemshahr", 1, 0),
+                            ("Behshahr", 1, 0), ("Neka", 1, 0), ("Juybar", 1, 0), ("Babolsar", 1, 0),
+                            ("Mahmudabad", 1, 0), ("Nowshahr", 1, 0), ("Chalus", 1, 0), ("Tonekabon", 1, 0)]),
+    calls_per_day=45_000 / 365,
+    other_incidents_per_day=10.0,
+    direct_admissions_per_day=1.5,
+    admit_share=0.2,
+    source="Mazandaran welfare: more than 45,000 calls to line 123 in a year; 19 centres",
+)
+
+PROFILES: dict[str, ProvinceProfile] = {p.code: p for p in (QAZVIN, ALBORZ, KERMANSHAH, MAZANDARAN)}
+
+
+def generic(code: str) -> ProvinceProfile:
+    """A small capital-centred setup for a province the reports say nothing about."""
+    prov = PROVINCES[code]
+    capital = prov.capital
+    return ProvinceProfile(
+        code=code,
+        counties=(County(capital, prov.lat, prov.lon, radius_km=9),),
+        places=(
+            PlaceSpec(f"{capital} crisis intervention centre", K.RESIDENTIAL_LEVEL_1, capital, 8),
+            PlaceSpec(f"{capital} outpatient centre", K.OUTPATIENT, capital),
+            PlaceSpec(f"{prov.name} safe house", K.SAFE_HOUSE, capital, 6),
+            PlaceSpec(f"{prov.name} health house", K.HEALTH_HOUSE, capital, 4),
+        ),
+        teams=_teams(code, capital, 4, night=2),
+        calls_per_day=20.0,
+        other_incidents_per_day=8.0,
+        direct_admissions_per_day=0.8,
+        source="no report: a small capital-centred setup",
+    )
+
+
+def profile_for(code: str) -> ProvinceProfile:
+    if code in PROFILES:
+        return PROFILES[code]
+    if code not in PROVINCES:
+        raise ValueError(f"unknown province {code!r}; one of {', '.join(sorted(PROVINCES))}")
+    return generic(code)

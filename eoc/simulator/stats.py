@@ -1,0 +1,74 @@
+"""What a simulator run did: commands sent, accepted and refused, and the life they made."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SimStats:
+    """Counts of one run. ``by_command`` counts accepted commands by handler name (the
+    names of ``eoc.auth.COMMAND_ROLES``); refusals are counted by their error code."""
+
+    speed: float = 0.0
+    real_seconds: float = 0.0
+    simulated_seconds: float = 0.0
+    commands: int = 0  # HTTP commands sent, position reports included
+    accepted: int = 0  # answered 2xx
+    by_command: Counter[str] = field(default_factory=Counter)
+    # 409s are part of life: a full centre, a team that got busy. "command:error" → count.
+    conflicts: Counter[str] = field(default_factory=Counter)
+    # Other 4xx answers mean the simulator asked for something wrong: "command:error" → count.
+    refused: Counter[str] = field(default_factory=Counter)
+    server_errors: int = 0  # 5xx
+    connection_errors: int = 0
+    task_errors: int = 0  # unexpected exceptions inside the simulator's own tasks
+    registered: Counter[str] = field(default_factory=Counter)  # "QZV/team", "QZV/outpatient"...
+    adopted: Counter[str] = field(default_factory=Counter)  # already registered by an earlier run
+
+    # -------------------------------------------------------------- the life, read off the commands
+
+    @property
+    def calls(self) -> int:
+        return self.by_command["receive_call"]
+
+    @property
+    def escalations(self) -> int:
+        return self.by_command["escalate_call"]
+
+    @property
+    def incidents(self) -> int:
+        return self.by_command["escalate_call"] + self.by_command["open_incident"]
+
+    @property
+    def dispatches(self) -> int:
+        return self.by_command["dispatch_team"]
+
+    @property
+    def admissions(self) -> int:
+        return self.by_command["admit_client"]
+
+    @property
+    def declined(self) -> int:
+        """Admissions refused for lack of room: recorded by the system as unmet demand."""
+        return self.conflicts["admit_client:over_capacity"]
+
+    @property
+    def commands_per_second(self) -> float:
+        return self.commands / self.real_seconds if self.real_seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "speed": self.speed, "real_seconds": round(self.real_seconds, 2),
+            "simulated_hours": round(self.simulated_seconds / 3600, 2),
+            "commands": self.commands, "accepted": self.accepted,
+            "commands_per_second": round(self.commands_per_second, 2),
+            "calls": self.calls, "escalations": self.escalations, "incidents": self.incidents,
+            "dispatches": self.dispatches, "admissions": self.admissions, "declined": self.declined,
+            "by_command": dict(sorted(self.by_command.items())), "conflicts": dict(self.conflicts),
+            "refused": dict(self.refused), "server_errors": self.server_errors,
+            "connection_errors": self.connection_errors, "task_errors": self.task_errors,
+            "registered": dict(sorted(self.registered.items())), "adopted": dict(sorted(self.adopted.items())),
+        }

@@ -1,0 +1,231 @@
+"""Group commit: the commands that arrive together are decided one by one and saved in one
+transaction.
+
+One writer thread per process takes every queued command, runs its handler against a unit
+of work (aggregates loaded once per batch, each command seeing the ones before it), and
+saves all of the batch's new events in a single transaction. A refused command leaves no
+trace: the aggregates it touched are put back as they were before it. If the batch loses an
+optimistic-concurrency race to another process, its aggregates are dropped from the cache
+and each command is decided again on its own, from fresh state.
+
+Why: one save per command is bounded by the store's commit (SQLite 0.3 ms, PostgreSQL
+1.2 ms, RUNBOOK.md); one commit per batch is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from copy import deepcopy
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+log = logging.getLogger(__name__)
+
+
+class Position:
+    """Stands in a handler's answer for the log position its last event will get."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class UnitOfWork:
+    """The aggregates of one batch, with the state to go back to if a command is refused."""
+
+    def __init__(self, repository: Any) -> None:
+        self.repository = repository
+        self.aggregates: dict[UUID, Any] = {}
+        self._before: dict[UUID, Any] = {}  # this command's first sight of each aggregate
+        self._pending_at: dict[UUID, int] = {}
+
+    def begin(self) -> None:
+        self._before = {}
+        self._pending_at = {}
+
+    def get(self, aggregate_id: UUID) -> Any:
+        agg = self.aggregates.get(aggregate_id)
+        if agg is None:
+            agg = self.repository.get(aggregate_id)  # a private copy from the cache or store
+            self.aggregates[aggregate_id] = agg
+            self._before.setdefault(aggregate_id, None)
+        elif aggregate_id not in self._before:
+            self._before[aggregate_id] = deepcopy(agg)
+        self._pending_at.setdefault(aggregate_id, len(agg.pending_events))
+        return agg
+
+    def add(self, agg: Any) -> None:
+        if agg.id not in self.aggregates:
+            self.aggregates[agg.id] = agg
+            self._before.setdefault(agg.id, None)
+            self._pending_at.setdefault(agg.id, 0)
+
+    def rollback(self) -> None:
+        for aggregate_id, before in self._before.items():
+            if before is None:
+                self.aggregates.pop(aggregate_id, None)
+            else:
+                self.aggregates[aggregate_id] = before
+
+    def command_events(self) -> list[Any]:
+        """The events the current command added (in the order of its aggregates)."""
+        events = []
+        for aggregate_id, start in self._pending_at.items():
+            agg = self.aggregates.get(aggregate_id)
+            if agg is not None:
+                events.extend(agg.pending_events[start:])
+        return events
+
+
+class _Job:
+    __slots__ = ("done", "error", "events", "handler", "position", "result")
+
+    def __init__(self, handler: Callable[[], Any]) -> None:
+        self.handler = handler
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.events: list[Any] = []
+        self.position: Position | None = None
+
+
+class BatchWriter:
+    """Runs command handlers on one thread and commits them in batches."""
+
+    def __init__(self, app: Any, *, max_batch: int = 200, max_attempts: int = 30) -> None:
+        self.app = app
+        self.max_batch = max_batch
+        self.max_attempts = max_attempts
+        self.conflicts = 0
+        self.batches = 0
+        self.commands = 0
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._thread = threading.Thread(target=self._loop, name="eoc-writer", daemon=True)
+        self._thread.start()
+
+    # --- for handlers
+
+    @property
+    def uow(self) -> UnitOfWork | None:
+        """The unit of work of the running command, on the writer thread; None elsewhere."""
+        return getattr(self._local, "uow", None)
+
+    def position(self) -> Position:
+        job: _Job = self._local.job
+        if job.position is None:
+            job.position = Position()
+        return job.position
+
+    # --- for callers
+
+    def run(self, handler: Callable[[], Any]) -> Any:
+        """Decide and commit one command; returns its handler's answer or raises its refusal."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("a handler may not submit another command")
+        job = _Job(handler)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    # --- the writer thread
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # never leave a caller waiting
+                log.exception("the writer failed a batch")
+                for j in batch:
+                    if not j.done.is_set():
+                        j.error = exc
+            for j in batch:
+                j.done.set()
+
+    def _decide(self, batch: list[_Job], uow: UnitOfWork) -> list[_Job]:
+        decided = []
+        self._local.uow = uow
+        try:
+            for job in batch:
+                self._local.job = job
+                uow.begin()
+                try:
+                    job.result = job.handler()
+                except Exception as exc:  # a refusal (or a bug): this command leaves no trace
+                    uow.rollback()
+                    job.error = exc
+                    continue
+                job.events = uow.command_events()
+                decided.append(job)
+        finally:
+            self._local.uow = None
+            self._local.job = None
+        return decided
+
+    def _commit(self, batch: list[_Job], attempt: int = 1) -> None:
+        uow = UnitOfWork(self.app.repository)
+        decided = self._decide(batch, uow)
+        if not decided:
+            return
+        try:
+            recordings = self.app.save(*uow.aggregates.values())
+        except IntegrityError:
+            # Another process wrote one of these aggregates first: forget what we cached
+            # and decide each command again, alone, from fresh state.
+            self.conflicts += 1
+            self._evict(uow.aggregates)
+            if attempt >= self.max_attempts:
+                for job in decided:
+                    job.error = IntegrityError("too many concurrent writers; try again")
+                return
+            time.sleep(random.uniform(0, 0.002 * attempt))
+            for job in decided:
+                job.error = job.result = job.position = None
+                self._commit([job], attempt + 1)
+            return
+        except Exception:
+            self._evict(uow.aggregates)
+            raise
+        self.batches += 1
+        self.commands += len(decided)
+        ids = {id(r.domain_event): r.notification.id for r in recordings}
+        for job in decided:
+            if job.position is not None and job.events:
+                job.position.value = max(ids[id(e)] for e in job.events)
+
+    def _evict(self, aggregates: dict[UUID, Any]) -> None:
+        cache = self.app.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregates:
+            try:
+                cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
