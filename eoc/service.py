@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import Recording
 
 from events import catalogue as ev
@@ -39,6 +39,17 @@ class EOCApplication(Application):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.saved_listeners: list[Callable[[int], None]] = []
+
+    def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any]) -> list[Recording]:
+        """Save these events, in this order, in one transaction (``save`` orders them by
+        aggregate); the aggregates they came from are cached as the library's save does."""
+        processing = ProcessingEvent()
+        processing.events = list(events)
+        processing.aggregates = dict(aggregates)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
 
     def _notify(self, recordings: list[Recording]) -> None:
         # Called after every commit: wakes the embedded follower (SQLite cannot be subscribed).

@@ -192,10 +192,16 @@ class BatchWriter:
     def _commit(self, batch: list[_Job], attempt: int = 1) -> None:
         uow = UnitOfWork(self.app.repository)
         decided = self._decide(batch, uow)
-        if not decided:
+        if not uow.aggregates:
             return
+        # The log keeps the order in which commands were decided (and, inside a command, the
+        # order its events were triggered): a board folding an incident must see it opened
+        # before a team is sent to it, even when both happened in one batch.
+        events = [e for job in decided for e in sorted(job.events, key=lambda e: e.timestamp)]
+        for agg in uow.aggregates.values():
+            agg.collect_events()
         try:
-            recordings = self.app.save(*uow.aggregates.values())
+            recordings = self.app.save_in_order(events, uow.aggregates)
         except IntegrityError:
             # Another process wrote one of these aggregates first: forget what we cached
             # and decide each command again, alone, from fresh state.
@@ -215,10 +221,13 @@ class BatchWriter:
             raise
         self.batches += 1
         self.commands += len(decided)
-        ids = {id(r.domain_event): r.notification.id for r in recordings}
+        # Events are matched by (aggregate, version): a refused command's rollback may have
+        # put back copies of the events that earlier commands of the batch triggered.
+        ids = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+               for r in recordings}
         for job in decided:
             if job.position is not None and job.events:
-                job.position.value = max(ids[id(e)] for e in job.events)
+                job.position.value = max(ids[(e.originator_id, e.originator_version)] for e in job.events)
 
     def _evict(self, aggregates: dict[UUID, Any]) -> None:
         cache = self.app.repository.cache

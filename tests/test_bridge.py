@@ -1,0 +1,369 @@
+"""The websocket bridge over real sockets: authentication, snapshot then deltas in order,
+re-sync after a gap, batching per tick, slow clients, heartbeats and clean shutdown.
+
+The bridge runs on a loop thread against an embedded system (SQLite); commands go through
+the command API, so every frame checked here came from a stored event and the follower.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from ui_bridge.loop_thread import LoopThread
+from ui_bridge.server import BridgeHandle, start_embedded_bridge
+
+from .scenario import IN_QAZVIN, QZV, centre, incident, team
+
+ALB = {"province": "ALB", "county": "Karaj"}
+IN_KARAJ = {"lat": 35.84, "lon": 50.94}
+
+
+@pytest.fixture
+def store() -> str:
+    return "sqlite"  # the bridge reads the follower; both stores feed it the same way
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    lt = LoopThread()
+    yield lt
+    lt.close()
+
+
+@pytest.fixture
+def bridge(system, loop_thread) -> Iterator[Callable[..., BridgeHandle]]:
+    handles: list[BridgeHandle] = []
+
+    def start(**options: Any) -> BridgeHandle:
+        handle = loop_thread.run(start_embedded_bridge(system, host="127.0.0.1", port=options.pop("port", 0),
+                                                       **options))
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        loop_thread.run(handle.stop())
+
+
+class Dashboard:
+    """A test dashboard: keeps the raw frames and applies them as the page does, checking order."""
+
+    def __init__(self, handle: BridgeHandle, token: str | None, *, in_query: bool = True) -> None:
+        url = f"ws://127.0.0.1:{handle.port}/" + (f"?token={token}" if token and in_query else "")
+        self.ws: ClientConnection = connect(url, open_timeout=5, max_size=None)
+        if token and not in_query:
+            self.ws.send(json.dumps({"token": token}))
+        self.raw: list[str] = []
+        self.rows: dict[str, Any] = {}
+        self.seq = -1
+        self.snapshots = 0
+        self.deltas = 0
+
+    def frame(self, timeout: float = 5.0) -> dict[str, Any]:
+        raw = self.ws.recv(timeout=timeout)
+        assert isinstance(raw, str), "frames are JSON text"
+        self.raw.append(raw)
+        frame = json.loads(raw)
+        if frame["type"] == "snapshot":
+            self.rows, self.seq = dict(frame["rows"]), frame["seq"]
+            self.snapshots += 1
+        elif frame["type"] == "delta":
+            assert frame["prev"] == self.seq, f"gap: prev {frame['prev']} after {self.seq}"
+            assert frame["seq"] > self.seq
+            self.seq = frame["seq"]
+            self.deltas += 1
+            for key, row in frame["changes"].items():
+                if row is None:
+                    self.rows.pop(key, None)
+                else:
+                    self.rows[key] = row
+        return frame
+
+    def until(self, done: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+        """Read frames until ``done(rows)``; fails after ``timeout`` without it."""
+        deadline = time.monotonic() + timeout
+        while not done(self.rows):
+            left = deadline - time.monotonic()
+            assert left > 0, f"not seen within {timeout}s; rows: {sorted(self.rows)[:20]}"
+            try:
+                self.frame(timeout=left)
+            except TimeoutError:
+                continue
+        return self.rows
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def token(system, role: str = "dispatcher", province: str = "QZV", **kw: Any) -> str:
+    return system.signer.issue(role, province, **kw)
+
+
+# ---------------------------------------------------------------------- connecting
+
+
+def test_snapshot_first_then_deltas_of_commands(system, api, bridge):
+    before = team(api, name="QZV-Before")
+    handle = bridge()
+    dash = Dashboard(handle, token(system))
+    first = dash.frame()
+    assert first["type"] == "snapshot"
+    assert (first["role"], first["province"]) == ("dispatcher", "QZV")
+    assert first["rows"][f"team/{before}"]["name"] == "QZV-Before"
+    assert first["now"].endswith("Z")
+
+    inc = incident(api)
+    api.ok(f"/teams/{before}/dispatch", {"incident_id": inc}, role="dispatcher")
+    rows = dash.until(lambda r: r.get(f"team/{before}", {}).get("status") == "dispatched")
+    assert rows[f"incident/{inc}"]["teams"] == [before]
+    assert dash.deltas >= 1 and dash.snapshots == 1
+
+    api.ok(f"/incidents/{inc}/close", {"outcome": "resolved_on_scene"}, role="dispatcher")
+    dash.until(lambda r: f"incident/{inc}" not in r)  # a deleted row arrives as null
+
+
+def test_the_token_may_come_as_the_first_message(system, bridge):
+    handle = bridge()
+    dash = Dashboard(handle, token(system, "national_eoc", "IR"), in_query=False)
+    frame = dash.frame()
+    assert (frame["type"], frame["role"], frame["province"]) == ("snapshot", "national_eoc", "IR")
+
+
+@pytest.mark.parametrize("bad", ["not-a-token", "e30.c2ln", "expired"])
+def test_a_bad_or_expired_token_is_closed_with_4401(system, bridge, bad):
+    handle = bridge()
+    if bad == "expired":
+        bad = system.signer.issue("dispatcher", "QZV", ttl_s=-10)
+    dash = Dashboard(handle, bad)
+    with pytest.raises(ConnectionClosed) as closed:
+        dash.frame()
+    assert closed.value.rcvd.code == 4401
+    assert closed.value.rcvd.reason  # says why, for the page to show
+
+
+def test_a_token_signed_with_another_secret_is_refused(system, bridge):
+    from eoc.auth import TokenSigner
+
+    forged = TokenSigner(b"another-secret-another-secret").issue("national_eoc", "IR")
+    dash = Dashboard(bridge(), forged)
+    with pytest.raises(ConnectionClosed) as closed:
+        dash.frame()
+    assert closed.value.rcvd.code == 4401
+
+
+# ---------------------------------------------------------------------- order, scope, gaps
+
+
+def test_a_delta_out_of_scope_is_not_sent_but_prev_keeps_the_chain(system, api, bridge):
+    handle = bridge()
+    qzv = Dashboard(handle, token(system, "dispatcher", "QZV"))
+    alb = Dashboard(handle, token(system, "dispatcher", "ALB"))
+    nation = Dashboard(handle, token(system, "national_eoc", "IR"))
+    for d in (qzv, alb, nation):
+        d.frame()
+    for i in range(3):  # QZV changes that the ALB dispatcher may not see
+        team(api, name=f"QZV-{i}")
+    karaj = api.ok("/teams", {**ALB, "name": "ALB-1", "home": IN_KARAJ}, province="ALB")["team_id"]
+    alb.until(lambda r: f"team/{karaj}" in r)
+    nation.until(lambda r: f"team/{karaj}" in r)
+    # The ALB dashboard got fewer frames, its seq jumped, and every prev matched (Dashboard checks).
+    assert alb.deltas < nation.deltas
+    assert not any(r.get("province") == "QZV" for r in alb.rows.values() if isinstance(r, dict))
+    assert sum(k.startswith("team/") for k in nation.rows) == 4
+    assert all("province" not in r or r["province"] == "QZV" for r in qzv.rows.values() if isinstance(r, dict))
+
+
+def test_resync_answers_with_a_fresh_snapshot(system, api, bridge):
+    handle = bridge()
+    dash = Dashboard(handle, token(system))
+    dash.frame()
+    t = team(api)
+    dash.until(lambda r: f"team/{t}" in r)
+    dash.ws.send(json.dumps({"type": "resync"}))
+    frame = dash.frame()
+    while frame["type"] != "snapshot":
+        frame = dash.frame()
+    assert frame["rows"][f"team/{t}"]["status"] == "available"
+    assert frame["seq"] >= dash.seq
+
+
+def test_changes_of_one_tick_go_out_as_one_frame(system, api, bridge, loop_thread):
+    # A long tick makes "the same tick" certain; the merge is what is checked, not speed.
+    t = team(api)
+    handle = bridge(tick_s=0.5)
+    dash = Dashboard(handle, token(system))
+    dash.frame()
+    from uuid import uuid4
+
+    from events.envelope import Envelope
+
+    def report(i: int) -> None:
+        system.follower.apply_telemetry(Envelope(
+            type="TeamPositionReported", version=1, id=str(uuid4()), aggregate_id=t, aggregate_version=2,
+            occurred_at=f"2026-11-23T08:00:{i:02d}.000Z", recorded_at=f"2026-11-23T08:00:{i:02d}.000Z",
+            province="QZV", county="Qazvin", actor={"role": "team", "user": "t"}, exercise=False,
+            payload={"position": {"lat": 36.0 + i / 100, "lon": 50.0}, "speed_kmh": 40.0, "heading": 90.0}))
+
+    # All 20 reports are folded before the loop gets to run the next tick: one frame carries them.
+    loop_thread.run(_call_on_loop(lambda: [report(i) for i in range(20)]))
+    frame = dash.frame()
+    assert frame["type"] == "delta"
+    assert frame["changes"][f"position/{t}"]["lat"] == pytest.approx(36.19)
+    assert frame["seq"] - frame["prev"] >= 20  # twenty sequence numbers, one frame
+
+
+async def _call_on_loop(fn: Callable[[], Any]) -> Any:
+    # Runs on the bridge's loop: the follower hops its deltas onto this loop, so none of them
+    # can be flushed before fn returns.
+    return fn()
+
+
+def test_heartbeats_keep_an_idle_screen_alive(system, bridge):
+    handle = bridge(heartbeat_s=0.2)
+    dash = Dashboard(handle, token(system))
+    first = dash.frame()
+    beat = dash.frame(timeout=5)
+    assert beat["type"] == "heartbeat" and beat["seq"] == first["seq"]
+
+
+def test_shutdown_closes_every_socket_with_1001(system, bridge, loop_thread):
+    handle = bridge()
+    dashes = [Dashboard(handle, token(system, "national_eoc", "IR")) for _ in range(3)]
+    for d in dashes:
+        d.frame()
+    loop_thread.run(handle.stop())
+    for d in dashes:
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                d.frame()
+        assert closed.value.rcvd.code == 1001
+
+
+def test_a_restarted_bridge_on_the_same_port_serves_the_current_board(system, api, bridge, loop_thread):
+    handle = bridge()
+    port = handle.port
+    loop_thread.run(handle.stop())
+    t = team(api, name="made-while-down")
+    again = bridge(port=port)
+    dash = Dashboard(again, token(system))
+    assert dash.frame()["rows"][f"team/{t}"]["name"] == "made-while-down"
+
+
+# ---------------------------------------------------------------------- slow clients
+
+
+class Stalled:
+    """A raw client that completes the handshake and then never reads: a frozen wall screen."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall((f"GET /?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def frames(self, timeout: float = 5.0) -> Iterator[dict[str, Any]]:
+        """Start reading at last: the frames it gets from here on."""
+        self.sock.settimeout(timeout)
+        buf = b""
+        while True:
+            while len(buf) < 2 or len(buf) < _frame_len(buf):
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    return
+                buf += chunk
+            n = _frame_len(buf)
+            opcode, payload, buf = buf[0] & 0x0F, buf[_head_len(buf):n], buf[n:]
+            if opcode == 1:
+                yield json.loads(payload)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _head_len(buf: bytes) -> int:
+    size = buf[1] & 0x7F
+    return 2 if size < 126 else 4 if size == 126 else 10
+
+
+def _frame_len(buf: bytes) -> int:
+    if len(buf) < 2:
+        return 2
+    size = buf[1] & 0x7F
+    if size == 126:
+        if len(buf) < 4:
+            return 4
+        size = int.from_bytes(buf[2:4], "big")
+    elif size == 127:
+        if len(buf) < 10:
+            return 10
+        size = int.from_bytes(buf[2:10], "big")
+    return _head_len(buf) + size
+
+
+class ManualFeed:
+    """A feed the test pushes rows into (the hub does not care where rows come from)."""
+
+    def __init__(self) -> None:
+        self.on_changes: Callable[[int, dict[str, Any]], None] | None = None
+        self.seq = 0
+
+    async def start(self, on_changes):
+        self.on_changes = on_changes
+        return 0, {}
+
+    async def stop(self) -> None:
+        self.on_changes = None
+
+    async def push(self, changes: dict[str, Any]) -> int:
+        self.seq += 1
+        assert self.on_changes is not None
+        self.on_changes(self.seq, changes)
+        return self.seq
+
+
+def test_a_stalled_client_gets_a_snapshot_and_never_holds_up_the_others(system, loop_thread):
+    from ui_bridge.server import start_bridge
+
+    feed = ManualFeed()
+    handle = loop_thread.run(start_bridge(feed, system.signer, None, host="127.0.0.1", port=0,
+                                          max_backlog=4, write_limit=1024, tick_s=0.01))
+    try:
+        stalled = Stalled(handle.port, token(system))
+        live = Dashboard(handle, token(system))
+        live.frame()
+        # Big rows, many ticks: far more than the stalled socket's buffers and backlog can hold.
+        padding = "x" * 100_000
+        for i in range(120):
+            loop_thread.run(feed.push({"team/t1": {"id": "t1", "province": "QZV", "n": i, "pad": padding}}))
+            # The live dashboard reads on and gets every change while the other one is stalled.
+            live.until(lambda r, i=i: r.get("team/t1", {}).get("n") == i)
+        assert handle.hub.stats.overflows >= 1, "the stalled client's backlog never overflowed"
+        # The stalled screen wakes up: after what was already in its socket it gets a snapshot
+        # of the newest board, not the 120 frames one by one.
+        seen = []
+        for frame in stalled.frames():
+            seen.append(frame)
+            if frame["type"] == "snapshot" and len(seen) > 1:
+                break
+        assert seen[0]["type"] == "snapshot" and seen[-1]["type"] == "snapshot"
+        assert seen[-1]["rows"]["team/t1"]["n"] == 119
+        assert len(seen) < 100
+        deltas = [f for f in seen if f["type"] == "delta"]
+        assert [f["prev"] for f in deltas[1:]] == [f["seq"] for f in deltas[:-1]]
+        stalled.close()
+    finally:
+        loop_thread.run(handle.stop())
