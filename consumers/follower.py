@@ -91,6 +91,12 @@ class Follower:
         self._wake.set()
 
     def start(self) -> Follower:
+        newest = self.app.recorder.max_notification_id() or 0
+        if self.position > newest:
+            # The checkpoint is ahead of the store (a store replaced or reset): it describes
+            # a history that is not there, so fold this store from its beginning.
+            log.warning("board checkpoint at %s is ahead of the store (%s): rebuilding", self.position, newest)
+            self.position, self.board = 0, Board()
         self.catch_up()
         self._thread = threading.Thread(target=self._run, name="eoc-follower", daemon=True)
         self._thread.start()

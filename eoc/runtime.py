@@ -16,6 +16,7 @@ import uvicorn
 
 from .api import create_api
 from .bootstrap import System
+from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ async def serve_embedded(
             raise RuntimeError("the API stopped before it started")
         await asyncio.sleep(0.02)
     base = f"http://{host}:{port}"
-    tasks = [api_task]
+    tasks = [api_task, asyncio.create_task(_watch(Watchdog(system)), name="watchdog")]
     if background is not None:
         tasks.append(asyncio.create_task(background(base), name="background"))
     if on_ready is not None:
@@ -67,10 +68,20 @@ async def serve_embedded(
                 raise task.exception()  # type: ignore[misc]
     finally:
         server.should_exit = True
-        for task in tasks[1:] + [waiter]:
+        for task in [*tasks[1:], waiter]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(asyncio.CancelledError):
             await api_task
         await bridge.stop()
+
+
+async def _watch(dog: Watchdog, every_s: float = 30.0) -> None:
+    """Sweep for overdue safety check-ins, for as long as the system runs."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(dog.sweep)
+        except Exception:  # the watchdog must outlive a bad sweep
+            log.exception("safety watchdog sweep failed")

@@ -58,7 +58,7 @@ class Dashboard:
 
     def __init__(self, handle: BridgeHandle, token: str | None, *, in_query: bool = True) -> None:
         url = f"ws://127.0.0.1:{handle.port}/" + (f"?token={token}" if token and in_query else "")
-        self.ws: ClientConnection = connect(url, open_timeout=5, max_size=None)
+        self.ws: ClientConnection = connect(url, open_timeout=5, max_size=None, legacy=True)
         if token and not in_query:
             self.ws.send(json.dumps({"token": token}))
         self.raw: list[str] = []
@@ -169,16 +169,20 @@ def test_a_delta_out_of_scope_is_not_sent_but_prev_keeps_the_chain(system, api, 
     nation = Dashboard(handle, token(system, "national_eoc", "IR"))
     for d in (qzv, alb, nation):
         d.frame()
-    for i in range(3):  # QZV changes that the ALB dispatcher may not see
-        team(api, name=f"QZV-{i}")
+    for i in range(3):  # QZV changes that the ALB dispatcher may not see, each in its own tick
+        t = team(api, name=f"QZV-{i}", on_shift=False)
+        nation.until(lambda r, t=t: f"team/{t}" in r)
     karaj = api.ok("/teams", {**ALB, "name": "ALB-1", "home": IN_KARAJ}, province="ALB")["team_id"]
     alb.until(lambda r: f"team/{karaj}" in r)
     nation.until(lambda r: f"team/{karaj}" in r)
-    # The ALB dashboard got fewer frames, its seq jumped, and every prev matched (Dashboard checks).
-    assert alb.deltas < nation.deltas
+    qzv.until(lambda r: f"team/{t}" in r)
+    # The ALB dashboard got one delta where the nation got four: its seq jumped over the QZV
+    # ticks, and its prev still matched its previous frame (Dashboard checks every prev).
+    assert (alb.deltas, nation.deltas) == (1, 4)
     assert not any(r.get("province") == "QZV" for r in alb.rows.values() if isinstance(r, dict))
     assert sum(k.startswith("team/") for k in nation.rows) == 4
-    assert all("province" not in r or r["province"] == "QZV" for r in qzv.rows.values() if isinstance(r, dict))
+    assert all(r.get("province") == "QZV" for r in qzv.rows.values() if isinstance(r, dict))
+    assert not any(k.startswith("applied/ALB") for k in qzv.rows)
 
 
 def test_resync_answers_with_a_fresh_snapshot(system, api, bridge):
@@ -201,16 +205,8 @@ def test_changes_of_one_tick_go_out_as_one_frame(system, api, bridge, loop_threa
     handle = bridge(tick_s=0.5)
     dash = Dashboard(handle, token(system))
     dash.frame()
-    from uuid import uuid4
-
-    from events.envelope import Envelope
-
     def report(i: int) -> None:
-        system.follower.apply_telemetry(Envelope(
-            type="TeamPositionReported", version=1, id=str(uuid4()), aggregate_id=t, aggregate_version=2,
-            occurred_at=f"2026-11-23T08:00:{i:02d}.000Z", recorded_at=f"2026-11-23T08:00:{i:02d}.000Z",
-            province="QZV", county="Qazvin", actor={"role": "team", "user": "t"}, exercise=False,
-            payload={"position": {"lat": 36.0 + i / 100, "lon": 50.0}, "speed_kmh": 40.0, "heading": 90.0}))
+        system.follower.apply_telemetry(position_report(t, 36.0 + i / 100, later_ms=i))
 
     # All 20 reports are folded before the loop gets to run the next tick: one frame carries them.
     loop_thread.run(_call_on_loop(lambda: [report(i) for i in range(20)]))
@@ -218,6 +214,23 @@ def test_changes_of_one_tick_go_out_as_one_frame(system, api, bridge, loop_threa
     assert frame["type"] == "delta"
     assert frame["changes"][f"position/{t}"]["lat"] == pytest.approx(36.19)
     assert frame["seq"] - frame["prev"] >= 20  # twenty sequence numbers, one frame
+
+
+def position_report(team_id: str, lat: float, lon: float = 50.0, province: str = "QZV", later_ms: int = 0):
+    """A team's position report as the command service hands it to the follower (telemetry).
+
+    The newest report by its time wins: ``later_ms`` orders reports made within one millisecond.
+    """
+    from datetime import UTC, datetime, timedelta
+    from uuid import uuid4
+
+    from events.envelope import Envelope, iso
+
+    now = iso(datetime.now(UTC) + timedelta(milliseconds=later_ms))
+    return Envelope(type="TeamPositionReported", version=1, id=str(uuid4()), aggregate_id=team_id,
+                    aggregate_version=2, occurred_at=now, recorded_at=now, province=province, county="Qazvin",
+                    actor={"role": "team", "user": "tablet"}, exercise=False,
+                    payload={"position": {"lat": lat, "lon": lon}, "speed_kmh": 40.0, "heading": 90.0})
 
 
 async def _call_on_loop(fn: Callable[[], Any]) -> Any:

@@ -155,3 +155,18 @@ def test_the_follower_catches_up_from_its_checkpoint_after_a_restart(make_system
                   for n in again.app.recorder.select_notifications(start=0, limit=10_000)]
     assert again.follower.snapshot()[1] == fold(everything).rows
     assert folded_before < last
+
+
+def test_a_checkpoint_ahead_of_its_store_is_not_trusted(make_system, tmp_path):
+    from consumers.follower import FileCheckpoint
+
+    from .conftest import Api
+
+    data = tmp_path / "reset"
+    data.mkdir()
+    FileCheckpoint(data / "boards.json").save(500, {"team/ghost": {"province": "QZV"}})
+    system = make_system(data_dir=data, checkpoint=True)
+    team_id = team(Api(system))
+    assert system.follower.wait_for(system.app.recorder.max_notification_id())
+    rows = system.follower.snapshot()[1]
+    assert "team/ghost" not in rows and f"team/{team_id}" in rows

@@ -68,17 +68,21 @@ class TeamUnit:
         while True:
             self.wake.clear()
             if self.job is None:
+                if self.status in ENGAGED_STATUSES:
+                    await self._recover()
                 await self._keep_shift()
             if self.shift is None:
                 await self._wait(self.p.clock.until(next_shift_change(self.p.clock.now())) + 1)
                 continue
             if self.job is None and self.free:
                 self.job = self.p.dispatcher.next_for(self)
-            if self.job is not None:
+            job = self.job
+            if job is not None:
                 try:
-                    await self._mission(self.job)
+                    await self._mission(job)
                 finally:
-                    self.job = None
+                    if self.job is job:
+                        self.job = None
                 continue
             if distance_km(self.position, self.home) > HOME_RADIUS_KM and self.status == S.AVAILABLE:
                 await self._drive(self.home, self.rng.uniform(30, 45), interruptible=True)
@@ -122,8 +126,7 @@ class TeamUnit:
         if not a.ok:
             self._believe(a.body)
             if a.error not in ("incident_not_open", "not_found"):
-                self.job = None  # this team is out of the running; another one may take it
-                p.dispatcher.assign(case)
+                p.dispatcher.assign(case)  # another team goes (this one is not free while it holds the job)
             await self._recover()
             return
         self.status = S.DISPATCHED
@@ -145,7 +148,6 @@ class TeamUnit:
 
     async def _give_back(self, case: Case) -> None:
         """The call-out broke off (the system said no, or did not answer): someone else goes."""
-        self.job = None
         await self._recover()
         self.p.dispatcher.assign(case)
 
@@ -239,7 +241,7 @@ class TeamUnit:
     def _believe(self, body: dict[str, object]) -> None:
         """Take the status the system reported in a refusal as the truth."""
         status = body.get("status")
-        if isinstance(status, str) and status in S.__members__.values():
+        if isinstance(status, str) and status in {s.value for s in S}:
             self.status = S(status)
             if self.status == S.OFF_DUTY:
                 self.shift = None
