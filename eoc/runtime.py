@@ -60,12 +60,15 @@ async def serve_embedded(
         tasks.append(asyncio.create_task(background(base), name="background"))
     if on_ready is not None:
         on_ready(Addresses(api=f"{base}/docs", dashboard=f"{base}/", bridge=f"ws://{host}:{bridge_port}/"))
+    for task in tasks[1:]:
+        task.add_done_callback(_log_failure)
     waiter = asyncio.create_task((stop or asyncio.Event()).wait(), name="stop")
     try:
-        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not waiter and task.exception():
-                raise task.exception()  # type: ignore[misc]
+        # Serve until asked to stop or until the API itself fails; a background task that
+        # ends (a bounded simulation) or fails (logged) leaves the system serving.
+        await asyncio.wait([api_task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        if api_task.done() and api_task.exception():
+            raise api_task.exception()  # type: ignore[misc]
     finally:
         server.should_exit = True
         for task in [*tasks[1:], waiter]:
@@ -85,3 +88,8 @@ async def _watch(dog: Watchdog, every_s: float = 30.0) -> None:
             await asyncio.to_thread(dog.sweep)
         except Exception:  # the watchdog must outlive a bad sweep
             log.exception("safety watchdog sweep failed")
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s failed", task.get_name(), exc_info=task.exception())
