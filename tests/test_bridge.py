@@ -20,7 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from ui_bridge.loop_thread import LoopThread
 from ui_bridge.server import BridgeHandle, start_embedded_bridge
 
-from .scenario import IN_QAZVIN, QZV, centre, incident, team
+from .scenario import incident, team
 
 ALB = {"province": "ALB", "county": "Karaj"}
 IN_KARAJ = {"lat": 35.84, "lon": 50.94}
@@ -147,6 +147,15 @@ def test_a_bad_or_expired_token_is_closed_with_4401(system, bridge, bad):
         dash.frame()
     assert closed.value.rcvd.code == 4401
     assert closed.value.rcvd.reason  # says why, for the page to show
+
+
+def test_a_session_ends_when_its_token_expires(system, bridge):
+    dash = Dashboard(bridge(), system.signer.issue("dispatcher", "QZV", ttl_s=1))
+    assert dash.frame()["type"] == "snapshot"
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            dash.frame(timeout=10)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "token expired")
 
 
 def test_a_token_signed_with_another_secret_is_refused(system, bridge):

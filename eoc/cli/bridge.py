@@ -1,0 +1,88 @@
+"""``eoc bridge``: the websocket bridge on its own, fed by the board topic on Kafka (cluster mode).
+
+It reads the compacted ``eoc.boards`` topic from the beginning for its snapshot, then follows
+it; tokens are checked with the system's secret (EOC_TOKEN_SECRET) and secret places are
+opened for the roles that may see them with the keyring of the store (EOC_STORE, EOC_PG_DSN).
+The dashboard page is served on the same port, so ``http://<host>:<port>/#token=...`` opens it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from events.sealing import Unreadable, unseal
+
+from ..auth import TokenSigner
+from ..config import Settings
+from ..keyring import Keyring, PostgresKeyring, SQLiteKeyring
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bridge", help="run the websocket bridge and dashboard against Kafka (cluster mode)")
+    p.add_argument("--port", type=int, help="websocket and dashboard port (default EOC_PORT + 1)")
+    p.add_argument("--topic", help="the compacted board topic (default: EOC_TOPIC_PREFIX + eoc.boards)")
+    p.add_argument("--no-page", action="store_true", help="websocket only; do not serve the dashboard")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from ui_bridge.kafka_feed import KafkaBoardFeed
+    from ui_bridge.server import start_bridge
+
+    from ..cluster import ClusterSettings, configure_logging
+
+    cluster = ClusterSettings.from_env()
+    configure_logging(cluster.log_level)
+    settings = Settings.from_env()
+    topic = args.topic or cluster.layout.boards
+    keyring: Keyring
+    if settings.store == "postgres":
+        keyring = PostgresKeyring(settings.pg_dsn or "")
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keyring = SQLiteKeyring(str(settings.data_dir / "keys.sqlite"))
+
+    def unseal_place(centre_id: str, token: str) -> dict[str, float] | None:
+        try:
+            return unseal(keyring.get(f"place:{centre_id}"), token)
+        except Unreadable:
+            return None
+
+    port = args.port or settings.port + 1
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        while True:  # Kafka may come up after the bridge (a deployment starts them together)
+            feed = KafkaBoardFeed(settings.kafka_bootstrap, topic, wait_for_topic_s=None)
+            try:
+                handle = await start_bridge(feed, TokenSigner(settings.token_secret), unseal_place,
+                                            host=settings.host, port=port, serve_page=not args.no_page)
+                break
+            except KafkaError as problem:
+                print(f"Kafka at {settings.kafka_bootstrap} not reachable ({problem}); trying again in 3 s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 3)
+                if stop.is_set():
+                    return
+        print(f"EOC bridge on ws://{settings.host}:{handle.port}/ fed by {topic} on {settings.kafka_bootstrap}")
+        if not args.no_page:
+            print(f"  dashboard  http://{settings.host}:{handle.port}/#token=<eoc token --role ... --province ...>")
+        try:
+            await stop.wait()
+        finally:
+            await handle.stop()
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    finally:
+        keyring.close()
+    return 0

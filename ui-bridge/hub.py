@@ -1,0 +1,268 @@
+"""The bridge's core: one mirror of the boards, many dashboards grouped by what they may see.
+
+The hub keeps its own copy of the rows (so a snapshot and the sequence number it is
+consistent with are always at hand on the loop), merges the feed's changes for one tick,
+and at the end of the tick filters them once per view (role, province), serialises them
+once per view, and writes the same prebuilt frame to every socket of the view. See
+``protocol`` for what a client sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.connection import broadcast
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from projections.visibility import Unseal, visible_row, visible_rows
+
+from . import protocol as p
+from .feed import BoardFeed
+
+log = logging.getLogger(__name__)
+
+ViewKey = tuple[str, str]  # (role, province)
+
+
+@dataclass(eq=False)
+class Client:
+    """One dashboard's socket and where its stream of frames stands."""
+
+    conn: Any  # websockets ServerConnection (or anything with send(), paused, protocol.state)
+    role: str
+    province: str
+    sent_seq: int = -1  # seq of the last frame written or queued for it; -1 before its snapshot
+    backlog: deque[str] = field(default_factory=deque)
+    needs_snapshot: bool = True
+    drainer: asyncio.Task[None] | None = None
+    overflows: int = 0
+
+    @property
+    def view(self) -> ViewKey:
+        return (self.role, self.province)
+
+    @property
+    def draining(self) -> bool:
+        """True while its socket is not keeping up: new frames go to the backlog."""
+        return bool(self.backlog) or self.needs_snapshot or self.conn.paused
+
+
+@dataclass(eq=False)
+class View:
+    role: str
+    province: str
+    clients: set[Client] = field(default_factory=set)
+    rows_json: tuple[int, str] | None = None  # (seq, the visible rows serialised) for snapshots
+
+
+@dataclass
+class Stats:
+    ticks: int = 0
+    delta_frames: int = 0  # frames written or queued, all clients together
+    snapshots: int = 0
+    overflows: int = 0
+    heartbeats: int = 0
+
+
+class Hub:
+    def __init__(
+        self,
+        feed: BoardFeed,
+        unseal: Unseal | None = None,
+        *,
+        tick_s: float = p.TICK_S,
+        heartbeat_s: float = p.HEARTBEAT_S,
+        max_backlog: int = p.MAX_BACKLOG,
+        now: Callable[[], str] = p.now_iso,
+    ) -> None:
+        self.feed = feed
+        self.unseal = unseal
+        self.tick_s = tick_s
+        self.heartbeat_s = heartbeat_s
+        self.max_backlog = max_backlog
+        self.now = now
+        self.rows: dict[str, Any] = {}
+        self.seq = 0
+        self.views: dict[ViewKey, View] = {}
+        self.stats = Stats()
+        self._pending: dict[str, Any] = {}  # key -> newest row (None: deleted) in this tick
+        self._before: dict[str, Any] = {}  # key -> the row as clients last saw it (tick start)
+        self._ticker: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.seq, rows = await self.feed.start(self._on_changes)
+        self.rows = dict(rows)
+        self._ticker = asyncio.create_task(self._tick_forever(), name="bridge-ticks")
+
+    async def stop(self) -> None:
+        await self.feed.stop()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for view in self.views.values():
+            for client in view.clients:
+                if client.drainer is not None:
+                    client.drainer.cancel()
+
+    # ------------------------------------------------------------------ clients
+
+    def add(self, client: Client) -> None:
+        view = self.views.get(client.view)
+        if view is None:
+            view = self.views[client.view] = View(client.role, client.province)
+        view.clients.add(client)
+        self.resync(client)
+
+    def remove(self, client: Client) -> None:
+        view = self.views.get(client.view)
+        if view is not None:
+            view.clients.discard(client)
+            if not view.clients:
+                del self.views[client.view]
+        if client.drainer is not None and client.drainer is not asyncio.current_task():
+            client.drainer.cancel()
+
+    def resync(self, client: Client) -> None:
+        """Drop whatever waits for this client; it gets a fresh snapshot next."""
+        client.backlog.clear()
+        client.needs_snapshot = True
+        self._ensure_drainer(client)
+
+    @property
+    def clients(self) -> int:
+        return sum(len(v.clients) for v in self.views.values())
+
+    # ------------------------------------------------------------------ the feed
+
+    def _on_changes(self, seq: int, changes: dict[str, Any]) -> None:
+        if seq <= self.seq:
+            return
+        for key, row in changes.items():
+            if key not in self._before:
+                self._before[key] = self.rows.get(key)
+            if row is None:
+                self.rows.pop(key, None)
+            else:
+                self.rows[key] = row
+            self._pending[key] = row
+        self.seq = seq
+
+    # ------------------------------------------------------------------ ticks
+
+    async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_heartbeat = loop.time() + self.heartbeat_s
+        next_tick = loop.time()
+        while True:
+            # On a fixed beat, not "sleep after work": a busy tick must not stretch the period.
+            next_tick = max(next_tick + self.tick_s, loop.time())
+            await asyncio.sleep(next_tick - loop.time())
+            try:
+                self.flush()
+                if loop.time() >= next_heartbeat:
+                    next_heartbeat = loop.time() + self.heartbeat_s
+                    self.heartbeat()
+            except Exception:  # a bug in one tick must not stop the dashboards for good
+                log.exception("bridge tick failed")
+
+    def flush(self) -> None:
+        """Send the changes of this tick: one serialisation per view, one frame per socket."""
+        if not self._pending:
+            return
+        pending, before, seq = self._pending, self._before, self.seq
+        self._pending, self._before = {}, {}
+        self.stats.ticks += 1
+        now = self.now()
+        for view in self.views.values():
+            changes = self._visible_changes(view, pending, before)
+            if not changes:
+                continue  # the seq moves on without this view; "prev" tells its clients so
+            changes_json = p.dumps(changes)
+            groups: dict[int, list[Client]] = {}
+            for client in view.clients:
+                if client.needs_snapshot or client.sent_seq >= seq:
+                    continue  # a snapshot is on its way, or it already holds these rows
+                groups.setdefault(client.sent_seq, []).append(client)
+            for prev, clients in groups.items():
+                self._send(clients, p.delta_frame(seq, prev, changes_json, now), seq)
+
+    def _visible_changes(self, view: View, pending: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        role, province, unseal = view.role, view.province, self.unseal
+        out: dict[str, Any] = {}
+        for key, row in pending.items():
+            seen = visible_row(key, row, role, province, unseal) if row is not None else None
+            if seen is not None:
+                out[key] = seen
+            else:
+                old = before.get(key)
+                if old is not None and visible_row(key, old, role, province, unseal) is not None:
+                    out[key] = None  # it was on this client's board: it is gone now
+        return out
+
+    def heartbeat(self) -> None:
+        frame = p.heartbeat_frame(self.seq, self.now()).encode()
+        live = [c.conn for v in self.views.values() for c in v.clients if not c.draining and c.sent_seq >= 0]
+        broadcast(live, frame, text=True)
+        self.stats.heartbeats += 1
+
+    # ------------------------------------------------------------------ writing
+
+    def _send(self, clients: list[Client], frame: str, seq: int) -> None:
+        fast = []
+        for client in clients:
+            client.sent_seq = seq
+            if client.draining:
+                client.backlog.append(frame)
+                if len(client.backlog) > self.max_backlog:
+                    # Too far behind to catch up frame by frame: a snapshot replaces it all.
+                    client.overflows += 1
+                    self.stats.overflows += 1
+                    client.backlog.clear()
+                    client.needs_snapshot = True
+                self._ensure_drainer(client)
+            else:
+                fast.append(client.conn)
+        if fast:
+            broadcast(fast, frame.encode(), text=True)
+        self.stats.delta_frames += len(clients)
+
+    def _ensure_drainer(self, client: Client) -> None:
+        if client.drainer is None or client.drainer.done():
+            client.drainer = asyncio.create_task(self._drain(client), name="bridge-drain")
+
+    async def _drain(self, client: Client) -> None:
+        """Write a lagging client's frames one by one, waiting for its socket each time."""
+        try:
+            while client.backlog or client.needs_snapshot:
+                if client.conn.protocol.state is not State.OPEN:
+                    return
+                if client.needs_snapshot:
+                    # Taken now, not when it was asked for: it holds everything up to now.
+                    client.needs_snapshot = False
+                    client.backlog.clear()
+                    client.sent_seq = self.seq
+                    frame = self.snapshot_frame(client)
+                else:
+                    frame = client.backlog.popleft()
+                await client.conn.send(frame)
+        except ConnectionClosed:
+            pass
+
+    def snapshot_frame(self, client: Client) -> str:
+        """The snapshot for a client's view at the current seq (serialised once per view and seq)."""
+        self.stats.snapshots += 1
+        view = self.views.get(client.view) or View(client.role, client.province)
+        if view.rows_json is None or view.rows_json[0] != self.seq:
+            rows = visible_rows(self.rows, view.role, view.province, self.unseal)
+            view.rows_json = (self.seq, p.dumps(rows))
+        return p.snapshot_frame(self.seq, view.role, view.province, self.now(), view.rows_json[1])

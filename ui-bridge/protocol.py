@@ -1,0 +1,91 @@
+"""The bridge's wire protocol: what a dashboard receives and may send, as JSON text frames.
+
+Connecting
+    ``ws://<host>:<port>/?token=<token>`` with a token signed by the system (``eoc token``,
+    or the one ``eoc demo`` prints in the dashboard's address). A client that cannot put the
+    token in the address may connect to ``ws://<host>:<port>/`` and send
+    ``{"token": "<token>"}`` as its first message within ``AUTH_TIMEOUT_S``. A missing, bad
+    or expired token closes the socket with code 4401 and the reason as the close reason;
+    the token's expiry also closes a live socket with 4401 (the page asks for a new token).
+
+Frames the bridge sends, in this order
+    ``{"type": "snapshot", "seq": N, "rows": {key: row}, "role": r, "province": p,
+    "now": t}``
+        every board row this role and province may see, consistent with sequence number N.
+        Rows pass through ``projections.visibility.visible_row``: outside the province a row
+        is absent; a safe or health house appears without name, county, location or client
+        ids unless the role may see secret places of that province (centre staff and the
+        provincial supervisor of the province), for whom the sealed location is opened.
+    ``{"type": "delta", "seq": S, "prev": P, "changes": {key: row | null}, "now": t}``
+        the rows changed in one tick (``TICK_S``, 50 ms), as the client may see them; null
+        means the row is gone. ``prev`` is the sequence number of the frame this client was
+        sent before (snapshot or delta). Sequence numbers are the feed's and are shared by
+        all clients: a tick whose changes this client may not see is not sent to it, so its
+        ``seq`` jumps, but ``prev`` always equals the ``seq`` of the client's previous frame.
+        A client whose last applied ``seq`` differs from ``prev`` has missed a frame: it sends
+        ``{"type": "resync"}`` and gets a fresh snapshot. A delta whose ``seq`` is not above
+        the client's last one (already contained in its snapshot) is ignored.
+    ``{"type": "heartbeat", "seq": N, "now": t}``
+        every ``HEARTBEAT_S`` seconds, so that a wall screen can show that it is live even
+        when nothing changes (besides the protocol's own ping/pong every ``PING_S``).
+
+Slow clients
+    Frames to a client whose socket is not draining wait in a short per-client backlog; when
+    it holds more than ``MAX_BACKLOG`` frames, the backlog is dropped and the client is sent
+    a fresh snapshot once its socket drains, followed by deltas as usual. A slow client
+    never delays the others.
+
+Messages a client may send
+    ``{"token": "..."}`` (first message only, see above), ``{"type": "resync"}``. Anything
+    else is ignored.
+
+Closing
+    The bridge closes with 1001 (going away) when it shuts down; the page reconnects with
+    backoff and starts again from a snapshot.
+
+Why ticks
+    A frame per delta per client does not reach a thousand dashboards on two cores
+    (RUNBOOK.md: about 110 broadcasts a second to 1,000 sockets). The bridge therefore merges
+    the changes of a tick, serialises each distinct view (role, province) once per tick, and
+    writes the prebuilt frame to every socket of that view.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+TICK_S = 0.05
+HEARTBEAT_S = 5.0
+PING_S = 10.0
+AUTH_TIMEOUT_S = 10.0
+MAX_BACKLOG = 64  # frames; about three seconds of ticks
+WRITE_LIMIT = 256 * 1024  # bytes waiting in a socket's buffer before it counts as not draining
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNAUTHORIZED = 4401  # 4000-4999: for the application; the page stops and asks for a token
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dumps(value: Any) -> str:
+    # Persian stays Persian on the wire: half the bytes of \\u escapes.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def snapshot_frame(seq: int, role: str, province: str, now: str, rows_json: str) -> str:
+    """A snapshot frame around rows already serialised once for the view at this seq."""
+    head = dumps({"type": "snapshot", "seq": seq, "role": role, "province": province, "now": now})
+    return head[:-1] + ',"rows":' + rows_json + "}"
+
+
+def delta_frame(seq: int, prev: int, changes_json: str, now: str) -> str:
+    """A delta frame around changes already serialised once for the whole view."""
+    return f'{{"type":"delta","seq":{seq},"prev":{prev},"now":"{now}","changes":{changes_json}}}'
+
+
+def heartbeat_frame(seq: int, now: str) -> str:
+    return f'{{"type":"heartbeat","seq":{seq},"now":"{now}"}}'
