@@ -3,6 +3,13 @@
 Every channel that shows boards (API, websocket, exports) passes rows through
 ``visible_row`` for the viewer's role and province. Pure functions of the row: a delta and a
 snapshot of the same row are filtered the same way.
+
+What keeps a safe or health house's place secret: it is stored sealed (events/sealing.py),
+its row carries no location or county for other roles, and no other row points at it —
+mobile teams bring clients to intervention centres, never to a house; the move from the
+centre to a house is a transfer done by the centre's staff, recorded without coordinates.
+The raw rows on the cluster's board topic still hold sealed locations and client ids: that
+topic is for the bridge only (docs/cluster.md).
 """
 
 from __future__ import annotations
