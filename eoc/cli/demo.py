@@ -15,8 +15,11 @@ from ..runtime import Addresses, serve_embedded
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the embedded system with a simulated province and the dashboard")
     p.add_argument("--provinces", default="QZV,ALB", help="simulated provinces (codes), e.g. QZV,ALB,KSH")
-    p.add_argument("--speed", type=float, default=60.0, help="simulated minutes per real minute")
+    p.add_argument("--speed", type=float, default=120.0, help="simulated minutes per real minute")
     p.add_argument("--seed", type=int, default=1403)
+    p.add_argument("--start-hour", type=int, default=9, choices=range(-1, 24), metavar="HOUR",
+                   help="local hour (Iran time) the simulated day starts at (default 9: day shifts on); "
+                        "-1 keeps the real hour")
     p.add_argument("--port", type=int, help="API and dashboard port (default EOC_PORT or 8123)")
     p.add_argument("--bridge-port", type=int, help="websocket port (default API port + 1)")
     p.add_argument("--no-simulator", action="store_true", help="serve only; drive it yourself")
@@ -42,8 +45,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_simulator and provinces:
         from ..simulator import simulate
 
+        start = None
+        if args.start_hour >= 0:  # a lively board whatever the time of day the demo starts
+            from datetime import datetime
+
+            from projections.clock import IRST
+
+            start = datetime.now(IRST).replace(hour=args.start_hour, minute=0, second=0, microsecond=0)
+
         async def background(base_url: str) -> None:
-            await simulate(base_url, system.signer, provinces=provinces, speed=args.speed, seed=args.seed)
+            await simulate(base_url, system.signer, provinces=provinces, speed=args.speed, seed=args.seed,
+                           start=start)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -9,7 +9,9 @@ the daily rhythm of calls.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from events.vocabulary import ShiftKind
@@ -53,10 +55,6 @@ class SimClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed())
 
-    def local_hour(self, at: datetime | None = None) -> float:
-        t = (at or self.now()).astimezone(IRST)
-        return t.hour + t.minute / 60 + t.second / 3600
-
     def real(self, sim_seconds: float) -> float:
         return max(0.0, sim_seconds) / self.speed
 
@@ -91,3 +89,20 @@ def next_shift_change(moment: datetime) -> datetime:
 
 def rhythm_at(rhythm: tuple[float, ...], moment: datetime) -> float:
     return rhythm[moment.astimezone(IRST).hour]
+
+
+async def arrivals(clock: SimClock, rng: random.Random, per_day: float,
+                   rhythm: tuple[float, ...]) -> AsyncIterator[int]:
+    """Arrival numbers 1, 2, 3... of a Poisson process of ``per_day`` a simulated day on
+    average, shaped by the hour of the day (thinning: draw at the peak rate, keep in
+    proportion to the hour's share)."""
+    if per_day <= 0:
+        return
+    peak = max(rhythm)
+    rate = per_day / 86400 * peak
+    n = 0
+    while True:
+        await clock.sleep(rng.expovariate(rate))
+        if rng.random() * peak <= rhythm_at(rhythm, clock.now()):
+            n += 1
+            yield n

@@ -78,8 +78,9 @@ class Dispatcher:
         while True:
             await self.p.clock.sleep(15 * 60)
             now = self.p.clock.elapsed()
-            for case in [c for c in self.queue if now - c.opened_s > MAX_WAIT_S]:
-                self.queue.remove(case)
+            stale = [c for c in self.queue if now - c.opened_s > MAX_WAIT_S]
+            self.queue = [c for c in self.queue if c not in stale]  # before any await: teams take from it
+            for case in stale:
                 await self.close(case, IncidentOutcome.CANCELLED)
 
     async def close(self, case: Case, outcome: IncidentOutcome) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -39,10 +38,9 @@ class TaskSet:
             log.error("simulator task %s failed", task.get_name(), exc_info=exc)
 
     async def cancel_all(self) -> None:
-        while self._tasks:
+        while self._tasks:  # a task may start another as it ends: repeat until none is left
             tasks = list(self._tasks)
+            self._tasks.difference_update(tasks)
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await asyncio.gather(*tasks, return_exceptions=True)

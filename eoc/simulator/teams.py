@@ -30,6 +30,7 @@ S = TeamStatus
 REPORT_EVERY_S = 1.0  # a moving vehicle reports its position about once a real second
 CHECK_IN_EVERY_MIN = 15.0  # safety check-ins while on the scene (simulated minutes)
 HOME_RADIUS_KM = 0.3
+RETRY_S = 300.0  # simulated seconds before trying again what the system did not do
 
 
 class TeamUnit:
@@ -73,6 +74,9 @@ class TeamUnit:
                 await self._keep_shift()
             if self.shift is None:
                 await self._wait(self.p.clock.until(next_shift_change(self.p.clock.now())) + 1)
+                continue
+            if self.job is None and self.shift != self.wanted_shift():
+                await self._wait(RETRY_S)  # the shift change did not go through: try again shortly
                 continue
             if self.job is None and self.free:
                 self.job = self.p.dispatcher.next_for(self)
@@ -241,7 +245,7 @@ class TeamUnit:
     def _believe(self, body: dict[str, object]) -> None:
         """Take the status the system reported in a refusal as the truth."""
         status = body.get("status")
-        if isinstance(status, str) and status in {s.value for s in S}:
+        if isinstance(status, str) and status in {x.value for x in S}:
             self.status = S(status)
             if self.status == S.OFF_DUTY:
                 self.shift = None
@@ -252,4 +256,4 @@ class TeamUnit:
             if self.status not in ENGAGED_STATUSES:
                 return
             if not await self._status(S.AT_CENTRE if self.status == S.TRANSPORTING else S.AVAILABLE):
-                await self.p.clock.sleep(60)
+                await self.p.clock.sleep(RETRY_S / 5)

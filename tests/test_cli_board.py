@@ -1,0 +1,104 @@
+"""``eoc board`` against a running system: one frame (``--once``) with every section.
+
+The system is the real embedded one served over HTTP; the simulator fills its boards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from eoc.bootstrap import build
+from eoc.cli import main
+from eoc.config import Settings
+from eoc.simulator import simulate
+
+from .test_simulator import MORNING, served
+
+SECTIONS = ("Teams · گروه‌های سیار", "Incident queue · صف موارد", "Occupancy · ظرفیت مراکز",
+            "Today's figures · آمار امروز", "Alerts · هشدارها")
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory):
+    """A system whose token secret lives in its data directory (as ``eoc demo`` leaves it),
+    with a simulated Qazvin that has run for a while."""
+    data = tmp_path_factory.mktemp("board") / "data"
+    system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}), checkpoint=False)
+    try:
+        with served(system) as url:
+            stats = asyncio.run(simulate(url, system.signer, provinces=("QZV",), speed=20_000, seed=1403,
+                                         max_commands=250, start=MORNING))
+            assert stats.server_errors == 0 and stats.task_errors == 0
+            assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=30)
+            yield system, url, data
+    finally:
+        system.close()
+
+
+def board(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["board", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_once_prints_every_section_of_the_boards(running, capsys):
+    system, url, _ = running
+    token = system.signer.issue("national_eoc", "IR", sub="test")
+    code, out, err = board(capsys, "--url", url, "--token", token, "--once", "--width", "170")
+    assert code == 0, err
+    for section in SECTIONS:
+        assert section in out
+    assert "Teams · گروه‌های سیار [14]" in out
+    assert "QZV-01 Qazvin" in out and "Qazvin crisis intervention centre" in out
+    assert "available · آماده" in out or "off duty · خارج از نوبت" in out
+    # The national EOC sees that the houses exist, never their names or where they are.
+    assert "Safe house (secret) · خانه امن" in out and "Qazvin safe house" not in out
+    assert "QZV " in out  # the province's row of today's figures
+
+
+def test_long_lists_say_what_is_left_out(running, capsys):
+    system, url, _ = running
+    token = system.signer.issue("national_eoc", "IR", sub="test")
+    code, out, _ = board(capsys, "--url", url, "--token", token, "--once", "--rows", "3")
+    assert code == 0
+    assert "… and 11 more" in out.split("Incident queue")[0]
+
+
+def test_a_token_is_issued_from_the_data_directory_of_the_demo(running, capsys, monkeypatch):
+    _, url, data = running
+    monkeypatch.setenv("EOC_DATA_DIR", str(data))
+    monkeypatch.delenv("EOC_TOKEN_SECRET", raising=False)
+    code, out, err = board(capsys, "--url", url, "--role", "provincial_supervisor", "--province", "QZV", "--once")
+    assert code == 0, err
+    assert all(section in out for section in SECTIONS)
+    # The province's supervisor may see its secret places by name.
+    assert "Qazvin safe house" in out and "Qazvin health house" in out
+
+
+def test_another_provinces_token_sees_none_of_qazvin(running, capsys, monkeypatch):
+    _, url, data = running
+    monkeypatch.setenv("EOC_DATA_DIR", str(data))
+    code, out, _ = board(capsys, "--url", url, "--role", "dispatcher", "--province", "ALB", "--once")
+    assert code == 0
+    assert "Teams · گروه‌های سیار [0]" in out and "QZV-01" not in out
+    assert "no alerts" in out and "no figures yet today" in out
+
+
+def test_a_refused_token_or_a_missing_api_is_said_plainly(running, capsys, tmp_path):
+    _, url, _ = running
+    code, out, err = board(capsys, "--url", url, "--token", "not.a-token", "--once")
+    assert code == 2 and "refused" in err and not out
+    code, _, err = board(capsys, "--url", "http://127.0.0.1:9", "--token", "x.y", "--once")
+    assert code == 1 and "cannot reach" in err
+    code, _, err = board(capsys, "--url", url, "--role", "dispatcher", "--once")
+    assert code == 2 and "--province" in err
+
+
+def test_drill_boards_are_shown_apart(running, capsys):
+    system, url, _ = running
+    token = system.signer.issue("national_eoc", "IR", sub="test")
+    code, out, _ = board(capsys, "--url", url, "--token", token, "--once", "--drill")
+    assert code == 0
+    assert "DRILL · مانور" in out and "Teams · گروه‌های سیار [0]" in out
