@@ -1,0 +1,235 @@
+"""Replay speed: a full replay of the ``eoc.events`` stream from Kafka, next to the raw read
+rate of the same topic with the same client and to Kafka's own consumer.
+
+    python -m bench.replay --events 100000 --repeat 3
+
+One run, in this order and alternating ``--repeat`` times over the same topic:
+* **replay** — ``consumers.replay.replay(KafkaSource(...))``: kafka-python reads every record,
+  ``json.loads``, ``Envelope.from_dict`` (upcasting), ``projections.fold``: what
+  ``eoc replay --from kafka`` does, without the progress bar;
+* **decode** — the same read and decoding, no fold (where the time goes);
+* **raw read** — the same client, the same consumer settings, every record and ``json.loads``
+  of its value, nothing else: the floor for a Python replay with this client;
+* **Kafka's ConsumerPerformance** (kafka-tools 4.3.1, Java, ``scripts/services
+  fetch-kafka-tools``): the broker's and the protocol's floor, ``--messages N`` from the start.
+
+The stream: ``--events`` events of a synthetic history (eoc/audit/synthetic.py: the real
+domain aggregates, three provinces, drills), published as the relay publishes them (key =
+province, the stored envelope's JSON, CloudEvents headers) to a fresh topic of 8 partitions,
+deleted afterwards unless ``--keep``. Figures and ratios are printed and written to
+``bench/results/replay.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+print = functools.partial(print, flush=True)  # noqa: A001 (progress lines while it runs)
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "replay.json"
+
+
+def services_env() -> dict[str, str]:
+    out = subprocess.run([str(ROOT / "scripts" / "services"), "env"], capture_output=True, text=True, check=True).stdout
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            env[key] = value.strip("'\"")
+    return env
+
+
+def make_stream(events: int, seed: int) -> list[dict[str, Any]]:
+    from eoc.audit.synthetic import SyntheticHistory
+    from eoc.domain import to_envelope
+    from eoc.keyring import SQLiteKeyring
+    from eoc.service import EOCApplication
+
+    app = EOCApplication(env={})
+    SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
+    return [to_envelope(app.mapper.to_domain_event(n), position=n.id, as_stored=True).to_dict()
+            for n in app.recorder.select_notifications(start=0, limit=10_000_000)]
+
+
+def publish(bootstrap: str, topic: str, values: list[dict[str, Any]]) -> float:
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from events.envelope import canonical_json
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="eoc-bench")
+    admin.create_topics([NewTopic(topic, 8, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024,
+                             max_in_flight_requests_per_connection=1)
+    t0 = time.perf_counter()
+    for v in values:
+        headers = [("ce_specversion", b"1.0"), ("ce_id", v["id"].encode()),
+                   ("ce_type", f"ir.behzisti.eoc.{v['type']}.v{v['version']}".encode()),
+                   ("ce_source", f"/eoc/{v['province']}".encode()), ("ce_time", v["occurred_at"].encode()),
+                   ("content-type", b"application/json")]
+        producer.send(topic, key=v["province"].encode(), value=canonical_json(v), headers=headers)
+    producer.flush(timeout=120)
+    producer.close()
+    return time.perf_counter() - t0
+
+
+def run_replay(bootstrap: str, topic: str) -> dict[str, Any]:
+    from consumers.audit_sources import KafkaSource
+    from consumers.replay import replay
+
+    t0 = time.perf_counter()
+    result = replay(KafkaSource(bootstrap, topic))
+    seconds = time.perf_counter() - t0
+    return {"events": result.events, "seconds": seconds, "rate": result.events / seconds, "rows": len(result.rows)}
+
+
+def run_decode(bootstrap: str, topic: str) -> dict[str, Any]:
+    from consumers.audit_sources import KafkaSource
+
+    t0 = time.perf_counter()
+    n = sum(1 for _ in KafkaSource(bootstrap, topic).envelopes())
+    seconds = time.perf_counter() - t0
+    return {"events": n, "seconds": seconds, "rate": n / seconds}
+
+
+def run_raw(bootstrap: str, topic: str) -> dict[str, Any]:
+    """The same client and settings as KafkaSource: read every record, json.loads, nothing else."""
+    from consumers.audit_sources import KafkaSource
+
+    source = KafkaSource(bootstrap, topic)
+    t0 = time.perf_counter()
+    consumer = source._consumer()
+    bounds = source.bounds(consumer)
+    consumer.assign(list(bounds))
+    left = {}
+    for tp, (first, _, hard) in bounds.items():
+        if hard > first:
+            consumer.seek(tp, first)
+            left[tp] = hard
+        else:
+            consumer.pause(tp)
+    n = 0
+    loads = json.loads
+    while left:
+        for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
+            for rec in records:
+                loads(rec.value)
+            n += len(records)
+            if tp in left and records and records[-1].offset + 1 >= left[tp]:
+                del left[tp]
+                consumer.pause(tp)
+    consumer.close()
+    seconds = time.perf_counter() - t0
+    return {"events": n, "seconds": seconds, "rate": n / seconds}
+
+
+def run_consumer_performance(bootstrap: str, topic: str, messages: int, env: dict[str, str]) -> dict[str, Any]:
+    classpath = env.get("EOC_KAFKA_TOOLS_CLASSPATH")
+    if not classpath or not list(Path(classpath.rstrip("*")).glob("kafka-tools-*.jar")):
+        subprocess.run([str(ROOT / "scripts" / "services"), "fetch-kafka-tools"], check=True)
+        classpath = services_env()["EOC_KAFKA_TOOLS_CLASSPATH"]
+    command = ["java", "-Xms256m", "-Xmx512m", f"-Dlog4j2.configurationFile={env.get('EOC_KAFKA_TOOLS_LOG4J', '')}",
+               "-cp", classpath, "org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap,
+               "--topic", topic, "--messages", str(messages), "--group", f"eoc-bench-{uuid.uuid4().hex[:8]}",
+               "--timeout", "60000"]
+    t0 = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise RuntimeError(f"ConsumerPerformance failed: {out.stderr[-2000:]}")
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    header = [h.strip() for h in lines[-2].split(",")]
+    values = [v.strip() for v in lines[-1].split(",")]
+    row = dict(zip(header, values, strict=False))
+    number = re.compile(r"^-?\d+(\.\d+)?$")
+    parsed = {k: float(v) if number.match(v) else v for k, v in row.items()}
+    return {"events": int(parsed.get("data.consumed.in.nMsg", 0)), "rate": float(parsed["nMsg.sec"]),
+            "fetch_rate": float(parsed.get("fetch.nMsg.sec", parsed["nMsg.sec"])), "wall_s": wall,
+            "output": row, "command": " ".join(command[:4] + ["-cp", "$EOC_KAFKA_TOOLS_CLASSPATH"] + command[6:])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1403)
+    parser.add_argument("--bootstrap", help="default: scripts/services env")
+    parser.add_argument("--keep", action="store_true", help="keep the bench topic")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    subprocess.run([str(ROOT / "scripts" / "services"), "start", "kafka"], check=True, capture_output=True)
+    env = services_env()
+    bootstrap = args.bootstrap or env["EOC_KAFKA_BOOTSTRAP"]
+    t0 = time.perf_counter()
+    values = make_stream(args.events, args.seed)
+    generated_s = time.perf_counter() - t0
+    size = sum(len(json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode()) for v in values)
+    topic = f"bench.replay.{uuid.uuid4().hex[:10]}"
+    published_s = publish(bootstrap, topic, values)
+    print(f"stream: {len(values):,} events ({size / len(values):.0f} B each on average), generated in "
+          f"{generated_s:.1f} s, published to {topic} (8 partitions) in {published_s:.1f} s")
+    runs: dict[str, list[dict[str, Any]]] = {"replay": [], "decode": [], "raw": [], "kafka_consumer_performance": []}
+    try:
+        for i in range(args.repeat):
+            runs["replay"].append(run_replay(bootstrap, topic))
+            runs["decode"].append(run_decode(bootstrap, topic))
+            runs["raw"].append(run_raw(bootstrap, topic))
+            runs["kafka_consumer_performance"].append(
+                run_consumer_performance(bootstrap, topic, len(values), env))
+            print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]['rate']:,.0f}/s" for k, v in runs.items()))
+    finally:
+        if not args.keep:
+            from kafka import KafkaAdminClient
+
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="eoc-bench")
+            admin.delete_topics([topic])
+            admin.close()
+    for r in runs["replay"]:
+        assert r["events"] == len(values), "the replay did not fold every event"
+    median = {k: statistics.median(r["rate"] for r in v) for k, v in runs.items()}
+    cp_fetch = statistics.median(r["fetch_rate"] for r in runs["kafka_consumer_performance"])
+    ratios = {
+        "replay / raw read": median["replay"] / median["raw"],
+        "decode / raw read": median["decode"] / median["raw"],
+        "replay / ConsumerPerformance": median["replay"] / median["kafka_consumer_performance"],
+        "raw read / ConsumerPerformance": median["raw"] / median["kafka_consumer_performance"],
+    }
+    print(f"\nmedians of {args.repeat} runs, events per second:")
+    print(f"  full replay (read + decode + upcast + fold)  {median['replay']:>10,.0f}")
+    print(f"  read + decode + upcast, no fold              {median['decode']:>10,.0f}")
+    print(f"  raw read + json.loads (same client)          {median['raw']:>10,.0f}")
+    print(f"  Kafka ConsumerPerformance (Java)             {median['kafka_consumer_performance']:>10,.0f}"
+          f"  (fetch only: {cp_fetch:,.0f})")
+    for name, value in ratios.items():
+        print(f"  {name:<32} {value:.2f}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    result = {
+        "command": f"python -m bench.replay --events {args.events} --repeat {args.repeat}",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_1min_at_end": load},
+        "stream": {"events": len(values), "mean_bytes": round(size / len(values)), "partitions": 8,
+                   "generated_s": round(generated_s, 2), "published_s": round(published_s, 2)},
+        "median_rate": {k: round(v) for k, v in median.items()},
+        "consumer_performance_fetch_rate": round(cp_fetch),
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+
+
+if __name__ == "__main__":
+    main()

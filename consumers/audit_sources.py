@@ -1,0 +1,306 @@
+"""Where an auditor reads the history from: the event store's log, or the ``eoc.events`` topic.
+
+Both sources give the same two views of a stream:
+
+* ``records()`` — every event *as stored* (its stored version and payload, its chain link),
+  with where it physically sits (a log position, or a partition and offset), and even when
+  it cannot be decoded: what the tamper check (eoc/audit/verify.py) walks.
+* ``envelopes()`` — the decoded, upcast envelopes in stream order: what a replay folds.
+
+Both can stop early at a moment (``until``) or a log position (``until_position``). On
+Kafka the end of each partition is found with the broker's offsets-for-times; because the
+relay may publish an event a little after it was recorded, the search asks for the first
+record a ``lag`` after the moment, and reading still goes on past it while events recorded
+before the moment keep coming.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from events.envelope import Envelope, iso
+
+Progress = Callable[[int], None]  # called with how many more records were read
+# The moment field an event is cut by: when the EOC recorded it (what it knew), or when it happened.
+TIME_FIELDS = {"recorded": "recorded_at", "occurred": "occurred_at"}
+
+
+@dataclass(slots=True)
+class StoredRecord:
+    """One event as a stream holds it."""
+
+    value: dict[str, Any] | None  # the stored envelope (Envelope.to_dict()); None if unreadable
+    where: str  # "position 17" / "partition 3, offset 120": for people
+    order: tuple[int, int]  # physical order in its part of the stream: (0, position) / (partition, offset)
+    aggregate_id: str | None
+    version: int | None
+    error: str | None = None
+    timestamp_ms: int | None = None  # the Kafka record's timestamp
+
+    @property
+    def id(self) -> str | None:
+        return self.value["id"] if self.value else None
+
+    @property
+    def chain(self) -> str | None:
+        return self.value.get("chain") if self.value else None
+
+    @property
+    def position(self) -> int | None:
+        return self.value.get("position") if self.value else None
+
+
+def _cutoff(until: datetime | None) -> str | None:
+    return iso(until) if until is not None else None
+
+
+# ---------------------------------------------------------------------- the event store
+
+
+class StoreSource:
+    """The event store's ordered log (SQLite or PostgreSQL), read through the application's
+    recorder and mapper in batches, from the oldest notification on."""
+
+    name = "store"
+
+    def __init__(self, app: Any, *, batch: int = 2000) -> None:
+        self.app = app  # keep the application referenced: a collected one closes its pool
+        self.batch = batch
+
+    def describe(self) -> str:
+        return f"event store ({type(self.app.recorder).__module__.split('.')[-1]})"
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def _notifications(self, until_position: int | None, after: int = 0) -> Iterator[Any]:
+        recorder = self.app.recorder
+        position = after
+        while True:
+            batch = recorder.select_notifications(start=position, limit=self.batch, stop=until_position,
+                                                  inclusive_of_start=False)
+            yield from batch
+            if len(batch) < self.batch:
+                return
+            position = batch[-1].id
+
+    def records(self, *, progress: Progress | None = None, until_position: int | None = None,
+                after: int = 0) -> Iterator[StoredRecord]:
+        from eoc.domain import to_envelope
+
+        mapper = self.app.mapper
+        for n in self._notifications(until_position, after):
+            value, error = None, None
+            try:
+                value = to_envelope(mapper.to_domain_event(n), position=n.id, as_stored=True).to_dict()
+            except Exception as exc:  # a row someone wrote by hand: name it, do not stop
+                error = f"the stored row cannot be decoded: {type(exc).__name__}: {exc}"
+            if progress:
+                progress(1)
+            yield StoredRecord(value, f"position {n.id}", (0, n.id), str(n.originator_id),
+                               int(n.originator_version), error)
+
+    def envelopes(
+        self,
+        *,
+        until: datetime | None = None,
+        by: str = "recorded",
+        until_position: int | None = None,
+        progress: Progress | None = None,
+        errors: list[tuple[str, str]] | None = None,
+        lag: timedelta = timedelta(minutes=5),
+    ) -> Iterator[Envelope]:
+        """Upcast envelopes in log order. With ``until`` (by recording time) reading stops
+        once events are recorded more than ``lag`` after the moment: writers stamp an event a
+        moment before its commit, so the log is in recording order up to that jitter."""
+        from eoc.domain import to_envelope
+
+        mapper, field = self.app.mapper, TIME_FIELDS[by]
+        cut, stop_after = _cutoff(until), _cutoff(until + lag) if until is not None else None
+        for n in self._notifications(until_position):
+            if progress:
+                progress(1)
+            try:
+                envelope = to_envelope(mapper.to_domain_event(n), position=n.id)
+            except Exception as exc:
+                if errors is not None:
+                    errors.append((f"position {n.id}", f"{type(exc).__name__}: {exc}"))
+                continue
+            if cut is not None:
+                moment = getattr(envelope, field)
+                if moment > cut:
+                    if by == "recorded" and moment > stop_after:  # type: ignore[operator]
+                        return
+                    continue
+            yield envelope
+
+
+# ---------------------------------------------------------------------- Kafka
+
+
+class KafkaSource:
+    """A topic of envelopes (``eoc.events``: key = province, value = the stored envelope's JSON),
+    read from the beginning with kafka-python, without a consumer group (an auditor's read
+    leaves no trace on the cluster and moves nobody's offsets)."""
+
+    name = "kafka"
+
+    def __init__(self, bootstrap: str, topic: str, *, poll_timeout_s: float = 30.0,
+                 consumer_config: dict[str, Any] | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.poll_timeout_s = poll_timeout_s
+        self.consumer_config = consumer_config or {}
+
+    def describe(self) -> str:
+        return f"Kafka topic {self.topic} at {self.bootstrap}"
+
+    def _consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        config = dict(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+            auto_offset_reset="earliest", client_id="eoc-audit",
+            fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024,
+            max_poll_records=5000, receive_buffer_bytes=4 * 1024 * 1024,
+        )
+        config.update(self.consumer_config)
+        return KafkaConsumer(**config)
+
+    def _partitions(self, consumer: Any) -> list[Any]:
+        from kafka import TopicPartition
+
+        parts = consumer.partitions_for_topic(self.topic)
+        if not parts:
+            raise LookupError(f"the topic {self.topic!r} does not exist at {self.bootstrap}")
+        return [TopicPartition(self.topic, p) for p in sorted(parts)]
+
+    def bounds(self, consumer: Any, until: datetime | None = None,
+               lag: timedelta = timedelta(minutes=5)) -> dict[Any, tuple[int, int, int]]:
+        """Per partition: (first offset, soft end, hard end). The soft end is the first record
+        stamped ``lag`` after ``until`` (offsets-for-times), the hard end the high watermark."""
+        tps = self._partitions(consumer)
+        start = consumer.beginning_offsets(tps)
+        hard = consumer.end_offsets(tps)
+        soft = dict(hard)
+        if until is not None:
+            at = int((until + lag).timestamp() * 1000)
+            found = consumer.offsets_for_times({tp: at for tp in tps})
+            for tp in tps:
+                if found.get(tp) is not None:
+                    soft[tp] = found[tp].offset
+        return {tp: (start[tp], min(soft[tp], hard[tp]), hard[tp]) for tp in tps}
+
+    def count(self, until: datetime | None = None, lag: timedelta = timedelta(minutes=5)) -> int:
+        """How many records a read up to ``until`` expects (the progress bar's total)."""
+        consumer = self._consumer()
+        try:
+            return sum(soft - first for first, soft, _ in self.bounds(consumer, until, lag).values())
+        finally:
+            consumer.close()
+
+    def _raw(self, *, until: datetime | None, by: str, progress: Progress | None,
+             lag: timedelta) -> Iterator[tuple[Any, Any, dict[str, Any] | None, str | None]]:
+        """(partition, record, decoded JSON or None, error) in offset order per partition."""
+        import time
+
+        consumer = self._consumer()
+        try:
+            bounds = self.bounds(consumer, until, lag)
+            consumer.assign(list(bounds))
+            open_parts = {}
+            for tp, (first, soft, hard) in bounds.items():
+                if hard > first:
+                    consumer.seek(tp, first)
+                    open_parts[tp] = (soft, hard)
+                else:
+                    consumer.pause(tp)
+            cut, field = _cutoff(until), TIME_FIELDS[by]
+            idle_since = time.monotonic()
+            while open_parts:
+                batches = consumer.poll(timeout_ms=500, max_records=5000)
+                if not batches:
+                    if time.monotonic() - idle_since > self.poll_timeout_s:
+                        raise TimeoutError(f"no records from {self.topic} for {self.poll_timeout_s:.0f} s; "
+                                           f"still waiting on partitions {sorted(tp.partition for tp in open_parts)}")
+                    continue
+                idle_since = time.monotonic()
+                for tp, records in batches.items():
+                    if tp not in open_parts:
+                        continue
+                    soft, hard = open_parts[tp]
+                    done = False
+                    n = 0
+                    for rec in records:
+                        if rec.offset >= hard:
+                            done = True
+                            break
+                        n += 1
+                        try:
+                            value = json.loads(rec.value)
+                            if not isinstance(value, dict):
+                                raise ValueError("not a JSON object")
+                            error = None
+                        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                            value, error = None, f"the record is not an envelope: {exc}"
+                        if (cut is not None and rec.offset >= soft and value is not None
+                                and str(value.get(field, "")) > cut):
+                            done = True  # past the moment, and past where the broker said it ends
+                            break
+                        yield tp, rec, value, error
+                        if rec.offset + 1 >= hard:
+                            done = True
+                            break
+                    if progress and n:
+                        progress(n)
+                    if done:
+                        del open_parts[tp]
+                        consumer.pause(tp)
+        finally:
+            consumer.close()
+
+    def records(self, *, progress: Progress | None = None, until_position: int | None = None,
+                after: int = 0) -> Iterator[StoredRecord]:
+        for tp, rec, value, error in self._raw(until=None, by="recorded", progress=progress, lag=timedelta(0)):
+            if value is not None and isinstance(value.get("position"), int) and (
+                    value["position"] <= after or (until_position is not None and value["position"] > until_position)):
+                continue
+            agg = str(value.get("aggregate_id")) if value and "aggregate_id" in value else None
+            version = value.get("aggregate_version") if value else None
+            yield StoredRecord(value, f"partition {tp.partition}, offset {rec.offset}", (tp.partition, rec.offset),
+                               agg, version if isinstance(version, int) else None, error, rec.timestamp)
+
+    def envelopes(
+        self,
+        *,
+        until: datetime | None = None,
+        by: str = "recorded",
+        until_position: int | None = None,
+        progress: Progress | None = None,
+        errors: list[tuple[str, str]] | None = None,
+        lag: timedelta = timedelta(minutes=5),
+    ) -> Iterator[Envelope]:
+        cut, field = _cutoff(until), TIME_FIELDS[by]
+        # Cutting by occurrence time: the broker's timestamps say nothing about it; read all.
+        search = until if by == "recorded" else None
+        for tp, rec, value, error in self._raw(until=search, by=by, progress=progress, lag=lag):
+            where = f"partition {tp.partition}, offset {rec.offset}"
+            if value is None:
+                if errors is not None:
+                    errors.append((where, error or "unreadable"))
+                continue
+            try:
+                envelope = Envelope.from_dict(value)
+            except ValueError as exc:
+                if errors is not None:
+                    errors.append((where, str(exc)))
+                continue
+            if until_position is not None and (envelope.position or 0) > until_position:
+                continue
+            if cut is not None and getattr(envelope, field) > cut:
+                continue
+            yield envelope

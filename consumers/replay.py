@@ -1,0 +1,114 @@
+"""The audit replayer: the same projections as the live runners, fed from a stream.
+
+``replay(source, until=...)`` folds the envelopes of the event store's log or of the
+``eoc.events`` topic (consumers/audit_sources.py) into a fresh board, up to a moment or a log
+position, and returns the rows as they stood then. Nothing here knows what a board means:
+``projections.fold`` does, exactly as in the embedded follower and the Faust worker, which
+is why a replay to the live position gives the live boards back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from projections import Board, apply
+
+from .audit_sources import KafkaSource, Progress, StoreSource
+
+Source = StoreSource | KafkaSource
+
+
+@dataclass
+class Replay:
+    """The boards rebuilt from a stream, and what went into them."""
+
+    rows: dict[str, Any]
+    source: str
+    until: datetime | None = None  # the moment asked for (None: the whole stream)
+    until_position: int | None = None
+    by: str = "recorded"
+    events: int = 0  # envelopes folded
+    redelivered: int = 0  # envelopes the fold recognised as already applied (duplicates)
+    position: int = 0  # the highest log position folded
+    last_recorded_at: str | None = None
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (where, why) not folded
+    types: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        from events.jalali import describe, format_jalali, iso_utc
+
+        moment = None
+        if self.until is not None:
+            moment = {"iso": iso_utc(self.until), "jalali": format_jalali(self.until, seconds=True),
+                      "text": describe(self.until), "by": self.by}
+        return {
+            "source": self.source,
+            "moment": moment,
+            "until_position": self.until_position,
+            "position": self.position,
+            "events": self.events,
+            "redelivered": self.redelivered,
+            "last_recorded_at": self.last_recorded_at,
+            "rejected": [{"where": w, "reason": r} for w, r in self.rejected],
+            "types": dict(sorted(self.types.items())),
+            "rows": self.rows,
+        }
+
+
+def replay(
+    source: Source,
+    *,
+    until: datetime | None = None,
+    by: str = "recorded",
+    until_position: int | None = None,
+    progress: Progress | None = None,
+    lag: timedelta = timedelta(minutes=5),
+    board: Board | None = None,
+) -> Replay:
+    """Fold ``source`` into a board, up to ``until`` (by recording or occurrence time) and/or
+    ``until_position`` (a log position); ``board`` continues an earlier replay."""
+    board = Board() if board is None else board
+    result = Replay(board.rows, source.describe(), until, until_position, by)  # type: ignore[arg-type]
+    types = result.types
+    for envelope in source.envelopes(until=until, by=by, until_position=until_position,
+                                     progress=progress, errors=result.rejected, lag=lag):
+        if apply(board, envelope):
+            result.events += 1
+            types[envelope.type] = types.get(envelope.type, 0) + 1
+        else:
+            result.redelivered += 1
+        if envelope.position is not None and envelope.position > result.position:
+            result.position = envelope.position
+        if result.last_recorded_at is None or envelope.recorded_at > result.last_recorded_at:
+            result.last_recorded_at = envelope.recorded_at
+        board.changes.clear()  # a replay keeps no deltas
+    result.rows = dict(board.rows)
+    return result
+
+
+@contextmanager
+def progress_bar(total: int | None, description: str, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr with the rate and the time left; a no-op when disabled."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    class Rate(TextColumn):
+        def render(self, task: Any) -> Any:  # events per second, not bytes
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} ev/s" if speed else "— ev/s", style="progress.data.speed")
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+               Rate(""), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=False, refresh_per_second=5) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,492 @@
+"""The auditors' commands: ``eoc replay``, ``eoc diff``, ``eoc verify``, ``eoc checkpoint``,
+``eoc report``, ``eoc erase``.
+
+They read the history — the event store of ``EOC_STORE``/``EOC_DATA_DIR``/``EOC_PG_DSN``, or
+the ``eoc.events`` topic (``--from kafka``; ``EOC_KAFKA_BOOTSTRAP``, ``EOC_TOPIC_PREFIX``) —
+and never write to it. Moments are taken and shown in Jalali and ISO form; rows are shown as
+the ``--as`` role may see them (auditor by default: pseudonymous ids, no secret places).
+Exit codes: 0 fine, 1 a difference or tampering found, 2 a usage or access problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from events.jalali import BadMoment, describe, parse_moment, parse_period
+from events.vocabulary import NATIONAL, Role
+
+from ..config import Settings
+
+ROLES = [str(r) for r in Role if r != Role.SYSTEM]
+
+
+# ---------------------------------------------------------------------- shared plumbing
+
+
+def _source_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where the history is read from")
+    g.add_argument("--from", dest="source", choices=("store", "kafka"), default="store",
+                   help="the event store (default) or the eoc.events topic")
+    g.add_argument("--topic", help="topic to read (default: EOC_TOPIC_PREFIX + eoc.events)")
+    g.add_argument("--bootstrap", help="Kafka bootstrap servers (default: EOC_KAFKA_BOOTSTRAP)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _view_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="role", choices=ROLES, default="auditor",
+                   help="show rows as this role may see them (default: auditor)")
+    p.add_argument("--province", default=NATIONAL, help="the viewer's province (default IR: national)")
+
+
+class _Opened:
+    """The source of a command, and what must be closed after it."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from consumers.audit_sources import KafkaSource, StoreSource
+
+        self.system: Any = None
+        self.settings = Settings.from_env()
+        if args.source == "kafka":
+            from ..cluster import ClusterSettings
+
+            cluster = ClusterSettings.from_env()
+            self.source: Any = KafkaSource(args.bootstrap or cluster.kafka_bootstrap,
+                                           args.topic or cluster.layout.events)
+        else:
+            self.system = _open_store(self.settings)
+            self.source = StoreSource(self.system.app)
+
+    def close(self) -> None:
+        if self.system is not None:
+            self.system.close()
+
+
+def _open_store(settings: Settings) -> Any:
+    from ..bootstrap import build
+
+    if settings.store == "sqlite" and not settings.sqlite_path.exists():
+        raise SystemExit(_fail(f"no event store at {settings.sqlite_path} (set EOC_DATA_DIR, or EOC_STORE=postgres)"))
+    return build(settings, checkpoint=False, start_follower=False)
+
+
+def _fail(message: str) -> int:
+    print(f"eoc: {message}", file=sys.stderr)
+    return 2
+
+
+def _moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_moment(text)
+    except BadMoment as exc:
+        raise SystemExit(_fail(str(exc))) from None
+
+
+def _total(opened: _Opened, args: argparse.Namespace, until: datetime | None = None) -> int | None:
+    try:
+        if args.source == "kafka":
+            return opened.source.count(until if getattr(args, "by", "recorded") == "recorded" else None)
+        return opened.source.head()
+    except Exception:
+        return None
+
+
+def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None, until_position: int | None,
+            by: str = "recorded") -> Any:
+    from consumers.replay import progress_bar, replay
+
+    total = _total(opened, args, until)
+    with progress_bar(total, f"replay from {opened.source.name}", enabled=not args.quiet) as advance:
+        return replay(opened.source, until=until, by=by, until_position=until_position, progress=advance)
+
+
+def _visible(rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
+    from projections.visibility import visible_rows
+
+    return visible_rows(rows, role, province)  # no unsealing: an auditor never opens a secret place
+
+
+# ---------------------------------------------------------------------- eoc replay
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="rebuild every board from the stream, up to a moment",
+                       description="Rebuild the boards from the event store or the eoc.events topic and show "
+                                   "or export them as they stood at a moment.")
+    _source_options(p)
+    _view_options(p)
+    p.add_argument("--at", help="the moment: 1403-06-07 02:13, '7 Shahrivar 1403 02:13' or ISO (Iran time "
+                                "unless a zone is given); default: the end of the stream")
+    p.add_argument("--position", type=int, help="stop at this log position instead (or as well)")
+    p.add_argument("--by", choices=("recorded", "occurred"), default="recorded",
+                   help="cut by when the EOC recorded events (what it knew; default) or when they happened")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--out", type=Path, help="file (json) or directory (csv); default: stdout / ./replay-csv")
+    p.set_defaults(run=run_replay)
+
+    p = sub.add_parser("diff", help="compare a replay with the live boards at the same position",
+                       description="Replay to the live boards' log position and compare row by row; exit 1 "
+                                   "and print the differences when they disagree.")
+    _source_options(p)
+    _view_options(p)
+    live = p.add_mutually_exclusive_group(required=True)
+    live.add_argument("--live", metavar="URL", help="a running system: GET URL/api/v1/boards")
+    live.add_argument("--live-file", type=Path, help="a boards JSON ({position, rows}: the API's answer, "
+                                                     "`eoc replay --format json`, or the follower's boards.json)")
+    p.add_argument("--token", help="bearer token for --live (default: an auditor token signed with the local secret)")
+    p.add_argument("--with-telemetry", action="store_true", help="compare team positions too")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--limit", type=int, default=50, help="rows of differences to print")
+    p.set_defaults(run=run_diff)
+
+    p = sub.add_parser("verify", help="check every chain link and signed checkpoint; name what was tampered with")
+    _source_options(p)
+    p.add_argument("--checkpoints", choices=("auto", "table", "kafka", "none"), default="auto",
+                   help="signed checkpoints to check against (auto: the table if there is one)")
+    p.add_argument("--checkpoint-topic", help="checkpoints topic (default: EOC_TOPIC_PREFIX + eoc.audit.checkpoints)")
+    p.add_argument("--public-key", type=Path, help="the EOC's public key (PEM); default: from the key file")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=run_verify)
+
+    p = sub.add_parser("checkpoint", help="sign and publish checkpoints of the log (once, or every N events / T s)")
+    p.add_argument("--publish", default="table", help="where: table, kafka, or table,kafka (default table)")
+    p.add_argument("--follow", action="store_true", help="keep running: a checkpoint every N events or T seconds")
+    p.add_argument("--every-events", type=int, default=10_000)
+    p.add_argument("--every-seconds", type=float, default=300.0)
+    p.add_argument("--checkpoint-topic", help="checkpoints topic (default: EOC_TOPIC_PREFIX + eoc.audit.checkpoints)")
+    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: EOC_KAFKA_BOOTSTRAP)")
+    p.add_argument("--public-key", action="store_true", help="print the public key (PEM) for auditors and stop")
+    p.set_defaults(run=run_checkpoint)
+
+    p = sub.add_parser("report", help="calls, interventions, dispatches, admissions for a Jalali month/season/year",
+                       description="The provincial directors' figures for a Jalali period, from a replay, "
+                                   "drills excluded; checked against the key-figures board.")
+    _source_options(p)
+    p.add_argument("--period", required=True, help="1403-06 | 'Shahrivar 1403' | 'summer 1403' | 1403-S2 | 1403")
+    p.add_argument("--by", dest="grouping", default="province",
+                   choices=("province", "county", "category", "province-category", "all"))
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--out", type=Path)
+    p.set_defaults(run=run_report)
+
+    p = sub.add_parser("erase", help="erase a person's personal data (delete their key); history stays verifiable")
+    p.add_argument("subject", help="the pseudonymous subject id (e.g. S-1d0bc120fa2b4adfb577)")
+    p.add_argument("--yes", action="store_true", help="really erase (it cannot be undone)")
+    p.set_defaults(run=run_erase)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from projections.views import summary
+
+    until = _moment(args.at)
+    opened = _Opened(args)
+    try:
+        t0 = time.perf_counter()
+        result = _replay(opened, args, until=until, until_position=args.position, by=args.by)
+        seconds = time.perf_counter() - t0
+    except (LookupError, TimeoutError) as exc:
+        return _fail(str(exc))
+    finally:
+        opened.close()
+    rows = _visible(result.rows, args.role, args.province)
+    now = until or (datetime.fromisoformat(result.last_recorded_at) if result.last_recorded_at else datetime.now(UTC))
+    header = (f"Replay of {result.source}: {result.events:,} events to position {result.position}"
+              f" in {seconds:.1f} s — as of {describe(now)}, seen as {args.role}")
+    if result.rejected:
+        header += f"; {len(result.rejected)} records could not be read (first: {result.rejected[0]})"
+    if args.format == "json":
+        data = result.to_dict()
+        data["rows"] = rows
+        data["viewer"] = {"role": args.role, "province": args.province}
+        data["summary"] = summary(rows, now.isoformat())
+        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+        if args.out:
+            args.out.write_text(text + "\n", encoding="utf-8")
+            print(header, file=sys.stderr)
+        else:
+            print(text)
+    elif args.format == "csv":
+        from ..audit.export import write_csv
+
+        files = write_csv(rows, args.out or Path("replay-csv"))
+        print(header)
+        for f in files:
+            print(f"  {f}")
+    else:
+        from rich.console import Console
+
+        from ..audit.export import print_summary
+
+        print_summary(Console(), summary(rows, now.isoformat()), header)
+    return 0
+
+
+# ---------------------------------------------------------------------- eoc diff
+
+
+def _claims_of(token: str) -> tuple[str, str]:
+    """Role and province of a token, read without checking it (the server checks it)."""
+    import base64
+
+    body = token.split(".")[0]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return claims["role"], claims["province"]
+
+
+def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], int, str, str]:
+    if args.live_file:
+        data = json.loads(args.live_file.read_text(encoding="utf-8"))
+        return data["rows"], int(data["position"]), args.role, args.province
+    import httpx
+
+    from ..auth import TokenSigner
+
+    token = args.token or os.environ.get("EOC_TOKEN") or TokenSigner(settings.token_secret).issue(
+        "auditor", NATIONAL, sub="eoc-diff", ttl_s=600)
+    answer = httpx.get(args.live.rstrip("/") + "/api/v1/boards", headers={"Authorization": f"Bearer {token}"},
+                       timeout=60)
+    if answer.status_code != 200:
+        raise SystemExit(_fail(f"{args.live} answered {answer.status_code}: {answer.text[:300]}"))
+    data = answer.json()
+    role, province = _claims_of(token)
+    return data["rows"], int(data["position"]), role, province
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from ..audit.diff import describe as describe_diff
+    from ..audit.diff import diff_rows, without_telemetry
+
+    opened = _Opened(args)
+    try:
+        live, position, role, province = _live_boards(args, opened.settings)
+        result = _replay(opened, args, until=None, until_position=position)
+    except (LookupError, TimeoutError) as exc:
+        return _fail(str(exc))
+    finally:
+        opened.close()
+    replayed = _visible(result.rows, role, province)
+    live = _visible(live, role, province)  # a file may hold rows this role may not see
+    if not args.with_telemetry:
+        live, replayed = without_telemetry(live), without_telemetry(replayed)
+    differences = diff_rows(live, replayed)
+    if args.format == "json":
+        print(json.dumps({"position": position, "events": result.events, "equal": not differences,
+                          "differences": [d.to_dict() for d in differences]}, ensure_ascii=False, indent=1))
+    elif differences:
+        print(f"The replay of {result.source} to position {position} ({result.events:,} events) differs from the "
+              f"live boards in {len(differences)} rows (live → replay):")
+        for line in describe_diff(differences, limit=args.limit):
+            print(line)
+    else:
+        print(f"The replay of {result.source} to position {position} ({result.events:,} events) equals the live "
+              f"boards: {len(live)} rows, seen as {role}.")
+    return 1 if differences else 0
+
+
+# ---------------------------------------------------------------------- eoc verify / checkpoint
+
+
+def _key_path(settings: Settings) -> Path:
+    from ..audit.checkpoints import KEY_FILE
+
+    return Path(os.environ.get("EOC_AUDIT_KEY") or settings.data_dir / KEY_FILE)
+
+
+def _checkpoint_topic(args: argparse.Namespace) -> str:
+    from ..audit.checkpoints import TOPIC
+
+    return args.checkpoint_topic or os.environ.get("EOC_TOPIC_PREFIX", "") + TOPIC
+
+
+def _bootstrap(args: argparse.Namespace, settings: Settings) -> str:
+    return args.bootstrap or settings.kafka_bootstrap
+
+
+def _checkpoint_table(settings: Settings) -> Any:
+    from ..audit.checkpoints import PostgresCheckpointLog, SQLiteCheckpointLog
+
+    if settings.store == "postgres":
+        return PostgresCheckpointLog(settings.pg_dsn or "")
+    return SQLiteCheckpointLog(settings.data_dir / "audit.sqlite")
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from consumers.replay import progress_bar
+
+    from ..audit.checkpoints import KafkaCheckpointLog, load_public_key
+    from ..audit.verify import verify
+
+    opened = _Opened(args)
+    try:
+        checkpoints: list[dict[str, Any]] = []
+        if args.checkpoints in ("auto", "table"):
+            table_exists = opened.settings.store == "postgres" or (opened.settings.data_dir / "audit.sqlite").exists()
+            if table_exists or args.checkpoints == "table":
+                log = _checkpoint_table(opened.settings)
+                checkpoints = log.load()
+                log.close()
+        elif args.checkpoints == "kafka":
+            checkpoints = KafkaCheckpointLog(_bootstrap(args, opened.settings), _checkpoint_topic(args)).load()
+        keys = []
+        key_file = args.public_key or _key_path(opened.settings)
+        if checkpoints:
+            if not Path(key_file).exists():
+                return _fail(f"checkpoints need the EOC's public key to be checked: {key_file} is missing "
+                             "(give --public-key)")
+            keys = [load_public_key(Path(key_file))]
+        total = _total(opened, args)
+        with progress_bar(total, f"verify {opened.source.name}", enabled=not args.quiet) as advance:
+            verdict = verify(opened.source, checkpoints=checkpoints, public_keys=keys, progress=advance)
+    except (LookupError, TimeoutError) as exc:
+        return _fail(str(exc))
+    finally:
+        opened.close()
+    if args.format == "json":
+        print(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(f"Verified {verdict.source}: {verdict.events:,} events in {verdict.aggregates:,} streams, "
+              f"{verdict.checkpoints} signed checkpoints"
+              + (f", {verdict.duplicates} redelivered records ignored" if verdict.duplicates else ""))
+        for f in verdict.findings:
+            print("  " + f.line())
+        print("OK: every link and checkpoint holds." if verdict.ok
+              else f"TAMPERED: {len(verdict.tampered)} findings.")
+    return 0 if verdict.ok else 1
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    from consumers.audit_sources import StoreSource
+
+    from ..audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, load_or_create_key, public_pem
+
+    settings = Settings.from_env()
+    key = load_or_create_key(_key_path(settings))
+    if args.public_key:
+        print(public_pem(key), end="")
+        return 0
+    targets = {t.strip() for t in args.publish.split(",") if t.strip()}
+    if not targets or targets - {"table", "kafka"}:
+        return _fail("--publish takes table, kafka or table,kafka")
+    system = _open_store(settings)
+    logs: list[Any] = []
+    try:
+        if "table" in targets:
+            logs.append(_checkpoint_table(settings))
+        if "kafka" in targets:
+            logs.append(KafkaCheckpointLog(_bootstrap(args, settings), _checkpoint_topic(args)))
+        publisher = CheckpointPublisher(StoreSource(system.app), key, logs, every_events=args.every_events,
+                                        every_s=args.every_seconds)
+        _print_checkpoint(publisher.publish())
+        last = time.monotonic()
+        while args.follow:  # the writers are other processes: look at the log's head every second
+            time.sleep(min(args.every_seconds, 1.0))
+            pending = publisher.pending()
+            if pending and (pending >= args.every_events or time.monotonic() - last >= args.every_seconds):
+                _print_checkpoint(publisher.publish())
+                last = time.monotonic()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for log in logs:
+            log.close()
+        system.close()
+    return 0
+
+
+def _print_checkpoint(record: dict[str, Any] | None) -> None:
+    if record is None:
+        print("nothing new since the last checkpoint")
+        return
+    print(f"checkpoint #{record['sequence']}: position {record['position']}, {record['events']:,} events, "
+          f"{len(record['provinces'])} provinces, signed {describe(datetime.fromisoformat(record['time']))} "
+          f"with key {record['key']}")
+
+
+# ---------------------------------------------------------------------- eoc report
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from consumers.replay import progress_bar
+    from projections import Board, apply
+
+    from ..audit.reports import ReportFold
+
+    try:
+        period = parse_period(args.period)
+    except BadMoment as exc:
+        return _fail(str(exc))
+    opened = _Opened(args)
+    board = Board()
+    fold = ReportFold(period)
+    try:
+        with progress_bar(_total(opened, args), f"report from {opened.source.name}",
+                          enabled=not args.quiet) as advance:
+            # Everything up to the end of the period (and a little after, for late recordings).
+            for envelope in opened.source.envelopes(progress=advance):
+                apply(board, envelope)
+                board.changes.clear()
+                fold.apply(envelope)
+    except (LookupError, TimeoutError) as exc:
+        return _fail(str(exc))
+    finally:
+        opened.close()
+    report = fold.report(opened.source.describe())
+    check = report.check_figures(board.rows)
+    if args.format == "json":
+        data = {**report.to_dict(), "key_figures_check": check}
+        text = json.dumps(data, ensure_ascii=False, indent=1)
+        if args.out:
+            args.out.write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
+    elif args.format == "csv":
+        from ..audit.export import write_report_csv
+
+        path = write_report_csv(report, args.out or Path(f"report-{period.code}-{args.grouping}.csv"), args.grouping)
+        print(path)
+    else:
+        from rich.console import Console
+
+        from ..audit.export import print_report
+
+        title = (f"{period.label} · {period.label_fa} ({period.first_day} … {period.last_day}), "
+                 f"by {args.grouping}; drills excluded ({report.drill_events:,} drill events)")
+        print_report(Console(), report, args.grouping, title)
+    verdict = ("equal" if check["equal"] else f"DIFFERENT for {', '.join(check['mismatches'])}")
+    print(f"key-figures board check: {verdict} on {check['days_checked']} of {check['days_in_period']} days "
+          "(the board keeps 40 days)", file=sys.stderr)
+    return 0 if check["equal"] else 1
+
+
+# ---------------------------------------------------------------------- eoc erase
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    from consumers.audit_sources import StoreSource
+
+    from ..audit.erasure import erase, readable, sealed_values
+
+    settings = Settings.from_env()
+    system = _open_store(settings)
+    try:
+        values = sealed_values(StoreSource(system.app).records(), args.subject)
+        print(f"{args.subject}: {len(values)} sealed values in the history "
+              f"({', '.join(sorted({v.type for v in values})) or 'none'})")
+        if not args.yes:
+            print("nothing erased: add --yes to delete the key (it cannot be undone)")
+            return 2
+        had_key = erase(system.keyring, args.subject)
+        still = readable(system.keyring, args.subject, values)
+        print(("the key was deleted" if had_key else "there was no key (already erased?)")
+              + f"; {len(still)} values can still be opened")
+        return 0 if not still else 1
+    finally:
+        system.close()
