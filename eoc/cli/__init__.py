@@ -10,6 +10,9 @@ import sys
 MODULES = (
     "eoc.cli.token",
     "eoc.cli.demo",
+    "eoc.cli.board",
+    "eoc.cli.bridge",
+    "eoc.cli.audit",
 )
 
 
