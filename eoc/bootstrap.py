@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from consumers.follower import FileCheckpoint, Follower
 from events.sealing import Unreadable, unseal
@@ -23,6 +24,21 @@ class System:
     service: CommandService
     follower: Follower
     signer: TokenSigner
+    checkpoints: Any = None  # the audit CheckpointPublisher, once started
+
+    def start_checkpoints(self, *, every_events: int = 1000, every_s: float = 60.0, kafka: bool = False) -> Any:
+        """Sign and keep audit checkpoints of the log as it grows (eoc/audit/checkpoints.py)."""
+        from consumers.audit_sources import StoreSource
+
+        from .audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, TOPIC, load_or_create_key
+
+        logs = [checkpoint_table(self.settings)]
+        if kafka:
+            logs.append(KafkaCheckpointLog(self.settings.kafka_bootstrap, self.settings.topic_prefix + TOPIC))
+        self.checkpoints = CheckpointPublisher(
+            StoreSource(self.app), load_or_create_key(self.settings.audit_key_path), logs,
+            every_events=every_events, every_s=every_s).start()
+        return self.checkpoints
 
     def unseal_place(self, centre_id: str, token: str) -> dict[str, float] | None:
         try:
@@ -31,10 +47,22 @@ class System:
             return None
 
     def close(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.stop()
+            self.checkpoints.publish()  # the last stretch of the log is signed too
         self.service.close()
         self.follower.stop()
         self.keyring.close()
         self.app.close()
+
+
+def checkpoint_table(settings: Settings) -> Any:
+    """Where the signed checkpoints are kept beside the store."""
+    from .audit.checkpoints import PostgresCheckpointLog, SQLiteCheckpointLog
+
+    if settings.store == "postgres":
+        return PostgresCheckpointLog(settings.pg_dsn or "")
+    return SQLiteCheckpointLog(settings.data_dir / "audit.sqlite")
 
 
 def build(

@@ -22,6 +22,9 @@ class Settings:
     # True when this process is the only writer of its store (the embedded default): the
     # cached aggregates are then the truth and need no check against the store on each load.
     single_writer: bool | None = None
+    # The Ed25519 key that signs audit checkpoints (default: a file in the data directory).
+    audit_key: Path | None = None
+    topic_prefix: str = ""  # prefixes every Kafka topic name (tests, several systems on one broker)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -43,6 +46,10 @@ class Settings:
             values["kafka_bootstrap"] = env["EOC_KAFKA_BOOTSTRAP"]
         if "EOC_SINGLE_WRITER" in env:
             values["single_writer"] = env["EOC_SINGLE_WRITER"].lower() in ("1", "true", "yes")
+        if "EOC_AUDIT_KEY" in env:
+            values["audit_key"] = Path(env["EOC_AUDIT_KEY"])
+        if "EOC_TOPIC_PREFIX" in env:
+            values["topic_prefix"] = env["EOC_TOPIC_PREFIX"]
         if "EOC_AGGREGATE_CACHE" in env:
             values["aggregate_cache"] = int(env["EOC_AGGREGATE_CACHE"])
         values.update(overrides)
@@ -54,6 +61,10 @@ class Settings:
         if settings.store == "postgres" and not settings.pg_dsn:
             raise ValueError("EOC_STORE=postgres needs EOC_PG_DSN (e.g. postgresql://postgres@127.0.0.1:55432/eoc)")
         return settings
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key or self.data_dir / "audit_ed25519.pem"
 
     @property
     def sqlite_path(self) -> Path:

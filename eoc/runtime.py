@@ -48,6 +48,8 @@ async def serve_embedded(
     mount_dashboard(api, bridge_port=bridge_port)
     server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False))
     bridge = await start_embedded_bridge(system, host=host, port=bridge_port)
+    if system.checkpoints is None:
+        system.start_checkpoints()  # auditors get signed checkpoints of the embedded log too
     api_task = asyncio.create_task(server.serve(), name="api")
     while not server.started:
         if api_task.done():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-IRST = timezone(timedelta(hours=3, minutes=30), "IRST")
+from events.jalali import IRST
+
+__all__ = ["IRST", "local", "local_day_hour", "seconds_between"]
 
 
 def local(moment: str) -> datetime:

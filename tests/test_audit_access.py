@@ -96,3 +96,27 @@ def test_erasing_a_person_keeps_the_chain_and_the_boards(make_system: Any, monke
     verdict = verify(StoreSource(system.app), checkpoints=checkpoints, public_keys=[public])
     assert verdict.ok and verdict.checkpoints == len(checkpoints)
     assert replay(StoreSource(system.app)).rows == before
+
+
+def test_the_running_system_signs_checkpoints_that_verify(make_system):
+    """The embedded system keeps signed checkpoints as its log grows; a clean store verifies."""
+    from consumers.audit_sources import StoreSource
+    from eoc.audit.checkpoints import load_public_key
+    from eoc.audit.verify import verify
+    from eoc.bootstrap import checkpoint_table
+
+    from .conftest import Api
+    from .scenario import centre, classified_call
+
+    system = make_system()
+    publisher = system.start_checkpoints(every_events=5, every_s=3600)
+    api = Api(system)
+    centre(api)
+    for _ in range(6):
+        classified_call(api)
+    publisher.publish()
+    records = checkpoint_table(system.settings).load()
+    assert records and records[-1]["position"] == system.app.recorder.max_notification_id()
+    verdict = verify(StoreSource(system.app), checkpoints=records,
+                     public_keys=[load_public_key(system.settings.audit_key_path)])
+    assert verdict.ok, verdict

@@ -295,15 +295,13 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def _key_path(settings: Settings) -> Path:
-    from ..audit.checkpoints import KEY_FILE
-
-    return Path(os.environ.get("EOC_AUDIT_KEY") or settings.data_dir / KEY_FILE)
+    return settings.audit_key_path
 
 
 def _checkpoint_topic(args: argparse.Namespace) -> str:
     from ..audit.checkpoints import TOPIC
 
-    return args.checkpoint_topic or os.environ.get("EOC_TOPIC_PREFIX", "") + TOPIC
+    return args.checkpoint_topic or Settings.from_env().topic_prefix + TOPIC
 
 
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> str:
@@ -311,11 +309,9 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _checkpoint_table(settings: Settings) -> Any:
-    from ..audit.checkpoints import PostgresCheckpointLog, SQLiteCheckpointLog
+    from ..bootstrap import checkpoint_table
 
-    if settings.store == "postgres":
-        return PostgresCheckpointLog(settings.pg_dsn or "")
-    return SQLiteCheckpointLog(settings.data_dir / "audit.sqlite")
+    return checkpoint_table(settings)
 
 
 def run_verify(args: argparse.Namespace) -> int:
