@@ -13,6 +13,7 @@ MODULES = (
     "eoc.cli.board",
     "eoc.cli.bridge",
     "eoc.cli.audit",
+    "eoc.cli.cluster",
 )
 
 

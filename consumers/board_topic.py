@@ -1,0 +1,131 @@
+"""Reading the compacted ``eoc.boards`` topic back into rows: once (``read_boards``), or live
+(``BoardTopicView``, the cluster API's stand-in for the embedded follower's ``snapshot``).
+
+The topic holds the latest value of every row per key; a tombstone (null value) deletes the
+row. Read from the beginning it is a snapshot; followed, it is the deltas.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from .kafka_codec import decode_row
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[int, dict[str, Any]], None]
+
+
+def _consumer(bootstrap: str, topic: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest", client_id="eoc-board-reader")
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        consumer.close()
+        raise RuntimeError(f"topic {topic} does not exist: run `eoc topics` first")
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    return consumer, tps
+
+
+def _fold(rows: dict[str, Any], records: Any, changes: dict[str, Any] | None = None) -> None:
+    for record in records:
+        key = record.key.decode()
+        row = decode_row(record.value)
+        if row is None:
+            rows.pop(key, None)
+        else:
+            rows[key] = row
+        if changes is not None:
+            changes[key] = row
+
+
+def read_boards(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Every row of the board topic as it stands now (latest value per key)."""
+    consumer, tps = _consumer(bootstrap, topic)
+    try:
+        ends = consumer.end_offsets(tps)
+        rows: dict[str, Any] = {}
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end in {timeout_s} s")
+            for records in consumer.poll(timeout_ms=200, max_records=10_000).values():
+                _fold(rows, records)
+        return rows
+    finally:
+        consumer.close()
+
+
+class BoardTopicView:
+    """The boards as the cluster's workers publish them, followed in a thread.
+
+    Offers what the API reads from the embedded follower: ``snapshot()``, ``position`` (the
+    highest log position folded, over all provinces) and listeners.
+    """
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.rows: dict[str, Any] = {}
+        self.sequence = 0
+        self.position = 0
+        self.listeners: list[Listener] = []
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> BoardTopicView:
+        self._thread = threading.Thread(target=self._run, name="eoc-board-topic", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                consumer, _ = _consumer(self.bootstrap, self.topic)
+                with self._lock:
+                    self.rows = {}  # read again from the beginning: the topic is the truth
+            except Exception:
+                log.exception("cannot read %s; trying again", self.topic)
+                self._stop.wait(2.0)
+                continue
+            try:
+                while not self._stop.is_set():
+                    polled = consumer.poll(timeout_ms=500, max_records=10_000)
+                    if not polled:
+                        continue
+                    changes: dict[str, Any] = {}
+                    with self._lock:
+                        for records in polled.values():
+                            _fold(self.rows, records, changes)
+                        for key, row in changes.items():
+                            if key.startswith("applied/") and isinstance(row, int) and row > self.position:
+                                self.position = row
+                        self.sequence += 1
+                        self._lock.notify_all()
+                        for listener in list(self.listeners):
+                            try:
+                                listener(self.sequence, changes)
+                            except Exception:
+                                log.exception("a board listener failed")
+            except Exception:
+                log.exception("reading %s failed; starting again", self.topic)
+            finally:
+                consumer.close()
+
+    def snapshot(self) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            return self.sequence, dict(self.rows)

@@ -1,0 +1,405 @@
+"""The Faust worker: the same projections as the embedded follower, over the Kafka topics.
+
+One agent reads ``eoc.events`` and ``eoc.telemetry.positions`` together (co-partitioned: a
+province's events and its teams' positions share a partition number) and folds every record
+with ``projections.fold.apply`` into a ``Board`` whose rows live in a Faust table (``board``,
+changelog ``<app>-board-changelog``), so that a restarted worker gets its state back. After
+each batch the changed rows go to the compacted ``eoc.boards`` topic (a tombstone for a deleted
+row), and the real (not drill) classified calls go to a tumbling windowed table of calls per
+hour per province and category (``calls_per_hour``), published on ``eoc.figures.hourly``.
+A record that cannot be decoded or folded goes to ``eoc.events.dlq`` with the reason; the
+worker goes on.
+
+Why the table is written per batch, with a commit record, and not key by key. A Faust table
+writes one changelog record per assignment, as it happens. A worker killed in the middle of
+an event would then leave part of the event's rows in the changelog — its per-province
+``applied/<province>`` position but not the figure it counted, or the other way round — and
+after recovery the event would be lost or counted twice. So the rows of a batch are written
+to the table's store as the fold goes (the next event of the batch must see them) and made
+durable together at the end of the batch:
+
+1. one *commit record* (key ``~commit/<partition>``) holding every row the batch changed and
+   the new window counts, then the rows one by one, all to the same changelog partition — so
+   what survives a crash is a prefix: no commit record and no row, or the commit record and
+   some of the rows;
+2. the rows to ``eoc.boards``, the window counts to their table and topic, dead letters;
+3. wait until Kafka has acknowledged all of it, and only then acknowledge the batch's source
+   records (Faust commits offsets of acknowledged records only).
+
+On recovery (``redo``) the commit record of each partition this worker now owns is applied
+again — the rows to the store, the changelog and ``eoc.boards``, the counts to their table —
+which completes a batch cut short, and is harmless otherwise (the values are absolute).
+
+Which source records are folded is decided here too, not left to Faust's committed offsets:
+the commit record carries the next offset to fold of each source partition. A record that
+comes again (Faust resumes from its last committed offset, which lags) is skipped without
+even being decoded; and since Faust can *skip* records around a recovery (its fetcher and its
+seek to the committed offsets race), a record that comes after a gap makes the worker seek
+back to the first missing offset instead of folding on. Behind that, the fold itself skips
+what it has folded (positions at or below ``applied/<province>``), and position reports are
+latest-by-time, so idempotent as well.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from events.envelope import iso, parse_iso
+from projections import Board, apply
+
+from .kafka_codec import DeadLetter, dead_letter_headers, decode_event, encode_row
+from .topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
+
+log = logging.getLogger(__name__)
+
+COMMIT_PREFIX = "~commit/"  # never a board row key: rows start with a letter
+SWEEP_EVERY_S = 60.0  # expired windows are removed this often
+
+
+def commit_key(partition: int) -> str:
+    return f"{COMMIT_PREFIX}{partition}"
+
+
+class BoardProcessor:
+    """Folds batches of records into the board table and publishes what changed."""
+
+    def __init__(self, app: faust.App, layout: Layout, board: Any, hourly: Any) -> None:
+        self.app = app
+        self.layout = layout
+        self.board_table = board
+        self.hourly = hourly  # the windowed view, for readers: hourly["QZV/spouse_abuse"].now()
+        self.hourly_table = hourly.table
+        self.window = hourly.table.window
+        self.partition_of = layout.partition_for
+        self.sources = (layout.events, layout.telemetry)
+        self.folded = 0
+        self.duplicates = 0
+        self.dead_letters = 0
+        self.batches = 0
+        self.stream_time = 0.0  # the newest call time seen (windows expire relative to it)
+        self.crash_after: tuple[int, int] | None = None  # (batches, rows): see _die_torn
+        # The next offset to fold, per source (topic, partition): durable in the commit records,
+        # so that what Faust delivers twice is skipped and what it skips is read again.
+        self.next_offset: dict[tuple[str, int], int] = {}
+        self.redelivered = 0
+        self.rewinds = 0
+        self._last_sweep = time.monotonic()
+
+    # ------------------------------------------------------------------ the hot path
+
+    async def process(self, events: Sequence[Any]) -> None:
+        rows = self.board_table.data.data  # the memory store's dict: key -> row
+        boards: dict[int, Board] = {}
+        counts: dict[int, dict[tuple[str, tuple[float, float]], int]] = defaultdict(lambda: defaultdict(int))
+        dead: list[tuple[Any, DeadLetter]] = []
+        telemetry_topic, partition_of = self.layout.telemetry, self.partition_of
+        next_offset, rewind = self.next_offset, {}
+        folded = duplicates = redelivered = 0
+        for event in events:
+            message = event.message
+            partition = message.partition
+            tp = (message.topic, partition)
+            if tp in rewind:
+                continue
+            expected = next_offset.get(tp)
+            if expected is not None and message.offset != expected:
+                if message.offset < expected:  # delivered again: folded and durable already
+                    redelivered += 1
+                    continue
+                # A gap: Faust skipped records (it can, around a recovery or a rebalance).
+                # Fold nothing more of this partition now; read it again from the gap.
+                rewind[tp] = expected
+                continue
+            next_offset[tp] = message.offset + 1
+            try:
+                envelope = decode_event(message.value, telemetry=message.topic == telemetry_topic,
+                                        partition=partition, partition_of=partition_of)
+            except DeadLetter as letter:
+                dead.append((message, letter))
+                continue
+            board = boards.get(partition)
+            if board is None:
+                board = boards[partition] = Board(rows)
+            try:
+                fresh = apply(board, envelope)
+            except Exception as exc:  # a projection bug must not stop the province's board
+                log.exception("folding %s at position %s failed", envelope.type, envelope.position)
+                dead.append((message, DeadLetter("fold_failed", f"{type(exc).__name__}: {exc}")))
+                continue
+            if not fresh:
+                duplicates += 1
+                continue
+            folded += 1
+            if envelope.type == "CallClassified" and not envelope.exercise:
+                received = parse_iso(envelope.payload["received_at"]).timestamp()
+                label = f"{envelope.province}/{envelope.payload['category']}"
+                counts[partition][(label, self.window.current(received))] += 1
+                if received > self.stream_time:
+                    self.stream_time = received
+        self.folded += folded
+        self.duplicates += duplicates
+        self.redelivered += redelivered
+        await self.commit(boards, counts, dead)
+        self.batches += 1
+        if rewind:
+            for (topic, partition), offset in rewind.items():
+                log.warning("records missing before %s[%d]@%d; reading again from there", topic, partition, offset)
+            self.rewinds += len(rewind)
+            # On the consumer's own thread (seek_wait): aiokafka is not thread-safe.
+            await self.app.consumer.seek_wait({TP(t, p): offset for (t, p), offset in rewind.items()})
+        if time.monotonic() - self._last_sweep > SWEEP_EVERY_S:
+            await self.sweep_windows()
+
+    async def commit(self, boards: dict[int, Board], counts: dict[int, dict], dead: list) -> None:
+        """Make the batch durable (see the module docstring), then return."""
+        hourly = self.hourly_table.data.data
+        sends: list[Any] = []
+        if dead:
+            # Dead letters first: the commit records below move the source offsets past them.
+            sends.extend([await self._dead_letter(message, letter) for message, letter in dead])
+            await self.app.producer.flush()
+        for partition in sorted(set(boards) | set(counts)):
+            board = boards.get(partition)
+            changes = board.take_changes() if board is not None else {}
+            windows = [[label, rng[0], rng[1], hourly.get((label, rng), 0) + n]
+                       for (label, rng), n in counts.get(partition, {}).items()]
+            if not changes and not windows:
+                continue
+            offsets = {topic: self.next_offset[(topic, partition)] for topic in self.sources
+                       if (topic, partition) in self.next_offset}
+            record = {"rows": changes, "windows": windows, "offsets": offsets}
+            self.board_table.data.data[commit_key(partition)] = record
+            sends.append(await self._changelog(self.board_table, partition, commit_key(partition), record))
+            crash = self.crash_after[1] if self.crash_after and self.batches >= self.crash_after[0] else None
+            sends.extend(await self._apply_commit(partition, record, crash_after_rows=crash))
+        if sends:
+            await self.app.producer.flush()
+            for fut in sends:
+                if not fut.done() or fut.cancelled() or fut.exception() is not None:
+                    self._fatal(f"Kafka did not take the batch: {fut!r}")
+
+    async def _apply_commit(self, partition: int, record: dict[str, Any], *,
+                            crash_after_rows: int | None = None) -> list[Any]:
+        """Write a committed batch's rows and window counts everywhere they belong."""
+        producer, boards_topic = self.app.producer, self.layout.boards
+        sends = []
+        for i, (key, row) in enumerate(record["rows"].items()):
+            if i == crash_after_rows:
+                await self._die_torn()
+            sends.append(await self._changelog(self.board_table, partition, key, row))
+            sends.append(await producer.send(boards_topic, key.encode(), encode_row(row), None, None, None))
+        if record["windows"]:
+            hourly = self.hourly_table.data.data
+            for label, start, end, value in record["windows"]:
+                hourly[(label, (start, end))] = value
+                sends.append(await self._changelog(self.hourly_table, partition, [label, [start, end]], value))
+                sends.append(await producer.send(self.layout.figures_hourly, *_hourly_record(label, start, end, value),
+                                                 None, None, None))
+        return sends
+
+    async def _changelog(self, table: Any, partition: int, key: Any, value: Any) -> Any:
+        # The table's own serialisers (json) so that Faust's recovery reads these records back.
+        return await self.app.producer.send(
+            table.changelog_topic.get_topic_name(), _json(key), None if value is None else _json(value),
+            partition, None, None)
+
+    async def _dead_letter(self, message: Any, letter: DeadLetter) -> Any:
+        self.dead_letters += 1
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, letter)
+        headers = dead_letter_headers(kind=letter.kind, reason=letter.reason, topic=message.topic,
+                                      partition=message.partition, offset=message.offset,
+                                      headers=_headers(message.headers))
+        return await self.app.producer.send(self.layout.dlq, message.key, message.value, None, None, headers)
+
+    # ------------------------------------------------------------------ recovery and upkeep
+
+    async def redo(self) -> None:
+        """After recovery: apply again the last commit record of every partition we own."""
+        mine = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.layout.events}
+        rows = self.board_table.data.data
+        self._forget_others(mine)
+        sends: list[Any] = []
+        self.next_offset = {}
+        for partition in sorted(mine):
+            record = rows.get(commit_key(partition))
+            if not record:
+                continue
+            for topic, offset in record.get("offsets", {}).items():
+                self.next_offset[(topic, partition)] = offset
+            for key, row in record["rows"].items():
+                if row is None:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = row
+            sends.extend(await self._apply_commit(partition, record))
+        if sends:
+            await self.app.producer.flush()
+        log.info("recovered partitions %s: %d rows in the board table", sorted(mine), len(rows))
+
+    def _forget_others(self, mine: set[int]) -> None:
+        """Drop the rows of partitions another worker owns now. A partition that comes back is
+        read again from the start of its changelog (the memory store keeps no offsets), and a
+        row left over from before could have been deleted meanwhile."""
+        rows, partition_of = self.board_table.data.data, self.partition_of
+        for key in [k for k, row in rows.items() if _partition_of_row(k, row, partition_of) not in (None, *mine)]:
+            del rows[key]
+        hourly = self.hourly_table.data.data
+        for key in [k for k in hourly if partition_of(k[0].split("/", 1)[0]) not in mine]:
+            del hourly[key]
+
+    async def sweep_windows(self) -> None:
+        """Drop windows older than the expiry (relative to the newest call seen)."""
+        self._last_sweep = time.monotonic()
+        if not self.stream_time:
+            return
+        hourly = self.hourly_table.data.data
+        horizon = self.stream_time - HOURLY_EXPIRES_S
+        stale = [key for key in hourly if key[1][1] < horizon]
+        for label, rng in stale:
+            del hourly[(label, rng)]
+            partition = self.partition_of(label.split("/", 1)[0])
+            await self._changelog(self.hourly_table, partition, [label, [rng[0], rng[1]]], None)
+        if stale:
+            await self.app.producer.flush()
+
+    async def _die_torn(self) -> None:
+        # Fault injection (EOC_WORKER_CRASH_AFTER, for the tests only): end the process the
+        # way kill -9 would at the worst moment — the commit record and some of the batch's
+        # rows are in Kafka, the other rows are not, and nothing is acknowledged.
+        await self.app.producer.flush()
+        log.critical("EOC_WORKER_CRASH_AFTER: dying in the middle of batch %d", self.batches)
+        logging.shutdown()
+        os._exit(137)
+
+    def _fatal(self, why: str) -> None:
+        # The store is ahead of what Kafka holds; the only safe way on is recovery from the
+        # changelog, so the process ends and its supervisor starts it again.
+        log.critical("%s; the worker exits to recover from its changelog", why)
+        logging.shutdown()
+        os._exit(70)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _partition_of_row(key: str, row: Any, partition_of: Any) -> int | None:
+    """The source partition a board row belongs to (None if it cannot be told)."""
+    if key.startswith(COMMIT_PREFIX):
+        return int(key[len(COMMIT_PREFIX):])
+    parts = key.split("/")
+    if parts[0] == "drill":
+        parts = parts[1:]
+    if parts[0] in ("applied", "figures") and len(parts) > 1:
+        return partition_of(parts[1])
+    if isinstance(row, dict) and isinstance(row.get("province"), str):
+        return partition_of(row["province"])
+    return None
+
+
+def _headers(headers: Any) -> list[tuple[str, bytes]]:
+    if not headers:
+        return []
+    if isinstance(headers, dict):
+        return list(headers.items())
+    return list(headers)
+
+
+def _hourly_record(label: str, start: float, end: float, calls: int) -> tuple[bytes, bytes]:
+    province, category = label.split("/", 1)
+    window_start = iso(datetime.fromtimestamp(start, UTC))
+    window_end = iso(datetime.fromtimestamp(start, UTC) + timedelta(seconds=HOURLY_WINDOW_S))
+    key = f"{label}/{window_start}".encode()
+    return key, _json({"province": province, "category": category, "window_start": window_start,
+                       "window_end": window_end, "calls": calls})
+
+
+# ---------------------------------------------------------------------- the Faust application
+
+
+def create_app(
+    bootstrap: str,
+    layout: Layout,
+    *,
+    web_port: int | None = None,
+    batch_max: int = 500,
+    batch_within_s: float = 0.002,
+    commit_interval_s: float = 1.0,
+    session_timeout_s: float = 10.0,
+    instance_id: str | None = None,
+    crash_after: tuple[int, int] | None = None,
+    datadir: str | None = None,
+    heartbeat: Any = None,
+) -> tuple[faust.App, BoardProcessor]:
+    """The worker's Faust app, its agent and tables. Topics must exist (``eoc topics``).
+
+    ``instance_id`` makes the worker a static member of its consumer group: restarted with the
+    same id it takes its partitions back at once instead of after a rebalance; a worker gone
+    for good gives them up after ``session_timeout_s``.
+    """
+    app = faust.App(
+        layout.worker_app,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        datadir=datadir or f"{layout.worker_app}-data",  # Faust's own files (tables are in memory)
+        topic_partitions=layout.partitions,
+        topic_replication_factor=layout.replication,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger=0.001,
+        producer_max_request_size=16 * 1024 * 1024,
+        consumer_max_fetch_size=16 * 1024 * 1024,
+        # No standby copies: a memory store reads an active partition from the start of its
+        # changelog whenever it is assigned, so a standby copy would not be used.
+        table_standby_replicas=0,
+        broker_commit_interval=commit_interval_s,
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=min(3.0, session_timeout_s / 3),
+        consumer_group_instance_id=instance_id,
+        stream_wait_empty=True,
+    )
+    source = app.topic(layout.events, layout.telemetry, key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw", partitions=layout.partitions)
+    # Keys and values of both tables are JSON in their changelogs (Faust's default).
+    board = app.Table("board", partitions=layout.partitions,
+                      help="every board row, sharded like the events (by province)")
+    hourly = app.Table(
+        "calls_per_hour", default=int, partitions=layout.partitions,
+        help="real calls per hour per province/category",
+    ).tumbling(HOURLY_WINDOW_S, expires=timedelta(seconds=HOURLY_EXPIRES_S))
+    processor = BoardProcessor(app, layout, board, hourly)
+    processor.crash_after = crash_after
+
+    @app.agent(source, name="fold")
+    async def fold(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(batch_max, within=batch_within_s):
+            await processor.process(events)
+
+    board.on_recover(processor.redo)
+    if heartbeat is not None:
+        @app.timer(5.0)
+        async def beat() -> None:  # the event loop is alive (for a container's health check)
+            heartbeat()
+
+    return app, processor
+
+
+def run_worker(app: faust.App, *, loglevel: str = "warn") -> None:
+    """Run the worker until SIGTERM/SIGINT (blocks)."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,133 @@
+"""The cluster processes: ``eoc api``, ``eoc relay``, ``eoc worker`` and ``eoc topics``.
+
+Settings come from the environment (see eoc/cluster.py and docs/cluster.md). Each process
+stops cleanly on SIGTERM or SIGINT; the relay and the worker are also safe to kill (-9): they
+resume with nothing lost and nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from ..cluster import ClusterSettings, configure_logging, ensure_topics
+
+ASYNCAPI = Path(__file__).resolve().parents[2] / "events" / "asyncapi.yaml"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("api", help="serve the command API of a cluster (PostgreSQL store, Kafka telemetry)")
+    p.add_argument("--host", help="bind address (default EOC_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default EOC_PORT or 8123)")
+    p.set_defaults(run=run_api)
+
+    p = sub.add_parser("relay", help="publish every stored event to Kafka (eoc.events), in log order")
+    p.set_defaults(run=run_relay)
+
+    p = sub.add_parser("worker", help="run a Faust worker: fold the topics into the boards (eoc.boards)")
+    p.add_argument("--web-port", type=int, help="Faust's web port (default EOC_WORKER_WEB_PORT; none: no web)")
+    p.set_defaults(run=run_worker)
+
+    p = sub.add_parser("topics", help="create the cluster's topics (idempotent) and describe them")
+    p.add_argument("--asyncapi", nargs="?", const=str(ASYNCAPI), metavar="PATH",
+                   help=f"instead, write the AsyncAPI document (default {ASYNCAPI.relative_to(ASYNCAPI.parents[1])}; - for stdout)")
+    p.add_argument("--check", action="store_true", help="only describe; exit 1 if a topic is missing or differs")
+    p.set_defaults(run=run_topics)
+
+
+def run_topics(args: argparse.Namespace) -> int:
+    cs = ClusterSettings.from_env()
+    if args.asyncapi:
+        from consumers.asyncapi import render
+
+        text = render()
+        if args.asyncapi == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.asyncapi).write_text(text, encoding="utf-8")
+            print(f"wrote {args.asyncapi}")
+        return 0
+    configure_logging(cs.log_level)
+    if args.check:
+        from kafka import KafkaAdminClient
+
+        from consumers.topics import describe_topics
+
+        admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics")
+        try:
+            states = describe_topics(admin, cs.layout)
+        finally:
+            admin.close()
+    else:
+        states = ensure_topics(cs)
+    specs = cs.layout.specs()
+    print(f"{'topic':46} {'status':9} {'parts':>5}  cleanup.policy   retention.ms")
+    for state in states:
+        cfg = specs[state.name]["configs"]
+        print(f"{state.name:46} {state.status:9} {state.partitions:>5}  {cfg['cleanup.policy']:16} {cfg['retention.ms']}")
+        for problem in state.problems:
+            print(f"    ! {problem}")
+    return 1 if any(s.problems for s in states) else 0
+
+
+def run_relay(args: argparse.Namespace) -> int:
+    from ..cluster import build_relay
+
+    cs = ClusterSettings.from_env()
+    configure_logging(cs.log_level)
+    ensure_topics(cs)
+    relay = build_relay(cs)
+
+    def stop(_sig: int, _frame: object) -> None:
+        relay.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        relay.run()
+    finally:
+        relay.close()
+        relay.app.close()
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from consumers.worker import run_worker as run
+
+    from ..cluster import build_worker
+
+    cs = ClusterSettings.from_env()
+    if args.web_port:
+        from dataclasses import replace
+
+        cs = replace(cs, worker_web_port=args.web_port)
+    configure_logging(cs.log_level)
+    ensure_topics(cs)  # Faust does not create its source topics with the right partitions
+    run(build_worker(cs), loglevel=cs.log_level)
+    return 0
+
+
+def run_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ..api import create_api
+    from ..cluster import build_api
+
+    cs = ClusterSettings.from_env()
+    configure_logging(cs.log_level)
+    ensure_topics(cs)
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    settings = cs.core(**overrides)
+    api = build_api(cs, settings=settings)
+    try:
+        uvicorn.run(create_api(api.system), host=settings.host, port=settings.port,
+                    log_level="warning", access_log=False)
+    finally:
+        api.close()
+    return 0
