@@ -14,6 +14,7 @@ MODULES = (
     "eoc.cli.bridge",
     "eoc.cli.audit",
     "eoc.cli.cluster",
+    "eoc.cli.bench",
 )
 
 

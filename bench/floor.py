@@ -1,0 +1,144 @@
+"""The floor: the same stack as the product with nothing of the product in it.
+
+    python -m bench.floor --port 18000 --ws-port 18001
+
+One process, one asyncio loop, like ``eoc demo``:
+* FastAPI + uvicorn (the versions and settings the command API runs with) serving
+  ``POST /api/v1/noop`` — a small validated JSON body, a plain (thread-pool) handler like the
+  API's own, a small JSON answer; no token, no store, no follower;
+* ``POST /api/v1/position`` — the same, and the report goes into a bare "map": the latest row
+  per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
+  frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
+* a ``websockets`` server: a path naming ``echo`` sends back every message; any other subscribes to
+  the bare map.
+
+What the suite divides by: the HTTP framework's floor (requests a second), a bare HTTP round
+trip plus a websocket echo (the least a command-to-board measurement can cost), and the bare
+map's staleness and CPU at the telemetry scenario's rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import threading
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TICK_S = 0.05
+
+
+class Noop(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    province: str = Field(min_length=3, max_length=3)
+    county: str = Field(min_length=1, max_length=60)
+    note: str | None = None
+
+
+class Point(BaseModel):
+    lat: float = Field(ge=24.0, le=40.5)
+    lon: float = Field(ge=44.0, le=63.5)
+
+
+class Position(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team_id: str
+    province: str
+    position: Point
+    reported_at: str
+
+
+def create_app(on_position: Any) -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI(title="floor")
+
+    @app.post("/api/v1/noop")
+    def noop(body: Noop) -> dict[str, Any]:
+        return {"ok": True, "province": body.province}
+
+    @app.post("/api/v1/position", status_code=202)
+    def position(body: Position) -> dict[str, Any]:
+        on_position(body.team_id, {"team_id": body.team_id, "province": body.province,
+                                   "lat": body.position.lat, "lon": body.position.lon, "at": body.reported_at})
+        return {"team_id": body.team_id, "reported_at": body.reported_at}
+
+    return app
+
+
+async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
+    import uvicorn
+    from websockets.asyncio.server import broadcast
+    from websockets.asyncio.server import serve as ws_serve
+
+    from ui_bridge import protocol as p
+
+    loop = asyncio.get_running_loop()
+    subscribers: set[Any] = set()
+    pending: dict[str, Any] = {}
+    lock = threading.Lock()  # the handlers run on the thread pool
+    seq = 0
+
+    def on_position(team: str, row: dict[str, Any]) -> None:
+        with lock:
+            pending[f"position/{team}"] = row
+
+    async def handler(ws: Any) -> None:
+        if "echo" in ws.request.path:  # "/echo", or "/?token=echo" from the light client
+            async for message in ws:
+                await ws.send(message)
+            return
+        await ws.send(p.snapshot_frame(seq, "national_eoc", "IR", p.now_iso(), "{}"))
+        subscribers.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            subscribers.discard(ws)
+
+    async def ticks() -> None:
+        nonlocal seq, pending
+        next_tick = loop.time()
+        while True:  # the bridge's fixed beat
+            next_tick = max(next_tick + TICK_S, loop.time())
+            await asyncio.sleep(next_tick - loop.time())
+            with lock:
+                changes, pending = pending, {}
+            if changes:
+                prev, seq = seq, seq + 1
+                broadcast(subscribers, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
+
+    server = uvicorn.Server(uvicorn.Config(create_app(on_position), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    async with ws_serve(handler, "127.0.0.1", ws_port, compression=None, ping_interval=p.PING_S,
+                        write_limit=p.WRITE_LIMIT, max_size=1 << 20):
+        ticker = asyncio.create_task(ticks())
+        api = asyncio.create_task(server.serve())
+        await stop.wait()
+        server.should_exit = True
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        await api
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ws-port", type=int, required=True)
+    args = parser.parse_args()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(args.port, args.ws_port, stop)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Where a cluster command's time goes: the moment its event reaches ``eoc.events`` (the relay's
+hop) and the moment its effect reaches ``eoc.boards`` (the worker's hop), read by this process
+with its own Kafka consumers while the commands run; the dashboard's frame (the bridge's hop)
+comes from ``bench.watch``. All three are measured from the command's answer, on one clock.
+
+Events carry their log position in a header (``eoc_position``); the worker publishes
+``applied/<province>`` with every batch, so the first such record at or past a command's
+position is the moment the board topic holds its effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import time
+from typing import Any
+
+from .loadgen import quantile
+
+
+class Hops:
+    def __init__(self, bootstrap: str, events_topic: str, boards_topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topics = (events_topic, boards_topic)
+        self.events_at: dict[int, float] = {}  # log position -> arrival on eoc.events
+        self.boards_at: dict[str, tuple[list[int], list[float]]] = {}  # province -> (positions, arrivals)
+        self.commands: list[tuple[str, int, float]] = []  # (province, position, answered at)
+        self._consumers: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> Hops:
+        from aiokafka import AIOKafkaConsumer
+
+        for topic, read in zip(self.topics, (self._event, self._board), strict=True):
+            # Subscribed without a group: it assigns itself every partition (as the bridge does).
+            consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap, group_id=None,
+                                        enable_auto_commit=False, fetch_max_wait_ms=5, client_id="eoc-bench-hops")
+            await consumer.start()
+            self._consumers.append(consumer)
+            for _ in range(200):
+                if consumer.assignment():
+                    break
+                await asyncio.sleep(0.05)
+            await consumer.seek_to_end(*consumer.assignment())
+            self._tasks.append(asyncio.create_task(self._follow(consumer, read)))
+        return self
+
+    async def _follow(self, consumer: Any, read: Any) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=100, max_records=5000)
+            arrived = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    read(record, arrived)
+
+    def _event(self, record: Any, arrived: float) -> None:
+        for key, value in record.headers or ():
+            if key == "eoc_position":
+                self.events_at.setdefault(int(value), arrived)
+
+    def _board(self, record: Any, arrived: float) -> None:
+        key = record.key.decode() if record.key else ""
+        if key.startswith("applied/") and record.value is not None:
+            positions, arrivals = self.boards_at.setdefault(key[8:], ([], []))
+            value = json.loads(record.value)
+            if not positions or value > positions[-1]:
+                positions.append(value)
+                arrivals.append(arrived)
+
+    def expect(self, province: str, position: int, answered_at: float) -> None:
+        self.commands.append((province, position, answered_at))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for consumer in self._consumers:
+            await consumer.stop()
+
+    def report(self) -> dict[str, Any]:
+        relay: list[float] = []
+        worker: list[float] = []
+        for province, position, answered in self.commands:
+            at = self.events_at.get(position)
+            if at is not None:
+                relay.append(max(0.0, (at - answered) * 1000))
+            positions, arrivals = self.boards_at.get(province, ([], []))
+            i = bisect.bisect_left(positions, position)
+            if i < len(positions):
+                worker.append(max(0.0, (arrivals[i] - answered) * 1000))
+
+        def q(values: list[float]) -> dict[str, float | None]:
+            s = sorted(values)
+            return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}
+
+        return {"answer_to_events_topic": q(relay), "answer_to_boards_topic": q(worker)}

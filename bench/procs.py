@@ -1,0 +1,150 @@
+"""The processes a scenario starts, and what they cost: CPU time and resident memory from /proc.
+
+Every server the suite measures runs as a real subprocess (the product's own commands where
+there is one: ``eoc demo --no-simulator``, ``eoc api``, ``eoc relay``, ``eoc worker``,
+``eoc bridge``), in a session of its own so that stopping it stops its children too, with its
+output in a log file next to the results (shown when it fails to start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def eoc_command() -> list[str]:
+    """The ``eoc`` console script of this interpreter (or the module, if it is not installed)."""
+    script = Path(sys.executable).with_name("eoc")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "eoc.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    """One started process."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path,
+                 cwd: Path | None = None) -> None:
+        self.name, self.args, self.env = name, args, env
+        self.log = logdir / f"{name}.log"
+        self.cwd = cwd or logdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                     cwd=self.cwd, start_new_session=True)
+        out.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds_of(self.pid)
+
+    def rss_mb(self) -> float:
+        return rss_mb_of(self.pid)
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text[-lines:])
+
+    def check(self) -> None:
+        if not self.alive:
+            raise RuntimeError(f"{self.name} stopped (exit {self.proc.returncode if self.proc else '?'}):\n"
+                               f"{self.tail()}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """User + system CPU of a process, all its threads (not its children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb_of(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 1e6
+
+
+def self_rss_mb() -> float:
+    return rss_mb_of(os.getpid())
+
+
+class CpuMeter:
+    """CPU share (in cores) of some processes over a window: ``start()`` then ``stop()``."""
+
+    def __init__(self, procs: dict[str, int]) -> None:
+        self.procs = procs
+        self._cpu0: dict[str, float] = {}
+        self._t0 = 0.0
+
+    def start(self) -> CpuMeter:
+        self._t0 = time.perf_counter()
+        self._cpu0 = {name: _cpu_or_zero(pid) for name, pid in self.procs.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        wall = max(1e-9, time.perf_counter() - self._t0)
+        return {name: (_cpu_or_zero(pid) - self._cpu0[name]) / wall for name, pid in self.procs.items()}
+
+
+def _cpu_or_zero(pid: int) -> float:
+    try:
+        return cpu_seconds_of(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+
+
+async def wait_port(port: int, *, timeout: float, proc: Proc | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            pass
+        if proc is not None:
+            proc.check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on port {port} after {timeout} s"
+                               + (f"\n{proc.tail()}" if proc else ""))
+        await asyncio.sleep(0.1)

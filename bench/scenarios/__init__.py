@@ -1,0 +1,32 @@
+"""The scenarios of ``python -m bench``, in the order they run (one module per scenario kind;
+each has an embedded and a cluster variant)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..suite import Context
+from . import command_to_board, memory, sustained, telemetry
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    run: Callable[[Context], Awaitable[None]]
+    cluster: bool
+    budget_s: float  # the full run's bound; a scenario that overruns it is stopped and reported
+    smoke_budget_s: float = 120.0
+
+
+SCENARIOS = (
+    Scenario("command-to-board-embedded", command_to_board.EMBEDDED, command_to_board.run_embedded, False, 120),
+    Scenario("sustained-embedded", sustained.EMBEDDED, sustained.run_embedded, False, 240),
+    Scenario("telemetry-embedded", telemetry.EMBEDDED, telemetry.run_embedded, False, 180),
+    Scenario("memory-embedded", memory.EMBEDDED, memory.run_embedded, False, 300),
+    Scenario("command-to-board-cluster", command_to_board.CLUSTER, command_to_board.run_cluster, True, 150),
+    Scenario("sustained-cluster", sustained.CLUSTER, sustained.run_cluster, True, 240),
+    Scenario("telemetry-cluster", telemetry.CLUSTER, telemetry.run_cluster, True, 180),
+    Scenario("memory-cluster", memory.CLUSTER, memory.run_cluster, True, 300),
+)
