@@ -7,7 +7,6 @@ CI=true a missing service fails the test loudly; on a laptop without them it ski
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,26 +15,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ROOT / "scripts" / "services"
 _started: dict[str, dict[str, str]] = {}
 
 
 def service_env(which: str) -> dict[str, str]:
     """Start (or find running) a service with the project script; its settings as a dict."""
+    from bench.services import start  # the one wrapper of scripts/services, shared with bench/
+
     if which not in _started:
-        start = subprocess.run([str(SERVICES), "start", which], capture_output=True, text=True)
-        if start.returncode != 0:
-            message = f"scripts/services start {which} failed:\n{start.stdout}\n{start.stderr}"
+        try:
+            _started[which] = start(which)
+        except RuntimeError as exc:
             if os.environ.get("CI") == "true":
-                pytest.fail(message, pytrace=False)
-            pytest.skip(message)
-        out = subprocess.run([str(SERVICES), "env"], capture_output=True, text=True, check=True).stdout
-        env = {}
-        for line in out.splitlines():
-            if line.startswith("export "):
-                key, _, value = line[len("export "):].partition("=")
-                env[key] = value.strip("'\"")
-        _started[which] = env
+                pytest.fail(str(exc), pytrace=False)
+            pytest.skip(str(exc))
     return _started[which]
 
 
