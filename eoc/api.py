@@ -26,6 +26,7 @@ from .bootstrap import System
 from .errors import Unauthorized
 from .http_errors import install
 from .http_limits import Limits
+from .idempotency import Idempotent
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -36,6 +37,8 @@ def create_api(system: System) -> FastAPI:
         version="1.0",
         description=__doc__,
     )
+    # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
+    api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
     api.add_middleware(Limits)
     svc = system.service
 

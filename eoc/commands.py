@@ -80,7 +80,11 @@ class PersonDetails(BaseModel):
 # ------------------------------------------------------------------ calls
 
 
+NEW_ID = "the new aggregate's id, chosen by the client so that a retried create cannot make two"
+
+
 class ReceiveCall(Placed):
+    call_id: UUID | None = Field(None, description=NEW_ID)
     line: Line = Line.LINE_123
     received_at: Moment | None = None
     caller_id: SubjectId | None = Field(None, description="pseudonymous id of a known caller")
@@ -109,12 +113,14 @@ class EscalateCall(Command):
 
     location: Point
     priority: Priority | None = None
+    incident_id: UUID | None = Field(None, description=NEW_ID)
 
 
 # ------------------------------------------------------------------ incidents
 
 
 class OpenIncident(Placed):
+    incident_id: UUID | None = Field(None, description=NEW_ID)
     route: ReferralRoute
     category: CallCategory
     priority: Priority
@@ -130,6 +136,7 @@ class CloseIncident(Command):
 
 
 class RegisterTeam(Placed):
+    team_id: UUID | None = Field(None, description=NEW_ID)
     name: Name(80)  # type: ignore[valid-type]
     home: Point
     base_id: UUID | None = None
@@ -172,6 +179,7 @@ class RecordMissedCheckIn(Command):
 
 
 class RegisterCentre(Placed):
+    centre_id: UUID | None = Field(None, description=NEW_ID)
     name: Name(120)  # type: ignore[valid-type]
     kind: CentreKind
     capacity: Count = Field(ge=0, le=10_000)

@@ -22,6 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import Route
 
 from .errors import Refused
+from .idempotency import KEY_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,14 @@ READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 422, 431)
 ANY_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (422, 431)}
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "a retry with the same key returns the first answer and stores nothing new "
+                   "(per user, kept 24 hours; another command with the same key is refused with 409)",
+    "schema": {"type": "string", "minLength": 8, "maxLength": 128, "pattern": KEY_PATTERN},
+}
+
+
 def _document(api: FastAPI) -> None:
     """OpenAPI names every refusal an operation can answer, with ``ErrorAnswer`` as its schema."""
 
@@ -83,6 +92,8 @@ def _document(api: FastAPI) -> None:
                 statuses = (COMMAND_REFUSALS if method == "post" and path.startswith("/api/")
                             else READ_REFUSALS if path.startswith("/api/") else ANY_REFUSALS)
                 operation["responses"].pop("422", None)  # the framework's shape, never answered
+                if method == "post" and path.startswith("/api/"):
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
                 for status, text in statuses.items():
                     operation["responses"][str(status)] = {"description": text, "content": ref}
         for unused in ("HTTPValidationError", "ValidationError"):

@@ -28,7 +28,7 @@ from events.vocabulary import SECRET_KINDS, ReferralRoute
 from . import commands as c
 from .auth import Claims, authorize
 from .domain import Call, Centre, Context, Incident, Team
-from .errors import InvalidCommand, NotFound, OverCapacity
+from .errors import AlreadyExists, InvalidCommand, NotFound, OverCapacity
 from .keyring import Keyring
 from .writer import BatchWriter, Position
 
@@ -110,6 +110,17 @@ class CommandService:
             raise NotFound(f"{id_} is not a {what}", id=str(id_))
         return agg
 
+    def _new_id(self, chosen: UUID | None) -> UUID:
+        """A new aggregate's id: the client's choice if it made one, and then not taken."""
+        if chosen is None:
+            return uuid4()
+        uow = self.writer.uow
+        try:
+            uow.get(chosen) if uow is not None else self.app.repository.get(chosen)
+        except AggregateNotFoundError:
+            return chosen
+        raise AlreadyExists(f"{chosen} already exists; a retried create makes nothing new", id=str(chosen))
+
     @staticmethod
     def _may(claims: Claims, command: str) -> str:
         """The role is checked before any lookup and any side effect; the token's province back."""
@@ -166,7 +177,7 @@ class CommandService:
             )
 
             def handler() -> dict[str, Any]:
-                call = Call.receive(payload, ctx, cmd.province, cmd.county)
+                call = Call.receive(payload, ctx, cmd.province, cmd.county, id=self._new_id(cmd.call_id))
                 return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
 
             return self._run(handler)
@@ -218,7 +229,7 @@ class CommandService:
             call = self._get(Call, call_id, "call", province)
             authorize(claims, "escalate_call", call.province)
             ctx = self._ctx(claims, cmd)
-            incident_id = uuid4()
+            incident_id = self._new_id(cmd.incident_id)
             call.escalate(ev.CallEscalated(incident_id=incident_id), ctx)
             incident = Incident.open(
                 ev.IncidentOpened(
@@ -248,7 +259,8 @@ class CommandService:
                                     risk_flags=cmd.risk_flags, location=cmd.location)
 
         def handler() -> dict[str, Any]:
-            incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county)
+            incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county,
+                                     id=self._new_id(cmd.incident_id))
             return {"incident_id": str(incident.id), "position": self._save(incident)}
 
         return self._run(handler)
@@ -274,7 +286,7 @@ class CommandService:
             if cmd.base_id is not None:
                 self._get(Centre, cmd.base_id, "base", cmd.province)
             team = Team.register(ev.TeamRegistered(name=cmd.name, home=cmd.home, base_id=cmd.base_id),
-                                 self._ctx(claims, cmd), cmd.province, cmd.county)
+                                 self._ctx(claims, cmd), cmd.province, cmd.county, id=self._new_id(cmd.team_id))
             return {"team_id": str(team.id), "position": self._save(team)}
 
         return self._run(handler)
@@ -348,7 +360,7 @@ class CommandService:
 
     def register_centre(self, cmd: c.RegisterCentre, claims: Claims) -> dict[str, Any]:
         authorize(claims, "register_centre", cmd.province)
-        centre_id = uuid4()
+        centre_id = self._new_id(cmd.centre_id)
         secret = cmd.secret or cmd.kind in SECRET_KINDS
         location, sealed = cmd.location, None
         with self._keys_kept_only_if_stored() as created:
@@ -360,6 +372,8 @@ class CommandService:
 
             def handler() -> dict[str, Any]:
                 # The id is chosen first so that the place's key exists before its event.
+                if cmd.centre_id is not None:
+                    self._new_id(cmd.centre_id)  # taken meanwhile by a racing retry
                 centre = Centre.register(payload, self._ctx(claims, cmd), cmd.province, cmd.county, id=centre_id)
                 return {"centre_id": str(centre_id), "secret": secret, "position": self._save(centre)}
 
