@@ -12,6 +12,7 @@ from events.sealing import Unreadable, unseal
 
 from .auth import TokenSigner
 from .config import Settings
+from .idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
 from .keyring import Keyring, PostgresKeyring, SQLiteKeyring
 from .service import CommandService, EOCApplication
 
@@ -25,6 +26,7 @@ class System:
     follower: Follower
     signer: TokenSigner
     checkpoints: Any = None  # the audit CheckpointPublisher, once started
+    idempotency: KeyStore | None = None  # Idempotency-Key answers, in the event store's database
 
     def start_checkpoints(self, *, every_events: int = 1000, every_s: float = 60.0, kafka: bool = False) -> Any:
         """Sign and keep audit checkpoints of the log as it grows (eoc/audit/checkpoints.py)."""
@@ -52,6 +54,8 @@ class System:
             self.checkpoints.publish()  # the last stretch of the log is signed too
         self.service.close()
         self.follower.stop()
+        if self.idempotency is not None:
+            self.idempotency.close()
         self.keyring.close()
         self.app.close()
 
@@ -76,13 +80,16 @@ def build(
     app = EOCApplication(env=settings.eventsourcing_env())
     if settings.store == "sqlite":
         keyring: Keyring = SQLiteKeyring(str(settings.data_dir / "keys.sqlite"))
+        idempotency: KeyStore = SQLiteKeyStore(str(settings.sqlite_path))
     else:
         keyring = PostgresKeyring(settings.pg_dsn or "")
+        idempotency = PostgresKeyStore(settings.pg_dsn or "")
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
     service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock)
-    system = System(settings, app, keyring, service, follower, TokenSigner(settings.token_secret))
+    system = System(settings, app, keyring, service, follower, TokenSigner(settings.token_secret),
+                    idempotency=idempotency)
     if start_follower:
         follower.start()
     return system
