@@ -21,11 +21,15 @@ from projections.views import summary
 from projections.visibility import visible_rows
 
 from . import commands as c
+from .access_log import record_secret_reads
 from .auth import Claims
+from .identity_api import identity_router
+from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
 
-STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
+STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
+          "too_many": 429}
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -38,16 +42,35 @@ def create_api(system: System) -> FastAPI:
     )
     svc = system.service
 
-    def claims(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
-        if creds is None:
-            raise Unauthorized("a bearer token is needed (eoc token --role ... --province ...)")
-        return system.signer.verify(creds.credentials)
+    def claims(request: Request,
+               creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
+        where = request.client.host if request.client else "?"
+        try:
+            if creds is None:
+                raise Unauthorized("a bearer token is needed: sign in (/signin.html or /api/v1/auth/sign-in)")
+            who = system.signer.verify(creds.credentials)
+        except Unauthorized:
+            system.limits.unauthenticated.take(where, "requests without a valid token from this address")
+            raise
+        if request.method != "GET":  # commands: per user and per address
+            system.limits.commands_user.take(who.sub, "commands from this user")
+            system.limits.commands_address.take(where, "commands from this address")
+        request.state.claims = who
+        return who
 
     Who = Annotated[Claims, Depends(claims)]
 
+    install_transport_guards(api)
+
     @api.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind])
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        who = getattr(request.state, "claims", None)
+        if who is not None and exc.kind in ("forbidden", "unauthorized"):
+            # Refused commands are facts for auditors (the reason is the one the caller saw).
+            system.access_log.record(user=who.sub, role=str(who.role), province=who.province, action="refused",
+                                     channel="api", subject=request.url.path, error=exc.code, reason=exc.reason)
+        headers = {"Retry-After": str(int(exc.details.get("retry_after", 1)) + 1)} if exc.kind == "too_many" else None
+        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind], headers=headers)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -160,19 +183,24 @@ def create_api(system: System) -> FastAPI:
 
     # ---------------------------------------------------------------- boards (read)
 
+    def board_read(who: Claims, what: str) -> dict[str, Any]:
+        _, rows = system.follower.snapshot()
+        seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
+        record_secret_reads(system.access_log, who.sub, str(who.role), who.province, "api", seen, what=what)
+        return seen
+
     @api.get("/api/v1/boards", tags=["boards"])
     def boards(who: Who) -> dict[str, Any]:
         """Every board row this token may see, with the sequence number of the last delta."""
-        sequence, rows = system.follower.snapshot()
-        return {"sequence": sequence, "position": system.follower.position,
-                "rows": visible_rows(rows, str(who.role), who.province, system.unseal_place)}
+        sequence, _ = system.follower.snapshot()
+        return {"sequence": sequence, "position": system.follower.position, "rows": board_read(who, "boards")}
 
     @api.get("/api/v1/boards/summary", tags=["boards"])
     def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:
         """The boards as an operator reads them now: ages, rollups, alerts."""
-        _, rows = system.follower.snapshot()
-        seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
-        return summary(seen, iso(datetime.now(UTC)), drill=drill)
+        return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
+
+    api.include_router(identity_router(system, claims))
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:

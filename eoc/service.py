@@ -116,6 +116,8 @@ class CommandService:
 
     def _seal_person(self, subject: str | None, details: c.PersonDetails | None) -> tuple[str, str | None]:
         subject = subject or f"S-{uuid4().hex[:20]}"
+        if ":" in subject:  # "place:…" names a secret place's key: a person's id never does
+            raise InvalidCommand("a person's id has no ':'", id=subject)
         if details is None:
             return subject, None
         key = self.keyring.create(subject)
@@ -328,7 +330,7 @@ class CommandService:
                         act: Callable[[Centre, Context], dict[str, Any] | None]) -> dict[str, Any]:
         def handler() -> dict[str, Any]:
             centre = self._get(Centre, centre_id, "centre")
-            authorize(claims, name, centre.province)
+            authorize(claims, name, centre.province, centre_id=str(centre.id))
             extra = act(centre, self._ctx(claims, cmd)) or {}
             return {"centre_id": str(centre.id), "occupied": centre.occupied(cmd.exercise),
                     "capacity": centre.capacity, **extra, "position": self._save(centre)}
@@ -380,8 +382,12 @@ class CommandService:
 
         def handler() -> dict[str, Any]:
             source = self._get(Centre, centre_id, "centre")
-            authorize(claims, "transfer_client", source.province)
+            authorize(claims, "transfer_client", source.province, centre_id=str(source.id))
             destination = self._get(Centre, cmd.to_centre_id, "destination centre")
+            if destination.province != source.province:
+                # Another province's places are not this province's to fill (nor to name).
+                raise WrongProvince("a transfer stays within the province; another province's place "
+                                    "takes the client through its own staff", to_centre_id=str(destination.id))
             ctx = self._ctx(claims, cmd)
             source.transfer_out(cmd.client_id, destination, ctx)
             destination.transfer_in(cmd.client_id, source, ctx)
