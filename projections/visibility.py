@@ -53,6 +53,8 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
         return _centre(row, role, viewer_province, unseal)
     if kind == "secret_places":
         return row if sees_secret_counts(role) else None
+    if kind == "alert" and row.get("secret") and sees_secret_counts(role):
+        return None  # an alert names one place: the nation sees only counts
     if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, province):
         return {k: v for k, v in row.items() if k not in ("county",)} | {"county": None}
     return row
