@@ -11,6 +11,7 @@ OpenAPI documents this shape (``ErrorAnswer``) for every status a command can an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,7 +27,8 @@ from .idempotency import KEY_PATTERN
 
 log = logging.getLogger(__name__)
 
-STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
+STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
+          "too_many": 429}
 
 # The framework's statuses, named in the project's words.
 FRAMEWORK_CODES = {
@@ -104,13 +106,19 @@ def _document(api: FastAPI) -> None:
     api.openapi = openapi  # type: ignore[method-assign]
 
 
-def install(api: FastAPI) -> None:
-    """Answer every refusal in the project's shape; call after the routes are declared."""
+def install(api: FastAPI, on_refused: Callable[[Request, Refused], None] | None = None) -> None:
+    """Answer every refusal in the project's shape; call after the routes are declared.
+
+    ``on_refused`` sees each named refusal first (the access log records refused commands)."""
     _document(api)
 
     @api.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind])
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        if on_refused is not None:
+            on_refused(request, exc)
+        headers = ({"Retry-After": str(int(exc.details.get("retry_after", 1)) + 1)}
+                   if exc.kind == "too_many" else None)
+        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind], headers=headers)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
