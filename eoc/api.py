@@ -30,6 +30,7 @@ from .errors import Refused, Unauthorized
 from .http_errors import install
 from .http_limits import Limits
 from .idempotency import Idempotent
+from .workspace_api import install_workspaces
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -188,6 +189,7 @@ def create_api(system: System) -> FastAPI:
         return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
 
     api.include_router(identity_router(system, claims))
+    install_workspaces(api, system, claims)  # workspace_api.py: its commands, queries, short references
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:

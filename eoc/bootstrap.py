@@ -14,6 +14,7 @@ from .access_log import AccessLog
 from .auth import Authenticator, TokenSigner
 from .config import Settings, secure_data_dir
 from .idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
+from .callers import CallerIndex, index_key
 from .keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
 from .limits import Limits
 from .service import CommandService, EOCApplication
@@ -61,6 +62,8 @@ class System:
             self.checkpoints.stop()
             self.checkpoints.publish()  # the last stretch of the log is signed too
         self.service.close()
+        if self.service.callers is not None:
+            self.service.callers.close()
         self.follower.stop()
         if self.idempotency is not None:
             self.idempotency.close()
@@ -69,6 +72,14 @@ class System:
             if part is not None:
                 part.close()
         self.app.close()
+
+
+def make_caller_index(settings: Settings) -> CallerIndex:
+    """Repeat callers: the keyed hash of a number -> the caller's id, beside the keyring."""
+    key = index_key(settings.data_dir, settings.master_key)
+    if settings.keyring_dsn or settings.store == "postgres":
+        return CallerIndex(key, dsn=settings.keyring_dsn or settings.pg_dsn or "")
+    return CallerIndex(key, sqlite_path=str(settings.data_dir / "callers.sqlite"))
 
 
 def make_keyring(settings: Settings) -> Keyring:
@@ -123,6 +134,7 @@ def build(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
     service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock)
+    service.callers = make_caller_index(settings)
     system = attach_identity(System(settings, app, keyring, service, follower,
                                     Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))
     if start_follower:

@@ -200,6 +200,7 @@ class AdmitClient(Command):
     client_id: SubjectId | None = None
     client: PersonDetails | None = None
     incident_id: UUID | None = None
+    hold_id: UUID | None = Field(None, description="the place held for this client (taken by the admission)")
 
 
 class StartHolding(Command):
@@ -216,3 +217,4 @@ class TransferClient(Command):
 class DischargeClient(Command):
     client_id: SubjectId
     reason: DischargeReason
+    call_back_hours: list[Count] = Field([], max_length=4, description="call-backs after discharge, e.g. [24, 72]")

@@ -30,6 +30,7 @@ from .auth import Claims, authorize
 from .domain import Call, Centre, Context, Incident, Team
 from .errors import AlreadyExists, InvalidCommand, NotFound, OverCapacity
 from .keyring import Keyring
+from .workspace_service import WorkspaceCommands
 from .writer import BatchWriter, Position
 
 A = TypeVar("A")
@@ -63,8 +64,8 @@ class EOCApplication(Application):
                 listener(last)
 
 
-class CommandService:
-    """The handlers behind the command API."""
+class CommandService(WorkspaceCommands):
+    """The handlers behind the command API (the workspaces' own in ``workspace_service``)."""
 
     def __init__(
         self,
@@ -173,7 +174,7 @@ class CommandService:
         authorize(claims, "receive_call", cmd.province)
         ctx = self._ctx(claims, cmd)
         with self._keys_kept_only_if_stored() as created:
-            caller, sealed = self._seal_person(cmd.caller_id, cmd.caller, created)
+            caller, sealed = self._seal_person(cmd.caller_id or self.known_caller(cmd), cmd.caller, created)
             payload = ev.CallReceived(
                 line=cmd.line, caller=caller, caller_sealed=sealed, received_at=cmd.received_at or ctx.now
             )
@@ -182,7 +183,9 @@ class CommandService:
                 call = Call.receive(payload, ctx, cmd.province, cmd.county, id=self._new_id(cmd.call_id))
                 return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
 
-            return self._run(handler)
+            result = self._run(handler)
+            self.remember_caller(cmd, caller)
+            return result
 
     def _call_command(self, name: str, call_id: UUID, cmd: c.Command, claims: Claims,
                       act: Callable[[Call, Context], None]) -> dict[str, Any]:
@@ -420,7 +423,8 @@ class CommandService:
             nonlocal admitted
             admitted = centre.admit(
                 ev.ClientAdmitted(client=client, client_sealed=sealed, route=cmd.route,
-                                  incident_id=cmd.incident_id), ctx)
+                                  incident_id=cmd.incident_id), ctx,
+                hold_id=str(cmd.hold_id) if cmd.hold_id else None)
             return {"client_id": client, "admitted": admitted}
 
         result = self._centre_command("admit_client", centre_id, cmd, claims, act)
@@ -461,7 +465,12 @@ class CommandService:
         return self._run(handler)
 
     def discharge_client(self, centre_id: UUID, cmd: c.DischargeClient, claims: Claims) -> dict[str, Any]:
-        return self._centre_command("discharge_client", centre_id, cmd, claims,
-                                    lambda ce, ctx: ce.discharge(
-                                        ev.ClientDischarged(client=cmd.client_id, reason=cmd.reason), ctx))
+        def act(centre: Centre, ctx: Context) -> dict[str, Any]:
+            centre.discharge(ev.ClientDischarged(client=cmd.client_id, reason=cmd.reason), ctx)
+            # Call-backs after the discharge (تماس پیگیری) are stored in the same transaction.
+            ids = self.schedule_call_backs(ctx, centre.province, centre.county, cmd.call_back_hours,
+                                           centre_id=centre.id, person=cmd.client_id)
+            return {"follow_up_ids": ids} if ids else {}
+
+        return self._centre_command("discharge_client", centre_id, cmd, claims, act)
 

@@ -40,6 +40,7 @@ from .vocabulary import (
     ReferralTarget,
     RiskFlag,
     ShiftKind,
+    Skill,
     TeamStatus,
     Word,
 )
@@ -204,6 +205,7 @@ class TeamRegistered(Payload):
 class ShiftStarted(Payload):
     shift: ShiftKind
     members: list[str] = Field(min_length=1, max_length=8, description="pseudonymous staff ids")
+    skills: list[Skill] | None = Field(None, description="what the crew brings (the recommendation reads it)")
 
 
 @event_type("team")
@@ -388,3 +390,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         schema["x-aggregate"] = cls.AGGREGATE
         out[name] = schema
     return out
+
+
+# The workspaces' events (danger flags, follow-ups, duress, held places) register here too.
+from . import workspace as _workspace  # noqa: E402,F401

@@ -38,14 +38,25 @@ COMMANDS: dict[str, str] = {
     "start_holding": "start holding periods",
     "transfer_client": "transfer clients",
     "discharge_client": "discharge clients",
+    # the workspaces (میز کار)
+    "link_call": "link a call to an open incident",
+    "record_team_conflict": "record a team's conflict with a family",
+    "record_danger_flag": "record danger-to-staff flags",
+    "review_danger_flag": "review danger-to-staff flags",
+    "schedule_follow_up": "schedule call-backs",
+    "complete_follow_up": "make call-backs",
+    "raise_duress": "raise a duress alarm (SOS)",
+    "clear_duress": "clear a duress alarm",
+    "hold_place": "hold a place for an incoming client",
+    "release_place_hold": "release a held place",
 }
 
 # What a command acts on: a team's commands are bound to the team of a team's account, a
 # centre's to the centre of a centre account (binding checked in ``authorize``).
 TEAM_COMMANDS = frozenset({"start_shift", "end_shift", "dispatch_team", "change_team_status",
-                           "report_position", "check_in", "record_missed_check_in"})
+                           "report_position", "check_in", "record_missed_check_in", "raise_duress"})
 CENTRE_COMMANDS = frozenset({"change_capacity", "close_centre", "admit_client", "start_holding",
-                             "transfer_client", "discharge_client"})
+                             "transfer_client", "discharge_client", "hold_place", "release_place_hold"})
 
 
 @dataclass(frozen=True)
@@ -79,22 +90,25 @@ def _p(role: Role, persian: str, commands: set[str], *, may: str, sees: str, nat
 
 POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
     _p(R.CALL_TAKER, "کارشناس خط ۱۲۳",
-       {"receive_call", "classify_call", "counsel_call", "refer_call", "escalate_call", "open_incident"},
+       {"receive_call", "classify_call", "counsel_call", "refer_call", "escalate_call", "open_incident",
+        "link_call", "schedule_follow_up", "complete_follow_up"},
        personal_data=True,
        may="receive, classify, counsel, refer, escalate calls; open incidents",
        sees="own province, callers' details"),
     _p(R.DISPATCHER, "اعزام‌کننده",
        {"open_incident", "close_incident", "dispatch_team", "change_team_status", "start_shift",
-        "end_shift", "record_missed_check_in"},
+        "end_shift", "record_missed_check_in", "link_call", "record_team_conflict", "clear_duress"},
        may="open/close incidents, dispatch, team status, shifts, missed check-ins",
        sees="own province"),
     _p(R.TEAM, "گروه سیار",
-       {"change_team_status", "report_position", "check_in", "start_shift", "end_shift"},
+       {"change_team_status", "report_position", "check_in", "start_shift", "end_shift",
+        "raise_duress", "record_danger_flag"},
        binding="team",
        may="its own status, position, check-ins, shift",
        sees="own province"),
     _p(R.CENTRE_STAFF, "کارکنان مرکز",
-       {"admit_client", "start_holding", "transfer_client", "discharge_client", "change_capacity"},
+       {"admit_client", "start_holding", "transfer_client", "discharge_client", "change_capacity",
+        "hold_place", "release_place_hold", "schedule_follow_up"},
        secret_places="own province", client_ids=True, personal_data=True, binding="centre",
        may="admissions, holding periods, transfers within the province, discharges, capacity (of its centre when bound to one)",
        sees="own province, secret places and client ids"),
@@ -110,6 +124,25 @@ POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
        may="reads, replays, the access log",
        sees="every province, pseudonymous ids only; secret places as per-province counts"),
 )}
+
+# Who sees danger-to-staff flags (پرچم خطر): the people who go to the door or send someone
+# there. The flags name addresses and people of a family, so the national EOC and the
+# auditors (who see pseudonymous facts only) do not see them one by one.
+SEES_DANGER_FLAGS = frozenset({R.CALL_TAKER, R.DISPATCHER, R.TEAM, R.PROVINCIAL_SUPERVISOR})
+
+
+def may_see_danger_flags(role: Role | str) -> bool:
+    return Role(role) in SEES_DANGER_FLAGS
+
+
+# Who sees the line's open calls, callers' earlier calls and due call-backs (pseudonymous ids,
+# categories): the line, its dispatchers, the supervisor and the centre staff who call back.
+SEES_CALLS = frozenset({R.CALL_TAKER, R.DISPATCHER, R.PROVINCIAL_SUPERVISOR, R.CENTRE_STAFF})
+
+
+def may_see_calls(role: Role | str) -> bool:
+    return Role(role) in SEES_CALLS
+
 
 # The system itself (the safety watchdog) records missed check-ins; it has no account.
 SYSTEM_COMMANDS = frozenset({"record_missed_check_in"})

@@ -204,3 +204,12 @@ PERSIAN: dict[str, str] = {
     "evening": "عصر",
     "night": "شب",
 }
+
+
+class Skill(Word):
+    """What a team's crew brings to a case (مهارت), declared when its shift starts."""
+
+    SOCIAL_WORKER = "social_worker"  # مددکار اجتماعی
+    WOMAN_SOCIAL_WORKER = "woman_social_worker"  # مددکار زن
+    PSYCHOLOGIST = "psychologist"  # روانشناس
+    LAWYER = "lawyer"  # مشاور حقوقی

@@ -20,25 +20,27 @@ from .figures import apply_figures
 from .incidents import apply_incident, assign_team
 from .occupancy import apply_centre
 from .teams import apply_team, set_position
+from .workspace import (apply_call, apply_centre_extra, apply_danger, apply_follow_up, apply_incident_extra,
+                        apply_ref, apply_team_extra)
 
 Applier = Callable[[Board, str, Envelope], None]
 
 ROUTES: dict[str, tuple[Applier, ...]] = {
-    "CallReceived": (apply_figures,),
-    "CallClassified": (apply_figures,),
-    "CallCounselled": (apply_figures,),
-    "CallReferred": (apply_figures,),
-    "CallEscalated": (apply_figures,),
-    "IncidentOpened": (apply_incident, apply_figures),
+    "CallReceived": (apply_figures, apply_call, apply_ref),
+    "CallClassified": (apply_figures, apply_call),
+    "CallCounselled": (apply_figures, apply_call),
+    "CallReferred": (apply_figures, apply_call),
+    "CallEscalated": (apply_figures, apply_call),
+    "IncidentOpened": (apply_incident, apply_figures, apply_ref),
     "IncidentClosed": (apply_incident, apply_figures),
-    "TeamRegistered": (apply_team,),
-    "ShiftStarted": (apply_team,),
-    "ShiftEnded": (apply_team, check_in_alert),
+    "TeamRegistered": (apply_team, apply_ref),
+    "ShiftStarted": (apply_team, apply_team_extra),
+    "ShiftEnded": (apply_team, check_in_alert, apply_team_extra),
     "TeamDispatched": (apply_team, assign_team, apply_figures),
     "TeamStatusChanged": (apply_team, apply_figures),
     "SafetyCheckedIn": (apply_team, check_in_alert),
     "SafetyCheckInMissed": (apply_team, check_in_alert),
-    "CentreRegistered": (apply_centre,),
+    "CentreRegistered": (apply_centre, apply_ref),
     "CentreCapacityChanged": (apply_centre,),
     "CentreClosed": (apply_centre,),
     "ClientAdmitted": (apply_centre, apply_figures),
@@ -47,6 +49,18 @@ ROUTES: dict[str, tuple[Applier, ...]] = {
     "ClientTransferredOut": (apply_centre,),
     "ClientTransferredIn": (apply_centre, apply_figures),
     "ClientDischarged": (apply_centre, apply_figures),
+    # the workspaces (projections/workspace.py)
+    "CallLinked": (apply_call,),
+    "IncidentCallLinked": (apply_incident_extra,),
+    "TeamConflictRecorded": (apply_incident_extra,),
+    "DuressRaised": (apply_team_extra,),
+    "DuressCleared": (apply_team_extra,),
+    "PlaceHeld": (apply_centre_extra,),
+    "PlaceHoldReleased": (apply_centre_extra,),
+    "DangerFlagRecorded": (apply_danger,),
+    "DangerFlagReviewed": (apply_danger,),
+    "FollowUpScheduled": (apply_follow_up,),
+    "FollowUpDone": (apply_follow_up,),
 }
 
 

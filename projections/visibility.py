@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from events.policy import SMALL_CELL, may_see_client_ids, may_see_secret, sees_secret_counts
+from events.policy import (SMALL_CELL, may_see_calls, may_see_client_ids, may_see_danger_flags, may_see_secret,
+                           sees_secret_counts)
 
 # Opens a secret place's sealed location (the edge passes one that reads the keyring).
 Unseal = Callable[[str, str], dict[str, float] | None]
@@ -47,6 +48,12 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     if viewer_province != NATIONAL and province != viewer_province:
         return None
     kind = key.removeprefix("drill/").split("/", 1)[0]
+    if kind == "refseq":
+        return None  # counters of the short references: nobody's business
+    if kind == "danger":
+        return row if may_see_danger_flags(role) else None
+    if kind in ("call", "caller", "follow_up"):
+        return row if may_see_calls(role) else None
     if kind == "centre":
         if row.get("secret") and sees_secret_counts(role):
             return None  # counted in its province's secret_places row, never shown one by one

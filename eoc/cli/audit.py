@@ -485,6 +485,8 @@ def run_erase(args: argparse.Namespace) -> int:
             print("nothing erased: add --yes to delete the key (it cannot be undone)")
             return 2
         had_key = erase(system.keyring, args.subject)
+        if system.service.callers is not None:  # the caller's numbers lead nowhere any more
+            system.service.callers.forget(args.subject)
         still = readable(system.keyring, args.subject, values)
         print(("the key was deleted" if had_key else "there was no key (already erased?)")
               + f"; {len(still)} values can still be opened")

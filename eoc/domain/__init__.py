@@ -5,5 +5,6 @@ from .call import Call
 from .centre import Centre
 from .incident import Incident
 from .team import Team
+from .workspace import DangerFlag, FollowUp
 
-__all__ = ["Actor", "Call", "Centre", "Context", "Incident", "Recorded", "Team", "to_envelope"]
+__all__ = ["Actor", "Call", "Centre", "Context", "DangerFlag", "FollowUp", "Incident", "Recorded", "Team", "to_envelope"]

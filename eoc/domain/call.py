@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from events import catalogue as ev
+from events import workspace as ws
 
 from ..errors import CallState
 from .base import Context, EOCAggregate, Recorded
@@ -46,6 +47,12 @@ class Call(EOCAggregate):
             )
         self.record(payload, ctx)
 
+    def link(self, payload: "ws.CallLinked", ctx: Context) -> None:
+        """The call is about an incident already open: linked, not escalated again."""
+        if self.status == "escalated":
+            raise CallState("the call was already escalated", incident_id=self.incident_id)
+        self.record(payload, ctx)
+
     def _must_be_classified(self, what: str) -> None:
         if self.status == "received":
             raise CallState(f"classify the call (category and priority) before it is {what}")
@@ -73,4 +80,8 @@ class Call(EOCAggregate):
 
     def when_CallEscalated(self, p: dict[str, Any], e: Recorded) -> None:
         self.status = "escalated"
+        self.incident_id = p["incident_id"]
+
+    def when_CallLinked(self, p: dict[str, Any], e: Recorded) -> None:
+        self.status = "escalated"  # its incident is the one it was linked to
         self.incident_id = p["incident_id"]

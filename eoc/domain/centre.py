@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from events import catalogue as ev
+from events import workspace as ws
 from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind
 
-from ..errors import AlreadyResident, CentreNotOpen, InvalidCommand, NotResident, OverCapacity
+from ..errors import AlreadyResident, CentreNotOpen, InvalidCommand, NotFound, NotResident, OverCapacity
 from .base import Context, EOCAggregate, Recorded
+from .workspace import active_holds
 
 
 class Centre(EOCAggregate):
@@ -73,12 +75,39 @@ class Centre(EOCAggregate):
         if not self.residential:
             raise InvalidCommand(f"{self.name} is a {self.kind} place and keeps no one; refer instead")
 
-    def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
-        """Admit the client, or record the declined admission when full. True if admitted."""
+    def holds(self) -> dict[str, dict[str, Any]]:
+        """Places held for incoming clients (رزرو): hold id -> {"until", "drill"}."""
+        return self.__dict__.setdefault("_holds", {})
+
+    def free_now(self, ctx: Context, except_hold: str | None = None) -> int:
+        """Free places at this moment: held places that have not expired are not free."""
+        held = active_holds({k: v for k, v in self.holds().items() if k != except_hold}, ctx.now, ctx.exercise)
+        return self.free(ctx.exercise) - held
+
+    def hold_place(self, payload: ws.PlaceHeld, ctx: Context) -> None:
+        self.must_take_admissions()
+        if payload.until <= ctx.now:
+            raise InvalidCommand("a place is held until a moment in the future")
+        if self.free_now(ctx) <= 0:
+            raise OverCapacity(f"{self.name} has no free place to hold", capacity=self.capacity,
+                               occupied=self.occupied(ctx.exercise))
+        self.record(payload, ctx)
+
+    def release_hold(self, hold_id: str, reason: str, ctx: Context) -> None:
+        if hold_id not in self.holds():
+            raise NotFound(f"no held place {hold_id} at {self.name}", hold_id=hold_id)
+        self.record(ws.PlaceHoldReleased(hold_id=hold_id, reason=reason), ctx)
+
+    def admit(self, payload: ev.ClientAdmitted, ctx: Context, hold_id: str | None = None) -> bool:
+        """Admit the client, or record the declined admission when full. True if admitted.
+
+        With ``hold_id`` the place held for this client is taken (and the hold released)."""
         self.must_take_admissions()
         if payload.client in self.clients:
             raise AlreadyResident("the client is already staying here", client=payload.client)
-        if self.free(ctx.exercise) <= 0:
+        if hold_id is not None and hold_id not in self.holds():
+            raise NotFound(f"no held place {hold_id} at {self.name}", hold_id=hold_id)
+        if self.free_now(ctx, except_hold=hold_id) <= 0:
             self.record(
                 ev.AdmissionDeclined(
                     route=payload.route,
@@ -91,6 +120,8 @@ class Centre(EOCAggregate):
             )
             return False
         self.record(payload, ctx)
+        if hold_id is not None:
+            self.record(ws.PlaceHoldReleased(hold_id=hold_id, reason="admitted"), ctx)
         return True
 
     def start_holding(self, payload: ev.HoldingPeriodStarted, ctx: Context) -> None:
@@ -166,3 +197,9 @@ class Centre(EOCAggregate):
 
     def when_ClientDischarged(self, p: dict[str, Any], e: Recorded) -> None:
         self.clients.pop(p["client"], None)
+
+    def when_PlaceHeld(self, p: dict[str, Any], e: Recorded) -> None:
+        self.holds()[p["hold_id"]] = {"until": p["until"], "drill": e.exercise}
+
+    def when_PlaceHoldReleased(self, p: dict[str, Any], e: Recorded) -> None:
+        self.holds().pop(p["hold_id"], None)

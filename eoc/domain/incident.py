@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from events import catalogue as ev
+from events import workspace as ws
 
 from ..errors import IncidentNotOpen
 from .base import Context, EOCAggregate, Recorded
@@ -32,6 +33,20 @@ class Incident(EOCAggregate):
     def close(self, payload: ev.IncidentClosed, ctx: Context) -> None:
         self.must_be_open()
         self.record(payload, ctx)
+
+    def link_call(self, payload: "ws.IncidentCallLinked", ctx: Context) -> None:
+        self.must_be_open()
+        self.record(payload, ctx)
+
+    def record_conflict(self, payload: "ws.TeamConflictRecorded", ctx: Context) -> None:
+        self.must_be_open()
+        self.record(payload, ctx)
+
+    def when_IncidentCallLinked(self, p: dict[str, Any], e: Recorded) -> None:
+        pass
+
+    def when_TeamConflictRecorded(self, p: dict[str, Any], e: Recorded) -> None:
+        pass
 
     def when_IncidentOpened(self, p: dict[str, Any], e: Recorded) -> None:
         self.place(e)

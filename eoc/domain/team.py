@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from events import catalogue as ev
+from events import workspace as ws
 from events.vocabulary import ENGAGED_STATUSES, TEAM_TRANSITIONS, TeamStatus
 
 from ..errors import IllegalTransition, TeamBusy, TeamOffDuty
@@ -95,6 +96,15 @@ class Team(EOCAggregate):
         self._must_be_on_shift("miss a check-in")
         self.record(payload, ctx)
 
+    def raise_duress(self, payload: "ws.DuressRaised", ctx: Context) -> None:
+        """SOS (هشدار اضطرار): always recorded, whatever the status: an alarm is never refused."""
+        self.record(payload.model_copy(update={"incident_id": self.incident_id}), ctx)
+
+    def clear_duress(self, payload: "ws.DuressCleared", ctx: Context) -> None:
+        if not self.__dict__.get("duress", False):
+            raise IllegalTransition("the team has no duress alarm to clear", status=str(self.status))
+        self.record(payload, ctx)
+
     def _must_be_on_shift(self, what: str) -> None:
         if self.status == TeamStatus.OFF_DUTY:
             raise TeamOffDuty(f"an off-duty team cannot {what}", team_id=str(self.id))
@@ -133,3 +143,9 @@ class Team(EOCAggregate):
 
     def when_SafetyCheckInMissed(self, p: dict[str, Any], e: Recorded) -> None:
         pass
+
+    def when_DuressRaised(self, p: dict[str, Any], e: Recorded) -> None:
+        self.__dict__["duress"] = True
+
+    def when_DuressCleared(self, p: dict[str, Any], e: Recorded) -> None:
+        self.__dict__["duress"] = False

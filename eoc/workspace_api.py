@@ -1,0 +1,218 @@
+"""The workspaces' part of the command API: their commands, their queries (the intake
+look-up, the team recommendation, call-backs due) and short references in paths.
+
+Short references (``QZV-0142``) are accepted wherever a path takes an id: the
+``ShortReferences`` middleware puts the thing's id in their place before routing, for a token
+of the reference's province only (another province's reference is answered like an unknown
+one: it never tells an id).
+"""
+
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from events.envelope import iso
+from events.policy import may_see_calls
+from projections.recommend import recommend
+from projections.visibility import visible_rows
+from projections.workspace_views import active_danger_flags, follow_ups, open_at_address
+
+from . import workspace_commands as w
+from .auth import Claims
+from .errors import Forbidden
+
+REF = re.compile(r"^(?P<province>[A-Z]{3})-X?[A-Z]?[0-9]{4,}$")
+PATH = re.compile(r"^(/api/v1/(?:calls|incidents|teams|centres|danger-flags|follow-ups)/)([^/]+)(.*)$")
+KIND_OF_PATH = {"calls": "call", "incidents": "incident", "teams": "team", "centres": "centre"}
+
+
+def resolve_ref(rows: dict[str, Any], kind: str, ref: str) -> str | None:
+    """The id of the thing of this kind with this short reference on these boards."""
+    prefix = f"drill/{kind}/" if "-X" in ref else f"{kind}/"
+    for key, row in rows.items():
+        if key.startswith(prefix) and isinstance(row, dict) and row.get("ref") == ref:
+            return row["id"]
+    if kind == "call":  # a handled call is out of the open list: its caller's history has it
+        for key, row in rows.items():
+            if key.startswith("caller/") or key.startswith("drill/caller/"):
+                for c in row["calls"]:
+                    if c.get("ref") == ref:
+                        return c["call_id"]
+    return None
+
+
+class ShortReferences:
+    """ASGI middleware: ``/api/v1/incidents/QZV-0142/close`` -> ``/api/v1/incidents/<id>/close``."""
+
+    def __init__(self, app: ASGIApp, system: Any) -> None:
+        self.app = app
+        self.system = system
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            m = PATH.match(scope["path"])
+            if m and REF.match(m.group(2)):
+                resolved = self._resolve(scope, m.group(1), m.group(2))
+                if resolved is None:
+                    body = json.dumps({"error": "not_found", "reason": f"no such reference {m.group(2)}",
+                                       "ref": m.group(2)}).encode()
+                    await send({"type": "http.response.start", "status": 404,
+                                "headers": [(b"content-type", b"application/json"),
+                                            (b"content-length", str(len(body)).encode())]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                path = m.group(1) + resolved + m.group(3)
+                scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+    def _resolve(self, scope: Scope, base: str, ref: str) -> str | None:
+        kind = KIND_OF_PATH.get(base.split("/")[3])
+        token = dict(scope.get("headers") or []).get(b"authorization", b"").decode()
+        if kind is None or not token.lower().startswith("bearer "):
+            return None
+        try:
+            claims = self.system.signer.verify(token[7:].strip())
+        except Exception:  # noqa: BLE001  (the route refuses the token itself, in the one shape)
+            return ref
+        if claims.province != REF.match(ref).group("province"):  # type: ignore[union-attr]
+            return None
+        _, rows = self.system.follower.snapshot()
+        return resolve_ref(rows, kind, ref)
+
+
+def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
+    from typing import Annotated
+
+    from fastapi import Depends
+
+    Who = Annotated[Claims, Depends(who)]
+    r = APIRouter(prefix="/api/v1")
+    svc = system.service
+
+    # ---------------------------------------------------------------- commands
+
+    @r.post("/calls/{call_id}/link", tags=["line 123"])
+    def link_call(call_id: UUID, cmd: w.LinkCall, who: Who) -> dict[str, Any]:
+        """Link the call to an incident already open instead of opening a duplicate."""
+        return svc.link_call(call_id, cmd, who)
+
+    @r.post("/incidents/{incident_id}/conflicts", tags=["incidents"])
+    def record_team_conflict(incident_id: UUID, cmd: w.RecordTeamConflict, who: Who) -> dict[str, Any]:
+        return svc.record_team_conflict(incident_id, cmd, who)
+
+    @r.post("/danger-flags", status_code=201, tags=["danger to staff"])
+    def record_danger_flag(cmd: w.RecordDangerFlag, who: Who) -> dict[str, Any]:
+        return svc.record_danger_flag(cmd, who)
+
+    @r.post("/danger-flags/{flag_id}/review", tags=["danger to staff"])
+    def review_danger_flag(flag_id: UUID, cmd: w.ReviewDangerFlag, who: Who) -> dict[str, Any]:
+        return svc.review_danger_flag(flag_id, cmd, who)
+
+    @r.post("/follow-ups", status_code=201, tags=["call-backs"])
+    def schedule_follow_up(cmd: w.ScheduleFollowUp, who: Who) -> dict[str, Any]:
+        return svc.schedule_follow_up(cmd, who)
+
+    @r.post("/follow-ups/{follow_up_id}/done", tags=["call-backs"])
+    def complete_follow_up(follow_up_id: UUID, cmd: w.CompleteFollowUp, who: Who) -> dict[str, Any]:
+        return svc.complete_follow_up(follow_up_id, cmd, who)
+
+    @r.post("/teams/{team_id}/duress", tags=["teams"])
+    def raise_duress(team_id: UUID, cmd: w.RaiseDuress, who: Who) -> dict[str, Any]:
+        """SOS: an immediate alarm at the province and the national EOC with the last position."""
+        return svc.raise_duress(team_id, cmd, who)
+
+    @r.post("/teams/{team_id}/duress/clear", tags=["teams"])
+    def clear_duress(team_id: UUID, cmd: w.ClearDuress, who: Who) -> dict[str, Any]:
+        return svc.clear_duress(team_id, cmd, who)
+
+    @r.post("/centres/{centre_id}/holds", status_code=201, tags=["stays"])
+    def hold_place(centre_id: UUID, cmd: w.HoldPlace, who: Who) -> dict[str, Any]:
+        """Hold a place for a client on the way; it frees itself when the time is up."""
+        return svc.hold_place(centre_id, cmd, who)
+
+    @r.post("/centres/{centre_id}/holds/{hold_id}/release", tags=["stays"])
+    def release_place_hold(centre_id: UUID, hold_id: UUID, cmd: w.ReleasePlaceHold, who: Who) -> dict[str, Any]:
+        return svc.release_place_hold(centre_id, hold_id, cmd, who)
+
+    # ---------------------------------------------------------------- queries
+
+    def rows_for(claims: Claims) -> dict[str, Any]:
+        _, rows = system.follower.snapshot()
+        return visible_rows(rows, str(claims.role), claims.province, system.unseal_place)
+
+    def now() -> str:
+        return iso(system.service.clock() if hasattr(system.service, "clock") else datetime.now(UTC))
+
+    @r.post("/intake/lookup", tags=["line 123"])
+    def intake_lookup(cmd: w.IntakeLookup, who: Who) -> dict[str, Any]:
+        """While the intake form is filled: the caller's earlier calls and incidents (by the
+        keyed hash of the number; nothing is stored), open incidents at the same address and
+        the danger flags there. A query: POST keeps the number out of addresses and logs."""
+        if not may_see_calls(who.role) or who.province == "IR":
+            raise Forbidden(f"a {who.role} does not take calls", role=str(who.role))
+        rows = rows_for(who)
+        out: dict[str, Any] = {"caller_id": None, "calls": [], "open_incidents": [], "at_address": [],
+                               "danger": []}
+        at = now()
+        if cmd.phone and svc.callers is not None:
+            subject = svc.callers.match(cmd.phone)
+            if subject is not None:
+                out["caller_id"] = subject
+                history = rows.get(f"caller/{subject}") or {"calls": []}
+                open_calls = [r for k, r in rows.items() if k.startswith("call/") and r["caller"] == subject]
+                out["calls"] = [{**{k: r.get(k) for k in ("ref", "received_at", "category", "priority", "county")},
+                                 "call_id": r["id"], "outcome": r["status"], "incident_id": None}
+                                for r in open_calls] + history["calls"]
+                incidents = {c["incident_id"] for c in out["calls"] if c.get("incident_id")}
+                out["open_incidents"] = [rows[f"incident/{i}"] for i in incidents if f"incident/{i}" in rows]
+                out["danger"] += active_danger_flags(rows, at, person=subject, province=who.province)
+        if cmd.location is not None:
+            loc = cmd.location.model_dump()
+            out["at_address"] = open_at_address(rows, loc, who.province)
+            seen = {f["id"] for f in out["danger"]}
+            out["danger"] += [f for f in active_danger_flags(rows, at, location=loc, province=who.province)
+                              if f["id"] not in seen]
+        return out
+
+    @r.get("/incidents/{incident_id}/recommendation", tags=["incidents"])
+    def recommendation(incident_id: UUID, who: Who) -> dict[str, Any]:
+        """Teams ranked for this incident (distance, availability, shift, skills, exclusions),
+        each with its reasons; the danger flags in force there."""
+        if not (who.role in ("dispatcher", "provincial_supervisor")):
+            raise Forbidden("only dispatchers and supervisors send teams", role=str(who.role))
+        return recommend(rows_for(who), str(incident_id), now())
+
+    @r.get("/follow-ups", tags=["call-backs"])
+    def due_follow_ups(who: Who) -> dict[str, Any]:
+        """Call-backs not yet made, each scheduled, due or overdue at this moment."""
+        if not may_see_calls(who.role):
+            raise Forbidden(f"a {who.role} makes no call-backs", role=str(who.role))
+        return {"at": now(), "follow_ups": follow_ups(rows_for(who), now(), who.province)}
+
+    @r.get("/refs/{ref}", tags=["boards"])
+    def lookup_ref(ref: str, who: Who) -> dict[str, Any]:
+        """The id and kind of a short reference (one of the token's province)."""
+        m = REF.match(ref)
+        rows = rows_for(who)
+        if m and m.group("province") == who.province:
+            for kind in ("incident", "call", "team", "centre"):
+                found = resolve_ref(rows, kind, ref)
+                if found:
+                    return {"ref": ref, "kind": kind, "id": found}
+        from .errors import NotFound
+
+        raise NotFound(f"no such reference {ref}", ref=ref)
+
+    return r
+
+
+def install_workspaces(api: FastAPI, system: Any, who: Callable[..., Claims]) -> None:
+    api.include_router(workspace_router(system, who))
+    api.add_middleware(ShortReferences, system=system)
