@@ -29,6 +29,7 @@ from events.vocabulary import (
     ReferralTarget,
     RiskFlag,
     ShiftKind,
+    Skill,
     TeamStatus,
 )
 
@@ -145,6 +146,7 @@ class RegisterTeam(Placed):
 class StartShift(Command):
     shift: ShiftKind
     members: list[Name(80)] = Field(min_length=1, max_length=8)  # type: ignore[valid-type]
+    skills: list[Skill] = Field([], max_length=len(Skill), description="what the crew brings (مهارت)")
 
 
 class EndShift(Command):

@@ -310,7 +310,8 @@ class CommandService(WorkspaceCommands):
 
     def start_shift(self, team_id: UUID, cmd: c.StartShift, claims: Claims) -> dict[str, Any]:
         return self._team_command("start_shift", team_id, cmd, claims,
-                                  lambda t, ctx: t.start_shift(ev.ShiftStarted(shift=cmd.shift, members=cmd.members), ctx))
+                                  lambda t, ctx: t.start_shift(ev.ShiftStarted(shift=cmd.shift, members=cmd.members,
+                                                                                 skills=cmd.skills or None), ctx))
 
     def end_shift(self, team_id: UUID, cmd: c.EndShift, claims: Claims) -> dict[str, Any]:
         return self._team_command("end_shift", team_id, cmd, claims, lambda t, ctx: t.end_shift(ctx))

@@ -196,6 +196,25 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
             raise Forbidden(f"a {who.role} makes no call-backs", role=str(who.role))
         return {"at": now(), "follow_ups": follow_ups(rows_for(who), now(), who.province)}
 
+    @r.get("/workspace/me", tags=["boards"])
+    def workspace_me(who: Who) -> dict[str, Any]:
+        """Who is signed in, and so which workspace opens: role, province, bound team or centre."""
+        return {"user": who.sub, "role": str(who.role), "province": who.province, "team": who.team,
+                "centre": who.centre}
+
+    @r.get("/vocabulary", tags=["boards"])
+    def vocabulary(province: str | None = None) -> dict[str, Any]:
+        """The service's words in Persian and English (one catalogue with the server's
+        ``events/vocabulary.py``), and the counties of a province for the intake form."""
+        from events.reference import counties_of
+        from events.vocabulary import PERSIAN
+
+        words = {k: [fa, k.replace("_", " ").capitalize()] for k, fa in PERSIAN.items()}
+        out: dict[str, Any] = {"words": words}
+        if province:
+            out["counties"] = [[c.name, c.name_fa] for c in counties_of(province)]
+        return out
+
     @r.get("/refs/{ref}", tags=["boards"])
     def lookup_ref(ref: str, who: Who) -> dict[str, Any]:
         """The id and kind of a short reference (one of the token's province)."""

@@ -203,6 +203,76 @@ PERSIAN: dict[str, str] = {
     "morning": "صبح",
     "evening": "عصر",
     "night": "شب",
+    # risk flags
+    "suicide_risk": "خطر خودکشی",
+    "child_in_danger": "کودک در خطر",
+    "violence_ongoing": "خشونت در جریان",
+    "weapon": "سلاح",
+    "staff_safety": "خطر برای کارکنان",
+    # referrals and lines
+    "line_1480": "ارجاع به ۱۴۸۰",
+    "centre": "مرکز مداخله در بحران",
+    "outside_agency": "دستگاه بیرونی",
+    "123": "خط ۱۲۳",
+    "1480": "خط ۱۴۸۰",
+    # routes
+    "self": "خودمعرف",
+    "line_123": "ارجاع از خط ۱۲۳",
+    "mobile_team": "ارجاع از اورژانس سیار",
+    "other_centre": "ارجاع از سایر مراکز",
+    "police": "مراجع انتظامی",
+    "judiciary": "مراجع قضایی",
+    "other_organization": "سایر سازمان‌ها",
+    # incident outcomes
+    "resolved_on_scene": "حل در محل",
+    "admitted": "پذیرش در مرکز",
+    "referred": "ارجاع",
+    "no_contact": "عدم دسترسی",
+    "false_report": "گزارش نادرست",
+    "cancelled": "لغو",
+    # discharge reasons
+    "returned_home": "بازگشت به خانواده",
+    "independent": "زندگی مستقل",
+    "left": "ترک مرکز",
+    # call services
+    "counselling": "مشاوره",
+    "social_work": "مددکاری",
+    "medical": "بهداشتی و درمانی",
+    "psychological": "روانشناختی",
+    "legal": "حقوقی",
+    "financial": "مالی",
+    "educational": "فرهنگی و آموزشی",
+    # skills (مهارت)
+    "social_worker": "مددکار اجتماعی",
+    "woman_social_worker": "مددکار زن",
+    "psychologist": "روانشناس",
+    "lawyer": "مشاور حقوقی",
+    # danger to staff (پرچم خطر)
+    "violent_relative": "بستگان خشن",
+    "dog": "سگ",
+    "assault_on_staff": "سابقه ضرب و جرح کارکنان",
+    "in_force": "معتبر",
+    "review_due": "نیازمند بازبینی",
+    "expired": "منقضی",
+    # call-backs (تماس پیگیری)
+    "scheduled": "زمان‌بندی شده",
+    "due": "موعد رسیده",
+    "overdue": "دیرکرد",
+    # recommendation reasons
+    "busy": "مشغول",
+    "conflict": "تعارض با خانواده",
+    "crew_too_small": "قاعده دو نفره",
+    "duress": "هشدار اضطرار",
+    "has_skill": "دارای",
+    "missing_skill": "فاقد",
+    "on_shift": "در نوبت",
+    "distance": "فاصله",
+    # call states
+    "received": "دریافت شده",
+    "classified": "طبقه‌بندی شده",
+    "counselled": "مشاوره داده شد",
+    "escalated": "ارجاع به مورد",
+    "linked": "پیوند به مورد باز",
 }
 
 

@@ -34,7 +34,7 @@
 
   function enter(answer) {
     EOC.session.save(answer);
-    location.replace("./");
+    location.replace("work.html");  // each role lands in its own workspace
   }
 
   $("si-lang").addEventListener("click", () => {

@@ -1,0 +1,270 @@
+"""The workspaces in a real Chromium, one user per role in separate browser contexts, acting
+only through the pages (setting up the province — teams, centres — is the supervisor's API
+work before the shift). "Within a second" is Playwright waiting with a 1,000 ms timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .test_dashboard_browser import ARTIFACTS, QAZVIN, QZV, Embedded, browser, clock, embedded  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+SHOTS = ARTIFACTS / "workspaces"
+SECOND = 1000
+
+
+@pytest.fixture
+def store() -> str:
+    return "sqlite"
+
+
+class Desk:
+    """One person's browser context signed in to their workspace."""
+
+    def __init__(self, browser: Any, embedded: Embedded, role: str, province: str = "QZV", *,
+                 viewport: dict[str, int] | None = None, **binding: str) -> None:
+        self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, device_scale_factor=1)
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.requests: list[tuple[str, str, str | None]] = []
+
+        def only_loopback(route: Any) -> None:
+            if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:")):
+                route.continue_()
+            else:
+                self.outside.append(route.request.url)
+                route.abort()
+
+        self.context.route("**/*", only_loopback)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("request", lambda r: self.requests.append(
+            (r.method, r.url.split("/api/v1", 1)[-1], r.headers.get("idempotency-key"))) if "/api/v1/" in r.url else None)
+        token = embedded.system.signer.issue(role, province, sub=f"desk-{role}-{binding}", **binding)
+        self.page.goto(f"{embedded.base}/work.html#token={token}")
+        self.page.wait_for_selector("body[data-conn='live']", timeout=10_000)
+        self.role = role
+
+    def commands(self) -> list[tuple[str, str | None]]:
+        return [(path, key) for method, path, key in self.requests if method == "POST" and key]
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.outside, f"the page asked for outside resources: {self.outside}"
+        assert not self.errors, f"the page raised: {self.errors}"
+
+
+@pytest.fixture
+def desks(browser: Any, embedded: Embedded) -> Iterator[Any]:
+    opened: list[Desk] = []
+
+    def open_desk(role: str, province: str = "QZV", **kw: Any) -> Desk:
+        d = Desk(browser, embedded, role, province, **kw)
+        opened.append(d)
+        return d
+
+    yield open_desk
+    for d in opened:
+        d.close()
+
+
+def _province(embedded: Embedded) -> tuple[str, str, str]:
+    """Two teams on shift (one with a woman social worker, farther away) and a centre."""
+    near = embedded.post("/teams", {**QZV, "name": "سیار ۱", "home": {"lat": 36.28, "lon": 50.01}})["team_id"]
+    far = embedded.post("/teams", {**QZV, "name": "سیار ۲", "home": {"lat": 36.33, "lon": 50.06}})["team_id"]
+    embedded.post(f"/teams/{near}/shift/start", {"shift": "morning", "members": ["s1", "s2"], "skills": ["social_worker"]})
+    embedded.post(f"/teams/{far}/shift/start", {"shift": "morning", "members": ["s3", "s4"],
+                                                "skills": ["woman_social_worker", "social_worker"]})
+    centre = embedded.post("/centres", {**QZV, "name": "مرکز مداخله قزوین", "kind": "residential_level_1",
+                                        "capacity": 2, "location": QAZVIN})["centre_id"]
+    return near, far, centre
+
+
+def _take_call_by_keyboard(page: Any, phone: str, category: str, *, lat: str = "36.27", lon: str = "50.0",
+                           action: str = "escalate") -> None:
+    page.focus("#ct-phone")
+    page.keyboard.type(phone)
+    page.keyboard.press("Tab")  # name
+    page.keyboard.type("—")
+    page.keyboard.press("Tab")  # line
+    page.keyboard.press("Tab")  # county
+    page.keyboard.press("Tab")  # category
+    page.select_option("#ct-category", category)  # a select answers to typed letters; set it exactly
+    page.keyboard.press("Tab")  # priority (urgent first)
+    page.keyboard.press("Tab")  # first risk flag
+    page.keyboard.press("Space")
+    page.focus("#ct-lat")
+    page.keyboard.type(lat)
+    page.keyboard.press("Tab")
+    page.keyboard.type(lon)
+    page.keyboard.press("Tab")
+    page.select_option("#ct-action", action)
+    page.keyboard.press("Enter")
+
+
+def test_workspace_full_chain_from_a_call_to_a_discharge_with_a_call_back(embedded, desks, clock):
+    near, far, centre = _province(embedded)
+    call_taker = desks("call_taker")
+    dispatcher = desks("dispatcher", viewport={"width": 1920, "height": 1080})
+    team = desks("team", team=far, viewport={"width": 412, "height": 915})
+    staff = desks("centre_staff", centre=centre)
+    nation = desks("national_eoc", "IR", viewport={"width": 1920, "height": 1080})
+    call_taker.shot("call_taker-1366x768")
+
+    # 1. the call, by keyboard alone, escalated: the dispatcher's queue and the national board change
+    _take_call_by_keyboard(call_taker.page, "09125550001", "runaway")
+    row = dispatcher.page.wait_for_selector("#dp-incidents tr[data-incident]", timeout=SECOND)
+    incident = row.get_attribute("data-incident")
+    assert "QZV-0001" in row.inner_text()
+    nation.page.wait_for_selector("#eo-open:text('۱')", timeout=SECOND)
+
+    # 2. recommended with reasons: the woman social worker first though farther, then dispatched
+    row.click()
+    first = dispatcher.page.wait_for_selector("#dp-rec-list tr[data-team]", timeout=SECOND)
+    assert first.get_attribute("data-team") == far
+    assert "مددکار زن" in first.inner_text()
+    second = dispatcher.page.query_selector_all("#dp-rec-list tr[data-team]")[1]
+    assert "✗ مددکار زن" in second.inner_text()
+    dispatcher.shot("dispatcher-1920x1080")
+    dispatcher.page.click(f"[data-dispatch='{far}']")
+    team.page.wait_for_selector("#tm-current:text('اعزام شده')", timeout=SECOND)
+    assert "QZV-0001" in team.page.inner_text("#tm-incident")
+
+    # 3. the team: en route, on scene, check in, transporting — each seen by the dispatcher at once
+    for status, word in (("en_route", "در مسیر"), ("on_scene", "در محل")):
+        team.page.click(f"#tm-status [data-status='{status}']")
+        dispatcher.page.wait_for_selector(f"#dp-teams tr[data-team-row='{far}'][data-status='{status}']", timeout=SECOND)
+        team.page.wait_for_selector(f"#tm-current:text('{word}')", timeout=SECOND)
+    team.page.click("#tm-check-in")
+    team.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=SECOND)
+    team.shot("team-412x915")
+    team.page.click("#tm-status [data-status='transporting']")
+    dispatcher.page.wait_for_selector(f"#dp-teams tr[data-team-row='{far}'][data-status='transporting']", timeout=SECOND)
+
+    # 4. the centre holds a place (every occupancy board shows it), then admits with it
+    staff.page.click(f"[data-centre='{centre}'] [data-act='hold']")
+    nation.page.wait_for_selector(f"tr[data-centre-row='{centre}'] .eo-held:text('۱')", timeout=SECOND)
+    staff.page.wait_for_selector(f"[data-centre='{centre}'] [data-hold-row]", timeout=SECOND)
+    hold = staff.page.get_attribute(f"[data-centre='{centre}'] [data-hold-row]", "data-hold-row")
+    staff.page.select_option(f"[data-centre='{centre}'] .ce-hold", hold)
+    staff.page.click(f"[data-centre='{centre}'] [data-act='admit']")
+    staff.page.wait_for_selector(f"[data-centre='{centre}'] tr[data-client]", timeout=SECOND)
+    nation.page.wait_for_selector(f"tr[data-centre-row='{centre}'] td:text('۱/۲')", timeout=SECOND)
+    staff.shot("centre_staff-1366x768")
+
+    # 5. discharge with a call-back that later becomes due on the call-taker's list
+    staff.page.click(f"[data-centre='{centre}'] tr[data-client] [data-act='discharge']")
+    staff.page.wait_for_selector(f"[data-centre='{centre}'] tr[data-client]", state="detached", timeout=SECOND)
+    assert call_taker.page.query_selector("#ct-callback-list") is None
+    clock.back -= __import__("datetime").timedelta(hours=25)  # a day later
+    call_taker.page.evaluate("() => 0")
+    call_taker.page.reload()
+    call_taker.page.wait_for_selector("body[data-conn='live']", timeout=10_000)
+    # the page's clock follows the server's (frames carry "now"): the 24-hour call-back is due
+    call_taker.page.wait_for_selector("#ct-callback-list tr[data-state='due']", timeout=3 * SECOND)
+    nation.shot("national_eoc-1920x1080")
+    assert incident
+
+
+def test_workspace_repeat_caller_shows_the_first_call_and_links_instead_of_a_duplicate(embedded, desks):
+    _province(embedded)
+    ct = desks("call_taker")
+    _take_call_by_keyboard(ct.page, "09125550002", "spouse_abuse")
+    ct.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=SECOND)
+    # the second call from the same number: the first one shows while the form is filled
+    ct.page.focus("#ct-phone")
+    ct.page.keyboard.type("0912 555 0002")
+    ct.page.wait_for_selector("#ct-earlier li", timeout=SECOND)
+    assert "QZV-C0001" in ct.page.inner_text("#ct-earlier")
+    link = ct.page.wait_for_selector("#ct-open-incidents [data-link]", timeout=SECOND)
+    assert "QZV-0001" in ct.page.inner_text("#ct-open-incidents")
+    ct.shot("call_taker-repeat-1366x768")
+    link.click()
+    ct.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=SECOND)
+    rows = embedded.http.get("/api/v1/boards", headers={
+        "Authorization": "Bearer " + embedded.system.signer.issue("dispatcher", "QZV")}).json()["rows"]
+    incidents = [r for k, r in rows.items() if k.startswith("incident/")]
+    assert len(incidents) == 1 and len(incidents[0]["calls"]) == 1
+
+
+def test_workspace_duress_alarm_reaches_the_eoc_within_a_second_with_position(embedded, desks):
+    near, far, _ = _province(embedded)
+    team = desks("team", team=near, viewport={"width": 412, "height": 915})
+    nation = desks("national_eoc", "IR", viewport={"width": 1920, "height": 1080})
+    supervisor = desks("provincial_supervisor")
+    embedded.post(f"/teams/{near}/position", {"position": {"lat": 36.2912, "lon": 50.0234}})
+    team.page.click("#tm-covert")
+    alarm = nation.page.wait_for_selector(f"[data-duress='{near}']", timeout=SECOND)
+    assert "۳۶٫۲۹۱۲" in alarm.inner_text() or "۳۶.۲۹۱۲" in alarm.inner_text() or "36.2912" in alarm.inner_text()
+    supervisor.page.wait_for_selector(f"[data-duress='{near}']", timeout=SECOND)
+    nation.shot("national_eoc-duress-1920x1080")
+    # covert: nothing shows on the team's own screen
+    team.page.wait_for_timeout(300)
+    assert team.page.query_selector("#w-sos-sent") is None
+    assert "duress" not in team.page.inner_text("body").lower()
+    # the supervisor clears it; it leaves every screen
+    supervisor.page.click(f"[data-clear='{near}']")
+    nation.page.wait_for_selector(f"[data-duress='{near}']", state="detached", timeout=SECOND)
+
+
+def test_workspace_offline_queue_replays_in_order_without_doubles(embedded, desks):
+    near, far, _ = _province(embedded)
+    incident = embedded.post("/incidents", {**QZV, "route": "police", "category": "family_dispute",
+                                            "priority": "urgent", "location": QAZVIN})["incident_id"]
+    embedded.post(f"/teams/{near}/dispatch", {"incident_id": incident})
+    team = desks("team", team=near, viewport={"width": 412, "height": 915})
+    team.page.wait_for_selector("#tm-current:text('اعزام شده')", timeout=SECOND)
+    team.context.set_offline(True)
+    for status in ("en_route", "on_scene"):
+        # offline the board does not move: the buttons of the next steps are pressed from the page's script
+        team.page.evaluate(f"() => EOC.work.command('/teams/{near}/status', {{status: '{status}'}})")
+    team.page.evaluate(f"() => EOC.work.command('/teams/{near}/check-in', {{}})")
+    team.page.wait_for_selector("body[data-queue='3']", timeout=SECOND)
+    team.page.wait_for_selector("body[data-conn='offline']", timeout=3 * SECOND)
+    team.context.set_offline(False)
+    team.page.wait_for_selector("body[data-queue='0']", timeout=5 * SECOND)
+    team.page.wait_for_selector("#tm-current:text('در محل')", timeout=5 * SECOND)
+    rec = embedded.system.app.recorder
+    types = [embedded.system.app.mapper.to_domain_event(n).type
+             for n in rec.select_notifications(start=0, limit=100_000)
+             if str(embedded.system.app.mapper.to_domain_event(n).originator_id) == near]
+    assert types[-3:] == ["TeamStatusChanged", "TeamStatusChanged", "SafetyCheckedIn"]
+    assert types.count("SafetyCheckedIn") == 1 and types.count("TeamStatusChanged") == 2
+    # every attempt of one action carried the same key: none was applied twice
+    sent = [key for path, key in team.commands()]
+    assert len(set(sent)) == 3
+
+
+def test_workspace_each_role_sees_only_its_own_actions_and_what_the_policy_allows(embedded, desks):
+    near, far, centre = _province(embedded)
+    embedded.post("/danger-flags", {"kinds": ["dog"], "location": QAZVIN, "county": "Qazvin"})
+    pages = {
+        "call_taker": desks("call_taker"), "dispatcher": desks("dispatcher"),
+        "team": desks("team", team=near), "centre_staff": desks("centre_staff", centre=centre),
+        "national_eoc": desks("national_eoc", "IR"),
+    }
+    present = {role: {sel: d.page.query_selector(sel) is not None
+                      for sel in ("#ct-form", "#dp-queue", "#tm-status", "#ce-list", "#eo-today")}
+               for role, d in pages.items()}
+    assert present["call_taker"] == {"#ct-form": True, "#dp-queue": False, "#tm-status": False, "#ce-list": False, "#eo-today": False}
+    assert present["dispatcher"]["#dp-queue"] and not present["dispatcher"]["#ct-form"]
+    assert present["team"]["#tm-status"] and sum(present["team"].values()) == 1
+    assert present["centre_staff"]["#ce-list"] and sum(present["centre_staff"].values()) == 1
+    assert present["national_eoc"]["#eo-today"] and not present["national_eoc"]["#dp-queue"]
+    # what reached each page's boards: danger flags only where the policy table allows them
+    seen = {role: d.page.evaluate("() => Object.keys(EOC.work.state.rows)") for role, d in pages.items()}
+    assert any(k.startswith("danger/") for k in seen["dispatcher"])
+    assert any(k.startswith("danger/") for k in seen["team"])
+    assert not any(k.startswith("danger/") for k in seen["national_eoc"] + seen["centre_staff"])
+    assert not any(k.startswith(("call/", "caller/")) for k in seen["national_eoc"] + seen["team"])
+    for d in pages.values():
+        d.shot(f"{d.role}-roles-1366x768")

@@ -1,0 +1,312 @@
+/* The workspaces' core (میز کار): the signed-in user, the live boards from the websocket
+ * bridge, the service's words (one catalogue with the server: /api/v1/vocabulary), and every
+ * action as an API command with an Idempotency-Key, queued in order in this tab and replayed
+ * with the same keys when the network comes back (so nothing is done twice). */
+"use strict";
+window.EOC = window.EOC || {};
+
+(function () {
+  const I = EOC.i18n;
+  const UI = {
+    title: ["میز کار اورژانس اجتماعی", "Social emergency workspace"],
+    board: ["داشبورد", "Dashboard"],
+    lang: ["English", "فارسی"],
+    live: ["متصل", "Live"], connecting: ["در حال اتصال…", "Connecting…"],
+    reconnecting: ["اتصال قطع شد — اتصال دوباره", "Disconnected — reconnecting"],
+    offline: ["آفلاین — اقدام‌ها در صف", "Offline — actions queued"],
+    queued: ["در صف", "queued"], sent: ["ثبت شد", "Done"], refused: ["رد شد", "Refused"],
+    call_taker: ["کارشناس خط ۱۲۳", "Line 123 call-taker"], dispatcher: ["اعزام‌کننده", "Dispatcher"],
+    team: ["گروه سیار", "Mobile team"], centre_staff: ["کارکنان مرکز", "Centre staff"],
+    provincial_supervisor: ["ناظر استانی", "Provincial supervisor"],
+    national_eoc: ["مرکز عملیات اضطراری کشور", "National EOC"], auditor: ["حسابرس", "Auditor"],
+  };
+  const words = {};  // the server's catalogue: value -> [fa, en]
+  const state = { me: null, rows: {}, seq: 0, conn: "connecting", offset: 0, counties: [] };
+  const listeners = [];
+  let ws = null, config = null, attempts = 0, renderQueued = false;
+
+  // ------------------------------------------------------------------ words, digits, dates
+
+  function lang() { return I.lang === "fa" ? 0 : 1; }
+  function ui(key) { const p = UI[key] || EXTRA[key]; return p ? p[lang()] : key; }
+  const EXTRA = {};
+  function addWords(more) { Object.assign(EXTRA, more); }
+  function word(value) {
+    if (value === null || value === undefined) return "—";
+    const p = words[value];
+    return p ? p[lang()] : I.word(value);
+  }
+  const now = () => Date.now() + state.offset;
+  function when(iso) { const ms = Date.parse(iso); return `${I.date(ms)} ${I.time(ms)}`; }
+  function since(iso) { return I.duration((now() - Date.parse(iso)) / 1000); }
+  function esc(text) {
+    return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+  function ref(row, fallbackId) {
+    return `<span class="ref">${esc((row && row.ref) || (fallbackId ? String(fallbackId).slice(0, 8) : "—"))}</span>`;
+  }
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // ------------------------------------------------------------------ commands, queued in order
+
+  const QKEY = "eoc.work.queue";
+  let queue = [];
+  let pumping = false;
+  const waiting = new Map();  // queue id -> {resolve, reject}
+
+  function loadQueue() {
+    try { queue = JSON.parse(localStorage.getItem(QKEY + "." + (state.me && state.me.user)) || "[]"); } catch (e) { queue = []; }
+  }
+  function saveQueue() {
+    localStorage.setItem(QKEY + "." + (state.me && state.me.user), JSON.stringify(queue));
+    const q = document.getElementById("w-queue");
+    q.hidden = queue.length === 0;
+    q.textContent = I.digits(`${ui("queued")}: ${queue.length}`);
+    document.body.dataset.queue = String(queue.length);
+  }
+
+  /* An action: POST ``path`` with ``body`` and an Idempotency-Key; kept in order until the
+   * server has answered, whatever happens to the network meanwhile. */
+  function command(path, body, options) {
+    const item = { id: uuid(), key: "w-" + uuid(), path, body: body || {}, at: Date.now(),
+                   silent: !!(options && options.silent) };
+    queue.push(item);
+    saveQueue();
+    const p = new Promise((resolve, reject) => waiting.set(item.id, { resolve, reject }));
+    pump();
+    return p;
+  }
+
+  async function pump() {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (queue.length) {
+        const item = queue[0];
+        let r;
+        try {
+          r = await fetch("api/v1" + item.path, {
+            method: "POST", cache: "no-store",
+            headers: { "Content-Type": "application/json", "Idempotency-Key": item.key,
+                       Authorization: "Bearer " + EOC.session.accessToken() },
+            body: JSON.stringify(item.body),
+          });
+        } catch (e) {  // the network is down: keep the queue, try again later
+          setOffline(true);
+          setTimeout(() => { pumping = false; pump(); }, 1500);
+          return;
+        }
+        if (r.status === 401 && EOC.session.canRefresh()) {
+          try { await EOC.session.refresh(); continue; } catch (e) { /* answered below */ }
+        }
+        if (r.status === 409 && (await r.clone().json().catch(() => ({}))).error === "idempotency_in_progress") {
+          await new Promise((ok) => setTimeout(ok, 300));
+          continue;
+        }
+        setOffline(false);
+        queue.shift();
+        saveQueue();
+        const data = await r.json().catch(() => ({}));
+        const w = waiting.get(item.id);
+        waiting.delete(item.id);
+        if (r.ok) {
+          if (!item.silent) toast(ui("sent"), "success");
+          w && w.resolve(data);
+        } else {
+          if (!item.silent) toast(`${ui("refused")}: ${data.reason || r.status}`, "danger");
+          const err = new Error(data.reason || String(r.status));
+          err.data = data;
+          err.status = r.status;
+          if (w) w.reject(err);
+        }
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  let offline = false;
+  function setOffline(value) {
+    if (offline === value) return;
+    offline = value;
+    renderConn();
+  }
+  window.addEventListener("online", () => pump());
+
+  async function query(method, path, body) {
+    const r = await fetch("api/v1" + path, {
+      method, cache: "no-store",
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + EOC.session.accessToken() },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) throw Object.assign(new Error(data.reason || r.status), { data, status: r.status });
+    return data;
+  }
+
+  function toast(text, kind) {
+    const area = document.getElementById("w-toast");
+    const div = document.createElement("div");
+    div.className = `alert alert-${kind || "info"}`;
+    div.textContent = text;
+    area.appendChild(div);
+    setTimeout(() => div.remove(), kind === "danger" ? 6000 : 2000);
+  }
+
+  // ------------------------------------------------------------------ the live boards
+
+  async function connect() {
+    if (!config) {
+      try { config = await (await fetch("dashboard/config.json", { cache: "no-store" })).json(); }
+      catch (e) { return retry(); }
+    }
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    ws = new WebSocket(`${scheme}://${location.hostname}:${config.bridge_port}${config.bridge_path || "/"}`);
+    ws.onopen = () => ws.send(JSON.stringify({ token: EOC.session.accessToken() }));
+    ws.onmessage = (event) => onFrame(JSON.parse(event.data));
+    ws.onclose = (event) => {
+      ws = null;
+      if (event.code === 4401 && EOC.session.canRefresh()) {
+        EOC.session.refresh().then(connect, () => setConn("unauthorized"));
+        return;
+      }
+      if (event.code === 4401) return setConn("unauthorized");
+      retry();
+    };
+  }
+  function retry() {
+    const delay = Math.min(10000, 500 * 2 ** attempts) * (0.75 + Math.random() * 0.5);
+    attempts += 1;
+    setConn("reconnecting");
+    setTimeout(connect, delay);
+  }
+  function onFrame(frame) {
+    if (frame.now) state.offset = Date.parse(frame.now) - Date.now();
+    if (frame.type === "snapshot") {
+      state.rows = frame.rows;
+      state.seq = frame.seq;
+      attempts = 0;
+      setConn("live");
+    } else if (frame.type === "delta") {
+      if (frame.seq <= state.seq) return;
+      if (frame.prev !== state.seq) { ws && ws.send(JSON.stringify({ type: "resync" })); return; }
+      for (const [key, row] of Object.entries(frame.changes)) {
+        if (row === null) delete state.rows[key]; else state.rows[key] = row;
+      }
+      state.seq = frame.seq;
+    } else {
+      return;
+    }
+    document.body.dataset.seq = String(state.seq);
+    changed();
+  }
+  function setConn(conn) { state.conn = conn; renderConn(); }
+  function renderConn() {
+    const el = document.getElementById("w-conn");
+    const key = offline ? "offline" : state.conn;
+    el.textContent = ui(key);
+    el.className = "badge " + (key === "live" ? "bg-success" : key === "offline" ? "bg-warning text-dark" : "bg-secondary");
+    document.body.dataset.conn = key;
+  }
+  function changed() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => { renderQueued = false; listeners.forEach((f) => f()); });
+  }
+  function onChange(f) { listeners.push(f); }
+
+  function rows(prefix) {
+    const out = [];
+    for (const [k, v] of Object.entries(state.rows)) if (k.startsWith(prefix)) out.push(v);
+    return out;
+  }
+  function row(key) { return state.rows[key]; }
+  function byId(kind, id) { return state.rows[`${kind}/${id}`] || state.rows[`drill/${kind}/${id}`]; }
+
+  function km(a, b) {
+    const r = Math.PI / 180, h = Math.sin((b.lat - a.lat) * r / 2) ** 2
+      + Math.cos(a.lat * r) * Math.cos(b.lat * r) * Math.sin((b.lon - a.lon) * r / 2) ** 2;
+    return 2 * 6371.0088 * Math.asin(Math.sqrt(Math.min(1, h)));
+  }
+  /* Danger flags in force now at this place / incident / person (projections/workspace_views.py). */
+  function dangerAt(location, incidentId) {
+    const at = new Date(now()).toISOString();
+    return rows("danger/").filter((f) => f.expires_at > at && (
+      (incidentId && f.incident_id === incidentId)
+      || (location && f.location && km(location, f.location) * 1000 <= (f.radius_m || 100))));
+  }
+  function dangerHtml(flags) {
+    return flags.map((f) => `<div class="danger-flag" data-danger="${esc(f.id)}">⚠ ${f.kinds.map(word).map(esc).join("، ")}`
+      + `${f.note ? " — " + esc(f.note) : ""} <small class="text-muted">(${esc(when(f.expires_at))})</small></div>`).join("");
+  }
+  /* Call-backs with their state now: scheduled, due, overdue (like projections/workspace_views.follow_ups). */
+  function followUps() {
+    const t = now();
+    return rows("follow_up/").map((f) => {
+      const due = Date.parse(f.due_at);
+      const grace = Math.max(2 * 3600e3, f.after_hours * 3600e3 / 4);
+      return { ...f, state: t < due ? "scheduled" : t < due + grace ? "due" : "overdue" };
+    }).sort((a, b) => (a.due_at < b.due_at ? -1 : 1));
+  }
+
+  // ------------------------------------------------------------------ start
+
+  async function start(mounts) {
+    I.lang = localStorage.getItem("eoc.lang") === "en" ? "en" : "fa";
+    applyLang();
+    document.getElementById("w-lang").addEventListener("click", () => {
+      I.lang = I.lang === "fa" ? "en" : "fa";
+      localStorage.setItem("eoc.lang", I.lang);
+      applyLang();
+      mountRole(mounts);
+    });
+    try { state.me = await query("GET", "/workspace/me"); }
+    catch (e) { if (e.status === 401) { EOC.session.clear(); location.replace("signin.html"); } return; }
+    const voc = await query("GET", `/vocabulary?province=${state.me.province === "IR" ? "" : state.me.province}`);
+    Object.assign(words, voc.words);
+    state.counties = voc.counties || [];
+    loadQueue();
+    saveQueue();
+    mountRole(mounts);
+    connect();
+    pump();
+    setInterval(tick, 1000);
+  }
+  function mountRole(mounts) {
+    document.getElementById("w-role").textContent = state.me ? `${ui(state.me.role)} · ${I.province(state.me.province)}` : "";
+    document.body.dataset.role = state.me ? state.me.role : "";
+    const main = document.getElementById("w-main");
+    main.innerHTML = "";
+    const m = state.me && (mounts[state.me.role] || mounts.national_eoc);
+    if (m) m(main);
+    changed();
+  }
+  function applyLang() {
+    document.documentElement.lang = I.lang;
+    document.documentElement.dir = I.lang === "fa" ? "rtl" : "ltr";
+    document.getElementById("bs-css").href = `work/vendor/bootstrap/bootstrap${I.lang === "fa" ? ".rtl" : ""}.min.css`;
+    document.getElementById("w-title").textContent = ui("title");
+    document.getElementById("w-board").textContent = ui("board");
+    document.getElementById("w-lang").textContent = ui("lang");
+    renderConn();
+  }
+  function tick() {
+    const t = now();
+    document.getElementById("w-clock").textContent = `${I.date(t)} ${I.time(t, true)}`;
+    for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since);
+    for (const el of document.querySelectorAll("[data-until]")) {
+      const left = (Date.parse(el.dataset.until) - now()) / 1000;
+      el.textContent = (left < 0 ? "−" : "") + I.duration(Math.abs(left));
+      el.classList.toggle("text-danger", left < 0);
+    }
+  }
+
+  EOC.work = { state, ui, addWords, word, when, since, esc, ref, uuid, command, query, toast, rows, row, byId,
+               onChange, changed, dangerAt, dangerHtml, followUps, km, start, now, I };
+})();

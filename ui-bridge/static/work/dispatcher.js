@@ -1,0 +1,122 @@
+/* The dispatcher's workspace (اعزام‌کننده): the incident queue with live timers, the teams
+ * recommended for the selected incident with the reason of each rank, one-click dispatch,
+ * closing with an outcome, the teams' statuses and missed check-ins. */
+"use strict";
+
+(function () {
+  const W = EOC.work;
+  W.addWords({
+    queue: ["صف موارد", "Incident queue"], recommended: ["گروه‌های پیشنهادی", "Recommended teams"],
+    dispatch: ["اعزام", "Dispatch"], close: ["بستن مورد", "Close"], outcome: ["نتیجه", "Outcome"],
+    teams: ["گروه‌ها", "Teams"], age: ["سن", "Age"], flags: ["خطر", "Flags"], assigned: ["گروه", "Team"],
+    select: ["یک مورد را انتخاب کنید", "Select an incident"], needs: ["نیاز", "Needs"],
+    missed: ["بازدید ایمنی از دست رفته", "missed check-in"], km: ["کیلومتر", "km"], min: ["دقیقه", "min"],
+    estimate: ["برآورد با خط مستقیم × ۱٫۳ (بدون نقشه راه)", "estimate: straight line × 1.3 (no road graph)"],
+  });
+  const w = (k) => W.ui(k);
+  const RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
+  const OUTCOMES = ["resolved_on_scene", "admitted", "referred", "no_contact", "false_report", "cancelled"];
+  let selected = null, rec = null, fetching = false, pending = false;
+
+  function mount(root) {
+    root.innerHTML = `
+    <div class="row g-2">
+      <div class="col-xl-7"><div class="panel"><h2>${w("queue")}</h2><div id="dp-queue"></div></div>
+        <div class="panel"><h2>${w("teams")}</h2><div id="dp-teams"></div></div></div>
+      <div class="col-xl-5"><div class="panel" id="dp-rec"><h2>${w("recommended")}</h2><div id="dp-rec-body" class="text-muted">${w("select")}</div></div></div>
+    </div>`;
+    root.addEventListener("click", (e) => {
+      const d = e.target.closest("[data-dispatch]");
+      if (d) {
+        d.disabled = true;
+        W.command(`/teams/${d.dataset.dispatch}/dispatch`, { incident_id: selected }).finally(() => refresh());
+        return;
+      }
+      if (e.target.closest("#dp-close")) {
+        W.command(`/incidents/${selected}/close`, { outcome: document.getElementById("dp-outcome").value });
+        return;
+      }
+      const tr = e.target.closest("[data-incident]");
+      if (tr) { selected = tr.dataset.incident; rec = null; refresh(); update(); }
+    });
+    root.addEventListener("keydown", (e) => {
+      const tr = e.target.closest("[data-incident]");
+      if (tr && e.key === "Enter") { selected = tr.dataset.incident; refresh(); update(); }
+    });
+    W.onChange(() => { update(); refresh(); });
+  }
+
+  async function refresh() {
+    if (!selected) return;
+    if (fetching) { pending = true; return; }
+    fetching = true;
+    try { rec = await W.query("GET", `/incidents/${selected}/recommendation`); } catch (e) { rec = null; }
+    fetching = false;
+    renderRec();
+    if (pending) { pending = false; refresh(); }
+  }
+
+  function reason(r) {
+    const I = W.I;
+    switch (r.code) {
+      case "distance": return r.km === null ? "—" : I.digits(`${r.km} ${w("km")} ≈ ${Math.round(r.eta_min)} ${w("min")}`);
+      case "busy": return `${W.word("busy")} (${W.word(r.status)})`;
+      case "conflict": return `${W.word("conflict")}: ${r.reason}`;
+      case "crew_too_small": return `${W.word("crew_too_small")} (${I.digits(r.crew)})`;
+      case "has_skill": return `✓ ${W.word(r.skill)}`;
+      case "missing_skill": return `✗ ${W.word(r.skill)}`;
+      case "on_shift": return `${W.word("on_shift")} ${W.word(r.shift)}`;
+      default: return W.word(r.code);
+    }
+  }
+
+  function renderRec() {
+    const body = document.getElementById("dp-rec-body");
+    if (!body) return;
+    const inc = selected && W.byId("incident", selected);
+    if (!inc) { body.innerHTML = w("select"); return; }
+    const danger = W.dangerAt(inc.location, inc.id);
+    const teams = rec && rec.open ? rec.teams : [];
+    body.innerHTML = `<div class="mb-2">${W.ref(inc)} ${W.esc(W.word(inc.category))} · ${W.esc(W.word(inc.priority))}
+      ${rec && rec.needs.length ? ` · ${w("needs")}: ${rec.needs.map(W.word).map(W.esc).join("، ")}` : ""}</div>
+      ${W.dangerHtml(danger)}
+      <table class="table table-sm align-middle" id="dp-rec-list"><tbody>${teams.map((t) => `
+        <tr data-team="${W.esc(t.team_id)}" data-eligible="${t.eligible}" class="${t.eligible ? "" : "text-muted"}">
+          <td>${W.I.digits(t.rank)}</td><td><span class="ref">${W.esc(t.ref || "")}</span> ${W.esc(t.name || "")}</td>
+          <td class="reasons">${t.reasons.map(reason).map(W.esc).join(" · ")}</td>
+          <td>${t.eligible && !inc.teams.length ? `<button class="btn btn-sm btn-primary" data-dispatch="${W.esc(t.team_id)}">${w("dispatch")}</button>` : ""}</td>
+        </tr>`).join("")}</tbody></table>
+      <div class="small text-muted">${w("estimate")}</div>
+      <div class="input-group input-group-sm mt-2"><select id="dp-outcome" class="form-select">${OUTCOMES.map((o) => `<option value="${o}">${W.esc(W.word(o))}</option>`).join("")}</select>
+      <button id="dp-close" class="btn btn-outline-secondary">${w("close")}</button></div>`;
+  }
+
+  function update() {
+    const q = document.getElementById("dp-queue");
+    if (!q) return;
+    const incidents = W.rows("incident/").sort((a, b) => (RANK[a.priority] - RANK[b.priority]) || (a.opened_at < b.opened_at ? -1 : 1));
+    q.innerHTML = `<table class="table table-sm table-hover align-middle" id="dp-incidents"><thead><tr>
+      <th>#</th><th>${w("priority")}</th><th>${w("category")}</th><th>${w("age")}</th><th>${w("risk")}</th><th>${w("flags")}</th><th>${w("assigned")}</th></tr></thead><tbody>
+      ${incidents.map((i) => {
+        const danger = W.dangerAt(i.location, i.id).length;
+        const teams = i.teams.map((t) => (W.byId("team", t) || {}).ref || t.slice(0, 8));
+        return `<tr tabindex="0" data-incident="${W.esc(i.id)}" class="${i.id === selected ? "row-selected" : ""} ${!i.teams.length && i.priority === "urgent" ? "table-danger" : ""}">
+          <td>${W.ref(i, i.id)}</td><td>${W.esc(W.word(i.priority))}</td><td>${W.esc(W.word(i.category))}</td>
+          <td class="timer" data-since="${W.esc(i.opened_at)}">${W.since(i.opened_at)}</td>
+          <td>${i.risk_flags.map(W.word).map(W.esc).join("، ")}</td><td>${danger ? `<span class="badge bg-danger">⚠ ${W.I.digits(danger)}</span>` : ""}</td>
+          <td>${teams.map((t) => `<span class="ref">${W.esc(t)}</span>`).join(" ")}</td></tr>`;
+      }).join("")}</tbody></table>`;
+    const teams = W.rows("team/").sort((a, b) => ((a.ref || "") < (b.ref || "") ? -1 : 1));
+    document.getElementById("dp-teams").innerHTML = `<table class="table table-sm"><tbody>${teams.map((t) => `
+      <tr data-team-row="${W.esc(t.id)}" data-status="${t.status}" class="${t.check_in_missed ? "table-danger" : ""}">
+        <td>${W.ref(t, t.id)}</td><td>${W.esc(t.name)}</td><td>${W.esc(W.word(t.status))}</td>
+        <td class="timer" data-since="${W.esc(t.since)}">${W.since(t.since)}</td>
+        <td>${(t.skills || []).map(W.word).map(W.esc).join("، ")}</td><td>${t.check_in_missed ? w("missed") : ""}</td></tr>`).join("")}</tbody></table>`;
+    if (selected && !W.byId("incident", selected)) { selected = null; rec = null; }
+    renderRec();
+  }
+
+  W.addWords({ priority: ["اولویت", "Priority"], category: ["موضوع", "Category"], risk: ["نشانه‌های خطر", "Risk flags"] });
+  EOC.workspaces = EOC.workspaces || {};
+  EOC.workspaces.dispatcher = mount;
+})();

@@ -1,0 +1,79 @@
+/* The supervisor's and the national EOC's workspace (ناظر استانی / مرکز عملیات اضطراری):
+ * today's live board — duress alarms first, overdue call-backs, missed check-ins, the queue,
+ * teams by status, occupancy with held places — and, for the supervisor, the dispatcher's
+ * and the call-taker's work and recording danger-to-staff flags. */
+"use strict";
+
+(function () {
+  const W = EOC.work;
+  W.addWords({
+    today: ["وضعیت امروز", "Today"], openIncidents: ["موارد باز", "Open incidents"], unassigned: ["بدون گروه", "unassigned"],
+    teamsBy: ["گروه‌ها بر اساس وضعیت", "Teams by status"], occupancy: ["ظرفیت مراکز", "Occupancy"],
+    overdue: ["تماس‌های پیگیری با دیرکرد", "Overdue call-backs"], missedCheckIns: ["اعلام سلامت‌های از دست رفته", "Missed check-ins"],
+    dispatchWork: ["اعزام", "Dispatch"], intakeWork: ["خط ۱۲۳", "Line 123"], board: ["داشبورد", "Dashboard"],
+    secretCounts: ["خانه‌های امن و سلامت (شمار)", "Safe and health houses (counts)"],
+  });
+  const w = (k) => W.ui(k);
+
+  function mount(root) {
+    const sup = W.state.me.role === "provincial_supervisor";
+    root.innerHTML = `<div class="row g-2">
+      <div class="col-12"><div class="panel" id="eo-today"></div></div>
+      <div class="col-lg-6"><div class="panel"><h2>${w("overdue")}</h2><div id="eo-overdue"></div></div></div>
+      <div class="col-lg-6"><div class="panel"><h2>${w("missedCheckIns")}</h2><div id="eo-missed"></div></div></div>
+      <div class="col-12"><div class="panel"><h2>${w("occupancy")}</h2><div id="eo-occupancy"></div></div></div>
+      ${sup ? `<div class="col-12"><ul class="nav nav-tabs" role="tablist">
+        <li class="nav-item"><button class="nav-link active" data-tab="dispatcher">${w("dispatchWork")}</button></li>
+        <li class="nav-item"><button class="nav-link" data-tab="call_taker">${w("intakeWork")}</button></li></ul>
+        <div id="eo-tab" class="pt-2"></div></div>` : ""}
+    </div>`;
+    if (sup) {
+      const tab = root.querySelector("#eo-tab");
+      EOC.workspaces.dispatcher(tab);
+      root.addEventListener("click", (e) => {
+        const b = e.target.closest("[data-tab]");
+        if (!b) return;
+        root.querySelectorAll("[data-tab]").forEach((x) => x.classList.toggle("active", x === b));
+        tab.innerHTML = "";
+        EOC.workspaces[b.dataset.tab](tab);
+        W.changed();
+      });
+    }
+    W.onChange(update);
+  }
+
+  function update() {
+    const today = document.getElementById("eo-today");
+    if (!today) return;
+    const incidents = W.rows("incident/");
+    const teams = W.rows("team/");
+    const by = {};
+    for (const t of teams) by[t.status] = (by[t.status] || 0) + 1;
+    today.innerHTML = `<h2>${w("today")}</h2><div class="d-flex flex-wrap gap-3">
+      <div>${w("openIncidents")}: <strong id="eo-open">${W.I.digits(incidents.length)}</strong> (${W.I.digits(incidents.filter((i) => !i.teams.length).length)} ${w("unassigned")})</div>
+      <div>${w("teamsBy")}: ${Object.entries(by).map(([s, n]) => `${W.esc(W.word(s))} ${W.I.digits(n)}`).join(" · ")}</div></div>`;
+    const overdue = W.followUps().filter((f) => f.state === "overdue");
+    document.getElementById("eo-overdue").innerHTML = overdue.length ? `<ul id="eo-overdue-list">${overdue.map((f) =>
+      `<li data-follow-up="${W.esc(f.id)}">${f.call_ref ? `<span class="ref">${W.esc(f.call_ref)}</span>` : W.esc(W.word(f.subject))} · ${W.esc(W.when(f.due_at))}</li>`).join("")}</ul>` : "—";
+    const missed = W.rows("alert/check_in_missed/");
+    document.getElementById("eo-missed").innerHTML = missed.length ? `<ul>${missed.map((a) => {
+      const t = W.byId("team", a.team_id) || {};
+      return `<li>${W.ref(t, a.team_id)} ${W.esc(t.name || "")} · <span data-since="${W.esc(a.since)}">${W.since(a.since)}</span></li>`;
+    }).join("")}</ul>` : "—";
+    const centres = W.rows("centre/").filter((c) => c.open);
+    const counts = W.rows("secret_places/");
+    const now = new Date(W.now()).toISOString();
+    document.getElementById("eo-occupancy").innerHTML = `<table class="table table-sm"><tbody>${centres.map((c) => {
+      const held = Object.values(c.holds || {}).filter((h) => h.until > now).length;
+      return `<tr data-centre-row="${W.esc(c.id)}"><td>${W.ref(c, c.id)}</td><td>${W.esc(c.name)}</td>
+        <td>${W.I.digits(`${c.occupied}/${c.capacity}`)}</td><td class="eo-held">${held ? `${W.I.digits(held)} ${W.ui("held")}` : ""}</td></tr>`;
+    }).join("")}${counts.map((s) => `<tr><td colspan="2">${w("secretCounts")} · ${W.esc(W.I.province(s.province))}</td>
+      <td colspan="2">${s.suppressed ? "<3" : W.I.digits(`${s.occupied}/${s.capacity}`)}</td></tr>`).join("")}</tbody></table>`;
+  }
+
+  W.addWords({ held: ["رزرو", "held"] });
+  EOC.workspaces = EOC.workspaces || {};
+  EOC.workspaces.provincial_supervisor = mount;
+  EOC.workspaces.national_eoc = mount;
+  EOC.workspaces.auditor = mount;
+})();
