@@ -226,8 +226,8 @@ def test_workspace_offline_queue_replays_in_order_without_doubles(embedded, desk
     team.context.set_offline(True)
     for status in ("en_route", "on_scene"):
         # offline the board does not move: the buttons of the next steps are pressed from the page's script
-        team.page.evaluate(f"() => EOC.work.command('/teams/{near}/status', {{status: '{status}'}})")
-    team.page.evaluate(f"() => EOC.work.command('/teams/{near}/check-in', {{}})")
+        team.page.evaluate(f"() => {{ EOC.work.command('/teams/{near}/status', {{status: '{status}'}}); }}")
+    team.page.evaluate(f"() => {{ EOC.work.command('/teams/{near}/check-in', {{}}); }}")
     team.page.wait_for_selector("body[data-queue='3']", timeout=SECOND)
     team.page.wait_for_selector("body[data-conn='offline']", timeout=3 * SECOND)
     team.context.set_offline(False)

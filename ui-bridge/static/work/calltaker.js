@@ -73,8 +73,11 @@
     </div>`;
     const form = root.querySelector("#ct-form");
     form.addEventListener("submit", (e) => { e.preventDefault(); take(null); });
-    form.querySelector("#ct-narrative").addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); take(null); }
+    form.addEventListener("keydown", (e) => {
+      // Enter takes the call from any field (a list too); Shift+Enter is a new line in the narrative.
+      const t = e.target;
+      if (e.key !== "Enter" || e.shiftKey || t.tagName === "BUTTON") return;
+      if (t.tagName === "SELECT" || t.tagName === "TEXTAREA") { e.preventDefault(); take(null); }
     });
     for (const id of ["ct-phone", "ct-lat", "ct-lon"]) form.querySelector("#" + id).addEventListener("input", lookupSoon);
     root.querySelector("#ct-related-body").addEventListener("click", (e) => {
@@ -85,6 +88,12 @@
       const b = e.target.closest("[data-callback-done]");
       if (b) { b.disabled = true; W.command(`/follow-ups/${b.dataset.callbackDone}/done`, { reached: true }).catch(() => { b.disabled = false; }); }
     });
+    // The county is prefilled: the province's capital county when it bears the province's name.
+    const province = EOC.geo && EOC.geo.PROVINCES && EOC.geo.PROVINCES[me.province];
+    const county = root.querySelector("#ct-county");
+    const capital = province && W.state.counties.find(([en]) => en === (province.capital || province.en));
+    if (capital) county.value = capital[0];
+    county.dataset.default = county.value;
     started = Date.now();
     W.onChange(update);
   }
@@ -141,6 +150,7 @@
     if ($("ct-callback").checked) steps.push(W.command("/follow-ups", { call_id: callId, after_hours: [24, 72] }));
     Promise.allSettled(steps);
     document.getElementById("ct-form").reset();
+    $("ct-county").value = $("ct-county").dataset.default;
     document.getElementById("ct-related-body").textContent = "—";
     started = Date.now();
     $("ct-phone").focus();
