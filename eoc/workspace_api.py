@@ -200,7 +200,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
     def workspace_me(who: Who) -> dict[str, Any]:
         """Who is signed in, and so which workspace opens: role, province, bound team or centre."""
         return {"user": who.sub, "role": str(who.role), "province": who.province, "team": who.team,
-                "centre": who.centre}
+                "centre": who.centre, "now": now()}
 
     @r.get("/vocabulary", tags=["boards"])
     def vocabulary(province: str | None = None) -> dict[str, Any]:

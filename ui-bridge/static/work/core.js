@@ -187,7 +187,7 @@ window.EOC = window.EOC || {};
     setTimeout(connect, delay);
   }
   function onFrame(frame) {
-    if (frame.now) state.offset = Date.parse(frame.now) - Date.now();
+    // The time is the command service's (its clock decides what is due), read from /workspace/me.
     if (frame.type === "snapshot") {
       state.rows = frame.rows;
       state.seq = frame.seq;
@@ -266,7 +266,7 @@ window.EOC = window.EOC || {};
       applyLang();
       mountRole(mounts);
     });
-    try { state.me = await query("GET", "/workspace/me"); }
+    try { state.me = await query("GET", "/workspace/me"); state.offset = Date.parse(state.me.now) - Date.now(); }
     catch (e) { if (e.status === 401) { EOC.session.clear(); location.replace("signin.html"); } return; }
     const voc = await query("GET", `/vocabulary?province=${state.me.province === "IR" ? "" : state.me.province}`);
     Object.assign(words, voc.words);
@@ -277,6 +277,7 @@ window.EOC = window.EOC || {};
     connect();
     pump();
     setInterval(tick, 1000);
+    setInterval(() => query("GET", "/workspace/me").then((me) => { state.offset = Date.parse(me.now) - Date.now(); }, () => {}), 60000);
   }
   function mountRole(mounts) {
     document.getElementById("w-role").textContent = state.me ? `${ui(state.me.role)} · ${I.province(state.me.province)}` : "";
