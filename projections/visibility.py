@@ -26,6 +26,9 @@ SECRET_READERS = frozenset({"centre_staff", "provincial_supervisor"})
 # Roles that see clients' pseudonymous ids on the occupancy board (same province).
 CLIENT_READERS = frozenset({"centre_staff", "provincial_supervisor"})
 
+# Who reads why an event could not be folded (the alert that there is one is for everyone).
+DEAD_LETTER_READERS = frozenset({"provincial_supervisor", "national_eoc", "auditor"})
+
 SECRET_NAME = {"safe_house": "Safe house (secret) · خانه امن", "health_house": "Health house (secret) · خانه سلامت"}
 
 
@@ -49,6 +52,8 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     if viewer_province != NATIONAL and province != viewer_province:
         return None
     kind = key.removeprefix("drill/").split("/", 1)[0]
+    if kind == "deadletter" and role not in DEAD_LETTER_READERS:
+        return None
     if kind == "centre":
         return _centre(row, role, viewer_province, unseal)
     if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, province):
