@@ -76,7 +76,7 @@ def replay(
     types = result.types
     for envelope in source.envelopes(until=until, by=by, until_position=until_position,
                                      progress=progress, errors=result.rejected, lag=lag):
-        if apply(board, envelope):
+        if apply(board, envelope, lambda e, reason: result.rejected.append((f"position {e.position}", reason))):
             result.events += 1
             types[envelope.type] = types.get(envelope.type, 0) + 1
         else:

@@ -27,7 +27,7 @@ from .identity_api import identity_router
 from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
-from .http_errors import install
+from .http_errors import install, known_query_only
 from .http_limits import Limits
 from .idempotency import Idempotent
 
@@ -39,6 +39,7 @@ def create_api(system: System) -> FastAPI:
         title="Social emergency EOC — command API (اورژانس اجتماعی)",
         version="1.0",
         description=__doc__,
+        dependencies=[Depends(known_query_only)],
     )
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
     api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
