@@ -55,7 +55,8 @@ class System:
 
 def _base_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EOC_")}
-    env.update(EOC_TOKEN_SECRET=SECRET.decode(), EOC_HOST="127.0.0.1", PYTHONUNBUFFERED="1")
+    # Benchmarks measure the system, not the abuse limits (one user gives thousands of commands).
+    env.update(EOC_TOKEN_SECRET=SECRET.decode(), EOC_HOST="127.0.0.1", PYTHONUNBUFFERED="1", EOC_RATE_LIMIT_SCALE="0")
     env.update(values)
     return env
 
