@@ -2,8 +2,10 @@
 
 Every answer to a refused command is ``{"error": <code>, "reason": <sentence>, ...}`` with a
 4xx status: 400 malformed JSON, 401 no or bad token, 403 wrong role or province, 404 unknown
-id, 409 a rule of the service (over capacity, illegal transition, team busy), 422 a field out
-of range (a position outside Iran, an unknown category).
+id, 405 wrong method, 409 a rule of the service (over capacity, illegal transition, team
+busy), 413 body too large, 415 not JSON, 422 a field out of range (a position outside Iran,
+an unknown category), 431 headers too large. Limits are checked before the body is read
+(http_limits.py); the shape is the same for the framework's refusals (http_errors.py).
 """
 
 
@@ -11,9 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.envelope import iso
@@ -27,9 +27,9 @@ from .identity_api import identity_router
 from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
-
-STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
-          "too_many": 429}
+from .http_errors import install
+from .http_limits import Limits
+from .idempotency import Idempotent
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -40,6 +40,9 @@ def create_api(system: System) -> FastAPI:
         version="1.0",
         description=__doc__,
     )
+    # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
+    api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
+    api.add_middleware(Limits)
     svc = system.service
 
     def claims(request: Request,
@@ -62,28 +65,12 @@ def create_api(system: System) -> FastAPI:
 
     install_transport_guards(api)
 
-    @api.exception_handler(Refused)
-    async def refused(request: Request, exc: Refused) -> JSONResponse:
+    def refused(request: Request, exc: Refused) -> None:
         who = getattr(request.state, "claims", None)
-        if who is not None and exc.kind in ("forbidden", "unauthorized"):
+        if who is not None and exc.kind in ("forbidden", "unauthorized") and system.access_log is not None:
             # Refused commands are facts for auditors (the reason is the one the caller saw).
             system.access_log.record(user=who.sub, role=str(who.role), province=who.province, action="refused",
                                      channel="api", subject=request.url.path, error=exc.code, reason=exc.reason)
-        headers = {"Retry-After": str(int(exc.details.get("retry_after", 1)) + 1)} if exc.kind == "too_many" else None
-        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind], headers=headers)
-
-    @api.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse({"error": "malformed_json", "reason": "the body is not valid JSON"}, 400)
-        problems = []
-        for e in errors:
-            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-            problems.append(f"{where or 'body'}: {e.get('msg')}")
-        return JSONResponse(
-            {"error": "invalid_command", "reason": "; ".join(problems), "fields": problems}, 422
-        )
 
     # ---------------------------------------------------------------- calls (تماس)
 
@@ -206,4 +193,5 @@ def create_api(system: System) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": system.settings.store, "position": system.follower.position}
 
+    install(api, on_refused=refused)
     return api

@@ -13,6 +13,7 @@ from events.sealing import Unreadable, unseal
 from .access_log import AccessLog
 from .auth import Authenticator, TokenSigner
 from .config import Settings, secure_data_dir
+from .idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
 from .keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
 from .limits import Limits
 from .service import CommandService, EOCApplication
@@ -29,6 +30,7 @@ class System:
     follower: Follower
     signer: Authenticator  # issues (programmatically) and verifies tokens, with the directory
     checkpoints: Any = None  # the audit CheckpointPublisher, once started
+    idempotency: KeyStore | None = None  # Idempotency-Key answers, in the event store's database
     directory: UserDirectory | None = None
     access_log: AccessLog | None = None
     signin: SignIn | None = None
@@ -60,6 +62,8 @@ class System:
             self.checkpoints.publish()  # the last stretch of the log is signed too
         self.service.close()
         self.follower.stop()
+        if self.idempotency is not None:
+            self.idempotency.close()
         self.keyring.close()
         for part in (self.directory, self.access_log):
             if part is not None:
@@ -113,12 +117,14 @@ def build(
     secure_data_dir(settings.data_dir)
     app = EOCApplication(env=settings.eventsourcing_env())
     keyring = make_keyring(settings)
+    idempotency: KeyStore = (SQLiteKeyStore(str(settings.sqlite_path)) if settings.store == "sqlite"
+                             else PostgresKeyStore(settings.pg_dsn or ""))
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
     service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock)
     system = attach_identity(System(settings, app, keyring, service, follower,
-                                    Authenticator(TokenSigner(settings.token_secret))))
+                                    Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))
     if start_follower:
         follower.start()
     return system

@@ -57,6 +57,12 @@ class NotFound(Refused):
     code = "not_found"
 
 
+class AlreadyExists(Refused):
+    """A create named an id that is taken: a retried create never makes two."""
+
+    code = "already_exists"
+
+
 class IllegalTransition(Refused):
     code = "illegal_transition"
 

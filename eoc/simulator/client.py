@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,12 @@ class Answer:
         return self.body[key]
 
 
+# The field in which each create names its new aggregate.
+NEW_IDS = {"receive_call": "call_id", "open_incident": "incident_id", "escalate_call": "incident_id",
+           "register_team": "team_id", "register_centre": "centre_id"}
+RETRIES = 1  # a command whose answer was lost is sent again, with the same key
+
+
 class CommandClient:
     def __init__(
         self,
@@ -93,13 +100,21 @@ class CommandClient:
             self.stop.set()
             raise Finished
         self.stats.commands += 1
-        try:
-            r = await self.http.post(f"/api/v1{path}", json=body, headers=self._auth(who))
-        except httpx.HTTPError as exc:
-            self.stats.connection_errors += 1
-            log.warning("%s: no answer from the API (%s: %s)", command, type(exc).__name__, exc)
-            await self._back_off()
-            return Answer(0, {"error": "no_answer", "reason": str(exc)})
+        # A create names its new aggregate, and every command carries an Idempotency-Key: a
+        # retry after a lost answer returns the first answer and never stores the command twice.
+        if command in NEW_IDS:
+            body = {NEW_IDS[command]: str(uuid.uuid4()), **body}
+        headers = {**self._auth(who), "Idempotency-Key": f"sim-{uuid.uuid4().hex}"}
+        for attempt in range(RETRIES + 1):
+            try:
+                r = await self.http.post(f"/api/v1{path}", json=body, headers=headers)
+                break
+            except httpx.HTTPError as exc:
+                self.stats.connection_errors += 1
+                log.warning("%s: no answer from the API (%s: %s)", command, type(exc).__name__, exc)
+                await self._back_off()
+                if attempt == RETRIES or self.stop.is_set():
+                    return Answer(0, {"error": "no_answer", "reason": str(exc)})
         try:
             answer = Answer(r.status_code, r.json())
         except ValueError:
