@@ -43,7 +43,7 @@ class System:
     info: dict[str, Any] = field(default_factory=dict)
 
     def national_token(self) -> str:
-        return self.signer.issue("national_eoc", "IR", sub="bench-eoc", ttl_s=24 * 3600)
+        return self.signer.issue("national_eoc", "IR", sub="bench-eoc")  # 15 minutes: access tokens live no longer
 
     def pids(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.procs.items()}
