@@ -49,6 +49,8 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     if viewer_province != NATIONAL and province != viewer_province:
         return None
     kind = key.removeprefix("drill/").split("/", 1)[0]
+    if kind in ("period-figures", "figures-days"):
+        return None  # older days' figures are for reports, not for the live dashboards
     if kind == "centre":
         return _centre(row, role, viewer_province, unseal)
     if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, province):
