@@ -187,6 +187,10 @@ class StartHolding(Command):
 class TransferClient(Command):
     client_id: str = Field(min_length=3, max_length=64)
     to_centre_id: UUID
+    override_reason: str | None = Field(
+        None, min_length=10, max_length=500,
+        description="a provincial supervisor's reason to move a client to a safe or health house "
+                    "before a served holding period (قرنطینه); recorded for auditors")
 
 
 class DischargeClient(Command):

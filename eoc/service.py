@@ -392,7 +392,7 @@ class CommandService:
             authorize(claims, "transfer_client", source.province)
             destination = self._get(Centre, cmd.to_centre_id, "destination centre")
             ctx = self._ctx(claims, cmd)
-            source.transfer_out(cmd.client_id, destination, ctx)
+            source.transfer_out(cmd.client_id, destination, ctx, cmd.override_reason)
             destination.transfer_in(cmd.client_id, source, ctx)
             return {"centre_id": str(source.id), "to_centre_id": str(destination.id),
                     "position": self._save(source, destination)}

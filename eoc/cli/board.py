@@ -44,6 +44,7 @@ ALERT_TITLES = {
     "check_in_missed": "Missed safety check-in · عدم تماس ایمنی",
     "centre_full": "Centre 90% full · تکمیل ظرفیت مرکز",
     "urgent_unassigned": "Urgent incident without a team · مورد فوری بدون گروه",
+    "transfer_overdue": "Holding over, transfer overdue · انتقال معوق پس از قرنطینه",
 }
 
 
@@ -324,6 +325,8 @@ def _alerts(alerts: list[dict[str, Any]], teams: dict[str, dict[str, Any]],
             about = f"{centres.get(a['centre_id'], {}).get('name', 'centre')} {a['occupied']}/{a['capacity']}"
         elif a["kind"] == "urgent_unassigned":
             about = f"incident {a['incident_id'][:8]}, waiting {_ago(a.get('age_s'))}"
+        elif a["kind"] == "transfer_overdue":
+            about = f"{centres.get(a['centre_id'], {}).get('name', 'centre')}, {a['days_overdue']} days over"
         else:
             about = ""
         since = a.get("since")
