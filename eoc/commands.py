@@ -130,6 +130,8 @@ class EndShift(Command):
 
 class DispatchTeam(Command):
     incident_id: UUID
+    release_drill: bool = Field(
+        False, description="a real dispatch calls the team back from a drill (مانور) it is taking part in")
 
 
 class ChangeTeamStatus(Command):

@@ -275,7 +275,8 @@ class CommandService:
             drill = ctx.as_drill(ctx.exercise or incident.exercise)
             team.dispatch(ev.TeamDispatched(incident_id=incident.id, priority=incident.priority,
                                             incident_opened_at=incident.opened_at,
-                                            call_received_at=incident.call_received_at), drill)
+                                            call_received_at=incident.call_received_at), drill,
+                          release_drill=cmd.release_drill)
 
         return self._team_command("dispatch_team", team_id, cmd, claims, act)
 

@@ -38,7 +38,7 @@ STATUS_STYLE = {"available": "green", "dispatched": "yellow", "en_route": "bold 
                 "transporting": "cyan", "at_centre": "blue", "off_duty": "dim"}
 # Engaged teams first: what the dispatcher watches.
 STATUS_ORDER = {s: i for i, s in enumerate(
-    ("on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "off_duty"))}
+    ("on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "in_drill", "off_duty"))}
 PRIORITY_STYLE = {"urgent": "bold white on red", "high": "bold red", "normal": "yellow", "low": "dim"}
 ALERT_TITLES = {
     "check_in_missed": "Missed safety check-in · عدم تماس ایمنی",
