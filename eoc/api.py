@@ -24,6 +24,7 @@ from . import commands as c
 from .auth import Claims
 from .bootstrap import System
 from .errors import Refused, Unauthorized
+from .reports_api import add_report_routes
 
 STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
 
@@ -173,6 +174,8 @@ def create_api(system: System) -> FastAPI:
         _, rows = system.follower.snapshot()
         seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
         return summary(seen, iso(datetime.now(UTC)), drill=drill)
+
+    add_report_routes(api, system, claims)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:

@@ -165,3 +165,6 @@ def _derived(r: dict[str, Any]) -> dict[str, Any]:
         out[lat + "_p50_s"] = latency_quantile(s, 0.5)
         out[lat + "_p90_s"] = latency_quantile(s, 0.9)
     return out
+
+
+sum_latency = _sum_latency

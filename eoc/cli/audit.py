@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from events.jalali import BadMoment, describe, parse_moment, parse_period
+from events.jalali import BadMoment, describe, parse_moment
 from events.vocabulary import NATIONAL, Role
 
 from ..config import Settings
@@ -166,11 +166,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--public-key", action="store_true", help="print the public key (PEM) for auditors and stop")
     p.set_defaults(run=run_checkpoint)
 
-    p = sub.add_parser("report", help="calls, interventions, dispatches, admissions for a Jalali month/season/year",
+    p = sub.add_parser("report", help="calls, interventions, dispatches, admissions for a Jalali period or any days",
                        description="The provincial directors' figures for a Jalali period, from a replay, "
                                    "drills excluded; checked against the key-figures board.")
     _source_options(p)
-    p.add_argument("--period", required=True, help="1403-06 | 'Shahrivar 1403' | 'summer 1403' | 1403-S2 | 1403")
+    p.add_argument("--period", help="1403-06 | 'Shahrivar 1403' | 'summer 1403' | 1403-S2 | 1403 | "
+                                    "'1 Mehr 1403 to 10 Azar 1403' | 2024-09-22..2024-11-30")
+    p.add_argument("--start", help="first day of a range (Jalali or ISO), with --end")
+    p.add_argument("--end", help="last day of a range (Jalali or ISO), with --start")
+    p.add_argument("--province", help="only this province (default: the nation)")
     p.add_argument("--by", dest="grouping", default="province",
                    choices=("province", "county", "category", "province-category", "all"))
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -419,34 +423,25 @@ def _print_checkpoint(record: dict[str, Any] | None) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     from consumers.replay import progress_bar
-    from projections import Board, apply
 
-    from ..audit.reports import ReportFold
+    from ..audit.reports import report_document, report_period, report_with_check
 
     try:
-        period = parse_period(args.period)
+        period = report_period(args.period, args.start, args.end)
     except BadMoment as exc:
         return _fail(str(exc))
     opened = _Opened(args)
-    board = Board()
-    fold = ReportFold(period)
     try:
         with progress_bar(_total(opened, args), f"report from {opened.source.name}",
                           enabled=not args.quiet) as advance:
-            # Everything up to the end of the period (and a little after, for late recordings).
-            for envelope in opened.source.envelopes(progress=advance):
-                apply(board, envelope)
-                board.changes.clear()
-                fold.apply(envelope)
+            report, check = report_with_check(opened.source.envelopes(progress=advance), period,
+                                              opened.source.describe(), province=args.province)
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
         opened.close()
-    report = fold.report(opened.source.describe())
-    check = report.check_figures(board.rows)
     if args.format == "json":
-        data = {**report.to_dict(), "key_figures_check": check}
-        text = json.dumps(data, ensure_ascii=False, indent=1)
+        text = json.dumps(report_document(report, check), ensure_ascii=False, indent=1)
         if args.out:
             args.out.write_text(text + "\n", encoding="utf-8")
         else:
