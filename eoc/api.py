@@ -25,6 +25,7 @@ from .auth import Claims
 from .bootstrap import System
 from .errors import Refused, Unauthorized
 from .reports_api import add_report_routes
+from .rosters_api import add_roster_routes
 
 STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
 
@@ -176,6 +177,7 @@ def create_api(system: System) -> FastAPI:
         return summary(seen, iso(datetime.now(UTC)), drill=drill)
 
     add_report_routes(api, system, claims)
+    add_roster_routes(api, system, claims)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:

@@ -49,6 +49,7 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
         "start_holding": {R.CENTRE_STAFF},
         "transfer_client": {R.CENTRE_STAFF},
         "discharge_client": {R.CENTRE_STAFF},
+        "set_roster": set(),
     }.items()
 }
 

@@ -198,3 +198,22 @@ class TransferClient(Command):
 class DischargeClient(Command):
     client_id: str = Field(min_length=3, max_length=64)
     reason: DischargeReason
+
+
+# ------------------------------------------------------------------ rosters (برنامه نوبت‌کاری)
+
+
+class SetRoster(Placed):
+    """A county's shift pattern: planned teams per shift (0 or absent: the shift does not run
+    there). County ``*`` is the pattern of every county without one of its own."""
+
+    shifts: dict[ShiftKind, int] = Field(
+        description="planned teams per shift, e.g. {\"morning\": 2, \"evening\": 2}",
+        examples=[{"morning": 2, "evening": 2, "night": 1}])
+
+    @field_validator("shifts")
+    @classmethod
+    def _teams(cls, shifts: dict[ShiftKind, int]) -> dict[ShiftKind, int]:
+        if any(not 0 <= n <= 500 for n in shifts.values()):
+            raise ValueError("planned teams per shift are 0 to 500")
+        return shifts

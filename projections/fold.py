@@ -19,6 +19,7 @@ from .board import DRILL, Board
 from .figures import apply_figures, count_late_entry
 from .incidents import apply_incident, assign_team
 from .occupancy import apply_centre
+from .rosters import apply_roster
 from .teams import apply_team, set_position
 
 Applier = Callable[[Board, str, Envelope], None]
@@ -39,6 +40,7 @@ ROUTES: dict[str, tuple[Applier, ...]] = {
     "TeamReleasedFromDrill": (apply_team,),
     "SafetyCheckedIn": (apply_team, check_in_alert),
     "SafetyCheckInMissed": (apply_team, check_in_alert),
+    "RosterSet": (apply_roster,),
     "CentreRegistered": (apply_centre,),
     "CentreCapacityChanged": (apply_centre,),
     "CentreClosed": (apply_centre,),
