@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.envelope import iso
+from projections import as_of
 from projections.views import summary
 from projections.visibility import visible_rows
 
@@ -166,8 +167,10 @@ def create_api(system: System) -> FastAPI:
     def boards(who: Who) -> dict[str, Any]:
         """Every board row this token may see, with the sequence number of the last delta."""
         sequence, rows = system.follower.snapshot()
-        return {"sequence": sequence, "position": system.follower.position,
-                "rows": visible_rows(rows, str(who.role), who.province, system.unseal_place)}
+        seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
+        # As of the rows themselves (per province), never a position read apart from them.
+        mark = as_of(seen)
+        return {"sequence": sequence, "position": mark["position"], "as_of": mark, "rows": seen}
 
     @api.get("/api/v1/boards/summary", tags=["boards"])
     def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:

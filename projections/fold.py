@@ -11,6 +11,7 @@ the newest report by the time it was taken wins.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from events.envelope import Envelope
 
@@ -57,6 +58,20 @@ def applied_key(province: str) -> str:
     return f"applied/{province}"
 
 
+def as_of_key(province: str) -> str:
+    return f"as-of/{province}"
+
+
+def as_of(rows: Any) -> dict[str, Any]:
+    """What a board snapshot is as of: the last log position folded per province and the
+    latest recording time among them (``replay`` to these positions gives these rows)."""
+    marks = {k.split("/", 1)[1]: v for k, v in rows.items() if k.startswith("as-of/") and isinstance(v, dict)}
+    recorded = [m["recorded_at"] for m in marks.values() if m.get("recorded_at")]
+    return {"positions": {p: m["position"] for p, m in sorted(marks.items())},
+            "position": max((m["position"] for m in marks.values()), default=0),
+            "recorded_at": max(recorded) if recorded else None}
+
+
 def apply(board: Board, e: Envelope) -> bool:
     """Fold one event into the board. False if it was already folded (a redelivery)."""
     ns = DRILL if e.exercise else ""
@@ -69,6 +84,8 @@ def apply(board: Board, e: Envelope) -> bool:
         if last is not None and e.position <= last:
             return False
         board.put(key, e.position)
+        board.put(as_of_key(e.province), {"province": e.province, "position": e.position,
+                                          "recorded_at": e.recorded_at})
     for applier in ROUTES.get(e.type, ()):
         applier(board, ns, e)
     count_late_entry(board, ns, e)

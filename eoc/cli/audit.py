@@ -100,12 +100,13 @@ def _total(opened: _Opened, args: argparse.Namespace, until: datetime | None = N
 
 
 def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None, until_position: int | None,
-            by: str = "recorded") -> Any:
+            by: str = "recorded", positions: dict[str, int] | None = None) -> Any:
     from consumers.replay import progress_bar, replay
 
     total = _total(opened, args, until)
     with progress_bar(total, f"replay from {opened.source.name}", enabled=not args.quiet) as advance:
-        return replay(opened.source, until=until, by=by, until_position=until_position, progress=advance)
+        return replay(opened.source, until=until, by=by, until_position=until_position, progress=advance,
+                      positions=positions)
 
 
 def _visible(rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
@@ -126,6 +127,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--at", help="the moment: 1403-06-07 02:13, '7 Shahrivar 1403 02:13' or ISO (Iran time "
                                 "unless a zone is given); default: the end of the stream")
     p.add_argument("--position", type=int, help="stop at this log position instead (or as well)")
+    p.add_argument("--positions", help="stop each province at its own position: QZV=120,ALB=97, or a boards "
+                                       "JSON file (GET /api/v1/boards) whose as_of names them")
     p.add_argument("--by", choices=("recorded", "occurred"), default="recorded",
                    help="cut by when the EOC recorded events (what it knew; default) or when they happened")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -202,7 +205,8 @@ def run_replay(args: argparse.Namespace) -> int:
     opened = _Opened(args)
     try:
         t0 = time.perf_counter()
-        result = _replay(opened, args, until=until, until_position=args.position, by=args.by)
+        result = _replay(opened, args, until=until, until_position=args.position, by=args.by,
+                         positions=_positions(args.positions))
         seconds = time.perf_counter() - t0
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
@@ -253,10 +257,34 @@ def _claims_of(token: str) -> tuple[str, str]:
     return claims["role"], claims["province"]
 
 
-def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], int, str, str]:
+def _positions(text: str | None) -> dict[str, int] | None:
+    """``QZV=120,ALB=97``, or a boards JSON file with ``as_of`` (or the rows' ``as-of/`` marks)."""
+    if not text:
+        return None
+    path = Path(text)
+    if path.exists():
+        from projections import as_of
+
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return dict((data.get("as_of") or as_of(data["rows"]))["positions"])
+    try:
+        return {p.strip(): int(n) for p, n in (item.split("=") for item in text.split(",") if item.strip())}
+    except ValueError:
+        raise SystemExit(_fail(f"--positions {text!r}: give PROVINCE=POSITION,... or a boards JSON file")) from None
+
+
+def _live_positions(data: dict[str, Any]) -> dict[str, int] | int:
+    """Per-province positions of a boards answer; its one ``position`` if it names none (older)."""
+    from projections import as_of
+
+    positions = dict((data.get("as_of") or as_of(data["rows"]))["positions"])
+    return positions or int(data["position"])
+
+
+def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], dict[str, int] | int, str, str]:
     if args.live_file:
         data = json.loads(args.live_file.read_text(encoding="utf-8"))
-        return data["rows"], int(data["position"]), args.role, args.province
+        return data["rows"], _live_positions(data), args.role, args.province
     import httpx
 
     from ..auth import TokenSigner
@@ -269,7 +297,7 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
         raise SystemExit(_fail(f"{args.live} answered {answer.status_code}: {answer.text[:300]}"))
     data = answer.json()
     role, province = _claims_of(token)
-    return data["rows"], int(data["position"]), role, province
+    return data["rows"], _live_positions(data), role, province
 
 
 def run_diff(args: argparse.Namespace) -> int:
@@ -278,8 +306,13 @@ def run_diff(args: argparse.Namespace) -> int:
 
     opened = _Opened(args)
     try:
-        live, position, role, province = _live_boards(args, opened.settings)
-        result = _replay(opened, args, until=None, until_position=position)
+        live, positions, role, province = _live_boards(args, opened.settings)
+        # Each province to its own position: a runner folds provinces apart (one partition each).
+        if isinstance(positions, int):
+            position, positions = positions, None
+        else:
+            position = max(positions.values(), default=0)
+        result = _replay(opened, args, until=None, until_position=position, positions=positions)
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
