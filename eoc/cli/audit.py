@@ -400,6 +400,12 @@ def run_verify(args: argparse.Namespace) -> int:
             print("  " + f.line())
         print("OK: every link and checkpoint holds." if verdict.ok
               else f"TAMPERED: {len(verdict.tampered)} findings.")
+    if verdict.ok and verdict.events and not verdict.checkpoints and args.checkpoints != "none":
+        # Links alone do not catch a history rewritten with recomputed links: say so, loudly.
+        print("eoc: NO SIGNED CHECKPOINT covers this history: a rewrite with recomputed links would pass. "
+              "Sign checkpoints (`eoc checkpoint --follow` beside the relay in cluster mode), or give "
+              "--checkpoints none to check the links only.", file=sys.stderr)
+        return 1
     return 0 if verdict.ok else 1
 
 
