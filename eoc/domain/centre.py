@@ -79,15 +79,18 @@ class Centre(EOCAggregate):
             )
         self.record(ev.CentreClosed(reason=reason), ctx)
 
-    def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
-        """Admit the client, or record the declined admission when full. True if admitted."""
+    def must_take_admissions(self) -> None:
+        """Open and residential: checked before anything is made for an admission (a key)."""
         self.must_be_open()
         if not self.residential:
             raise NotResidential(
                 f"{self.name} is a {self.kind} place, not a residential centre (مرکز نگهداری), and keeps no one "
-                "overnight; "
-                "admit the client to a residential crisis-intervention centre, or refer",
+                "overnight; admit the client to a residential crisis-intervention centre, or refer",
                 centre_id=str(self.id), kind=str(self.kind))
+
+    def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
+        """Admit the client, or record the declined admission when full. True if admitted."""
+        self.must_take_admissions()
         if payload.client in self.clients:
             raise AlreadyResident("the client is already staying here", client=payload.client)
         if self.free(ctx.exercise) <= 0:
