@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 
 from ..bootstrap import build
 from ..config import Settings
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     system = build(settings)
     provinces = tuple(p.strip() for p in args.provinces.split(",") if p.strip())
     supervisor = system.signer.issue("national_eoc", "IR", sub="demo-eoc")
+    simulating = bool(provinces) and not args.no_simulator
 
     def ready(addr: Addresses) -> None:
         print("Social emergency EOC — embedded demo (اورژانس اجتماعی)")
@@ -38,11 +40,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"  API docs   {addr.api}")
         print(f"  websocket  {addr.bridge}")
         print(f"  store      {settings.store} in {settings.data_dir}")
-        print(f"  simulating {', '.join(provinces) or 'nothing'} at {args.speed:g}x — Ctrl-C stops")
+        if simulating:
+            print(f"  simulating {', '.join(provinces)} at {args.speed:g}x — Ctrl-C stops")
+        else:
+            why = "--no-simulator" if args.no_simulator else "no province given"
+            print(f"  simulator  off ({why}): the API, the boards and the dashboard run, fed only by the "
+                  "commands you send — Ctrl-C stops")
         print(f"  a token:   eoc token --role dispatcher --province {provinces[0] if provinces else 'QZV'}")
+        sys.stdout.flush()  # the banner shows at once, also through a pipe or a log file
 
     background = None
-    if not args.no_simulator and provinces:
+    if simulating:
         from ..simulator import simulate
 
         start = None
