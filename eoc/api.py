@@ -21,6 +21,7 @@ from projections.views import summary
 from projections.visibility import visible_rows
 
 from . import commands as c
+from .api_docs import mount_docs
 from .auth import Claims
 from .bootstrap import System
 from .errors import Refused, Unauthorized
@@ -35,7 +36,10 @@ def create_api(system: System) -> FastAPI:
         title="Social emergency EOC — command API (اورژانس اجتماعی)",
         version="1.0",
         description=__doc__,
+        docs_url=None,  # /docs is served offline by api_docs, not from a CDN
+        redoc_url=None,
     )
+    mount_docs(api)
     svc = system.service
 
     def claims(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
