@@ -37,3 +37,33 @@ def served(system: Any, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def embedded(system: Any, port: int | None = None) -> Iterator[str]:
+    """The whole embedded system as ``eoc demo`` serves it (API, dashboard, bridge, signed
+    checkpoints), without the simulator, on a loop thread; yields the API's base URL."""
+    import asyncio
+
+    from eoc.runtime import serve_embedded
+    from ui_bridge.loop_thread import LoopThread
+
+    async def make_event() -> asyncio.Event:
+        return asyncio.Event()
+
+    port, bridge_port = port or free_port(), free_port()
+    loop = LoopThread("embedded")
+    ready = threading.Event()
+    stop = loop.run(make_event())
+    running = loop.spawn(lambda: serve_embedded(system, host="127.0.0.1", port=port, bridge_port=bridge_port,
+                                                on_ready=lambda _: ready.set(), stop=stop))
+    try:
+        if not ready.wait(30):
+            raise RuntimeError(f"the embedded system did not start: {running}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call(stop.set)
+        try:
+            running.result(20)
+        finally:
+            loop.close()
