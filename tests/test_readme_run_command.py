@@ -177,3 +177,7 @@ def test_readme_run_command_serves_simulates_stops_and_catches_up(clone: Path, r
     assert not missing, f"rows lost across the restart: {sorted(missing)[:5]}"
     code = second.interrupt()
     assert code == 0, f"the second run did not stop cleanly ({code}):\n{tail(log)}"
+    # The first start made .venv and installed; the second found them (idempotent, no pip run).
+    text = log.read_text(errors="replace")
+    assert text.count("python: creating the project's virtual environment") == 1, tail(log)
+    assert text.count("python: installing") == 1, tail(log)
