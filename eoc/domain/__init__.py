@@ -4,7 +4,9 @@ from .base import Actor, Context, Recorded, to_envelope
 from .call import Call
 from .centre import Centre
 from .incident import Incident
+from .roster import Roster, roster_id
 from .team import Team
 from .workspace import DangerFlag, FollowUp
 
-__all__ = ["Actor", "Call", "Centre", "Context", "DangerFlag", "FollowUp", "Incident", "Recorded", "Team", "to_envelope"]
+__all__ = ["Actor", "Call", "Centre", "Context", "DangerFlag", "FollowUp", "Incident", "Recorded", "Roster", "Team",
+           "roster_id", "to_envelope"]
