@@ -42,8 +42,41 @@ def ensure_demo_users(system: Any, province: str) -> dict[str, Any]:
         try:
             users[str(role)] = system.directory.find(name)
         except NotFound:
-            users[str(role)] = system.directory.add(name, new_password(), role, "IR" if rule.national else province)[0]
+            binding = {"team": demo_team(system, province)} if rule.binding == "team" else {}
+            users[str(role)] = system.directory.add(name, new_password(), role, "IR" if rule.national else province,
+                                                    **binding)[0]
     return users
+
+
+def demo_team(system: Any, province: str) -> str | None:
+    """The demo team's account acts for a team of its own (the simulator does not drive it),
+    on the morning shift with two members, so its workspace (work.html) has something to do."""
+    import uuid
+
+    from events.catalogue import Point
+    from events.places import PROVINCES
+    from events.vocabulary import Role, ShiftKind
+
+    from .. import commands as c
+    from ..auth import Claims
+    from ..errors import Refused
+
+    place = PROVINCES.get(province)
+    if place is None:
+        return None
+    team_id = uuid.uuid5(uuid.NAMESPACE_URL, f"eoc-demo-team/{province}")
+    boss = Claims(sub="demo-setup", role=Role.PROVINCIAL_SUPERVISOR, province=province, exp=0)
+    try:
+        system.service.register_team(c.RegisterTeam(
+            team_id=team_id, province=province, county=place.capital, name="گروه نمایشی · Demo team",
+            home=Point(lat=place.lat, lon=place.lon)), boss)
+        system.service.start_shift(team_id, c.StartShift(shift=ShiftKind.MORNING, members=["demo-1", "demo-2"],
+                                                         skills=["social_worker", "woman_social_worker"]), boss)
+    except Refused:
+        pass  # registered by an earlier demo run
+    except ValueError:  # the capital is not a county of the reference table: no demo team
+        return None
+    return str(team_id)
 
 
 def run(args: argparse.Namespace) -> int:
