@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def ensure_demo_users(system: Any, province: str) -> dict[str, Any]:
+def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict[str, Any]:
     """One demo account per role (``demo-<role>``), in the first simulated province or IR.
     Their passwords are random and never shown: the demo signs in by one-time links."""
     from events.policy import POLICY
@@ -42,7 +42,8 @@ def ensure_demo_users(system: Any, province: str) -> dict[str, Any]:
         try:
             users[str(role)] = system.directory.find(name)
         except NotFound:
-            binding = {"team": demo_team(system, province)} if rule.binding == "team" else {}
+            # with the simulator on, the team's account gets a team of its own (no event otherwise)
+            binding = {"team": demo_team(system, province)} if team and rule.binding == "team" else {}
             users[str(role)] = system.directory.add(name, new_password(), role, "IR" if rule.national else province,
                                                     **binding)[0]
     return users
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     system = build(settings)
     provinces = tuple(p.strip() for p in args.provinces.split(",") if p.strip())
     simulating = bool(provinces) and not args.no_simulator
-    demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV")
+    demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV", team=simulating)
 
     def ready(addr: Addresses) -> None:
         from ..users import LINK_S

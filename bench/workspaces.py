@@ -1,0 +1,176 @@
+"""Browser benchmark of the workspaces (not a test; nothing here asserts a time):
+
+- call-taker's submit (Enter) -> the incident's row in the dispatcher's queue in another
+  browser context;
+- dispatcher's click on *dispatch* -> the team's screen shows "dispatched";
+- each workspace's load to usable (live board drawn) with ``--teams`` teams and
+  ``--incidents`` open incidents on the board.
+
+Goal (issue 15): p99 under 300 ms for the two hops, under 1 s to usable with 1,000 teams and
+500 open incidents. Run: ``python -m bench.workspaces [--rounds 30] [--teams 1000 --incidents 500]``.
+Results are printed and written to bench/results/workspaces.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+QZV = {"province": "QZV", "county": "Qazvin"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _q(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+class Served:
+    def __init__(self, data_dir: Path) -> None:
+        from eoc.bootstrap import build
+        from eoc.config import Settings
+        from eoc.runtime import serve_embedded
+        from ui_bridge.loop_thread import LoopThread
+
+        self.system = build(Settings.from_env({}, store="sqlite", data_dir=data_dir), checkpoint=False)
+        self.port, self.bridge_port = _port(), _port()
+        self.loop = LoopThread("bench-workspaces")
+        ready = threading.Event()
+
+        async def event() -> asyncio.Event:
+            return asyncio.Event()
+
+        self.stop = self.loop.run(event())
+        self.served = self.loop.spawn(lambda: serve_embedded(
+            self.system, host="127.0.0.1", port=self.port, bridge_port=self.bridge_port,
+            on_ready=lambda addr: ready.set(), stop=self.stop))
+        if not ready.wait(30):
+            raise RuntimeError("the embedded system did not start")
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.http = httpx.Client(base_url=self.base, timeout=30)
+
+    def post(self, path: str, body: dict[str, Any], role: str = "provincial_supervisor") -> dict[str, Any]:
+        r = self.http.post("/api/v1" + path, json=body,
+                           headers={"Authorization": "Bearer " + self.system.signer.issue(role, "QZV")})
+        r.raise_for_status()
+        return r.json()
+
+    def url(self, role: str, province: str = "QZV", **binding: str) -> str:
+        return f"{self.base}/work.html#token={self.system.signer.issue(role, province, sub='bench-' + role, **binding)}"
+
+    def close(self) -> None:
+        self.loop.call(self.stop.set)
+        self.served.result(30)
+        self.loop.close()
+        self.system.close()
+
+
+def seed(s: Served, teams: int, incidents: int) -> str:
+    import random
+
+    rng = random.Random(7)
+    first = None
+    for i in range(teams):
+        t = s.post("/teams", {**QZV, "name": f"B-{i}", "home": {"lat": 36.2 + rng.random() * 0.2,
+                                                                "lon": 49.9 + rng.random() * 0.2}})["team_id"]
+        s.post(f"/teams/{t}/shift/start", {"shift": "morning", "members": ["a", "b"]})
+        first = first or t
+    for _ in range(incidents):
+        s.post("/incidents", {**QZV, "route": "police", "category": "family_dispute", "priority": "normal",
+                              "location": {"lat": 36.2 + rng.random() * 0.2, "lon": 49.9 + rng.random() * 0.2}})
+    return first or ""
+
+
+def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        s = Served(Path(tmp))
+        try:
+            team = seed(s, max(1, teams), incidents)
+            out: dict[str, Any] = {"teams": teams, "incidents": incidents, "rounds": rounds}
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                pages = {}
+                loads = {}
+                for role, kw in (("call_taker", {}), ("dispatcher", {}), ("team", {"team": team}),
+                                 ("centre_staff", {}), ("national_eoc", {"province": "IR"})):
+                    ctx = b.new_context(viewport={"width": 1366, "height": 768})
+                    page = ctx.new_page()
+                    t0 = time.perf_counter()
+                    page.goto(s.url(role, **kw))
+                    page.wait_for_selector("body[data-conn='live']", timeout=30_000)
+                    page.wait_for_function("() => document.querySelector('#w-main').children.length > 0")
+                    page.evaluate("() => new Promise(requestAnimationFrame)")
+                    loads[role] = round((time.perf_counter() - t0) * 1000, 1)
+                    pages[role] = page
+                out["load_ms"] = loads
+                ct, dp, tm = pages["call_taker"], pages["dispatcher"], pages["team"]
+                intake, dispatch = [], []
+                for i in range(rounds):
+                    before = dp.evaluate("() => document.querySelectorAll('#dp-incidents tr[data-incident]').length")
+                    ct.fill("#ct-lat", "36.27")
+                    ct.fill("#ct-lon", "50.0")
+                    ct.select_option("#ct-action", "escalate")
+                    t0 = time.perf_counter()
+                    ct.focus("#ct-action")
+                    ct.keyboard.press("Enter")
+                    dp.wait_for_function(f"() => document.querySelectorAll('#dp-incidents tr[data-incident]').length > {before}",
+                                         polling="raf", timeout=10_000)
+                    intake.append((time.perf_counter() - t0) * 1000)
+                # dispatch: the team available again between rounds (supervisor via the API, not timed)
+                for i in range(min(rounds, 20)):
+                    inc = s.post("/incidents", {**QZV, "route": "police", "category": "other", "priority": "urgent",
+                                                "location": {"lat": 36.27, "lon": 50.0}})["incident_id"]
+                    dp.click(f"#dp-incidents tr[data-incident='{inc}']")
+                    dp.wait_for_selector(f"[data-dispatch='{team}']", timeout=10_000)
+                    t0 = time.perf_counter()
+                    dp.click(f"[data-dispatch='{team}']")
+                    tm.wait_for_function("() => document.body.dataset.teamStatus === 'dispatched'", polling="raf",
+                                         timeout=10_000)
+                    dispatch.append((time.perf_counter() - t0) * 1000)
+                    s.post(f"/teams/{team}/status", {"status": "available"})
+                    tm.wait_for_function("() => document.body.dataset.teamStatus === 'available'", timeout=10_000)
+                out["intake_to_queue_ms"] = {"p50": round(statistics.median(intake), 1), "p99": round(_q(intake, 0.99), 1),
+                                             "n": len(intake)}
+                out["dispatch_to_team_ms"] = {"p50": round(statistics.median(dispatch), 1),
+                                              "p99": round(_q(dispatch, 0.99), 1), "n": len(dispatch)}
+                b.close()
+            return out
+        finally:
+            s.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--teams", type=int, default=1000)
+    ap.add_argument("--incidents", type=int, default=500)
+    a = ap.parse_args()
+    result = run(a.rounds, a.teams, a.incidents)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    out = Path(__file__).resolve().parent / "results" / "workspaces.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
