@@ -199,6 +199,8 @@ PERSIAN: dict[str, str] = {
     "health_house": "خانه سلامت",
     "social_service_base": "پایگاه خدمات اجتماعی",
     "mobile_base": "پایگاه اورژانس سیار",
+    # alerts
+    "emerging_harm": "آسیب اجتماعی نوپدید",
     # shifts
     "morning": "صبح",
     "evening": "عصر",

@@ -16,6 +16,7 @@ from events.envelope import Envelope
 
 from .alerts import check_in_alert
 from .board import DRILL, Board
+from .emerging import apply_emerging
 from .figures import apply_figures
 from .incidents import apply_incident, assign_team
 from .occupancy import apply_centre
@@ -68,6 +69,8 @@ def apply(board: Board, e: Envelope) -> bool:
         board.put(key, e.position)
     for applier in ROUTES.get(e.type, ()):
         applier(board, ns, e)
+    # Every real event moves its province's day clock: emerging harms are judged as days close.
+    apply_emerging(board, e)
     return True
 
 
