@@ -24,6 +24,7 @@ from . import commands as c
 from .auth import Claims
 from .bootstrap import System
 from .errors import Refused, Unauthorized
+from .exchange.api import exchange_router
 
 STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
 
@@ -173,6 +174,8 @@ def create_api(system: System) -> FastAPI:
         _, rows = system.follower.snapshot()
         seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
         return summary(seen, iso(datetime.now(UTC)), drill=drill)
+
+    api.include_router(exchange_router(system, claims))
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:

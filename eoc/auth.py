@@ -32,7 +32,7 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
         "counsel_call": {R.CALL_TAKER},
         "refer_call": {R.CALL_TAKER},
         "escalate_call": {R.CALL_TAKER},
-        "open_incident": {R.CALL_TAKER, R.DISPATCHER, R.CENTRE_STAFF},
+        "open_incident": {R.CALL_TAKER, R.DISPATCHER, R.CENTRE_STAFF, R.PARTNER},  # a partner refers (EIDO)
         "close_incident": {R.DISPATCHER},
         "register_team": set(),
         "start_shift": {R.DISPATCHER, R.TEAM},
