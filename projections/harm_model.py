@@ -103,7 +103,8 @@ def _fit_terms(y: np.ndarray, terms: tuple[str, ...]) -> tuple[GlmFit, np.ndarra
     t = np.arange(len(y))
     x = design(t, terms)
     first = poisson_irls(x, y)
-    # Past outbreaks would raise the baseline: down-weight weeks far above the first fit.
+    # Past outbreaks would raise the baseline and the dispersion: weeks far above the first
+    # fit are down-weighted in the second (Noufaily et al. 2013).
     resid = (y - first.mu) / np.sqrt(first.phi * first.mu)
     w = np.where(resid > REWEIGHT_AT, (REWEIGHT_AT / np.maximum(resid, REWEIGHT_AT)) ** 2, 1.0)
     if np.all(w == 1.0):
