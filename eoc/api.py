@@ -25,6 +25,7 @@ from .auth import Claims
 from .bootstrap import System
 from .errors import Refused, Unauthorized
 from .exchange.api import exchange_router
+from .publish.api import publish_router
 
 STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
 
@@ -176,6 +177,7 @@ def create_api(system: System) -> FastAPI:
         return summary(seen, iso(datetime.now(UTC)), drill=drill)
 
     api.include_router(exchange_router(system, claims))
+    api.include_router(publish_router(system, claims))
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:
