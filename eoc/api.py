@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.envelope import iso
@@ -190,7 +190,6 @@ def create_api(system: System) -> FastAPI:
         return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
 
     api.include_router(identity_router(system, claims))
-
     api.include_router(exchange_router(system, claims))
     api.include_router(publish_router(system, claims))
 

@@ -25,7 +25,7 @@ from .test_bridge_secrecy import HEALTH_AT, HEALTH_NAME, SAFE_AT, SAFE_NAME, sec
 
 SCHEMAS = resources.files("eoc.exchange") / "schemas"
 CAP_NS = "{urn:oasis:names:tc:emergency:cap:1.2}"
-FEED_VIEWERS = [("partner", "QZV"), ("partner", "IR"), ("provincial_supervisor", "QZV"), ("national_eoc", "IR")]
+FEED_VIEWERS = [("partner", "QZV"), ("provincial_supervisor", "QZV"), ("national_eoc", "IR")]
 
 
 @pytest.fixture
