@@ -16,6 +16,7 @@ import pytest
 from bench.harm_history import case, tick
 from eoc.publish import exports
 from eoc.publish.figures import SUPPRESSED, Span, directors_report
+from eoc.publish.prevention import prevention_view, week_of
 
 from .test_dashboard_browser import ARTIFACTS, QAZVIN, QZV, Clock, Embedded, browser  # noqa: F401 (fixture)
 
@@ -89,6 +90,24 @@ def render_png(pdf: Path, stem: Path) -> Path:
     return Path(f"{stem}-1.png")
 
 
+def test_report_prevention_view_puts_bases_beside_call_outs() -> None:
+    from dataclasses import replace
+
+    events = _same_call(history())
+    base = replace(events[0], type="CentreRegistered", aggregate_id="base-1", county="Qazvin", position=None,
+                   occurred_at=_moment(DAY - timedelta(days=1)),
+                   payload={"name": "Qazvin base", "kind": "social_service_base", "capacity": 0, "secret": False})
+    view = prevention_view([*events, base], Span(DAY - timedelta(days=14), DAY + timedelta(days=3)), province="QZV")
+    counties = {c["county"]: c for c in view["counties"]}
+    qazvin = counties["Qazvin"]
+    assert qazvin["calls"] == 9 and counties["Avaj"]["calls"] == SUPPRESSED
+    assert [b["name"] for b in qazvin["bases"]] == ["Qazvin base"]
+    weeks = {w["week"]: w for w in qazvin["weeks"]}
+    assert weeks[week_of(DAY).isoformat()]["bases_open"] == 1
+    assert weeks[week_of(DAY - timedelta(days=7)).isoformat()]["bases_open"] == 0
+    assert weeks[week_of(DAY).isoformat()]["calls"] == 5
+
+
 # ---------------------------------------------------------------------- the page, in Chromium
 
 
@@ -126,7 +145,10 @@ def page(browser: Any) -> Iterator[Any]:  # noqa: F811
 
 
 def seed(embedded: Embedded) -> None:
-    """Today in Qazvin: 4 spouse-abuse calls (3 escalated, dispatched, on scene), 1 divorce call."""
+    """Today in Qazvin: 4 spouse-abuse calls (3 escalated, dispatched, on scene), 1 divorce call;
+    a social-service base in Takestan."""
+    embedded.post("/centres", {"province": "QZV", "county": "Takestan", "name": "Takestan base",
+                               "kind": "social_service_base", "capacity": 0, "location": {"lat": 36.07, "lon": 49.7}})
     centre = embedded.post("/centres", {**QZV, "name": "Qazvin centre", "kind": "residential_level_1",
                                         "capacity": 5, "location": QAZVIN})["centre_id"]
     for i in range(5):
@@ -162,6 +184,12 @@ def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, 
     assert page.locator("#chart rect").count() == 2
     compare = page.inner_text("#compare")
     assert "۵" in compare  # five calls in the period
+    # The prevention view: Qazvin's calls and call-outs; Takestan's base beside its (no) calls.
+    qazvin = page.inner_text("#prevention tr[data-county='Qazvin']")
+    assert "۵" in qazvin and "۳" in qazvin
+    takestan = page.inner_text("#prevention tr[data-county='Takestan']")
+    assert "Takestan base" in takestan
+    assert page.locator("#prevention tr[data-county='Takestan'] rect.base-open").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "reports-page.png"), full_page=True)
 
     files: dict[str, Path] = {}

@@ -1,4 +1,5 @@
-"""GET /api/v1/publish/report: the directors' figures for any period and place, as JSON or a file.
+"""GET /api/v1/publish/report: the directors' figures for any period and place, as JSON or a file;
+GET /api/v1/publish/prevention: calls and call-outs per county and week beside the social-service bases.
 
 ``from`` and ``to`` are local days (YYYY-MM-DD, Gregorian, as the boards name days);
 ``province`` (a national token may leave it out: the whole country) and ``county`` narrow
@@ -20,6 +21,7 @@ from ..auth import Claims
 from ..errors import Forbidden, InvalidCommand, WrongProvince
 from . import exports
 from .figures import Span, directors_report
+from .prevention import prevention_view
 
 REPORT_READERS = frozenset({"national_eoc", "provincial_supervisor", "auditor"})
 MAX_DAYS = 3 * 366
@@ -39,26 +41,38 @@ def publish_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/publish", tags=["reports"])
     Who = Annotated[Claims, Depends(claims)]
 
-    @router.get("/report")
-    def report(who: Who, first: Annotated[str, Query(alias="from")], last: Annotated[str, Query(alias="to")],
-               province: str | None = None, county: str | None = None, format: str = "json") -> Any:
+    def scope(who: Claims, first: str, last: str, province: str | None) -> tuple[Span, str | None]:
         if str(who.role) not in REPORT_READERS:
             raise Forbidden(f"a {who.role} may not read published reports", allowed=sorted(REPORT_READERS))
-        if format not in ("json", *MEDIA):
-            raise InvalidCommand(f"format must be json, csv, xlsx or pdf, not {format!r}", field="format")
         start, end = _day(first, "from"), _day(last, "to")
         if end < start:
             raise InvalidCommand("the period ends before it starts", field="to")
         if (end - start).days >= MAX_DAYS:
             raise InvalidCommand(f"a report covers at most {MAX_DAYS} days", field="to")
         if who.province != "IR":
-            if province not in (None, who.province):
+            if province not in (None, "", who.province):
                 raise WrongProvince(f"this token is for province {who.province}", token_province=who.province,
                                     target_province=province)
             province = who.province
-        if province is not None and province != "IR" and province not in PROVINCES:
+        if province and province != "IR" and province not in PROVINCES:
             raise InvalidCommand(f"unknown province {province!r}", field="province")
-        body = directors_report(StoreSource(system.app).envelopes(), Span(start, end), province=province,
+        return Span(start, end), province or None
+
+    @router.get("/prevention")
+    def prevention(who: Who, first: Annotated[str, Query(alias="from")], last: Annotated[str, Query(alias="to")],
+                   province: str | None = None) -> dict[str, Any]:
+        """Per county and week: calls and mobile call-outs beside the social-service bases open there."""
+        span, province = scope(who, first, last, province)
+        return prevention_view(StoreSource(system.app).envelopes(), span, province=province)
+
+    @router.get("/report")
+    def report(who: Who, first: Annotated[str, Query(alias="from")], last: Annotated[str, Query(alias="to")],
+               province: str | None = None, county: str | None = None, format: str = "json") -> Any:
+        if format not in ("json", *MEDIA):
+            raise InvalidCommand(f"format must be json, csv, xlsx or pdf, not {format!r}", field="format")
+        span, province = scope(who, first, last, province)
+        start, end = span.first_day, span.last_day
+        body = directors_report(StoreSource(system.app).envelopes(), span, province=province,
                                 county=county or None)
         if format == "json":
             return body

@@ -96,11 +96,53 @@
       fill($("by-category"), rep.by_category, [["category", "رده"]]);
       fill($("by-county"), rep.by_county, [["province", "استان"], ["county", "شهرستان"]]);
       bars($("chart"), rep.by_category);
+      const pq = new URLSearchParams({ from: $("from").value, to: $("to").value });
+      if ($("province").value.trim()) pq.set("province", $("province").value.trim().toUpperCase());
+      prevention(await (await get("/api/v1/publish/prevention?" + pq.toString())).json());
       $("report").hidden = false;
       document.body.dataset.state = "shown";
     } catch (e) {
       $("error").textContent = "گزارش ساخته نشد: " + e.message;
       document.body.dataset.state = "error";
+    }
+  }
+
+  /* One row per county: its bases, totals, and a weekly line of call-outs (bars: weeks with a base open). */
+  function prevention(view) {
+    const table = $("prevention");
+    table.replaceChildren();
+    const head = el("tr");
+    for (const h of ["استان", "شهرستان", "پایگاه‌ها", "تماس‌ها", "اعزام‌ها", "اعزام در هر ۱۰۰ تماس", "روند هفتگی اعزام‌ها"]) head.appendChild(el("th", h));
+    table.appendChild(head);
+    const ns = "http://www.w3.org/2000/svg";
+    for (const c of view.counties) {
+      const tr = el("tr");
+      tr.dataset.county = c.county;
+      tr.appendChild(el("td", c.province));
+      tr.appendChild(el("td", c.county));
+      tr.appendChild(el("td", c.bases.length ? c.bases.map((b) => `${b.name} (${i18n.digits(b.opened)})`).join("، ") : "—"));
+      tr.appendChild(el("td", cell("calls", c.calls)));
+      tr.appendChild(el("td", cell("callouts", c.callouts)));
+      tr.appendChild(el("td", c.callouts_per_100_calls === null ? "—" : i18n.num(c.callouts_per_100_calls, 1)));
+      const td = el("td"), svg = document.createElementNS(ns, "svg"), w = 160, h = 30;
+      svg.setAttribute("width", w); svg.setAttribute("height", h);
+      const vals = c.weeks.map((x) => (typeof x.callouts === "number" ? x.callouts : 1));
+      const max = Math.max(1, ...vals), n = Math.max(1, vals.length - 1);
+      c.weeks.forEach((x, i) => {
+        if (!x.bases_open) return;
+        const r = document.createElementNS(ns, "rect");
+        Object.entries({ x: w - (i + 0.5) * w / (n + 1), y: 0, width: w / (n + 1), height: h, fill: "#d7ecd9" })
+          .forEach(([k, v]) => r.setAttribute(k, v));
+        r.classList.add("base-open");
+        svg.appendChild(r);
+      });
+      const line = document.createElementNS(ns, "polyline");
+      line.setAttribute("points", vals.map((v, i) => `${w - i * w / n},${h - 2 - (h - 4) * v / max}`).join(" "));
+      line.setAttribute("fill", "none"); line.setAttribute("stroke", "#3b6ea5"); line.setAttribute("stroke-width", "1.5");
+      svg.appendChild(line);
+      td.appendChild(svg);
+      tr.appendChild(td);
+      table.appendChild(tr);
     }
   }
 
