@@ -258,6 +258,10 @@
         out.push({ kind: a.kind, rank: 2, icon: "▮", warn: a.occupied < a.capacity,
                    subject: `${centreName[a.centre_id] || I.t("secretPlace")} · ${I.num(a.occupied)}/${I.num(a.capacity)}`,
                    where: place(a), since: ms(a.since) });
+      } else if (a.kind === "emerging_harm") {  // projections/emerging.py: observed vs expected
+        out.push({ kind: a.kind, rank: 4, icon: "↗", warn: true,
+                   subject: `${I.word(a.category)} · ${I.num(a.observed)} / ${I.num(a.expected, 1)}`,
+                   where: place({ ...a, county: a.county === "*" ? null : a.county }), since: ms(a.since) });
       }
     }
     for (const inc of incidentList) {

@@ -91,6 +91,7 @@ window.EOC = window.EOC || {};
     secretPlace: ["مکان محرمانه", "secret place"],
     alert_check_in_missed: ["گزارش ایمنی گروه نرسید", "Missed safety check-in"],
     alert_centre_full: ["ظرفیت مرکز ۹۰٪ پر", "Centre 90% full"],
+    alert_emerging_harm: ["آسیب اجتماعی نوپدید", "Emerging social harm"],
     alert_urgent_unassigned: ["حادثه فوری بی‌گروه", "Urgent incident unassigned"],
     alert_transfer_overdue: ["پایان قرنطینه، انتقال انجام نشده", "Holding over, transfer not done"],
     ago: ["{t} پیش", "{t} ago"],
