@@ -108,6 +108,32 @@ def test_report_prevention_view_puts_bases_beside_call_outs() -> None:
     assert weeks[week_of(DAY).isoformat()]["calls"] == 5
 
 
+def test_report_no_secret_place_leaves_through_any_published_file(api) -> None:
+    """A safe house in Abyek admits three people directly and declines one: the reports count
+    them in Qazvin province, but no file names Abyek, the house, its place or its clients."""
+    from consumers.audit_sources import StoreSource
+
+    house_at = {"lat": 36.412345, "lon": 50.512345}
+    house = api.ok("/centres", {"province": "QZV", "county": "Abyek", "name": "Khaneh-Amn-ABYEK-9", "kind": "safe_house",
+                                "capacity": 3, "location": house_at})["centre_id"]
+    for client in ("CL-ABYEK-1", "CL-ABYEK-2", "CL-ABYEK-3", "CL-ABYEK-4"):
+        api.post(f"/centres/{house}/admissions", {"route": "police", "client_id": client}, role="centre_staff")
+    api.ok("/calls", {**QZV, "caller": {"phone": "0912"}})
+    today = datetime.now(UTC).date()
+    span = Span(today - timedelta(days=2), today + timedelta(days=1))
+    rep = directors_report(StoreSource(api.system.app).envelopes(), span, province="QZV")
+    assert rep["totals"]["admissions"] == 3 and rep["totals"]["declined"] == SUPPRESSED  # counted, in the province
+    view = prevention_view(StoreSource(api.system.app).envelopes(), span, province="QZV")
+    from openpyxl import load_workbook
+    wb = load_workbook(io.BytesIO(exports.to_xlsx(rep)))
+    xlsx_text = " ".join(str(c) for ws in wb for row in ws.iter_rows(values_only=True) for c in row if c is not None)
+    texts = {"json": str(rep), "prevention": str(view), "csv": exports.to_csv(rep).decode("utf-8-sig"),
+             "xlsx": xlsx_text, "html (the PDF's source)": exports.to_html(rep)}
+    for where, text in texts.items():
+        for secret in ("Abyek", "Khaneh-Amn", house, str(house_at["lat"]), "CL-ABYEK"):
+            assert secret not in text, (where, secret)
+
+
 # ---------------------------------------------------------------------- the page, in Chromium
 
 

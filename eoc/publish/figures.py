@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 from events.envelope import Envelope
+from events.vocabulary import SECRET_KINDS
 from events.jalali import _FA_DIGITS, MONTHS_FA, to_gregorian, to_jalali
 from projections.clock import local_day_hour, seconds_between
 
 from ..audit.reports import NO_INCIDENT, UNCLASSIFIED, ReportFold
 
 SMALL = 3  # cells below this are suppressed in publication
+# Where a safe or health house is stays secret in published figures too: what happens at one
+# (admissions, declines) counts in its province under this county, never under its own.
+WITHHELD_COUNTY = "(houses: place withheld)"
+_AT_A_PLACE = frozenset({"ClientAdmitted", "AdmissionDeclined", "HoldingPeriodStarted", "ClientTransferredOut",
+                         "ClientTransferredIn", "ClientDischarged", "CentreCapacityChanged", "CentreClosed"})
 SUPPRESSED = "<3"
 COUNTS = ("calls", "interventions", "dispatches", "admissions", "declined")
 TIMES = ("call_to_dispatch_s", "dispatch_to_scene_s")
@@ -188,11 +194,25 @@ def suppress(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SECRET_KIND_NAMES = frozenset(str(k) for k in SECRET_KINDS)
+
+
+def withhold_secret_places(envelopes: Iterable[Envelope]) -> Iterator[Envelope]:
+    """The envelopes with every event at a secret house moved to ``WITHHELD_COUNTY``."""
+    secret: set[str] = set()
+    for e in envelopes:
+        if e.type == "CentreRegistered" and (e.payload.get("secret") or e.payload.get("kind") in SECRET_KIND_NAMES):
+            secret.add(e.aggregate_id)
+        if e.aggregate_id in secret and (e.type in _AT_A_PLACE or e.type == "CentreRegistered"):
+            e = replace(e, county=WITHHELD_COUNTY)
+        yield e
+
+
 def fold_spans(envelopes: Iterable[Envelope], spans: list[Span]) -> list[Cells]:
     """One pass over the log: the cells of every span."""
     reports = [ReportFold(s) for s in spans]  # type: ignore[arg-type]  # a Span reads like a Period
     extras = [ExtrasFold(s) for s in spans]
-    for e in envelopes:
+    for e in withhold_secret_places(envelopes):
         for r in reports:
             r.apply(e)
         for x in extras:

@@ -18,7 +18,7 @@ from typing import Any
 from events.envelope import Envelope
 from projections.clock import local_day_hour
 
-from .figures import SMALL, SUPPRESSED, Span
+from .figures import SMALL, SUPPRESSED, Span, withhold_secret_places
 
 BASE_KINDS = frozenset({"social_service_base"})
 
@@ -42,7 +42,7 @@ def prevention_view(envelopes: Iterable[Envelope], span: Span, *, province: str 
     bases: dict[str, dict[str, Any]] = {}  # id -> province, county, name, opened, closed
     calls: dict[tuple[str, str, date], int] = defaultdict(int)
     callouts: dict[tuple[str, str, date], int] = defaultdict(int)
-    for e in envelopes:
+    for e in withhold_secret_places(envelopes):
         if e.exercise or (province not in (None, "", "IR") and e.province != province):
             continue
         p = e.payload
