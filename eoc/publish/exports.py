@@ -7,13 +7,15 @@ from __future__ import annotations
 import csv
 import html
 import io
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from events.jalali import _FA_DIGITS
 from events.vocabulary import PERSIAN
 
-FONT = Path(__file__).resolve().parents[2] / "ui-bridge" / "static" / "fonts" / "Vazirmatn-wght.woff2"
+# The dashboard's font (SIL OFL, ui-bridge/static/fonts/OFL.txt), found where the package is installed.
+FONT = Path(str(resources.files("ui_bridge") / "static" / "fonts" / "Vazirmatn-wght.woff2"))
 
 # Column: (Persian header, English header)
 COLUMNS = {
