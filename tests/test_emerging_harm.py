@@ -144,3 +144,18 @@ def test_emerging_tail_matches_scipy_distributions() -> None:
     assert p[0] == pytest.approx(stats.poisson.sf(8, 4.0), rel=1e-9)
     size = 4.0 / 1.5
     assert p[1] == pytest.approx(stats.nbinom.sf(8, size, size / (size + 4.0)), rel=1e-9)
+
+
+def test_emerging_series_stay_off_screens_but_alerts_show() -> None:
+    from projections.visibility import visible_rows
+
+    rng = np.random.default_rng(7)
+    counts = draw(seasonal_rates(7 * 30, 4.0), rng)
+    counts[-2:] = [20, 22]
+    rows = fold(envelopes("KSH", FIRST, {("Kermanshah", "suicide"): counts})).rows
+    assert any(k.startswith("harm/") for k in rows)
+    for role, province in [("national_eoc", "IR"), ("provincial_supervisor", "KSH"), ("dispatcher", "KSH")]:
+        seen = visible_rows(dict(rows), role, province)
+        assert not any(k.startswith("harm/") for k in seen)
+        assert alert_key("KSH", "suicide", "Kermanshah") in seen
+    assert alert_key("KSH", "suicide", "Kermanshah") not in visible_rows(dict(rows), "dispatcher", "QZV")

@@ -254,3 +254,26 @@ def test_report_page_refuses_roles_without_reports(embedded: Embedded, page: Any
     page.click("#show")
     page.wait_for_selector("body[data-state='error']", timeout=15_000)
     assert "may not read published reports" in page.inner_text("#error")
+
+
+@pytest.mark.browser
+def test_report_page_draws_the_chart_an_emerging_harm_alert_links_to(embedded: Embedded, page: Any) -> None:
+    from bench.harm_history import envelopes as harm_envelopes
+    from projections import fold
+    from projections.emerging import alert_key, series_key
+
+    counts = [4] * 200 + [20, 22]
+    rows = fold(harm_envelopes("QZV", date(2024, 3, 23), {("Qazvin", "suicide"): counts})).rows
+    alert = rows[alert_key("QZV", "suicide", "Qazvin")]
+    with embedded.system.follower._lock:  # as the fold would have put it
+        embedded.system.follower.board.put(series_key("QZV", "suicide", "Qazvin"),
+                                           rows[series_key("QZV", "suicide", "Qazvin")])
+    token = embedded.token("national_eoc", "IR")
+    page.goto(f"{embedded.base}{alert['chart'].replace('#', '#token=' + token + '&')}")
+    page.wait_for_selector("#harm:not([hidden]) polyline", timeout=15_000)
+    assert "خودکشی" in page.inner_text("#harm-title")
+    verdict = page.inner_text("#harm-verdict")
+    assert "۲۲" in verdict or "۴۲" in verdict  # the last day's count, or the last two days'
+    r = embedded.http.get("/api/v1/publish/harm/QZV/suicide/Qazvin",
+                          headers={"Authorization": "Bearer " + embedded.token("dispatcher", "QZV")})
+    assert r.status_code == 403

@@ -16,9 +16,10 @@ from fastapi.responses import Response
 
 from consumers.audit_sources import StoreSource
 from events.places import PROVINCES
+from projections.emerging import series_key
 
 from ..auth import Claims
-from ..errors import Forbidden, InvalidCommand, WrongProvince
+from ..errors import Forbidden, InvalidCommand, NotFound, WrongProvince
 from . import exports
 from .figures import Span, directors_report
 from .prevention import prevention_view
@@ -64,6 +65,22 @@ def publish_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
         """Per county and week: calls and mobile call-outs beside the social-service bases open there."""
         span, province = scope(who, first, last, province)
         return prevention_view(StoreSource(system.app).envelopes(), span, province=province)
+
+    @router.get("/harm/{province}/{category}/{county}")
+    def harm_series(province: str, category: str, county: str, who: Who) -> dict[str, Any]:
+        """The weekly and recent daily counts of one emerging-harm series, with its model and
+        last verdict (the chart an emerging-harm alert links to). County ``*``: the province."""
+        if str(who.role) not in REPORT_READERS | {"partner"}:
+            raise Forbidden(f"a {who.role} may not read harm series", allowed=sorted(REPORT_READERS | {"partner"}))
+        if who.province not in ("IR", province):
+            raise WrongProvince(f"this token is for province {who.province}", token_province=who.province,
+                                target_province=province)
+        _, rows = system.follower.snapshot()
+        row = rows.get(series_key(province, category, county))
+        if row is None:
+            raise NotFound(f"no series of {category} in {county}, {province}", province=province,
+                           category=category, county=county)
+        return row
 
     @router.get("/report")
     def report(who: Who, first: Annotated[str, Query(alias="from")], last: Annotated[str, Query(alias="to")],

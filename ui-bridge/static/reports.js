@@ -164,9 +164,7 @@
 
   async function harm(spec) {
     const [province, category, county] = spec.split("/");
-    const rows = (await (await get("/api/v1/boards")).json()).rows;
-    const series = rows[`harm/${province}/${category}/${county}`];
-    if (!series) return;
+    const series = await (await get(`/api/v1/publish/harm/${province}/${category}/${encodeURIComponent(county)}`)).json();
     $("harm-title").textContent = `روند هفتگی ${word(category)} — ${word(county) === county ? county : word(county)}، ${province}`;
     const svg = $("harm-chart"), ns = "http://www.w3.org/2000/svg", w = 720, h = 220;
     const weeks = [...series.weeks, series.week];
