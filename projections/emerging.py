@@ -108,7 +108,7 @@ def _new_series(state: dict[str, Any], category: str, county: str) -> dict[str, 
     # Complete weeks (Saturday..Friday) among the closed days, and the days of the current week.
     in_week = (open_day.weekday() - (FRIDAY + 1)) % 7  # closed days of the open week
     in_week = min(in_week, closed)
-    weeks = min((closed - in_week) // 7, KEEP_WEEKS)
+    weeks = min(-(-(closed - in_week) // 7), KEEP_WEEKS)  # a first, partial week counts, as for older series
     row = {"province": state["province"], "category": category, "county": county,
            "days": [0] * min(closed, KEEP_DAYS), "week": 0, "weeks": [0] * weeks, "open": 0,
            "last_day": (open_day - timedelta(days=1)).isoformat() if closed else None,

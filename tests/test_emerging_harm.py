@@ -159,3 +159,15 @@ def test_emerging_series_stay_off_screens_but_alerts_show() -> None:
         assert not any(k.startswith("harm/") for k in seen)
         assert alert_key("KSH", "suicide", "Kermanshah") in seen
     assert alert_key("KSH", "suicide", "Kermanshah") not in visible_rows(dict(rows), "dispatcher", "QZV")
+
+
+def test_emerging_series_first_seen_late_share_the_province_weeks() -> None:
+    """A category first seen weeks after the province has the same week boundaries, with zeros before."""
+    first = date(2024, 3, 27)  # a Wednesday: the first week is partial
+    rows = fold(envelopes("KSH", first, {("Kermanshah", "suicide"): [1] * 60,
+                                         ("Harsin", "suicide"): [0] * 20 + [1] * 40})).rows
+    early, late = rows[series_key("KSH", "suicide", "Kermanshah")], rows[series_key("KSH", "suicide", "Harsin")]
+    assert len(early["weeks"]) == len(late["weeks"]) and early["week"] == late["week"]
+    assert early["weeks"] == [3] + [7] * 8  # Wednesday to Friday, then whole weeks
+    assert late["weeks"] == [0, 0, 0, 4] + [7] * 5  # first seen on a Tuesday of the fourth week
+    assert late["last_day"] == early["last_day"]
