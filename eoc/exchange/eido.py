@@ -97,7 +97,9 @@ def referral_command(doc: Any, province: str, county: str | None = None) -> Open
     category = text.removeprefix(CATEGORY_URN)
     if category not in {str(c) for c in CallCategory}:
         category = str(CallCategory.OTHER)
-    priority = {v: k for k, v in PRIORITY_NUMBER.items()}.get(incident.get("incidentPriority"), str(Priority.HIGH))
+    number = incident.get("incidentPriority")
+    priority = {v: k for k, v in PRIORITY_NUMBER.items()}.get(number, str(Priority.HIGH)) \
+        if isinstance(number, int) else str(Priority.HIGH)
     match = _POS.search(str(location.get("locationByValue", "")))
     if match is None:
         raise InvalidCommand("locationComponent.locationByValue needs a gml:pos with latitude and longitude",

@@ -31,11 +31,17 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
          "pdf": "application/pdf"}
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)  # the service's records: 1378 (1999) on
+
+
 def _day(text: str, name: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidCommand(f"{name} must be a day as YYYY-MM-DD, not {text!r}", field=name) from None
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidCommand(f"{name} must be between {EARLIEST} and {LATEST}", field=name)
+    return day
 
 
 def publish_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
