@@ -8,6 +8,7 @@ protocol is described in ``ui_bridge.protocol``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import mimetypes
@@ -67,6 +68,7 @@ async def start_bridge(
     host: str,
     port: int,
     serve_page: bool = False,
+    map_tiles: str = "",
     ping_s: float = p.PING_S,
     write_limit: int = p.WRITE_LIMIT,
     **hub_options: Any,
@@ -78,7 +80,7 @@ async def start_bridge(
     try:
         server = await serve(
             sessions.handle, host, port,
-            process_request=_serve_page if serve_page else None,
+            process_request=functools.partial(_serve_page, map_tiles=map_tiles) if serve_page else None,
             ping_interval=ping_s, ping_timeout=2 * ping_s,
             write_limit=write_limit, max_size=64 * 1024,  # clients send only tiny messages
             compression=None,  # deflate per socket would cost more CPU than the frames themselves
@@ -148,25 +150,34 @@ def _message_type(message: str | bytes) -> str | None:
 # ---------------------------------------------------------------------- the page
 
 
-def mount_dashboard(api: Any, *, bridge_port: int) -> None:
+def page_config(bridge_port: int, map_tiles: str = "") -> dict[str, Any]:
+    """What the page is told at /dashboard/config.json: where its bridge listens, and a
+    deployment's own map tiles if it has a tile server (else only the shipped layers)."""
+    config: dict[str, Any] = {"bridge_port": bridge_port, "bridge_path": "/"}
+    if map_tiles:
+        config["map_tiles"] = map_tiles
+    return config
+
+
+def mount_dashboard(api: Any, *, bridge_port: int, map_tiles: str = "") -> None:
     """Serve the dashboard at "/" of the API, and where its bridge listens at /dashboard/config.json."""
     from starlette.staticfiles import StaticFiles
 
     @api.get("/dashboard/config.json", include_in_schema=False)
     def dashboard_config() -> dict[str, Any]:
-        return {"bridge_port": bridge_port, "bridge_path": "/"}
+        return page_config(bridge_port, map_tiles)
 
     # Mounted last: the API's own routes, registered before, keep precedence over "/".
     api.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
 
 
-def _serve_page(conn: ServerConnection, request: Request) -> Response | None:
+def _serve_page(conn: ServerConnection, request: Request, map_tiles: str = "") -> Response | None:
     """For the standalone bridge: plain HTTP GETs get the page, on the websocket's own port."""
     if request.headers.get("Upgrade", "").lower() == "websocket":
         return None
     path = unquote(urlsplit(request.path).path)
     if path == "/dashboard/config.json":
-        config = {"bridge_port": conn.local_address[1], "bridge_path": "/"}
+        config = page_config(conn.local_address[1], map_tiles)
         return _response(200, json.dumps(config).encode(), "application/json")
     name = "index.html" if path in ("", "/") else path.lstrip("/")
     target = (STATIC / name).resolve()
