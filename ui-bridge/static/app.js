@@ -498,9 +498,9 @@
       if (last) visible = Math.min(box.clientHeight, last.offsetTop - base + last.offsetHeight - top + headH);
     }
     const clip = pages > 1 ? `inset(0 0 ${Math.max(0, box.clientHeight - visible)}px 0)` : "";
-    if (box.style.clipPath !== clip) box.style.clipPath = clip;
-    box.dataset.pages = pages;
-    box.dataset.page = page + 1;
+    if (box._clip !== clip) { box.style.clipPath = clip; box._clip = clip; }
+    if (box.dataset.pages !== String(pages)) box.dataset.pages = pages;
+    if (box.dataset.page !== String(page + 1)) box.dataset.page = page + 1;
     if (pagerEl) setText(pagerEl, pages > 1 ? I.t("page", { n: I.num(page + 1), of: I.num(pages) }) : "");
   }
 
@@ -616,7 +616,7 @@
       ["c2d", median ? "≤ " + I.duration(median) : "—", "", ""],
     ];
     keyed($("tiles"), tiles.map(([key, value, cls, unit]) => {
-      const u = unit === null ? I.t("ofPlaces", { occ: I.num(occ), cap: I.num(cap) }) : unit ? I.t(unit) : "";
+      const u = unit === null ? I.digits(`${occ}/${cap}`) : unit ? I.t(unit) : "";
       return { key, sig: value + cls + u, cls: "tile " + cls, attrs: { "data-tile": key },
                html: `<div class="v">${value}${u ? ` <small class="u">${esc(u)}</small>` : ""}</div><div class="k">${esc(I.t("tiles_" + key))}</div>` };
     }), "div");

@@ -198,7 +198,7 @@ window.EOC = window.EOC || {};
       let m = store.get(r.id);
       if (m && m.layerIn !== wantLayer) { m.layerIn.removeLayer(m); store.delete(r.id); m = null; }
       if (!m) {
-        m = L.marker(pos, { icon: icon(r), riseOnHover: true, keyboard: false, zIndexOffset: wantLayer === M.alarmLayer ? 2000 : 0 });
+        m = L.marker(pos, { icon: icon(r), riseOnHover: true, keyboard: false, zIndexOffset: wantLayer === M.alarmLayer ? 2000 : layer === M.teamLayer ? 1000 : 0 });
         m.key = keyOf(r); m.sig = sig; m.row = r; m.layerIn = wantLayer;
         m.bindPopup(() => popup(m.row), { maxWidth: 320 });
         wantLayer.addLayer(m);
