@@ -679,7 +679,7 @@
     const sorted = [...teamList].sort((a, b) => order(a) - order(b) || String(a.name).localeCompare(b.name));
     setText($("teams-count"), I.num(teamList.length));
     const nation = state.province === "IR";
-    const cols = [["colTeam", "name"], ["colStatus"], ["colSince"], ["colCase"], ["colShift"], [nation ? "colProvince" : "colCounty"]];
+    const cols = [["colTeam", "name"], ["colStatus"], ["colSince"], ["colCase"], ["colShift", "opt"], [nation ? "colProvince" : "colCounty"]];
     const body = header($("teams-table"), cols);
     const items = sorted.map((x) => {
       const inc = x.incident_id && incidentsById[x.incident_id];
@@ -692,7 +692,7 @@
           `<td>${chip("s", x.status)}</td>` +
           `<td class="tick num" data-at="${ms(x.since)}"></td>` +
           `<td>${inc ? esc(I.word(inc.category)) : ""}</td>` +
-          `<td>${x.shift ? esc(I.word(x.shift)) : ""}</td>` +
+          `<td class="opt">${x.shift ? esc(I.word(x.shift)) : ""}</td>` +
           `<td>${esc(where)}</td>`,
       };
     });

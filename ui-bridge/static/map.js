@@ -51,6 +51,7 @@ window.EOC = window.EOC || {};
       el.classList.add("with-tiles");
     }
     M.map.fitBounds([[25.0, 44.0], [39.8, 63.4]]);
+    el.classList.toggle("far", M.map.getZoom() < 7);
     M.teamLayer = L.markerClusterGroup({
       maxClusterRadius: 56, showCoverageOnHover: false, spiderfyOnMaxZoom: true, disableClusteringAtZoom: 15,
       iconCreateFunction: (cluster) => clusterIcon(cluster, "team"), animate: !reducedMotion(),
@@ -61,6 +62,9 @@ window.EOC = window.EOC || {};
     }).addTo(M.map);
     M.alarmLayer = L.layerGroup().addTo(M.map);   // missed check-in, duress: never inside a cluster
     M.centreLayer = L.layerGroup().addTo(M.map);
+    // Counts by status under each cluster at national zoom (one cluster per province or so);
+    // closer in, the clusters' rings tell the mix and a hover tells the counts.
+    M.map.on("zoomend", () => el.classList.toggle("far", M.map.getZoom() < 7));
     M.map.on("zoomend moveend", () => { showCities(); declutter(); });
     M.teamLayer.on("animationend", declutter);
     M.map.on("dragstart", () => { if (M.follow) setFollow(null); });
