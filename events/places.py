@@ -1,17 +1,20 @@
-"""Iran's 31 provinces (استان) with their capitals, and the bounds a coordinate must lie in."""
+"""Iran's 31 provinces (استان) with their capitals, and whether a coordinate lies in Iran."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A generous box around Iran's land and its Persian Gulf islands. A point outside it is
-# certainly a typo or a device fault; inside it is plausible enough for dispatch.
+from .reference import inside_iran
+
+# The box around Iran's land and its Persian Gulf islands: where a map starts and where the
+# simulator keeps its points. Whether a point is in Iran is decided by the boundary polygon.
 IRAN_LAT = (25.0, 39.8)
 IRAN_LON = (44.0, 63.4)
 
 
 def in_iran(lat: float, lon: float) -> bool:
-    return IRAN_LAT[0] <= lat <= IRAN_LAT[1] and IRAN_LON[0] <= lon <= IRAN_LON[1]
+    """Inside Iran's boundary (polygon of events/data/iran_boundary.json), not a box."""
+    return inside_iran(lat, lon)
 
 
 @dataclass(frozen=True, slots=True)

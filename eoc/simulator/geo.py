@@ -6,7 +6,7 @@ import math
 import random
 from typing import NamedTuple
 
-from events.places import IRAN_LAT, IRAN_LON, in_iran
+from events.places import in_iran
 
 EARTH_KM = 6371.0
 
@@ -51,7 +51,6 @@ def scatter(rng: random.Random, centre: Point, radius_km: float) -> Point:
     theta = rng.uniform(0, 2 * math.pi)
     lat = centre.lat + (r * math.cos(theta)) / 111.0
     lon = centre.lon + (r * math.sin(theta)) / (111.0 * math.cos(math.radians(centre.lat)))
-    if not in_iran(lat, lon):
-        lat = min(max(lat, IRAN_LAT[0]), IRAN_LAT[1])
-        lon = min(max(lon, IRAN_LON[0]), IRAN_LON[1])
+    if not in_iran(lat, lon):  # off the coast or over a border: the seat itself is inside
+        return centre
     return Point(lat, lon)

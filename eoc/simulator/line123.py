@@ -37,7 +37,7 @@ class CallDesk:
         p, send = self.p, self.p.client.send
         county = casework.pick(rng, {c: c.weight for c in p.profile.counties})
         line = Line.LINE_1480 if rng.random() < LINE_1480_SHARE else Line.LINE_123
-        body: dict[str, object] = {"province": p.code, "county": county.name, "line": str(line)}
+        body: dict[str, object] = {"province": p.code, "county": county.official_name, "line": str(line)}
         if (details := casework.caller(rng)) is not None:
             body["caller"] = details
         a = await send("receive_call", "/calls", body, self.who)

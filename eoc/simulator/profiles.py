@@ -38,6 +38,14 @@ class County:
     lon: float
     weight: float = 1.0  # relative share of the province's calls and cases (population)
     radius_km: float = 6.0
+    # The county (شهرستان) of the reference table (events/data) this area belongs to, when the
+    # area is a town or district of it (Mohammadiyeh is in Alborz county, Alamut in Qazvin).
+    official: str = ""
+
+    @property
+    def official_name(self) -> str:
+        """The county's name as the API knows it."""
+        return self.official or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +114,8 @@ QAZVIN = ProvinceProfile(
         County("Abyek", 36.04, 50.53, weight=0.8),
         County("Alborz", 36.19, 50.06, weight=1.5),
         County("Avaj", 35.58, 49.22, weight=0.4, radius_km=8),
-        County("Mohammadiyeh", 36.22, 50.19, weight=0.7, radius_km=4),
-        County("Alamut", 36.45, 50.48, weight=0.3, radius_km=10),
+        County("Mohammadiyeh", 36.22, 50.19, weight=0.7, radius_km=4, official="Alborz"),
+        County("Alamut", 36.45, 50.48, weight=0.3, radius_km=10, official="Qazvin"),
     ),
     places=(
         PlaceSpec("Qazvin crisis intervention centre", K.RESIDENTIAL_LEVEL_1, "Qazvin", 10),

@@ -119,7 +119,8 @@ class ProvinceSim:
     async def _register_place(self, spec: PlaceSpec) -> Place | None:
         location = self._location("place", spec.name, spec.county, 2.5)
         a = await self._register("register_centre", "/centres", {
-            "province": self.code, "county": spec.county, "name": spec.name, "kind": str(spec.kind),
+            "province": self.code, "county": self.profile.county(spec.county).official_name,
+            "name": spec.name, "kind": str(spec.kind),
             "capacity": spec.capacity, "location": location.to_json()})
         if not a.ok:
             return None
@@ -159,7 +160,8 @@ class ProvinceSim:
                 unit.shift = ShiftKind(row["shift"]) if row.get("shift") else None
                 self.stats.adopted[f"{self.code}/team"] += 1
             else:
-                body: dict[str, Any] = {"province": self.code, "county": spec.county, "name": spec.name,
+                body: dict[str, Any] = {"province": self.code, "county": self.profile.county(spec.county).official_name,
+                                        "name": spec.name,
                                         "home": home.to_json()}
                 if base is not None:
                     body["base_id"] = base.id

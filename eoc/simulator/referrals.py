@@ -25,7 +25,7 @@ class ReferralDesk:
     def __init__(self, province: ProvinceSim) -> None:
         self.p = province
         self.opened_by = {role: province.who(role, str(role).replace("_", "-"))
-                          for role in (Role.DISPATCHER, Role.CENTRE_STAFF)}
+                          for role in (Role.DISPATCHER, Role.CALL_TAKER)}
 
     async def incidents(self) -> None:
         p = self.p
@@ -38,7 +38,7 @@ class ReferralDesk:
         county = casework.pick(rng, {c: c.weight for c in p.profile.counties})
         c = casework.classify(rng, casework.REFERRAL_CATEGORIES)
         where = scatter(rng, Point(county.lat, county.lon), county.radius_km)
-        body = {"province": p.code, "county": county.name, "route": str(route), **c.to_json(),
+        body = {"province": p.code, "county": county.official_name, "route": str(route), **c.to_json(),
                 "location": where.to_json()}
         a = await p.client.send("open_incident", "/incidents", body, self.opened_by[casework.OPENED_BY[route]])
         if a.ok:

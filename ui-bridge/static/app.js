@@ -75,10 +75,9 @@
 
   // ---------------------------------------------------------------- the connection
 
-  /* Where the page's token comes from: the one place to change for a sign-in page. */
+  /* Where the page's token comes from: the signed-in session (session.js) keeps it out of the address bar. */
   function currentToken() {
-    const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    return params.get("token");
+    return EOC.session ? EOC.session.accessToken() : null;
   }
 
   async function connect() {
@@ -106,6 +105,14 @@
     socket.onclose = (event) => {
       if (ws !== socket) return;  // an old socket we closed as stale
       ws = null;
+      if (event.code === 4401 && event.reason === "token expired" && EOC.session && EOC.session.canRefresh()) {
+        EOC.session.refresh().then(connect, () => setConn("unauthorized", event.reason));
+        return;  // a live session renews its token and comes back
+      }
+      if (event.code === 4401 && event.reason === "token expired" && EOC.session && EOC.session.canRefresh()) {
+        EOC.session.refresh().then(connect, () => setConn("unauthorized", event.reason));
+        return;  // a live session renews its token and comes back
+      }
       if (event.code === 4401) {
         setConn("unauthorized", event.reason);
         return;  // a refused token stays refused: a new address (token) is needed

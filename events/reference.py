@@ -1,0 +1,139 @@
+"""The reference table of Iran's provinces (استان) and counties (شهرستان), and Iran's boundary.
+
+Both are shipped as data in ``events/data/`` (made by ``scripts/reference/build.py`` from
+registry packages; sources and licences in ``events/data/SOURCES.md``). A county is known by
+its English name, its Persian name or an alias (a county seat's name such as Yasuj), compared
+without case, spacing, hyphens or the Arabic/Persian letter variants a keyboard brings.
+
+"Inside Iran" is a ray-casting point-in-polygon test over the simplified boundary, with a
+margin of ``COAST_MARGIN_KM`` around it: the 1:10m coastline is coarse, and a port such as
+Bandar Abbas lies just off it (the territorial sea reaches 22 km anyway). A point in Doha,
+Basra (20 km from the border) or Herat is outside; a point on Qeshm inside.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+_FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "أ": "ا", "إ": "ا", "ۀ": "ه",
+                       "\u200c": "", " ": "", "-": "", "'": "", "’": "", "_": ""})
+
+
+def fold(name: str) -> str:
+    """A name as compared: case, spaces, hyphens, apostrophes and letter variants ignored."""
+    return name.casefold().translate(_FOLD)
+
+
+@dataclass(frozen=True, slots=True)
+class County:
+    """A county (شهرستان) of a province, with its official code."""
+
+    province: str
+    name: str
+    name_fa: str
+    official_code: int
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceCounties:
+    code: str
+    name: str
+    name_fa: str
+    official_code: int
+    counties: tuple[County, ...]
+
+
+def _read(name: str) -> dict:
+    return json.loads(resources.files("events").joinpath("data", name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def provinces() -> dict[str, ProvinceCounties]:
+    """Every province by its project code (THR, QZV, ...), with its counties."""
+    out = {}
+    for p in _read("counties.json")["provinces"]:
+        counties = tuple(County(p["code"], c["name"], c["name_fa"], c["official_code"], tuple(c["aliases"]))
+                         for c in p["counties"])
+        out[p["code"]] = ProvinceCounties(p["code"], p["name"], p["name_fa"], p["official_code"], counties)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _county_index() -> dict[tuple[str, str], County]:
+    index: dict[tuple[str, str], County] = {}
+    for code, p in provinces().items():
+        for c in p.counties:
+            for name in (c.name, c.name_fa, *c.aliases):
+                index.setdefault((code, fold(name)), c)
+    return index
+
+
+def county(province: str, name: str) -> County | None:
+    """The county of ``province`` called ``name`` (English, Persian or alias), or None."""
+    return _county_index().get((province, fold(name)))
+
+
+def counties_of(province: str) -> tuple[County, ...]:
+    p = provinces().get(province)
+    return p.counties if p else ()
+
+
+@lru_cache(maxsize=1)
+def _boundary() -> tuple[tuple[tuple[tuple[float, float], ...], ...], ...]:
+    shape = _read("iran_boundary.json")
+    return tuple(tuple(tuple((float(x), float(y)) for x, y in ring) for ring in polygon)
+                 for polygon in shape["coordinates"])
+
+
+@lru_cache(maxsize=1)
+def _boxes() -> tuple[tuple[float, float, float, float], ...]:
+    return tuple((min(x for x, _ in poly[0]), min(y for _, y in poly[0]),
+                  max(x for x, _ in poly[0]), max(y for _, y in poly[0])) for poly in _boundary())
+
+
+def _in_ring(lon: float, lat: float, ring: tuple[tuple[float, float], ...]) -> bool:
+    inside = False
+    j = len(ring) - 1
+    for i in range(len(ring)):
+        xi, yi = ring[i]
+        xj, yj = ring[j]
+        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
+            inside = not inside
+        j = i
+    return inside
+
+
+COAST_MARGIN_KM = 5.0
+_KM_PER_DEGREE = 111.2
+
+
+def _km_to_ring(lon: float, lat: float, ring: tuple[tuple[float, float], ...]) -> float:
+    """Distance from the point to the ring's nearest edge, on a plane scaled at its latitude."""
+    k = math.cos(math.radians(lat))
+    best = math.inf
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1]):
+        ax, ay, bx, by, px, py = x1 * k, y1, x2 * k, y2, lon * k, lat
+        dx, dy = bx - ax, by - ay
+        t = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy or 1.0)))
+        best = min(best, math.hypot(px - ax - t * dx, py - ay - t * dy))
+    return best * _KM_PER_DEGREE
+
+
+def inside_iran(lat: float, lon: float) -> bool:
+    """True if the point lies on Iran's land or islands, or within the coastal margin."""
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return False
+    margin = COAST_MARGIN_KM / _KM_PER_DEGREE * 2  # in degrees, generous for longitude at 40°N
+    near = []
+    for polygon, (x0, y0, x1, y1) in zip(_boundary(), _boxes()):
+        if not (x0 - margin <= lon <= x1 + margin and y0 - margin <= lat <= y1 + margin):
+            continue
+        if _in_ring(lon, lat, polygon[0]) and not any(_in_ring(lon, lat, hole) for hole in polygon[1:]):
+            return True
+        near.append(polygon)
+    return any(_km_to_ring(lon, lat, ring) <= COAST_MARGIN_KM for polygon in near for ring in polygon)
