@@ -216,7 +216,7 @@ def test_a_command_appears_on_the_page_within_a_second(embedded, page):
         "id => document.querySelector(`#occupancy [data-centre-id='${id}'] .occ`)?.textContent === '۱/۴'",
         arg=centre, timeout=1000)
 
-    embedded.post(f"/teams/{t}/position", {"position": {"lat": 36.2, "lon": 50.1}}, role="dispatcher")
+    embedded.post(f"/teams/{t}/position", {"position": {"lat": 36.2, "lon": 50.1}})
     # The marker moves to the reported position.
     page.wait_for_function(
         "id => { const p = EOC.map.teamLatLng(id); return p && Math.abs(p.lat - 36.2) < 1e-6 && Math.abs(p.lng - 50.1) < 1e-6; }",
@@ -448,7 +448,7 @@ def seed_province(e: Embedded, clock: Clock) -> dict[str, Any]:
     post(f"/teams/{teams[0]}/check-in-missed",
          {"due_at": (datetime.now(UTC) - timedelta(minutes=7)).isoformat()}, **d)
     for t, county in zip(teams, homes, strict=True):
-        post(f"/teams/{t}/position", {"position": near(county, 0.12), "speed_kmh": 40}, role="dispatcher")
+        post(f"/teams/{t}/position", {"position": near(county, 0.12), "speed_kmh": 40})
     try:
         post(f"/centres/{centres['takestan']}/admissions", {"route": "police"}, **staff)
     except AssertionError:

@@ -116,7 +116,7 @@ def test_wall_long_lists_page_themselves(embedded, page):
         embedded.post("/teams", {**QZV, "name": f"سیار {i:02d}", "home": QAZVIN})
     page.set_viewport_size(LAPTOP)
     live(page, embedded.url("dispatcher", "QZV"))
-    page.wait_for_function("document.querySelectorAll('#teams tbody tr').length === 40", timeout=3000)
+    page.wait_for_function("() => document.querySelectorAll('#teams tbody tr').length === 40", timeout=3000)
     pages = int(page.get_attribute("#teams", "data-pages"))
     assert pages > 1
     assert "۱" in page.inner_text("#teams-page") and "صفحه" in page.inner_text("#teams-page")
@@ -166,8 +166,8 @@ def test_wall_a_stale_socket_is_closed_and_reopened(embedded, page):
     snapshots = page.evaluate("EOC.app.state.snapshots")
     # A half-open socket: no frame for longer than the stale limit (three heartbeats).
     page.evaluate("EOC.app.state.lastFrame = Date.now() - EOC.app.STALE_MS - 1000")
-    page.wait_for_function("EOC.app.state.staleCloses === 1", timeout=2000)
-    page.wait_for_function(f"EOC.app.state.snapshots > {snapshots}", timeout=5000)  # a new socket, a new snapshot
+    page.wait_for_function("() => EOC.app.state.staleCloses === 1", timeout=2000)
+    page.wait_for_function(f"() => EOC.app.state.snapshots > {snapshots}", timeout=5000)  # a new socket, a new snapshot
     page.wait_for_selector("body[data-conn='live']", timeout=1000)
     embedded.post(f"/teams/{t}/shift/start", {"shift": "morning", "members": ["s1"]})
     page.wait_for_selector(f"#teams tr[data-team-id='{t}'][data-status='available']", timeout=1000)
@@ -302,10 +302,10 @@ def test_map_200_teams_in_one_province_cluster_with_counts_and_labels_never_over
             statuses.append("available")
         else:
             statuses.append("off_duty")
-        embedded.post(f"/teams/{t}/position", {"position": home}, role="dispatcher")
+        embedded.post(f"/teams/{t}/position", {"position": home})
     live(page, embedded.url("provincial_supervisor", "QZV"))
     page.wait_for_selector("#map[data-basemap='ready']", timeout=5000)
-    page.wait_for_function("EOC.map.state.teams.size === 200", timeout=5000)
+    page.wait_for_function("() => EOC.map.state.teams.size === 200", timeout=5000)
     page.wait_for_timeout(1000)
     seen = page.evaluate("""() => {
         const clusters = [...document.querySelectorAll('#map .cluster.team')].map((c) => ({
@@ -346,7 +346,7 @@ def test_map_missed_check_in_is_distinct_from_on_scene_and_a_team_can_be_followe
             embedded.post(f"/teams/{t}/dispatch", step, role="dispatcher")
         embedded.post(f"/teams/{t}/status", {"status": "en_route"}, role="dispatcher")
         embedded.post(f"/teams/{t}/status", {"status": "on_scene"}, role="dispatcher")
-        embedded.post(f"/teams/{t}/position", {"position": where}, role="dispatcher")
+        embedded.post(f"/teams/{t}/position", {"position": where})
         ids.append(t)
     scene, missed = ids
     embedded.post(f"/teams/{missed}/check-in-missed",
@@ -374,8 +374,8 @@ def test_map_missed_check_in_is_distinct_from_on_scene_and_a_team_can_be_followe
         assert "Scene-One" in text and "در محل" in text and "همسرآزاری" in text
         pg.click(".leaflet-popup button.follow")
         pg.wait_for_selector("#following:not([hidden])", timeout=1000)
-        embedded.post(f"/teams/{scene}/position", {"position": {"lat": 35.75, "lon": 50.05}}, role="dispatcher")
-        pg.wait_for_function("(() => { const c = EOC.map.state.map.getCenter(); return Math.abs(c.lat - 35.75) < 0.01 && Math.abs(c.lng - 50.05) < 0.01; })()",
+        embedded.post(f"/teams/{scene}/position", {"position": {"lat": 35.75, "lon": 50.05}})
+        pg.wait_for_function("() => { const c = EOC.map.state.map.getCenter(); return Math.abs(c.lat - 35.75) < 0.01 && Math.abs(c.lng - 50.05) < 0.01; }",
                              timeout=3000)
         assert not pg.errors
     finally:
