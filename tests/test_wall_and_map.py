@@ -177,7 +177,7 @@ def test_wall_a_delta_rerenders_only_its_rows(embedded, clock, page):
     seeded = seed_province(embedded, clock)
     a, b = seeded["teams"][6], seeded["teams"][7]  # off duty, both
     live(page, embedded.url("provincial_supervisor", "QZV"))
-    page.wait_for_selector(f"#teams tr[data-team-id='{a}']", timeout=1000)
+    page.wait_for_selector(f"#teams tr[data-team-id='{a}']", timeout=5000)  # the first drawing, not a speed claim
     page.wait_for_timeout(3000)  # past the first drawing's highlights
     page.evaluate("""() => {
         window.kept = { b: document.querySelector("#teams tr[data-key='%s']"),
@@ -197,7 +197,7 @@ def test_wall_a_delta_rerenders_only_its_rows(embedded, clock, page):
         }
     }""" % b)
     embedded.post(f"/teams/{a}/shift/start", {"shift": "evening", "members": ["s1", "s2"]})
-    page.wait_for_selector(f"#teams tr[data-team-id='{a}'][data-status='available'].flash", timeout=1000)
+    page.wait_for_selector(f"#teams tr[data-team-id='{a}'][data-status='available'].flash", timeout=2000)
     page.wait_for_timeout(1500)  # a second of ticking too
     touched = set(page.evaluate("window.touched"))
     assert touched and touched <= {f"teams:{a}"}, touched
