@@ -760,6 +760,17 @@
       return { key: c.id, cls: "centre-row", attrs: { "data-centre-id": c.id }, html,
                sig: html.replace(/\d+(\.\d+)?%/, "") + Math.round(share * 100) };
     });
+    // Safe and health houses, for those who see them only as counts per province (the nation, auditors).
+    for (const g of rowsOf("secret_places/").sort((a, b) => I.province(a.province).localeCompare(I.province(b.province), I.lang))) {
+      const share = g.capacity ? Math.min(1, g.occupied / g.capacity) : 0;
+      const level = share >= FULL_SHARE ? "bad" : share >= 0.75 ? "warn" : "";
+      const html = `<div class="top"><span class="cname">${esc(I.t("secretPlaces"))} · ${esc(I.province(g.province))} <span class="lock">${esc(I.t("secretPlace"))}</span></span></div>` +
+        (g.suppressed ? `<div class="facts"><span>${esc(I.t("secretSuppressed"))}</span></div>`
+          : `<div class="bar ${level}"><div style="width:${(share * 100).toFixed(1)}%"></div></div>` +
+            `<div class="facts"><span>${esc(I.t("placesCount", { n: I.num(g.places) }))}</span>` +
+            `<span><b class="occ">${I.digits(`${g.occupied}/${g.capacity}`)}</b> ${esc(I.t("unitPeople"))}</span></div>`);
+      items.push({ key: "secret/" + g.province, cls: "centre-row secret-count", attrs: { "data-secret-province": g.province }, html, sig: html });
+    }
     keyed($("occupancy-list"), items.length ? items : [{ key: "empty", sig: I.lang, cls: "empty", html: esc(I.t("noCentres")) }], "div");
     paginate($("occupancy"), $("occupancy-page"));
   }
@@ -907,7 +918,8 @@
     EOC.map.setFollow(EOC.map.state.follow === b.dataset.follow ? null : b.dataset.follow);
     render();
   });
-  window.addEventListener("hashchange", () => { if (ws) ws.close(); else connect(); });
+  // A new token in the address (developers' tools): load again, so that the session takes it.
+  window.addEventListener("hashchange", () => { if (/token=/.test(location.hash)) location.reload(); });
 
   try {
     I.lang = localStorage.getItem("eoc.lang") || "fa";
