@@ -416,3 +416,19 @@ def test_map_tiles_are_configurable(system):
     assert Settings.from_env({"EOC_MAP_TILES": "http://t/{z}/{x}/{y}.png"}).map_tiles == "http://t/{z}/{x}/{y}.png"
     assert Settings.from_env({}).map_tiles == ""
     assert Path(STATIC / "vendor" / "leaflet" / "leaflet.js").is_file(), "scripts/install copies Leaflet from npm"
+
+
+def test_wall_simulated_places_and_teams_have_persian_names():
+    from eoc.simulator.names import persian_names
+    from eoc.simulator.profiles import profile_for
+
+    for code in PROVINCES:
+        profile = profile_for(code)
+        names = persian_names(profile)
+        assert set(names) == {p.name for p in profile.places} | {t.name for t in profile.teams}
+        assert len(set(names.values())) == len(names), code  # unique within the province
+        for english, persian in names.items():
+            assert not any("a" <= ch.lower() <= "z" or ch.isascii() and ch.isdigit() for ch in persian), (english, persian)
+    qzv = persian_names(profile_for("QZV"))
+    assert qzv["Qazvin crisis intervention centre"] == "مرکز مداخله در بحران قزوین"
+    assert qzv["QZV-01 Qazvin"] == "سیار ۰۱ قزوین"
