@@ -432,3 +432,14 @@ def test_wall_simulated_places_and_teams_have_persian_names():
     qzv = persian_names(profile_for("QZV"))
     assert qzv["Qazvin crisis intervention centre"] == "مرکز مداخله در بحران قزوین"
     assert qzv["QZV-01 Qazvin"] == "سیار ۰۱ قزوین"
+
+
+def test_wall_county_names_are_persian_from_the_reference_table(embedded, page):
+    t = embedded.post("/teams", {"province": "QZV", "county": "Buin Zahra", "name": "بوئین‌زهرا ۱",
+                                 "home": {"lat": 35.77, "lon": 50.06}})["team_id"]
+    live(page, embedded.url("dispatcher", "QZV"))
+    page.wait_for_function("(id) => (document.querySelector(`#teams tr[data-team-id='${id}']`)?.textContent || '').includes('بویین زهرا')",
+                           arg=t, timeout=5000)
+    row = page.inner_text(f"#teams tr[data-team-id='{t}']")
+    assert "Buin" not in row and not any("a" <= ch.lower() <= "z" for ch in row)
+    assert embedded.http.get("/dashboard/counties.json").json()["QZV/buinzahra"] == "بویین زهرا"

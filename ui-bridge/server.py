@@ -12,7 +12,9 @@ import functools
 import json
 import logging
 import mimetypes
+import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,6 +253,27 @@ def page_config(bridge_port: int, map_tiles: str = "") -> dict[str, Any]:
     return config
 
 
+def _fold(name: str) -> str:
+    """A name as the page compares it (i18n.js fold): letters only, no accents, lower case."""
+    plain = unicodedata.normalize("NFD", name)
+    return re.sub(r"[^a-z]", "", "".join(ch for ch in plain if not unicodedata.combining(ch)).lower())
+
+
+@functools.lru_cache(maxsize=1)
+def county_names() -> dict[str, str]:
+    """Counties' Persian names for the page, from the reference table (events/data):
+    "<province>/<folded English name or alias>" -> Persian name."""
+    from events import reference
+
+    out: dict[str, str] = {}
+    for code, province in reference.provinces().items():
+        for county in province.counties:
+            for name in (county.name, *county.aliases):
+                if _fold(name):
+                    out.setdefault(f"{code}/{_fold(name)}", county.name_fa)
+    return out
+
+
 def mount_dashboard(api: Any, *, bridge_port: int, map_tiles: str = "") -> None:
     """Serve the dashboard at "/" of the API, and where its bridge listens at /dashboard/config.json."""
     from starlette.staticfiles import StaticFiles
@@ -258,6 +281,10 @@ def mount_dashboard(api: Any, *, bridge_port: int, map_tiles: str = "") -> None:
     @api.get("/dashboard/config.json", include_in_schema=False)
     def dashboard_config() -> dict[str, Any]:
         return page_config(bridge_port, map_tiles)
+
+    @api.get("/dashboard/counties.json", include_in_schema=False)
+    def dashboard_counties() -> dict[str, str]:
+        return county_names()
 
     # Mounted last: the API's own routes, registered before, keep precedence over "/".
     api.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
@@ -271,6 +298,8 @@ def _serve_page(conn: ServerConnection, request: Request, map_tiles: str = "") -
     if path == "/dashboard/config.json":
         config = page_config(conn.local_address[1], map_tiles)
         return _response(200, json.dumps(config).encode(), "application/json")
+    if path == "/dashboard/counties.json":
+        return _response(200, json.dumps(county_names(), ensure_ascii=False).encode(), "application/json")
     name = "index.html" if path in ("", "/") else path.lstrip("/")
     target = (STATIC / name).resolve()
     if STATIC not in target.parents or not target.is_file():

@@ -93,6 +93,8 @@
         return retry();
       }
       EOC.map.init($("map"), config);
+      // Counties' Persian names from the reference table (a page without them shows them as registered).
+      fetch("dashboard/counties.json").then((r) => r.json()).then((names) => { EOC.countyNames = names; render(); }, () => {});
     }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     setConn(state.attempts ? "reconnecting" : "connecting");
@@ -397,7 +399,7 @@
   /* Make the container's children the items, in order, touching only what changed.
    * item: {key, sig, html, cls, attrs}. A row whose sig changed (or a new row) flashes. */
   function keyed(container, items, tag) {
-    const generation = I.lang + "|" + state.mode + "|" + state.snapshots + "|" + !!EOC.placeNames;
+    const generation = I.lang + "|" + state.mode + "|" + state.snapshots + "|" + !!EOC.placeNames + !!EOC.countyNames;
     const quiet = container._generation !== generation;  // first drawing, language, mode, snapshot: no flash
     container._generation = generation;
     const existing = new Map();

@@ -236,13 +236,16 @@ window.EOC = window.EOC || {};
       const pair = REFUSALS[key] || REFUSALS[key.split(":")[0]];
       return pair ? pair[this.lang === "fa" ? 0 : 1] : key;
     },
-    /* A county's name: from the place names shipped with the map (a county is named after its
-     * seat), else as registered. */
+    /* A county's name in Persian: from the reference table of counties (events/data, served at
+     * dashboard/counties.json), else from the place names shipped with the map (a county is
+     * named after its seat), else as registered. */
     county(name, province) {
       if (!name) return "";
       if (this.lang !== "fa" || /[\u0600-\u06ff]/.test(name)) return name;
-      const names = EOC.placeNames && (EOC.placeNames[province + "/" + fold(name)] || EOC.placeNames["*/" + fold(name)]);
-      return names || name;
+      const key = province + "/" + fold(name);
+      const fa = (EOC.countyNames && EOC.countyNames[key])
+        || (EOC.placeNames && (EOC.placeNames[key] || EOC.placeNames["*/" + fold(name)]));
+      return fa || name;
     },
     province(code) {
       if (code === "IR") return this.t("nation");
