@@ -204,3 +204,20 @@ PERSIAN: dict[str, str] = {
     "evening": "عصر",
     "night": "شب",
 }
+
+# The words of the live boards, one vocabulary for the dashboard (ui-bridge/static/i18n.js,
+# a test keeps them equal) and the terminal board (eoc board).
+BOARD_TERMS: dict[str, str] = {
+    "teams": "گروه‌های سیار",
+    "incidents": "صف موارد",
+    "occupancy": "ظرفیت مراکز و خانه‌ها",
+    "alerts": "هشدارها",
+    "figures": "آمار امروز",
+    "unassigned": "بدون گروه",
+    "drill": "مانور",
+    "alert_check_in_missed": "گزارش ایمنی گروه نرسید",
+    "alert_centre_full": "مرکز پر است",
+    "alert_centre_nearly_full": "مرکز نزدیک به پر",
+    "alert_urgent_unassigned": "مورد فوری بدون گروه",
+    "alert_transfer_overdue": "پایان قرنطینه، انتقال انجام نشده",
+}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -443,3 +444,24 @@ def test_wall_county_names_are_persian_from_the_reference_table(embedded, page):
     row = page.inner_text(f"#teams tr[data-team-id='{t}']")
     assert "Buin" not in row and not any("a" <= ch.lower() <= "z" for ch in row)
     assert embedded.http.get("/dashboard/counties.json").json()["QZV/buinzahra"] == "بویین زهرا"
+
+
+def _i18n_pairs() -> dict[str, str]:
+    text = (STATIC / "i18n.js").read_text()
+    pairs = re.findall(r'(?:"([^"]+)"|(\w+)): \["([^"]*)", "[^"]*"\]', text)
+    return {quoted or bare: fa for quoted, bare, fa in pairs}
+
+
+def test_wall_page_and_terminal_speak_one_persian_vocabulary():
+    from events.vocabulary import BOARD_TERMS, PERSIAN
+
+    page = _i18n_pairs()
+    for value, fa in PERSIAN.items():  # statuses, categories, priorities, kinds, shifts
+        assert page.get(value) == fa, (value, page.get(value), fa)
+    for key, fa in BOARD_TERMS.items():  # panel titles and alerts, as `eoc board` shows them
+        assert page.get(key) == fa, (key, page.get(key), fa)
+    # Every refusal the API can give has Persian words on the page.
+    from eoc import errors
+
+    codes = {cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.Refused)}
+    assert codes <= set(page), codes - set(page)

@@ -302,7 +302,7 @@
       } else if (a.kind === "centre_full") {
         const pct = a.capacity ? Math.round((a.occupied / a.capacity) * 100) : 100;
         out.push({ key: "full/" + a.centre_id, kind: a.kind, rank: 2, icon: icon("centre"), warn: a.occupied < a.capacity,
-                   title: a.occupied >= a.capacity ? I.t("alert_centre_full") : I.t("alert_centre_nearly_full", { p: I.digits(pct + "%") }),
+                   title: a.occupied >= a.capacity ? I.t("alert_centre_full") : I.t("alert_centre_nearly_full") + " (" + I.digits(pct + "%") + ")",
                    subject: `${centreName[a.centre_id] || I.t("secretPlace")} · ${I.num(a.occupied)}/${I.num(a.capacity)}`,
                    where: place(a), province: a.province, since: ms(a.since) });
       }
