@@ -465,3 +465,50 @@ def test_wall_page_and_terminal_speak_one_persian_vocabulary():
 
     codes = {cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.Refused)}
     assert codes <= set(page), codes - set(page)
+
+
+def test_wall_a_new_urgent_alert_beeps_only_when_sound_is_on(embedded, page):
+    t = embedded.post("/teams", {**QZV, "name": "QZV-Hotel", "home": QAZVIN})["team_id"]
+    embedded.post(f"/teams/{t}/shift/start", {"shift": "morning", "members": ["s1", "s2"]})
+    live(page, embedded.url("dispatcher", "QZV"))
+    page.wait_for_selector(f"#teams tr[data-team-id='{t}']", timeout=5000)
+    assert page.get_attribute("#sound", "aria-pressed") == "false"
+    call = embedded.post("/calls", QZV, role="call_taker")["call_id"]
+    embedded.post(f"/calls/{call}/classify", {"category": "suicide", "priority": "urgent"}, role="call_taker")
+    incident = embedded.post(f"/calls/{call}/escalate", {"location": QAZVIN}, role="call_taker")["incident_id"]
+    embedded.post(f"/teams/{t}/dispatch", {"incident_id": incident}, role="dispatcher")
+    embedded.post(f"/teams/{t}/status", {"status": "en_route"}, role="dispatcher")
+    embedded.post(f"/teams/{t}/status", {"status": "on_scene"}, role="dispatcher")
+    embedded.post(f"/teams/{t}/check-in-missed", {"due_at": datetime.now(UTC).isoformat()}, role="dispatcher")
+    page.wait_for_selector("#alerts [data-alert='check_in_missed']", timeout=5000)
+    assert page.evaluate("EOC.app.state.beeps") == 0  # sound off: silent
+    page.click("#sound")
+    assert page.get_attribute("#sound", "aria-pressed") == "true"
+    other = embedded.post("/teams", {**QZV, "name": "QZV-India", "home": QAZVIN})["team_id"]
+    embedded.post(f"/teams/{other}/shift/start", {"shift": "morning", "members": ["s1", "s2"]})
+    call = embedded.post("/calls", QZV, role="call_taker")["call_id"]
+    embedded.post(f"/calls/{call}/classify", {"category": "suicide", "priority": "urgent"}, role="call_taker")
+    incident = embedded.post(f"/calls/{call}/escalate", {"location": QAZVIN}, role="call_taker")["incident_id"]
+    embedded.post(f"/teams/{other}/dispatch", {"incident_id": incident}, role="dispatcher")
+    embedded.post(f"/teams/{other}/status", {"status": "en_route"}, role="dispatcher")
+    embedded.post(f"/teams/{other}/status", {"status": "on_scene"}, role="dispatcher")
+    embedded.post(f"/teams/{other}/check-in-missed", {"due_at": datetime.now(UTC).isoformat()}, role="dispatcher")
+    page.wait_for_function("() => EOC.app.state.beeps === 1", timeout=5000)  # one new urgent alert, one beep
+    page.wait_for_timeout(1500)
+    assert page.evaluate("EOC.app.state.beeps") == 1  # and not again every second
+
+
+def test_map_duress_is_a_distinct_marker(embedded, page):
+    t = embedded.post("/teams", {**QZV, "name": "QZV-Juliet", "home": QAZVIN})["team_id"]
+    embedded.post(f"/teams/{t}/position", {"position": {"lat": 36.1, "lon": 50.2}})
+    live(page, embedded.url("dispatcher", "QZV"))
+    page.wait_for_selector(f"#map .tm[data-team-id='{t}']:not(.alarm)", timeout=5000)
+    # A team row flagged as under duress (the board's "duress" field), as a delta brings it.
+    page.evaluate("""(id) => {
+        const s = EOC.app.state;
+        const row = { ...s.rows['team/' + id], duress: true };
+        EOC.app.onFrame({ type: 'delta', seq: s.seq + 1, prev: s.seq, now: new Date().toISOString(), changes: { ['team/' + id]: row } });
+    }""", t)
+    page.wait_for_selector(f"#map .tm.alarm.duress[data-team-id='{t}']", timeout=2000)
+    assert page.evaluate(f"getComputedStyle(document.querySelector(\"#map .tm[data-team-id='{t}']\")).animationName") == "alarm-blink"
+    assert page.evaluate(f"getComputedStyle(document.querySelector(\"#map .tm[data-team-id='{t}']\"), '::before').borderTopStyle") == "dashed"
