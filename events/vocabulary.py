@@ -191,6 +191,7 @@ PERSIAN: dict[str, str] = {
     "transporting": "در حال انتقال",
     "at_centre": "در مرکز",
     "off_duty": "خارج از نوبت",
+    "in_drill": "در مانور",  # a team taken into a drill (its real row says so)
     # centre kinds
     "residential_level_1": "مرکز شبانه‌روزی سطح ۱",
     "residential_level_2": "مرکز شبانه‌روزی سطح ۲",
@@ -220,4 +221,5 @@ BOARD_TERMS: dict[str, str] = {
     "alert_centre_nearly_full": "مرکز نزدیک به پر",
     "alert_urgent_unassigned": "مورد فوری بدون گروه",
     "alert_transfer_overdue": "پایان قرنطینه، انتقال انجام نشده",
+    "alert_dead_letter": "رویداد پردازش‌نشده",
 }

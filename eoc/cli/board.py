@@ -39,7 +39,7 @@ STATUS_STYLE = {"available": "green", "dispatched": "yellow", "en_route": "bold 
                 "transporting": "cyan", "at_centre": "blue", "off_duty": "dim"}
 # Engaged teams first: what the dispatcher watches.
 STATUS_ORDER = {s: i for i, s in enumerate(
-    ("on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "off_duty"))}
+    ("on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "in_drill", "off_duty"))}
 PRIORITY_STYLE = {"urgent": "bold white on red", "high": "bold red", "normal": "yellow", "low": "dim"}
 # The same Persian words as the dashboard (events/vocabulary.py BOARD_TERMS).
 ALERT_TITLES = {
@@ -47,6 +47,8 @@ ALERT_TITLES = {
     "centre_full": "Centre full · " + BOARD_TERMS["alert_centre_full"],
     "centre_nearly_full": "Centre nearly full · " + BOARD_TERMS["alert_centre_nearly_full"],
     "urgent_unassigned": "Urgent case without a team · " + BOARD_TERMS["alert_urgent_unassigned"],
+    "dead_letter": "Event not folded · " + BOARD_TERMS["alert_dead_letter"],
+    "transfer_overdue": "Holding over, transfer overdue · " + BOARD_TERMS["alert_transfer_overdue"],
 }
 
 
@@ -344,8 +346,12 @@ def _alerts(alerts: list[dict[str, Any]], teams: dict[str, dict[str, Any]],
             about = f"team {teams.get(a['team_id'], {}).get('name', a['team_id'][:8])}"
         elif a["kind"] == "centre_full":
             about = f"{centres.get(a['centre_id'], {}).get('name', 'centre')} {a['occupied']}/{a['capacity']}"
+        elif a["kind"] == "dead_letter":
+            about = f"{a.get('type')} at log position {a.get('position')}"
         elif a["kind"] == "urgent_unassigned":
             about = f"incident {a['incident_id'][:8]}, waiting {_ago(a.get('age_s'))}"
+        elif a["kind"] == "transfer_overdue":
+            about = f"{centres.get(a['centre_id'], {}).get('name', 'centre')}, {a['days_overdue']} days over"
         else:
             about = ""
         since = a.get("since")

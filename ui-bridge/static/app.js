@@ -27,7 +27,7 @@
   const PAGE_MS = 10000;        // a wall screen turns the page of a long list this often
   const FLASH_MS = 2500;        // a new or changed row is highlighted this long
   const RESIDENTIAL = new Set(["residential_level_1", "residential_level_2", "safe_house", "health_house"]);
-  const STATUSES = ["on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "off_duty"];
+  const STATUSES = ["on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "in_drill", "off_duty"];
   const ENGAGED = new Set(["dispatched", "en_route", "on_scene", "transporting", "at_centre"]);
   const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
   const LATENCY_EDGES = [60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200];

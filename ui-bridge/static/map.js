@@ -13,9 +13,9 @@ window.EOC = window.EOC || {};
   const I = EOC.i18n;
   const STATUS_SHAPE = {
     available: "circle", dispatched: "triangle", en_route: "chevron", on_scene: "square",
-    transporting: "diamond", at_centre: "house", off_duty: "ring",
+    transporting: "diamond", at_centre: "house", in_drill: "hexagon", off_duty: "ring",
   };
-  const STATUS_ORDER = ["on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "off_duty"];
+  const STATUS_ORDER = ["on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "in_drill", "off_duty"];
   const PRIORITY_ORDER = ["urgent", "high", "normal", "low"];
 
   /* An SVG shape for a status, 22 px: the same shapes in the legend, the list chips and the map. */
@@ -28,6 +28,7 @@ window.EOC = window.EOC || {};
       square: '<rect x="4" y="4" width="16" height="16"/>',
       diamond: '<path d="M12 2 L22 12 L12 22 L2 12 Z"/>',
       house: '<path d="M12 3 L21 11 L18 11 L18 21 L6 21 L6 11 L3 11 Z"/>',
+      hexagon: '<path d="M7 3 L17 3 L22 12 L17 21 L7 21 L2 12 Z"/>',
       alarm: '<path d="M8 2 L16 2 L22 8 L22 16 L16 22 L8 22 L2 16 L2 8 Z"/><path class="glyph" d="M11 6 h2 v8 h-2 Z M11 16 h2 v2 h-2 Z"/>',
       incident: '<path d="M12 2 L23 21 L1 21 Z"/><path class="glyph" d="M11 8 h2 v7 h-2 Z M11 17 h2 v2 h-2 Z"/>',
       centre: '<rect x="3" y="3" width="18" height="18" rx="3"/><path class="glyph" d="M10.5 7 h3 v3.5 h3.5 v3 h-3.5 v3.5 h-3 v-3.5 h-3.5 v-3 h3.5 Z"/>',
