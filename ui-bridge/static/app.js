@@ -299,6 +299,11 @@
         out.push({ key: "missed/" + a.team_id, kind: a.kind, rank: 0, icon: icon("alarm"), title: I.t("alert_check_in_missed"),
                    subject: teamName[a.team_id] || a.team_id.slice(0, 8), where: place(a), province: a.province,
                    since: ms(a.due_at || a.since) });
+      } else if (a.kind === "dead_letter") {
+        // An event the boards could not fold: the boards may be short of it until it is fixed.
+        out.push({ key: "dead/" + (a.position ?? a.event_id), kind: a.kind, rank: 4, icon: icon("incident"), warn: true,
+                   title: I.t("alert_dead_letter"), subject: `${a.type || "?"} #${I.num(a.position)}`, where: place(a),
+                   province: a.province, since: ms(a.since) });
       } else if (a.kind === "centre_full") {
         const pct = a.capacity ? Math.round((a.occupied / a.capacity) * 100) : 100;
         out.push({ key: "full/" + a.centre_id, kind: a.kind, rank: 2, icon: icon("centre"), warn: a.occupied < a.capacity,
@@ -930,7 +935,7 @@
   setInterval(() => { render(); }, 1000);              // clocks, ages, time-based alerts, liveness
   setInterval(() => { if (state.seq >= 0) sampleHistory(); }, 60000);
   setInterval(turnPages, PAGE_MS);
-  EOC.app = { state, render, onFrame, rows: () => state.rows, now, turnPages, STALE_MS };
+  EOC.app = { state, render, onFrame, rows: () => state.rows, now, turnPages, STALE_MS, socket: () => ws };
   render();
   connect();
 })();
