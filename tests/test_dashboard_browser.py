@@ -204,7 +204,7 @@ def test_a_command_appears_on_the_page_within_a_second(embedded, page):
     embedded.post(f"/calls/{call}/classify", {"category": "spouse_abuse", "priority": "urgent"})
     incident = embedded.post(f"/calls/{call}/escalate", {"location": {"lat": 36.3, "lon": 50.05}})["incident_id"]
     live(page, embedded.url("dispatcher", "QZV"))
-    page.wait_for_selector(f"#incidents tr.hot[data-incident-id='{incident}']", timeout=1000)  # urgent, no team
+    page.wait_for_selector(f"#incidents tr.hot[data-incident-id='{incident}']", timeout=5000)  # urgent, no team (first drawing)
 
     embedded.post(f"/teams/{t}/dispatch", {"incident_id": incident}, role="dispatcher")
     page.wait_for_selector(f"#teams tr[data-team-id='{t}'][data-status='dispatched']", timeout=1000)

@@ -62,6 +62,7 @@
     beeps: 0,
     knownAlerts: null,
     pages: {},          // list id -> current page
+    version: 0,         // changes of the rows (snapshot, delta): the map is updated only then
   };
   let ws = null;
   let config = null;
@@ -160,6 +161,7 @@
     }
     if (frame.type === "snapshot") {
       state.snapshots += 1;
+      state.version += 1;
       state.rows = frame.rows;
       state.seq = frame.seq;
       state.role = frame.role;
@@ -185,6 +187,7 @@
         if (row === null) delete state.rows[key];
         else state.rows[key] = row;
       }
+      state.version += 1;
       state.seq = frame.seq;
       document.body.dataset.seq = frame.seq;
       if (Object.keys(frame.changes).some((k) => k.includes("centre/"))) sampleHistory();
@@ -413,13 +416,16 @@
       else existing.set(el.dataset.key, el);
     }
     const wanted = new Set(items.map((x) => x.key));
-    for (const [k, el] of existing) if (!wanted.has(k)) { el.remove(); existing.delete(k); }
+    const box = container.closest(".scroll");
+    const dirty = () => { if (box) box._dirty = true; };
+    for (const [k, el] of existing) if (!wanted.has(k)) { el.remove(); existing.delete(k); dirty(); }
     let i = 0;
     for (const item of items) {
       let el = existing.get(item.key);
       const fresh = !el;
       if (fresh) { el = document.createElement(tag); el.dataset.key = item.key; }
       if (el._sig !== item.sig || el._lang !== I.lang) {
+        dirty();
         if (!quiet && el._lang === I.lang || (fresh && !quiet)) flash(el);
         el.innerHTML = item.html;
         el._sig = item.sig;
@@ -433,7 +439,7 @@
       if (cur !== el) {
         // A row that moved down leaves its old place: take it out, it goes back in when reached.
         if (cur && cur.nextElementSibling === el && wanted.has(cur.dataset.key)) { cur.remove(); cur = container.children[i]; }
-        if (cur !== el) container.insertBefore(el, cur || null);
+        if (cur !== el) { container.insertBefore(el, cur || null); dirty(); }
       }
       i += 1;
     }
@@ -479,7 +485,24 @@
 
   /* A list longer than its panel is shown a page at a time (whole rows only), turning every
    * PAGE_MS; the panel's header says which page. Nothing in the rows changes to page them. */
-  function paginate(box, pagerEl) {
+  const pending = [];
+  function paginate(box, pagerEl) { pending.push([box, pagerEl]); }
+
+  /* Layout is read once per drawing, after every list has been written. */
+  function paginateAll() {
+    // Only lists whose rows or size changed, or whose page turned: reading layout is the
+    // costly part of a drawing.
+    for (const [box, pagerEl] of pending.splice(0)) {
+      if (!box._observed) {
+        box._observed = true;
+        box._dirty = true;
+        if (window.ResizeObserver) new ResizeObserver(() => { box._dirty = true; schedule(); }).observe(box);
+      }
+      if (box._dirty) { box._dirty = false; paginateNow(box, pagerEl); }
+    }
+  }
+
+  function paginateNow(box, pagerEl) {
     const rows = [...box.querySelectorAll("tbody > tr, .list > div")];
     const head = box.querySelector("thead");
     const headH = head ? head.offsetHeight : 0;
@@ -521,7 +544,7 @@
   function turnPages() {
     for (const box of document.querySelectorAll(".scroll")) {
       const pages = box._pages ? box._pages.length : 1;
-      if (pages > 1) state.pages[box.id] = ((state.pages[box.id] || 0) + 1) % pages;
+      if (pages > 1) { state.pages[box.id] = ((state.pages[box.id] || 0) + 1) % pages; box._dirty = true; }
     }
     if (state.conn === "live") render();
   }
@@ -580,6 +603,7 @@
     renderProvinces(teamList, incidentList, centreList, alertList, t);
     renderCallsChart(t);
     renderOccupancyChart(t);
+    paginateAll();
     sound(alertList);
   }
 
@@ -664,7 +688,11 @@
       `<dt>${esc(I.t("free"))}</dt><dd>${I.num(c.free)}</dd></dl></div>`;
   }
 
+  let mapDrawn = "";
   function renderMap(teamList, incidentList, centreList) {
+    const drawn = `${state.version}|${I.lang}|${state.mode}|${EOC.map.state.ready}`;
+    if (drawn === mapDrawn) return;  // markers change only with the rows (ages are in the popups)
+    mapDrawn = drawn;
     EOC.map.update({ province: state.province, teams: teamList, incidents: incidentList,
                      centres: centreList.filter((c) => c.location), teamPopup, incidentPopup, centrePopup });
     const legend = STATUSES.map((s) => {

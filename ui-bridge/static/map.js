@@ -192,6 +192,7 @@ window.EOC = window.EOC || {};
   }
 
   /* Update one keyed layer: add new ids, restyle or move changed ones, drop gone ones. */
+  let changed = false;
   function sync(store, layer, rows, latlng, signature, icon, popup, keyOf, alarmOf) {
     const seen = new Set();
     for (const r of rows) {
@@ -208,19 +209,21 @@ window.EOC = window.EOC || {};
         m.bindPopup(() => popup(m.row), { maxWidth: 320 });
         wantLayer.addLayer(m);
         store.set(r.id, m);
+        changed = true;
         continue;
       }
       m.row = r;
       const ll = m.getLatLng();
-      if (Math.abs(ll.lat - pos[0]) > 1e-7 || Math.abs(ll.lng - pos[1]) > 1e-7) m.setLatLng(pos);
+      if (Math.abs(ll.lat - pos[0]) > 1e-7 || Math.abs(ll.lng - pos[1]) > 1e-7) { m.setLatLng(pos); changed = true; }
       if (m.sig !== sig) {
+        changed = true;
         m.sig = sig; m.key = keyOf(r);
         m.setIcon(icon(r));
         if (layer.refreshClusters && wantLayer === layer) layer.refreshClusters(m);
       }
       if (m.isPopupOpen()) m.setPopupContent(popup(r));
     }
-    for (const [id, m] of store) if (!seen.has(id)) { m.layerIn.removeLayer(m); store.delete(id); }
+    for (const [id, m] of store) if (!seen.has(id)) { m.layerIn.removeLayer(m); store.delete(id); changed = true; }
   }
 
   function update(view) {
@@ -239,7 +242,8 @@ window.EOC = window.EOC || {};
       const m = M.teams.get(M.follow);
       if (m) M.map.panTo(m.getLatLng(), { animate: !reducedMotion() });
     }
-    declutter();
+    if (changed) declutter();
+    changed = false;
   }
 
   function setFollow(id) {
