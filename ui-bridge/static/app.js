@@ -690,7 +690,7 @@
 
   let mapDrawn = "";
   function renderMap(teamList, incidentList, centreList) {
-    const drawn = `${state.version}|${I.lang}|${state.mode}|${EOC.map.state.ready}`;
+    const drawn = `${state.version}|${I.lang}|${state.mode}|${EOC.map.state.ready}|${EOC.map.state.follow}`;
     if (drawn === mapDrawn) return;  // markers change only with the rows (ages are in the popups)
     mapDrawn = drawn;
     EOC.map.update({ province: state.province, teams: teamList, incidents: incidentList,
