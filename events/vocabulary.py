@@ -159,6 +159,7 @@ class Role(Word):
     PROVINCIAL_SUPERVISOR = "provincial_supervisor"  # ناظر استانی
     NATIONAL_EOC = "national_eoc"  # مرکز عملیات اضطراری کشور
     AUDITOR = "auditor"  # حسابرس / بازرس
+    PARTNER = "partner"  # سازمان همکار: police, judiciary and others that refer people and read the exchange feed
     SYSTEM = "system"  # the system itself (watchdogs)
 
 
@@ -200,6 +201,8 @@ PERSIAN: dict[str, str] = {
     "health_house": "خانه سلامت",
     "social_service_base": "پایگاه خدمات اجتماعی",
     "mobile_base": "پایگاه اورژانس سیار",
+    # alerts
+    "emerging_harm": "آسیب اجتماعی نوپدید",
     # shifts
     "morning": "صبح",
     "evening": "عصر",
@@ -222,4 +225,5 @@ BOARD_TERMS: dict[str, str] = {
     "alert_urgent_unassigned": "مورد فوری بدون گروه",
     "alert_transfer_overdue": "پایان قرنطینه، انتقال انجام نشده",
     "alert_dead_letter": "رویداد پردازش‌نشده",
+    "alert_emerging_harm": "آسیب اجتماعی نوپدید",
 }

@@ -48,6 +48,7 @@ ALERT_TITLES = {
     "centre_nearly_full": "Centre nearly full · " + BOARD_TERMS["alert_centre_nearly_full"],
     "urgent_unassigned": "Urgent case without a team · " + BOARD_TERMS["alert_urgent_unassigned"],
     "dead_letter": "Event not folded · " + BOARD_TERMS["alert_dead_letter"],
+    "emerging_harm": "Emerging social harm · " + BOARD_TERMS["alert_emerging_harm"],
     "transfer_overdue": "Holding over, transfer overdue · " + BOARD_TERMS["alert_transfer_overdue"],
 }
 

@@ -313,6 +313,11 @@
                    title: a.occupied >= a.capacity ? I.t("alert_centre_full") : I.t("alert_centre_nearly_full") + " (" + I.digits(pct + "%") + ")",
                    subject: `${centreName[a.centre_id] || I.t("secretPlace")} · ${I.num(a.occupied)}/${I.num(a.capacity)}`,
                    where: place(a), province: a.province, since: ms(a.since) });
+      } else if (a.kind === "emerging_harm") {  // projections/emerging.py: observed vs expected
+        out.push({ key: `emerging/${a.province}/${a.county}/${a.category}`, kind: a.kind, rank: 4, icon: icon("chevron"),
+                   warn: true, title: I.t("alert_emerging_harm"),
+                   subject: `${I.word(a.category)} · ${I.num(a.observed)} / ${I.num(a.expected, 1)}`,
+                   where: place({ ...a, county: a.county === "*" ? null : a.county }), province: a.province, since: ms(a.since) });
       }
     }
     for (const inc of incidentList) {
