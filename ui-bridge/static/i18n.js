@@ -191,6 +191,7 @@ window.EOC = window.EOC || {};
     health_house: ["خانه سلامت", "Health house"], social_service_base: ["پایگاه خدمات اجتماعی", "Social service base"],
     mobile_base: ["پایگاه اورژانس سیار", "Mobile base"],
     morning: ["صبح", "Morning"], evening: ["عصر", "Evening"], night: ["شب", "Night"],
+    emerging_harm: ["آسیب اجتماعی نوپدید", "Emerging social harm"],
   };
 
   const fold = (s) => String(s).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z]/g, "");
