@@ -57,6 +57,8 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
         return row if may_see_danger_flags(role) else None
     if kind in ("call", "caller", "follow_up"):
         return row if may_see_calls(role) else None
+    if kind == "harm":
+        return None  # the emerging-harm detector's own series (projections/emerging.py): not a screen's board
     if kind == "deadletter" and role not in DEAD_LETTER_READERS:
         return None
     if kind in ("period-figures", "figures-days"):
