@@ -50,7 +50,9 @@ class Served:
         from eoc.runtime import serve_embedded
         from ui_bridge.loop_thread import LoopThread
 
-        self.system = build(Settings.from_env({}, store="sqlite", data_dir=data_dir), checkpoint=False)
+        # rate limits off: a benchmark sends far more than one person would
+        self.system = build(Settings.from_env({}, store="sqlite", data_dir=data_dir, rate_limit_scale=0.0),
+                            checkpoint=False)
         self.port, self.bridge_port = _port(), _port()
         self.loop = LoopThread("bench-workspaces")
         ready = threading.Event()

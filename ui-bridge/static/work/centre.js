@@ -61,7 +61,7 @@
       let card = list.querySelector(`[data-centre="${c.id}"]`);
       if (card && card.dataset.sig === sig) continue;
       const html = cardHtml(c, all);
-      if (!card) { card = document.createElement("div"); card.className = "col-xl-6"; list.appendChild(card); }
+      if (!card) { card = document.createElement("div"); card.className = "col-12"; list.appendChild(card); }
       card.dataset.centre = c.id;
       card.dataset.sig = sig;
       card.innerHTML = html;
