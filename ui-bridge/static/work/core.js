@@ -235,9 +235,9 @@ window.EOC = window.EOC || {};
     return 2 * 6371.0088 * Math.asin(Math.sqrt(Math.min(1, h)));
   }
   /* Danger flags in force now at this place / incident / person (projections/workspace_views.py). */
-  function dangerAt(location, incidentId) {
+  function dangerAt(location, incidentId, flags) {
     const at = new Date(now()).toISOString();
-    return rows("danger/").filter((f) => f.expires_at > at && (
+    return (flags || rows("danger/")).filter((f) => f.expires_at > at && (
       (incidentId && f.incident_id === incidentId)
       || (location && f.location && km(location, f.location) * 1000 <= (f.radius_m || 100))));
   }

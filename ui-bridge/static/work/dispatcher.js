@@ -94,11 +94,12 @@
   function update() {
     const q = document.getElementById("dp-queue");
     if (!q) return;
+    const flags = W.rows("danger/");  // once per drawing, not once per incident
     const incidents = W.rows("incident/").sort((a, b) => (RANK[a.priority] - RANK[b.priority]) || (a.opened_at < b.opened_at ? -1 : 1));
     q.innerHTML = `<table class="table table-sm table-hover align-middle" id="dp-incidents"><thead><tr>
       <th>#</th><th>${w("priority")}</th><th>${w("category")}</th><th>${w("age")}</th><th>${w("risk")}</th><th>${w("flags")}</th><th>${w("assigned")}</th></tr></thead><tbody>
       ${incidents.map((i) => {
-        const danger = W.dangerAt(i.location, i.id).length;
+        const danger = flags.length ? W.dangerAt(i.location, i.id, flags).length : 0;
         const teams = i.teams.map((t) => (W.byId("team", t) || {}).ref || t.slice(0, 8));
         return `<tr tabindex="0" data-incident="${W.esc(i.id)}" class="${i.id === selected ? "row-selected" : ""} ${!i.teams.length && i.priority === "urgent" ? "table-danger" : ""}">
           <td>${W.ref(i, i.id)}</td><td>${W.esc(W.word(i.priority))}</td><td>${W.esc(W.word(i.category))}</td>
