@@ -43,9 +43,9 @@ def create_api(system: System) -> FastAPI:
         title="Social emergency EOC — command API (اورژانس اجتماعی)",
         version="1.0",
         description=__doc__,
+        dependencies=[Depends(known_query_only)],
         docs_url=None,  # /docs is served offline by api_docs, not from a CDN
         redoc_url=None,
-        dependencies=[Depends(known_query_only)],
     )
     mount_docs(api)
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
