@@ -79,10 +79,6 @@ def live(tmp_path: Path) -> Iterator[tuple[Any, str, Path]]:
     data = tmp_path / "data"
     # As `eoc demo` builds it: the token secret is the data directory's, shared with `eoc token`.
     system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}))
-    # The demo signs an audit checkpoint every minute (or 1,000 events); `eoc verify` refuses a
-    # history that no checkpoint covers. The examples run faster than a minute, so here the
-    # live system signs after every event, as it would have a minute later.
-    system.start_checkpoints(every_events=1)
     try:
         with embedded(system) as base:
             yield system, base, data
