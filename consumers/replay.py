@@ -84,7 +84,7 @@ def replay(
         if positions is not None and envelope.position is not None and (
                 envelope.position > positions.get(envelope.province, 0)):
             continue
-        if apply(board, envelope):
+        if apply(board, envelope, lambda e, reason: result.rejected.append((f"position {e.position}", reason))):
             result.events += 1
             types[envelope.type] = types.get(envelope.type, 0) + 1
         else:

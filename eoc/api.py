@@ -22,13 +22,14 @@ from projections.views import summary
 from projections.visibility import visible_rows
 
 from . import commands as c
+from .api_docs import mount_docs
 from .access_log import record_secret_reads
 from .auth import Claims
 from .identity_api import identity_router
 from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
-from .http_errors import install
+from .http_errors import install, known_query_only
 from .http_limits import Limits
 from .idempotency import Idempotent
 from .reports_api import add_report_routes
@@ -42,7 +43,11 @@ def create_api(system: System) -> FastAPI:
         title="Social emergency EOC — command API (اورژانس اجتماعی)",
         version="1.0",
         description=__doc__,
+        dependencies=[Depends(known_query_only)],
+        docs_url=None,  # /docs is served offline by api_docs, not from a CDN
+        redoc_url=None,
     )
+    mount_docs(api)
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
     api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
     api.add_middleware(Limits)
