@@ -94,6 +94,8 @@ window.EOC = window.EOC || {};
   }
 
   fromAddress();
+  // Registered before the dashboard's own listener: a new #token= is taken before it reconnects.
+  window.addEventListener("hashchange", fromAddress);
   const current = load();
   schedule(current);
   if (document.getElementById("top")) {  // the dashboard (not the sign-in page)
