@@ -161,15 +161,19 @@ class SessionCheck(Protocol):
 class Authenticator:
     """Signer plus directory: a token is good while its signature, times, session and user are."""
 
-    def __init__(self, signer: TokenSigner, directory: SessionCheck | None = None) -> None:
+    def __init__(self, signer: TokenSigner, directory: SessionCheck | None = None, *,
+                 sessionless: bool = True) -> None:
         self.signer = signer
         self.directory = directory
+        self.sessionless = sessionless  # accept tokens that name no sign-in session (dev tools)
 
     def issue(self, *args: Any, **kw: Any) -> str:
         return self.signer.issue(*args, **kw)
 
     def verify(self, token: str, now: float | None = None) -> Claims:
         claims = self.signer.verify(token, now)
+        if claims.sid is None and not self.sessionless:
+            raise Unauthorized("this deployment accepts only tokens of signed-in people: sign in")
         if self.directory is not None:
             problem = self.directory.token_live(claims)
             if problem:

@@ -92,7 +92,8 @@ def attach_identity(system: System) -> System:
         directory = UserDirectory(path=settings.data_dir / "users.sqlite")
         log = AccessLog(path=settings.data_dir / "access.sqlite")
     limits = Limits.default(settings.rate_limit_scale)
-    system.signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory)
+    system.signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
+                                  sessionless=settings.sessionless_tokens)
     system.directory, system.access_log, system.limits = directory, log, limits
     system.signin = SignIn(directory, system.signer, log, limits)
     return system
