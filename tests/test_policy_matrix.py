@@ -115,3 +115,5 @@ def test_replay_as_never_exceeds_the_auditors_rights(api, monkeypatch, capsys):
     out = capsys.readouterr().out
     rows = json.loads(out)["rows"]
     assert client not in out and f"centre/{house}" not in rows  # no client ids, no house row
+    replayed = api.system.access_log.entries(action="replay")
+    assert replayed and json.loads(replayed[-1].detail)["as_role"] == "centre_staff"
