@@ -91,6 +91,14 @@ window.EOC = window.EOC || {};
     b.textContent = document.documentElement.lang === "en" ? "Sign out" : "خروج";
     b.addEventListener("click", signOut);
     controls.appendChild(b);
+    const role = ((load() || {}).user || {}).role;
+    if (role === "provincial_supervisor" || role === "national_eoc") {  // they manage accounts
+      const a = document.createElement("a");
+      a.id = "users-link";
+      a.href = "users.html";
+      a.textContent = document.documentElement.lang === "en" ? "Users" : "کاربران";
+      controls.appendChild(a);
+    }
   }
 
   fromAddress();
