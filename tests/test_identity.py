@@ -475,3 +475,14 @@ def test_tls_for_the_api_and_the_bridge(make_system, tmp_path: Path):
         loop.call(stop.set)
         served.result(20)
         loop.close()
+
+
+def test_every_event_names_the_signed_in_person_and_role(api):
+    user, totp = add(api, "caller.desk", "call_taker", "QZV")
+    session = sign_in(api, "caller.desk", totp)
+    r = api.http.post("/api/v1/calls", json={**scenario.QZV, "line": "123"}, headers=bearer(session))
+    assert r.status_code == 201, r.text
+    rec = api.system.app.recorder
+    last = api.system.app.mapper.to_domain_event(rec.select_notifications(start=0, limit=1_000_000)[-1])
+    assert last.actor["user"] == user.id and last.actor["role"] == "call_taker"
+    assert user.id.startswith("U-")  # pseudonymous: no name, no username
