@@ -486,3 +486,56 @@ def test_every_event_names_the_signed_in_person_and_role(api):
     last = api.system.app.mapper.to_domain_event(rec.select_notifications(start=0, limit=1_000_000)[-1])
     assert last.actor["user"] == user.id and last.actor["role"] == "call_taker"
     assert user.id.startswith("U-")  # pseudonymous: no name, no username
+
+
+def test_a_flood_of_bad_tokens_is_answered_429(api):
+    codes = [api.http.get("/api/v1/boards", headers={"Authorization": f"Bearer bad.{i}.token"}).status_code
+             for i in range(30)]
+    assert codes[0] == 401 and codes[-1] == 429
+    assert api.http.get("/api/v1/boards", headers={"Authorization": "Bearer x.y.z"}).json()["error"] == "too_many_requests"
+
+
+def test_eoc_demo_prints_one_time_links_and_keeps_its_files_closed(tmp_path: Path):
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "demo-data"
+    env = {**os.environ, "EOC_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    env.pop("EOC_TOKEN_SECRET", None)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from eoc.cli import main; sys.exit(main())",
+                             "demo", "--no-simulator", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("auditor" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            lines.append(proc.stdout.readline())
+        out = "".join(lines)
+        assert "#token=" not in out and "Bearer" not in out  # no reusable token is printed
+        links = dict(re.findall(r"^\s+(\w+)\s+(http://\S+/signin\.html#link=\S+)$", out, re.M))
+        assert set(links) == {"call_taker", "dispatcher", "team", "centre_staff", "provincial_supervisor",
+                              "national_eoc", "auditor"}
+        code = links["dispatcher"].split("#link=")[1]
+        base = f"http://127.0.0.1:{port}"
+        first = httpx.post(f"{base}/api/v1/auth/link", json={"code": code})
+        assert first.status_code == 200 and first.json()["user"]["role"] == "dispatcher"
+        assert httpx.post(f"{base}/api/v1/auth/link", json={"code": code}).status_code == 401  # once only
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        for f in data.iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
