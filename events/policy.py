@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "start_holding": "start holding periods",
     "transfer_client": "transfer clients",
     "discharge_client": "discharge clients",
+    "set_roster": "set the shift roster",
 }
 
 # What a command acts on: a team's commands are bound to the team of a team's account, a
