@@ -64,7 +64,7 @@ def test_role_command_province_binding_matrix(role, command, own, binding):
 def test_the_readme_roles_table_is_the_policy_table():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     between = readme.split("<!-- roles:begin (generated from events/policy.py) -->\n", 1)[1].split("\n<!-- roles:end -->")[0]
-    assert between == readme_section()
+    assert between == readme_section(), "the README is stale: python -m events.policy"
 
 
 @pytest.fixture
