@@ -199,7 +199,8 @@ def create_api(system: System) -> FastAPI:
         """The boards as an operator reads them now: ages, rollups, alerts."""
         return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
 
-    api.include_router(identity_router(system, claims))
+    # The routes themselves, not an included router: the 405/404 answers are made from them.
+    api.router.routes.extend(identity_router(system, claims).routes)
 
     add_report_routes(api, system, claims)
     add_roster_routes(api, system, claims)

@@ -63,10 +63,11 @@ COMMAND_REFUSALS: dict[int, str] = {
         413: "the body is over the size limit",
         415: "the body is not application/json",
         422: "a field is invalid: type, length, range, county, position outside Iran",
+        429: "too many sign-ins, commands or requests without a valid token (Retry-After says when)",
         431: "too many or too large headers",
     }.items()
 }
-READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 422, 431)}
+READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 403, 404, 422, 429, 431)}
 ANY_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (422, 431)}
 
 

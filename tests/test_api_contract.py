@@ -20,8 +20,9 @@ from eoc.bootstrap import build
 from eoc.config import Settings
 
 _DATA = Path(tempfile.mkdtemp(prefix="eoc-contract-"))
-_SYSTEM = build(Settings.from_env({}, store="sqlite", data_dir=_DATA, token_secret=b"contract-secret-contract"),
-                checkpoint=False)
+# The abuse limits are off: this is the contract of each answer, not of a flood (tests/test_identity.py).
+_SYSTEM = build(Settings.from_env({}, store="sqlite", data_dir=_DATA, token_secret=b"contract-secret-contract",
+                                  rate_limit_scale=0), checkpoint=False)
 atexit.register(lambda: (_SYSTEM.close(), shutil.rmtree(_DATA, ignore_errors=True)))
 # Every check is on. A schema-valid body may still be refused with 422 for what JSON Schema
 # cannot say (a position inside the box but outside Iran's polygon, a county of another
