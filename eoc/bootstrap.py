@@ -81,7 +81,8 @@ def build(
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
-    service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock)
+    service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock,
+                             late_window=settings.late_entry_window)
     system = System(settings, app, keyring, service, follower, TokenSigner(settings.token_secret))
     if start_follower:
         follower.start()

@@ -30,6 +30,8 @@ from events.vocabulary import (
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
     exercise: bool = Field(False, description="a drill (مانور): kept apart from the real figures")
+    occurred_at: AwareDatetime | None = Field(
+        None, description="when it happened, for a late entry (ثبت با تأخیر); default: now")
 
 
 class Placed(Command):

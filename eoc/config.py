@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -25,6 +26,8 @@ class Settings:
     # The Ed25519 key that signs audit checkpoints (default: a file in the data directory).
     audit_key: Path | None = None
     topic_prefix: str = ""  # prefixes every Kafka topic name (tests, several systems on one broker)
+    # A fact entered later than this after it happened needs a provincial supervisor.
+    late_entry_window: timedelta = timedelta(hours=24)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -50,6 +53,8 @@ class Settings:
             values["audit_key"] = Path(env["EOC_AUDIT_KEY"])
         if "EOC_TOPIC_PREFIX" in env:
             values["topic_prefix"] = env["EOC_TOPIC_PREFIX"]
+        if "EOC_LATE_ENTRY_WINDOW_HOURS" in env:
+            values["late_entry_window"] = timedelta(hours=float(env["EOC_LATE_ENTRY_WINDOW_HOURS"]))
         if "EOC_AGGREGATE_CACHE" in env:
             values["aggregate_cache"] = int(env["EOC_AGGREGATE_CACHE"])
         values.update(overrides)

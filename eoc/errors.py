@@ -80,3 +80,18 @@ class NotResident(Refused):
 
 class AlreadyResident(Refused):
     code = "already_resident"
+
+
+# ------------------------------------------------------------------ when a fact happened
+
+
+class OccurredInFuture(InvalidCommand):
+    code = "occurred_in_future"
+
+
+class LateEntryTooOld(Forbidden):
+    code = "late_entry_too_old"
+
+
+class OccurredOutOfOrder(Refused):
+    code = "occurred_out_of_order"

@@ -24,7 +24,8 @@ from events.vocabulary import SECRET_KINDS, ReferralRoute
 from . import commands as c
 from .auth import Claims, authorize
 from .domain import Call, Centre, Context, Incident, Team
-from .errors import InvalidCommand, NotFound, OverCapacity, WrongProvince
+from .domain.when import DEFAULT_LATE_WINDOW, occurred_time
+from .errors import InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity, WrongProvince
 from .keyring import Keyring
 from .writer import BatchWriter, Position
 
@@ -68,8 +69,10 @@ class CommandService:
         keyring: Keyring,
         telemetry: Callable[[Envelope], None] | None = None,
         clock: Callable[[], datetime] | None = None,
+        late_window: timedelta = DEFAULT_LATE_WINDOW,
     ) -> None:
         self.app = app
+        self.late_window = late_window
         self.keyring = keyring
         self.telemetry = telemetry or (lambda envelope: None)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -85,8 +88,11 @@ class CommandService:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _ctx(self, claims: Claims, cmd: c.Command) -> Context:
-        return Context(actor=claims.actor, now=self.clock(), exercise=cmd.exercise)
+    def _ctx(self, claims: Claims, cmd: c.Command, occurred: datetime | None = None) -> Context:
+        """The command's circumstances: when it happened (checked) and when it is recorded."""
+        recorded = self.clock()
+        when = occurred_time(occurred or cmd.occurred_at, recorded, claims.role, self.late_window)
+        return Context(actor=claims.actor, now=when, exercise=cmd.exercise, recorded=recorded)
 
     def _get(self, cls: type[A], id_: UUID | str, what: str) -> A:
         """An aggregate by id: the batch's copy inside a command, a cached copy outside."""
@@ -125,11 +131,10 @@ class CommandService:
 
     def receive_call(self, cmd: c.ReceiveCall, claims: Claims) -> dict[str, Any]:
         authorize(claims, "receive_call", cmd.province)
-        ctx = self._ctx(claims, cmd)
+        # A call's own time (received_at) is when it happened: checked like any occurred_at.
+        ctx = self._ctx(claims, cmd, cmd.received_at)
         caller, sealed = self._seal_person(cmd.caller_id, cmd.caller)
-        payload = ev.CallReceived(
-            line=cmd.line, caller=caller, caller_sealed=sealed, received_at=cmd.received_at or ctx.now
-        )
+        payload = ev.CallReceived(line=cmd.line, caller=caller, caller_sealed=sealed, received_at=ctx.now)
 
         def handler() -> dict[str, Any]:
             call = Call.receive(payload, ctx, cmd.province, cmd.county)
@@ -191,7 +196,7 @@ class CommandService:
                     call_id=call.id,
                     call_received_at=call.received_at,
                 ),
-                Context(ctx.actor, ctx.now, exercise=ctx.exercise or call.exercise),
+                ctx.as_drill(ctx.exercise or call.exercise),
                 call.province,
                 call.county,
                 id=incident_id,
@@ -263,7 +268,11 @@ class CommandService:
                 raise WrongProvince(
                     f"the team works in {team.province}; the incident is in {incident.province}",
                     team_province=team.province, incident_province=incident.province)
-            drill = Context(ctx.actor, ctx.now, exercise=ctx.exercise or incident.exercise)
+            if ctx.backdated and iso(ctx.now) < incident.opened_at:
+                raise OccurredOutOfOrder(
+                    f"a dispatch at {iso(ctx.now)} cannot precede its incident, opened {incident.opened_at}",
+                    occurred_at=iso(ctx.now), incident_opened_at=incident.opened_at)
+            drill = ctx.as_drill(ctx.exercise or incident.exercise)
             team.dispatch(ev.TeamDispatched(incident_id=incident.id, priority=incident.priority,
                                             incident_opened_at=incident.opened_at,
                                             call_received_at=incident.call_received_at), drill)

@@ -9,14 +9,15 @@ from typing import Any
 from events.envelope import Envelope
 
 from .board import Board
-from .clock import local_day_hour, seconds_between
+from .clock import is_late, local_day_hour, seconds_between
 
 KEEP_DAYS = 40  # live figures kept per province; longer periods come from a replay (reports)
 # Upper edges (seconds) of the latency histogram buckets; the last bucket is open.
 LATENCY_EDGES = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200)
 
 COUNTERS = ("calls", "classified", "interventions", "counselled", "referred", "incidents_opened",
-            "incidents_closed", "dispatches", "admissions", "declined", "transfers", "discharges")
+            "incidents_closed", "dispatches", "admissions", "declined", "transfers", "discharges",
+            "late_entries")
 
 
 def _new_day(province: str, day: str) -> dict[str, Any]:
@@ -106,3 +107,9 @@ def apply_figures(board: Board, ns: str, e: Envelope) -> None:
         _count(board, ns, e, "transfers")
     elif t == "ClientDischarged":
         _count(board, ns, e, "discharges")
+
+
+def count_late_entry(board: Board, ns: str, e: Envelope) -> None:
+    """A fact recorded late (ثبت با تأخیر) counts on the day it happened, as late."""
+    if e.position is not None and is_late(e.occurred_at, e.recorded_at):
+        _count(board, ns, e, "late_entries")

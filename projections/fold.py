@@ -16,7 +16,7 @@ from events.envelope import Envelope
 
 from .alerts import check_in_alert
 from .board import DRILL, Board
-from .figures import apply_figures
+from .figures import apply_figures, count_late_entry
 from .incidents import apply_incident, assign_team
 from .occupancy import apply_centre
 from .teams import apply_team, set_position
@@ -68,6 +68,7 @@ def apply(board: Board, e: Envelope) -> bool:
         board.put(key, e.position)
     for applier in ROUTES.get(e.type, ()):
         applier(board, ns, e)
+    count_late_entry(board, ns, e)
     return True
 
 

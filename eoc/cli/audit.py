@@ -177,6 +177,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path)
     p.set_defaults(run=run_report)
 
+    p = sub.add_parser("late-entries", help="list facts recorded late (and overrides of rules), for auditors",
+                       description="Every fact recorded more than 10 minutes after it happened (ثبت با تأخیر), "
+                                   "and every supervisor's override of the holding rule, in log order.")
+    _source_options(p)
+    p.add_argument("--province", help="only this province")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=run_late_entries)
+
     p = sub.add_parser("erase", help="erase a person's personal data (delete their key); history stays verifiable")
     p.add_argument("subject", help="the pseudonymous subject id (e.g. S-1d0bc120fa2b4adfb577)")
     p.add_argument("--yes", action="store_true", help="really erase (it cannot be undone)")
@@ -460,6 +468,31 @@ def run_report(args: argparse.Namespace) -> int:
     print(f"key-figures board check: {verdict} on {check['days_checked']} of {check['days_in_period']} days "
           "(the board keeps 40 days)", file=sys.stderr)
     return 0 if check["equal"] else 1
+
+
+# ---------------------------------------------------------------------- eoc late-entries
+
+
+def run_late_entries(args: argparse.Namespace) -> int:
+    from ..audit.late import list_late_entries
+
+    opened = _Opened(args)
+    try:
+        envelopes = (e for e in opened.source.envelopes() if args.province in (None, e.province))
+        rows = list_late_entries(envelopes)
+    except (LookupError, TimeoutError) as exc:
+        return _fail(str(exc))
+    finally:
+        opened.close()
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for r in rows:
+        late = f"{r['late_by_s'] / 3600:.1f} h late" if r["kind"] == "late_entry" else f"override: {r['reason']}"
+        print(f"{r['position']:>8}  {r['type']:<22} {r['province']}/{r['county']:<14} "
+              f"occurred {r['occurred_at']}  recorded {r['recorded_at']}  {late}  by {r['actor_role']}")
+    print(f"{len(rows)} late entries and overrides", file=sys.stderr)
+    return 0
 
 
 # ---------------------------------------------------------------------- eoc erase

@@ -29,7 +29,7 @@ class Team(EOCAggregate):
 
     def record(self, payload: ev.Payload, ctx: Context, *, occurred_at: datetime | None = None) -> None:
         if self.on_drill and not ctx.exercise:
-            ctx = Context(ctx.actor, ctx.now, exercise=True)
+            ctx = ctx.as_drill(True)
         super().record(payload, ctx, occurred_at=occurred_at)
 
     def start_shift(self, payload: ev.ShiftStarted, ctx: Context) -> None:
