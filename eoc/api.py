@@ -2,8 +2,10 @@
 
 Every answer to a refused command is ``{"error": <code>, "reason": <sentence>, ...}`` with a
 4xx status: 400 malformed JSON, 401 no or bad token, 403 wrong role or province, 404 unknown
-id, 409 a rule of the service (over capacity, illegal transition, team busy), 422 a field out
-of range (a position outside Iran, an unknown category).
+id, 405 wrong method, 409 a rule of the service (over capacity, illegal transition, team
+busy), 413 body too large, 415 not JSON, 422 a field out of range (a position outside Iran,
+an unknown category), 431 headers too large. Limits are checked before the body is read
+(http_limits.py); the shape is the same for the framework's refusals (http_errors.py).
 """
 
 
@@ -11,9 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.envelope import iso
@@ -21,11 +21,15 @@ from projections.views import summary
 from projections.visibility import visible_rows
 
 from . import commands as c
+from .access_log import record_secret_reads
 from .auth import Claims
+from .identity_api import identity_router
+from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
-
-STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
+from .http_errors import install
+from .http_limits import Limits
+from .idempotency import Idempotent
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -36,31 +40,37 @@ def create_api(system: System) -> FastAPI:
         version="1.0",
         description=__doc__,
     )
+    # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
+    api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
+    api.add_middleware(Limits)
     svc = system.service
 
-    def claims(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
-        if creds is None:
-            raise Unauthorized("a bearer token is needed (eoc token --role ... --province ...)")
-        return system.signer.verify(creds.credentials)
+    def claims(request: Request,
+               creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
+        where = request.client.host if request.client else "?"
+        try:
+            if creds is None:
+                raise Unauthorized("a bearer token is needed: sign in (/signin.html or /api/v1/auth/sign-in)")
+            who = system.signer.verify(creds.credentials)
+        except Unauthorized:
+            system.limits.unauthenticated.take(where, "requests without a valid token from this address")
+            raise
+        if request.method != "GET":  # commands: per user and per address
+            system.limits.commands_user.take(who.sub, "commands from this user")
+            system.limits.commands_address.take(where, "commands from this address")
+        request.state.claims = who
+        return who
 
     Who = Annotated[Claims, Depends(claims)]
 
-    @api.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind])
+    install_transport_guards(api)
 
-    @api.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse({"error": "malformed_json", "reason": "the body is not valid JSON"}, 400)
-        problems = []
-        for e in errors:
-            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-            problems.append(f"{where or 'body'}: {e.get('msg')}")
-        return JSONResponse(
-            {"error": "invalid_command", "reason": "; ".join(problems), "fields": problems}, 422
-        )
+    def refused(request: Request, exc: Refused) -> None:
+        who = getattr(request.state, "claims", None)
+        if who is not None and exc.kind in ("forbidden", "unauthorized") and system.access_log is not None:
+            # Refused commands are facts for auditors (the reason is the one the caller saw).
+            system.access_log.record(user=who.sub, role=str(who.role), province=who.province, action="refused",
+                                     channel="api", subject=request.url.path, error=exc.code, reason=exc.reason)
 
     # ---------------------------------------------------------------- calls (تماس)
 
@@ -160,22 +170,28 @@ def create_api(system: System) -> FastAPI:
 
     # ---------------------------------------------------------------- boards (read)
 
+    def board_read(who: Claims, what: str) -> dict[str, Any]:
+        _, rows = system.follower.snapshot()
+        seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
+        record_secret_reads(system.access_log, who.sub, str(who.role), who.province, "api", seen, what=what)
+        return seen
+
     @api.get("/api/v1/boards", tags=["boards"])
     def boards(who: Who) -> dict[str, Any]:
         """Every board row this token may see, with the sequence number of the last delta."""
-        sequence, rows = system.follower.snapshot()
-        return {"sequence": sequence, "position": system.follower.position,
-                "rows": visible_rows(rows, str(who.role), who.province, system.unseal_place)}
+        sequence, _ = system.follower.snapshot()
+        return {"sequence": sequence, "position": system.follower.position, "rows": board_read(who, "boards")}
 
     @api.get("/api/v1/boards/summary", tags=["boards"])
     def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:
         """The boards as an operator reads them now: ages, rollups, alerts."""
-        _, rows = system.follower.snapshot()
-        seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
-        return summary(seen, iso(datetime.now(UTC)), drill=drill)
+        return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
+
+    api.include_router(identity_router(system, claims))
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": system.settings.store, "position": system.follower.position}
 
+    install(api, on_refused=refused)
     return api

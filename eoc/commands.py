@@ -1,17 +1,23 @@
 """The commands (imperative): what call-takers, dispatchers, teams and centre staff ask for.
 
 These are the request bodies of the command API (and so its OpenAPI schemas). Shape and
-range are checked here; the domain checks the rules that need state.
+range are checked here, strictly and in one place (the field types are in ``fields.py``: no
+coercion, every string and list bounded, no control or bidi characters, moments between 1378
+and now, province and county from the reference table); the domain checks the rules that
+need state.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from events.catalogue import CallService, Point
 from events.places import PROVINCES
+from events.reference import county as reference_county
 from events.vocabulary import (
     CallCategory,
     CentreKind,
@@ -26,19 +32,25 @@ from events.vocabulary import (
     TeamStatus,
 )
 
+from .fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
+
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    exercise: bool = Field(False, description="a drill (مانور): kept apart from the real figures")
+    exercise: Flag = Field(False, description="a drill (مانور): kept apart from the real figures")
     occurred_at: AwareDatetime | None = Field(
         None, description="when it happened, for a late entry (ثبت با تأخیر); default: now")
 
 
 class Placed(Command):
-    """A command that creates something in a province and county."""
+    """A command that creates something in a province and county (شهرستان).
 
-    province: str = Field(description="province code, e.g. QZV", examples=["QZV"])
-    county: str = Field(min_length=1, max_length=60, examples=["Qazvin"])
+    The county is one of the province's counties in the reference table (events/data), by its
+    English or Persian name; it is stored under the table's English name.
+    """
+
+    province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"])
+    county: Name(60) = Field(examples=["Qazvin"])  # type: ignore[valid-type]
 
     @field_validator("province")
     @classmethod
@@ -47,45 +59,55 @@ class Placed(Command):
             raise ValueError(f"unknown province {code!r}; one of {', '.join(sorted(PROVINCES))}")
         return code
 
+    @model_validator(mode="after")
+    def _county_of_the_province(self) -> Placed:
+        found = reference_county(self.province, self.county)
+        if found is None:
+            raise ValueError(f"{self.province} has no county {self.county!r} (see events/data/counties.json)")
+        self.county = found.name
+        return self
+
 
 class PersonDetails(BaseModel):
     """Identifying details: sealed with the person's own key, never stored in clear."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, max_length=120)
-    phone: str | None = Field(None, max_length=32)
-    age: int | None = Field(None, ge=0, le=120)
-    sex: str | None = Field(None, pattern="^(female|male|other)$")
-    note: str | None = Field(None, max_length=2000)
+    name: Name(120) | None = None  # type: ignore[valid-type]
+    phone: str | None = Field(None, min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 \-]*$")
+    age: Count | None = Field(None, ge=0, le=120)
+    sex: Literal["female", "male", "other"] | None = None
+    note: FreeText(2000) | None = None  # type: ignore[valid-type]
 
 
 # ------------------------------------------------------------------ calls
 
 
+NEW_ID = "the new aggregate's id, chosen by the client so that a retried create cannot make two"
+
+
 class ReceiveCall(Placed):
+    call_id: UUID | None = Field(None, description=NEW_ID)
     line: Line = Line.LINE_123
-    received_at: AwareDatetime | None = None
-    caller_id: str | None = Field(
-        None, min_length=3, max_length=64, description="pseudonymous id of a known caller"
-    )
+    received_at: Moment | None = None
+    caller_id: SubjectId | None = Field(None, description="pseudonymous id of a known caller")
     caller: PersonDetails | None = None
 
 
 class ClassifyCall(Command):
     category: CallCategory
     priority: Priority
-    risk_flags: list[RiskFlag] = []
+    risk_flags: list[RiskFlag] = Field([], max_length=len(RiskFlag))
 
 
 class CounselCall(Command):
-    services: list[CallService] = Field(min_length=1)
-    duration_s: int = Field(ge=0, le=6 * 3600)
+    services: list[CallService] = Field(min_length=1, max_length=len(CallService))
+    duration_s: Count = Field(ge=0, le=6 * 3600)
 
 
 class ReferCall(Command):
     target: ReferralTarget
     centre_id: UUID | None = None
-    agency: str | None = Field(None, max_length=200)
+    agency: Name(200) | None = None  # type: ignore[valid-type]
 
 
 class EscalateCall(Command):
@@ -93,16 +115,18 @@ class EscalateCall(Command):
 
     location: Point
     priority: Priority | None = None
+    incident_id: UUID | None = Field(None, description=NEW_ID)
 
 
 # ------------------------------------------------------------------ incidents
 
 
 class OpenIncident(Placed):
+    incident_id: UUID | None = Field(None, description=NEW_ID)
     route: ReferralRoute
     category: CallCategory
     priority: Priority
-    risk_flags: list[RiskFlag] = []
+    risk_flags: list[RiskFlag] = Field([], max_length=len(RiskFlag))
     location: Point
 
 
@@ -114,14 +138,15 @@ class CloseIncident(Command):
 
 
 class RegisterTeam(Placed):
-    name: str = Field(min_length=1, max_length=80)
+    team_id: UUID | None = Field(None, description=NEW_ID)
+    name: Name(80)  # type: ignore[valid-type]
     home: Point
     base_id: UUID | None = None
 
 
 class StartShift(Command):
     shift: ShiftKind
-    members: list[str] = Field(min_length=1, max_length=8)
+    members: list[Name(80)] = Field(min_length=1, max_length=8)  # type: ignore[valid-type]
 
 
 class EndShift(Command):
@@ -139,9 +164,9 @@ class ChangeTeamStatus(Command):
 
 class ReportPosition(Command):
     position: Point
-    speed_kmh: float | None = Field(None, ge=0, le=250)
-    heading: float | None = Field(None, ge=0, lt=360)
-    reported_at: AwareDatetime | None = None
+    speed_kmh: Number | None = Field(None, ge=0, le=250)
+    heading: Number | None = Field(None, ge=0, lt=360)
+    reported_at: Moment | None = None
 
 
 class CheckIn(Command):
@@ -149,46 +174,47 @@ class CheckIn(Command):
 
 
 class RecordMissedCheckIn(Command):
-    due_at: AwareDatetime
+    due_at: Moment
 
 
 # ------------------------------------------------------------------ centres and stays
 
 
 class RegisterCentre(Placed):
-    name: str = Field(min_length=1, max_length=120)
+    centre_id: UUID | None = Field(None, description=NEW_ID)
+    name: Name(120)  # type: ignore[valid-type]
     kind: CentreKind
-    capacity: int = Field(ge=0, le=10_000)
+    capacity: Count = Field(ge=0, le=10_000)
     location: Point
-    secret: bool = Field(False, description="safe and health houses are always secret")
+    secret: Flag = Field(False, description="safe and health houses are always secret")
 
 
 class ChangeCapacity(Command):
-    capacity: int = Field(ge=0, le=10_000)
+    capacity: Count = Field(ge=0, le=10_000)
 
 
 class CloseCentre(Command):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: FreeText(200)  # type: ignore[valid-type]
 
 
 class AdmitClient(Command):
     route: ReferralRoute
-    client_id: str | None = Field(None, min_length=3, max_length=64)
+    client_id: SubjectId | None = None
     client: PersonDetails | None = None
     incident_id: UUID | None = None
 
 
 class StartHolding(Command):
-    client_id: str = Field(min_length=3, max_length=64)
-    days: int = Field(ge=15, le=20, description="the holding period (قرنطینه), 15 to 20 days")
+    client_id: SubjectId
+    days: Count = Field(ge=15, le=20, description="the holding period (قرنطینه), 15 to 20 days")
     destination_kind: CentreKind
 
 
 class TransferClient(Command):
-    client_id: str = Field(min_length=3, max_length=64)
+    client_id: SubjectId
     to_centre_id: UUID
 
 
 class DischargeClient(Command):
-    client_id: str = Field(min_length=3, max_length=64)
+    client_id: SubjectId
     reason: DischargeReason

@@ -1,14 +1,18 @@
 """The application service: one handler per command, each one transaction.
 
-A handler authorises the command (role and province), loads the aggregates, lets them check
-their rules and trigger events, and saves them together. A save that loses an optimistic
+A handler authorises the command's role before it looks anything up, loads the aggregates
+(one in another province than the token's is "not found", exactly like an unknown id, so a
+refusal never confirms that another province's incident exists), lets them check their rules
+and trigger events, and saves them together. A refused command writes nothing anywhere: a
+person's or place's key made for it is erased again. A save that loses an optimistic
 concurrency race (another writer stored a newer version first) is retried from a fresh load,
 so a rule such as "capacity is never exceeded" is checked against the state that wins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -25,7 +29,7 @@ from . import commands as c
 from .auth import Claims, authorize
 from .domain import Call, Centre, Context, Incident, Team
 from .domain.when import DEFAULT_LATE_WINDOW, occurred_time
-from .errors import InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity, WrongProvince
+from .errors import AlreadyExists, InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity
 from .keyring import Keyring
 from .writer import BatchWriter, Position
 
@@ -94,17 +98,56 @@ class CommandService:
         when = occurred_time(occurred or cmd.occurred_at, recorded, claims.role, self.late_window)
         return Context(actor=claims.actor, now=when, exercise=cmd.exercise, recorded=recorded)
 
-    def _get(self, cls: type[A], id_: UUID | str, what: str) -> A:
-        """An aggregate by id: the batch's copy inside a command, a cached copy outside."""
+    def _get(self, cls: type[A], id_: UUID | str, what: str, province: str | None = None) -> A:
+        """An aggregate by id: the batch's copy inside a command, a cached copy outside.
+
+        With ``province`` (the token's), one of another province is not found, like an unknown
+        id and in the same words: a refusal must not tell that it exists."""
         uow = self.writer.uow
+        unknown = NotFound(f"no {what} with id {id_}", id=str(id_))
         try:
             aggregate_id = UUID(str(id_))
             agg = uow.get(aggregate_id) if uow is not None else self.app.repository.get(aggregate_id)
         except (AggregateNotFoundError, ValueError):
-            raise NotFound(f"no {what} with id {id_}", id=str(id_)) from None
+            raise unknown from None
+        if province is not None and getattr(agg, "province", None) != province:
+            raise unknown
         if not isinstance(agg, cls):
             raise NotFound(f"{id_} is not a {what}", id=str(id_))
         return agg
+
+    def _new_id(self, chosen: UUID | None) -> UUID:
+        """A new aggregate's id: the client's choice if it made one, and then not taken."""
+        if chosen is None:
+            return uuid4()
+        uow = self.writer.uow
+        try:
+            uow.get(chosen) if uow is not None else self.app.repository.get(chosen)
+        except AggregateNotFoundError:
+            return chosen
+        raise AlreadyExists(f"{chosen} already exists; a retried create makes nothing new", id=str(chosen))
+
+    @staticmethod
+    def _may(claims: Claims, command: str) -> str:
+        """The role is checked before any lookup and any side effect; the token's province back."""
+        authorize(claims, command, claims.province)
+        return claims.province
+
+    @contextmanager
+    def _keys_kept_only_if_stored(self) -> Iterator[list[str]]:
+        """Keys created for a command are erased again if the command is refused or fails."""
+        created: list[str] = []
+        try:
+            yield created
+        except BaseException:
+            for subject in created:
+                self.keyring.erase(subject)
+            raise
+
+    def _new_key(self, subject: str, created: list[str]) -> bytes:
+        if self.keyring.get(subject) is None:
+            created.append(subject)
+        return self.keyring.create(subject)
 
     def _save(self, *aggregates: Any) -> Position:
         """Inside a handler: these aggregates' new events are committed with the batch."""
@@ -120,11 +163,14 @@ class CommandService:
         result = self.writer.run(handler)
         return {k: (v.value if isinstance(v, Position) else v) for k, v in result.items()}
 
-    def _seal_person(self, subject: str | None, details: c.PersonDetails | None) -> tuple[str, str | None]:
+    def _seal_person(self, subject: str | None, details: c.PersonDetails | None,
+                     created: list[str]) -> tuple[str, str | None]:
         subject = subject or f"S-{uuid4().hex[:20]}"
+        if ":" in subject:  # "place:…" names a secret place's key: a person's id never does
+            raise InvalidCommand("a person's id has no ':'", id=subject)
         if details is None:
             return subject, None
-        key = self.keyring.create(subject)
+        key = self._new_key(subject, created)
         return subject, seal(key, details.model_dump(exclude_none=True))
 
     # ------------------------------------------------------------------ line 123 calls
@@ -133,19 +179,22 @@ class CommandService:
         authorize(claims, "receive_call", cmd.province)
         # A call's own time (received_at) is when it happened: checked like any occurred_at.
         ctx = self._ctx(claims, cmd, cmd.received_at)
-        caller, sealed = self._seal_person(cmd.caller_id, cmd.caller)
-        payload = ev.CallReceived(line=cmd.line, caller=caller, caller_sealed=sealed, received_at=ctx.now)
+        with self._keys_kept_only_if_stored() as created:
+            caller, sealed = self._seal_person(cmd.caller_id, cmd.caller, created)
+            payload = ev.CallReceived(line=cmd.line, caller=caller, caller_sealed=sealed, received_at=ctx.now)
 
-        def handler() -> dict[str, Any]:
-            call = Call.receive(payload, ctx, cmd.province, cmd.county)
-            return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
+            def handler() -> dict[str, Any]:
+                call = Call.receive(payload, ctx, cmd.province, cmd.county, id=self._new_id(cmd.call_id))
+                return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
 
-        return self._run(handler)
+            return self._run(handler)
 
     def _call_command(self, name: str, call_id: UUID, cmd: c.Command, claims: Claims,
                       act: Callable[[Call, Context], None]) -> dict[str, Any]:
+        province = self._may(claims, name)
+
         def handler() -> dict[str, Any]:
-            call = self._get(Call, call_id, "call")
+            call = self._get(Call, call_id, "call", province)
             authorize(claims, name, call.province)
             act(call, self._ctx(claims, cmd))
             return {"call_id": str(call.id), "position": self._save(call)}
@@ -167,10 +216,11 @@ class CommandService:
         )
 
     def refer_call(self, call_id: UUID, cmd: c.ReferCall, claims: Claims) -> dict[str, Any]:
+        self._may(claims, "refer_call")
         if cmd.target == "centre":
             if cmd.centre_id is None:
                 raise InvalidCommand("a referral to a centre names the centre (centre_id)")
-            self._get(Centre, cmd.centre_id, "centre")
+            self._get(Centre, cmd.centre_id, "centre", claims.province)
         return self._call_command(
             "refer_call", call_id, cmd, claims,
             lambda call, ctx: call.refer(
@@ -180,11 +230,13 @@ class CommandService:
     def escalate_call(self, call_id: UUID, cmd: c.EscalateCall, claims: Claims) -> dict[str, Any]:
         """The call becomes an incident: both events in one transaction."""
 
+        province = self._may(claims, "escalate_call")
+
         def handler() -> dict[str, Any]:
-            call = self._get(Call, call_id, "call")
+            call = self._get(Call, call_id, "call", province)
             authorize(claims, "escalate_call", call.province)
             ctx = self._ctx(claims, cmd)
-            incident_id = uuid4()
+            incident_id = self._new_id(cmd.incident_id)
             call.escalate(ev.CallEscalated(incident_id=incident_id), ctx)
             incident = Incident.open(
                 ev.IncidentOpened(
@@ -214,14 +266,17 @@ class CommandService:
                                     risk_flags=cmd.risk_flags, location=cmd.location)
 
         def handler() -> dict[str, Any]:
-            incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county)
+            incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county,
+                                     id=self._new_id(cmd.incident_id))
             return {"incident_id": str(incident.id), "position": self._save(incident)}
 
         return self._run(handler)
 
     def close_incident(self, incident_id: UUID, cmd: c.CloseIncident, claims: Claims) -> dict[str, Any]:
+        province = self._may(claims, "close_incident")
+
         def handler() -> dict[str, Any]:
-            incident = self._get(Incident, incident_id, "incident")
+            incident = self._get(Incident, incident_id, "incident", province)
             authorize(claims, "close_incident", incident.province)
             incident.close(ev.IncidentClosed(outcome=cmd.outcome, opened_at=incident.opened_at),
                            self._ctx(claims, cmd))
@@ -236,17 +291,19 @@ class CommandService:
 
         def handler() -> dict[str, Any]:
             if cmd.base_id is not None:
-                self._get(Centre, cmd.base_id, "base")
+                self._get(Centre, cmd.base_id, "base", cmd.province)
             team = Team.register(ev.TeamRegistered(name=cmd.name, home=cmd.home, base_id=cmd.base_id),
-                                 self._ctx(claims, cmd), cmd.province, cmd.county)
+                                 self._ctx(claims, cmd), cmd.province, cmd.county, id=self._new_id(cmd.team_id))
             return {"team_id": str(team.id), "position": self._save(team)}
 
         return self._run(handler)
 
     def _team_command(self, name: str, team_id: UUID, cmd: c.Command, claims: Claims,
                       act: Callable[[Team, Context], None]) -> dict[str, Any]:
+        province = self._may(claims, name)
+
         def handler() -> dict[str, Any]:
-            team = self._get(Team, team_id, "team")
+            team = self._get(Team, team_id, "team", province)
             authorize(claims, name, team.province, team_id=str(team.id))
             act(team, self._ctx(claims, cmd))
             return {"team_id": str(team.id), "status": str(team.status), "position": self._save(team)}
@@ -262,12 +319,9 @@ class CommandService:
 
     def dispatch_team(self, team_id: UUID, cmd: c.DispatchTeam, claims: Claims) -> dict[str, Any]:
         def act(team: Team, ctx: Context) -> None:
-            incident = self._get(Incident, cmd.incident_id, "incident")
+            # An incident of another province is not found: the team's province is the token's.
+            incident = self._get(Incident, cmd.incident_id, "incident", team.province)
             incident.must_be_open()
-            if incident.province != team.province:
-                raise WrongProvince(
-                    f"the team works in {team.province}; the incident is in {incident.province}",
-                    team_province=team.province, incident_province=incident.province)
             if ctx.backdated and iso(ctx.now) < incident.opened_at:
                 raise OccurredOutOfOrder(
                     f"a dispatch at {iso(ctx.now)} cannot precede its incident, opened {incident.opened_at}",
@@ -296,7 +350,7 @@ class CommandService:
 
     def report_position(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims) -> dict[str, Any]:
         """Telemetry: checked like a command, then sent to the live board, not the event store."""
-        team = self._get(Team, team_id, "team")
+        team = self._get(Team, team_id, "team", self._may(claims, "report_position"))
         authorize(claims, "report_position", team.province, team_id=str(team.id))
         now = self.clock()
         at = iso(cmd.reported_at or now)
@@ -317,27 +371,32 @@ class CommandService:
 
     def register_centre(self, cmd: c.RegisterCentre, claims: Claims) -> dict[str, Any]:
         authorize(claims, "register_centre", cmd.province)
-        centre_id = uuid4()
+        centre_id = self._new_id(cmd.centre_id)
         secret = cmd.secret or cmd.kind in SECRET_KINDS
         location, sealed = cmd.location, None
-        if secret:  # the place's location is sealed with the place's own key
-            key = self.keyring.create(f"place:{centre_id}")
-            location, sealed = None, seal(key, cmd.location.model_dump())
-        payload = ev.CentreRegistered(name=cmd.name, kind=cmd.kind, capacity=cmd.capacity,
-                                      secret=secret, location=location, sealed_location=sealed)
+        with self._keys_kept_only_if_stored() as created:
+            if secret:  # the place's location is sealed with the place's own key
+                key = self._new_key(f"place:{centre_id}", created)
+                location, sealed = None, seal(key, cmd.location.model_dump())
+            payload = ev.CentreRegistered(name=cmd.name, kind=cmd.kind, capacity=cmd.capacity,
+                                          secret=secret, location=location, sealed_location=sealed)
 
-        def handler() -> dict[str, Any]:
-            # The id is chosen first so that the place's key exists before its event.
-            centre = Centre.register(payload, self._ctx(claims, cmd), cmd.province, cmd.county, id=centre_id)
-            return {"centre_id": str(centre_id), "secret": secret, "position": self._save(centre)}
+            def handler() -> dict[str, Any]:
+                # The id is chosen first so that the place's key exists before its event.
+                if cmd.centre_id is not None:
+                    self._new_id(cmd.centre_id)  # taken meanwhile by a racing retry
+                centre = Centre.register(payload, self._ctx(claims, cmd), cmd.province, cmd.county, id=centre_id)
+                return {"centre_id": str(centre_id), "secret": secret, "position": self._save(centre)}
 
-        return self._run(handler)
+            return self._run(handler)
 
     def _centre_command(self, name: str, centre_id: UUID, cmd: c.Command, claims: Claims,
                         act: Callable[[Centre, Context], dict[str, Any] | None]) -> dict[str, Any]:
+        province = self._may(claims, name)
+
         def handler() -> dict[str, Any]:
-            centre = self._get(Centre, centre_id, "centre")
-            authorize(claims, name, centre.province)
+            centre = self._get(Centre, centre_id, "centre", province)
+            authorize(claims, name, centre.province, centre_id=str(centre.id))
             extra = act(centre, self._ctx(claims, cmd)) or {}
             return {"centre_id": str(centre.id), "occupied": centre.occupied(cmd.exercise),
                     "capacity": centre.capacity, **extra, "position": self._save(centre)}
@@ -354,9 +413,16 @@ class CommandService:
 
     def admit_client(self, centre_id: UUID, cmd: c.AdmitClient, claims: Claims) -> dict[str, Any]:
         """Admit, or record the declined admission (unmet demand) and refuse with 409."""
+        province = self._may(claims, "admit_client")
+        # Everything that can refuse without the centre's state is checked before a key is made.
+        self._get(Centre, centre_id, "centre", province).must_take_admissions()
         if cmd.incident_id is not None:
-            self._get(Incident, cmd.incident_id, "incident")
-        client, sealed = self._seal_person(cmd.client_id, cmd.client)
+            self._get(Incident, cmd.incident_id, "incident", province)
+        with self._keys_kept_only_if_stored() as created:
+            return self._admit(centre_id, cmd, claims, *self._seal_person(cmd.client_id, cmd.client, created))
+
+    def _admit(self, centre_id: UUID, cmd: c.AdmitClient, claims: Claims, client: str,
+               sealed: str | None) -> dict[str, Any]:
         admitted = False
 
         def act(centre: Centre, ctx: Context) -> dict[str, Any]:
@@ -387,10 +453,14 @@ class CommandService:
     def transfer_client(self, centre_id: UUID, cmd: c.TransferClient, claims: Claims) -> dict[str, Any]:
         """Out of one place and into another, in one transaction: both or neither."""
 
+        province = self._may(claims, "transfer_client")
+
         def handler() -> dict[str, Any]:
-            source = self._get(Centre, centre_id, "centre")
-            authorize(claims, "transfer_client", source.province)
-            destination = self._get(Centre, cmd.to_centre_id, "destination centre")
+            source = self._get(Centre, centre_id, "centre", province)
+            authorize(claims, "transfer_client", source.province, centre_id=str(source.id))
+            # Another province's places are not this province's to fill (nor to name): such an id
+            # is answered like an unknown one; that province's own staff take the client in.
+            destination = self._get(Centre, cmd.to_centre_id, "destination centre", source.province)
             ctx = self._ctx(claims, cmd)
             source.transfer_out(cmd.client_id, destination, ctx)
             destination.transfer_in(cmd.client_id, source, ctx)

@@ -15,12 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
-from .places import IRAN_LAT, IRAN_LON, in_iran
+from .places import in_iran
 from .vocabulary import (
     CallCategory,
     CentreKind,
@@ -37,22 +45,26 @@ from .vocabulary import (
 )
 
 
+def _json_number(value: Any) -> Any:
+    """A coordinate is a JSON number: text and true/false are refused, not coerced."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("a number is expected (not text, not true/false)")
+    return value
+
+
 class Point(BaseModel):
-    """A WGS84 position that must lie inside Iran."""
+    """A WGS84 position that must lie inside Iran (its boundary polygon, not a box)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Annotated[float, BeforeValidator(_json_number)] = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: Annotated[float, BeforeValidator(_json_number)] = Field(ge=-180, le=180, allow_inf_nan=False)
 
     @field_validator("lon")
     @classmethod
     def _inside_iran(cls, lon: float, info: Any) -> float:
         lat = info.data.get("lat")
         if lat is not None and not in_iran(lat, lon):
-            raise ValueError(
-                f"position {lat},{lon} is outside Iran "
-                f"(lat {IRAN_LAT[0]}..{IRAN_LAT[1]}, lon {IRAN_LON[0]}..{IRAN_LON[1]})"
-            )
+            raise ValueError(f"position {lat},{lon} is outside Iran")
         return lon
 
 

@@ -149,10 +149,18 @@ def test_a_closed_incident_takes_no_team(api):
 
 
 def test_wrong_province_is_403(api):
-    centre_id = centre(api)
-    refused(api, f"/centres/{centre_id}/admissions", {"route": "self"}, 403, "wrong_province",
-            reason_has="ALB", role="centre_staff", province="ALB")
     refused(api, "/calls", QZV, 403, "wrong_province", role="call_taker", province="THR")
+
+
+def test_another_provinces_id_is_answered_like_an_unknown_id(api):
+    """A 403 for an existing id and a 404 for an unknown one would confirm that it exists."""
+    centre_id, unknown = centre(api), str(uuid.uuid4())
+    there = refused(api, f"/centres/{centre_id}/admissions", {"route": "self"}, 404, "not_found",
+                    role="centre_staff", province="ALB")
+    nowhere = refused(api, f"/centres/{unknown}/admissions", {"route": "self"}, 404, "not_found",
+                      role="centre_staff", province="ALB")
+    assert there["reason"].replace(centre_id, "X") == nowhere["reason"].replace(unknown, "X")
+    assert set(there) == set(nowhere)
 
 
 def test_wrong_role_is_403(api):

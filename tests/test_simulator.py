@@ -34,7 +34,7 @@ from events.places import PROVINCES, in_iran
 from events.vocabulary import CentreKind, ShiftKind
 from projections.clock import IRST
 
-SECRET = b"test-secret-test-secret"
+SECRET = b"test-key-3f9a1c7e5b2d8046aa17c93e51"
 # 08:30 in Qazvin: the morning shift is on, the day's calls are picking up.
 MORNING = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
@@ -133,8 +133,9 @@ def test_qazvin_registers_its_places_and_teams_and_lives_through_the_api(live):
 
     teams = rows(seen, "team/")
     assert len(teams) == 14
-    assert Counter(t["county"] for t in teams)["Qazvin"] == 4
-    assert {t["county"] for t in teams} == {c.name for c in PROFILES["QZV"].counties}
+    # Four teams in Qazvin city and one in Alamut, a district of Qazvin county (شهرستان).
+    assert Counter(t["county"] for t in teams)["Qazvin"] == 5
+    assert {t["county"] for t in teams} == {c.official_name for c in PROFILES["QZV"].counties}
     kinds = Counter(c["kind"] for c in rows(seen, "centre/"))
     assert kinds == {"residential_level_1": 1, "outpatient": 8, "safe_house": 1, "health_house": 1}
     (centre,) = [c for c in rows(seen, "centre/") if c["kind"] == "residential_level_1"]

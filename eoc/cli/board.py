@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
@@ -168,6 +169,25 @@ def render(summary: dict[str, Any], url: str = DEFAULT_URL, rows: int = 18, widt
     return Group(header, *panels.values())
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _visible(text: str) -> str:
+    """Control and bidi characters as visible escapes: an ESC in a stored name never reaches
+    the operator's terminal as an ANSI sequence, a bidi override never reorders a row."""
+    return "".join(f"\\u{ord(ch):04x}" if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs", "Co")
+                   else ch for ch in text)
+
+
+def _plain(value: object) -> Text:
+    """Stored text shown literally: rich markup such as ``[link=...]`` is not interpreted."""
+    return Text(_visible(str(value)))
+
+
+def _row(table: Table, *cells: RenderableType | str) -> None:
+    table.add_row(*(_plain(c) if isinstance(c, str) else c for c in cells))
+
+
 def _panel(body: RenderableType, title: str, count: int | None, style: str = "blue") -> Panel:
     suffix = f" [{count}]" if count is not None else ""
     return Panel(body, title=f"{title}{suffix}", title_align="left", border_style=style, padding=(0, 1))
@@ -240,7 +260,7 @@ def _teams(teams: list[dict[str, Any]], limit: int) -> Table:
         else:
             check = Text("—", style="dim")
         shift = f"{_word(t['shift'])} ({t['crew']})" if t.get("shift") else "—"
-        table.add_row(t["name"], f"{t['province']}/{t['county']}", Text(_word(t["status"]),
+        _row(table, t["name"], f"{t['province']}/{t['county']}", Text(_word(t["status"]),
                       style=STATUS_STYLE.get(t["status"], "")), _ago(t["in_status_s"]), shift,
                       (t.get("incident_id") or "—")[:8], check)
     _more(table, min(limit, len(teams)), len(teams), "no teams on this board")
@@ -254,8 +274,8 @@ def _incidents(incidents: list[dict[str, Any]], teams: dict[str, dict[str, Any]]
         if i["unassigned"]:
             assigned = Text("UNASSIGNED · بدون گروه", style="bold white on red")
         else:
-            assigned = Text(", ".join(teams.get(t, {}).get("name", t[:8]) for t in i["teams"]))
-        table.add_row(Text(_word(i["priority"]), style=PRIORITY_STYLE.get(i["priority"], "")),
+            assigned = _plain(", ".join(teams.get(t, {}).get("name", t[:8]) for t in i["teams"]))
+        _row(table, Text(_word(i["priority"]), style=PRIORITY_STYLE.get(i["priority"], "")),
                       _word(i["category"]), f"{i['province']}/{i['county']}", i["route"].replace("_", " "),
                       _ago(i["age_s"]), assigned, ", ".join(f.replace("_", " ") for f in i.get("risk_flags", [])))
     _more(table, min(limit, len(incidents)), len(incidents), "no open incidents")
@@ -281,7 +301,7 @@ def _occupancy(centres: list[dict[str, Any]], limit: int) -> Table:
         held = f"{len(holding)} ({', '.join(f'{d:g}' for d in holding[:3])}{'…' if len(holding) > 3 else ''})" \
             if holding else "—"
         name = c["name"] + ("" if c.get("open", True) else " (closed)")
-        table.add_row(name, PERSIAN.get(c["kind"], c["kind"]), _bar(c["occupied"], c["capacity"]),
+        _row(table, name, PERSIAN.get(c["kind"], c["kind"]), _bar(c["occupied"], c["capacity"]),
                       str(c.get("free", c["capacity"] - c["occupied"])), held,
                       Text(str(c.get("transfers_due", 0)), style="bold yellow" if c.get("transfers_due") else ""),
                       Text(str(c["declined"]), style="red" if c["declined"] else ""))
@@ -301,7 +321,7 @@ def _figures(figures: dict[str, Any]) -> Table:
     rows = provinces + ([("IR", figures["nation"])] if len(provinces) > 1 else [])
     for code, f in rows:
         share = f.get("intervention_share")
-        table.add_row(
+        _row(table, 
             Text(code, style="bold" if code == "IR" else ""), str(f["calls"]),
             f"{f['interventions']} ({share:.0%})" if share is not None else str(f["interventions"]),
             f"{f['incidents_opened']}/{f['incidents_closed']}", str(f["dispatches"]), str(f["admissions"]),
@@ -328,7 +348,7 @@ def _alerts(alerts: list[dict[str, Any]], teams: dict[str, dict[str, Any]],
             about = ""
         since = a.get("since")
         age = _ago((now - datetime.fromisoformat(since)).total_seconds()) if since else "—"
-        table.add_row(Text(ALERT_TITLES.get(a["kind"], a["kind"]), style="bold red"),
+        _row(table, Text(ALERT_TITLES.get(a["kind"], a["kind"]), style="bold red"),
                       f"{a['province']}/{a.get('county') or '—'}", age, about)
     _more(table, min(limit, len(alerts)), len(alerts), "no alerts")
     return table

@@ -22,8 +22,8 @@ class Call(EOCAggregate):
         pass
 
     @classmethod
-    def receive(cls, payload: ev.CallReceived, ctx: Context, province: str, county: str) -> Call:
-        return cls.start(payload, ctx, province, county)
+    def receive(cls, payload: ev.CallReceived, ctx: Context, province: str, county: str, **kw: Any) -> Call:
+        return cls.start(payload, ctx, province, county, **kw)
 
     def classify(self, payload: ev.CallClassified, ctx: Context) -> None:
         if self.status == "escalated":

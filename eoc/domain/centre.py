@@ -67,11 +67,15 @@ class Centre(EOCAggregate):
             )
         self.record(ev.CentreClosed(reason=reason), ctx)
 
-    def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
-        """Admit the client, or record the declined admission when full. True if admitted."""
+    def must_take_admissions(self) -> None:
+        """Open and residential: checked before anything is made for an admission (a key)."""
         self.must_be_open()
         if not self.residential:
             raise InvalidCommand(f"{self.name} is a {self.kind} place and keeps no one; refer instead")
+
+    def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
+        """Admit the client, or record the declined admission when full. True if admitted."""
+        self.must_take_admissions()
         if payload.client in self.clients:
             raise AlreadyResident("the client is already staying here", client=payload.client)
         if self.free(ctx.exercise) <= 0:

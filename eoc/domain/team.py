@@ -24,8 +24,8 @@ class Team(EOCAggregate):
         pass
 
     @classmethod
-    def register(cls, payload: ev.TeamRegistered, ctx: Context, province: str, county: str) -> Team:
-        return cls.start(payload, ctx, province, county)
+    def register(cls, payload: ev.TeamRegistered, ctx: Context, province: str, county: str, **kw: Any) -> Team:
+        return cls.start(payload, ctx, province, county, **kw)
 
     def record(self, payload: ev.Payload, ctx: Context, *, occurred_at: datetime | None = None) -> None:
         if self.on_drill and not ctx.exercise:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from .stats import SimStats
 
 log = logging.getLogger("eoc.simulator")
 
-TOKEN_REFRESH_S = 3600.0  # tokens live 12 hours; a long demo gets fresh ones every hour
+TOKEN_REFRESH_S = 600.0  # access tokens live 15 minutes at most: a fresh one every 10
 
 
 class Finished(Exception):
@@ -53,6 +54,12 @@ class Answer:
 
     def __getitem__(self, key: str) -> Any:
         return self.body[key]
+
+
+# The field in which each create names its new aggregate.
+NEW_IDS = {"receive_call": "call_id", "open_incident": "incident_id", "escalate_call": "incident_id",
+           "register_team": "team_id", "register_centre": "centre_id"}
+RETRIES = 1  # a command whose answer was lost is sent again, with the same key
 
 
 class CommandClient:
@@ -93,13 +100,21 @@ class CommandClient:
             self.stop.set()
             raise Finished
         self.stats.commands += 1
-        try:
-            r = await self.http.post(f"/api/v1{path}", json=body, headers=self._auth(who))
-        except httpx.HTTPError as exc:
-            self.stats.connection_errors += 1
-            log.warning("%s: no answer from the API (%s: %s)", command, type(exc).__name__, exc)
-            await self._back_off()
-            return Answer(0, {"error": "no_answer", "reason": str(exc)})
+        # A create names its new aggregate, and every command carries an Idempotency-Key: a
+        # retry after a lost answer returns the first answer and never stores the command twice.
+        if command in NEW_IDS:
+            body = {NEW_IDS[command]: str(uuid.uuid4()), **body}
+        headers = {**self._auth(who), "Idempotency-Key": f"sim-{uuid.uuid4().hex}"}
+        for attempt in range(RETRIES + 1):
+            try:
+                r = await self.http.post(f"/api/v1{path}", json=body, headers=headers)
+                break
+            except httpx.HTTPError as exc:
+                self.stats.connection_errors += 1
+                log.warning("%s: no answer from the API (%s: %s)", command, type(exc).__name__, exc)
+                await self._back_off()
+                if attempt == RETRIES or self.stop.is_set():
+                    return Answer(0, {"error": "no_answer", "reason": str(exc)})
         try:
             answer = Answer(r.status_code, r.json())
         except ValueError:

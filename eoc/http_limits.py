@@ -1,0 +1,119 @@
+"""Limits checked before anything is read or parsed: body size, headers, content type.
+
+A 40 MB body must not be read, parsed and only then refused for its token. This ASGI
+middleware runs first: it answers 431 for too many or too large headers, 415 for a command
+body that is not JSON, 413 for a body over ``max_body`` — from ``Content-Length`` before a
+byte of the body is read, or while a chunked body streams in — all in the project's error
+shape, before the token is looked at.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY = 64 * 1024  # a command is a few hundred bytes; the largest (a shift, a note) a few KB
+MAX_HEADERS = 64
+MAX_HEADER_BYTES = 8 * 1024  # one header's name and value
+MAX_ALL_HEADERS = 16 * 1024
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class _TooLarge(HTTPException):
+    """Raised from ``receive``: FastAPI lets its own HTTPException through body parsing."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"a command is at most {limit} bytes")
+
+
+async def _answer(send: Send, status: int, code: str, reason: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps({"error": code, "reason": reason}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close"), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class Limits:
+    """Wraps the API application; see the module's docstring."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY, max_headers: int = MAX_HEADERS,
+                 max_header_bytes: int = MAX_HEADER_BYTES, max_all_headers: int = MAX_ALL_HEADERS) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_headers = max_headers
+        self.max_header_bytes = max_header_bytes
+        self.max_all_headers = max_all_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        total = sum(len(k) + len(v) for k, v in headers)
+        if (len(headers) > self.max_headers or total > self.max_all_headers
+                or any(len(k) + len(v) > self.max_header_bytes for k, v in headers)):
+            await _answer(send, 431, "headers_too_large",
+                          f"at most {self.max_headers} headers, {self.max_header_bytes} bytes each, "
+                          f"{self.max_all_headers} in all")
+            return
+        if scope.get("method") not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        length = content_type = None
+        for k, v in headers:
+            if k == b"content-length":
+                length = v
+            elif k == b"content-type":
+                content_type = v.decode("latin-1")
+        if length is not None:
+            if not length.isdigit() or len(length) > 12:
+                await _answer(send, 400, "malformed_request", "Content-Length is not a number")
+                return
+            if int(length) > self.max_body:
+                await _answer(send, 413, "body_too_large",
+                              f"the body is {int(length)} bytes; a command is at most {self.max_body}")
+                return
+        if length != b"0" and (content_type is None or not _is_json(content_type)):
+            await _answer(send, 415, "unsupported_media_type",
+                          f"commands are application/json, not {(content_type or 'without a type')[:80]!r}")
+            return
+        await self._bounded(scope, receive, send)
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A body without Content-Length (chunked) is counted as it streams in."""
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge(self.max_body)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await _answer(send, 413, "body_too_large", f"a command is at most {self.max_body} bytes")
+
+
+def limit(app: Any, **kw: Any) -> Limits:
+    return Limits(app, **kw)

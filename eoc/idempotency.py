@@ -1,0 +1,285 @@
+"""Idempotent commands: a retry with the same ``Idempotency-Key`` returns the first answer.
+
+After a crash or a lost answer a client cannot know whether its command was stored; it
+retries with the same key and gets the first answer back, and nothing new is stored. Keys
+are per user (``principal_id``: the token's subject), kept at least 24 hours (``KEEP``), in
+the event store's own database (the SQLite file or PostgreSQL), so they survive restarts.
+
+The key is claimed before the command runs (a *pending* row) and the answer is written
+before it is sent, so:
+
+- a retry after the answer was written (lost on the way, or the server killed just after)
+  gets that answer, and nothing is stored again;
+- a retry while the first is still running gets 409 ``idempotency_in_progress``;
+- a key reused for another command (another path or body) gets 409 ``idempotency_key_reused``;
+- a retry whose first attempt died with its process (kill -9 between the commit and the
+  answer) runs again: creates that name their new aggregate's id (``call_id``,
+  ``incident_id``, ``team_id``, ``centre_id``) cannot make two (409 ``already_exists``), and
+  the rules refuse a repeated transition.
+
+Only answers below 500 are kept (a 409 declined admission included: it was recorded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import Claims
+
+HEADER = "idempotency-key"
+KEEP = 48 * 3600  # seconds: "at least 24 hours", with a day of margin
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{7,127}$"
+_ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+# This process: a pending row of another (dead) process is not waited for.
+PROCESS = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def principal_id(claims: Claims) -> str:
+    """Whose keys these are: the one place that says what "per user" means."""
+    return claims.sub
+
+
+def valid_key(key: str) -> bool:
+    return 8 <= len(key) <= 128 and key[0].isalnum() and all(ch in _ALLOWED for ch in key)
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    request: str  # hash of method, path and body
+    owner: str  # the process that claimed it
+    status: int | None  # None while pending
+    answer: bytes | None
+
+
+class KeyStore(Protocol):
+    def claim(self, principal: str, key: str, request: str) -> Remembered | None:
+        """Claim the key for this request; or what is already remembered for it."""
+
+    def reclaim(self, principal: str, key: str, request: str) -> bool:
+        """Take over a pending key left by a dead process."""
+
+    def answer(self, principal: str, key: str, status: int, answer: bytes) -> None: ...
+    def release(self, principal: str, key: str) -> None: ...
+    def close(self) -> None: ...
+
+
+_DDL = ("CREATE TABLE IF NOT EXISTS idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, "
+        "request TEXT NOT NULL, owner TEXT NOT NULL, status INTEGER, answer {blob}, created REAL NOT NULL, "
+        "PRIMARY KEY (principal, key))")
+
+
+class SQLiteKeyStore:
+    """Keys in the embedded event store's SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_DDL.format(blob="BLOB"))
+        self._lock = threading.Lock()
+        self._forget_old()
+
+    def _forget_old(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM idempotency_keys WHERE created < ?", (time.time() - KEEP,))
+
+    def claim(self, principal: str, key: str, request: str) -> Remembered | None:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO idempotency_keys (principal, key, request, owner, created) VALUES (?,?,?,?,?)",
+                (principal, key, request, PROCESS, time.time()))
+            if cur.rowcount == 1:
+                return None
+            row = self._db.execute("SELECT request, owner, status, answer FROM idempotency_keys "
+                                   "WHERE principal=? AND key=?", (principal, key)).fetchone()
+        return Remembered(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
+
+    def reclaim(self, principal: str, key: str, request: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("UPDATE idempotency_keys SET owner=? WHERE principal=? AND key=? "
+                                   "AND request=? AND status IS NULL AND owner<>?",
+                                   (PROCESS, principal, key, request, PROCESS))
+        return cur.rowcount == 1
+
+    def answer(self, principal: str, key: str, status: int, answer: bytes) -> None:
+        with self._lock:
+            self._db.execute("UPDATE idempotency_keys SET status=?, answer=? WHERE principal=? AND key=?",
+                             (status, answer, principal, key))
+
+    def release(self, principal: str, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM idempotency_keys WHERE principal=? AND key=? AND status IS NULL",
+                             (principal, key))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresKeyStore:
+    """Keys in the cluster's PostgreSQL event store database."""
+
+    def __init__(self, dsn: str) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
+        with self._pool.connection() as conn:
+            conn.execute(_DDL.format(blob="BYTEA"))
+            conn.execute("DELETE FROM idempotency_keys WHERE created < %s", (time.time() - KEEP,))
+
+    def claim(self, principal: str, key: str, request: str) -> Remembered | None:
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                "INSERT INTO idempotency_keys (principal, key, request, owner, created) VALUES (%s,%s,%s,%s,%s) "
+                "ON CONFLICT DO NOTHING", (principal, key, request, PROCESS, time.time()))
+            if cur.rowcount == 1:
+                return None
+            row = conn.execute("SELECT request, owner, status, answer FROM idempotency_keys "
+                               "WHERE principal=%s AND key=%s", (principal, key)).fetchone()
+        return Remembered(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
+
+    def reclaim(self, principal: str, key: str, request: str) -> bool:
+        with self._pool.connection() as conn:
+            cur = conn.execute("UPDATE idempotency_keys SET owner=%s WHERE principal=%s AND key=%s "
+                               "AND request=%s AND status IS NULL AND owner<>%s",
+                               (PROCESS, principal, key, request, PROCESS))
+        return cur.rowcount == 1
+
+    def answer(self, principal: str, key: str, status: int, answer: bytes) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("UPDATE idempotency_keys SET status=%s, answer=%s WHERE principal=%s AND key=%s",
+                         (status, answer, principal, key))
+
+    def release(self, principal: str, key: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("DELETE FROM idempotency_keys WHERE principal=%s AND key=%s AND status IS NULL",
+                         (principal, key))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _refuse(status: int, code: str, reason: str) -> tuple[int, bytes]:
+    return status, json.dumps({"error": code, "reason": reason}).encode()
+
+
+class Idempotent:
+    """ASGI middleware for the command API: POSTs under /api/ with an Idempotency-Key."""
+
+    def __init__(self, app: ASGIApp, *, keys: Callable[[], KeyStore | None],
+                 verify: Callable[[str], Claims]) -> None:
+        self.app = app
+        self.keys = keys
+        self.verify = verify
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        raw_key = headers.get(HEADER.encode())
+        store = self.keys()
+        if raw_key is None or store is None:
+            await self.app(scope, receive, send)
+            return
+        key = raw_key.decode("latin-1")
+        if not valid_key(key):
+            await _send(send, *_refuse(422, "invalid_command",
+                                       "Idempotency-Key is 8 to 128 characters: letters, digits, . _ : -"))
+            return
+        claims = self._claims(headers.get(b"authorization", b""))
+        if claims is None:  # the API answers 401 in its words; nothing to remember
+            await self.app(scope, receive, send)
+            return
+        body = await _read(receive)
+        request = hashlib.sha256(b"POST " + scope["path"].encode() + b"\n" + body).hexdigest()
+        principal = principal_id(claims)
+        seen = store.claim(principal, key, request)
+        if seen is not None:
+            if seen.request != request:
+                await _send(send, *_refuse(409, "idempotency_key_reused",
+                                           "this Idempotency-Key was used for another command"))
+                return
+            if seen.status is not None:
+                await _send(send, seen.status, seen.answer or b"", replayed=True)
+                return
+            if seen.owner == PROCESS or not store.reclaim(principal, key, request):
+                await _send(send, *_refuse(409, "idempotency_in_progress",
+                                           "the first command with this Idempotency-Key is still running"))
+                return
+        await self._run(scope, body, send, store, principal, key)
+
+    def _claims(self, authorization: bytes) -> Claims | None:
+        text = authorization.decode("latin-1")
+        if not text.lower().startswith("bearer "):
+            return None
+        try:
+            return self.verify(text[7:].strip())
+        except Exception:
+            return None
+
+    async def _run(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str) -> None:
+        start: Message | None = None
+        chunks: list[bytes] = []
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, replay, capture)
+        except BaseException:
+            store.release(principal, key)
+            raise
+        if start is None:
+            store.release(principal, key)
+            return
+        answer = b"".join(chunks)
+        if start["status"] < 500:
+            store.answer(principal, key, start["status"], answer)  # written before it is sent
+        else:
+            store.release(principal, key)
+        await send(start)
+        await send({"type": "http.response.body", "body": answer})
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, body: bytes, *, replayed: bool = False) -> None:
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json"),
+                                          (b"content-length", str(len(body)).encode())]
+    if replayed:
+        headers.append((b"idempotent-replayed", b"true"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
