@@ -155,6 +155,8 @@ class EndShift(Command):
 
 class DispatchTeam(Command):
     incident_id: UUID
+    release_drill: bool = Field(
+        False, description="a real dispatch calls the team back from a drill (مانور) it is taking part in")
 
 
 class ChangeTeamStatus(Command):
@@ -213,6 +215,10 @@ class StartHolding(Command):
 class TransferClient(Command):
     client_id: SubjectId
     to_centre_id: UUID
+    override_reason: str | None = Field(
+        None, min_length=10, max_length=500,
+        description="a provincial supervisor's reason to move a client to a safe or health house "
+                    "before a served holding period (قرنطینه); recorded for auditors")
 
 
 class DischargeClient(Command):

@@ -112,3 +112,22 @@ class LateEntryTooOld(Forbidden):
 
 class OccurredOutOfOrder(Refused):
     code = "occurred_out_of_order"
+
+
+# ------------------------------------------------------------------ rules the reports state
+
+
+class NotResidential(Refused):
+    code = "not_residential"
+
+
+class HoldingNotServed(Refused):
+    code = "holding_not_served"
+
+
+class TeamInDrill(Refused):
+    code = "team_in_drill"
+
+
+class OutsideRoster(Refused):
+    code = "outside_roster"

@@ -329,7 +329,8 @@ class CommandService:
             drill = ctx.as_drill(ctx.exercise or incident.exercise)
             team.dispatch(ev.TeamDispatched(incident_id=incident.id, priority=incident.priority,
                                             incident_opened_at=incident.opened_at,
-                                            call_received_at=incident.call_received_at), drill)
+                                            call_received_at=incident.call_received_at), drill,
+                          release_drill=cmd.release_drill)
 
         return self._team_command("dispatch_team", team_id, cmd, claims, act)
 
@@ -462,7 +463,7 @@ class CommandService:
             # is answered like an unknown one; that province's own staff take the client in.
             destination = self._get(Centre, cmd.to_centre_id, "destination centre", source.province)
             ctx = self._ctx(claims, cmd)
-            source.transfer_out(cmd.client_id, destination, ctx)
+            source.transfer_out(cmd.client_id, destination, ctx, cmd.override_reason)
             destination.transfer_in(cmd.client_id, source, ctx)
             return {"centre_id": str(source.id), "to_centre_id": str(destination.id),
                     "position": self._save(source, destination)}

@@ -36,6 +36,7 @@ ROUTES: dict[str, tuple[Applier, ...]] = {
     "ShiftEnded": (apply_team, check_in_alert),
     "TeamDispatched": (apply_team, assign_team, apply_figures),
     "TeamStatusChanged": (apply_team, apply_figures),
+    "TeamReleasedFromDrill": (apply_team,),
     "SafetyCheckedIn": (apply_team, check_in_alert),
     "SafetyCheckInMissed": (apply_team, check_in_alert),
     "CentreRegistered": (apply_centre,),

@@ -60,6 +60,13 @@ def summary(rows: dict[str, Any], now: str, *, drill: bool = False) -> dict[str,
         if inc["priority"] == "urgent" and inc["unassigned"] and inc["age_s"] > URGENT_UNASSIGNED_S:
             alerts.append({"kind": "urgent_unassigned", "incident_id": inc["id"], "province": inc["province"],
                            "county": inc["county"], "since": inc["opened_at"], "age_s": inc["age_s"]})
+    for centre in centres:
+        for h in centre["holding"]:
+            if h["overdue"]:  # no client id here: the alert reaches every viewer of the centre
+                alerts.append({"kind": "transfer_overdue", "centre_id": centre["id"],
+                               "province": centre["province"], "county": centre["county"],
+                               "secret": centre["secret"], "since": h["until"],
+                               "days_overdue": h["days_overdue"]})
     alerts.sort(key=lambda a: a.get("since") or "")
     return {
         "now": now,
@@ -82,11 +89,17 @@ def _occupancy(centres: list[dict[str, Any]], now: datetime) -> tuple[list[dict[
         for client, stay in c["clients"].items():
             if stay.get("holding_until"):
                 until = datetime.fromisoformat(stay["holding_until"])
+                days_left = round((until - now).total_seconds() / 86400, 1)
                 holding.append({"client": client, "until": stay["holding_until"],
-                                "days_left": round((until - now).total_seconds() / 86400, 1),
-                                "transfer_due": until <= due_by})
-        row = {**c, "free": max(0, c["capacity"] - c["occupied"]), "holding": holding,
-               "transfers_due": sum(h["transfer_due"] for h in holding)}
+                                "days_left": max(0.0, days_left), "transfer_due": until <= due_by,
+                                # served and still here: the transfer is overdue (انتقال معوق)
+                                "overdue": until < now,
+                                "days_overdue": round(max(0.0, -days_left), 1)})
+        free = max(0, c["capacity"] - c["occupied"])
+        row = {**c, "free": free, "holding": holding,
+               "full": c["kind"] in RESIDENTIAL_KINDS and c["open"] and free == 0,
+               "transfers_due": sum(h["transfer_due"] for h in holding),
+               "transfers_overdue": sum(h["overdue"] for h in holding)}
         out.append(row)
         if c["kind"] in RESIDENTIAL_KINDS and c["open"]:
             for bucket in (rollup["nation"], rollup["provinces"].setdefault(c["province"], _zero()),
@@ -96,12 +109,14 @@ def _occupancy(centres: list[dict[str, Any]], now: datetime) -> tuple[list[dict[
                 bucket["free"] += row["free"]
                 bucket["holding"] += len(holding)
                 bucket["transfers_due"] += row["transfers_due"]
+                bucket["transfers_overdue"] += row["transfers_overdue"]
                 bucket["declined"] += c["declined"]
     return out, rollup
 
 
 def _zero() -> dict[str, int]:
-    return {"capacity": 0, "occupied": 0, "free": 0, "holding": 0, "transfers_due": 0, "declined": 0}
+    return {"capacity": 0, "occupied": 0, "free": 0, "holding": 0, "transfers_due": 0, "transfers_overdue": 0,
+            "declined": 0}
 
 
 def figures_for_day(rows: dict[str, Any], day: str, *, drill: bool = False) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 from events.envelope import Envelope
 from events.jalali import Period
 from projections.clock import local_day_hour
+from projections.period_figures import day_rows
 
 COUNTS = ("calls", "interventions", "dispatches", "admissions")
 UNCLASSIFIED = "unclassified"
@@ -46,7 +47,7 @@ class ReportFold:
         self.incident_category: dict[str, str] = {}
         self.calls: dict[str, tuple[str, str]] = {}  # calls received in the period -> (province, county)
         self.cells: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
-        # per province and day, to check against the key-figures board (which keeps 40 days)
+        # per province and day, to check against the key-figures board (live and period-figures rows)
         self.daily: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
         self.events = 0
         self.drill_events = 0
@@ -112,10 +113,9 @@ class Report:
     daily: dict[str, dict[str, int]] = field(default_factory=dict)  # "<province>/<day>" -> counts
 
     def check_figures(self, rows: dict[str, Any]) -> dict[str, Any]:
-        """Compare with the key-figures board rows for the period's days that the board still
-        holds (it keeps 40 days): per province, the sums must be equal."""
-        on_board = {f"{r['province']}/{r['day']}": r for k, r in rows.items()
-                    if k.startswith("figures/") and self.period.contains_day(r["day"])}
+        """Compare with the key-figures board rows for the period's days (live rows and the
+        period-figures rows of older days): per province, the sums must be equal."""
+        on_board = {k: r for k, r in day_rows(rows).items() if self.period.contains_day(r["day"])}
         days = sorted({k.split("/", 1)[1] for k in on_board})
         ours: dict[str, dict[str, int]] = {}
         theirs: dict[str, dict[str, int]] = {}

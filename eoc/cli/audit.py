@@ -469,7 +469,7 @@ def run_report(args: argparse.Namespace) -> int:
         print_report(Console(), report, args.grouping, title)
     verdict = ("equal" if check["equal"] else f"DIFFERENT for {', '.join(check['mismatches'])}")
     print(f"key-figures board check: {verdict} on {check['days_checked']} of {check['days_in_period']} days "
-          "(the board keeps 40 days)", file=sys.stderr)
+          "with figures on the board (live days and period-figures rows)", file=sys.stderr)
     return 0 if check["equal"] else 1
 
 

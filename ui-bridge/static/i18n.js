@@ -118,7 +118,7 @@ window.EOC = window.EOC || {};
     runaway: ["فرار از خانه", "Runaway"], street_children: ["کودکان کار و خیابان", "Street children"],
     divorce: ["متقاضی طلاق", "Divorce"], other: ["سایر", "Other"],
     urgent: ["فوری", "Urgent"], high: ["بالا", "High"], normal: ["عادی", "Normal"], low: ["کم", "Low"],
-    available: ["آماده", "Available"], dispatched: ["اعزام شده", "Dispatched"], en_route: ["در مسیر", "En route"],
+    available: ["آماده", "Available"], in_drill: ["در مانور", "In drill"], dispatched: ["اعزام شده", "Dispatched"], en_route: ["در مسیر", "En route"],
     on_scene: ["در محل", "On scene"], transporting: ["در حال انتقال", "Transporting"],
     at_centre: ["در مرکز", "At centre"], off_duty: ["خارج از نوبت", "Off duty"],
     residential_level_1: ["مرکز شبانه‌روزی سطح ۱", "Residential centre L1"],
