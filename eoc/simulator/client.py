@@ -17,7 +17,10 @@ from typing import Any
 
 import httpx
 
+from events.envelope import iso
+
 from ..auth import TokenSigner
+from .clock import SimClock
 from .stats import SimStats
 
 log = logging.getLogger("eoc.simulator")
@@ -72,9 +75,16 @@ class CommandClient:
         *,
         max_commands: int | None = None,
         timeout_s: float = 30.0,
+        clock: SimClock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s,
+        # ``transport``: an in-process system (httpx.ASGITransport) instead of a socket.
+        self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport,
                                       limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+        self.clock = clock
+        # A province whose line is down (قطعی خط): its desks note what happens on paper and
+        # enter it when the line is back, with the moment it happened (``Outage``).
+        self.outages: dict[str, Outage] = {}
         self.signer = signer
         self.stats = stats
         self.stop = stop
@@ -93,7 +103,38 @@ class CommandClient:
         return {"Authorization": f"Bearer {token}"}
 
     async def send(self, command: str, path: str, body: dict[str, Any], who: Who) -> Answer:
-        """POST one command (``command`` is the handler's name, for the counts)."""
+        """POST one command (``command`` is the handler's name, for the counts).
+
+        With a clock, the command says when it happened (``occurred_at``, the simulated now).
+        Two commands on one record racing each other may reach the system out of the order
+        of their moments: the later-stamped one is refused (``occurred_out_of_order``) and is
+        sent once more, stamped anew. While the province's line is down the command waits
+        for the line to come back and is then entered late, with its own moment."""
+        stamped = self.clock is not None and "occurred_at" not in body
+        if stamped:
+            body = {**body, "occurred_at": iso(self.clock.now())}  # type: ignore[union-attr]
+        outage = self.outages.get(who.province)
+        if outage is not None and outage.down(self.clock):
+            if command == "report_position":  # telemetry of a moment: no use entering it later
+                self.stats.dropped_in_outage += 1
+                return Answer(0, {"error": "line_down", "reason": "the province's line is down"})
+            await outage.back.wait()
+            async with outage.in_order:  # entered as written down, one after another
+                answer = await self._send(command, path, body, who)
+            if answer.ok:
+                self.stats.late_entries += 1
+            elif answer.error == "occurred_out_of_order":
+                self.stats.conflicts[f"{command}:{answer.error}"] += 1
+            return answer
+        answer = await self._send(command, path, body, who)
+        if stamped and answer.error == "occurred_out_of_order":
+            self.stats.restamped += 1
+            answer = await self._send(command, path, {**body, "occurred_at": iso(self.clock.now())}, who)  # type: ignore[union-attr]
+            if answer.error == "occurred_out_of_order":
+                self.stats.conflicts[f"{command}:{answer.error}"] += 1
+        return answer
+
+    async def _send(self, command: str, path: str, body: dict[str, Any], who: Who) -> Answer:
         if self.stop.is_set():
             raise Finished
         if self.max_commands is not None and self.stats.commands >= self.max_commands:
@@ -125,7 +166,8 @@ class CommandClient:
             self.stats.by_command[command] += 1
         elif r.status_code == 409:
             self._failures = 0
-            self.stats.conflicts[f"{command}:{answer.error}"] += 1
+            if answer.error != "occurred_out_of_order":  # sent again, stamped anew (send)
+                self.stats.conflicts[f"{command}:{answer.error}"] += 1
         elif r.status_code < 500:
             self._failures = 0
             self.stats.refused[f"{command}:{answer.error}"] += 1
@@ -151,3 +193,21 @@ class CommandClient:
     async def _back_off(self) -> None:
         self._failures += 1
         await asyncio.sleep(min(5.0, 0.1 * 2 ** min(self._failures, 6)))
+
+
+class Outage:
+    """A province's line down from ``start`` to ``end`` (simulated moments)."""
+
+    def __init__(self, start: Any, end: Any) -> None:
+        self.start, self.end = start, end
+        self.back = asyncio.Event()
+        self.in_order = asyncio.Lock()  # FIFO: the paper notes are entered in the order written
+
+    def down(self, clock: SimClock | None) -> bool:
+        if clock is None or self.back.is_set():
+            return False
+        now = clock.now()
+        if now >= self.end:
+            self.back.set()
+            return False
+        return now >= self.start

@@ -1,9 +1,14 @@
 """Simulated time: real time run faster by ``speed``, read as Iran's local hour.
 
-The system stamps every event with the real time, so nothing is ever in the future; the
-simulated clock only decides *when* the simulator acts: a 20-minute drive at speed 120 takes
-10 real seconds. The hour of the simulated day (Iran Standard Time) drives the shifts and
-the daily rhythm of calls.
+The simulator stamps every command with this clock (``occurred_at``), so a sped-up day's
+calls spread over its simulated hours and its durations (call to dispatch, dispatch to
+scene, time in status, holding periods) are simulated ones. In the demo the embedded system
+runs on the same clock (its ``recorded_at``, the ages on the boards and the dashboard's
+clock), so a fact is late only when it was really entered late (``--scenario outage``).
+
+Where the simulated day starts is the demo's choice (``eoc demo``: yesterday at the start
+hour, so a sped-up day runs behind the real clock for its first hours; never before the
+last fact already stored, so a second run goes on from where the first stopped).
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ class SimClock:
         if speed <= 0:
             raise ValueError("speed must be positive (simulated seconds per real second)")
         self.speed = speed
+        self.restart(start)
+
+    def restart(self, start: datetime | None = None) -> None:
+        """Start (again) from ``start`` (default: the real now), counting from this moment."""
         self.start = (start or datetime.now(UTC)).astimezone(UTC)
         self._t0 = time.monotonic()
 
@@ -54,6 +63,10 @@ class SimClock:
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed())
+
+    def __call__(self) -> datetime:
+        """The clock as a service or a bridge takes it: a callable giving the moment."""
+        return self.now()
 
     def real(self, sim_seconds: float) -> float:
         return max(0.0, sim_seconds) / self.speed

@@ -22,7 +22,9 @@ from .dispatch import Case, Dispatcher
 from .geo import Point, scatter
 from .line123 import CallDesk
 from .profiles import PlaceSpec, ProvinceProfile
+from . import scenarios
 from .referrals import ReferralDesk
+from .scenarios import Scenario
 from .stats import SimStats
 from .tasks import TaskSet
 from .teams import TeamUnit
@@ -32,7 +34,7 @@ MAX_TASKS = 2000  # more cases in flight than this: new arrivals wait (the API i
 
 class ProvinceSim:
     def __init__(self, profile: ProvinceProfile, client: CommandClient, clock: SimClock, tasks: TaskSet,
-                 stats: SimStats, seed: int) -> None:
+                 stats: SimStats, seed: int, scenarios: tuple[Scenario, ...] = ()) -> None:
         self.profile = profile
         self.code = profile.code
         self.client = client
@@ -46,6 +48,7 @@ class ProvinceSim:
         self.calls = CallDesk(self)
         self.referrals = ReferralDesk(self)
         self.teams: list[TeamUnit] = []
+        self.scenarios = scenarios
 
     def rng(self, name: str) -> random.Random:
         """A random stream of its own for each thing, so the seed fixes it whatever the timing."""
@@ -62,6 +65,7 @@ class ProvinceSim:
     # ------------------------------------------------------------------ the run
 
     async def run(self) -> None:
+        scenarios.start(self.scenarios, self)  # an outage can begin while places are registered
         earlier = await self._earlier_run()
         opened = await self._places(earlier)
         await self._teams(earlier)

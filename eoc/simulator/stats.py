@@ -27,6 +27,11 @@ class SimStats:
     task_errors: int = 0  # unexpected exceptions inside the simulator's own tasks
     registered: Counter[str] = field(default_factory=Counter)  # "QZV/team", "QZV/outpatient"...
     adopted: Counter[str] = field(default_factory=Counter)  # already registered by an earlier run
+    restamped: int = 0  # commands refused as out of order on their record, sent again stamped anew
+    late_entries: int = 0  # commands written down while the line was down, entered when it came back
+    dropped_in_outage: int = 0  # position reports lost while the line was down
+    # What the scenarios did: "drill:QZV" incidents, "surge:QZV/Takestan/suicide" calls...
+    scenario: Counter[str] = field(default_factory=Counter)
 
     # -------------------------------------------------------------- the life, read off the commands
 
@@ -71,4 +76,6 @@ class SimStats:
             "refused": dict(self.refused), "server_errors": self.server_errors,
             "connection_errors": self.connection_errors, "task_errors": self.task_errors,
             "registered": dict(sorted(self.registered.items())), "adopted": dict(sorted(self.adopted.items())),
+            "restamped": self.restamped, "late_entries": self.late_entries,
+            "dropped_in_outage": self.dropped_in_outage, "scenario": dict(sorted(self.scenario.items())),
         }
