@@ -38,7 +38,7 @@ from .fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
     exercise: Flag = Field(False, description="a drill (مانور): kept apart from the real figures")
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Moment | None = Field(
         None, description="when it happened, for a late entry (ثبت با تأخیر); default: now")
 
 

@@ -6,9 +6,11 @@ scene, time in status, holding periods) are simulated ones. In the demo the embe
 runs on the same clock (its ``recorded_at``, the ages on the boards and the dashboard's
 clock), so a fact is late only when it was really entered late (``--scenario outage``).
 
-Where the simulated day starts is the demo's choice (``eoc demo``: yesterday at the start
-hour, so a sped-up day runs behind the real clock for its first hours; never before the
-last fact already stored, so a second run goes on from where the first stopped).
+The simulated clock never runs ahead of the real one: the API refuses a moment in the
+future (beyond a few minutes of skew between devices), and auditors must never find facts
+dated after they were stored. So a simulation starts in the past (``eoc demo``: the day
+before yesterday at the start hour) and runs ``speed`` times faster until it has caught up
+with the real clock; from then on it runs at the real pace, live (``SimClock.live``).
 """
 
 from __future__ import annotations
@@ -54,12 +56,43 @@ class SimClock:
 
     def restart(self, start: datetime | None = None) -> None:
         """Start (again) from ``start`` (default: the real now), counting from this moment."""
-        self.start = (start or datetime.now(UTC)).astimezone(UTC)
+        real_now = datetime.now(UTC)
+        self.start = min((start or real_now).astimezone(UTC), real_now)
         self._t0 = time.monotonic()
+        # Real seconds until the simulation catches up with the real clock: start + speed·t = now + t.
+        behind = (real_now - self.start).total_seconds()
+        self._catch_up_s = behind / (self.speed - 1) if self.speed > 1 else float("inf")
+        self._paused_at: float | None = None
+        self._resumed: asyncio.Event | None = None
+
+    def pause(self) -> None:
+        """Stop the simulated clock (while the provinces register their places and teams)."""
+        if self._paused_at is None:
+            self._paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self._t0 += time.monotonic() - self._paused_at
+            self._paused_at = None
+        if self._resumed is not None:
+            self._resumed.set()
+
+    @property
+    def live(self) -> bool:
+        """Caught up with the real clock: from now on simulated time is real time."""
+        return (self._paused_at or time.monotonic()) - self._t0 >= self._catch_up_s
+
+    @property
+    def rate(self) -> float:
+        """Simulated seconds per real second, now (``speed``, or 1 once live)."""
+        return 1.0 if self.live else self.speed
 
     def elapsed(self) -> float:
         """Simulated seconds since the start."""
-        return (time.monotonic() - self._t0) * self.speed
+        real = (self._paused_at or time.monotonic()) - self._t0
+        if real <= self._catch_up_s:
+            return real * self.speed
+        return self._catch_up_s * self.speed + (real - self._catch_up_s)
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed())
@@ -69,9 +102,15 @@ class SimClock:
         return self.now()
 
     def real(self, sim_seconds: float) -> float:
-        return max(0.0, sim_seconds) / self.speed
+        """Real seconds that ``sim_seconds`` take from now (at the present rate)."""
+        return max(0.0, sim_seconds) / self.rate
 
     async def sleep(self, sim_seconds: float) -> None:
+        """Let ``sim_seconds`` of simulated time pass (none passes while the clock is paused)."""
+        while self._paused_at is not None:
+            if self._resumed is None or self._resumed.is_set():
+                self._resumed = asyncio.Event()
+            await self._resumed.wait()
         await asyncio.sleep(self.real(sim_seconds))
 
     def until(self, moment: datetime) -> float:

@@ -266,6 +266,16 @@ def generic(code: str) -> ProvinceProfile:
 ALL = "all"
 
 
+def scaled(p: ProvinceProfile, volume: float) -> ProvinceProfile:
+    """The province with ``volume`` times its calls, cases and direct admissions (same ratios)."""
+    if volume == 1.0:
+        return p
+    from dataclasses import replace
+
+    return replace(p, calls_per_day=p.calls_per_day * volume, other_incidents_per_day=p.other_incidents_per_day * volume,
+                   direct_admissions_per_day=p.direct_admissions_per_day * volume)
+
+
 def expand(provinces: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Province codes as given, with ``all`` standing for the 31 (the reported ones first)."""
     out: list[str] = []

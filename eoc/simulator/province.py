@@ -49,6 +49,7 @@ class ProvinceSim:
         self.referrals = ReferralDesk(self)
         self.teams: list[TeamUnit] = []
         self.scenarios = scenarios
+        self.ready = asyncio.Event()  # its places and teams are registered: its life has begun
 
     def rng(self, name: str) -> random.Random:
         """A random stream of its own for each thing, so the seed fixes it whatever the timing."""
@@ -65,7 +66,7 @@ class ProvinceSim:
     # ------------------------------------------------------------------ the run
 
     async def run(self) -> None:
-        scenarios.start(self.scenarios, self)  # an outage can begin while places are registered
+        scenarios.start(self.scenarios, self)  # they wait for the province to be ready
         earlier = await self._earlier_run()
         opened = await self._places(earlier)
         await self._teams(earlier)
@@ -78,6 +79,7 @@ class ProvinceSim:
         self.tasks.spawn(self.referrals.incidents(), f"{self.code}:referrals")
         self.tasks.spawn(self.referrals.admissions(), f"{self.code}:direct-admissions")
         self.tasks.spawn(self.dispatcher.watch(), f"{self.code}:dispatcher")
+        self.ready.set()
         for spec in self.profile.places:
             if spec.opens_after_days and not self._named(earlier, "centre/", spec.name):
                 self.tasks.spawn(self._open_later(spec), f"{self.code}:opening:{spec.name}")

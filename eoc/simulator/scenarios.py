@@ -10,7 +10,8 @@
   and enter everything when the line is back, each fact with the moment it happened: the
   system records them as late entries (ثبت با تأخیر), counted on their own hour.
 
-Each starts ``after_h`` simulated hours into the run. ``Scenario.parse("surge")`` picks
+Each starts ``after_h`` simulated hours into the run, or as soon as the province's places
+and teams are registered if that takes longer. ``Scenario.parse("surge")`` picks
 the defaults below; the province (and county, category) can be named:
 ``surge:QZV:Takestan:suicide``, ``drill:KSH``, ``outage:MZN``.
 """
@@ -65,14 +66,15 @@ class Scenario:
 
 async def play(s: Scenario, p: ProvinceSim) -> None:
     """Wait for the scenario's hour, then play it on province ``p``."""
-    if s.kind == "outage":  # the line's state is known from the start: commands check it
-        start = p.clock.start + timedelta(hours=s.after_h)
-        p.client.outages[p.code] = Outage(start, start + timedelta(hours=s.hours))
-        await p.clock.sleep(p.clock.until(start + timedelta(hours=s.hours)))
-        p.client.outages[p.code].back.set()
+    await p.ready.wait()
+    start = max(p.clock.start + timedelta(hours=s.after_h), p.clock.now())
+    if s.kind == "outage":  # commands check the line's state as they are sent
+        outage = p.client.outages[p.code] = Outage(start, start + timedelta(hours=s.hours))
+        await p.clock.sleep(p.clock.until(outage.end))
+        outage.back.set()
         p.stats.scenario[f"outage:{p.code}"] += 1
         return
-    await p.clock.sleep(p.clock.until(p.clock.start + timedelta(hours=s.after_h)))
+    await p.clock.sleep(p.clock.until(start))
     if s.kind == "drill":
         await _drill(p)
     elif s.kind == "surge":
@@ -107,7 +109,7 @@ async def _surge(s: Scenario, p: ProvinceSim) -> None:
                   counties[1] if len(counties) > 1 else counties[0])
     share = county.weight / sum(c.weight for c in counties)
     usual = p.profile.calls_per_day * share * 0.08  # a category's usual share of the calls
-    per_hour = max(1.0, usual * s.factor / 24)
+    per_hour = max(4.0, usual * s.factor / 24)  # at least a few an hour: a small county must show it
     rng = p.rng(f"surge:{county.name}")
     end = p.clock.elapsed() + s.hours * HOUR
     n = 0

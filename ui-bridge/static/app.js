@@ -50,7 +50,13 @@
   let config = null;
   let renderQueued = false;
 
-  const now = () => Date.now() + state.offset;
+  /* The bridge's clock: the frame's "now", run on by this computer's clock; in a demo the
+   * bridge's clock is a simulation (شبیه‌سازی) that runs `rate` times faster. */
+  const clock = { at: 0, seen: 0, rate: 1, simulated: false };
+  function now() {
+    if (!clock.seen) return Date.now() + state.offset;
+    return clock.at + (Date.now() - clock.seen) * clock.rate;
+  }
   const ns = () => (state.mode === "drill" ? "drill/" : "");
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const ms = (iso) => (iso ? Date.parse(iso) : NaN);
@@ -115,7 +121,12 @@
   function onFrame(frame) {
     state.frames += 1;
     state.lastFrame = Date.now();
-    if (frame.now) state.offset = Date.parse(frame.now) - Date.now();
+    if (frame.now) {
+      state.offset = Date.parse(frame.now) - Date.now();
+      clock.at = Date.parse(frame.now);
+      clock.seen = Date.now();
+    }
+    if (frame.clock) { clock.rate = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated; }
     if (frame.type === "snapshot") {
       state.snapshots += 1;
       state.rows = frame.rows;
@@ -367,7 +378,7 @@
     $("mode-drill").textContent = I.t("drill");
     $("mode-live").classList.toggle("on", state.mode === "live");
     $("mode-drill").classList.toggle("on", state.mode === "drill");
-    $("clock-time").textContent = I.time(t, true);
+    $("clock-time").textContent = I.time(t, true) + (clock.simulated ? " · " + I.t("simulated") : "");
     $("clock-date").textContent = I.date(t, true);
     $("clock-date").dataset.gregorian = new Date(t).toISOString().slice(0, 10);
     renderConn();
