@@ -62,6 +62,7 @@ class Answer:
 # The field in which each create names its new aggregate.
 NEW_IDS = {"receive_call": "call_id", "open_incident": "incident_id", "escalate_call": "incident_id",
            "register_team": "team_id", "register_centre": "centre_id"}
+MAX_IN_FLIGHT_FOR_POSITIONS = 8  # more commands waiting for an answer: position reports are skipped
 RETRIES = 1  # a command whose answer was lost is sent again, with the same key
 
 
@@ -85,6 +86,7 @@ class CommandClient:
         # A province whose line is down (قطعی خط): its desks note what happens on paper and
         # enter it when the line is back, with the moment it happened (``Outage``).
         self.outages: dict[str, Outage] = {}
+        self.in_flight = 0  # commands sent and not yet answered
         self.signer = signer
         self.stats = stats
         self.stop = stop
@@ -110,6 +112,11 @@ class CommandClient:
         of their moments: the later-stamped one is refused (``occurred_out_of_order``) and is
         sent once more, stamped anew. While the province's line is down the command waits
         for the line to come back and is then entered late, with its own moment."""
+        if command == "report_position" and self.in_flight >= MAX_IN_FLIGHT_FOR_POSITIONS:
+            # Telemetry is the first to give way when the system is busy (a nation on two
+            # cores): the next report of the same vehicle carries its newer position.
+            self.stats.positions_skipped += 1
+            return Answer(0, {"error": "busy", "reason": "position report skipped: the system is busy"})
         stamped = self.clock is not None and "occurred_at" not in body
         if stamped:
             body = {**body, "occurred_at": iso(self.clock.now())}  # type: ignore[union-attr]
@@ -148,7 +155,14 @@ class CommandClient:
         headers = {**self._auth(who), "Idempotency-Key": f"sim-{uuid.uuid4().hex}"}
         for attempt in range(RETRIES + 1):
             try:
-                r = await self.http.post(f"/api/v1{path}", json=body, headers=headers)
+                sent = time.monotonic()
+                self.in_flight += 1
+                try:
+                    r = await self.http.post(f"/api/v1{path}", json=body, headers=headers)
+                finally:
+                    self.in_flight -= 1
+                if self.clock is not None:  # a slow answer slows the simulated clock down
+                    self.clock.observe(time.monotonic() - sent)
                 break
             except httpx.HTTPError as exc:
                 self.stats.connection_errors += 1

@@ -46,24 +46,43 @@ REFERRAL_RHYTHM = _normalised(REFERRAL_RHYTHM)
 
 
 class SimClock:
-    """Simulated time from the real monotonic clock: ``start + elapsed real time × speed``."""
+    """Simulated time from the real monotonic clock, ``speed`` simulated seconds a real second.
+
+    Never ahead of the real clock: once caught up it runs live, at the real pace. When the
+    system answers slowly (a loaded machine, a nation on two cores), ``observe`` slows the
+    simulation down, so that a command's own trip never takes many simulated minutes (its
+    fact would look late and the day's rhythm would break); it speeds up again, up to
+    ``speed``, when answers are quick.
+    """
+
+    MAX_LAG_S = 120.0  # simulated seconds one command may take before the clock slows down
+    MIN_LAG_S = 10.0  # below this the clock goes back up towards ``speed``
 
     def __init__(self, speed: float, start: datetime | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive (simulated seconds per real second)")
-        self.speed = speed
+        self.speed = speed  # the wanted speed
         self.restart(start)
 
     def restart(self, start: datetime | None = None) -> None:
         """Start (again) from ``start`` (default: the real now), counting from this moment."""
         real_now = datetime.now(UTC)
         self.start = min((start or real_now).astimezone(UTC), real_now)
-        self._t0 = time.monotonic()
-        # Real seconds until the simulation catches up with the real clock: start + speed·t = now + t.
-        behind = (real_now - self.start).total_seconds()
-        self._catch_up_s = behind / (self.speed - 1) if self.speed > 1 else float("inf")
+        self._current = self.speed
+        self._anchor_real = time.monotonic()
+        self._anchor_sim = 0.0
         self._paused_at: float | None = None
         self._resumed: asyncio.Event | None = None
+
+    def _mono(self) -> float:
+        return self._paused_at if self._paused_at is not None else time.monotonic()
+
+    def _raw(self) -> float:
+        return self._anchor_sim + (self._mono() - self._anchor_real) * self._current
+
+    def _set_speed(self, speed: float) -> None:
+        self._anchor_sim, self._anchor_real = self._raw(), self._mono()
+        self._current = speed
 
     def pause(self) -> None:
         """Stop the simulated clock (while the provinces register their places and teams)."""
@@ -72,27 +91,32 @@ class SimClock:
 
     def resume(self) -> None:
         if self._paused_at is not None:
-            self._t0 += time.monotonic() - self._paused_at
+            self._anchor_real += time.monotonic() - self._paused_at
             self._paused_at = None
         if self._resumed is not None:
             self._resumed.set()
 
+    def observe(self, real_latency_s: float) -> None:
+        """A command took ``real_latency_s`` real seconds: keep that short in simulated time."""
+        lag = real_latency_s * self._current
+        if lag > self.MAX_LAG_S and self._current > 1:
+            self._set_speed(max(1.0, self._current * 0.8))
+        elif lag < self.MIN_LAG_S and self._current < self.speed:
+            self._set_speed(min(self.speed, self._current * 1.05))
+
     @property
     def live(self) -> bool:
         """Caught up with the real clock: from now on simulated time is real time."""
-        return (self._paused_at or time.monotonic()) - self._t0 >= self._catch_up_s
+        return self.start + timedelta(seconds=self._raw()) >= datetime.now(UTC)
 
     @property
     def rate(self) -> float:
-        """Simulated seconds per real second, now (``speed``, or 1 once live)."""
-        return 1.0 if self.live else self.speed
+        """Simulated seconds per real second, now (1 once live)."""
+        return 1.0 if self.live else self._current
 
     def elapsed(self) -> float:
         """Simulated seconds since the start."""
-        real = (self._paused_at or time.monotonic()) - self._t0
-        if real <= self._catch_up_s:
-            return real * self.speed
-        return self._catch_up_s * self.speed + (real - self._catch_up_s)
+        return min(self._raw(), (datetime.now(UTC) - self.start).total_seconds())
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed())

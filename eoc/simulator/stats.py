@@ -30,6 +30,7 @@ class SimStats:
     restamped: int = 0  # commands refused as out of order on their record, sent again stamped anew
     late_entries: int = 0  # commands written down while the line was down, entered when it came back
     dropped_in_outage: int = 0  # position reports lost while the line was down
+    positions_skipped: int = 0  # position reports not sent because the system was busy
     # What the scenarios did: "drill:QZV" incidents, "surge:QZV/Takestan/suicide" calls...
     scenario: Counter[str] = field(default_factory=Counter)
 
@@ -77,5 +78,5 @@ class SimStats:
             "connection_errors": self.connection_errors, "task_errors": self.task_errors,
             "registered": dict(sorted(self.registered.items())), "adopted": dict(sorted(self.adopted.items())),
             "restamped": self.restamped, "late_entries": self.late_entries,
-            "dropped_in_outage": self.dropped_in_outage, "scenario": dict(sorted(self.scenario.items())),
+            "dropped_in_outage": self.dropped_in_outage, "positions_skipped": self.positions_skipped, "scenario": dict(sorted(self.scenario.items())),
         }
