@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from events.envelope import Envelope
-from projections import Board, apply
+from projections import Board, apply, reason_of, undecodable
 
 from eoc.domain import to_envelope
 
@@ -72,6 +72,7 @@ class Follower:
         self.listeners: list[Listener] = []
         self.applied = 0
         self.duplicates = 0
+        self.dead_letters = 0  # stored events that could not be folded (rows deadletter/...)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.RLock()  # guards the board: telemetry arrives on other threads
@@ -133,8 +134,16 @@ class Follower:
                 return total
             with self._lock:
                 for n in notifications:
-                    envelope = to_envelope(mapper.to_domain_event(n), position=n.id)
-                    if apply(self.board, envelope):
+                    # Never stuck on one stored event: one that cannot be read or folded
+                    # becomes a dead letter on the board, and the next one folds on.
+                    try:
+                        envelope = to_envelope(mapper.to_domain_event(n), position=n.id)
+                    except Exception as exc:
+                        self._dead_letter_at(n.id, reason_of(exc))
+                        undecodable(self.board, n.id, reason_of(exc))
+                        self.position = n.id
+                        continue
+                    if apply(self.board, envelope, self._dead_letter):
                         self.applied += 1
                     else:
                         self.duplicates += 1
@@ -144,6 +153,13 @@ class Follower:
             total += len(notifications)
             if len(notifications) < self.batch_size:
                 return total
+
+    def _dead_letter(self, envelope: Envelope, reason: str) -> None:
+        self._dead_letter_at(envelope.position, f"{envelope.type}: {reason}")
+
+    def _dead_letter_at(self, position: int | None, reason: str) -> None:
+        self.dead_letters += 1
+        log.error("dead letter at log position %s: %s", position, reason)
 
     def apply_telemetry(self, envelope: Envelope) -> None:
         """A position report: folded at once, not through the log."""

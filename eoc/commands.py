@@ -49,7 +49,8 @@ class Placed(Command):
     English or Persian name; it is stored under the table's English name.
     """
 
-    province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"])
+    province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"],
+                          json_schema_extra={"enum": sorted(PROVINCES)})
     county: Name(60) = Field(examples=["Qazvin"])  # type: ignore[valid-type]
 
     @field_validator("province")
@@ -224,3 +225,41 @@ class TransferClient(Command):
 class DischargeClient(Command):
     client_id: SubjectId
     reason: DischargeReason
+
+
+# ------------------------------------------------------------------ rosters (برنامه نوبت‌کاری)
+
+
+class SetRoster(Command):
+    """A county's shift pattern: planned teams per shift (0 or absent: the shift does not run
+    there). County ``*`` is the pattern of every county without one of its own."""
+
+    province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"])
+    county: str = Field(min_length=1, max_length=60, description="a county of the province, or * for every county",
+                        examples=["Qazvin", "*"])
+    shifts: dict[ShiftKind, Count] = Field(
+        max_length=3, description="planned teams per shift, e.g. {\"morning\": 2, \"evening\": 2}",
+        examples=[{"morning": 2, "evening": 2, "night": 1}])
+
+    @field_validator("province")
+    @classmethod
+    def _known_province(cls, code: str) -> str:
+        if code not in PROVINCES:
+            raise ValueError(f"unknown province {code!r}; one of {', '.join(sorted(PROVINCES))}")
+        return code
+
+    @field_validator("shifts")
+    @classmethod
+    def _teams(cls, shifts: dict[ShiftKind, int]) -> dict[ShiftKind, int]:
+        if any(not 0 <= n <= 500 for n in shifts.values()):
+            raise ValueError("planned teams per shift are 0 to 500")
+        return shifts
+
+    @model_validator(mode="after")
+    def _county_of_the_province(self) -> SetRoster:
+        if self.county != "*":
+            found = reference_county(self.province, self.county)
+            if found is None:
+                raise ValueError(f"{self.province} has no county {self.county!r} (see events/data/counties.json)")
+            self.county = found.name
+        return self

@@ -51,8 +51,9 @@ class Settings:
             values["store"] = env["EOC_STORE"]
         if "EOC_DATA_DIR" in env:
             values["data_dir"] = Path(env["EOC_DATA_DIR"])
-        if "EOC_PG_DSN" in env:
-            values["pg_dsn"] = env["EOC_PG_DSN"]
+        pg_dsn = _secret(env, "EOC_PG_DSN")  # or EOC_PG_DSN_FILE: it holds the password
+        if pg_dsn is not None:
+            values["pg_dsn"] = pg_dsn.decode()
         token_secret = _secret(env, "EOC_TOKEN_SECRET")
         if token_secret is not None:
             values["token_secret"] = check_secret("EOC_TOKEN_SECRET", token_secret)
@@ -63,7 +64,10 @@ class Settings:
         master = _secret(env, "EOC_MASTER_KEY")
         if master is not None:
             values["master_key"] = check_secret("EOC_MASTER_KEY", master)
-        for name, key, kind in (("EOC_KEYRING_DSN", "keyring_dsn", str), ("EOC_KEYRING_PATH", "keyring_path", Path),
+        keyring_dsn = _secret(env, "EOC_KEYRING_DSN")  # its own credentials, as a Docker secret
+        if keyring_dsn:
+            values["keyring_dsn"] = keyring_dsn.decode()
+        for name, key, kind in ( ("EOC_KEYRING_PATH", "keyring_path", Path),
                                 ("EOC_USERS_DSN", "users_dsn", str), ("EOC_TLS_CERT", "tls_cert", Path),
                                 ("EOC_TLS_KEY", "tls_key", Path)):
             if env.get(name):

@@ -30,7 +30,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069): they reorder what
 # an operator reads. Marks (LRM, RLM, ALM) and the ZWNJ stay: Persian text needs them.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_NEWLINES = frozenset("\n\t")
+_NEWLINES = frozenset("\n\t")  # in free text only
 
 
 def _refuse_unprintable(text: str, *, multiline: bool) -> str:
@@ -38,8 +38,8 @@ def _refuse_unprintable(text: str, *, multiline: bool) -> str:
         if ch in _BIDI_CONTROLS:
             raise ValueError(f"bidi control character U+{ord(ch):04X} is not allowed")
         category = unicodedata.category(ch)
-        if category in ("Cc", "Cs", "Co", "Cn") and not (multiline and ch in _NEWLINES):
-            raise ValueError(f"control or unassigned character U+{ord(ch):04X} is not allowed")
+        if category in ("Cc", "Cs") and not (multiline and ch in _NEWLINES):
+            raise ValueError(f"control character U+{ord(ch):04X} is not allowed")
     return text
 
 
@@ -54,16 +54,23 @@ def _free_text(text: str) -> str:
     return _refuse_unprintable(text, multiline=True)
 
 
+# The same rules, written for OpenAPI (the validators above are what is enforced).
+_CHAR = "[^\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]"
+_EDGE = "[^\\s\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]"
+NAME_PATTERN = f"^{_EDGE}({_CHAR}*{_EDGE})?$"
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]*$"
+
+
 def Name(max_length: int) -> Any:  # noqa: N802  (a type factory, read as a type)
     """A name on one line: 1..max_length characters, no control or bidi characters."""
     return Annotated[str, StringConstraints(strict=True, min_length=1, max_length=max_length),
-                     AfterValidator(_name)]
+                     AfterValidator(_name), Field(json_schema_extra={"pattern": NAME_PATTERN})]
 
 
 def FreeText(max_length: int) -> Any:  # noqa: N802
     """Free text (a note, a reason): line breaks allowed, no other control or bidi characters."""
     return Annotated[str, StringConstraints(strict=True, min_length=1, max_length=max_length),
-                     AfterValidator(_free_text)]
+                     AfterValidator(_free_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 
 
 # A pseudonymous id chosen by a client or the service (callers, clients): plain ASCII.

@@ -106,6 +106,21 @@ def _document(api: FastAPI) -> None:
     api.openapi = openapi  # type: ignore[method-assign]
 
 
+def known_query_only(request: Request) -> None:
+    """A query parameter the operation does not declare is refused, not silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    declared = {p.alias for p in dependant.query_params}
+    for d in dependant.dependencies:
+        declared |= {p.alias for p in d.query_params}
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", unknown[0][:40]), "msg": "unknown query parameter",
+                                       "type": "extra_forbidden"}])
+
+
 def install(api: FastAPI, on_refused: Callable[[Request, Refused], None] | None = None) -> None:
     """Answer every refusal in the project's shape; call after the routes are declared.
 

@@ -27,7 +27,7 @@ from events.vocabulary import SECRET_KINDS, ReferralRoute
 
 from . import commands as c
 from .auth import Claims, authorize
-from .domain import Call, Centre, Context, Incident, Team
+from .domain import Call, Centre, Context, Incident, Roster, Team, roster_id
 from .domain.when import DEFAULT_LATE_WINDOW, occurred_time
 from .errors import AlreadyExists, InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity
 from .keyring import Keyring
@@ -311,8 +311,38 @@ class CommandService:
         return self._run(handler)
 
     def start_shift(self, team_id: UUID, cmd: c.StartShift, claims: Claims) -> dict[str, Any]:
-        return self._team_command("start_shift", team_id, cmd, claims,
-                                  lambda t, ctx: t.start_shift(ev.ShiftStarted(shift=cmd.shift, members=cmd.members), ctx))
+        def act(team: Team, ctx: Context) -> None:
+            roster = self._roster(team.province)
+            if roster is not None and not (ctx.exercise or team.on_drill):
+                roster.must_run(team.county, str(cmd.shift))
+            team.start_shift(ev.ShiftStarted(shift=cmd.shift, members=cmd.members), ctx)
+
+        return self._team_command("start_shift", team_id, cmd, claims, act)
+
+    def _roster(self, province: str) -> Roster | None:
+        try:
+            return self._get(Roster, roster_id(province), "roster")
+        except NotFound:
+            return None
+
+    def set_roster(self, cmd: c.SetRoster, claims: Claims) -> dict[str, Any]:
+        """The supervisor sets one county's shift pattern (an event: auditors see every change)."""
+        authorize(claims, "set_roster", cmd.province)
+        if cmd.exercise:
+            raise InvalidCommand("a roster is real: drills use the teams the roster has")
+        payload = ev.RosterSet(county=cmd.county, shifts=cmd.shifts)
+
+        def handler() -> dict[str, Any]:
+            roster = self._roster(cmd.province)
+            ctx = self._ctx(claims, cmd)
+            if roster is None:
+                roster = Roster.create(payload, ctx, cmd.province)
+            else:
+                roster.set(payload, ctx)
+            return {"roster_id": str(roster.id), "province": cmd.province, "county": cmd.county,
+                    "shifts": {str(k): v for k, v in cmd.shifts.items()}, "position": self._save(roster)}
+
+        return self._run(handler)
 
     def end_shift(self, team_id: UUID, cmd: c.EndShift, claims: Claims) -> dict[str, Any]:
         return self._team_command("end_shift", team_id, cmd, claims, lambda t, ctx: t.end_shift(ctx))

@@ -11,7 +11,8 @@ from .board import Board
 from .clock import is_late, local_day_hour, seconds_between
 from .period_figures import ARCHIVE, HOUR_DETAIL, KEEP_DAYS, compact, day_key
 
-__all__ = ["COUNTERS", "KEEP_DAYS", "LATENCY_EDGES", "apply_figures", "count_late_entry"]
+__all__ = ["COUNTERS", "KEEP_DAYS", "LATENCY_EDGES", "add_latency", "apply_figures", "count_late_entry",
+           "new_latency"]
 # Upper edges (seconds) of the latency histogram buckets; the last bucket is open.
 LATENCY_EDGES = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200)
 
@@ -114,3 +115,7 @@ def count_late_entry(board: Board, ns: str, e: Envelope) -> None:
     """A fact recorded late (ثبت با تأخیر) counts on the day it happened, as late."""
     if e.position is not None and is_late(e.occurred_at, e.recorded_at):
         _count(board, ns, e, "late_entries")
+
+
+new_latency = _new_latency
+add_latency = _add_latency

@@ -6,11 +6,21 @@ province key, or the log itself). A board remembers the last position it folded 
 province, so a redelivered event is recognised and changes nothing.
 Telemetry (position reports) carries no log position; it is idempotent by itself, because
 the newest report by the time it was taken wins.
+
+All or nothing, and never stuck: one event's rows are staged and written together only when
+every applier succeeded. A stored event that a projection cannot fold (poison: a moment in
+year 999, a payload of the wrong shape) writes none of its rows; instead it becomes a
+dead-letter row ``deadletter/<position>`` with the reason, and an alert
+``alert/dead_letter/<position>`` for the province's supervisor, and its position counts as
+folded, so everything after it folds on. The same code runs in every runner, so the
+embedded follower, the Faust worker and a replay end with equal boards and the same dead
+letters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from events.envelope import Envelope
 
@@ -19,6 +29,7 @@ from .board import DRILL, Board
 from .figures import apply_figures, count_late_entry
 from .incidents import apply_incident, assign_team
 from .occupancy import apply_centre
+from .rosters import apply_roster
 from .teams import apply_team, set_position
 
 Applier = Callable[[Board, str, Envelope], None]
@@ -39,6 +50,7 @@ ROUTES: dict[str, tuple[Applier, ...]] = {
     "TeamReleasedFromDrill": (apply_team,),
     "SafetyCheckedIn": (apply_team, check_in_alert),
     "SafetyCheckInMissed": (apply_team, check_in_alert),
+    "RosterSet": (apply_roster,),
     "CentreRegistered": (apply_centre,),
     "CentreCapacityChanged": (apply_centre,),
     "CentreClosed": (apply_centre,),
@@ -55,27 +67,126 @@ def applied_key(province: str) -> str:
     return f"applied/{province}"
 
 
-def apply(board: Board, e: Envelope) -> bool:
-    """Fold one event into the board. False if it was already folded (a redelivery)."""
+OnDeadLetter = Callable[[Envelope, str], None]
+_GONE = object()
+
+
+class _Staged:
+    """The board as one event's appliers see it: their writes are kept until all succeeded."""
+
+    __slots__ = ("board", "pending")
+
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self.pending: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        if key in self.pending:
+            row = self.pending[key]
+            return None if row is _GONE else row
+        return self.board.get(key)
+
+    def put(self, key: str, row: Any) -> None:
+        self.pending[key] = row
+
+    def delete(self, key: str) -> None:
+        self.pending[key] = _GONE
+
+    def commit(self) -> None:
+        for key, row in self.pending.items():
+            if row is _GONE:
+                self.board.delete(key)
+            else:
+                self.board.put(key, row)
+
+
+def dead_letter_key(e: Envelope) -> str:
+    return f"deadletter/{e.position if e.position is not None else e.id}"
+
+
+def reason_of(exc: BaseException) -> str:
+    """Why an event could not be folded: deterministic, short, the same in every runner."""
+    return f"{type(exc).__name__}: {exc}"[:240]
+
+
+def _dead_letter(board: Board, e: Envelope, reason: str) -> None:
+    where = e.position if e.position is not None else e.id
+    board.put(dead_letter_key(e), {
+        "position": e.position, "event_id": e.id, "type": e.type, "province": e.province,
+        "aggregate_id": e.aggregate_id, "recorded_at": e.recorded_at, "reason": reason,
+    })
+    # The alert names the event, not its content: any viewer of the province may see it.
+    board.put(f"alert/dead_letter/{where}", {
+        "kind": "dead_letter", "province": e.province, "county": None, "since": e.recorded_at,
+        "type": e.type, "position": e.position, "event_id": e.id,
+    })
+
+
+def undecodable(board: Board, position: int, reason: str) -> None:
+    """A stored record that is not even an event (unknown type, broken payload): a dead letter
+    of no province (only national viewers see it), its position counted as read."""
+    board.put(f"deadletter/{position}", {"position": position, "event_id": None, "type": None,
+                                         "province": None, "reason": reason})
+
+
+def as_of_key(province: str) -> str:
+    return f"as-of/{province}"
+
+
+def as_of(rows: Any) -> dict[str, Any]:
+    """What a board snapshot is as of: the last log position folded per province and the
+    latest recording time among them (``replay`` to these positions gives these rows)."""
+    marks = {k.split("/", 1)[1]: v for k, v in rows.items() if k.startswith("as-of/") and isinstance(v, dict)}
+    recorded = [m["recorded_at"] for m in marks.values() if m.get("recorded_at")]
+    return {"positions": {p: m["position"] for p, m in sorted(marks.items())},
+            "position": max((m["position"] for m in marks.values()), default=0),
+            "recorded_at": max(recorded) if recorded else None}
+
+
+def _mark_as_of(board: Board | _Staged, e: Envelope) -> None:
+    board.put(as_of_key(e.province), {"province": e.province, "position": e.position,
+                                      "recorded_at": e.recorded_at})
+
+
+def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None) -> bool:
+    """Fold one event into the board, all or nothing. False if it was already folded (a
+    redelivery). An event that cannot be folded is dead-lettered (see the module's doc)."""
     ns = DRILL if e.exercise else ""
-    if e.type == "TeamPositionReported":
-        set_position(board, ns, e, e.payload["position"])
+    staged = _Staged(board)
+    try:
+        if e.type == "TeamPositionReported":
+            set_position(staged, ns, e, e.payload["position"])  # type: ignore[arg-type]
+            staged.commit()
+            return True
+        if e.position is not None:
+            key = applied_key(e.province)
+            last = board.get(key)
+            if last is not None and e.position <= last:
+                return False
+        for applier in ROUTES.get(e.type, ()):
+            applier(staged, ns, e)  # type: ignore[arg-type]
+        count_late_entry(staged, ns, e)  # type: ignore[arg-type]
+    except Exception as exc:  # poison: nothing of it is written, and the runner goes on
+        reason = reason_of(exc)
+        if e.type != "TeamPositionReported":  # telemetry is not history: dropped, not kept
+            if e.position is not None:
+                board.put(applied_key(e.province), e.position)
+                _mark_as_of(board, e)
+            _dead_letter(board, e, reason)
+        if on_dead_letter is not None:
+            on_dead_letter(e, reason)
         return True
     if e.position is not None:
-        key = applied_key(e.province)
-        last = board.get(key)
-        if last is not None and e.position <= last:
-            return False
-        board.put(key, e.position)
-    for applier in ROUTES.get(e.type, ()):
-        applier(board, ns, e)
-    count_late_entry(board, ns, e)
+        staged.put(applied_key(e.province), e.position)
+        _mark_as_of(staged, e)
+    staged.commit()
     return True
 
 
-def fold(events: Iterable[Envelope], board: Board | None = None) -> Board:
+def fold(events: Iterable[Envelope], board: Board | None = None,
+         on_dead_letter: OnDeadLetter | None = None) -> Board:
     """All the events, in order, into a board (a new one unless given)."""
     board = Board() if board is None else board
     for e in events:
-        apply(board, e)
+        apply(board, e, on_dead_letter)
     return board

@@ -15,6 +15,7 @@ from events.vocabulary import PRIORITY_RANK, RESIDENTIAL_KINDS
 
 from .clock import local
 from .figures import COUNTERS, LATENCY_EDGES
+from .rosters import planned_vs_actual
 
 URGENT_UNASSIGNED_S = 5 * 60  # an urgent incident with no team after this is an alert
 TRANSFER_DUE_WITHIN = timedelta(days=1)
@@ -77,6 +78,7 @@ def summary(rows: dict[str, Any], now: str, *, drill: bool = False) -> dict[str,
         "centres": centres,
         "occupancy": rollup,
         "figures": figures_for_day(rows, local(now).strftime("%Y-%m-%d"), drill=drill),
+        "rosters": planned_vs_actual(_rows(rows, "roster/"), teams),
         "alerts": alerts,
     }
 
@@ -165,3 +167,6 @@ def _derived(r: dict[str, Any]) -> dict[str, Any]:
         out[lat + "_p50_s"] = latency_quantile(s, 0.5)
         out[lat + "_p90_s"] = latency_quantile(s, 0.9)
     return out
+
+
+sum_latency = _sum_latency

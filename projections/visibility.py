@@ -28,6 +28,9 @@ NATIONAL = "IR"
 # with provinces of fewer than SMALL_CELL places suppressed.
 SECRET_COUNTS = "secret_places/"
 
+# Who reads why an event could not be folded (the alert that there is one is for everyone).
+DEAD_LETTER_READERS = frozenset({"provincial_supervisor", "national_eoc", "auditor"})
+
 SECRET_NAME = {"safe_house": "Safe house (secret) · خانه امن", "health_house": "Health house (secret) · خانه سلامت"}
 
 
@@ -47,6 +50,8 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     if viewer_province != NATIONAL and province != viewer_province:
         return None
     kind = key.removeprefix("drill/").split("/", 1)[0]
+    if kind == "deadletter" and role not in DEAD_LETTER_READERS:
+        return None
     if kind in ("period-figures", "figures-days"):
         return None  # older days' figures are for reports, not for the live dashboards
     if kind == "centre":

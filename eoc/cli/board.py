@@ -45,6 +45,7 @@ ALERT_TITLES = {
     "check_in_missed": "Missed safety check-in · عدم تماس ایمنی",
     "centre_full": "Centre 90% full · تکمیل ظرفیت مرکز",
     "urgent_unassigned": "Urgent incident without a team · مورد فوری بدون گروه",
+    "dead_letter": "Event not folded · رویداد پردازش‌نشده",
     "transfer_overdue": "Holding over, transfer overdue · انتقال معوق پس از قرنطینه",
 }
 
@@ -343,6 +344,8 @@ def _alerts(alerts: list[dict[str, Any]], teams: dict[str, dict[str, Any]],
             about = f"team {teams.get(a['team_id'], {}).get('name', a['team_id'][:8])}"
         elif a["kind"] == "centre_full":
             about = f"{centres.get(a['centre_id'], {}).get('name', 'centre')} {a['occupied']}/{a['capacity']}"
+        elif a["kind"] == "dead_letter":
+            about = f"{a.get('type')} at log position {a.get('position')}"
         elif a["kind"] == "urgent_unassigned":
             about = f"incident {a['incident_id'][:8]}, waiting {_ago(a.get('age_s'))}"
         elif a["kind"] == "transfer_overdue":

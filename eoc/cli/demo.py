@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,11 +94,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"  API docs   {addr.api}")
         print(f"  websocket  {addr.bridge}")
         print(f"  store      {settings.store} in {settings.data_dir}")
-        named = ", ".join(provinces) if len(provinces) <= 6 else f"all {len(provinces)} provinces"
-        print(f"  simulating {named if simulated else 'nothing'} at {args.speed:g}x — Ctrl-C stops")
         if clock is not None:
+            named = ", ".join(provinces) if len(provinces) <= 6 else f"all {len(provinces)} provinces"
+            print(f"  simulating {named} at {args.speed:g}x — Ctrl-C stops")
             print(f"  simulated clock from {iso(clock.start)} (شبیه‌سازی){'; scenarios: ' if scenarios else ''}"
                   + ", ".join(f"{s.kind} {s.province or provinces[0]}" for s in scenarios))
+        else:
+            why = "--no-simulator" if args.no_simulator else "no province given"
+            print(f"  simulator  off ({why}): the API, the boards and the dashboard run, fed only by the "
+                  "commands you send — Ctrl-C stops")
+        sys.stdout.flush()  # the banner shows at once, also through a pipe or a log file
 
     background = None
     bridge_options: dict[str, Any] = {}

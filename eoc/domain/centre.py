@@ -85,8 +85,7 @@ class Centre(EOCAggregate):
         if not self.residential:
             raise NotResidential(
                 f"{self.name} is a {self.kind} place, not a residential centre (مرکز نگهداری), and keeps no one "
-                "overnight; "
-                "admit the client to a residential crisis-intervention centre, or refer",
+                "overnight; admit the client to a residential crisis-intervention centre, or refer",
                 centre_id=str(self.id), kind=str(self.kind))
 
     def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
