@@ -199,7 +199,8 @@ def authorize(claims: Claims, command: str, province: str, team_id: str | None =
             token_province=claims.province,
             target_province=province,
         )
-    binding = POLICY[claims.role].binding
+    # The system itself (the safety watchdog) has no account and so no binding.
+    binding = POLICY[claims.role].binding if claims.role in POLICY else None
     if binding == "team" and command in TEAM_COMMANDS and team_id is not None and claims.team != team_id:
         raise Forbidden("a team's account acts only for that team", team=claims.team)
     if binding == "centre" and claims.centre and centre_id is not None and claims.centre != centre_id:

@@ -310,6 +310,8 @@ def run_diff(args: argparse.Namespace) -> int:
     opened = _Opened(args)
     try:
         live, positions, role, province = _live_boards(args, opened.settings)
+        if args.role != "auditor" or args.province != NATIONAL:  # --as / --province narrow both sides
+            role, province = args.role, args.province
         # Each province to its own position: a runner folds provinces apart (one partition each).
         if isinstance(positions, int):
             position, positions = positions, None
