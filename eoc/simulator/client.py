@@ -165,10 +165,10 @@ class CommandClient:
                     self.clock.observe(time.monotonic() - sent)
                 break
             except httpx.HTTPError as exc:
-                self.stats.connection_errors += 1
                 log.warning("%s: no answer from the API (%s: %s)", command, type(exc).__name__, exc)
                 await self._back_off()
                 if attempt == RETRIES or self.stop.is_set():
+                    self.stats.connection_errors += 1  # a command left without an answer, retries spent
                     return Answer(0, {"error": "no_answer", "reason": str(exc)})
         try:
             answer = Answer(r.status_code, r.json())
