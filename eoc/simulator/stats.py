@@ -30,6 +30,9 @@ class SimStats:
     restamped: int = 0  # commands refused as out of order on their record, sent again stamped anew
     late_entries: int = 0  # commands written down while the line was down, entered when it came back
     dropped_in_outage: int = 0  # position reports lost while the line was down
+    # Clients already staying when a place opens (its starting occupancy), per province: not
+    # part of a period's admissions.
+    opening_clients: Counter[str] = field(default_factory=Counter)
     positions_skipped: int = 0  # position reports not sent because the system was busy
     # What the scenarios did: "drill:QZV" incidents, "surge:QZV/Takestan/suicide" calls...
     scenario: Counter[str] = field(default_factory=Counter)
