@@ -66,6 +66,12 @@ class ProvinceSim:
     # ------------------------------------------------------------------ the run
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self.ready.set()  # even a failed setup must not keep the shared clock paused
+
+    async def _run(self) -> None:
         scenarios.start(self.scenarios, self)  # they wait for the province to be ready
         earlier = await self._earlier_run()
         opened = await self._places(earlier)
@@ -162,7 +168,10 @@ class ProvinceSim:
                 team_id, row = found
                 last = earlier.get(f"position/{team_id}")
                 unit = TeamUnit(self, spec, team_id, home, Point.from_json(last) if last else home)
-                unit.status = TeamStatus(row.get("status", "off_duty"))
+                # A board status that is no team status ("in_drill": an earlier run stopped in a
+                # manoeuvre) is believed available; the system's refusals correct the belief.
+                status = row.get("status", "off_duty")
+                unit.status = TeamStatus(status) if status in set(TeamStatus) else TeamStatus.AVAILABLE
                 unit.shift = ShiftKind(row["shift"]) if row.get("shift") else None
                 self.stats.adopted[f"{self.code}/team"] += 1
             else:
