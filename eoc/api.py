@@ -28,9 +28,11 @@ from .identity_api import identity_router
 from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
+from .exchange.api import exchange_router
 from .http_errors import install, known_query_only
 from .http_limits import Limits
 from .idempotency import Idempotent
+from .publish.api import publish_router
 from .reports_api import add_report_routes
 from .rosters_api import add_roster_routes
 
@@ -199,6 +201,8 @@ def create_api(system: System) -> FastAPI:
         return summary(board_read(who, "summary"), iso(system.service.clock()), drill=drill)  # the system's clock (a demo's is simulated)
 
     api.include_router(identity_router(system, claims))
+    api.include_router(exchange_router(system, claims))
+    api.include_router(publish_router(system, claims))
 
     add_report_routes(api, system, claims)
     add_roster_routes(api, system, claims)

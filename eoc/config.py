@@ -26,6 +26,9 @@ class Settings:
     # The Ed25519 key that signs audit checkpoints (default: a file in the data directory).
     audit_key: Path | None = None
     topic_prefix: str = ""  # prefixes every Kafka topic name (tests, several systems on one broker)
+    # A deployment's own map tiles under the dashboard's shipped base layers, e.g.
+    # "https://tiles.example.ir/{z}/{x}/{y}.png" (empty: the shipped layers only, fully offline).
+    map_tiles: str = ""
     # A fact entered later than this after it happened needs a provincial supervisor.
     late_entry_window: timedelta = timedelta(hours=24)
     # Keys that signed tokens before the current one (rotation: they verify, never sign).
@@ -92,6 +95,8 @@ class Settings:
             values["audit_key"] = Path(env["EOC_AUDIT_KEY"])
         if "EOC_TOPIC_PREFIX" in env:
             values["topic_prefix"] = env["EOC_TOPIC_PREFIX"]
+        if "EOC_MAP_TILES" in env:
+            values["map_tiles"] = env["EOC_MAP_TILES"]
         if "EOC_LATE_ENTRY_WINDOW_HOURS" in env:
             values["late_entry_window"] = timedelta(hours=float(env["EOC_LATE_ENTRY_WINDOW_HOURS"]))
         if "EOC_AGGREGATE_CACHE" in env:

@@ -56,17 +56,18 @@ COMMAND_REFUSALS: dict[int, str] = {
     for status, text in {
         400: "malformed JSON",
         401: "no, malformed or expired token",
-        403: "the token's role or province may not give this command",
+        403: "the token's role or province may not give this command (or read this)",
         404: "an unknown id (or one in another province)",
         409: "a rule of the service: over capacity, illegal transition, team busy, a reused "
              "Idempotency-Key with another body",
         413: "the body is over the size limit",
         415: "the body is not application/json",
         422: "a field is invalid: type, length, range, county, position outside Iran",
+        429: "too many requests from this user or address, or too many failed sign-ins (Retry-After)",
         431: "too many or too large headers",
     }.items()
 }
-READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 422, 431)}
+READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 403, 404, 422, 429, 431)}
 ANY_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (422, 431)}
 
 
@@ -91,7 +92,7 @@ def _document(api: FastAPI) -> None:
         ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
-                statuses = (COMMAND_REFUSALS if method == "post" and path.startswith("/api/")
+                statuses = (COMMAND_REFUSALS if method != "get" and path.startswith("/api/")
                             else READ_REFUSALS if path.startswith("/api/") else ANY_REFUSALS)
                 operation["responses"].pop("422", None)  # the framework's shape, never answered
                 if method == "post" and path.startswith("/api/"):
@@ -177,6 +178,12 @@ def _answer_wrong_methods(api: FastAPI) -> None:
     for route in api.router.routes:
         if isinstance(route, Route) and route.path.startswith("/api/") and route.methods:
             allowed.setdefault(route.path, set()).update(route.methods)
+    # Routes of included routers sit behind the framework's own wrappers: their paths and
+    # methods are read from the schema, which names every one of them.
+    for path, operations in api.openapi().get("paths", {}).items():
+        if path.startswith("/api/"):
+            methods = {m.upper() for m in operations}
+            allowed.setdefault(path, set()).update(methods | ({"HEAD"} if "GET" in methods else set()))
     every = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
     for path, methods in allowed.items():
         allow = ", ".join(sorted(methods))

@@ -47,7 +47,7 @@ async def serve_embedded(
     from ui_bridge.server import mount_dashboard, start_embedded_bridge
 
     api = create_api(system)
-    mount_dashboard(api, bridge_port=bridge_port)
+    mount_dashboard(api, bridge_port=bridge_port, map_tiles=system.settings.map_tiles)
     tls = system.settings.tls_cert is not None
     server = uvicorn.Server(uvicorn.Config(
         api, host=host, port=port, log_level="warning", access_log=False,

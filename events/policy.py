@@ -110,6 +110,9 @@ POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
     _p(R.AUDITOR, "حسابرس", set(), national=True, secret_places="counts",
        may="reads, replays, the access log",
        sees="every province, pseudonymous ids only; secret places as per-province counts"),
+    _p(R.PARTNER, "سازمان همکار (انتظامی، قضایی، ...)", {"open_incident"},
+       may="refer people (an EIDO referral opens an incident); read the exchange feed (EIDO, EDXL-HAVE, CAP)",
+       sees="own province's open incidents, centres' free places and alerts; never a secret place"),
 )}
 
 # The system itself (the safety watchdog) records missed check-ins; it has no account.

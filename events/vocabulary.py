@@ -159,6 +159,7 @@ class Role(Word):
     PROVINCIAL_SUPERVISOR = "provincial_supervisor"  # ناظر استانی
     NATIONAL_EOC = "national_eoc"  # مرکز عملیات اضطراری کشور
     AUDITOR = "auditor"  # حسابرس / بازرس
+    PARTNER = "partner"  # سازمان همکار: police, judiciary and others that refer people and read the exchange feed
     SYSTEM = "system"  # the system itself (watchdogs)
 
 
@@ -191,6 +192,7 @@ PERSIAN: dict[str, str] = {
     "transporting": "در حال انتقال",
     "at_centre": "در مرکز",
     "off_duty": "خارج از نوبت",
+    "in_drill": "در مانور",  # a team taken into a drill (its real row says so)
     # centre kinds
     "residential_level_1": "مرکز شبانه‌روزی سطح ۱",
     "residential_level_2": "مرکز شبانه‌روزی سطح ۲",
@@ -199,8 +201,29 @@ PERSIAN: dict[str, str] = {
     "health_house": "خانه سلامت",
     "social_service_base": "پایگاه خدمات اجتماعی",
     "mobile_base": "پایگاه اورژانس سیار",
+    # alerts
+    "emerging_harm": "آسیب اجتماعی نوپدید",
     # shifts
     "morning": "صبح",
     "evening": "عصر",
     "night": "شب",
+}
+
+# The words of the live boards, one vocabulary for the dashboard (ui-bridge/static/i18n.js,
+# a test keeps them equal) and the terminal board (eoc board).
+BOARD_TERMS: dict[str, str] = {
+    "teams": "گروه‌های سیار",
+    "incidents": "صف موارد",
+    "occupancy": "ظرفیت مراکز و خانه‌ها",
+    "alerts": "هشدارها",
+    "figures": "آمار امروز",
+    "unassigned": "بدون گروه",
+    "drill": "مانور",
+    "alert_check_in_missed": "گزارش ایمنی گروه نرسید",
+    "alert_centre_full": "مرکز پر است",
+    "alert_centre_nearly_full": "مرکز نزدیک به پر",
+    "alert_urgent_unassigned": "مورد فوری بدون گروه",
+    "alert_transfer_overdue": "پایان قرنطینه، انتقال انجام نشده",
+    "alert_dead_letter": "رویداد پردازش‌نشده",
+    "alert_emerging_harm": "آسیب اجتماعی نوپدید",
 }

@@ -26,6 +26,7 @@ from events.envelope import Envelope
 
 from .alerts import check_in_alert
 from .board import DRILL, Board
+from .emerging import apply_emerging
 from .figures import apply_figures, count_late_entry
 from .incidents import apply_incident, assign_team
 from .occupancy import apply_centre
@@ -166,6 +167,8 @@ def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None)
         for applier in ROUTES.get(e.type, ()):
             applier(staged, ns, e)  # type: ignore[arg-type]
         count_late_entry(staged, ns, e)  # type: ignore[arg-type]
+        # Every real event moves its province's day clock: emerging harms are judged as days close.
+        apply_emerging(staged, e)  # type: ignore[arg-type]
     except Exception as exc:  # poison: nothing of it is written, and the runner goes on
         reason = reason_of(exc)
         if e.type != "TeamPositionReported":  # telemetry is not history: dropped, not kept

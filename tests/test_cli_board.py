@@ -51,11 +51,11 @@ def test_once_prints_every_section_of_the_boards(running, capsys):
     for section in SECTIONS:
         assert section in out
     assert "Teams · گروه‌های سیار [14]" in out
-    assert "QZV-01 Qazvin" in out and "Qazvin crisis intervention centre" in out
+    assert "سیار ۰۱ قزوین" in out and "مرکز مداخله در بحران قزوین" in out  # registered in Persian
     assert "available · آماده" in out or "off duty · خارج از نوبت" in out
     # The national EOC sees that the houses exist, never their names or where they are.
     # The nation sees secret places only as per-province counts: no row per house at all.
-    assert "Safe house (secret) · خانه امن" not in out and "Qazvin safe house" not in out
+    assert "Safe house (secret) · خانه امن" not in out and "خانه امن قزوین" not in out
     assert "QZV " in out  # the province's row of today's figures
 
 
@@ -75,7 +75,7 @@ def test_a_token_is_issued_from_the_data_directory_of_the_demo(running, capsys, 
     assert code == 0, err
     assert all(section in out for section in SECTIONS)
     # The province's supervisor may see its secret places by name.
-    assert "Qazvin safe house" in out and "Qazvin health house" in out
+    assert "خانه امن قزوین" in out and "خانه سلامت قزوین" in out
 
 
 def test_another_provinces_token_sees_none_of_qazvin(running, capsys, monkeypatch):

@@ -85,14 +85,16 @@ def test_the_mismatches_found_are_refused_over_http(api):
     # A provincial role cannot be issued for IR (and so cannot read every province).
     with pytest.raises(ValueError):
         api.system.signer.issue("provincial_supervisor", "IR")
-    # No transfer into another province's place; the refusal names no secret place.
+    # No transfer into another province's place; the refusal names no secret place and, like any
+    # id of another province, answers as an unknown id would (it must not confirm the place exists).
     here = scenario.centre(api)
     there = api.ok("/centres", {"province": "ALB", "county": "Karaj", "name": "Karaj hidden safe house",
                                 "kind": "safe_house", "capacity": 4, "location": {"lat": 35.84, "lon": 50.94}},
                    province="ALB")["centre_id"]
     client = api.ok(f"/centres/{here}/admissions", {"route": "self"}, role="centre_staff")["client_id"]
     r = api.post(f"/centres/{here}/transfers", {"client_id": client, "to_centre_id": there}, role="centre_staff")
-    assert r.status_code == 403 and "Karaj hidden safe house" not in r.text and "35.84" not in r.text
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert "Karaj hidden safe house" not in r.text and "35.84" not in r.text
     # A client id can never name a place's key.
     r = api.post(f"/centres/{here}/admissions", {"route": "self", "client_id": f"place:{there}",
                                                  "client": {"name": "x"}}, role="centre_staff")

@@ -207,10 +207,11 @@ def test_alborz_places_and_occupancy(live):
     assert_clean(stats)
     seen = summary(system, url, "ALB")
     centres = {c["name"]: c for c in seen["centres"]}
-    assert centres["Karaj crisis intervention centre"]["kind"] == "residential_level_1"
-    assert centres["Karaj crisis intervention centre"]["capacity"] == 12
-    assert centres["Savojbolagh crisis intervention centre"]["kind"] == "residential_level_2"
-    assert centres["Savojbolagh crisis intervention centre"]["capacity"] == 4
+    # Registered under Persian names, as operators read them.
+    assert centres["مرکز مداخله در بحران کرج"]["kind"] == "residential_level_1"
+    assert centres["مرکز مداخله در بحران کرج"]["capacity"] == 12
+    assert centres["مرکز مداخله در بحران ساوجبلاغ"]["kind"] == "residential_level_2"
+    assert centres["مرکز مداخله در بحران ساوجبلاغ"]["capacity"] == 4
     assert Counter(c["kind"] for c in seen["centres"])["mobile_base"] == 3
     bases = {c["county"] for c in seen["centres"] if c["kind"] == "mobile_base"}
     assert bases == {"Nazarabad", "Savojbolagh", "Fardis"}

@@ -8,10 +8,13 @@ protocol is described in ``ui_bridge.protocol``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import mimetypes
+import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,7 @@ async def start_bridge(
     host: str,
     port: int,
     serve_page: bool = False,
+    map_tiles: str = "",
     ping_s: float = p.PING_S,
     write_limit: int = p.WRITE_LIMIT,
     access_log: Any = None,
@@ -98,7 +102,7 @@ async def start_bridge(
     hub = Hub(feed, unseal, **hub_options)
     await hub.start()
     sessions = _Sessions(hub, signer, max_unauthenticated=max_unauthenticated, max_per_user=max_per_user)
-    guard = _OriginGuard(allowed_origins, _serve_page if serve_page else None)
+    guard = _OriginGuard(allowed_origins, functools.partial(_serve_page, map_tiles=map_tiles) if serve_page else None)
     try:
         server = await serve(
             sessions.handle, host, port, ssl=ssl,
@@ -240,26 +244,62 @@ def _message_type(message: str | bytes) -> str | None:
 # ---------------------------------------------------------------------- the page
 
 
-def mount_dashboard(api: Any, *, bridge_port: int) -> None:
+def page_config(bridge_port: int, map_tiles: str = "") -> dict[str, Any]:
+    """What the page is told at /dashboard/config.json: where its bridge listens, and a
+    deployment's own map tiles if it has a tile server (else only the shipped layers)."""
+    config: dict[str, Any] = {"bridge_port": bridge_port, "bridge_path": "/"}
+    if map_tiles:
+        config["map_tiles"] = map_tiles
+    return config
+
+
+def _fold(name: str) -> str:
+    """A name as the page compares it (i18n.js fold): letters only, no accents, lower case."""
+    plain = unicodedata.normalize("NFD", name)
+    return re.sub(r"[^a-z]", "", "".join(ch for ch in plain if not unicodedata.combining(ch)).lower())
+
+
+@functools.lru_cache(maxsize=1)
+def county_names() -> dict[str, str]:
+    """Counties' Persian names for the page, from the reference table (events/data):
+    "<province>/<folded English name or alias>" -> Persian name."""
+    from events import reference
+
+    out: dict[str, str] = {}
+    for code, province in reference.provinces().items():
+        for county in province.counties:
+            for name in (county.name, *county.aliases):
+                if _fold(name):
+                    out.setdefault(f"{code}/{_fold(name)}", county.name_fa)
+    return out
+
+
+def mount_dashboard(api: Any, *, bridge_port: int, map_tiles: str = "") -> None:
     """Serve the dashboard at "/" of the API, and where its bridge listens at /dashboard/config.json."""
     from starlette.staticfiles import StaticFiles
 
     @api.get("/dashboard/config.json", include_in_schema=False)
     def dashboard_config() -> dict[str, Any]:
-        return {"bridge_port": bridge_port, "bridge_path": "/"}
+        return page_config(bridge_port, map_tiles)
+
+    @api.get("/dashboard/counties.json", include_in_schema=False)
+    def dashboard_counties() -> dict[str, str]:
+        return county_names()
 
     # Mounted last: the API's own routes, registered before, keep precedence over "/".
     api.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
 
 
-def _serve_page(conn: ServerConnection, request: Request) -> Response | None:
+def _serve_page(conn: ServerConnection, request: Request, map_tiles: str = "") -> Response | None:
     """For the standalone bridge: plain HTTP GETs get the page, on the websocket's own port."""
     if request.headers.get("Upgrade", "").lower() == "websocket":
         return None
     path = unquote(urlsplit(request.path).path)
     if path == "/dashboard/config.json":
-        config = {"bridge_port": conn.local_address[1], "bridge_path": "/"}
+        config = page_config(conn.local_address[1], map_tiles)
         return _response(200, json.dumps(config).encode(), "application/json")
+    if path == "/dashboard/counties.json":
+        return _response(200, json.dumps(county_names(), ensure_ascii=False).encode(), "application/json")
     name = "index.html" if path in ("", "/") else path.lstrip("/")
     target = (STATIC / name).resolve()
     if STATIC not in target.parents or not target.is_file():

@@ -368,6 +368,7 @@ class CheckpointPublisher:
     def publish(self, now: datetime | None = None) -> dict[str, Any] | None:
         """A checkpoint of everything new in the log; None if nothing was written since the last."""
         with self._lock:
+            self._continue_from_stored()
             before = self.state.position
             state = CheckpointState(self.state.sequence, self.state.position, self.state.events,
                                     {p: dict(v) for p, v in (self.state.provinces or {}).items()},
@@ -380,6 +381,15 @@ class CheckpointPublisher:
                 log.append(record)
             self.state = CheckpointState.after(record)
             return record
+
+    def _continue_from_stored(self) -> None:
+        """Another signer with the same key (``eoc checkpoint`` beside the running system) may
+        have appended since: continue its chain instead of reusing its sequence number."""
+        stored = self.logs[0].load() if self.logs else []
+        last = stored[-1] if stored else None
+        if (last is not None and last["sequence"] > self.state.sequence
+                and signature_ok(last, [self.key.public_key()])):
+            self.state = CheckpointState.after(last)
 
     def pending(self) -> int:
         return max(0, self.source.head() - self.state.position)

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from events.jalali import MONTHS_EN, format_long, to_jalali
 from events.places import PROVINCES
-from events.vocabulary import NATIONAL, PERSIAN, RESIDENTIAL_KINDS, Role
+from events.vocabulary import BOARD_TERMS, NATIONAL, PERSIAN, RESIDENTIAL_KINDS, Role
 
 from ..auth import NATIONAL_ROLES, TokenSigner
 from ..config import Settings
@@ -41,12 +41,15 @@ STATUS_STYLE = {"available": "green", "dispatched": "yellow", "en_route": "bold 
 STATUS_ORDER = {s: i for i, s in enumerate(
     ("on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "in_drill", "off_duty"))}
 PRIORITY_STYLE = {"urgent": "bold white on red", "high": "bold red", "normal": "yellow", "low": "dim"}
+# The same Persian words as the dashboard (events/vocabulary.py BOARD_TERMS).
 ALERT_TITLES = {
-    "check_in_missed": "Missed safety check-in · عدم تماس ایمنی",
-    "centre_full": "Centre 90% full · تکمیل ظرفیت مرکز",
-    "urgent_unassigned": "Urgent incident without a team · مورد فوری بدون گروه",
-    "dead_letter": "Event not folded · رویداد پردازش‌نشده",
-    "transfer_overdue": "Holding over, transfer overdue · انتقال معوق پس از قرنطینه",
+    "check_in_missed": "Missed safety check-in · " + BOARD_TERMS["alert_check_in_missed"],
+    "centre_full": "Centre full · " + BOARD_TERMS["alert_centre_full"],
+    "centre_nearly_full": "Centre nearly full · " + BOARD_TERMS["alert_centre_nearly_full"],
+    "urgent_unassigned": "Urgent case without a team · " + BOARD_TERMS["alert_urgent_unassigned"],
+    "dead_letter": "Event not folded · " + BOARD_TERMS["alert_dead_letter"],
+    "emerging_harm": "Emerging social harm · " + BOARD_TERMS["alert_emerging_harm"],
+    "transfer_overdue": "Holding over, transfer overdue · " + BOARD_TERMS["alert_transfer_overdue"],
 }
 
 
@@ -150,14 +153,14 @@ def render(summary: dict[str, Any], url: str = DEFAULT_URL, rows: int = 18, widt
     centres = {c["id"]: c for c in summary["centres"]}
     now = datetime.fromisoformat(summary["now"])
     panels = {
-        "teams": _panel(_teams(summary["teams"], rows), "Teams · گروه‌های سیار", len(summary["teams"])),
-        "incidents": _panel(_incidents(summary["incidents"], teams, rows), "Incident queue · صف موارد",
+        "teams": _panel(_teams(summary["teams"], rows), "Teams · " + BOARD_TERMS["teams"], len(summary["teams"])),
+        "incidents": _panel(_incidents(summary["incidents"], teams, rows), "Incident queue · " + BOARD_TERMS["incidents"],
                             len(summary["incidents"])),
-        "occupancy": _panel(_occupancy(summary["centres"], rows), "Occupancy · ظرفیت مراکز",
+        "occupancy": _panel(_occupancy(summary["centres"], rows), "Occupancy · " + BOARD_TERMS["occupancy"],
                             sum(1 for c in summary["centres"] if c["kind"] in RESIDENTIAL_KINDS)),
         "figures": _panel(_figures(summary["figures"]),
-                          f"Today's figures · آمار امروز ({_day(summary['figures']['day'])})", None),
-        "alerts": _panel(_alerts(summary["alerts"], teams, centres, rows, now), "Alerts · هشدارها",
+                          f"Today's figures · {BOARD_TERMS['figures']} ({_day(summary['figures']['day'])})", None),
+        "alerts": _panel(_alerts(summary["alerts"], teams, centres, rows, now), "Alerts · " + BOARD_TERMS["alerts"],
                          len(summary["alerts"]), style="red" if summary["alerts"] else "green"),
     }
     header = _header(summary, url)
@@ -200,7 +203,7 @@ def _header(summary: dict[str, Any], url: str) -> Text:
     text = Text()
     text.append("Social emergency EOC · اورژانس اجتماعی", style="bold")
     if summary.get("drill"):
-        text.append("  DRILL · مانور", style="bold black on yellow")
+        text.append("  DRILL · " + BOARD_TERMS["drill"], style="bold black on yellow")
     text.append(f"   {format_long(now)}   {url}\n", style="dim")
     for status in STATUS_ORDER:
         n = summary["team_status"].get(status)
@@ -256,7 +259,7 @@ def _teams(teams: list[dict[str, Any]], limit: int) -> Table:
     ordered = sorted(teams, key=lambda t: (STATUS_ORDER.get(t["status"], 9), -(t["in_status_s"] or 0)))
     for t in ordered[:limit]:
         if t.get("check_in_missed"):
-            check = Text("MISSED · عدم تماس", style="bold white on red")
+            check = Text("MISSED · " + BOARD_TERMS["alert_check_in_missed"], style="bold white on red")
         elif t.get("last_check_in"):
             check = Text("ok", style="green")
         else:
@@ -274,7 +277,7 @@ def _incidents(incidents: list[dict[str, Any]], teams: dict[str, dict[str, Any]]
                    ("Risk", 4))
     for i in incidents[:limit]:
         if i["unassigned"]:
-            assigned = Text("UNASSIGNED · بدون گروه", style="bold white on red")
+            assigned = Text("UNASSIGNED · " + BOARD_TERMS["unassigned"], style="bold white on red")
         else:
             assigned = _plain(", ".join(teams.get(t, {}).get("name", t[:8]) for t in i["teams"]))
         _row(table, Text(_word(i["priority"]), style=PRIORITY_STYLE.get(i["priority"], "")),
@@ -354,7 +357,10 @@ def _alerts(alerts: list[dict[str, Any]], teams: dict[str, dict[str, Any]],
             about = ""
         since = a.get("since")
         age = _ago((now - datetime.fromisoformat(since)).total_seconds()) if since else "—"
-        _row(table, Text(ALERT_TITLES.get(a["kind"], a["kind"]), style="bold red"),
+        kind = a["kind"]
+        if kind == "centre_full" and a.get("occupied", 0) < a.get("capacity", 0):
+            kind = "centre_nearly_full"  # the alert fires at 90%: say which
+        _row(table, Text(ALERT_TITLES.get(kind, kind), style="bold red"),
                       f"{a['province']}/{a.get('county') or '—'}", age, about)
     _more(table, min(limit, len(alerts)), len(alerts), "no alerts")
     return table

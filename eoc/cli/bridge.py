@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
             feed = KafkaBoardFeed(settings.kafka_bootstrap, topic, wait_for_topic_s=None)
             try:
                 handle = await start_bridge(feed, TokenSigner(settings.token_secret), unseal_place,
-                                            host=settings.host, port=port, serve_page=not args.no_page)
+                                            host=settings.host, port=port, serve_page=not args.no_page,
+                                            map_tiles=settings.map_tiles)
                 break
             except KafkaError as problem:
                 print(f"Kafka at {settings.kafka_bootstrap} not reachable ({problem}); trying again in 3 s")

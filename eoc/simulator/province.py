@@ -21,6 +21,7 @@ from .clock import SimClock
 from .dispatch import Case, Dispatcher
 from .geo import Point, scatter
 from .line123 import CallDesk
+from .names import persian_names
 from .profiles import PlaceSpec, ProvinceProfile
 from . import scenarios
 from .referrals import ReferralDesk
@@ -36,6 +37,7 @@ class ProvinceSim:
     def __init__(self, profile: ProvinceProfile, client: CommandClient, clock: SimClock, tasks: TaskSet,
                  stats: SimStats, seed: int, scenarios: tuple[Scenario, ...] = ()) -> None:
         self.profile = profile
+        self.names = persian_names(profile)  # what operators read: the places and teams in Persian
         self.code = profile.code
         self.client = client
         self.clock = clock
@@ -96,8 +98,10 @@ class ProvinceSim:
         return (seen or {}).get("rows", {})
 
     def _named(self, rows: dict[str, Any], prefix: str, name: str) -> tuple[str, dict[str, Any]] | None:
+        # Registered under its Persian name (or its English one, by a run before Persian names).
+        names = {name, self.names.get(name, name)}
         for key, row in rows.items():
-            if key.startswith(prefix) and row.get("province") == self.code and row.get("name") == name:
+            if key.startswith(prefix) and row.get("province") == self.code and row.get("name") in names:
                 return key.removeprefix(prefix), row
         return None
 
@@ -132,7 +136,7 @@ class ProvinceSim:
         location = self._location("place", spec.name, spec.county, 2.5)
         a = await self._register("register_centre", "/centres", {
             "province": self.code, "county": self.profile.county(spec.county).official_name,
-            "name": spec.name, "kind": str(spec.kind),
+            "name": self.names[spec.name], "kind": str(spec.kind),
             "capacity": spec.capacity, "location": location.to_json()})
         if not a.ok:
             return None
@@ -176,7 +180,7 @@ class ProvinceSim:
                 self.stats.adopted[f"{self.code}/team"] += 1
             else:
                 body: dict[str, Any] = {"province": self.code, "county": self.profile.county(spec.county).official_name,
-                                        "name": spec.name,
+                                        "name": self.names[spec.name],
                                         "home": home.to_json()}
                 if base is not None:
                     body["base_id"] = base.id

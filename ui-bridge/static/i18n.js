@@ -57,7 +57,29 @@ window.EOC = window.EOC || {};
     connected: ["متصل", "Live"],
     connecting: ["در حال اتصال…", "Connecting…"],
     reconnecting: ["اتصال قطع شد — اتصال دوباره", "Disconnected — reconnecting"],
-    stale: ["بدون ضربان", "No heartbeat"],
+    stale: ["اطلاعات به‌روز نمی‌رسد — اتصال دوباره", "No updates arriving — reconnecting"],
+    lastUpdated: ["این صفحه به‌روز نیست. آخرین به‌روزرسانی: ساعت {time} ({ago} پیش)", "This board is not up to date. Last updated at {time} ({ago} ago)"],
+    page: ["صفحه {n} از {of}", "page {n} of {of}"],
+    soundOn: ["صدای هشدار روشن است", "Alert sound on"],
+    soundOff: ["صدای هشدار خاموش است", "Alert sound off"],
+    follow: ["دنبال کردن روی نقشه", "Follow on the map"],
+    unfollow: ["دنبال نکردن", "Stop following"],
+    following: ["دنبال کردن: {name}", "Following: {name}"],
+    legendAlarm: ["گزارش ایمنی نرسیده / خطر", "Missed check-in / duress"],
+    legendIncident: ["مورد", "Case"],
+    lastCheckIn: ["آخرین گزارش ایمنی", "Last check-in"],
+    position: ["موقعیت", "Position"],
+    crew: ["{n} نفر", "{n} staff"],
+    provinces: ["وضعیت استان‌ها", "Provinces"],
+    colTeam: ["گروه", "Team"], colStatus: ["وضعیت", "Status"], colSince: ["مدت در این وضعیت", "For"],
+    colCase: ["مأموریت", "Case"], colShift: ["نوبت کاری", "Shift"], colCounty: ["شهرستان", "County"],
+    colProvince: ["استان", "Province"], colPriority: ["اولویت", "Priority"], colCategory: ["موضوع", "Category"],
+    colAge: ["زمان انتظار", "Waiting"], colTeams: ["گروه اعزامی", "Team sent"], colPlace: ["محل", "Place"],
+    colCalls: ["تماس امروز", "Calls today"], colOpen: ["مورد باز", "Open"], colUnassigned: ["بدون گروه", "Unassigned"],
+    colReady: ["گروه آماده", "Teams ready"], colOut: ["گروه در مأموریت", "Teams out"], colOccupancy: ["اشغال مراکز", "Occupancy"],
+    colAlerts: ["هشدار", "Alerts"], colOccupied: ["پذیرفته‌شده", "Occupied"],
+    unitCalls: ["تماس", "calls"], unitCases: ["مورد", "cases"], unitTimes: ["بار", "times"], unitPeople: ["نفر", "people"],
+    unitTeams: ["گروه", "teams"], ofPlaces: ["{occ} از {cap} نفر", "{occ} of {cap} places"],
     unauthorized: ["توکن پذیرفته نشد", "Token refused"],
     noToken: ["توکن ندارید: نشانی را با ‎#token=…‎ باز کنید (eoc token)", "No token: open the address with #token=… (eoc token)"],
     inSeconds: ["تا {n} ثانیه دیگر", "in {n} s"],
@@ -66,19 +88,20 @@ window.EOC = window.EOC || {};
     tiles_dispatches: ["اعزام", "Dispatches"],
     tiles_admissions: ["پذیرش", "Admissions"],
     tiles_declined: ["پذیرش ناموفق", "Declined"],
-    tiles_incidents: ["حادثه باز", "Open incidents"],
-    tiles_urgent: ["فوری بی‌گروه", "Urgent unassigned"],
+    tiles_incidents: ["مورد باز", "Open cases"],
+    tiles_urgent: ["فوری بدون گروه", "Urgent unassigned"],
     tiles_teams: ["گروه آماده / در مأموریت", "Teams ready / engaged"],
     tiles_occupancy: ["اشغال مراکز", "Centre occupancy"],
     tiles_c2d: ["تماس تا اعزام (میانه)", "Call→dispatch (median)"],
     map: ["نقشه گروه‌ها و مراکز", "Teams and centres"],
     alerts: ["هشدارها", "Alerts"],
     noAlerts: ["هشداری نیست", "No alerts"],
-    incidents: ["صف حوادث", "Incident queue"],
-    noIncidents: ["حادثه بازی نیست", "No open incidents"],
+    incidents: ["صف موارد", "Incident queue"],
+    noIncidents: ["مورد بازی نیست", "No open cases"],
     occupancy: ["ظرفیت مراکز و خانه‌ها", "Occupancy board"],
     noCentres: ["مرکزی ثبت نشده", "No centres"],
     teams: ["گروه‌های سیار", "Mobile teams"],
+    figures: ["آمار امروز", "Today's figures"],
     noTeams: ["گروهی ثبت نشده", "No teams"],
     callsChart: ["تماس‌ها در هر ساعت به تفکیک موضوع (۲۴ ساعت گذشته)", "Calls per hour by category (last 24 hours)"],
     occChart: ["اشغال مراکز در ۲۴ ساعت گذشته", "Occupancy over the last 24 hours"],
@@ -90,10 +113,16 @@ window.EOC = window.EOC || {};
     closed: ["بسته", "closed"],
     unassigned: ["بدون گروه", "unassigned"],
     secretPlace: ["مکان محرمانه", "secret place"],
+    secretPlaces: ["خانه‌های امن و سلامت", "Safe and health houses"],
+    secretSuppressed: ["کمتر از ۳ مکان: شمار آن‌ها نشان داده نمی‌شود", "fewer than 3 places: not shown"],
+    placesCount: ["{n} مکان", "{n} places"],
     alert_check_in_missed: ["گزارش ایمنی گروه نرسید", "Missed safety check-in"],
-    alert_centre_full: ["ظرفیت مرکز ۹۰٪ پر", "Centre 90% full"],
-    alert_urgent_unassigned: ["حادثه فوری بی‌گروه", "Urgent incident unassigned"],
+    alert_centre_full: ["مرکز پر است", "Centre full"],
+    alert_centre_nearly_full: ["مرکز نزدیک به پر", "Centre nearly full"],
+    alert_urgent_unassigned: ["مورد فوری بدون گروه", "Urgent case without a team"],
+    alert_emerging_harm: ["آسیب اجتماعی نوپدید", "Emerging social harm"],
     alert_transfer_overdue: ["پایان قرنطینه، انتقال انجام نشده", "Holding over, transfer not done"],
+    alert_dead_letter: ["رویداد پردازش‌نشده", "Event not folded"],
     ago: ["{t} پیش", "{t} ago"],
     min: ["دقیقه", "min"],
     hour: ["ساعت", "h"],
@@ -108,6 +137,41 @@ window.EOC = window.EOC || {};
     role_national_eoc: ["مرکز عملیات کشور", "National EOC"],
     role_auditor: ["حسابرس", "Auditor"],
     estimated: ["برآورد از پذیرش‌های فعلی", "estimated from current stays"],
+  };
+
+  /* Refusals in the operator's words, by error code (eoc/errors.py) or by the bridge's close
+   * reason; an unknown one is shown as it came. */
+  const REFUSALS = {
+    refused: ["درخواست پذیرفته نشد", "Refused"],
+    invalid_command: ["درخواست نادرست است", "The request is not valid"],
+    unauthorized: ["توکن پذیرفته نشد", "Token refused"],
+    forbidden: ["این نقش اجازه این کار را ندارد", "This role may not do that"],
+    wrong_province: ["این کار در استان دیگری است", "That belongs to another province"],
+    not_found: ["پیدا نشد", "Not found"],
+    conflict: ["با وضعیت فعلی نمی‌خواند؛ دوباره تلاش کنید", "It conflicts with the current state; try again"],
+    too_many_requests: ["درخواست‌ها بیش از حد است؛ کمی بعد دوباره تلاش کنید", "Too many requests; try again shortly"],
+    already_exists: ["این شناسه پیش‌تر ثبت شده است", "That id is already registered"],
+    illegal_transition: ["این تغییر وضعیت مجاز نیست", "That status change is not allowed"],
+    team_busy: ["گروه در مأموریت دیگری است", "The team is on another case"],
+    team_off_duty: ["گروه در نوبت کاری نیست", "The team is off duty"],
+    incident_not_open: ["این مورد باز نیست", "The case is not open"],
+    call_state: ["تماس در این مرحله نیست", "The call is not at that stage"],
+    over_capacity: ["ظرفیت مرکز پر است", "The centre is full"],
+    centre_not_open: ["مرکز باز نیست", "The centre is not open"],
+    not_resident: ["این مددجو در این مرکز نیست", "The client is not in this centre"],
+    already_resident: ["این مددجو همین حالا پذیرفته شده است", "The client is already admitted"],
+    occurred_in_future: ["زمان رخداد در آینده است", "The time it happened is in the future"],
+    late_entry_too_old: ["ثبت دیرهنگام بیش از مهلت است؛ ناظر استانی باید ثبت کند", "Entered too late; a provincial supervisor must enter it"],
+    occurred_out_of_order: ["زمان رخداد پیش از آخرین رخداد ثبت‌شده است", "It happened before the last recorded fact"],
+    not_residential: ["این مرکز شبانه‌روزی نیست", "This centre does not keep people overnight"],
+    holding_not_served: ["دوره قرنطینه هنوز تمام نشده است", "The holding period is not over yet"],
+    team_in_drill: ["گروه در مانور است", "The team is in a drill"],
+    outside_roster: ["خارج از برنامه نوبت کاری", "Outside the duty roster"],
+    "no token": ["توکنی فرستاده نشد: نشانی را با ‎#token=…‎ باز کنید", "No token sent: open the address with #token=…"],
+    "malformed token": ["توکن نامعتبر است", "The token is malformed"],
+    "bad token signature": ["امضای توکن درست نیست", "The token's signature is wrong"],
+    "malformed token claims": ["محتوای توکن نامعتبر است", "The token's claims are malformed"],
+    "token expired": ["اعتبار توکن تمام شده است؛ توکن تازه بگیرید", "The token has expired; get a new one"],
   };
 
   /* The service's closed vocabularies (events/vocabulary.py PERSIAN), and English labels. */
@@ -128,9 +192,13 @@ window.EOC = window.EOC || {};
     health_house: ["خانه سلامت", "Health house"], social_service_base: ["پایگاه خدمات اجتماعی", "Social service base"],
     mobile_base: ["پایگاه اورژانس سیار", "Mobile base"],
     morning: ["صبح", "Morning"], evening: ["عصر", "Evening"], night: ["شب", "Night"],
+    emerging_harm: ["آسیب اجتماعی نوپدید", "Emerging social harm"],
   };
 
+  const fold = (s) => String(s).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z]/g, "");
+
   const i18n = {
+    fold,
     lang: "fa",
     toJalali,
     tehran,
@@ -176,6 +244,23 @@ window.EOC = window.EOC || {};
       if (h < 24) return this.digits(`${h} ${this.t("hour")} ${m % 60} ${this.t("min")}`);
       const d = Math.floor(h / 24);
       return this.digits(d < 3 ? `${d} ${this.t("day")} ${h % 24} ${this.t("hour")}` : `${d} ${this.t("day")}`);
+    },
+    /* A refusal (error code or close reason) in the page's language. */
+    refusal(codeOrReason) {
+      const key = String(codeOrReason || "").trim();
+      const pair = REFUSALS[key] || REFUSALS[key.split(":")[0]];
+      return pair ? pair[this.lang === "fa" ? 0 : 1] : key;
+    },
+    /* A county's name in Persian: from the reference table of counties (events/data, served at
+     * dashboard/counties.json), else from the place names shipped with the map (a county is
+     * named after its seat), else as registered. */
+    county(name, province) {
+      if (!name) return "";
+      if (this.lang !== "fa" || /[\u0600-\u06ff]/.test(name)) return name;
+      const key = province + "/" + fold(name);
+      const fa = (EOC.countyNames && EOC.countyNames[key])
+        || (EOC.placeNames && (EOC.placeNames[key] || EOC.placeNames["*/" + fold(name)]));
+      return fa || name;
     },
     province(code) {
       if (code === "IR") return this.t("nation");
