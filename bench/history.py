@@ -27,11 +27,23 @@ from eoc.domain import Actor, Call, Centre, Context, Incident, Team
 from events import catalogue as ev
 from events.envelope import Envelope, iso
 from events.places import PROVINCES
+from events.reference import inside_iran
 from events.vocabulary import Role
 
 STEP = timedelta(milliseconds=25)
 START = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)  # half past midnight in Tehran
 
+
+
+def point_near(code: str, rnd: random.Random) -> dict[str, float]:
+    """A point within about 10 km of the province's capital, on land (the API refuses the sea:
+    Bushehr and Bandar Abbas lie on the coast)."""
+    place = PROVINCES[code]
+    while True:
+        lat = round(place.lat + rnd.uniform(-0.1, 0.1), 5)
+        lon = round(place.lon + rnd.uniform(-0.1, 0.1), 5)
+        if inside_iran(lat, lon):
+            return {"lat": lat, "lon": lon}
 
 class BoundedHistory:
     def __init__(self, app: Any, telemetry: Callable[[Envelope], None], *, teams_per_province: int = 8,
@@ -79,9 +91,7 @@ class BoundedHistory:
         return Context(self._actor, self.now)
 
     def _point(self, code: str) -> dict[str, float]:
-        place = PROVINCES[code]
-        return {"lat": round(place.lat + self.rnd.uniform(-0.1, 0.1), 5),
-                "lon": round(place.lon + self.rnd.uniform(-0.1, 0.1), 5)}
+        return point_near(code, self.rnd)
 
     def _touch(self, *aggregates: Any) -> None:
         for agg in aggregates:

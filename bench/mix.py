@@ -22,6 +22,7 @@ from typing import Any
 
 from events.places import PROVINCES
 
+from .history import point_near
 from .loadgen import Pool
 
 PROVINCE_CODES = tuple(PROVINCES)
@@ -99,9 +100,7 @@ class Mix:
         return n
 
     def point(self, code: str) -> dict[str, float]:
-        place = PROVINCES[code]
-        return {"lat": round(place.lat + self.rnd.uniform(-0.1, 0.1), 5),
-                "lon": round(place.lon + self.rnd.uniform(-0.1, 0.1), 5)}
+        return point_near(code, self.rnd)
 
     # ------------------------------------------------------------------ the mix
 

@@ -48,14 +48,17 @@ class Entry:
 
 
 class AccessLog:
-    def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
-        self._db = _Db(path=path, dsn=dsn)
+    def __init__(self, *, path: Path | None = None, dsn: str | None = None, db: _Db | None = None) -> None:
+        # On PostgreSQL the log shares the user directory's small pool (``db``): one fewer pool.
+        self._owns = db is None
+        self._db = db if db is not None else _Db(path=path, dsn=dsn)
         self._lock = threading.Lock()  # one appender per process; the row's seq is the arbiter
         with self._db.tx() as q:
             q(SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        if self._owns:
+            self._db.close()
 
     def record(self, *, user: str, role: str, province: str, action: str, channel: str,
                subject: str = "", **detail: Any) -> Entry:

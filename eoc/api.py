@@ -9,7 +9,6 @@ an unknown category), 431 headers too large. Limits are checked before the body 
 """
 
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -200,7 +199,7 @@ def create_api(system: System) -> FastAPI:
     @api.get("/api/v1/boards/summary", tags=["boards"])
     def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:
         """The boards as an operator reads them now: ages, rollups, alerts."""
-        return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
+        return summary(board_read(who, "summary"), iso(system.service.clock()), drill=drill)  # the system's clock (a demo's is simulated)
 
     api.include_router(identity_router(system, claims))
     install_workspaces(api, system, claims)  # workspace_api.py: its commands, queries, short references

@@ -68,7 +68,7 @@ class System:
         if self.idempotency is not None:
             self.idempotency.close()
         self.keyring.close()
-        for part in (self.directory, self.access_log):
+        for part in (self.access_log, self.directory):  # the log may share the directory's pool
             if part is not None:
                 part.close()
         self.app.close()
@@ -98,12 +98,14 @@ def attach_identity(system: System) -> System:
     settings = system.settings
     dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
     if dsn:
-        directory, log = UserDirectory(dsn=dsn), AccessLog(dsn=dsn)
+        directory = UserDirectory(dsn=dsn)
+        log = AccessLog(db=directory._db)  # one small pool for both
     else:
         directory = UserDirectory(path=settings.data_dir / "users.sqlite")
         log = AccessLog(path=settings.data_dir / "access.sqlite")
     limits = Limits.default(settings.rate_limit_scale)
-    system.signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory)
+    system.signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
+                                  sessionless=settings.sessionless_tokens)
     system.directory, system.access_log, system.limits = directory, log, limits
     system.signin = SignIn(directory, system.signer, log, limits)
     return system

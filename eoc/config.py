@@ -45,6 +45,9 @@ class Settings:
     rate_limit_scale: float = 1.0  # multiplies every abuse limit; 0 turns them off (benchmarks)
     ws_max_unauthenticated: int = 200  # sockets still waiting for their token, all together
     ws_max_per_user: int = 8  # open dashboards of one user
+    # Tokens that name no sign-in session (``eoc token``, programs): fine on a developer's
+    # machine; a deployment turns them off so that every actor is a person who signed in.
+    sessionless_tokens: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -81,6 +84,8 @@ class Settings:
             values["rate_limit_scale"] = float(env["EOC_RATE_LIMIT_SCALE"])
         if "EOC_WS_MAX_UNAUTHENTICATED" in env:
             values["ws_max_unauthenticated"] = int(env["EOC_WS_MAX_UNAUTHENTICATED"])
+        if "EOC_SESSIONLESS_TOKENS" in env:
+            values["sessionless_tokens"] = env["EOC_SESSIONLESS_TOKENS"].lower() in ("1", "true", "yes")
         if "EOC_WS_MAX_PER_USER" in env:
             values["ws_max_per_user"] = int(env["EOC_WS_MAX_PER_USER"])
         if "EOC_HOST" in env:

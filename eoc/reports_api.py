@@ -49,10 +49,12 @@ def add_report_routes(api: FastAPI, system: System, claims: Callable[..., Claims
     @api.get("/api/v1/reports", tags=["reports"])
     def report(
         who: Who,
-        period: Annotated[str | None, Query(description="1403-06 | Shahrivar 1403 | 1403-S2 | 1403")] = None,
-        first: Annotated[str | None, Query(alias="from", description="first day, Jalali or ISO")] = None,
-        last: Annotated[str | None, Query(alias="to", description="last day, Jalali or ISO")] = None,
-        province: Annotated[str | None, Query(description="one province (default: the nation)")] = None,
+        period: Annotated[str | None, Query(
+            max_length=80, description="1403-06 | Shahrivar 1403 | 1403-S2 | 1403 | 1403-07-01..1403-09-10")] = None,
+        first: Annotated[str | None, Query(alias="from", max_length=40, description="first day, Jalali or ISO")] = None,
+        last: Annotated[str | None, Query(alias="to", max_length=40, description="last day, Jalali or ISO")] = None,
+        province: Annotated[str | None, Query(
+            min_length=2, max_length=3, description="one province (default: the nation)")] = None,
     ) -> dict[str, Any]:
         """Calls, interventions and their share, dispatches, admissions, declined admissions,
         call-to-dispatch and dispatch-to-scene times — by nation, province, county and category

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from dataclasses import dataclass
 
 import uvicorn
@@ -37,6 +38,7 @@ async def serve_embedded(
     background: Callable[[str], Awaitable[None]] | None = None,
     on_ready: Callable[[Addresses], None] | None = None,
     stop: asyncio.Event | None = None,
+    bridge_options: dict[str, Any] | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or the task is cancelled).
 
@@ -51,7 +53,8 @@ async def serve_embedded(
         api, host=host, port=port, log_level="warning", access_log=False,
         ssl_certfile=str(system.settings.tls_cert) if tls else None,
         ssl_keyfile=str(system.settings.tls_key) if tls else None))
-    bridge = await start_embedded_bridge(system, host=host, port=bridge_port)
+    # ``bridge_options``: e.g. the demo's simulated clock (``now``, ``clock``) for the bridge's frames.
+    bridge = await start_embedded_bridge(system, host=host, port=bridge_port, **(bridge_options or {}))
     if system.checkpoints is None:
         system.start_checkpoints()  # auditors get signed checkpoints of the embedded log too
     api_task = asyncio.create_task(server.serve(), name="api")

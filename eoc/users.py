@@ -97,7 +97,7 @@ class _Db:
         if self.pg:
             from psycopg_pool import ConnectionPool
 
-            self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
+            self._pool = ConnectionPool(dsn, min_size=1, max_size=3, open=True, kwargs={"autocommit": True})
         else:
             assert path is not None
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)

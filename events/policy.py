@@ -232,3 +232,23 @@ def command_matrix() -> str:
 def readme_section() -> str:
     """What the README holds between its roles markers (a test keeps the two equal)."""
     return roles_table() + "\n\n" + command_matrix()
+
+
+BEGIN = "<!-- roles:begin (generated from events/policy.py) -->\n"
+END = "\n<!-- roles:end -->"
+
+
+def update_readme(path: str = "README.md") -> bool:
+    """Rewrite the README's roles tables from the policy; True if they changed."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    head, rest = text.split(BEGIN, 1)
+    new = head + BEGIN + readme_section() + END + rest.split(END, 1)[1]
+    if new != text:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(new)
+    return new != text
+
+
+if __name__ == "__main__":  # python -m events.policy: regenerate the README's roles tables
+    print("README.md updated" if update_readme() else "README.md already matches the policy")

@@ -44,6 +44,24 @@ def shell_examples(text: str | None = None) -> list[Example]:
     return found
 
 
+_COMMAND = re.compile(r"^\s*(\$ )?(eoc|scripts/\S+|curl|python3?|pip|export|eval|docker(-compose)?|git|bash|"
+                      r"cd|sudo|apt(-get)?|jq|[A-Z_]+=)(\s|$)")
+
+
+def untagged_commands(text: str | None = None) -> list[int]:
+    """Lines where a fenced block without a language starts with a shell command: a shell
+    example the tests would not see (fence it as sh, sh cluster or sh run)."""
+    text = README.read_text(encoding="utf-8") if text is None else text
+    found = []
+    for m in _FENCE.finditer(text):
+        if m.group(1).strip():
+            continue
+        first = next((line for line in m.group(2).splitlines() if line.strip()), "")
+        if _COMMAND.match(first):
+            found.append(text[: m.start()].count("\n") + 1)
+    return found
+
+
 def run_command(text: str | None = None) -> str:
     """The README's command that runs the system, exactly as written (without its comment)."""
     for example in shell_examples(text):

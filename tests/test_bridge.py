@@ -429,3 +429,32 @@ async def _yield_a_few_turns() -> None:
 
     for _ in range(5):
         await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------------- a demo's simulated clock
+
+
+def test_demo_bridge_frames_carry_the_simulated_clock(system, loop_thread):
+    """In a demo the bridge's clock is the simulation's: frames carry the simulated moment and
+    the snapshot says that it is simulated and how fast it runs (the page's clock follows)."""
+    from ui_bridge.server import start_bridge
+
+    feed = ManualFeed()
+    moment = "2026-11-30T05:30:00.000Z"
+    handle = loop_thread.run(start_bridge(feed, system.signer, None, host="127.0.0.1", port=0,
+                                          now=lambda: moment, clock=lambda: {"simulated": True, "rate": 600.0}))
+    try:
+        dash = Dashboard(handle, token(system))
+        snapshot = dash.frame()
+        assert snapshot["type"] == "snapshot" and snapshot["now"] == moment
+        assert snapshot["clock"] == {"simulated": True, "rate": 600.0}
+        loop_thread.run(feed.push({"team/t1": {"id": "t1", "province": "QZV", "n": 1}}))
+        delta = dash.frame(timeout=10)
+        assert delta["type"] == "delta" and delta["now"] == moment
+    finally:
+        loop_thread.run(handle.stop())
+    plain = loop_thread.run(start_bridge(ManualFeed(), system.signer, None, host="127.0.0.1", port=0))
+    try:
+        assert "clock" not in Dashboard(plain, token(system)).frame()  # a real clock says nothing
+    finally:
+        loop_thread.run(plain.stop())

@@ -103,9 +103,9 @@ class Embedded:
         return f"{self.base}/#token={self.token(role, province)}"
 
     def post(self, path: str, body: dict[str, Any] | None = None, role: str = "provincial_supervisor",
-             province: str = "QZV") -> dict[str, Any]:
+             province: str = "QZV", team: str | None = None) -> dict[str, Any]:
         r = self.http.post(f"/api/v1{path}", json=body or {},
-                           headers={"Authorization": "Bearer " + self.system.signer.issue(role, province)})
+                           headers={"Authorization": "Bearer " + self.system.signer.issue(role, province, team=team)})
         assert r.status_code in (200, 201, 202), (path, r.status_code, r.text)
         return r.json()
 
@@ -478,6 +478,7 @@ def test_the_wall_screen(embedded, clock, page):
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
 
     page.goto(embedded.url("provincial_supervisor", "QZV"))
+    page.reload()  # the supervisor's own screen, from its first snapshot (not the national one's socket)
     page.wait_for_selector("body[data-conn='live']", timeout=10_000)
     page.wait_for_selector(f"#map .cm.secret[data-centre-id='{seeded['centres']['safe']}']", timeout=5000)  # page loaded again
     page.wait_for_timeout(1200)

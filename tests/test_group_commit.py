@@ -47,6 +47,9 @@ def _queue_behind_a_gate(service, calls):
     return results, service.writer.batches - batches_before
 
 
+OVERRIDE = "the court placed her in the house at once"
+
+
 def test_a_refused_transfer_in_a_batch_leaves_no_half_behind(system):
     svc = system.service
     source = svc.register_centre(c.RegisterCentre(province="QZV", county="Qazvin", name="Centre",
@@ -57,8 +60,11 @@ def test_a_refused_transfer_in_a_batch_leaves_no_half_behind(system):
     b = svc.admit_client(source, c.AdmitClient(route="self"), WHO)["client_id"]
 
     results, batches = _queue_behind_a_gate(svc, [
-        lambda: svc.transfer_client(source, c.TransferClient(client_id=a, to_centre_id=house), WHO),
-        lambda: svc.transfer_client(source, c.TransferClient(client_id=b, to_centre_id=house), WHO),  # house full
+        # Before a served holding period: each with the supervisor's recorded override.
+        lambda: svc.transfer_client(source, c.TransferClient(client_id=a, to_centre_id=house,
+                                                             override_reason=OVERRIDE), WHO),
+        lambda: svc.transfer_client(source, c.TransferClient(client_id=b, to_centre_id=house,
+                                                             override_reason=OVERRIDE), WHO),  # house full
         lambda: svc.discharge_client(source, c.DischargeClient(client_id=b, reason="returned_home"), WHO),
     ])
     assert batches == 1, "the three commands were committed together"
@@ -70,7 +76,8 @@ def test_a_refused_transfer_in_a_batch_leaves_no_half_behind(system):
     assert src.clients == {} and list(dst.clients) == [a]
     kinds = [system.app.mapper.to_domain_event(n).type
              for n in system.app.recorder.select_notifications(start=0, limit=100)]
-    assert kinds[-3:] == ["ClientTransferredOut", "ClientTransferredIn", "ClientDischarged"]
+    assert kinds[-4:] == ["HoldingRuleOverridden", "ClientTransferredOut", "ClientTransferredIn",
+                          "ClientDischarged"]  # the refused transfer's override went with it
 
 
 def test_every_command_of_a_batch_learns_its_own_position(system):

@@ -367,3 +367,175 @@ def test_compose_passes_secrets_as_docker_secrets_and_publishes_no_database():
     assert published == {"proxy"}  # neither PostgreSQL nor Kafka, nor the plain API and bridge
     proxy = next(b for b in services if b.startswith("proxy:"))
     assert "image: ${CADDY_IMAGE:-caddy:2}" in proxy and ":443" in proxy
+
+
+def test_a_deployment_can_refuse_tokens_of_no_signed_in_person(make_system):
+    from fastapi.testclient import TestClient
+
+    from eoc.api import create_api
+
+    system = make_system(sessionless_tokens=False)
+    http = TestClient(create_api(system))
+    dev = {"Authorization": "Bearer " + system.signer.issue("dispatcher", "QZV", sub="operator")}
+    refused = http.get("/api/v1/boards", headers=dev)
+    assert refused.status_code == 401 and "signed-in" in refused.json()["reason"]
+    system.directory.add("desk.qzv", PASSWORD, "dispatcher", "QZV")
+    answer = http.post("/api/v1/auth/sign-in", json={"username": "desk.qzv", "password": PASSWORD})
+    assert http.get("/api/v1/boards", headers=bearer(answer)).status_code == 200
+
+
+def test_sockets_waiting_for_a_token_are_capped(system, bridge):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    handle = bridge(max_unauthenticated=2)
+    waiting = [connect(f"ws://127.0.0.1:{handle.port}/") for _ in range(2)]  # silent: no token yet
+    try:
+        time.sleep(0.2)
+        with connect(f"ws://127.0.0.1:{handle.port}/") as third:
+            with pytest.raises(ConnectionClosed) as closed:
+                third.recv(timeout=5)
+            assert closed.value.rcvd.code == 1013
+    finally:
+        for ws in waiting:
+            ws.close()
+    time.sleep(0.2)
+    ok = Dashboard(handle, system.signer.issue("dispatcher", "QZV"))  # room again once they are gone
+    assert ok.frame()["type"] == "snapshot"
+    ok.close()
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_for_the_api_and_the_bridge(make_system, tmp_path: Path):
+    import asyncio
+    import socket
+    import ssl
+    import threading
+
+    import httpx
+    from websockets.sync.client import connect
+
+    from eoc.runtime import serve_embedded
+    from ui_bridge.loop_thread import LoopThread
+
+    cert, key = _self_signed(tmp_path)
+    system = make_system(tls_cert=cert, tls_key=key)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    loop = LoopThread("tls")
+    ready, addresses = threading.Event(), []
+
+    async def make_stop() -> asyncio.Event:
+        return asyncio.Event()
+
+    stop = loop.run(make_stop())
+    served = loop.spawn(lambda: serve_embedded(system, host="127.0.0.1", port=ports[0], bridge_port=ports[1],
+                                               on_ready=lambda a: (addresses.append(a), ready.set()), stop=stop))
+    try:
+        assert ready.wait(20), served
+        assert addresses[0].dashboard.startswith("https://") and addresses[0].bridge.startswith("wss://")
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(cert))) as http:
+            r = http.get(f"https://127.0.0.1:{ports[0]}/health")
+            assert r.status_code == 200 and r.headers["Strict-Transport-Security"]
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{ports[0]}/health", timeout=3)  # no plain HTTP beside it
+        context = ssl.create_default_context(cafile=str(cert))
+        with connect(f"wss://127.0.0.1:{ports[1]}/", ssl=context) as ws:
+            ws.send(json.dumps({"token": system.signer.issue("dispatcher", "QZV")}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
+    finally:
+        loop.call(stop.set)
+        served.result(20)
+        loop.close()
+
+
+def test_every_event_names_the_signed_in_person_and_role(api):
+    user, totp = add(api, "caller.desk", "call_taker", "QZV")
+    session = sign_in(api, "caller.desk", totp)
+    r = api.http.post("/api/v1/calls", json={**scenario.QZV, "line": "123"}, headers=bearer(session))
+    assert r.status_code == 201, r.text
+    rec = api.system.app.recorder
+    last = api.system.app.mapper.to_domain_event(rec.select_notifications(start=0, limit=1_000_000)[-1])
+    assert last.actor["user"] == user.id and last.actor["role"] == "call_taker"
+    assert user.id.startswith("U-")  # pseudonymous: no name, no username
+
+
+def test_a_flood_of_bad_tokens_is_answered_429(api):
+    codes = [api.http.get("/api/v1/boards", headers={"Authorization": f"Bearer bad.{i}.token"}).status_code
+             for i in range(30)]
+    assert codes[0] == 401 and codes[-1] == 429
+    assert api.http.get("/api/v1/boards", headers={"Authorization": "Bearer x.y.z"}).json()["error"] == "too_many_requests"
+
+
+def test_eoc_demo_prints_one_time_links_and_keeps_its_files_closed(tmp_path: Path):
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "demo-data"
+    env = {**os.environ, "EOC_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    env.pop("EOC_TOKEN_SECRET", None)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from eoc.cli import main; sys.exit(main())",
+                             "demo", "--no-simulator", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("auditor" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            lines.append(proc.stdout.readline())
+        out = "".join(lines)
+        assert "#token=" not in out and "Bearer" not in out  # no reusable token is printed
+        links = dict(re.findall(r"^\s+(\w+)\s+(http://\S+/signin\.html#link=\S+)$", out, re.M))
+        assert set(links) == {"call_taker", "dispatcher", "team", "centre_staff", "provincial_supervisor",
+                              "national_eoc", "auditor"}
+        code = links["dispatcher"].split("#link=")[1]
+        base = f"http://127.0.0.1:{port}"
+        first = httpx.post(f"{base}/api/v1/auth/link", json={"code": code})
+        assert first.status_code == 200 and first.json()["user"]["role"] == "dispatcher"
+        assert httpx.post(f"{base}/api/v1/auth/link", json={"code": code}).status_code == 401  # once only
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        for f in data.iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

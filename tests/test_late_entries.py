@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import json
+
 import pytest
 
 from eoc.audit.late import list_late_entries
+from eoc.cli import main
 from eoc.domain import to_envelope
 from events.envelope import iso
 from projections import fold
 
 from .conftest import Api, FakeClock
+from .test_audit_tamper import _env
 from .scenario import IN_QAZVIN, QZV
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
@@ -100,6 +104,18 @@ def test_back_dated_entry_of_each_command(late: Api) -> None:
     # An auditor lists every one of them.
     listed = list_late_entries(stored)
     assert len(listed) == len(stored) and all(r["late_by_s"] > 5 * 3600 for r in listed)
+
+
+def test_the_late_entries_command(late: Api, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    late.ok("/calls", {**QZV})  # in time
+    late.ok("/calls", {**QZV, "occurred_at": iso(EARLY)})  # six hours late
+    _env(monkeypatch, late.system)
+    assert main(["late-entries", "--quiet", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["type"], row["occurred_at"], row["recorded_at"]) == ("CallReceived", iso(EARLY), iso(NOW))
+    assert main(["late-entries", "--quiet", "--province", "ALB", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
 
 
 def test_an_entry_in_time_is_not_late(late: Api) -> None:

@@ -64,7 +64,7 @@ def test_role_command_province_binding_matrix(role, command, own, binding):
 def test_the_readme_roles_table_is_the_policy_table():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     between = readme.split("<!-- roles:begin (generated from events/policy.py) -->\n", 1)[1].split("\n<!-- roles:end -->")[0]
-    assert between == readme_section()
+    assert between == readme_section(), "the README is stale: python -m events.policy"
 
 
 @pytest.fixture
@@ -116,3 +116,5 @@ def test_replay_as_never_exceeds_the_auditors_rights(api, monkeypatch, capsys):
     out = capsys.readouterr().out
     rows = json.loads(out)["rows"]
     assert client not in out and f"centre/{house}" not in rows  # no client ids, no house row
+    replayed = api.system.access_log.entries(action="replay")
+    assert replayed and json.loads(replayed[-1].detail)["as_role"] == "centre_staff"

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.readme import KINDS, run_command, shell_examples
+from tests.readme import KINDS, run_command, shell_examples, untagged_commands
 from tests.served import embedded, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,8 @@ def test_readme_examples_are_all_tagged() -> None:
     unknown = [(e.name, e.kind) for e in examples if e.kind not in KINDS]
     assert not unknown, f"fence each shell example as one of {KINDS}: {unknown}"
     assert {e.kind for e in examples} == set(KINDS)
+    assert untagged_commands() == [], "README.md lines where a shell example has no sh fence"
+    assert untagged_commands("```\neoc verify\n```\n") == [1]  # the check itself sees one
     assert run_command() == "scripts/demo"
     runs = [e for e in examples if e.kind == "sh run"]
     assert [line.split("#")[0].strip() for e in runs for line in e.text.splitlines()] == \

@@ -149,6 +149,7 @@ def test_readme_run_command_serves_simulates_stops_and_catches_up(clone: Path, r
     wait_for("/health", health, first.proc, log, FIRST_START_S)
     page = http.get("/")
     assert page.status_code == 200 and "<html" in page.text.lower()  # the dashboard
+    assert http.get("/vendor/leaflet/leaflet.js").status_code == 200  # its map library (npm, git-ignored)
     assert (clone / ".venv" / "bin" / "python").exists()  # the script's own environment
     token = subprocess.run([str(clone / ".venv" / "bin" / "eoc"), "token", "--role", "national_eoc",
                             "--province", "IR"], cwd=clone, env=env, capture_output=True, text=True,

@@ -62,3 +62,19 @@ def test_snapshots_under_live_traffic_replay_to_their_as_of(api: Api, monkeypatc
     assert main(["diff", "--quiet", "--live-file", str(saved), "--with-telemetry"]) == 0
     out = tmp_path / "replayed.json"
     assert main(["replay", "--quiet", "--positions", str(saved), "--format", "json", "--out", str(out)]) == 0
+
+
+def test_diff_honours_as_and_province(api: Api, monkeypatch: Any, tmp_path: Any, capsys: Any) -> None:
+    """`eoc diff --as dispatcher --province QZV` compares what a Qazvin dispatcher sees, no more."""
+    run_history(api.system.service, 150, seed=5)
+    api.system.follower.wait_for(api.system.app.recorder.max_notification_id(), timeout=30)
+    answer = api.http.get("/api/v1/boards", headers=api.token("auditor", "IR")).json()
+    alb = next(k for k, r in answer["rows"].items() if isinstance(r, dict) and r.get("province") == "ALB")
+    answer["rows"][alb] = {**answer["rows"][alb], "tampered": True}  # a difference outside Qazvin only
+    saved = tmp_path / "boards.json"
+    saved.write_text(canonical_json(answer).decode(), encoding="utf-8")
+    _env(monkeypatch, api.system)
+    assert main(["diff", "--quiet", "--live-file", str(saved)]) == 1
+    capsys.readouterr()
+    assert main(["diff", "--quiet", "--live-file", str(saved), "--as", "dispatcher", "--province", "QZV"]) == 0
+    assert main(["diff", "--quiet", "--live-file", str(saved), "--as", "dispatcher", "--province", "ALB"]) == 1

@@ -61,3 +61,18 @@ def test_a_disabled_users_open_dashboard_is_closed_within_seconds(embedded, page
     page.wait_for_selector("body[data-conn='unauthorized']", timeout=5_000)
     assert time.monotonic() - t0 < 5
     assert embedded.http.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh"]}).status_code == 401
+
+
+def test_a_supervisor_disables_a_user_of_the_province_in_the_browser(embedded, page):
+    _, totp = embedded.system.directory.add("sup.qzv", PASSWORD, "provincial_supervisor", "QZV")
+    target, _ = embedded.system.directory.add("ct.qzv", PASSWORD, "call_taker", "QZV")
+    embedded.system.directory.add("ct.alb", PASSWORD, "call_taker", "ALB")
+    sign_in_on_the_page(page, embedded.base, "sup.qzv", totp)
+    page.click("#users-link")
+    page.wait_for_selector("tr[data-user='ct.qzv']", timeout=5_000)
+    assert page.query_selector("tr[data-user='ct.alb']") is None  # another province's account: not here
+    page.click("tr[data-user='ct.qzv'] button[data-act='disable']")
+    page.wait_for_selector("tr[data-user='ct.qzv'] button[data-act='enable']", timeout=5_000)
+    assert embedded.system.directory.get(target.id).disabled
+    entries = embedded.system.access_log.entries(action="admin", subject=target.id)
+    assert entries and '"what": "disable"' in entries[-1].detail

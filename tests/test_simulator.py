@@ -2,7 +2,8 @@
 
 The simulator drives the system only through the command API; these tests read what it did
 back through the API's boards. Speeds are high so that a few hundred commands cover a day or
-more of simulated life; nothing here measures wall-clock time.
+more of simulated life; nothing here measures wall-clock time. As in ``eoc demo``, the system
+runs on the simulator's clock (every command says when it happened on that clock).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import uvicorn
 from eoc.api import create_api
 from eoc.bootstrap import System, build
 from eoc.config import Settings
-from eoc.simulator import PROFILES, SimStats, profile_for, simulate
+from eoc.cli.demo import newest_fact
+from eoc.simulator import PROFILES, SimClock, SimStats, profile_for, simulate
 from eoc.simulator.casework import CALL_CATEGORIES, classify, escalation_probability
 from eoc.simulator.client import CommandClient, Who
 from eoc.simulator.clock import next_shift_change, shift_at
@@ -64,7 +66,18 @@ def served(system: System) -> Iterator[str]:
 
 
 def make_system(path: Path) -> System:
-    return build(Settings.from_env({}, store="sqlite", data_dir=path, token_secret=SECRET), checkpoint=False)
+    """A system on a simulated clock of its own (``run`` starts it at MORNING)."""
+    return build(Settings.from_env({}, store="sqlite", data_dir=path, token_secret=SECRET),
+                 clock=SimClock(30_000, MORNING), checkpoint=False)
+
+
+def sim_clock(system: System, speed: float = 30_000) -> SimClock:
+    """The system's clock, started again at MORNING (or after the facts already stored)."""
+    clock = system.service.clock
+    assert isinstance(clock, SimClock)
+    clock.speed = speed
+    clock.restart(max(MORNING, newest_fact(system)))
+    return clock
 
 
 @pytest.fixture
@@ -80,7 +93,7 @@ def live(tmp_path: Path) -> Iterator[tuple[System, str]]:
 def run(system: System, url: str, provinces: tuple[str, ...], max_commands: int, *, speed: float = 30_000,
         seed: int = 1403) -> SimStats:
     stats = asyncio.run(simulate(url, system.signer, provinces=provinces, speed=speed, seed=seed,
-                                 max_commands=max_commands, start=MORNING))
+                                 max_commands=max_commands, clock=sim_clock(system, speed)))
     assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=30)
     return stats
 
@@ -241,15 +254,19 @@ def test_registration_is_reproducible_and_a_second_run_takes_over(tmp_path):
         second.close()
 
 
-def test_a_province_without_a_profile_gets_a_small_capital_centred_setup(live):
+def test_a_province_without_a_report_is_scaled_by_population(live):
+    """Fars: no report; its setup and volume follow its population (eoc/simulator/nation.py)."""
     system, url = live
-    stats = run(system, url, ("FRS",), max_commands=80)
+    stats = run(system, url, ("FRS",), max_commands=120)
     assert_clean(stats)
     seen = boards(system, url, "FRS")
-    assert {t["county"] for t in rows(seen, "team/")} == {"Shiraz"}
-    assert len(rows(seen, "team/")) == 4
+    profile = profile_for("FRS")
+    teams = rows(seen, "team/")
+    assert len(teams) == len(profile.teams) > 4
+    assert Counter(t["county"] for t in teams).most_common(1)[0][0] == "Shiraz"
+    assert len({t["county"] for t in teams}) > 1
     assert Counter(c["kind"] for c in rows(seen, "centre/")) == {
-        "residential_level_1": 1, "outpatient": 1, "safe_house": 1, "health_house": 1}
+        "residential_level_1": 1, "outpatient": 4, "safe_house": 1, "health_house": 1, "mobile_base": 1}
 
 
 def test_the_run_ends_when_stop_is_set(live):
@@ -258,7 +275,7 @@ def test_the_run_ends_when_stop_is_set(live):
     async def go() -> SimStats:
         stop = asyncio.Event()
         task = asyncio.create_task(simulate(url, system.signer, provinces=("QZV",), speed=600, seed=1,
-                                            stop=stop, start=MORNING))
+                                            stop=stop, clock=sim_clock(system, 600)))
         for _ in range(600):  # until the province's teams are registered (or 30 s have gone)
             await asyncio.sleep(0.05)
             if _count(system, "team/") == 14:

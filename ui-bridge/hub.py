@@ -91,6 +91,7 @@ class Hub:
         heartbeat_s: float = p.HEARTBEAT_S,
         max_backlog: int = p.MAX_BACKLOG,
         now: Callable[[], str] = p.now_iso,
+        clock: Callable[[], dict[str, Any]] | None = None,
         on_read: Callable[[Client, dict[str, Any], str], None] | None = None,
     ) -> None:
         self.feed = feed
@@ -101,6 +102,7 @@ class Hub:
         self.heartbeat_s = heartbeat_s
         self.max_backlog = max_backlog
         self.now = now
+        self.clock = clock  # a simulated clock: {"simulated": True, "rate": R}, told in snapshots
         self.rows: dict[str, Any] = {}
         self.seq = 0
         self.views: dict[ViewKey, View] = {}
@@ -318,7 +320,8 @@ class Hub:
             rows = visible_rows(self.rows, view.role, view.province, self.unseal)
             view.rows_json = (self.seq, p.dumps(rows))
             view.rows = rows
-        return p.snapshot_frame(self.seq, view.role, view.province, self.now(), view.rows_json[1])
+        return p.snapshot_frame(self.seq, view.role, view.province, self.now(), view.rows_json[1],
+                                 self.clock() if self.clock else None)
 
 
 def _cached_rows(view: View) -> dict[str, Any]:

@@ -20,6 +20,9 @@ Frames the bridge sends, in this order
         is absent; a safe or health house appears without name, county, location or client
         ids unless the role may see secret places of that province (centre staff and the
         provincial supervisor of the province), for whom the sealed location is opened.
+        In a demo the bridge's clock is the simulation's: ``now`` is the simulated moment and
+        the snapshot says so with ``"clock": {"simulated": true, "rate": R}``, R simulated
+        seconds to the real second (the page's clock runs that fast between frames).
     ``{"type": "delta", "seq": S, "prev": P, "changes": {key: row | null}, "now": t}``
         the rows changed in one tick (``TICK_S``, 50 ms), as the client may see them; null
         means the row is gone. ``prev`` is the sequence number of the frame this client was
@@ -87,9 +90,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def snapshot_frame(seq: int, role: str, province: str, now: str, rows_json: str) -> str:
+def snapshot_frame(seq: int, role: str, province: str, now: str, rows_json: str,
+                   clock: dict[str, Any] | None = None) -> str:
     """A snapshot frame around rows already serialised once for the view at this seq."""
-    head = dumps({"type": "snapshot", "seq": seq, "role": role, "province": province, "now": now})
+    head = dumps({"type": "snapshot", "seq": seq, "role": role, "province": province, "now": now,
+                  **({"clock": clock} if clock else {})})
     return head[:-1] + ',"rows":' + rows_json + "}"
 
 

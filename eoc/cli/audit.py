@@ -109,6 +109,21 @@ def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None
                       positions=positions)
 
 
+def _access_log(settings: Settings, action: str, channel: str, subject: str = "", **detail: Any) -> None:
+    """Write what an auditor's command read or did to the access log (author: the OS user)."""
+    import getpass
+
+    from ..access_log import AccessLog
+
+    dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
+    log = AccessLog(dsn=dsn) if dsn else AccessLog(path=settings.data_dir / "access.sqlite")
+    try:
+        log.record(user=f"os:{getpass.getuser()}", role="auditor", province=NATIONAL, action=action,
+                   channel=channel, subject=subject, **detail)
+    finally:
+        log.close()
+
+
 def _visible(rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
     """The rows as ``role`` of ``province`` would see them, but never more than the auditor's
     own rights: first the auditor's view (pseudonymous, secret places as counts), then the
@@ -216,6 +231,8 @@ def run_replay(args: argparse.Namespace) -> int:
     finally:
         opened.close()
     rows = _visible(result.rows, args.role, args.province)
+    _access_log(opened.settings, "replay", "export" if args.out else "replay", as_role=args.role,
+                as_province=args.province, at=args.at or "", format=args.format, rows=len(rows))
     now = until or (datetime.fromisoformat(result.last_recorded_at) if result.last_recorded_at else datetime.now(UTC))
     header = (f"Replay of {result.source}: {result.events:,} events to position {result.position}"
               f" in {seconds:.1f} s — as of {describe(now)}, seen as {args.role}")
@@ -310,6 +327,8 @@ def run_diff(args: argparse.Namespace) -> int:
     opened = _Opened(args)
     try:
         live, positions, role, province = _live_boards(args, opened.settings)
+        if args.role != "auditor" or args.province != NATIONAL:  # --as / --province narrow both sides
+            role, province = args.role, args.province
         # Each province to its own position: a runner folds provinces apart (one partition each).
         if isinstance(positions, int):
             position, positions = positions, None
@@ -554,6 +573,7 @@ def run_erase(args: argparse.Namespace) -> int:
         had_key = erase(system.keyring, args.subject)
         if system.service.callers is not None:  # the caller's numbers lead nowhere any more
             system.service.callers.forget(args.subject)
+        _access_log(settings, "admin", "cli", args.subject, what="erase", had_key=had_key)
         still = readable(system.keyring, args.subject, values)
         print(("the key was deleted" if had_key else "there was no key (already erased?)")
               + f"; {len(still)} values can still be opened")

@@ -40,12 +40,24 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(cluster.log_level)
     settings = Settings.from_env()
     topic = args.topic or cluster.layout.boards
-    keyring: Keyring
-    if settings.store == "postgres":
-        keyring = PostgresKeyring(settings.pg_dsn or "")
+    from ..access_log import AccessLog
+    from ..auth import Authenticator
+    from ..bootstrap import make_keyring
+    from ..config import secure_data_dir
+    from ..transport import server_ssl
+    from ..users import UserDirectory
+
+    secure_data_dir(settings.data_dir)
+    keyring: Keyring = make_keyring(settings)
+    # The same user directory and access log as the API: revoked sessions close here too.
+    users_dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
+    if users_dsn:
+        directory, access_log = UserDirectory(dsn=users_dsn), AccessLog(dsn=users_dsn)
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        keyring = SQLiteKeyring(str(settings.data_dir / "keys.sqlite"))
+        directory = UserDirectory(path=settings.data_dir / "users.sqlite")
+        access_log = AccessLog(path=settings.data_dir / "access.sqlite")
+    signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
+                           sessionless=settings.sessionless_tokens)
 
     def unseal_place(centre_id: str, token: str) -> dict[str, float] | None:
         try:
@@ -63,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
         while True:  # Kafka may come up after the bridge (a deployment starts them together)
             feed = KafkaBoardFeed(settings.kafka_bootstrap, topic, wait_for_topic_s=None)
             try:
-                handle = await start_bridge(feed, TokenSigner(settings.token_secret), unseal_place,
-                                            host=settings.host, port=port, serve_page=not args.no_page,
-                                            map_tiles=settings.map_tiles)
+                handle = await start_bridge(feed, signer, unseal_place,
+                                            host=settings.host, port=port, serve_page=not args.no_page, map_tiles=settings.map_tiles,
+                                            access_log=access_log, allowed_origins=settings.allowed_origins,
+                                            max_unauthenticated=settings.ws_max_unauthenticated,
+                                            max_per_user=settings.ws_max_per_user,
+                                            ssl=server_ssl(settings.tls_cert, settings.tls_key))
                 break
             except KafkaError as problem:
                 print(f"Kafka at {settings.kafka_bootstrap} not reachable ({problem}); trying again in 3 s")
@@ -75,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                     return
         print(f"EOC bridge on ws://{settings.host}:{handle.port}/ fed by {topic} on {settings.kafka_bootstrap}")
         if not args.no_page:
-            print(f"  dashboard  http://{settings.host}:{handle.port}/#token=<eoc token --role ... --province ...>")
+            print(f"  dashboard  http://{settings.host}:{handle.port}/ (people sign in through the API's /signin.html)")
         try:
             await stop.wait()
         finally:
@@ -86,4 +101,6 @@ def run(args: argparse.Namespace) -> int:
             asyncio.run(main())
     finally:
         keyring.close()
+        directory.close()
+        access_log.close()
     return 0

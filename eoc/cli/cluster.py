@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--web-port", type=int, help="Faust's web port (default EOC_WORKER_WEB_PORT; none: no web)")
     p.set_defaults(run=run_worker)
 
+    p = sub.add_parser("watchdog", help="the staff-safety watchdog of a cluster (exactly one active; others stand by)")
+    p.add_argument("--every", type=float, default=30.0, help="seconds between sweeps (default 30)")
+    p.set_defaults(run=run_watchdog)
+
     p = sub.add_parser("topics", help="create the cluster's topics (idempotent) and describe them")
     p.add_argument("--asyncapi", nargs="?", const=str(ASYNCAPI), metavar="PATH",
                    help=f"instead, write the AsyncAPI document (default {ASYNCAPI.relative_to(ASYNCAPI.parents[1])}; - for stdout)")
@@ -130,4 +134,42 @@ def run_api(args: argparse.Namespace) -> int:
                     log_level="warning", access_log=False)
     finally:
         api.close()
+    return 0
+
+
+def run_watchdog(args: argparse.Namespace) -> int:
+    """Missed safety check-ins in cluster mode: the boards from the eoc.boards topic, the
+    command through the PostgreSQL store. A PostgreSQL advisory lock keeps exactly one
+    watchdog active; replicas wait as hot standbys, as the relay's do."""
+    import logging
+    import threading
+
+    from consumers.relay import AdvisoryLock
+
+    from ..cluster import build_api
+    from ..watchdog import Watchdog
+
+    cs = ClusterSettings.from_env()
+    configure_logging(cs.log_level)
+    cluster = build_api(cs)
+    stop = threading.Event()
+
+    def on_signal(_sig: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    lock = AdvisoryLock(cluster.system.settings.pg_dsn or "", f"eoc-watchdog:{cs.layout.events}")
+    try:
+        lock(stop)  # wait to be the one watchdog
+        dog = Watchdog(cluster.system)
+        while not stop.is_set():
+            try:
+                dog.sweep()
+            except Exception:  # a bad sweep never stops the watchdog
+                logging.getLogger(__name__).exception("safety watchdog sweep failed")
+            stop.wait(args.every)
+    finally:
+        lock.close()
+        cluster.close()
     return 0

@@ -1,4 +1,13 @@
-"""``eoc demo``: the embedded system with a simulated province and the live dashboard."""
+"""``eoc demo``: the embedded system with simulated provinces and the live dashboard.
+
+Simulated time end to end: the simulator, the command service (``recorded_at``), the boards'
+ages and timers, the watchdog and the bridge (hence the dashboard's clock) all read one
+simulated clock, running ``--speed`` times faster than real time. The API refuses moments in
+the future, so the simulation starts in the past: the day before yesterday at
+``--start-hour`` (Iran time), two days that a run at 120x lives through in 24 real minutes
+(at 600x in 5); once it has caught up with the real clock it runs live, at the real pace.
+It never starts before the newest fact already stored: a second run goes on from there.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,12 @@ import asyncio
 import contextlib
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from events.envelope import iso
+
+from projections.clock import IRST
 
 from ..bootstrap import build
 from ..config import Settings
@@ -16,12 +30,16 @@ from ..runtime import Addresses, serve_embedded
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the embedded system with a simulated province and the dashboard")
-    p.add_argument("--provinces", default="QZV,ALB", help="simulated provinces (codes), e.g. QZV,ALB,KSH")
+    p.add_argument("--provinces", default="QZV,ALB",
+                   help="simulated provinces (codes), e.g. QZV,ALB,KSH, or 'all' for the 31")
+    p.add_argument("--scenario", action="append", default=[], metavar="KIND[:PROVINCE[:COUNTY[:CATEGORY]]]",
+                   help="drill (a province-wide manoeuvre), surge (a category rising in one county) or "
+                        "outage (a province's line drops; its entries arrive late); repeatable")
     p.add_argument("--speed", type=float, default=120.0, help="simulated minutes per real minute")
     p.add_argument("--seed", type=int, default=1403)
     p.add_argument("--start-hour", type=int, default=9, choices=range(-1, 24), metavar="HOUR",
-                   help="local hour (Iran time) the simulated day starts at (default 9: day shifts on); "
-                        "-1 keeps the real hour")
+                   help="local hour (Iran time) of the day before yesterday the simulation starts at "
+                        "(default 9: day shifts on); -1: the real time two days ago")
     p.add_argument("--port", type=int, help="API and dashboard port (default EOC_PORT or 8123)")
     p.add_argument("--bridge-port", type=int, help="websocket port (default API port + 1)")
     p.add_argument("--no-simulator", action="store_true", help="serve only; drive it yourself")
@@ -81,11 +99,21 @@ def demo_team(system: Any, province: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..simulator import SimClock, expand
+    from ..simulator.scenarios import Scenario
+
     settings = Settings.from_env(**({"port": args.port} if args.port else {}))
-    system = build(settings)
-    provinces = tuple(p.strip() for p in args.provinces.split(",") if p.strip())
-    simulating = bool(provinces) and not args.no_simulator
-    demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV", team=simulating)
+    provinces = expand([p.strip() for p in args.provinces.split(",") if p.strip()])
+    try:
+        scenarios = tuple(Scenario.parse(s) for s in args.scenario)
+    except ValueError as exc:
+        raise SystemExit(f"eoc demo: {exc}") from exc
+    simulated = not args.no_simulator and bool(provinces)
+    clock = SimClock(args.speed, day_start(args.start_hour)) if simulated else None
+    system = build(settings, clock=clock)
+    if clock is not None:
+        clock.restart(max(clock.start, newest_fact(system)))
+    demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV", team=simulated)
 
     def ready(addr: Addresses) -> None:
         from ..users import LINK_S
@@ -100,8 +128,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  API docs   {addr.api}")
         print(f"  websocket  {addr.bridge}")
         print(f"  store      {settings.store} in {settings.data_dir}")
-        if simulating:
-            print(f"  simulating {', '.join(provinces)} at {args.speed:g}x — Ctrl-C stops")
+        if clock is not None:
+            named = ", ".join(provinces) if len(provinces) <= 6 else f"all {len(provinces)} provinces"
+            print(f"  simulating {named} at {args.speed:g}x — Ctrl-C stops")
+            print(f"  simulated clock from {iso(clock.start)} (شبیه‌سازی){'; scenarios: ' if scenarios else ''}"
+                  + ", ".join(f"{s.kind} {s.province or provinces[0]}" for s in scenarios))
         else:
             why = "--no-simulator" if args.no_simulator else "no province given"
             print(f"  simulator  off ({why}): the API, the boards and the dashboard run, fed only by the "
@@ -109,20 +140,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()  # the banner shows at once, also through a pipe or a log file
 
     background = None
-    if simulating:
+    bridge_options: dict[str, Any] = {}
+    if clock is not None:
         from ..simulator import simulate
 
-        start = None
-        if args.start_hour >= 0:  # a lively board whatever the time of day the demo starts
-            from datetime import datetime
-
-            from projections.clock import IRST
-
-            start = datetime.now(IRST).replace(hour=args.start_hour, minute=0, second=0, microsecond=0)
+        sim_clock = clock
+        bridge_options = {"now": lambda: iso(sim_clock.now()).replace("+00:00", "Z"),
+                          "clock": lambda: {"simulated": True, "rate": sim_clock.rate}}
 
         async def background(base_url: str) -> None:
             await simulate(base_url, system.signer, provinces=provinces, speed=args.speed, seed=args.seed,
-                           start=start)
+                           clock=sim_clock, scenarios=scenarios)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -131,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await serve_embedded(system, host=settings.host, port=settings.port,
                              bridge_port=args.bridge_port or settings.port + 1,
-                             background=background, on_ready=ready, stop=stop)
+                             background=background, on_ready=ready, stop=stop, bridge_options=bridge_options)
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -139,3 +167,30 @@ def run(args: argparse.Namespace) -> int:
     finally:
         system.close()
     return 0
+
+
+DAYS_BACK = 2  # at 120x two days take 24 real minutes to catch up with the real clock
+
+
+def day_start(start_hour: int, now: datetime | None = None) -> datetime:
+    """The day before yesterday at ``start_hour`` (Iran time); -1: exactly two days ago."""
+    now = now or datetime.now(UTC)
+    if start_hour < 0:
+        return now - timedelta(days=DAYS_BACK)
+    local = (now.astimezone(IRST) - timedelta(days=DAYS_BACK)).replace(hour=start_hour, minute=0, second=0,
+                                                                       microsecond=0)
+    return local.astimezone(UTC)
+
+
+def newest_fact(system: Any, last: int = 200) -> datetime:
+    """The newest moment among the last events stored (their occurred_at and recorded_at)."""
+    from eoc.domain import to_envelope
+
+    top = system.app.recorder.max_notification_id() or 0
+    if not top:
+        return datetime.min.replace(tzinfo=UTC)
+    notes = system.app.recorder.select_notifications(start=max(1, top - last), limit=last + 1)
+    moments = [datetime.fromisoformat(t) for n in notes
+               for e in (to_envelope(system.app.mapper.to_domain_event(n), position=n.id),)
+               for t in (e.occurred_at, e.recorded_at) if t]
+    return max(moments) + timedelta(seconds=1) if moments else datetime.min.replace(tzinfo=UTC)

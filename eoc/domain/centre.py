@@ -87,7 +87,7 @@ class Centre(EOCAggregate):
         self.must_be_open()
         if not self.residential:
             raise NotResidential(
-                f"{self.name} is a {self.kind} place, not a residential centre (مرکز نگهداری), and keeps no one "
+                f"{self.name} ({self.kind}) is not a residential centre (مرکز نگهداری) and keeps no one "
                 "overnight; admit the client to a residential crisis-intervention centre, or refer",
                 centre_id=str(self.id), kind=str(self.kind))
 
@@ -159,7 +159,7 @@ class Centre(EOCAggregate):
     def transfer_in(self, client: str, frm: Centre, ctx: Context) -> None:
         self.must_be_open()
         if not self.residential:
-            raise NotResidential(f"{self.name} is a {self.kind} place, not a residential one, and keeps no one",
+            raise NotResidential(f"{self.name} ({self.kind}) is not a residential place and keeps no one",
                                  centre_id=str(self.id), kind=str(self.kind))
         if client in self.clients:
             raise AlreadyResident("the client is already staying at the destination", client=client)

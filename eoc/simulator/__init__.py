@@ -8,8 +8,11 @@ places and teams (``profiles``), then runs its life until stopped: line 123 call
 boards or calls the service directly.
 """
 
+from .clock import SimClock
 from .driver import simulate
-from .profiles import PROFILES, ProvinceProfile, profile_for
+from .profiles import PROFILES, ProvinceProfile, expand, expected_ratios, profile_for
+from .scenarios import Scenario
 from .stats import SimStats
 
-__all__ = ["PROFILES", "ProvinceProfile", "SimStats", "profile_for", "simulate"]
+__all__ = ["PROFILES", "ProvinceProfile", "Scenario", "SimClock", "SimStats", "expand", "expected_ratios",
+           "profile_for", "simulate"]

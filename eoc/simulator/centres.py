@@ -193,6 +193,7 @@ class CentreDesk:
                 continue
             client = a["client_id"]
             place.clients.add(client)
+            self.p.stats.opening_clients[self.p.code] += 1
             stay_rng = random.Random(rng.getrandbits(64))
             if secret:
                 job = self._house_stay(place, client, stay_rng, days=stay_rng.uniform(1, 40))

@@ -1,9 +1,16 @@
 """Simulated time: real time run faster by ``speed``, read as Iran's local hour.
 
-The system stamps every event with the real time, so nothing is ever in the future; the
-simulated clock only decides *when* the simulator acts: a 20-minute drive at speed 120 takes
-10 real seconds. The hour of the simulated day (Iran Standard Time) drives the shifts and
-the daily rhythm of calls.
+The simulator stamps every command with this clock (``occurred_at``), so a sped-up day's
+calls spread over its simulated hours and its durations (call to dispatch, dispatch to
+scene, time in status, holding periods) are simulated ones. In the demo the embedded system
+runs on the same clock (its ``recorded_at``, the ages on the boards and the dashboard's
+clock), so a fact is late only when it was really entered late (``--scenario outage``).
+
+The simulated clock never runs ahead of the real one: the API refuses a moment in the
+future (beyond a few minutes of skew between devices), and auditors must never find facts
+dated after they were stored. So a simulation starts in the past (``eoc demo``: the day
+before yesterday at the start hour) and runs ``speed`` times faster until it has caught up
+with the real clock; from then on it runs at the real pace, live (``SimClock.live``).
 """
 
 from __future__ import annotations
@@ -39,26 +46,95 @@ REFERRAL_RHYTHM = _normalised(REFERRAL_RHYTHM)
 
 
 class SimClock:
-    """Simulated time from the real monotonic clock: ``start + elapsed real time × speed``."""
+    """Simulated time from the real monotonic clock, ``speed`` simulated seconds a real second.
+
+    Never ahead of the real clock: once caught up it runs live, at the real pace. When the
+    system answers slowly (a loaded machine, a nation on two cores), ``observe`` slows the
+    simulation down, so that a command's own trip never takes many simulated minutes (its
+    fact would look late and the day's rhythm would break); it speeds up again, up to
+    ``speed``, when answers are quick.
+    """
+
+    MAX_LAG_S = 120.0  # simulated seconds one command may take before the clock slows down
+    MIN_LAG_S = 10.0  # below this the clock goes back up towards ``speed``
 
     def __init__(self, speed: float, start: datetime | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive (simulated seconds per real second)")
-        self.speed = speed
-        self.start = (start or datetime.now(UTC)).astimezone(UTC)
-        self._t0 = time.monotonic()
+        self.speed = speed  # the wanted speed
+        self.restart(start)
+
+    def restart(self, start: datetime | None = None) -> None:
+        """Start (again) from ``start`` (default: the real now), counting from this moment."""
+        real_now = datetime.now(UTC)
+        self.start = min((start or real_now).astimezone(UTC), real_now)
+        self._current = self.speed
+        self._anchor_real = time.monotonic()
+        self._anchor_sim = 0.0
+        self._paused_at: float | None = None
+        self._resumed: asyncio.Event | None = None
+
+    def _mono(self) -> float:
+        return self._paused_at if self._paused_at is not None else time.monotonic()
+
+    def _raw(self) -> float:
+        return self._anchor_sim + (self._mono() - self._anchor_real) * self._current
+
+    def _set_speed(self, speed: float) -> None:
+        self._anchor_sim, self._anchor_real = self._raw(), self._mono()
+        self._current = speed
+
+    def pause(self) -> None:
+        """Stop the simulated clock (while the provinces register their places and teams)."""
+        if self._paused_at is None:
+            self._paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self._anchor_real += time.monotonic() - self._paused_at
+            self._paused_at = None
+        if self._resumed is not None:
+            self._resumed.set()
+
+    def observe(self, real_latency_s: float) -> None:
+        """A command took ``real_latency_s`` real seconds: keep that short in simulated time."""
+        lag = real_latency_s * self._current
+        if lag > self.MAX_LAG_S and self._current > 1:
+            self._set_speed(max(1.0, self._current * 0.8))
+        elif lag < self.MIN_LAG_S and self._current < self.speed:
+            self._set_speed(min(self.speed, self._current * 1.05))
+
+    @property
+    def live(self) -> bool:
+        """Caught up with the real clock: from now on simulated time is real time."""
+        return self.start + timedelta(seconds=self._raw()) >= datetime.now(UTC)
+
+    @property
+    def rate(self) -> float:
+        """Simulated seconds per real second, now (1 once live)."""
+        return 1.0 if self.live else self._current
 
     def elapsed(self) -> float:
         """Simulated seconds since the start."""
-        return (time.monotonic() - self._t0) * self.speed
+        return min(self._raw(), (datetime.now(UTC) - self.start).total_seconds())
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed())
 
+    def __call__(self) -> datetime:
+        """The clock as a service or a bridge takes it: a callable giving the moment."""
+        return self.now()
+
     def real(self, sim_seconds: float) -> float:
-        return max(0.0, sim_seconds) / self.speed
+        """Real seconds that ``sim_seconds`` take from now (at the present rate)."""
+        return max(0.0, sim_seconds) / self.rate
 
     async def sleep(self, sim_seconds: float) -> None:
+        """Let ``sim_seconds`` of simulated time pass (none passes while the clock is paused)."""
+        while self._paused_at is not None:
+            if self._resumed is None or self._resumed.is_set():
+                self._resumed = asyncio.Event()
+            await self._resumed.wait()
         await asyncio.sleep(self.real(sim_seconds))
 
     def until(self, moment: datetime) -> float:

@@ -33,6 +33,7 @@ class Case:
     route: str
     opened_s: float  # simulated seconds since the start of the run
     rng: random.Random = field(repr=False)
+    exercise: bool = False  # a drill incident (مانور)
 
     @property
     def rank(self) -> tuple[int, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from events.vocabulary import Line, Role
+from events.vocabulary import CallCategory, Line, Role
 
 from . import casework
 from .clock import CALL_RHYTHM, arrivals
@@ -18,6 +18,7 @@ from .dispatch import Case
 from .geo import Point, scatter
 
 if TYPE_CHECKING:
+    from .profiles import County
     from .province import ProvinceSim
 
 LINE_1480_SHARE = 0.03  # calls that come in on the counselling line 1480
@@ -31,11 +32,14 @@ class CallDesk:
     async def run(self) -> None:
         p = self.p
         async for n in arrivals(p.clock, p.rng("calls"), p.profile.calls_per_day, CALL_RHYTHM):
-            await p.spawn_case(self._call(p.rng(f"call:{n}")), f"{p.code}:call:{n}")
+            await p.spawn_case(self.call(p.rng(f"call:{n}")), f"{p.code}:call:{n}")
 
-    async def _call(self, rng: random.Random) -> None:
+    async def call(self, rng: random.Random, *, county: County | None = None,
+                   category: CallCategory | None = None) -> None:
+        """One call from its ringing to its end; ``county`` and ``category`` fixed by a surge."""
         p, send = self.p, self.p.client.send
-        county = casework.pick(rng, {c: c.weight for c in p.profile.counties})
+        if county is None:
+            county = casework.pick(rng, {c: c.weight for c in p.profile.counties})
         line = Line.LINE_1480 if rng.random() < LINE_1480_SHARE else Line.LINE_123
         body: dict[str, object] = {"province": p.code, "county": county.official_name, "line": str(line)}
         if (details := casework.caller(rng)) is not None:
@@ -45,7 +49,7 @@ class CallDesk:
             return
         call = f"/calls/{a['call_id']}"
         await p.clock.sleep(rng.uniform(30, 150))  # listening before classifying
-        c = casework.classify(rng)
+        c = casework.classify(rng, {category: 1.0}) if category is not None else casework.classify(rng)
         if not (await send("classify_call", f"{call}/classify", c.to_json(), self.who)).ok:
             return
         share = p.profile.intervention_share * (0.5 if line == Line.LINE_1480 else 1.0)

@@ -13,8 +13,9 @@ Figures quoted by the provincial welfare directors calibrate the rates:
 - Mazandaran: more than 45,000 calls a year; 19 centres, Amol at level 2; new centres being
   built in Savadkuh-e Shomali, Kelardasht and Simorgh (they open during the run).
 
-A province without a profile gets a small capital-centred setup (``generic``).
-Coordinates are the county seats (WGS84), rounded; all lie inside Iran.
+The other 27 provinces are scaled from these by population (``nation.py``: the 2016
+census), for ``--provinces all``. Coordinates are the county seats (WGS84), rounded; all
+lie inside Iran.
 """
 
 from __future__ import annotations
@@ -256,24 +257,44 @@ PROFILES: dict[str, ProvinceProfile] = {p.code: p for p in (QAZVIN, ALBORZ, KERM
 
 
 def generic(code: str) -> ProvinceProfile:
-    """A small capital-centred setup for a province the reports say nothing about."""
-    prov = PROVINCES[code]
-    capital = prov.capital
-    return ProvinceProfile(
-        code=code,
-        counties=(County(capital, prov.lat, prov.lon, radius_km=9),),
-        places=(
-            PlaceSpec(f"{capital} crisis intervention centre", K.RESIDENTIAL_LEVEL_1, capital, 8),
-            PlaceSpec(f"{capital} outpatient centre", K.OUTPATIENT, capital),
-            PlaceSpec(f"{prov.name} safe house", K.SAFE_HOUSE, capital, 6),
-            PlaceSpec(f"{prov.name} health house", K.HEALTH_HOUSE, capital, 4),
-        ),
-        teams=_teams(code, capital, 4, night=2),
-        calls_per_day=20.0,
-        other_incidents_per_day=8.0,
-        direct_admissions_per_day=0.8,
-        source="no report: a small capital-centred setup",
-    )
+    """A province the reports say nothing about: scaled by population (``nation``)."""
+    from .nation import profile
+
+    return profile(code)
+
+
+ALL = "all"
+
+
+def scaled(p: ProvinceProfile, volume: float) -> ProvinceProfile:
+    """The province with ``volume`` times its calls, cases and direct admissions (same ratios)."""
+    if volume == 1.0:
+        return p
+    from dataclasses import replace
+
+    return replace(p, calls_per_day=p.calls_per_day * volume, other_incidents_per_day=p.other_incidents_per_day * volume,
+                   direct_admissions_per_day=p.direct_admissions_per_day * volume)
+
+
+def expand(provinces: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Province codes as given, with ``all`` standing for the 31 (the reported ones first)."""
+    out: list[str] = []
+    for code in provinces:
+        for c in ((*PROFILES, *sorted(set(PROVINCES) - set(PROFILES))) if code.lower() == ALL else (code,)):
+            if c not in out:
+                out.append(c)
+    return tuple(out)
+
+
+def expected_ratios(p: ProvinceProfile) -> dict[str, float]:
+    """What the profile's rates mean per call: interventions, dispatches and admissions.
+
+    Dispatches: every incident gets a team (the few cancelled for want of one are within the
+    tolerance). Admissions: a share of the call-outs, plus those brought straight in."""
+    incidents = p.calls_per_day * p.intervention_share + p.other_incidents_per_day
+    admissions = incidents * p.admit_share + p.direct_admissions_per_day
+    return {"interventions": p.intervention_share, "dispatches": incidents / p.calls_per_day,
+            "admissions": admissions / p.calls_per_day}
 
 
 def profile_for(code: str) -> ProvinceProfile:

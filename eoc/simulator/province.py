@@ -23,7 +23,9 @@ from .geo import Point, scatter
 from .line123 import CallDesk
 from .names import persian_names
 from .profiles import PlaceSpec, ProvinceProfile
+from . import scenarios
 from .referrals import ReferralDesk
+from .scenarios import Scenario
 from .stats import SimStats
 from .tasks import TaskSet
 from .teams import TeamUnit
@@ -33,7 +35,7 @@ MAX_TASKS = 2000  # more cases in flight than this: new arrivals wait (the API i
 
 class ProvinceSim:
     def __init__(self, profile: ProvinceProfile, client: CommandClient, clock: SimClock, tasks: TaskSet,
-                 stats: SimStats, seed: int) -> None:
+                 stats: SimStats, seed: int, scenarios: tuple[Scenario, ...] = ()) -> None:
         self.profile = profile
         self.names = persian_names(profile)  # what operators read: the places and teams in Persian
         self.code = profile.code
@@ -48,6 +50,8 @@ class ProvinceSim:
         self.calls = CallDesk(self)
         self.referrals = ReferralDesk(self)
         self.teams: list[TeamUnit] = []
+        self.scenarios = scenarios
+        self.ready = asyncio.Event()  # its places and teams are registered: its life has begun
 
     def rng(self, name: str) -> random.Random:
         """A random stream of its own for each thing, so the seed fixes it whatever the timing."""
@@ -64,6 +68,13 @@ class ProvinceSim:
     # ------------------------------------------------------------------ the run
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self.ready.set()  # even a failed setup must not keep the shared clock paused
+
+    async def _run(self) -> None:
+        scenarios.start(self.scenarios, self)  # they wait for the province to be ready
         earlier = await self._earlier_run()
         opened = await self._places(earlier)
         await self._teams(earlier)
@@ -76,6 +87,7 @@ class ProvinceSim:
         self.tasks.spawn(self.referrals.incidents(), f"{self.code}:referrals")
         self.tasks.spawn(self.referrals.admissions(), f"{self.code}:direct-admissions")
         self.tasks.spawn(self.dispatcher.watch(), f"{self.code}:dispatcher")
+        self.ready.set()
         for spec in self.profile.places:
             if spec.opens_after_days and not self._named(earlier, "centre/", spec.name):
                 self.tasks.spawn(self._open_later(spec), f"{self.code}:opening:{spec.name}")
@@ -160,7 +172,10 @@ class ProvinceSim:
                 team_id, row = found
                 last = earlier.get(f"position/{team_id}")
                 unit = TeamUnit(self, spec, team_id, home, Point.from_json(last) if last else home)
-                unit.status = TeamStatus(row.get("status", "off_duty"))
+                # A board status that is no team status ("in_drill": an earlier run stopped in a
+                # manoeuvre) is believed available; the system's refusals correct the belief.
+                status = row.get("status", "off_duty")
+                unit.status = TeamStatus(status) if status in set(TeamStatus) else TeamStatus.AVAILABLE
                 unit.shift = ShiftKind(row["shift"]) if row.get("shift") else None
                 self.stats.adopted[f"{self.code}/team"] += 1
             else:

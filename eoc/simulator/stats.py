@@ -27,6 +27,15 @@ class SimStats:
     task_errors: int = 0  # unexpected exceptions inside the simulator's own tasks
     registered: Counter[str] = field(default_factory=Counter)  # "QZV/team", "QZV/outpatient"...
     adopted: Counter[str] = field(default_factory=Counter)  # already registered by an earlier run
+    restamped: int = 0  # commands refused as out of order on their record, sent again stamped anew
+    late_entries: int = 0  # commands written down while the line was down, entered when it came back
+    dropped_in_outage: int = 0  # position reports lost while the line was down
+    # Clients already staying when a place opens (its starting occupancy), per province: not
+    # part of a period's admissions.
+    opening_clients: Counter[str] = field(default_factory=Counter)
+    positions_skipped: int = 0  # position reports not sent because the system was busy
+    # What the scenarios did: "drill:QZV" incidents, "surge:QZV/Takestan/suicide" calls...
+    scenario: Counter[str] = field(default_factory=Counter)
 
     # -------------------------------------------------------------- the life, read off the commands
 
@@ -71,4 +80,6 @@ class SimStats:
             "refused": dict(self.refused), "server_errors": self.server_errors,
             "connection_errors": self.connection_errors, "task_errors": self.task_errors,
             "registered": dict(sorted(self.registered.items())), "adopted": dict(sorted(self.adopted.items())),
+            "restamped": self.restamped, "late_entries": self.late_entries,
+            "dropped_in_outage": self.dropped_in_outage, "positions_skipped": self.positions_skipped, "scenario": dict(sorted(self.scenario.items())),
         }

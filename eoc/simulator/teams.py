@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from events.envelope import iso
@@ -134,7 +133,9 @@ class TeamUnit:
             await self._recover()
             return
         self.status = S.DISPATCHED
-        outcome = casework.scene_outcome(rng, case.category, p.profile.admit_share)
+        # A manoeuvre (مانور) ends on the scene: nobody is really admitted.
+        outcome = (IncidentOutcome.RESOLVED_ON_SCENE if case.exercise
+                   else casework.scene_outcome(rng, case.category, p.profile.admit_share))
         await p.clock.sleep(rng.uniform(60, 180))  # the crew gets into the vehicle
         if not await self._status(S.EN_ROUTE):
             return await self._give_back(case)
@@ -165,7 +166,7 @@ class TeamUnit:
             spent += CHECK_IN_EVERY_MIN
             if miss:  # no word from the team: the dispatcher records it, the team calls in late
                 miss = False
-                due = datetime.now(UTC)
+                due = clock.now()
                 await clock.sleep(5 * 60)
                 await self.p.client.send("record_missed_check_in", f"/teams/{self.id}/check-in-missed",
                                          {"due_at": iso(due)}, self.p.dispatcher.who)

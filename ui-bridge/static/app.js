@@ -68,8 +68,12 @@
   let config = null;
   let renderQueued = false;
 
+  /* The bridge's clock: the frame's "now", run on by this computer's clock; in a demo the
+   * bridge's clock is a simulation (شبیه‌سازی) that runs `rate` times faster. */
+  const clock = { at: 0, seen: 0, rate: 1, simulated: false };
+  const clockNow = () => (clock.seen ? clock.at + (Date.now() - clock.seen) * clock.rate : Date.now() + state.offset);
   /* Time the board is drawn at: the bridge's clock while live; frozen at the last update when not. */
-  const now = () => (state.conn === "live" || !state.lastUpdate ? Date.now() + state.offset : state.lastUpdate);
+  const now = () => (state.conn === "live" || !state.lastUpdate ? clockNow() : state.lastUpdate);
   const ns = () => (state.mode === "drill" ? "drill/" : "");
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const ms = (iso) => (iso ? Date.parse(iso) : NaN);
@@ -158,7 +162,10 @@
     if (frame.now) {
       state.offset = Date.parse(frame.now) - Date.now();
       state.lastUpdate = Date.parse(frame.now);
+      clock.at = Date.parse(frame.now);
+      clock.seen = Date.now();
     }
+    if (frame.clock) { clock.rate = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated; }
     if (frame.type === "snapshot") {
       state.snapshots += 1;
       state.version += 1;
@@ -579,9 +586,10 @@
     $("sound").classList.toggle("on", state.sound);
     $("sound").setAttribute("aria-pressed", String(state.sound));
     $("sound").title = I.t(state.sound ? "soundOn" : "soundOff");
-    setText($("clock-time"), I.time(Date.now() + state.offset, true));
-    setText($("clock-date"), I.date(Date.now() + state.offset, true));
-    $("clock-date").dataset.gregorian = new Date(Date.now() + state.offset).toISOString().slice(0, 10);
+    const wall = clockNow();  // the wall clock runs on even when the board is not live
+    setText($("clock-time"), I.time(wall, true) + (clock.simulated ? " · " + I.t("simulated") : ""));
+    setText($("clock-date"), I.date(wall, true));
+    $("clock-date").dataset.gregorian = new Date(wall).toISOString().slice(0, 10);
     renderConn();
     if (state.province) {
       setText($("scope-place"), I.province(state.province));

@@ -51,6 +51,7 @@ window.EOC = window.EOC || {};
     nation: ["کل کشور", "Whole country"],
     live: ["عملیات واقعی", "Live"],
     drill: ["مانور", "Drill"],
+    simulated: ["شبیه‌سازی", "simulated"],
     drillBanner: ["مانور — داده‌های تمرینی؛ این‌ها عملیات واقعی نیستند", "DRILL — exercise data, not real operations"],
     drillRunning: ["مانور در جریان است", "a drill is running"],
     connected: ["متصل", "Live"],

@@ -91,9 +91,19 @@ window.EOC = window.EOC || {};
     b.textContent = document.documentElement.lang === "en" ? "Sign out" : "خروج";
     b.addEventListener("click", signOut);
     controls.appendChild(b);
+    const role = ((load() || {}).user || {}).role;
+    if (role === "provincial_supervisor" || role === "national_eoc") {  // they manage accounts
+      const a = document.createElement("a");
+      a.id = "users-link";
+      a.href = "users.html";
+      a.textContent = document.documentElement.lang === "en" ? "Users" : "کاربران";
+      controls.appendChild(a);
+    }
   }
 
   fromAddress();
+  // Registered before the dashboard's own listener: a new #token= is taken before it reconnects.
+  window.addEventListener("hashchange", fromAddress);
   const current = load();
   schedule(current);
   if (document.getElementById("top")) {  // the dashboard (not the sign-in page)
