@@ -96,6 +96,12 @@ def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
         built.append(system)
         return system
 
+    def close(system: object) -> None:
+        """Close one system now (a property test builds one per example: each holds connections)."""
+        built.remove(system)
+        system.close()  # type: ignore[attr-defined]
+
+    make.close = close  # type: ignore[attr-defined]
     yield make
     for system in reversed(built):
         system.close()
