@@ -101,7 +101,7 @@ async def run_bridge(args: argparse.Namespace, clients: ClientProcess) -> dict[s
     from ui_bridge.server import start_embedded_bridge
 
     with tempfile.TemporaryDirectory() as tmp:
-        system = build(Settings.from_env({}, data_dir=Path(tmp), token_secret=b"bench-secret-bench-secret"),
+        system = build(Settings.from_env({}, data_dir=Path(tmp), token_secret=b"bench-key-7c1e9a3f5d2b8064ee19ab37c5d2"),
                        checkpoint=False)
         try:
             handle = await start_embedded_bridge(system, host="127.0.0.1", port=0, tick_s=TICK_S)

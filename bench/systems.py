@@ -30,7 +30,7 @@ from . import services
 from .loadgen import Pool
 from .procs import Proc, eoc_command, free_port, wait_port
 
-SECRET = b"bench-secret-bench-secret-bench-secret"
+SECRET = b"bench-key-7c1e9a3f5d2b8064ee19ab37c5d2"
 
 
 @dataclass

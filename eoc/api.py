@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.envelope import iso
@@ -21,9 +21,12 @@ from projections.views import summary
 from projections.visibility import visible_rows
 
 from . import commands as c
+from .access_log import record_secret_reads
 from .auth import Claims
+from .identity_api import identity_router
+from .transport import install_transport_guards
 from .bootstrap import System
-from .errors import Unauthorized
+from .errors import Refused, Unauthorized
 from .http_errors import install, known_query_only
 from .http_limits import Limits
 from .idempotency import Idempotent
@@ -43,12 +46,32 @@ def create_api(system: System) -> FastAPI:
     api.add_middleware(Limits)
     svc = system.service
 
-    def claims(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
-        if creds is None:
-            raise Unauthorized("a bearer token is needed (eoc token --role ... --province ...)")
-        return system.signer.verify(creds.credentials)
+    def claims(request: Request,
+               creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
+        where = request.client.host if request.client else "?"
+        try:
+            if creds is None:
+                raise Unauthorized("a bearer token is needed: sign in (/signin.html or /api/v1/auth/sign-in)")
+            who = system.signer.verify(creds.credentials)
+        except Unauthorized:
+            system.limits.unauthenticated.take(where, "requests without a valid token from this address")
+            raise
+        if request.method != "GET":  # commands: per user and per address
+            system.limits.commands_user.take(who.sub, "commands from this user")
+            system.limits.commands_address.take(where, "commands from this address")
+        request.state.claims = who
+        return who
 
     Who = Annotated[Claims, Depends(claims)]
+
+    install_transport_guards(api)
+
+    def refused(request: Request, exc: Refused) -> None:
+        who = getattr(request.state, "claims", None)
+        if who is not None and exc.kind in ("forbidden", "unauthorized") and system.access_log is not None:
+            # Refused commands are facts for auditors (the reason is the one the caller saw).
+            system.access_log.record(user=who.sub, role=str(who.role), province=who.province, action="refused",
+                                     channel="api", subject=request.url.path, error=exc.code, reason=exc.reason)
 
     # ---------------------------------------------------------------- calls (تماس)
 
@@ -148,23 +171,28 @@ def create_api(system: System) -> FastAPI:
 
     # ---------------------------------------------------------------- boards (read)
 
+    def board_read(who: Claims, what: str) -> dict[str, Any]:
+        _, rows = system.follower.snapshot()
+        seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
+        record_secret_reads(system.access_log, who.sub, str(who.role), who.province, "api", seen, what=what)
+        return seen
+
     @api.get("/api/v1/boards", tags=["boards"])
     def boards(who: Who) -> dict[str, Any]:
         """Every board row this token may see, with the sequence number of the last delta."""
-        sequence, rows = system.follower.snapshot()
-        return {"sequence": sequence, "position": system.follower.position,
-                "rows": visible_rows(rows, str(who.role), who.province, system.unseal_place)}
+        sequence, _ = system.follower.snapshot()
+        return {"sequence": sequence, "position": system.follower.position, "rows": board_read(who, "boards")}
 
     @api.get("/api/v1/boards/summary", tags=["boards"])
     def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:
         """The boards as an operator reads them now: ages, rollups, alerts."""
-        _, rows = system.follower.snapshot()
-        seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
-        return summary(seen, iso(datetime.now(UTC)), drill=drill)
+        return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
+
+    api.include_router(identity_router(system, claims))
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": system.settings.store, "position": system.follower.position}
 
-    install(api)
+    install(api, on_refused=refused)
     return api

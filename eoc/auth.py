@@ -1,9 +1,17 @@
-"""Tokens signed by the system, and who may give which command where.
+"""Access tokens signed by the system, and who may give which command where.
 
-A token is ``base64url(json claims) . base64url(HMAC-SHA256)``: small, dependency-free, and
-checked in constant time. Claims: ``sub`` (pseudonymous user id), ``role``, ``province``
-(a province code, or ``IR`` for national roles), ``exp`` (Unix seconds) and, for a team's
-tablet, ``team``.
+An access token is a compact JWS (HS256): ``header.claims.signature``, base64url. The
+header names the signing key (``kid``) so that keys rotate without signing everyone out:
+a new key signs, the previous ones still verify until their tokens have expired. Claims:
+``iss``, ``aud``, ``iat``, ``exp`` (at most ``MAX_ACCESS_S`` after ``iat``), ``jti``, ``sub``
+(the user's pseudonymous id), ``role``, ``province`` (``IR`` for national roles), ``sid``
+(the sign-in session, which logout, disabling the user and "end all sessions" revoke) and,
+for accounts bound to one, ``team`` or ``centre``.
+
+``Authenticator.verify`` checks the signature and the times, then asks the user directory
+whether the session and the user are still live, on every request: revocation is at once.
+``issue`` is the programmatic way for tests, benchmarks and the simulator to get a token
+(short-lived like every access token); people get theirs by signing in (eoc/signin.py).
 """
 
 from __future__ import annotations
@@ -13,51 +21,22 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from events.places import PROVINCES
+from events.policy import POLICY, TEAM_COMMANDS, roles_for, valid_scope
 from events.vocabulary import NATIONAL, Role
 
 from .domain import Actor
 from .errors import Forbidden, Unauthorized, WrongProvince
 
 R = Role
-# Which roles may give each command. A provincial supervisor may do everything in the
-# province; the national EOC and auditors watch and never write.
-COMMAND_ROLES: dict[str, frozenset[Role]] = {
-    name: frozenset(roles) | {R.PROVINCIAL_SUPERVISOR}
-    for name, roles in {
-        "receive_call": {R.CALL_TAKER},
-        "classify_call": {R.CALL_TAKER},
-        "counsel_call": {R.CALL_TAKER},
-        "refer_call": {R.CALL_TAKER},
-        "escalate_call": {R.CALL_TAKER},
-        "open_incident": {R.CALL_TAKER, R.DISPATCHER, R.CENTRE_STAFF},
-        "close_incident": {R.DISPATCHER},
-        "register_team": set(),
-        "start_shift": {R.DISPATCHER, R.TEAM},
-        "end_shift": {R.DISPATCHER, R.TEAM},
-        "dispatch_team": {R.DISPATCHER},
-        "change_team_status": {R.DISPATCHER, R.TEAM},
-        "report_position": {R.TEAM, R.DISPATCHER},
-        "check_in": {R.TEAM, R.DISPATCHER},
-        "record_missed_check_in": {R.DISPATCHER, R.SYSTEM},
-        "register_centre": set(),
-        "change_capacity": {R.CENTRE_STAFF},
-        "close_centre": set(),
-        "admit_client": {R.CENTRE_STAFF},
-        "start_holding": {R.CENTRE_STAFF},
-        "transfer_client": {R.CENTRE_STAFF},
-        "discharge_client": {R.CENTRE_STAFF},
-    }.items()
-}
-
-# Who may see where the secret places (safe houses, health houses) are and who is in them:
-# only the people of that province who run or oversee them.
-SECRET_READERS = frozenset({R.CENTRE_STAFF, R.PROVINCIAL_SUPERVISOR})
-# Who may open personal details (the sealed caller and client data).
-PERSONAL_DATA_READERS = frozenset({R.CALL_TAKER, R.CENTRE_STAFF, R.PROVINCIAL_SUPERVISOR})
-NATIONAL_ROLES = frozenset({R.NATIONAL_EOC, R.AUDITOR})
+ISSUER = "eoc-social-emergency"
+AUDIENCE = "eoc"
+MAX_ACCESS_S = 15 * 60  # an access token lives 15 minutes at most; the refresh token renews it
+NATIONAL_ROLES = frozenset(r for r, p in POLICY.items() if p.national)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +46,10 @@ class Claims:
     province: str
     exp: int
     team: str | None = None
+    centre: str | None = None
+    iat: int = 0
+    jti: str = ""
+    sid: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -81,63 +64,134 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class TokenSigner:
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < 16:
-            raise ValueError("the token secret must be at least 16 bytes")
-        self._secret = secret
+def key_id(secret: bytes) -> str:
+    """A key's public name: a digest of it (so that two processes with one secret agree)."""
+    return hashlib.sha256(b"eoc-kid\n" + secret).hexdigest()[:12]
 
-    def _sign(self, body: str) -> str:
-        return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
+
+class TokenSigner:
+    """Signs with the current key; verifies with the current and the previous keys."""
+
+    def __init__(self, secret: bytes, previous: Sequence[bytes] = ()) -> None:
+        for s in (secret, *previous):
+            if len(s) < 16:
+                raise ValueError("a token signing key must be at least 16 bytes")
+        self._current = key_id(secret)
+        self._keys = {key_id(s): s for s in (*previous, secret)}
+
+    @property
+    def kid(self) -> str:
+        return self._current
+
+    def _sign(self, kid: str, signing_input: str) -> str:
+        return _b64(hmac.new(self._keys[kid], signing_input.encode(), hashlib.sha256).digest())
 
     def issue(
         self,
         role: Role | str,
         province: str,
         sub: str = "user",
-        ttl_s: int = 12 * 3600,
+        ttl_s: int = MAX_ACCESS_S,
         team: str | None = None,
         now: float | None = None,
+        *,
+        centre: str | None = None,
+        sid: str | None = None,
     ) -> str:
         role = Role(role)
-        if province != NATIONAL and province not in PROVINCES:
-            raise ValueError(f"unknown province {province!r}")
-        if role in NATIONAL_ROLES and province != NATIONAL:
+        if role == R.SYSTEM:
+            raise ValueError("the system has no token")
+        if not valid_scope(role, province):
+            if province != NATIONAL and role not in NATIONAL_ROLES:
+                raise ValueError(f"unknown province {province!r}" if province != NATIONAL
+                                 else f"a {role} works in one province, not {NATIONAL}")
             raise ValueError(f"a {role} token is national: use province {NATIONAL}")
-        claims = {"sub": sub, "role": str(role), "province": province,
-                  "exp": int((now or time.time()) + ttl_s)}
-        if team:
-            claims["team"] = team
+        if ttl_s > MAX_ACCESS_S:
+            raise ValueError(f"an access token lives at most {MAX_ACCESS_S} s; sign in again or refresh")
+        iat = int(now if now is not None else time.time())
+        claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "iat": iat, "exp": iat + int(ttl_s),
+                                  "jti": uuid.uuid4().hex, "sub": sub, "role": str(role), "province": province}
+        for name, value in (("team", team), ("centre", centre), ("sid", sid)):
+            if value:
+                claims[name] = value
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": self._current},
+                                 separators=(",", ":")).encode())
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        return f"{body}.{self._sign(body)}"
+        return f"{header}.{body}.{self._sign(self._current, header + '.' + body)}"
 
     def verify(self, token: str, now: float | None = None) -> Claims:
         if not token.isascii() or len(token) > 4096:  # compare_digest refuses non-ASCII text
             raise Unauthorized("malformed token")
         try:
-            body, sig = token.split(".")
-        except ValueError:
+            header_b64, body, sig = token.split(".")
+            header = json.loads(_unb64(header_b64))
+            kid = header["kid"]
+        except (ValueError, KeyError, TypeError):
             raise Unauthorized("malformed token") from None
-        if not hmac.compare_digest(sig, self._sign(body)):
+        if header.get("alg") != "HS256" or kid not in self._keys:
+            raise Unauthorized("bad token signature")
+        if not hmac.compare_digest(sig, self._sign(kid, header_b64 + "." + body)):
             raise Unauthorized("bad token signature")
         try:
             c = json.loads(_unb64(body))
-            claims = Claims(sub=c["sub"], role=Role(c["role"]), province=c["province"],
-                            exp=int(c["exp"]), team=c.get("team"))
+            if c["iss"] != ISSUER or c["aud"] != AUDIENCE:
+                raise Unauthorized("the token was issued for another system")
+            claims = Claims(sub=str(c["sub"]), role=Role(c["role"]), province=str(c["province"]),
+                            exp=int(c["exp"]), team=c.get("team"), centre=c.get("centre"),
+                            iat=int(c["iat"]), jti=str(c["jti"]), sid=c.get("sid"))
         except (ValueError, KeyError, TypeError):
             raise Unauthorized("malformed token claims") from None
-        if claims.exp < (now or time.time()):
+        t = now if now is not None else time.time()
+        if claims.exp < t:
             raise Unauthorized("token expired")
+        if claims.exp - claims.iat > MAX_ACCESS_S or claims.iat > t + 60:
+            raise Unauthorized("the token's lifetime is not allowed")
+        if claims.role == R.SYSTEM or not valid_scope(claims.role, claims.province):
+            raise Unauthorized("the token's role and province do not go together")
         return claims
 
 
-def authorize(claims: Claims, command: str, province: str, team_id: str | None = None) -> None:
+class SessionCheck(Protocol):
+    """The user directory as the authenticator sees it (eoc/users.py)."""
+
+    def token_live(self, claims: Claims) -> str | None: ...
+    def revoked_since(self, since: float) -> tuple[set[str], dict[str, float]]: ...
+
+
+class Authenticator:
+    """Signer plus directory: a token is good while its signature, times, session and user are."""
+
+    def __init__(self, signer: TokenSigner, directory: SessionCheck | None = None) -> None:
+        self.signer = signer
+        self.directory = directory
+
+    def issue(self, *args: Any, **kw: Any) -> str:
+        return self.signer.issue(*args, **kw)
+
+    def verify(self, token: str, now: float | None = None) -> Claims:
+        claims = self.signer.verify(token, now)
+        if self.directory is not None:
+            problem = self.directory.token_live(claims)
+            if problem:
+                raise Unauthorized(problem)
+        return claims
+
+    def revoked_since(self, since: float) -> tuple[set[str], dict[str, float]]:
+        """Sessions revoked and users whose sessions ended since ``since`` (for the bridge)."""
+        if self.directory is None:
+            return set(), {}
+        return self.directory.revoked_since(since)
+
+
+def authorize(claims: Claims, command: str, province: str, team_id: str | None = None,
+              centre_id: str | None = None) -> None:
     """Raise unless this token may give this command on something in this province."""
-    if claims.role not in COMMAND_ROLES[command]:
+    allowed = roles_for(command)
+    if claims.role not in allowed:
         raise Forbidden(
             f"a {claims.role} may not {command.replace('_', ' ')}",
             role=str(claims.role),
-            allowed=sorted(str(r) for r in COMMAND_ROLES[command]),
+            allowed=sorted(str(r) for r in allowed),
         )
     if claims.province != province:
         raise WrongProvince(
@@ -145,12 +199,11 @@ def authorize(claims: Claims, command: str, province: str, team_id: str | None =
             token_province=claims.province,
             target_province=province,
         )
-    if claims.role == Role.TEAM and team_id is not None and claims.team != team_id:
-        raise Forbidden("a team's token acts only for that team", team=claims.team)
-
-
-def may_see_secret(role: Role | str, token_province: str, place_province: str) -> bool:
-    return Role(role) in SECRET_READERS and token_province == place_province
+    binding = POLICY[claims.role].binding
+    if binding == "team" and command in TEAM_COMMANDS and team_id is not None and claims.team != team_id:
+        raise Forbidden("a team's account acts only for that team", team=claims.team)
+    if binding == "centre" and claims.centre and centre_id is not None and claims.centre != centre_id:
+        raise Forbidden("a centre's account acts only for that centre", centre=claims.centre)
 
 
 def may_see_province(role: Role | str, token_province: str, province: str) -> bool:

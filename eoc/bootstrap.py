@@ -10,11 +10,15 @@ from typing import Any
 from consumers.follower import FileCheckpoint, Follower
 from events.sealing import Unreadable, unseal
 
-from .auth import TokenSigner
-from .config import Settings
+from .access_log import AccessLog
+from .auth import Authenticator, TokenSigner
+from .config import Settings, secure_data_dir
 from .idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
-from .keyring import Keyring, PostgresKeyring, SQLiteKeyring
+from .keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
+from .limits import Limits
 from .service import CommandService, EOCApplication
+from .signin import SignIn
+from .users import UserDirectory
 
 
 @dataclass
@@ -24,9 +28,13 @@ class System:
     keyring: Keyring
     service: CommandService
     follower: Follower
-    signer: TokenSigner
+    signer: Authenticator  # issues (programmatically) and verifies tokens, with the directory
     checkpoints: Any = None  # the audit CheckpointPublisher, once started
     idempotency: KeyStore | None = None  # Idempotency-Key answers, in the event store's database
+    directory: UserDirectory | None = None
+    access_log: AccessLog | None = None
+    signin: SignIn | None = None
+    limits: Limits | None = None
 
     def start_checkpoints(self, *, every_events: int = 1000, every_s: float = 60.0, kafka: bool = False) -> Any:
         """Sign and keep audit checkpoints of the log as it grows (eoc/audit/checkpoints.py)."""
@@ -57,7 +65,37 @@ class System:
         if self.idempotency is not None:
             self.idempotency.close()
         self.keyring.close()
+        for part in (self.directory, self.access_log):
+            if part is not None:
+                part.close()
         self.app.close()
+
+
+def make_keyring(settings: Settings) -> Keyring:
+    """The keyring: its own database when configured, its keys wrapped by the master key."""
+    if settings.keyring_dsn or settings.store == "postgres":
+        keyring: Keyring = PostgresKeyring(settings.keyring_dsn or settings.pg_dsn or "")
+    else:
+        keyring = SQLiteKeyring(str(settings.keyring_path or settings.data_dir / "keys.sqlite"))
+    if settings.master_key:
+        keyring = WrappedKeyring(keyring, settings.master_key)
+    return keyring
+
+
+def attach_identity(system: System) -> System:
+    """People, sessions, the access log and the abuse limits, beside the store."""
+    settings = system.settings
+    dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
+    if dsn:
+        directory, log = UserDirectory(dsn=dsn), AccessLog(dsn=dsn)
+    else:
+        directory = UserDirectory(path=settings.data_dir / "users.sqlite")
+        log = AccessLog(path=settings.data_dir / "access.sqlite")
+    limits = Limits.default(settings.rate_limit_scale)
+    system.signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory)
+    system.directory, system.access_log, system.limits = directory, log, limits
+    system.signin = SignIn(directory, system.signer, log, limits)
+    return system
 
 
 def checkpoint_table(settings: Settings) -> Any:
@@ -76,20 +114,17 @@ def build(
     checkpoint: bool = True,
     start_follower: bool = True,
 ) -> System:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     app = EOCApplication(env=settings.eventsourcing_env())
-    if settings.store == "sqlite":
-        keyring: Keyring = SQLiteKeyring(str(settings.data_dir / "keys.sqlite"))
-        idempotency: KeyStore = SQLiteKeyStore(str(settings.sqlite_path))
-    else:
-        keyring = PostgresKeyring(settings.pg_dsn or "")
-        idempotency = PostgresKeyStore(settings.pg_dsn or "")
+    keyring = make_keyring(settings)
+    idempotency: KeyStore = (SQLiteKeyStore(str(settings.sqlite_path)) if settings.store == "sqlite"
+                             else PostgresKeyStore(settings.pg_dsn or ""))
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
     service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock)
-    system = System(settings, app, keyring, service, follower, TokenSigner(settings.token_secret),
-                    idempotency=idempotency)
+    system = attach_identity(System(settings, app, keyring, service, follower,
+                                    Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))
     if start_follower:
         follower.start()
     return system

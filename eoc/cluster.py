@@ -142,20 +142,20 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
     from consumers.board_topic import BoardTopicView
     from consumers.telemetry import TelemetryPublisher
 
-    from .auth import TokenSigner
-    from .bootstrap import System
-    from .keyring import PostgresKeyring
+    from .auth import Authenticator, TokenSigner
+    from .bootstrap import System, attach_identity, make_keyring
     from .service import CommandService, EOCApplication
 
     settings = settings or cs.core()
     app = EOCApplication(env=settings.eventsourcing_env())
-    keyring = PostgresKeyring(settings.pg_dsn or "")
+    keyring = make_keyring(settings)
     publisher = TelemetryPublisher(cs.kafka_bootstrap, cs.layout)
     service = CommandService(app, keyring, telemetry=publisher, clock=clock)
     boards = BoardTopicView(cs.kafka_bootstrap, cs.layout.boards)
     if follow_boards:
         boards.start()
-    system = System(settings, app, keyring, service, boards, TokenSigner(settings.token_secret))  # type: ignore[arg-type]
+    system = attach_identity(System(settings, app, keyring, service, boards,  # type: ignore[arg-type]
+                                    Authenticator(TokenSigner(settings.token_secret))))
     return ClusterApi(system, publisher)
 
 

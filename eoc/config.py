@@ -25,6 +25,20 @@ class Settings:
     # The Ed25519 key that signs audit checkpoints (default: a file in the data directory).
     audit_key: Path | None = None
     topic_prefix: str = ""  # prefixes every Kafka topic name (tests, several systems on one broker)
+    # Keys that signed tokens before the current one (rotation: they verify, never sign).
+    token_previous: tuple[bytes, ...] = ()
+    # The keyring of personal and place keys: its own database, its keys wrapped by a master key.
+    keyring_dsn: str | None = None  # PostgreSQL with its own credentials (default: the event store's)
+    keyring_path: Path | None = None  # SQLite file (default: keys.sqlite in the data directory)
+    master_key: bytes | None = None  # wraps every key in the keyring (EOC_MASTER_KEY or _FILE)
+    users_dsn: str | None = None  # the user directory and access log in cluster mode (default EOC_PG_DSN)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Pages allowed to open the bridge's websocket (besides the API's own address).
+    allowed_origins: tuple[str, ...] = ()
+    rate_limit_scale: float = 1.0  # multiplies every abuse limit; 0 turns them off (benchmarks)
+    ws_max_unauthenticated: int = 200  # sockets still waiting for their token, all together
+    ws_max_per_user: int = 8  # open dashboards of one user
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -36,8 +50,29 @@ class Settings:
             values["data_dir"] = Path(env["EOC_DATA_DIR"])
         if "EOC_PG_DSN" in env:
             values["pg_dsn"] = env["EOC_PG_DSN"]
-        if "EOC_TOKEN_SECRET" in env:
-            values["token_secret"] = env["EOC_TOKEN_SECRET"].encode()
+        token_secret = _secret(env, "EOC_TOKEN_SECRET")
+        if token_secret is not None:
+            values["token_secret"] = check_secret("EOC_TOKEN_SECRET", token_secret)
+        previous = _secret(env, "EOC_TOKEN_PREVIOUS_SECRETS")
+        if previous:
+            values["token_previous"] = tuple(check_secret("EOC_TOKEN_PREVIOUS_SECRETS", p.strip())
+                                             for p in previous.split(b",") if p.strip())
+        master = _secret(env, "EOC_MASTER_KEY")
+        if master is not None:
+            values["master_key"] = check_secret("EOC_MASTER_KEY", master)
+        for name, key, kind in (("EOC_KEYRING_DSN", "keyring_dsn", str), ("EOC_KEYRING_PATH", "keyring_path", Path),
+                                ("EOC_USERS_DSN", "users_dsn", str), ("EOC_TLS_CERT", "tls_cert", Path),
+                                ("EOC_TLS_KEY", "tls_key", Path)):
+            if env.get(name):
+                values[key] = kind(env[name])
+        if env.get("EOC_ALLOWED_ORIGINS"):
+            values["allowed_origins"] = tuple(o.strip() for o in env["EOC_ALLOWED_ORIGINS"].split(",") if o.strip())
+        if "EOC_RATE_LIMIT_SCALE" in env:
+            values["rate_limit_scale"] = float(env["EOC_RATE_LIMIT_SCALE"])
+        if "EOC_WS_MAX_UNAUTHENTICATED" in env:
+            values["ws_max_unauthenticated"] = int(env["EOC_WS_MAX_UNAUTHENTICATED"])
+        if "EOC_WS_MAX_PER_USER" in env:
+            values["ws_max_per_user"] = int(env["EOC_WS_MAX_PER_USER"])
         if "EOC_HOST" in env:
             values["host"] = env["EOC_HOST"]
         if "EOC_PORT" in env:
@@ -55,6 +90,8 @@ class Settings:
         values.update(overrides)
         if "token_secret" not in values:  # shared by `eoc demo` and `eoc token` on one machine
             values["token_secret"] = _local_secret(Path(values.get("data_dir", cls.data_dir)))  # type: ignore[arg-type]
+            if "token_previous" not in values:  # kept by `eoc keys rotate`
+                values["token_previous"] = _local_previous(Path(values.get("data_dir", cls.data_dir)))  # type: ignore[arg-type]
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.store not in ("sqlite", "postgres"):
             raise ValueError(f"EOC_STORE must be sqlite or postgres, not {settings.store!r}")
@@ -95,13 +132,75 @@ class Settings:
         return env
 
 
+PLACEHOLDERS = ("change-me", "changeme", "change_me", "placeholder", "example", "secret-secret", "xxxxxxxx",
+                "00000000", "replace-me", "your-secret")
+
+
+class WeakSecret(ValueError):
+    """A secret that anyone could guess: the process refuses to start with it."""
+
+
+def check_secret(name: str, value: bytes) -> bytes:
+    """Refuse placeholder, short or repetitive secrets, naming the variable and the fix."""
+    text = value.decode(errors="replace").lower()
+    fix = f"set {name} (or {name}_FILE) to at least 32 random bytes, e.g. $(openssl rand -hex 32)"
+    if any(p in text for p in PLACEHOLDERS):
+        raise WeakSecret(f"{name} is a placeholder, which anyone can read in the repository: {fix}")
+    if len(value) < 32:
+        raise WeakSecret(f"{name} is too short ({len(value)} bytes): {fix}")
+    if len(set(value)) < 10:
+        raise WeakSecret(f"{name} repeats too few characters to be random: {fix}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> bytes | None:
+    """A secret from the variable, or from the file its ``_FILE`` twin names (Docker secrets)."""
+    if env.get(name + "_FILE"):
+        return Path(env[name + "_FILE"]).read_bytes().strip()
+    if name in env:
+        return env[name].encode()
+    return None
+
+
+def secure_data_dir(path: Path) -> None:
+    """The data directory is the owner's alone: 0700, its files 0600, and so are new ones."""
+    os.umask(0o077)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for child in path.iterdir():
+        if child.is_file() and not child.is_symlink():
+            os.chmod(child, 0o600)
+
+
+def _local_previous(data_dir: Path) -> tuple[bytes, ...]:
+    try:
+        return tuple(line for line in (data_dir / "token.previous").read_bytes().split(b"\n") if line)
+    except FileNotFoundError:
+        return ()
+
+
+def rotate_local_secret(data_dir: Path, keep: int = 2) -> bytes:
+    """A new signing key in the data directory; the last ``keep`` old ones still verify, so
+    nobody is signed out (access tokens live minutes; refresh tokens are not signed)."""
+    secure_data_dir(data_dir)
+    old = _local_secret(data_dir)
+    previous = (old, *_local_previous(data_dir))[:keep]
+    (data_dir / "token.previous").write_bytes(b"\n".join(previous) + b"\n")
+    new = secrets.token_hex(32).encode()
+    tmp = data_dir / "token.secret.new"
+    tmp.write_bytes(new)
+    os.chmod(tmp, 0o600)
+    tmp.replace(data_dir / "token.secret")
+    return new
+
+
 def _local_secret(data_dir: Path) -> bytes:
     """The token secret kept in the data directory, made on first use (owner-only file)."""
     path = data_dir / "token.secret"
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(data_dir)
         secret = secrets.token_hex(32).encode()
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -10,7 +10,7 @@ from __future__ import annotations
 class Refused(Exception):
     """A command that the system will not carry out."""
 
-    kind = "conflict"  # one of: invalid, unauthorized, forbidden, not_found, conflict
+    kind = "conflict"  # one of: invalid, unauthorized, forbidden, not_found, conflict, too_many
     code = "refused"
 
     def __init__(self, reason: str, **details: object) -> None:
@@ -39,6 +39,17 @@ class Forbidden(Refused):
 
 class WrongProvince(Forbidden):
     code = "wrong_province"
+
+
+class Conflict(Refused):
+    code = "conflict"
+
+
+class TooManyRequests(Refused):
+    """A rate limit: the answer is 429; ``retry_after`` says when to try again."""
+
+    kind = "too_many"
+    code = "too_many_requests"
 
 
 class NotFound(Refused):

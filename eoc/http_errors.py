@@ -11,6 +11,7 @@ OpenAPI documents this shape (``ErrorAnswer``) for every status a command can an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,7 +27,8 @@ from .idempotency import KEY_PATTERN
 
 log = logging.getLogger(__name__)
 
-STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
+STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
+          "too_many": 429}
 
 # The framework's statuses, named in the project's words.
 FRAMEWORK_CODES = {
@@ -61,10 +63,11 @@ COMMAND_REFUSALS: dict[int, str] = {
         413: "the body is over the size limit",
         415: "the body is not application/json",
         422: "a field is invalid: type, length, range, county, position outside Iran",
+        429: "too many requests from this user or address; try again after Retry-After",
         431: "too many or too large headers",
     }.items()
 }
-READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 422, 431)}
+READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 403, 404, 422, 429, 431)}
 ANY_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (422, 431)}
 
 
@@ -89,8 +92,8 @@ def _document(api: FastAPI) -> None:
         ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
-                statuses = (COMMAND_REFUSALS if method == "post" and path.startswith("/api/")
-                            else READ_REFUSALS if path.startswith("/api/") else ANY_REFUSALS)
+                statuses = (READ_REFUSALS if method == "get" and path.startswith("/api/")
+                            else COMMAND_REFUSALS if path.startswith("/api/") else ANY_REFUSALS)
                 operation["responses"].pop("422", None)  # the framework's shape, never answered
                 if method == "post" and path.startswith("/api/"):
                     operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
@@ -119,13 +122,19 @@ def known_query_only(request: Request) -> None:
                                        "type": "extra_forbidden"}])
 
 
-def install(api: FastAPI) -> None:
-    """Answer every refusal in the project's shape; call after the routes are declared."""
+def install(api: FastAPI, on_refused: Callable[[Request, Refused], None] | None = None) -> None:
+    """Answer every refusal in the project's shape; call after the routes are declared.
+
+    ``on_refused`` sees each named refusal first (the access log records refused commands)."""
     _document(api)
 
     @api.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind])
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        if on_refused is not None:
+            on_refused(request, exc)
+        headers = ({"Retry-After": str(int(exc.details.get("retry_after", 1)) + 1)}
+                   if exc.kind == "too_many" else None)
+        return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind], headers=headers)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -165,10 +174,9 @@ def install(api: FastAPI) -> None:
 
 def _answer_wrong_methods(api: FastAPI) -> None:
     """A command path asked with another method answers 405 with its own Allow header."""
-    allowed: dict[str, set[str]] = {}
-    for route in api.router.routes:
-        if isinstance(route, Route) and route.path.startswith("/api/") and route.methods:
-            allowed.setdefault(route.path, set()).update(route.methods)
+    # From the OpenAPI document: it lists included routers' operations too.
+    allowed = {path: {method.upper() for method in operations}
+               for path, operations in api.openapi().get("paths", {}).items() if path.startswith("/api/")}
     every = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
     for path, methods in allowed.items():
         allow = ", ".join(sorted(methods))

@@ -20,6 +20,45 @@ class Keyring(Protocol):
     def erase(self, subject: str) -> bool: ...
 
 
+class WrappedKeyring:
+    """Keys kept wrapped (AES-GCM) by a master key that is never stored beside them: a copy
+    of the keyring's database alone opens nothing. Keys stored before wrapping still read."""
+
+    PREFIX = b"W1"
+
+    def __init__(self, inner: Keyring, master: bytes) -> None:
+        import hashlib
+
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.inner = inner
+        self._aead = AESGCM(hashlib.sha256(b"eoc-keyring\n" + master).digest())
+
+    def _wrap(self, subject: str, key: bytes) -> bytes:
+        import os
+
+        nonce = os.urandom(12)
+        return self.PREFIX + nonce + self._aead.encrypt(nonce, key, subject.encode())
+
+    def _unwrap(self, subject: str, blob: bytes | None) -> bytes | None:
+        if blob is None or not blob.startswith(self.PREFIX) or len(blob) < 2 + 12 + 16:
+            return blob
+        return self._aead.decrypt(blob[2:14], blob[14:], subject.encode())
+
+    def create(self, subject: str) -> bytes:
+        stored = self.inner.create_raw(subject, self._wrap(subject, new_key()))  # type: ignore[attr-defined]
+        return self._unwrap(subject, stored)  # type: ignore[return-value]
+
+    def get(self, subject: str) -> bytes | None:
+        return self._unwrap(subject, self.inner.get(subject))
+
+    def erase(self, subject: str) -> bool:
+        return self.inner.erase(subject)
+
+    def close(self) -> None:
+        self.inner.close()  # type: ignore[attr-defined]
+
+
 class SQLiteKeyring:
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -30,7 +69,10 @@ class SQLiteKeyring:
         self._lock = threading.Lock()
 
     def create(self, subject: str) -> bytes:
-        key = new_key()
+        return self.create_raw(subject, new_key())
+
+    def create_raw(self, subject: str, key: bytes) -> bytes:
+        """Keep this key for the subject unless it has one; the one kept."""
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?, ?)", (subject, key))
             row = self._db.execute("SELECT key FROM subject_keys WHERE subject=?", (subject,)).fetchone()
@@ -61,9 +103,12 @@ class PostgresKeyring:
             )
 
     def create(self, subject: str) -> bytes:
+        return self.create_raw(subject, new_key())
+
+    def create_raw(self, subject: str, key: bytes) -> bytes:
         with self._pool.connection() as conn:
             conn.execute(
-                "INSERT INTO subject_keys VALUES (%s, %s) ON CONFLICT DO NOTHING", (subject, new_key())
+                "INSERT INTO subject_keys VALUES (%s, %s) ON CONFLICT DO NOTHING", (subject, key)
             )
             return bytes(conn.execute("SELECT key FROM subject_keys WHERE subject=%s", (subject,)).fetchone()[0])
 

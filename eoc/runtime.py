@@ -46,7 +46,11 @@ async def serve_embedded(
 
     api = create_api(system)
     mount_dashboard(api, bridge_port=bridge_port)
-    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False))
+    tls = system.settings.tls_cert is not None
+    server = uvicorn.Server(uvicorn.Config(
+        api, host=host, port=port, log_level="warning", access_log=False,
+        ssl_certfile=str(system.settings.tls_cert) if tls else None,
+        ssl_keyfile=str(system.settings.tls_key) if tls else None))
     bridge = await start_embedded_bridge(system, host=host, port=bridge_port)
     if system.checkpoints is None:
         system.start_checkpoints()  # auditors get signed checkpoints of the embedded log too
@@ -56,12 +60,13 @@ async def serve_embedded(
             await api_task  # raises the reason it could not start
             raise RuntimeError("the API stopped before it started")
         await asyncio.sleep(0.02)
-    base = f"http://{host}:{port}"
+    base = f"{'https' if tls else 'http'}://{host}:{port}"
     tasks = [api_task, asyncio.create_task(_watch(Watchdog(system)), name="watchdog")]
     if background is not None:
         tasks.append(asyncio.create_task(background(base), name="background"))
     if on_ready is not None:
-        on_ready(Addresses(api=f"{base}/docs", dashboard=f"{base}/", bridge=f"ws://{host}:{bridge_port}/"))
+        on_ready(Addresses(api=f"{base}/docs", dashboard=f"{base}/",
+                           bridge=f"{'wss' if tls else 'ws'}://{host}:{bridge_port}/"))
     for task in tasks[1:]:
         task.add_done_callback(_log_failure)
     waiter = asyncio.create_task((stop or asyncio.Event()).wait(), name="stop")

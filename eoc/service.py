@@ -160,6 +160,8 @@ class CommandService:
     def _seal_person(self, subject: str | None, details: c.PersonDetails | None,
                      created: list[str]) -> tuple[str, str | None]:
         subject = subject or f"S-{uuid4().hex[:20]}"
+        if ":" in subject:  # "place:…" names a secret place's key: a person's id never does
+            raise InvalidCommand("a person's id has no ':'", id=subject)
         if details is None:
             return subject, None
         key = self._new_key(subject, created)
@@ -385,7 +387,7 @@ class CommandService:
 
         def handler() -> dict[str, Any]:
             centre = self._get(Centre, centre_id, "centre", province)
-            authorize(claims, name, centre.province)
+            authorize(claims, name, centre.province, centre_id=str(centre.id))
             extra = act(centre, self._ctx(claims, cmd)) or {}
             return {"centre_id": str(centre.id), "occupied": centre.occupied(cmd.exercise),
                     "capacity": centre.capacity, **extra, "position": self._save(centre)}
@@ -446,8 +448,10 @@ class CommandService:
 
         def handler() -> dict[str, Any]:
             source = self._get(Centre, centre_id, "centre", province)
-            authorize(claims, "transfer_client", source.province)
-            destination = self._get(Centre, cmd.to_centre_id, "destination centre")  # any province
+            authorize(claims, "transfer_client", source.province, centre_id=str(source.id))
+            # Another province's places are not this province's to fill (nor to name): such an id
+            # is answered like an unknown one; that province's own staff take the client in.
+            destination = self._get(Centre, cmd.to_centre_id, "destination centre", source.province)
             ctx = self._ctx(claims, cmd)
             source.transfer_out(cmd.client_id, destination, ctx)
             destination.transfer_in(cmd.client_id, source, ctx)

@@ -19,6 +19,8 @@ CHAINED = ("type", "version", "id", "aggregate_id", "aggregate_version", "occurr
            "province", "county", "actor", "exercise", "payload")
 
 
-def link(previous: str, fields: dict[str, Any]) -> str:
-    body = canonical_json({k: fields[k] for k in CHAINED})
+def link(previous: str, fields: dict[str, Any], chained: tuple[str, ...] = CHAINED) -> str:
+    """The chain hash after ``previous`` of these fields (events by default; the access log
+    chains its entries with the same hash over its own fields)."""
+    body = canonical_json({k: fields[k] for k in chained})
     return hashlib.sha256(previous.encode() + b"\n" + body).hexdigest()

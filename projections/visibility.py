@@ -17,14 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from events.policy import SMALL_CELL, may_see_client_ids, may_see_secret, sees_secret_counts
+
 # Opens a secret place's sealed location (the edge passes one that reads the keyring).
 Unseal = Callable[[str, str], dict[str, float] | None]
 
 NATIONAL = "IR"
-# Roles that may see where safe and health houses are, and who is in them (same province).
-SECRET_READERS = frozenset({"centre_staff", "provincial_supervisor"})
-# Roles that see clients' pseudonymous ids on the occupancy board (same province).
-CLIENT_READERS = frozenset({"centre_staff", "provincial_supervisor"})
+# Who sees what is decided by the one policy table (events/policy.py). The national EOC and
+# auditors see secret places only as per-province counts (rows "secret_places/<province>"),
+# with provinces of fewer than SMALL_CELL places suppressed.
+SECRET_COUNTS = "secret_places/"
 
 # Who reads why an event could not be folded (the alert that there is one is for everyone).
 DEAD_LETTER_READERS = frozenset({"provincial_supervisor", "national_eoc", "auditor"})
@@ -40,10 +42,6 @@ def row_province(key: str, row: Any) -> str | None:
     return None
 
 
-def may_see_secret(role: str, viewer_province: str, place_province: str) -> bool:
-    return role in SECRET_READERS and viewer_province == place_province
-
-
 def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Unseal | None = None) -> Any | None:
     """The row as this viewer may see it, or None if it is not theirs to see at all."""
     if row is None:
@@ -55,7 +53,13 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     if kind == "deadletter" and role not in DEAD_LETTER_READERS:
         return None
     if kind == "centre":
+        if row.get("secret") and sees_secret_counts(role):
+            return None  # counted in its province's secret_places row, never shown one by one
         return _centre(row, role, viewer_province, unseal)
+    if kind == "secret_places":
+        return row if sees_secret_counts(role) else None
+    if kind == "alert" and row.get("secret") and sees_secret_counts(role):
+        return None  # an alert names one place: the nation sees only counts
     if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, province):
         return {k: v for k, v in row.items() if k not in ("county",)} | {"county": None}
     return row
@@ -73,7 +77,7 @@ def _centre(row: dict[str, Any], role: str, viewer_province: str, unseal: Unseal
     out = {k: v for k, v in row.items() if k != "sealed_location"}
     if row["secret"] and unseal is not None and row.get("sealed_location"):
         out["location"] = unseal(row["id"], row["sealed_location"])
-    if not (role in CLIENT_READERS and viewer_province == row["province"]):
+    if not may_see_client_ids(role, viewer_province, row["province"]):
         out["clients"] = _anonymous(row["clients"])
     return out
 
@@ -92,4 +96,30 @@ def visible_rows(
         seen = visible_row(key, row, role, viewer_province, unseal)
         if seen is not None:
             out[key] = seen
+    if sees_secret_counts(role):
+        out.update({k: v for k, v in secret_counts(rows).items()
+                    if viewer_province == NATIONAL or v["province"] == viewer_province})
+    return out
+
+
+def secret_counts(rows: dict[str, Any], provinces: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Per province (live and drill apart): how many secret places, their capacity and
+    occupancy — or only that the figure is suppressed when there are fewer than SMALL_CELL.
+    ``provinces`` limits the work to these (namespace, province) pairs (a tick's changes)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for key, row in rows.items():
+        ns = "drill/" if key.startswith("drill/") else ""
+        if not key.removeprefix(ns).startswith("centre/") or not isinstance(row, dict) or not row.get("secret"):
+            continue
+        group = (ns, row["province"])
+        if provinces is None or group in provinces:
+            groups.setdefault(group, []).append(row)
+    out: dict[str, Any] = {}
+    for (ns, province), places in groups.items():
+        row: dict[str, Any] = {"province": province, "places": None, "capacity": None, "occupied": None,
+                               "suppressed": len(places) < SMALL_CELL}
+        if len(places) >= SMALL_CELL:
+            row.update(places=len(places), capacity=sum(p["capacity"] for p in places if p["open"]),
+                       occupied=sum(p["occupied"] for p in places))
+        out[f"{ns}{SECRET_COUNTS}{province}"] = row
     return out

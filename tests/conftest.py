@@ -86,7 +86,7 @@ def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
 
     def make(**kw: object):
         overrides = {"store": store, "data_dir": tmp_path / f"data{len(built)}",
-                     "token_secret": b"test-secret-test-secret"}
+                     "token_secret": b"test-key-3f9a1c7e5b2d8046aa17c93e51"}
         if dsn:
             overrides["pg_dsn"] = dsn
         checkpoint = kw.pop("checkpoint", False)

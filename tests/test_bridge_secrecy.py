@@ -110,7 +110,14 @@ def test_every_role_gets_only_the_secrets_it_may_see(system, api, bridge):
             else:
                 leaked = [s for s in secrets if s in raw]
                 assert not leaked, f"{who} must not see these and got them: {leaked}"
-            if prov in ("QZV", "IR"):
+            if prov == "IR":
+                # The nation sees secret places only as counts per province; two houses are a
+                # small cell (fewer than 3), so even the count is suppressed.
+                assert f"centre/{ids['safe']}" not in dash.rows
+                assert f"alert/centre_full/{ids['safe']}" not in dash.rows
+                assert dash.rows["secret_places/QZV"] == {"province": "QZV", "places": None, "capacity": None,
+                                                          "occupied": None, "suppressed": True}
+            elif prov == "QZV":
                 # Not hidden by province scope alone: the houses are on the board, only redacted.
                 safe_row = dash.rows[f"centre/{ids['safe']}"]
                 assert safe_row["occupied"] == 2 and safe_row["secret"] is True

@@ -310,7 +310,7 @@ def cluster_env(*, bootstrap: str, pg_dsn: str, prefix: str, **extra: str) -> di
     env = {k: v for k, v in os.environ.items() if not k.startswith("EOC_")}
     env.update(
         EOC_STORE="postgres", EOC_PG_DSN=pg_dsn, EOC_KAFKA_BOOTSTRAP=bootstrap, EOC_TOPIC_PREFIX=prefix,
-        EOC_TOKEN_SECRET="test-secret-test-secret", EOC_LOG_LEVEL="info", PYTHONUNBUFFERED="1",
+        EOC_TOKEN_SECRET="test-key-3f9a1c7e5b2d8046aa17c93e51", EOC_LOG_LEVEL="info", PYTHONUNBUFFERED="1",
     )
     env.update(extra)
     return env
@@ -504,7 +504,7 @@ def embedded(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
     from eoc.config import Settings
 
     settings = Settings.from_env({}, store="postgres", pg_dsn=fresh_pg_dsn, data_dir=tmp_path / "embedded",
-                                 token_secret=b"test-secret-test-secret")
+                                 token_secret=b"test-key-3f9a1c7e5b2d8046aa17c93e51")
     system = build(settings, clock=clock, checkpoint=False)
     yield system
     system.close()
@@ -517,7 +517,7 @@ def writer(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
     from eoc.config import Settings
 
     settings = Settings.from_env({}, store="postgres", pg_dsn=fresh_pg_dsn, data_dir=tmp_path / "writer",
-                                 token_secret=b"test-secret-test-secret")
+                                 token_secret=b"test-key-3f9a1c7e5b2d8046aa17c93e51")
     system = build(settings, clock=clock, checkpoint=False, start_follower=False)
     yield system
     system.close()

@@ -34,7 +34,7 @@ from events.places import PROVINCES, in_iran
 from events.vocabulary import CentreKind, ShiftKind
 from projections.clock import IRST
 
-SECRET = b"test-secret-test-secret"
+SECRET = b"test-key-3f9a1c7e5b2d8046aa17c93e51"
 # 08:30 in Qazvin: the morning shift is on, the day's calls are picking up.
 MORNING = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 

@@ -21,7 +21,8 @@ from websockets.asyncio.connection import broadcast
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from projections.visibility import Unseal, visible_row, visible_rows
+from events.policy import sees_secret_counts
+from projections.visibility import Unseal, secret_counts, visible_row, visible_rows
 
 from . import protocol as p
 from .feed import BoardFeed
@@ -38,6 +39,8 @@ class Client:
     conn: Any  # websockets ServerConnection (or anything with send(), paused, protocol.state)
     role: str
     province: str
+    user: str = ""  # the signed-in user's pseudonymous id (for the access log)
+    session: str | None = None  # the sign-in session (closed when it is revoked)
     sent_seq: int = -1  # seq of the last frame written or queued for it; -1 before its snapshot
     backlog: deque[str] = field(default_factory=deque)
     needs_snapshot: bool = True
@@ -60,6 +63,7 @@ class View:
     province: str
     clients: set[Client] = field(default_factory=set)
     rows_json: tuple[int, str] | None = None  # (seq, the visible rows serialised) for snapshots
+    rows: dict[str, Any] = field(default_factory=dict)  # the same rows, unserialised
 
 
 @dataclass
@@ -81,9 +85,12 @@ class Hub:
         heartbeat_s: float = p.HEARTBEAT_S,
         max_backlog: int = p.MAX_BACKLOG,
         now: Callable[[], str] = p.now_iso,
+        on_read: Callable[[Client, dict[str, Any], str], None] | None = None,
     ) -> None:
         self.feed = feed
         self.unseal = unseal
+        # Told of every frame's rows as sent to a client (the access log of secret reads).
+        self.on_read = on_read
         self.tick_s = tick_s
         self.heartbeat_s = heartbeat_s
         self.max_backlog = max_backlog
@@ -193,6 +200,7 @@ class Hub:
                 if client.needs_snapshot or client.sent_seq >= seq:
                     continue  # a snapshot is on its way, or it already holds these rows
                 groups.setdefault(client.sent_seq, []).append(client)
+                self._told(client, changes, "delta")
             for prev, clients in groups.items():
                 self._send(clients, p.delta_frame(seq, prev, changes_json, now), seq)
 
@@ -207,7 +215,21 @@ class Hub:
                 old = before.get(key)
                 if old is not None and visible_row(key, old, role, province, unseal) is not None:
                     out[key] = None  # it was on this client's board: it is gone now
+        if sees_secret_counts(role):  # a secret place changed: its province's count row did
+            touched = {("drill/" if k.startswith("drill/") else "", r["province"])
+                       for k, r in [*pending.items(), *before.items()]
+                       if isinstance(r, dict) and r.get("secret") and "centre/" in k}
+            if touched:
+                out.update({k: v for k, v in secret_counts(self.rows, touched).items()
+                            if province == "IR" or v["province"] == province})
         return out
+
+    def _told(self, client: Client, rows: dict[str, Any], channel: str) -> None:
+        if self.on_read is not None:
+            try:
+                self.on_read(client, rows, channel)
+            except Exception:  # the log's trouble must not stop the board; it is reported
+                log.exception("recording a read in the access log failed")
 
     def heartbeat(self) -> None:
         frame = p.heartbeat_frame(self.seq, self.now()).encode()
@@ -252,6 +274,10 @@ class Hub:
                     client.backlog.clear()
                     client.sent_seq = self.seq
                     frame = self.snapshot_frame(client)
+                    if self.on_read is not None:
+                        view = self.views.get(client.view)
+                        self._told(client, visible_rows(self.rows, client.role, client.province, self.unseal)
+                                   if view is None else _cached_rows(view), "snapshot")
                 else:
                     frame = client.backlog.popleft()
                 await client.conn.send(frame)
@@ -265,4 +291,9 @@ class Hub:
         if view.rows_json is None or view.rows_json[0] != self.seq:
             rows = visible_rows(self.rows, view.role, view.province, self.unseal)
             view.rows_json = (self.seq, p.dumps(rows))
+            view.rows = rows
         return p.snapshot_frame(self.seq, view.role, view.province, self.now(), view.rows_json[1])
+
+
+def _cached_rows(view: View) -> dict[str, Any]:
+    return view.rows

@@ -1,12 +1,16 @@
 """The bridge's wire protocol: what a dashboard receives and may send, as JSON text frames.
 
 Connecting
-    ``ws://<host>:<port>/?token=<token>`` with a token signed by the system (``eoc token``,
-    or the one ``eoc demo`` prints in the dashboard's address). A client that cannot put the
+    ``ws://<host>:<port>/?token=<token>`` with an access token of a signed-in user (the
+    sign-in page keeps it in the tab's sessionStorage, never in the address). A client that cannot put the
     token in the address may connect to ``ws://<host>:<port>/`` and send
     ``{"token": "<token>"}`` as its first message within ``AUTH_TIMEOUT_S``. A missing, bad
     or expired token closes the socket with code 4401 and the reason as the close reason;
-    the token's expiry also closes a live socket with 4401 (the page asks for a new token).
+    the token's expiry also closes a live socket with 4401 (the page asks for a new token),
+    and so, within about ``REVOCATION_S``, do logout, "end all sessions" and disabling the
+    user ("session ended"). A page from another site is refused at the handshake (``Origin``);
+    at most so many sockets may wait for their token (else 1013) and one user may hold at
+    most so many dashboards (else 4429).
 
 Frames the bridge sends, in this order
     ``{"type": "snapshot", "seq": N, "rows": {key: row}, "role": r, "province": p,
@@ -63,8 +67,12 @@ AUTH_TIMEOUT_S = 10.0
 MAX_BACKLOG = 64  # frames; about three seconds of ticks
 WRITE_LIMIT = 256 * 1024  # bytes waiting in a socket's buffer before it counts as not draining
 
+REVOCATION_S = 1.0  # how often the bridge looks for ended sessions and disabled users
+
 CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN = 1013  # too many sockets waiting to sign in: try again later
 CLOSE_UNAUTHORIZED = 4401  # 4000-4999: for the application; the page stops and asks for a token
+CLOSE_TOO_MANY = 4429  # this user holds too many dashboards already
 
 
 def now_iso() -> str:

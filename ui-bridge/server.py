@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from eoc.errors import Unauthorized
+from eoc.transport import headers_for, server_ssl
 from projections.visibility import Unseal
 
 from . import protocol as p
@@ -43,11 +44,14 @@ class BridgeHandle:
     host: str
     port: int
     stopped: bool = False
+    sessions: Any = None
 
     async def stop(self) -> None:
         if self.stopped:
             return
         self.stopped = True
+        if self.sessions is not None:
+            self.sessions.stop()
         self.server.close(close_connections=True, code=p.CLOSE_GOING_AWAY, reason="bridge stopping")
         await self.server.wait_closed()
         await self.hub.stop()
@@ -55,6 +59,12 @@ class BridgeHandle:
 
 async def start_embedded_bridge(system: Any, *, host: str, port: int, **options: Any) -> BridgeHandle:
     """The bridge fed by the system's in-process follower."""
+    settings = system.settings
+    options.setdefault("access_log", system.access_log)
+    options.setdefault("allowed_origins", settings.allowed_origins)
+    options.setdefault("max_unauthenticated", settings.ws_max_unauthenticated)
+    options.setdefault("max_per_user", settings.ws_max_per_user)
+    options.setdefault("ssl", server_ssl(settings.tls_cert, settings.tls_key))
     return await start_bridge(FollowerFeed(system.follower), system.signer, system.unseal_place,
                               host=host, port=port, **options)
 
@@ -69,16 +79,30 @@ async def start_bridge(
     serve_page: bool = False,
     ping_s: float = p.PING_S,
     write_limit: int = p.WRITE_LIMIT,
+    access_log: Any = None,
+    allowed_origins: tuple[str, ...] = (),
+    max_unauthenticated: int = 200,
+    max_per_user: int = 8,
+    revocation_s: float = p.REVOCATION_S,
+    ssl: Any = None,
     **hub_options: Any,
 ) -> BridgeHandle:
-    """Start the feed, then listen. With ``serve_page`` plain HTTP GETs get the dashboard too."""
+    """Start the feed, then listen. With ``serve_page`` plain HTTP GETs get the dashboard too.
+
+    Pages from another site may not open a socket (``Origin`` must be this host's, or one of
+    ``allowed_origins``); at most ``max_unauthenticated`` sockets may wait for their token and
+    a user may hold ``max_per_user`` dashboards; revoked sessions are closed within
+    ``revocation_s`` (about a second)."""
+    if access_log is not None:
+        hub_options.setdefault("on_read", _access_recorder(access_log))
     hub = Hub(feed, unseal, **hub_options)
     await hub.start()
-    sessions = _Sessions(hub, signer)
+    sessions = _Sessions(hub, signer, max_unauthenticated=max_unauthenticated, max_per_user=max_per_user)
+    guard = _OriginGuard(allowed_origins, _serve_page if serve_page else None)
     try:
         server = await serve(
-            sessions.handle, host, port,
-            process_request=_serve_page if serve_page else None,
+            sessions.handle, host, port, ssl=ssl,
+            process_request=guard,
             ping_interval=ping_s, ping_timeout=2 * ping_s,
             write_limit=write_limit, max_size=64 * 1024,  # clients send only tiny messages
             compression=None,  # deflate per socket would cost more CPU than the frames themselves
@@ -87,17 +111,78 @@ async def start_bridge(
         await hub.stop()
         raise
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
-    return BridgeHandle(hub, server, host, bound)
+    sessions.watch(revocation_s)
+    return BridgeHandle(hub, server, host, bound, sessions=sessions)
+
+
+def _access_recorder(access_log: Any) -> Any:
+    from eoc.access_log import record_secret_reads
+
+    def on_read(client: Client, rows: dict[str, Any], channel: str) -> None:
+        record_secret_reads(access_log, client.user, client.role, client.province, "websocket", rows, frame=channel)
+
+    return on_read
+
+
+class _OriginGuard:
+    """Refuse the handshake of a page from another site (cross-site websocket hijacking)."""
+
+    def __init__(self, allowed: tuple[str, ...], then: Any) -> None:
+        self.allowed = {o.rstrip("/") for o in allowed}
+        self.then = then
+
+    def __call__(self, conn: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin is not None and request.headers.get("Upgrade", "").lower() == "websocket":
+            host = (request.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+            if origin.rstrip("/") not in self.allowed and urlsplit(origin).hostname != host:
+                return _response(403, b"this page's origin may not open the bridge", "text/plain")
+        return self.then(conn, request) if self.then is not None else None
 
 
 class _Sessions:
     """One dashboard's session: authenticate, join its view, answer resync requests."""
 
-    def __init__(self, hub: Hub, signer: Any) -> None:
+    def __init__(self, hub: Hub, signer: Any, *, max_unauthenticated: int = 200, max_per_user: int = 8) -> None:
         self.hub = hub
         self.signer = signer
+        self.max_unauthenticated = max_unauthenticated
+        self.max_per_user = max_per_user
+        self.waiting = 0  # sockets that have not yet given a good token
+        self.live: dict[Client, Any] = {}  # client -> its claims
+        self._watcher: asyncio.Task[None] | None = None
+
+    def watch(self, every_s: float) -> None:
+        if getattr(self.signer, "revoked_since", None) is not None:
+            self._watcher = asyncio.create_task(self._watch_revocations(every_s), name="bridge-revocations")
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    async def _watch_revocations(self, every_s: float) -> None:
+        """Close the dashboards of ended sessions and disabled users within seconds."""
+        since = time.time()
+        while True:
+            await asyncio.sleep(every_s)
+            asked = time.time()
+            try:
+                sids, users = await asyncio.to_thread(self.signer.revoked_since, since - 2 * every_s)
+            except Exception:
+                log.exception("checking revoked sessions failed")
+                continue
+            since = asked
+            for client, claims in list(self.live.items()):
+                ended = (claims.sid is not None and claims.sid in sids) or (
+                    claims.sub in users and claims.sid is None and claims.iat <= users[claims.sub])
+                if ended:
+                    asyncio.ensure_future(client.conn.close(p.CLOSE_UNAUTHORIZED, "session ended"))
 
     async def handle(self, conn: ServerConnection) -> None:
+        if self.waiting >= self.max_unauthenticated:
+            await conn.close(p.CLOSE_TRY_AGAIN, "too many connections waiting to sign in")
+            return
+        self.waiting += 1
         try:
             claims = await self._authenticate(conn)
         except Unauthorized as refused:
@@ -106,7 +191,13 @@ class _Sessions:
         except (ConnectionClosed, TimeoutError):
             await conn.close(p.CLOSE_UNAUTHORIZED, "no token")
             return
-        client = Client(conn, str(claims.role), claims.province)
+        finally:
+            self.waiting -= 1
+        if sum(1 for c in self.live.values() if c.sub == claims.sub) >= self.max_per_user:
+            await conn.close(p.CLOSE_TOO_MANY, "too many dashboards open for this user")
+            return
+        client = Client(conn, str(claims.role), claims.province, user=claims.sub, session=claims.sid)
+        self.live[client] = claims
         self.hub.add(client)
         loop = asyncio.get_running_loop()
         # The token's expiry ends the session too: a wall screen must not outlive its token.
@@ -120,6 +211,7 @@ class _Sessions:
             pass
         finally:
             expiry.cancel()
+            self.live.pop(client, None)
             self.hub.remove(client)
 
     async def _authenticate(self, conn: ServerConnection) -> Any:
@@ -134,7 +226,7 @@ class _Sessions:
                 token = None
             if not isinstance(token, str):
                 raise Unauthorized('the first message must be {"token": "..."}')
-        return self.signer.verify(token)
+        return await asyncio.to_thread(self.signer.verify, token)  # the directory is asked too
 
 
 def _message_type(message: str | bytes) -> str | None:
@@ -177,9 +269,9 @@ def _serve_page(conn: ServerConnection, request: Request) -> Response | None:
 
 
 def _response(status: int, body: bytes, ctype: str) -> Response:
-    reason = {200: "OK", 404: "Not Found"}.get(status, "")
+    reason = {200: "OK", 403: "Forbidden", 404: "Not Found"}.get(status, "")
     if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
         ctype += "; charset=utf-8"
     headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-cache")])
+                       ("Cache-Control", "no-cache"), *headers_for("/").items()])
     return Response(status, reason, headers, body)

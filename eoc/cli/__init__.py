@@ -9,6 +9,7 @@ import sys
 # One module per concept; each adds its subcommands.
 MODULES = (
     "eoc.cli.token",
+    "eoc.cli.users",
     "eoc.cli.demo",
     "eoc.cli.board",
     "eoc.cli.bridge",

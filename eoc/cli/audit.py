@@ -109,9 +109,12 @@ def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None
 
 
 def _visible(rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
+    """The rows as ``role`` of ``province`` would see them, but never more than the auditor's
+    own rights: first the auditor's view (pseudonymous, secret places as counts), then the
+    role's narrowing of it. No unsealing: an auditor never opens a secret place."""
     from projections.visibility import visible_rows
 
-    return visible_rows(rows, role, province)  # no unsealing: an auditor never opens a secret place
+    return visible_rows(visible_rows(rows, "auditor", NATIONAL), role, province)
 
 
 # ---------------------------------------------------------------------- eoc replay
@@ -236,7 +239,7 @@ def _claims_of(token: str) -> tuple[str, str]:
     """Role and province of a token, read without checking it (the server checks it)."""
     import base64
 
-    body = token.split(".")[0]
+    body = token.split(".")[1]  # header.claims.signature
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return claims["role"], claims["province"]
 
@@ -470,6 +473,8 @@ def run_erase(args: argparse.Namespace) -> int:
 
     from ..audit.erasure import erase, readable, sealed_values
 
+    if ":" in args.subject:  # "place:…" is a secret place's key, never a person's id
+        return _fail(f"{args.subject} is not a person's id: erasure is for people (S-… or a client id)")
     settings = Settings.from_env()
     system = _open_store(settings)
     try:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from typing import Any
 
 from ..bootstrap import build
 from ..config import Settings
@@ -26,20 +27,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def ensure_demo_users(system: Any, province: str) -> dict[str, Any]:
+    """One demo account per role (``demo-<role>``), in the first simulated province or IR.
+    Their passwords are random and never shown: the demo signs in by one-time links."""
+    from events.policy import POLICY
+
+    from ..errors import NotFound
+    from ..users import new_password
+
+    users = {}
+    for role, rule in POLICY.items():
+        name = f"demo-{role}".replace("_", "-")
+        try:
+            users[str(role)] = system.directory.find(name)
+        except NotFound:
+            users[str(role)] = system.directory.add(name, new_password(), role, "IR" if rule.national else province)[0]
+    return users
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**({"port": args.port} if args.port else {}))
     system = build(settings)
     provinces = tuple(p.strip() for p in args.provinces.split(",") if p.strip())
-    supervisor = system.signer.issue("national_eoc", "IR", sub="demo-eoc")
+    demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV")
 
     def ready(addr: Addresses) -> None:
+        from ..users import LINK_S
+
         print("Social emergency EOC — embedded demo (اورژانس اجتماعی)")
-        print(f"  dashboard  {addr.dashboard}#token={supervisor}")
+        print(f"  dashboard  {addr.dashboard}")
+        print(f"  sign in    one link per role, each works once within {LINK_S // 60} minutes"
+              f" (more: eoc users link demo-<role>):")
+        for role, user in demo_users.items():
+            code = system.directory.make_link(user.id)
+            print(f"    {role:22} {addr.dashboard}signin.html#link={code}")
         print(f"  API docs   {addr.api}")
         print(f"  websocket  {addr.bridge}")
         print(f"  store      {settings.store} in {settings.data_dir}")
         print(f"  simulating {', '.join(provinces) or 'nothing'} at {args.speed:g}x — Ctrl-C stops")
-        print(f"  a token:   eoc token --role dispatcher --province {provinces[0] if provinces else 'QZV'}")
 
     background = None
     if not args.no_simulator and provinces:

@@ -174,10 +174,11 @@ INCIDENT_ROUTES: dict[ReferralRoute, float] = {
     R.POLICE: 35, R.JUDICIARY: 15, R.OTHER_ORGANIZATION: 12, R.OTHER_CENTRE: 15, R.SELF: 15, R.MOBILE_TEAM: 8,
 }
 # Who opens an incident that came by each route: the dispatcher takes the phone from the police,
-# the courts and other organizations; the centre's staff open what walks in or comes from a centre.
+# the courts, other organizations and centres (a centre's staff may not open incidents: they
+# call the dispatcher, events/policy.py); the call-taker records who walks in or calls themselves.
 OPENED_BY: dict[ReferralRoute, Role] = {
     R.POLICE: Role.DISPATCHER, R.JUDICIARY: Role.DISPATCHER, R.OTHER_ORGANIZATION: Role.DISPATCHER,
-    R.MOBILE_TEAM: Role.DISPATCHER, R.OTHER_CENTRE: Role.CENTRE_STAFF, R.SELF: Role.CENTRE_STAFF,
+    R.MOBILE_TEAM: Role.DISPATCHER, R.OTHER_CENTRE: Role.DISPATCHER, R.SELF: Role.CALL_TAKER,
 }
 DIRECT_ADMISSION_ROUTES: dict[ReferralRoute, float] = {
     R.SELF: 40, R.POLICE: 25, R.JUDICIARY: 15, R.OTHER_CENTRE: 10, R.OTHER_ORGANIZATION: 10,

@@ -22,7 +22,7 @@ from .stats import SimStats
 
 log = logging.getLogger("eoc.simulator")
 
-TOKEN_REFRESH_S = 3600.0  # tokens live 12 hours; a long demo gets fresh ones every hour
+TOKEN_REFRESH_S = 600.0  # access tokens live 15 minutes at most: a fresh one every 10
 
 
 class Finished(Exception):

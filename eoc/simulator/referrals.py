@@ -25,7 +25,7 @@ class ReferralDesk:
     def __init__(self, province: ProvinceSim) -> None:
         self.p = province
         self.opened_by = {role: province.who(role, str(role).replace("_", "-"))
-                          for role in (Role.DISPATCHER, Role.CENTRE_STAFF)}
+                          for role in (Role.DISPATCHER, Role.CALL_TAKER)}
 
     async def incidents(self) -> None:
         p = self.p

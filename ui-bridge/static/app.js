@@ -58,8 +58,8 @@
   // ---------------------------------------------------------------- the connection
 
   function tokenFromAddress() {
-    const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    return params.get("token");
+    // The signed-in session (session.js) keeps the token out of the address bar.
+    return EOC.session ? EOC.session.accessToken() : null;
   }
 
   async function connect() {
@@ -83,6 +83,10 @@
     ws.onmessage = (event) => onFrame(JSON.parse(event.data));
     ws.onclose = (event) => {
       ws = null;
+      if (event.code === 4401 && event.reason === "token expired" && EOC.session && EOC.session.canRefresh()) {
+        EOC.session.refresh().then(connect, () => setConn("unauthorized", event.reason));
+        return;  // a live session renews its token and comes back
+      }
       if (event.code === 4401) {
         setConn("unauthorized", event.reason);
         return;  // a refused token stays refused: a new address (token) is needed

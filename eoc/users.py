@@ -1,0 +1,394 @@
+"""The user directory (دفتر کاربران): people, their sign-in sessions and one-time links.
+
+SQLite in the data directory when embedded, PostgreSQL in cluster mode (the same choice as
+the event store, made in eoc/bootstrap.py). Each user has a pseudonymous id (``U-…``, the
+``actor.user`` of every event they cause), a role, a province and, where the role has one,
+a team or a centre. Passwords are argon2id hashes; roles that see secret places, personal
+data or other users need a TOTP second factor (events/policy.py).
+
+Sessions: a sign-in opens one with a refresh token (stored as its SHA-256 only); an access
+token names its session (``sid``). Logout revokes the session; disabling a user or "end all
+sessions" moves the user's ``sessions_after`` mark, which kills every token issued before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from events.policy import POLICY, valid_scope
+from events.vocabulary import Role
+
+from .errors import Conflict, InvalidCommand, NotFound
+
+BROWSER_REFRESH_S = 12 * 3600  # a desk's working day
+DEVICE_REFRESH_S = 14 * 24 * 3600  # a team's tablet: longer, revocable one by one
+LINK_S = 5 * 60  # a one-time sign-in link
+LOCKOUT_AFTER = 5  # failed sign-ins in a row lock the account until a supervisor unlocks it
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS users (
+        id TEXT PRIMARY KEY, username TEXT UNIQUE NOT NULL, role TEXT NOT NULL,
+        province TEXT NOT NULL, team TEXT, centre TEXT, password_hash TEXT NOT NULL,
+        totp_secret TEXT, disabled INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+        locked INTEGER NOT NULL DEFAULT 0, sessions_after DOUBLE PRECISION NOT NULL DEFAULT 0,
+        created DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS user_sessions (
+        id TEXT PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, refresh_hash TEXT UNIQUE,
+        created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL,
+        revoked DOUBLE PRECISION, label TEXT)""",
+    """CREATE TABLE IF NOT EXISTS signin_links (
+        code_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL,
+        used DOUBLE PRECISION)""",
+    "CREATE INDEX IF NOT EXISTS user_sessions_revoked ON user_sessions (revoked)",
+    "CREATE INDEX IF NOT EXISTS users_sessions_after ON users (sessions_after)",
+)
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    role: Role
+    province: str
+    team: str | None
+    centre: str | None
+    disabled: bool
+    locked: bool
+    failed: int
+    has_totp: bool
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "role": str(self.role),
+                "province": self.province, "team": self.team, "centre": self.centre,
+                "disabled": self.disabled, "locked": self.locked, "second_factor": self.has_totp}
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user_id: str
+    kind: str
+    created: float
+    expires: float
+    revoked: float | None
+    label: str | None
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class _Db:
+    """One small adapter over sqlite3 and psycopg: ``?`` placeholders, dict-free rows."""
+
+    def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
+        self.pg = dsn is not None
+        self._lock = threading.Lock()
+        if self.pg:
+            from psycopg_pool import ConnectionPool
+
+            self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
+        else:
+            assert path is not None
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+
+    @contextmanager
+    def tx(self) -> Iterator[Any]:
+        """One transaction; yields a function ``q(sql, params) -> rows``."""
+        if self.pg:
+            with self._pool.connection() as conn, conn.transaction():
+                yield lambda sql, params=(): _pg_rows(conn.execute(sql.replace("?", "%s"), params))
+        else:
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield lambda sql, params=(): self._conn.execute(sql, params).fetchall()
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self.pg:
+            self._pool.close()
+        else:
+            self._conn.close()
+
+
+def _pg_rows(cur: Any) -> list[Any]:
+    return cur.fetchall() if cur.description else []
+
+
+_USER_COLS = "id, username, role, province, team, centre, disabled, locked, failed, totp_secret"
+
+
+def _user(row: Any) -> User:
+    return User(id=row[0], username=row[1], role=Role(row[2]), province=row[3], team=row[4],
+                centre=row[5], disabled=bool(row[6]), locked=bool(row[7]), failed=int(row[8]),
+                has_totp=bool(row[9]))
+
+
+class UserDirectory:
+    def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
+        from argon2 import PasswordHasher
+
+        self._db = _Db(path=path, dsn=dsn)
+        self._hasher = PasswordHasher()
+        # A hash to check against when the user does not exist: the answer takes as long.
+        self._dummy = self._hasher.hash(secrets.token_hex(8))
+        with self._db.tx() as q:
+            for statement in SCHEMA:
+                q(statement)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------------ people
+
+    def count(self) -> int:
+        with self._db.tx() as q:
+            return int(q("SELECT COUNT(*) FROM users")[0][0])
+
+    def add(self, username: str, password: str, role: Role | str, province: str, *,
+            team: str | None = None, centre: str | None = None, first: bool = False) -> tuple[User, str | None]:
+        """A new user; returns it and its TOTP secret (to enrol once) when its role needs one.
+
+        ``first`` adds only into an empty directory (the first administrator, once)."""
+        role = Role(role)
+        if role == Role.SYSTEM:
+            raise InvalidCommand("the system is not a person")
+        if not valid_scope(role, province):
+            raise InvalidCommand(f"a {role} account is for {'IR' if POLICY[role].national else 'one province'},"
+                                 f" not {province}")
+        if team and POLICY[role].binding != "team" or centre and POLICY[role].binding != "centre":
+            raise InvalidCommand(f"a {role} account is bound to no team or centre")
+        if not (3 <= len(username) <= 64) or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+            raise InvalidCommand("a username is 3 to 64 letters, digits, dots, dashes or underscores")
+        check_password(password)
+        import pyotp
+
+        totp = pyotp.random_base32() if POLICY[role].second_factor else None
+        uid = "U-" + uuid.uuid4().hex[:16]
+        with self._db.tx() as q:
+            if first and q("SELECT COUNT(*) FROM users")[0][0]:
+                raise Conflict("the directory already has users: the first administrator exists")
+            if q("SELECT 1 FROM users WHERE username=?", (username,)):
+                raise Conflict(f"the username {username} is taken")
+            q("INSERT INTO users (id, username, role, province, team, centre, password_hash, totp_secret,"
+              " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              (uid, username, str(role), province, team, centre, self._hasher.hash(password), totp, time.time()))
+        return self.get(uid), totp
+
+    def get(self, user_id: str) -> User:
+        with self._db.tx() as q:
+            rows = q(f"SELECT {_USER_COLS} FROM users WHERE id=?", (user_id,))
+        if not rows:
+            raise NotFound(f"no user {user_id}", id=user_id)
+        return _user(rows[0])
+
+    def find(self, username_or_id: str) -> User:
+        with self._db.tx() as q:
+            rows = q(f"SELECT {_USER_COLS} FROM users WHERE username=? OR id=?", (username_or_id, username_or_id))
+        if not rows:
+            raise NotFound(f"no user {username_or_id}")
+        return _user(rows[0])
+
+    def list(self, province: str | None = None) -> list[User]:
+        with self._db.tx() as q:
+            if province:
+                rows = q(f"SELECT {_USER_COLS} FROM users WHERE province=? ORDER BY username", (province,))
+            else:
+                rows = q(f"SELECT {_USER_COLS} FROM users ORDER BY username")
+        return [_user(r) for r in rows]
+
+    def set_disabled(self, user_id: str, disabled: bool) -> User:
+        with self._db.tx() as q:
+            if disabled:
+                q("UPDATE users SET disabled=1, sessions_after=? WHERE id=?", (time.time(), user_id))
+                q("UPDATE user_sessions SET revoked=? WHERE user_id=? AND revoked IS NULL", (time.time(), user_id))
+            else:
+                q("UPDATE users SET disabled=0 WHERE id=?", (user_id,))
+        return self.get(user_id)
+
+    def end_sessions(self, user_id: str) -> int:
+        """End every session of the user: every token issued before now stops working."""
+        with self._db.tx() as q:
+            q("UPDATE users SET sessions_after=? WHERE id=?", (time.time(), user_id))
+            rows = q("SELECT id FROM user_sessions WHERE user_id=? AND revoked IS NULL", (user_id,))
+            q("UPDATE user_sessions SET revoked=? WHERE user_id=? AND revoked IS NULL", (time.time(), user_id))
+        return len(rows)
+
+    def reset_totp(self, user_id: str) -> str:
+        import pyotp
+
+        secret = pyotp.random_base32()
+        with self._db.tx() as q:
+            q("UPDATE users SET totp_secret=? WHERE id=?", (secret, user_id))
+        self.end_sessions(user_id)
+        return secret
+
+    def set_password(self, user_id: str, password: str) -> None:
+        check_password(password)
+        with self._db.tx() as q:
+            q("UPDATE users SET password_hash=? WHERE id=?", (self._hasher.hash(password), user_id))
+        self.end_sessions(user_id)
+
+    def unlock(self, user_id: str) -> User:
+        with self._db.tx() as q:
+            q("UPDATE users SET locked=0, failed=0 WHERE id=?", (user_id,))
+        return self.get(user_id)
+
+    # ------------------------------------------------------------------ signing in
+
+    def check_credentials(self, username: str, password: str, code: str | None) -> tuple[User | None, str]:
+        """(the user, "") when password and second factor are right, else (user or None, why)."""
+        from argon2.exceptions import VerifyMismatchError, VerificationError, InvalidHashError
+
+        with self._db.tx() as q:
+            rows = q(f"SELECT {_USER_COLS}, password_hash FROM users WHERE username=?", (username,))
+        if not rows:
+            try:
+                self._hasher.verify(self._dummy, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                pass
+            return None, "unknown user"
+        user, pw_hash, totp = _user(rows[0]), rows[0][10], rows[0][9]
+        try:
+            self._hasher.verify(pw_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return user, "wrong password"
+        if totp:
+            import pyotp
+
+            if not code or not pyotp.TOTP(totp).verify(str(code).strip(), valid_window=1):
+                return user, "wrong or missing second-factor code"
+        return user, ""
+
+    def record_failure(self, user_id: str) -> bool:
+        """Count a failed sign-in; True when this one locked the account."""
+        with self._db.tx() as q:
+            q("UPDATE users SET failed=failed+1 WHERE id=?", (user_id,))
+            failed = q("SELECT failed, locked FROM users WHERE id=?", (user_id,))[0]
+            if failed[0] >= LOCKOUT_AFTER and not failed[1]:
+                q("UPDATE users SET locked=1 WHERE id=?", (user_id,))
+                return True
+        return False
+
+    def record_success(self, user_id: str) -> None:
+        with self._db.tx() as q:
+            q("UPDATE users SET failed=0 WHERE id=?", (user_id,))
+
+    def open_session(self, user_id: str, kind: str = "browser", label: str | None = None) -> tuple[Session, str]:
+        """A new session and its refresh token (given out once, kept as a digest)."""
+        ttl = DEVICE_REFRESH_S if kind == "device" else BROWSER_REFRESH_S
+        sid, refresh, now = "s-" + uuid.uuid4().hex, secrets.token_urlsafe(32), time.time()
+        with self._db.tx() as q:
+            q("INSERT INTO user_sessions (id, user_id, kind, refresh_hash, created, expires, label)"
+              " VALUES (?, ?, ?, ?, ?, ?, ?)", (sid, user_id, kind, digest(refresh), now, now + ttl, label))
+        return Session(sid, user_id, kind, now, now + ttl, None, label), refresh
+
+    def rotate_refresh(self, refresh: str) -> tuple[Session, str] | None:
+        """Exchange a refresh token for a new one (the old one is spent); None if not live."""
+        new, now = secrets.token_urlsafe(32), time.time()
+        with self._db.tx() as q:
+            rows = q("SELECT s.id, s.user_id, s.kind, s.created, s.expires, s.label FROM user_sessions s"
+                     " JOIN users u ON u.id = s.user_id WHERE s.refresh_hash=? AND s.revoked IS NULL"
+                     " AND s.expires > ? AND u.disabled = 0 AND u.locked = 0", (digest(refresh), now))
+            if not rows:
+                return None
+            sid, uid, kind, created, expires, label = rows[0]
+            q("UPDATE user_sessions SET refresh_hash=? WHERE id=?", (digest(new), sid))
+        return Session(sid, uid, kind, created, expires, None, label), new
+
+    def revoke_session(self, sid: str) -> bool:
+        with self._db.tx() as q:
+            rows = q("SELECT id FROM user_sessions WHERE id=? AND revoked IS NULL", (sid,))
+            q("UPDATE user_sessions SET revoked=? WHERE id=? AND revoked IS NULL", (time.time(), sid))
+        return bool(rows)
+
+    def session(self, sid: str) -> Session:
+        with self._db.tx() as q:
+            rows = q("SELECT id, user_id, kind, created, expires, revoked, label FROM user_sessions WHERE id=?", (sid,))
+        if not rows:
+            raise NotFound(f"no session {sid}")
+        return Session(*rows[0])
+
+    def sessions(self, user_id: str) -> list[Session]:
+        with self._db.tx() as q:
+            rows = q("SELECT id, user_id, kind, created, expires, revoked, label FROM user_sessions"
+                     " WHERE user_id=? AND revoked IS NULL AND expires > ? ORDER BY created", (user_id, time.time()))
+        return [Session(*r) for r in rows]
+
+    def make_link(self, user_id: str, ttl_s: float = LINK_S) -> str:
+        """A one-time sign-in code (for a link): used once, dead after ``ttl_s``."""
+        code = secrets.token_urlsafe(24)
+        with self._db.tx() as q:
+            q("INSERT INTO signin_links (code_hash, user_id, expires) VALUES (?, ?, ?)",
+              (digest(code), user_id, time.time() + ttl_s))
+        return code
+
+    def redeem_link(self, code: str) -> User | None:
+        now = time.time()
+        with self._db.tx() as q:
+            rows = q("SELECT user_id FROM signin_links WHERE code_hash=? AND used IS NULL AND expires > ?",
+                     (digest(code), now))
+            if not rows:
+                return None
+            q("UPDATE signin_links SET used=? WHERE code_hash=?", (now, digest(code)))
+        user = self.get(rows[0][0])
+        return None if user.disabled or user.locked else user
+
+    # ------------------------------------------------------------------ tokens (eoc.auth)
+
+    def token_live(self, claims: Any) -> str | None:
+        """Why this verified token no longer counts (None: it does)."""
+        with self._db.tx() as q:
+            rows = q("SELECT disabled, sessions_after, role, province FROM users WHERE id=?", (claims.sub,))
+            if claims.sid:
+                srows = q("SELECT user_id, revoked FROM user_sessions WHERE id=?", (claims.sid,))
+                if not srows or srows[0][0] != claims.sub or srows[0][1] is not None:
+                    return "the session has ended; sign in again"
+        if not rows:
+            # Tokens issued by the system for tests and tools name no account; a session always does.
+            return "the session names no user" if claims.sid else None
+        disabled, after, role, province = rows[0]
+        if disabled:
+            return "the account is disabled"
+        if not claims.sid and claims.iat <= after:  # a session's own revocation covers the rest
+            return "the session has ended; sign in again"
+        if role != str(claims.role) or province != claims.province:
+            return "the account's role or province has changed; sign in again"
+        return None
+
+    def revoked_since(self, since: float) -> tuple[set[str], dict[str, float]]:
+        with self._db.tx() as q:
+            sids = {r[0] for r in q("SELECT id FROM user_sessions WHERE revoked >= ?", (since,))}
+            users = {r[0]: float(r[1]) for r in q("SELECT id, sessions_after FROM users WHERE sessions_after >= ?",
+                                                    (since,))}
+        return sids, users
+
+
+def check_password(password: str) -> None:
+    if len(password) < 12:
+        raise InvalidCommand("a password has at least 12 characters")
+    if password.lower() in WEAK_PASSWORDS or len(set(password)) < 5:
+        raise InvalidCommand("that password is too easy to guess")
+
+
+WEAK_PASSWORDS = frozenset({"password1234", "123456789012", "changeme1234", "administrator",
+                            "qwertyuiop12", "passwordpassword"})
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(15)

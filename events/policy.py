@@ -1,0 +1,181 @@
+"""The one policy table (جدول دسترسی): who may give which command, and who sees what.
+
+The API (``eoc.auth.authorize``), the bridge and the API's board reads
+(``projections.visibility``), replay ``--as`` (``eoc.cli.audit``), the user directory (which
+roles need a second factor, who manages whom) and the tests all read this table; the
+README's roles table is generated from it and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from events.vocabulary import NATIONAL, Role
+
+R = Role
+
+# The commands, in the README's words (what the "may" column says of each).
+COMMANDS: dict[str, str] = {
+    "receive_call": "receive calls",
+    "classify_call": "classify calls",
+    "counsel_call": "counsel calls",
+    "refer_call": "refer calls",
+    "escalate_call": "escalate calls",
+    "open_incident": "open incidents",
+    "close_incident": "close incidents",
+    "register_team": "register teams",
+    "start_shift": "start shifts",
+    "end_shift": "end shifts",
+    "dispatch_team": "dispatch teams",
+    "change_team_status": "change team status",
+    "report_position": "report a team's position",
+    "check_in": "check in for a team",
+    "record_missed_check_in": "record missed check-ins",
+    "register_centre": "register places",
+    "change_capacity": "change capacity",
+    "close_centre": "close places",
+    "admit_client": "admit clients",
+    "start_holding": "start holding periods",
+    "transfer_client": "transfer clients",
+    "discharge_client": "discharge clients",
+}
+
+# What a command acts on: a team's commands are bound to the team of a team's account, a
+# centre's to the centre of a centre account (binding checked in ``authorize``).
+TEAM_COMMANDS = frozenset({"start_shift", "end_shift", "dispatch_team", "change_team_status",
+                           "report_position", "check_in", "record_missed_check_in"})
+CENTRE_COMMANDS = frozenset({"change_capacity", "close_centre", "admit_client", "start_holding",
+                             "transfer_client", "discharge_client"})
+
+
+@dataclass(frozen=True)
+class RolePolicy:
+    role: Role
+    persian: str
+    commands: frozenset[str]
+    national: bool  # sees every province (and is issued for province IR only)
+    secret_places: str  # "own province" | "counts" | "none": where safe/health houses are
+    client_ids: bool  # clients' pseudonymous ids on the occupancy board (own province)
+    personal_data: bool  # may open sealed caller/client details
+    binding: str | None  # "team" | "centre": an account of this role may be bound to one
+    manages: str | None  # "province" | "national": users this role administers
+    may: str  # the README's "may" column
+    sees: str  # the README's "sees" column
+
+    @property
+    def second_factor(self) -> bool:
+        """A TOTP second factor is required for roles that see secrets, personal data or users."""
+        return self.secret_places == "own province" or self.personal_data or self.manages is not None
+
+
+def _p(role: Role, persian: str, commands: set[str], *, may: str, sees: str, national: bool = False,
+       secret_places: str = "none", client_ids: bool = False, personal_data: bool = False,
+       binding: str | None = None, manages: str | None = None) -> RolePolicy:
+    unknown = commands - set(COMMANDS)
+    assert not unknown, unknown
+    return RolePolicy(role, persian, frozenset(commands), national, secret_places, client_ids,
+                      personal_data, binding, manages, may, sees)
+
+
+POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
+    _p(R.CALL_TAKER, "کارشناس خط ۱۲۳",
+       {"receive_call", "classify_call", "counsel_call", "refer_call", "escalate_call", "open_incident"},
+       personal_data=True,
+       may="receive, classify, counsel, refer, escalate calls; open incidents",
+       sees="own province, callers' details"),
+    _p(R.DISPATCHER, "اعزام‌کننده",
+       {"open_incident", "close_incident", "dispatch_team", "change_team_status", "start_shift",
+        "end_shift", "record_missed_check_in"},
+       may="open/close incidents, dispatch, team status, shifts, missed check-ins",
+       sees="own province"),
+    _p(R.TEAM, "گروه سیار",
+       {"change_team_status", "report_position", "check_in", "start_shift", "end_shift"},
+       binding="team",
+       may="its own status, position, check-ins, shift",
+       sees="own province"),
+    _p(R.CENTRE_STAFF, "کارکنان مرکز",
+       {"admit_client", "start_holding", "transfer_client", "discharge_client", "change_capacity"},
+       secret_places="own province", client_ids=True, personal_data=True, binding="centre",
+       may="admissions, holding periods, transfers within the province, discharges, capacity (of its centre when bound to one)",
+       sees="own province, secret places and client ids"),
+    _p(R.PROVINCIAL_SUPERVISOR, "ناظر استانی", set(COMMANDS),
+       secret_places="own province", client_ids=True, personal_data=True, manages="province",
+       may="everything in the province, registering teams and places, its province's users",
+       sees="own province, secret places and client ids"),
+    _p(R.NATIONAL_EOC, "مرکز عملیات اضطراری کشور", set(), national=True, secret_places="counts",
+       manages="national",
+       may="watches; national users and provincial supervisors",
+       sees="every province; secret places as per-province counts (fewer than 3 suppressed)"),
+    _p(R.AUDITOR, "حسابرس", set(), national=True, secret_places="counts",
+       may="reads, replays, the access log",
+       sees="every province, pseudonymous ids only; secret places as per-province counts"),
+)}
+
+# The system itself (the safety watchdog) records missed check-ins; it has no account.
+SYSTEM_COMMANDS = frozenset({"record_missed_check_in"})
+
+# Small cells are suppressed in the national counts of secret places: fewer than this many
+# places in a province shows no figure at all (a single house's occupancy is not published).
+SMALL_CELL = 3
+
+
+def policy(role: Role | str) -> RolePolicy:
+    return POLICY[Role(role)]
+
+
+def may_command(role: Role | str, command: str) -> bool:
+    if Role(role) == R.SYSTEM:
+        return command in SYSTEM_COMMANDS
+    return command in POLICY[Role(role)].commands
+
+
+def roles_for(command: str) -> frozenset[Role]:
+    out = {r for r, p in POLICY.items() if command in p.commands}
+    if command in SYSTEM_COMMANDS:
+        out.add(R.SYSTEM)
+    return frozenset(out)
+
+
+def is_national(role: Role | str) -> bool:
+    return Role(role) != R.SYSTEM and POLICY[Role(role)].national
+
+
+def valid_scope(role: Role | str, province: str) -> bool:
+    """National roles are issued for IR only; every other role for one real province."""
+    from events.places import PROVINCES
+
+    if is_national(role):
+        return province == NATIONAL
+    return province in PROVINCES
+
+
+def may_see_secret(role: str, viewer_province: str, place_province: str) -> bool:
+    return (Role(role) != R.SYSTEM and POLICY[Role(role)].secret_places == "own province"
+            and viewer_province == place_province)
+
+
+def sees_secret_counts(role: str) -> bool:
+    return Role(role) != R.SYSTEM and POLICY[Role(role)].secret_places == "counts"
+
+
+def may_see_client_ids(role: str, viewer_province: str, province: str) -> bool:
+    return Role(role) != R.SYSTEM and POLICY[Role(role)].client_ids and viewer_province == province
+
+
+def may_manage(manager_role: Role | str, manager_province: str, role: Role | str, province: str) -> bool:
+    """A provincial supervisor manages the provincial accounts of its province; the national
+    EOC manages national accounts and the provincial supervisors of every province."""
+    m = POLICY.get(Role(manager_role))
+    if m is None or m.manages is None:
+        return False
+    if m.manages == "province":
+        return not is_national(role) and province == manager_province
+    return is_national(role) or Role(role) == R.PROVINCIAL_SUPERVISOR
+
+
+def roles_table() -> str:
+    """The README's roles table, generated from the policy."""
+    lines = ["| role | may | sees | second factor |", "|---|---|---|---|"]
+    for p in POLICY.values():
+        lines.append(f"| `{p.role}` | {p.may} | {p.sees} | {'yes' if p.second_factor else 'no'} |")
+    return "\n".join(lines)
