@@ -132,18 +132,18 @@ class History:
     # ------------------------------------------------------------------ the actions
 
     def _register_team(self, p: str) -> None:
-        r = self.service.register_team(c.RegisterTeam(province=p, county="c", name=f"{p}-{len(self.teams[p])}",
+        r = self.service.register_team(c.RegisterTeam(province=p, county=PROVINCES[p].capital, name=f"{p}-{len(self.teams[p])}",
                                                       home=near(p, self.rnd)), supervisor(p))
         self.teams[p].append(r["team_id"])
 
     def _register_centre(self, p: str, kind: str) -> None:
-        r = self.service.register_centre(c.RegisterCentre(province=p, county="c", name=f"{kind} {p}", kind=kind,
+        r = self.service.register_centre(c.RegisterCentre(province=p, county=PROVINCES[p].capital, name=f"{kind} {p}", kind=kind,
                                                           capacity=self.rnd.randint(1, 4),
                                                           location=near(p, self.rnd)), supervisor(p))
         self.centres[p].append(r["centre_id"])
 
     def receive(self, p: str) -> None:
-        r = self.service.receive_call(c.ReceiveCall(province=p, county="c", exercise=self._drill(),
+        r = self.service.receive_call(c.ReceiveCall(province=p, county=PROVINCES[p].capital, exercise=self._drill(),
                                                     received_at=self.clock.now - timedelta(seconds=30)),
                                       supervisor(p))
         self.calls[p].append(r["call_id"])
@@ -172,7 +172,7 @@ class History:
 
     def open_incident(self, p: str) -> None:
         r = self.service.open_incident(c.OpenIncident(
-            province=p, county="c", route=self.rnd.choice(list(ReferralRoute)),
+            province=p, county=PROVINCES[p].capital, route=self.rnd.choice(list(ReferralRoute)),
             category=self.rnd.choice(list(CallCategory)), priority=self.rnd.choice(list(Priority)),
             location=near(p, self.rnd), exercise=self._drill()), supervisor(p))
         self.incidents[p].append(r["incident_id"])
