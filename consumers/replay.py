@@ -68,14 +68,22 @@ def replay(
     progress: Progress | None = None,
     lag: timedelta = timedelta(minutes=5),
     board: Board | None = None,
+    positions: dict[str, int] | None = None,
 ) -> Replay:
     """Fold ``source`` into a board, up to ``until`` (by recording or occurrence time) and/or
-    ``until_position`` (a log position); ``board`` continues an earlier replay."""
+    ``until_position`` (a log position); ``board`` continues an earlier replay. ``positions``
+    (a board snapshot's ``as_of`` positions) stops each province at its own position, and
+    leaves out provinces not named: the snapshot of a runner that folds provinces apart."""
+    if positions is not None:
+        until_position = max(positions.values(), default=0)
     board = Board() if board is None else board
     result = Replay(board.rows, source.describe(), until, until_position, by)  # type: ignore[arg-type]
     types = result.types
     for envelope in source.envelopes(until=until, by=by, until_position=until_position,
                                      progress=progress, errors=result.rejected, lag=lag):
+        if positions is not None and envelope.position is not None and (
+                envelope.position > positions.get(envelope.province, 0)):
+            continue
         if apply(board, envelope, lambda e, reason: result.rejected.append((f"position {e.position}", reason))):
             result.events += 1
             types[envelope.type] = types.get(envelope.type, 0) + 1

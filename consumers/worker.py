@@ -298,7 +298,7 @@ def _partition_of_row(key: str, row: Any, partition_of: Any) -> int | None:
     parts = key.split("/")
     if parts[0] == "drill":
         parts = parts[1:]
-    if parts[0] in ("applied", "figures") and len(parts) > 1:
+    if parts[0] in ("applied", "figures", "period-figures", "figures-days") and len(parts) > 1:
         return partition_of(parts[1])
     if isinstance(row, dict) and isinstance(row.get("province"), str):
         return partition_of(row["province"])

@@ -17,19 +17,25 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.envelope import iso
+from projections import as_of
 from projections.views import summary
 from projections.visibility import visible_rows
 
 from . import commands as c
+from .api_docs import mount_docs
 from .access_log import record_secret_reads
 from .auth import Claims
 from .identity_api import identity_router
 from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
+from .exchange.api import exchange_router
 from .http_errors import install, known_query_only
 from .http_limits import Limits
 from .idempotency import Idempotent
+from .publish.api import publish_router
+from .reports_api import add_report_routes
+from .rosters_api import add_roster_routes
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -40,7 +46,10 @@ def create_api(system: System) -> FastAPI:
         version="1.0",
         description=__doc__,
         dependencies=[Depends(known_query_only)],
+        docs_url=None,  # /docs is served offline by api_docs, not from a CDN
+        redoc_url=None,
     )
+    mount_docs(api)
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
     api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
     api.add_middleware(Limits)
@@ -171,8 +180,9 @@ def create_api(system: System) -> FastAPI:
 
     # ---------------------------------------------------------------- boards (read)
 
-    def board_read(who: Claims, what: str) -> dict[str, Any]:
-        _, rows = system.follower.snapshot()
+    def board_read(who: Claims, what: str, rows: dict[str, Any] | None = None) -> dict[str, Any]:
+        if rows is None:
+            _, rows = system.follower.snapshot()
         seen = visible_rows(rows, str(who.role), who.province, system.unseal_place)
         record_secret_reads(system.access_log, who.sub, str(who.role), who.province, "api", seen, what=what)
         return seen
@@ -180,8 +190,11 @@ def create_api(system: System) -> FastAPI:
     @api.get("/api/v1/boards", tags=["boards"])
     def boards(who: Who) -> dict[str, Any]:
         """Every board row this token may see, with the sequence number of the last delta."""
-        sequence, _ = system.follower.snapshot()
-        return {"sequence": sequence, "position": system.follower.position, "rows": board_read(who, "boards")}
+        sequence, rows = system.follower.snapshot()
+        seen = board_read(who, "boards", rows)
+        # As of the rows themselves (per province), never a position read apart from them.
+        mark = as_of(seen)
+        return {"sequence": sequence, "position": mark["position"], "as_of": mark, "rows": seen}
 
     @api.get("/api/v1/boards/summary", tags=["boards"])
     def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:
@@ -189,6 +202,11 @@ def create_api(system: System) -> FastAPI:
         return summary(board_read(who, "summary"), iso(datetime.now(UTC)), drill=drill)
 
     api.include_router(identity_router(system, claims))
+    api.include_router(exchange_router(system, claims))
+    api.include_router(publish_router(system, claims))
+
+    add_report_routes(api, system, claims)
+    add_roster_routes(api, system, claims)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, Any]:

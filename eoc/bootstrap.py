@@ -122,7 +122,8 @@ def build(
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
-    service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock)
+    service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock,
+                             late_window=settings.late_entry_window)
     system = attach_identity(System(settings, app, keyring, service, follower,
                                     Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))
     if start_follower:

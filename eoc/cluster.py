@@ -150,7 +150,7 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
     app = EOCApplication(env=settings.eventsourcing_env())
     keyring = make_keyring(settings)
     publisher = TelemetryPublisher(cs.kafka_bootstrap, cs.layout)
-    service = CommandService(app, keyring, telemetry=publisher, clock=clock)
+    service = CommandService(app, keyring, telemetry=publisher, clock=clock, late_window=settings.late_entry_window)
     boards = BoardTopicView(cs.kafka_bootstrap, cs.layout.boards)
     if follow_boards:
         boards.start()

@@ -38,6 +38,8 @@ from .fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
     exercise: Flag = Field(False, description="a drill (مانور): kept apart from the real figures")
+    occurred_at: Moment | None = Field(
+        None, description="when it happened, for a late entry (ثبت با تأخیر); default: now")
 
 
 class Placed(Command):
@@ -154,6 +156,8 @@ class EndShift(Command):
 
 class DispatchTeam(Command):
     incident_id: UUID
+    release_drill: bool = Field(
+        False, description="a real dispatch calls the team back from a drill (مانور) it is taking part in")
 
 
 class ChangeTeamStatus(Command):
@@ -212,8 +216,50 @@ class StartHolding(Command):
 class TransferClient(Command):
     client_id: SubjectId
     to_centre_id: UUID
+    override_reason: str | None = Field(
+        None, min_length=10, max_length=500,
+        description="a provincial supervisor's reason to move a client to a safe or health house "
+                    "before a served holding period (قرنطینه); recorded for auditors")
 
 
 class DischargeClient(Command):
     client_id: SubjectId
     reason: DischargeReason
+
+
+# ------------------------------------------------------------------ rosters (برنامه نوبت‌کاری)
+
+
+class SetRoster(Command):
+    """A county's shift pattern: planned teams per shift (0 or absent: the shift does not run
+    there). County ``*`` is the pattern of every county without one of its own."""
+
+    province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"])
+    county: str = Field(min_length=1, max_length=60, description="a county of the province, or * for every county",
+                        examples=["Qazvin", "*"])
+    shifts: dict[ShiftKind, Count] = Field(
+        max_length=3, description="planned teams per shift, e.g. {\"morning\": 2, \"evening\": 2}",
+        examples=[{"morning": 2, "evening": 2, "night": 1}])
+
+    @field_validator("province")
+    @classmethod
+    def _known_province(cls, code: str) -> str:
+        if code not in PROVINCES:
+            raise ValueError(f"unknown province {code!r}; one of {', '.join(sorted(PROVINCES))}")
+        return code
+
+    @field_validator("shifts")
+    @classmethod
+    def _teams(cls, shifts: dict[ShiftKind, int]) -> dict[ShiftKind, int]:
+        if any(not 0 <= n <= 500 for n in shifts.values()):
+            raise ValueError("planned teams per shift are 0 to 500")
+        return shifts
+
+    @model_validator(mode="after")
+    def _county_of_the_province(self) -> SetRoster:
+        if self.county != "*":
+            found = reference_county(self.province, self.county)
+            if found is None:
+                raise ValueError(f"{self.province} has no county {self.county!r} (see events/data/counties.json)")
+            self.county = found.name
+        return self

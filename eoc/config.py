@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -25,6 +26,8 @@ class Settings:
     # The Ed25519 key that signs audit checkpoints (default: a file in the data directory).
     audit_key: Path | None = None
     topic_prefix: str = ""  # prefixes every Kafka topic name (tests, several systems on one broker)
+    # A fact entered later than this after it happened needs a provincial supervisor.
+    late_entry_window: timedelta = timedelta(hours=24)
     # Keys that signed tokens before the current one (rotation: they verify, never sign).
     token_previous: tuple[bytes, ...] = ()
     # The keyring of personal and place keys: its own database, its keys wrapped by a master key.
@@ -48,8 +51,9 @@ class Settings:
             values["store"] = env["EOC_STORE"]
         if "EOC_DATA_DIR" in env:
             values["data_dir"] = Path(env["EOC_DATA_DIR"])
-        if "EOC_PG_DSN" in env:
-            values["pg_dsn"] = env["EOC_PG_DSN"]
+        pg_dsn = _secret(env, "EOC_PG_DSN")  # or EOC_PG_DSN_FILE: it holds the password
+        if pg_dsn is not None:
+            values["pg_dsn"] = pg_dsn.decode()
         token_secret = _secret(env, "EOC_TOKEN_SECRET")
         if token_secret is not None:
             values["token_secret"] = check_secret("EOC_TOKEN_SECRET", token_secret)
@@ -60,7 +64,10 @@ class Settings:
         master = _secret(env, "EOC_MASTER_KEY")
         if master is not None:
             values["master_key"] = check_secret("EOC_MASTER_KEY", master)
-        for name, key, kind in (("EOC_KEYRING_DSN", "keyring_dsn", str), ("EOC_KEYRING_PATH", "keyring_path", Path),
+        keyring_dsn = _secret(env, "EOC_KEYRING_DSN")  # its own credentials, as a Docker secret
+        if keyring_dsn:
+            values["keyring_dsn"] = keyring_dsn.decode()
+        for name, key, kind in ( ("EOC_KEYRING_PATH", "keyring_path", Path),
                                 ("EOC_USERS_DSN", "users_dsn", str), ("EOC_TLS_CERT", "tls_cert", Path),
                                 ("EOC_TLS_KEY", "tls_key", Path)):
             if env.get(name):
@@ -85,6 +92,8 @@ class Settings:
             values["audit_key"] = Path(env["EOC_AUDIT_KEY"])
         if "EOC_TOPIC_PREFIX" in env:
             values["topic_prefix"] = env["EOC_TOPIC_PREFIX"]
+        if "EOC_LATE_ENTRY_WINDOW_HOURS" in env:
+            values["late_entry_window"] = timedelta(hours=float(env["EOC_LATE_ENTRY_WINDOW_HOURS"]))
         if "EOC_AGGREGATE_CACHE" in env:
             values["aggregate_cache"] = int(env["EOC_AGGREGATE_CACHE"])
         values.update(overrides)

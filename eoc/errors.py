@@ -97,3 +97,37 @@ class NotResident(Refused):
 
 class AlreadyResident(Refused):
     code = "already_resident"
+
+
+# ------------------------------------------------------------------ when a fact happened
+
+
+class OccurredInFuture(InvalidCommand):
+    code = "occurred_in_future"
+
+
+class LateEntryTooOld(Forbidden):
+    code = "late_entry_too_old"
+
+
+class OccurredOutOfOrder(Refused):
+    code = "occurred_out_of_order"
+
+
+# ------------------------------------------------------------------ rules the reports state
+
+
+class NotResidential(Refused):
+    code = "not_residential"
+
+
+class HoldingNotServed(Refused):
+    code = "holding_not_served"
+
+
+class TeamInDrill(Refused):
+    code = "team_in_drill"
+
+
+class OutsideRoster(Refused):
+    code = "outside_roster"

@@ -63,7 +63,7 @@ COMMAND_REFUSALS: dict[int, str] = {
         413: "the body is over the size limit",
         415: "the body is not application/json",
         422: "a field is invalid: type, length, range, county, position outside Iran",
-        429: "too many requests from this user or address; try again after Retry-After",
+        429: "too many requests from this user or address, or too many failed sign-ins (Retry-After)",
         431: "too many or too large headers",
     }.items()
 }

@@ -113,7 +113,7 @@ def identity_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
             raise Forbidden(f"a {claims.role} of {claims.province} may not create a {body.role} of {body.province}")
         user, totp = directory.add(body.username, body.password, body.role, body.province,
                                    team=body.team, centre=body.centre)
-        admin(claims, "add", user, role=str(user.role), province_of_user=user.province)
+        admin(claims, "add", user, user_role=str(user.role), user_province=user.province)
         return {"user": user.public(), **_enrolment(user, totp)}
 
     def _action(path: str, name: str, act: Callable[[User], dict[str, Any]]) -> None:

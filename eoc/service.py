@@ -27,8 +27,9 @@ from events.vocabulary import SECRET_KINDS, ReferralRoute
 
 from . import commands as c
 from .auth import Claims, authorize
-from .domain import Call, Centre, Context, Incident, Team
-from .errors import AlreadyExists, InvalidCommand, NotFound, OverCapacity
+from .domain import Call, Centre, Context, Incident, Roster, Team, roster_id
+from .domain.when import DEFAULT_LATE_WINDOW, occurred_time
+from .errors import AlreadyExists, InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity
 from .keyring import Keyring
 from .writer import BatchWriter, Position
 
@@ -72,8 +73,10 @@ class CommandService:
         keyring: Keyring,
         telemetry: Callable[[Envelope], None] | None = None,
         clock: Callable[[], datetime] | None = None,
+        late_window: timedelta = DEFAULT_LATE_WINDOW,
     ) -> None:
         self.app = app
+        self.late_window = late_window
         self.keyring = keyring
         self.telemetry = telemetry or (lambda envelope: None)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -89,8 +92,11 @@ class CommandService:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _ctx(self, claims: Claims, cmd: c.Command) -> Context:
-        return Context(actor=claims.actor, now=self.clock(), exercise=cmd.exercise)
+    def _ctx(self, claims: Claims, cmd: c.Command, occurred: datetime | None = None) -> Context:
+        """The command's circumstances: when it happened (checked) and when it is recorded."""
+        recorded = self.clock()
+        when = occurred_time(occurred or cmd.occurred_at, recorded, claims.role, self.late_window)
+        return Context(actor=claims.actor, now=when, exercise=cmd.exercise, recorded=recorded)
 
     def _get(self, cls: type[A], id_: UUID | str, what: str, province: str | None = None) -> A:
         """An aggregate by id: the batch's copy inside a command, a cached copy outside.
@@ -171,12 +177,11 @@ class CommandService:
 
     def receive_call(self, cmd: c.ReceiveCall, claims: Claims) -> dict[str, Any]:
         authorize(claims, "receive_call", cmd.province)
-        ctx = self._ctx(claims, cmd)
+        # A call's own time (received_at) is when it happened: checked like any occurred_at.
+        ctx = self._ctx(claims, cmd, cmd.received_at)
         with self._keys_kept_only_if_stored() as created:
             caller, sealed = self._seal_person(cmd.caller_id, cmd.caller, created)
-            payload = ev.CallReceived(
-                line=cmd.line, caller=caller, caller_sealed=sealed, received_at=cmd.received_at or ctx.now
-            )
+            payload = ev.CallReceived(line=cmd.line, caller=caller, caller_sealed=sealed, received_at=ctx.now)
 
             def handler() -> dict[str, Any]:
                 call = Call.receive(payload, ctx, cmd.province, cmd.county, id=self._new_id(cmd.call_id))
@@ -243,7 +248,7 @@ class CommandService:
                     call_id=call.id,
                     call_received_at=call.received_at,
                 ),
-                Context(ctx.actor, ctx.now, exercise=ctx.exercise or call.exercise),
+                ctx.as_drill(ctx.exercise or call.exercise),
                 call.province,
                 call.county,
                 id=incident_id,
@@ -306,8 +311,38 @@ class CommandService:
         return self._run(handler)
 
     def start_shift(self, team_id: UUID, cmd: c.StartShift, claims: Claims) -> dict[str, Any]:
-        return self._team_command("start_shift", team_id, cmd, claims,
-                                  lambda t, ctx: t.start_shift(ev.ShiftStarted(shift=cmd.shift, members=cmd.members), ctx))
+        def act(team: Team, ctx: Context) -> None:
+            roster = self._roster(team.province)
+            if roster is not None and not (ctx.exercise or team.on_drill):
+                roster.must_run(team.county, str(cmd.shift))
+            team.start_shift(ev.ShiftStarted(shift=cmd.shift, members=cmd.members), ctx)
+
+        return self._team_command("start_shift", team_id, cmd, claims, act)
+
+    def _roster(self, province: str) -> Roster | None:
+        try:
+            return self._get(Roster, roster_id(province), "roster")
+        except NotFound:
+            return None
+
+    def set_roster(self, cmd: c.SetRoster, claims: Claims) -> dict[str, Any]:
+        """The supervisor sets one county's shift pattern (an event: auditors see every change)."""
+        authorize(claims, "set_roster", cmd.province)
+        if cmd.exercise:
+            raise InvalidCommand("a roster is real: drills use the teams the roster has")
+        payload = ev.RosterSet(county=cmd.county, shifts=cmd.shifts)
+
+        def handler() -> dict[str, Any]:
+            roster = self._roster(cmd.province)
+            ctx = self._ctx(claims, cmd)
+            if roster is None:
+                roster = Roster.create(payload, ctx, cmd.province)
+            else:
+                roster.set(payload, ctx)
+            return {"roster_id": str(roster.id), "province": cmd.province, "county": cmd.county,
+                    "shifts": {str(k): v for k, v in cmd.shifts.items()}, "position": self._save(roster)}
+
+        return self._run(handler)
 
     def end_shift(self, team_id: UUID, cmd: c.EndShift, claims: Claims) -> dict[str, Any]:
         return self._team_command("end_shift", team_id, cmd, claims, lambda t, ctx: t.end_shift(ctx))
@@ -317,10 +352,15 @@ class CommandService:
             # An incident of another province is not found: the team's province is the token's.
             incident = self._get(Incident, cmd.incident_id, "incident", team.province)
             incident.must_be_open()
-            drill = Context(ctx.actor, ctx.now, exercise=ctx.exercise or incident.exercise)
+            if ctx.backdated and iso(ctx.now) < incident.opened_at:
+                raise OccurredOutOfOrder(
+                    f"a dispatch at {iso(ctx.now)} cannot precede its incident, opened {incident.opened_at}",
+                    occurred_at=iso(ctx.now), incident_opened_at=incident.opened_at)
+            drill = ctx.as_drill(ctx.exercise or incident.exercise)
             team.dispatch(ev.TeamDispatched(incident_id=incident.id, priority=incident.priority,
                                             incident_opened_at=incident.opened_at,
-                                            call_received_at=incident.call_received_at), drill)
+                                            call_received_at=incident.call_received_at), drill,
+                          release_drill=cmd.release_drill)
 
         return self._team_command("dispatch_team", team_id, cmd, claims, act)
 
@@ -453,7 +493,7 @@ class CommandService:
             # is answered like an unknown one; that province's own staff take the client in.
             destination = self._get(Centre, cmd.to_centre_id, "destination centre", source.province)
             ctx = self._ctx(claims, cmd)
-            source.transfer_out(cmd.client_id, destination, ctx)
+            source.transfer_out(cmd.client_id, destination, ctx, cmd.override_reason)
             destination.transfer_in(cmd.client_id, source, ctx)
             return {"centre_id": str(source.id), "to_centre_id": str(destination.id),
                     "position": self._save(source, destination)}

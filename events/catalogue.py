@@ -324,6 +324,37 @@ class ClientDischarged(Payload):
     reason: DischargeReason
 
 
+# ---------------------------------------------------------------- rules the reports state, drills, rosters
+
+
+@event_type("centre")
+class HoldingRuleOverridden(Payload):
+    """A provincial supervisor let a client move to a safe or health house before a served
+    holding period (قرنطینه) of 15–20 days; the reason is kept for auditors."""
+
+    client: str
+    to_centre_id: UUID
+    reason: str = Field(min_length=10, max_length=500)
+    holding_until: AwareDatetime | None = None
+
+
+@event_type("team")
+class TeamReleasedFromDrill(Payload):
+    """A real team taking part in a drill (مانور) is called back to real work by a dispatcher."""
+
+    drill_incident_id: UUID | None = None
+    status: TeamStatus  # the drill status it leaves
+
+
+@event_type("roster")
+class RosterSet(Payload):
+    """The shift pattern (برنامه نوبت‌کاری) of one county: which shifts run and with how many teams.
+    A shift not in the pattern (zero teams) does not run there."""
+
+    county: str = Field(min_length=1, max_length=60)
+    shifts: dict[ShiftKind, int]
+
+
 # ---------------------------------------------------------------- upcasting
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

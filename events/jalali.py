@@ -242,11 +242,20 @@ def parse_moment(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Period:
-    """A Jalali month, season or year: the span the provincial reports cover."""
+    """A Jalali month, season or year: the span the provincial reports cover; or any range
+    of days (``Period.between``: "Mehr 1 to Azar 10", a four-month report)."""
 
-    kind: str  # month | season | year
+    kind: str  # month | season | year | range
     year: int
-    index: int  # month 1..12, season 1..4, 1 for a year
+    index: int  # month 1..12, season 1..4, 1 for a year or a range
+    first: date | None = None  # a range's first and last local days
+    last: date | None = None
+
+    @classmethod
+    def between(cls, first: date, last: date) -> Period:
+        if last < first:
+            raise BadMoment(f"the period ends ({last}) before it starts ({first})")
+        return cls("range", to_jalali(first)[0], 1, first, last)
 
     @property
     def months(self) -> tuple[int, int]:
@@ -258,10 +267,14 @@ class Period:
 
     @property
     def first_day(self) -> date:
+        if self.first is not None:
+            return self.first
         return to_gregorian(self.year, self.months[0], 1)
 
     @property
     def last_day(self) -> date:
+        if self.last is not None:
+            return self.last
         m = self.months[1]
         return to_gregorian(self.year, m, month_length(self.year, m))
 
@@ -282,6 +295,8 @@ class Period:
 
     @property
     def label(self) -> str:
+        if self.kind == "range":
+            return f"{_jalali_day(self.first_day)} to {_jalali_day(self.last_day)}"
         if self.kind == "month":
             return f"{MONTHS_EN[self.index - 1]} {self.year}"
         if self.kind == "season":
@@ -290,6 +305,8 @@ class Period:
 
     @property
     def label_fa(self) -> str:
+        if self.kind == "range":
+            return f"{_jalali_day(self.first_day, persian=True)} تا {_jalali_day(self.last_day, persian=True)}"
         if self.kind == "month":
             text = f"{MONTHS_FA[self.index - 1]} {self.year}"
         elif self.kind == "season":
@@ -300,6 +317,8 @@ class Period:
 
     @property
     def code(self) -> str:
+        if self.kind == "range":
+            return "{}_{}".format(*("{:04d}-{:02d}-{:02d}".format(*to_jalali(d)) for d in (self.first_day, self.last_day)))
         if self.kind == "month":
             return f"{self.year}-{self.index:02d}"
         if self.kind == "season":
@@ -308,6 +327,24 @@ class Period:
 
     def contains_day(self, day: str) -> bool:
         return self.first_day.isoformat() <= day <= self.last_day.isoformat()
+
+
+def _jalali_day(d: date, *, persian: bool = False) -> str:
+    jy, jm, jd = to_jalali(d)
+    if persian:
+        return f"{jd} {MONTHS_FA[jm - 1]} {jy}".translate(_FA_DIGITS)
+    return f"{jd} {MONTHS_EN[jm - 1]} {jy}"
+
+
+def parse_day(text: str) -> date:
+    """A local day, Jalali or Gregorian: ``1403-07-01``, ``1 Mehr 1403``, ``۱ مهر ۱۴۰۳``, ``2024-09-22``."""
+    moment = parse_moment(text)
+    return local(moment).date()
+
+
+def parse_range(first: str, last: str) -> Period:
+    """The days from ``first`` to ``last``, both included (Jalali or ISO)."""
+    return Period.between(parse_day(first), parse_day(last))
 
 
 _P_MONTH = re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})$")

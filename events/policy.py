@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "start_holding": "start holding periods",
     "transfer_client": "transfer clients",
     "discharge_client": "discharge clients",
+    "set_roster": "set the shift roster",
 }
 
 # What a command acts on: a team's commands are bound to the team of a team's account, a
@@ -109,6 +110,9 @@ POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
     _p(R.AUDITOR, "حسابرس", set(), national=True, secret_places="counts",
        may="reads, replays, the access log",
        sees="every province, pseudonymous ids only; secret places as per-province counts"),
+    _p(R.PARTNER, "سازمان همکار (انتظامی، قضایی، ...)", {"open_incident"},
+       may="refer people (an EIDO referral opens an incident); read the exchange feed (EIDO, EDXL-HAVE, CAP)",
+       sees="own province's open incidents, centres' free places and alerts; never a secret place"),
 )}
 
 # The system itself (the safety watchdog) records missed check-ins; it has no account.
@@ -179,3 +183,19 @@ def roles_table() -> str:
     for p in POLICY.values():
         lines.append(f"| `{p.role}` | {p.may} | {p.sees} | {'yes' if p.second_factor else 'no'} |")
     return "\n".join(lines)
+
+
+def command_matrix() -> str:
+    """Which role may give which command (in its own province; a team's and a bound centre
+    account's commands only for its own team or centre)."""
+    roles = [r for r in POLICY]
+    lines = ["| command | " + " | ".join(f"`{r}`" for r in roles) + " |",
+             "|---|" + "---|" * len(roles)]
+    for name in COMMANDS:
+        lines.append(f"| `{name}` | " + " | ".join("✓" if name in POLICY[r].commands else "" for r in roles) + " |")
+    return "\n".join(lines)
+
+
+def readme_section() -> str:
+    """What the README holds between its roles markers (a test keeps the two equal)."""
+    return roles_table() + "\n\n" + command_matrix()

@@ -159,6 +159,7 @@ class Role(Word):
     PROVINCIAL_SUPERVISOR = "provincial_supervisor"  # ناظر استانی
     NATIONAL_EOC = "national_eoc"  # مرکز عملیات اضطراری کشور
     AUDITOR = "auditor"  # حسابرس / بازرس
+    PARTNER = "partner"  # سازمان همکار: police, judiciary and others that refer people and read the exchange feed
     SYSTEM = "system"  # the system itself (watchdogs)
 
 
@@ -199,6 +200,8 @@ PERSIAN: dict[str, str] = {
     "health_house": "خانه سلامت",
     "social_service_base": "پایگاه خدمات اجتماعی",
     "mobile_base": "پایگاه اورژانس سیار",
+    # alerts
+    "emerging_harm": "آسیب اجتماعی نوپدید",
     # shifts
     "morning": "صبح",
     "evening": "عصر",

@@ -6,7 +6,11 @@ from datetime import datetime
 
 from events.jalali import IRST
 
-__all__ = ["IRST", "local", "local_day_hour", "seconds_between"]
+__all__ = ["IRST", "LATE_AFTER_S", "is_late", "local", "local_day_hour", "seconds_between"]
+
+# A fact recorded more than this after it happened is a late entry (ثبت با تأخیر): boards and
+# reports still count it when it happened, and show it as late.
+LATE_AFTER_S = 600.0
 
 
 def local(moment: str) -> datetime:
@@ -21,3 +25,7 @@ def local_day_hour(moment: str) -> tuple[str, str]:
 
 def seconds_between(earlier: str, later: str) -> float:
     return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
+def is_late(occurred_at: str, recorded_at: str) -> bool:
+    return seconds_between(occurred_at, recorded_at) > LATE_AFTER_S

@@ -3,20 +3,22 @@ dispatches, admissions, and the times call→dispatch and dispatch→on scene.""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 from events.envelope import Envelope
 
 from .board import Board
-from .clock import local_day_hour, seconds_between
+from .clock import is_late, local_day_hour, seconds_between
+from .period_figures import ARCHIVE, HOUR_DETAIL, KEEP_DAYS, compact, day_key
 
-KEEP_DAYS = 40  # live figures kept per province; longer periods come from a replay (reports)
+__all__ = ["COUNTERS", "KEEP_DAYS", "LATENCY_EDGES", "add_latency", "apply_figures", "count_late_entry",
+           "new_latency"]
 # Upper edges (seconds) of the latency histogram buckets; the last bucket is open.
 LATENCY_EDGES = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200)
 
 COUNTERS = ("calls", "classified", "interventions", "counselled", "referred", "incidents_opened",
-            "incidents_closed", "dispatches", "admissions", "declined", "transfers", "discharges")
+            "incidents_closed", "dispatches", "admissions", "declined", "transfers", "discharges",
+            "late_entries")
 
 
 def _new_day(province: str, day: str) -> dict[str, Any]:
@@ -40,42 +42,43 @@ def _add_latency(stat: dict[str, Any], seconds: float) -> dict[str, Any]:
             "max_s": max(stat["max_s"], round(seconds, 3)), "buckets": buckets}
 
 
-def _day_row(board: Board, ns: str, province: str, moment: str) -> tuple[str, dict[str, Any], str]:
+def _day_row(board: Board, ns: str, e: Envelope, moment: str) -> tuple[str, dict[str, Any], str]:
+    """The row of the day a fact happened (live, or a period-figures row for an older day)."""
     day, hour = local_day_hour(moment)
-    key = f"{ns}figures/{province}/{day}"
+    key = day_key(board, ns, e.province, day, local_day_hour(e.recorded_at)[0])
     row = board.get(key)
-    if row is None:
-        row = _new_day(province, day)
-        # A new day: the day that falls out of the kept window goes (bounded memory).
-        old = (date.fromisoformat(day) - timedelta(days=KEEP_DAYS)).isoformat()
-        board.delete(f"{ns}figures/{province}/{old}")
-    else:
-        row = dict(row)
+    row = _new_day(e.province, day) if row is None else dict(row)
+    for detail in HOUR_DETAIL:
+        row.setdefault(detail, {})
     return key, row, hour
 
 
+def _put(board: Board, key: str, row: dict[str, Any]) -> None:
+    board.put(key, compact(row) if ARCHIVE in key else row)
+
+
 def _count(board: Board, ns: str, e: Envelope, counter: str, moment: str | None = None) -> None:
-    key, row, _ = _day_row(board, ns, e.province, moment or e.occurred_at)
+    key, row, _ = _day_row(board, ns, e, moment or e.occurred_at)
     row[counter] += 1
-    board.put(key, row)
+    _put(board, key, row)
 
 
 def apply_figures(board: Board, ns: str, e: Envelope) -> None:
     t, p = e.type, e.payload
     if t == "CallReceived":
-        key, row, hour = _day_row(board, ns, e.province, p["received_at"])
+        key, row, hour = _day_row(board, ns, e, p["received_at"])
         row["calls"] += 1
         row["calls_by_hour"] = {**row["calls_by_hour"], hour: row["calls_by_hour"].get(hour, 0) + 1}
-        board.put(key, row)
+        _put(board, key, row)
     elif t == "CallClassified":
-        key, row, hour = _day_row(board, ns, e.province, p["received_at"])
+        key, row, hour = _day_row(board, ns, e, p["received_at"])
         cat = p["category"]
         row["classified"] += 1
         row["calls_by_category"] = {**row["calls_by_category"], cat: row["calls_by_category"].get(cat, 0) + 1}
         by_hour = dict(row["calls_by_hour_category"].get(hour, {}))
         by_hour[cat] = by_hour.get(cat, 0) + 1
         row["calls_by_hour_category"] = {**row["calls_by_hour_category"], hour: by_hour}
-        board.put(key, row)
+        _put(board, key, row)
     elif t == "CallEscalated":
         _count(board, ns, e, "interventions")
     elif t == "CallCounselled":
@@ -87,17 +90,17 @@ def apply_figures(board: Board, ns: str, e: Envelope) -> None:
     elif t == "IncidentClosed":
         _count(board, ns, e, "incidents_closed")
     elif t == "TeamDispatched":
-        key, row, _ = _day_row(board, ns, e.province, e.occurred_at)
+        key, row, _ = _day_row(board, ns, e, e.occurred_at)
         row["dispatches"] += 1
         if p.get("call_received_at"):
             row["call_to_dispatch"] = _add_latency(
                 row["call_to_dispatch"], seconds_between(p["call_received_at"], e.occurred_at))
-        board.put(key, row)
+        _put(board, key, row)
     elif t == "TeamStatusChanged" and p["status"] == "on_scene" and p.get("dispatched_at"):
-        key, row, _ = _day_row(board, ns, e.province, e.occurred_at)
+        key, row, _ = _day_row(board, ns, e, e.occurred_at)
         row["dispatch_to_scene"] = _add_latency(
             row["dispatch_to_scene"], seconds_between(p["dispatched_at"], e.occurred_at))
-        board.put(key, row)
+        _put(board, key, row)
     elif t == "ClientAdmitted":
         _count(board, ns, e, "admissions")
     elif t == "AdmissionDeclined":
@@ -106,3 +109,13 @@ def apply_figures(board: Board, ns: str, e: Envelope) -> None:
         _count(board, ns, e, "transfers")
     elif t == "ClientDischarged":
         _count(board, ns, e, "discharges")
+
+
+def count_late_entry(board: Board, ns: str, e: Envelope) -> None:
+    """A fact recorded late (ثبت با تأخیر) counts on the day it happened, as late."""
+    if e.position is not None and is_late(e.occurred_at, e.recorded_at):
+        _count(board, ns, e, "late_entries")
+
+
+new_latency = _new_latency
+add_latency = _add_latency

@@ -26,9 +26,11 @@ from events.envelope import Envelope
 
 from .alerts import check_in_alert
 from .board import DRILL, Board
-from .figures import apply_figures
+from .emerging import apply_emerging
+from .figures import apply_figures, count_late_entry
 from .incidents import apply_incident, assign_team
 from .occupancy import apply_centre
+from .rosters import apply_roster
 from .teams import apply_team, set_position
 
 Applier = Callable[[Board, str, Envelope], None]
@@ -46,8 +48,10 @@ ROUTES: dict[str, tuple[Applier, ...]] = {
     "ShiftEnded": (apply_team, check_in_alert),
     "TeamDispatched": (apply_team, assign_team, apply_figures),
     "TeamStatusChanged": (apply_team, apply_figures),
+    "TeamReleasedFromDrill": (apply_team,),
     "SafetyCheckedIn": (apply_team, check_in_alert),
     "SafetyCheckInMissed": (apply_team, check_in_alert),
+    "RosterSet": (apply_roster,),
     "CentreRegistered": (apply_centre,),
     "CentreCapacityChanged": (apply_centre,),
     "CentreClosed": (apply_centre,),
@@ -126,6 +130,25 @@ def undecodable(board: Board, position: int, reason: str) -> None:
                                          "province": None, "reason": reason})
 
 
+def as_of_key(province: str) -> str:
+    return f"as-of/{province}"
+
+
+def as_of(rows: Any) -> dict[str, Any]:
+    """What a board snapshot is as of: the last log position folded per province and the
+    latest recording time among them (``replay`` to these positions gives these rows)."""
+    marks = {k.split("/", 1)[1]: v for k, v in rows.items() if k.startswith("as-of/") and isinstance(v, dict)}
+    recorded = [m["recorded_at"] for m in marks.values() if m.get("recorded_at")]
+    return {"positions": {p: m["position"] for p, m in sorted(marks.items())},
+            "position": max((m["position"] for m in marks.values()), default=0),
+            "recorded_at": max(recorded) if recorded else None}
+
+
+def _mark_as_of(board: Board | _Staged, e: Envelope) -> None:
+    board.put(as_of_key(e.province), {"province": e.province, "position": e.position,
+                                      "recorded_at": e.recorded_at})
+
+
 def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None) -> bool:
     """Fold one event into the board, all or nothing. False if it was already folded (a
     redelivery). An event that cannot be folded is dead-lettered (see the module's doc)."""
@@ -143,17 +166,22 @@ def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None)
                 return False
         for applier in ROUTES.get(e.type, ()):
             applier(staged, ns, e)  # type: ignore[arg-type]
+        count_late_entry(staged, ns, e)  # type: ignore[arg-type]
+        # Every real event moves its province's day clock: emerging harms are judged as days close.
+        apply_emerging(staged, e)  # type: ignore[arg-type]
     except Exception as exc:  # poison: nothing of it is written, and the runner goes on
         reason = reason_of(exc)
         if e.type != "TeamPositionReported":  # telemetry is not history: dropped, not kept
             if e.position is not None:
                 board.put(applied_key(e.province), e.position)
+                _mark_as_of(board, e)
             _dead_letter(board, e, reason)
         if on_dead_letter is not None:
             on_dead_letter(e, reason)
         return True
     if e.position is not None:
         staged.put(applied_key(e.province), e.position)
+        _mark_as_of(staged, e)
     staged.commit()
     return True
 

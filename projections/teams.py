@@ -6,7 +6,7 @@ from typing import Any
 
 from events.envelope import Envelope
 
-from .board import Board
+from .board import DRILL, Board
 
 STATUS_CARRIES_POSITION = ("TeamStatusChanged", "SafetyCheckedIn")
 
@@ -47,9 +47,32 @@ def apply_team(board: Board, ns: str, e: Envelope) -> None:
         row.update(last_check_in=e.occurred_at, check_in_missed=False)
     elif t == "SafetyCheckInMissed":
         row.update(check_in_missed=True)
+    elif t == "TeamReleasedFromDrill":
+        row.update(status="available", since=e.occurred_at, incident_id=None, dispatched_at=None, drill=False,
+                   in_drill=False, drill_incident_id=None)
+        drill_row = board.get(f"{DRILL}team/{e.aggregate_id}")
+        if drill_row is not None:  # it has left the drill
+            board.put(f"{DRILL}team/{e.aggregate_id}", {**drill_row, "status": "available", "since": e.occurred_at,
+                                                         "incident_id": None, "dispatched_at": None})
     board.put(key, row)
+    if ns == DRILL and t in ("TeamDispatched", "TeamStatusChanged"):
+        _mark_real_row(board, e)
     if t in STATUS_CARRIES_POSITION and p.get("position"):
         set_position(board, ns, e, p["position"])
+
+
+def _mark_real_row(board: Board, e: Envelope) -> None:
+    """A real team taking part in a drill shows "in drill" (در مانور) on the real board, so
+    nobody counts it as available for real work; it is available again when the drill ends."""
+    real = board.get(f"team/{e.aggregate_id}")
+    if real is None:  # a team of the drill only
+        return
+    if e.type == "TeamDispatched":
+        board.put(f"team/{e.aggregate_id}", {**real, "status": "in_drill", "since": e.occurred_at,
+                                              "in_drill": True, "drill_incident_id": e.payload["incident_id"]})
+    elif e.payload["status"] == "available" and real.get("in_drill"):
+        board.put(f"team/{e.aggregate_id}", {**real, "status": "available", "since": e.occurred_at,
+                                              "in_drill": False, "drill_incident_id": None})
 
 
 def set_position(board: Board, ns: str, e: Envelope, position: dict[str, float]) -> None:

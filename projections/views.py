@@ -15,6 +15,7 @@ from events.vocabulary import PRIORITY_RANK, RESIDENTIAL_KINDS
 
 from .clock import local
 from .figures import COUNTERS, LATENCY_EDGES
+from .rosters import planned_vs_actual
 
 URGENT_UNASSIGNED_S = 5 * 60  # an urgent incident with no team after this is an alert
 TRANSFER_DUE_WITHIN = timedelta(days=1)
@@ -60,6 +61,13 @@ def summary(rows: dict[str, Any], now: str, *, drill: bool = False) -> dict[str,
         if inc["priority"] == "urgent" and inc["unassigned"] and inc["age_s"] > URGENT_UNASSIGNED_S:
             alerts.append({"kind": "urgent_unassigned", "incident_id": inc["id"], "province": inc["province"],
                            "county": inc["county"], "since": inc["opened_at"], "age_s": inc["age_s"]})
+    for centre in centres:
+        for h in centre["holding"]:
+            if h["overdue"]:  # no client id here: the alert reaches every viewer of the centre
+                alerts.append({"kind": "transfer_overdue", "centre_id": centre["id"],
+                               "province": centre["province"], "county": centre["county"],
+                               "secret": centre["secret"], "since": h["until"],
+                               "days_overdue": h["days_overdue"]})
     alerts.sort(key=lambda a: a.get("since") or "")
     return {
         "now": now,
@@ -70,6 +78,7 @@ def summary(rows: dict[str, Any], now: str, *, drill: bool = False) -> dict[str,
         "centres": centres,
         "occupancy": rollup,
         "figures": figures_for_day(rows, local(now).strftime("%Y-%m-%d"), drill=drill),
+        "rosters": planned_vs_actual(_rows(rows, "roster/"), teams),
         "alerts": alerts,
     }
 
@@ -82,11 +91,17 @@ def _occupancy(centres: list[dict[str, Any]], now: datetime) -> tuple[list[dict[
         for client, stay in c["clients"].items():
             if stay.get("holding_until"):
                 until = datetime.fromisoformat(stay["holding_until"])
+                days_left = round((until - now).total_seconds() / 86400, 1)
                 holding.append({"client": client, "until": stay["holding_until"],
-                                "days_left": round((until - now).total_seconds() / 86400, 1),
-                                "transfer_due": until <= due_by})
-        row = {**c, "free": max(0, c["capacity"] - c["occupied"]), "holding": holding,
-               "transfers_due": sum(h["transfer_due"] for h in holding)}
+                                "days_left": max(0.0, days_left), "transfer_due": until <= due_by,
+                                # served and still here: the transfer is overdue (انتقال معوق)
+                                "overdue": until < now,
+                                "days_overdue": round(max(0.0, -days_left), 1)})
+        free = max(0, c["capacity"] - c["occupied"])
+        row = {**c, "free": free, "holding": holding,
+               "full": c["kind"] in RESIDENTIAL_KINDS and c["open"] and free == 0,
+               "transfers_due": sum(h["transfer_due"] for h in holding),
+               "transfers_overdue": sum(h["overdue"] for h in holding)}
         out.append(row)
         if c["kind"] in RESIDENTIAL_KINDS and c["open"]:
             for bucket in (rollup["nation"], rollup["provinces"].setdefault(c["province"], _zero()),
@@ -96,12 +111,14 @@ def _occupancy(centres: list[dict[str, Any]], now: datetime) -> tuple[list[dict[
                 bucket["free"] += row["free"]
                 bucket["holding"] += len(holding)
                 bucket["transfers_due"] += row["transfers_due"]
+                bucket["transfers_overdue"] += row["transfers_overdue"]
                 bucket["declined"] += c["declined"]
     return out, rollup
 
 
 def _zero() -> dict[str, int]:
-    return {"capacity": 0, "occupied": 0, "free": 0, "holding": 0, "transfers_due": 0, "declined": 0}
+    return {"capacity": 0, "occupied": 0, "free": 0, "holding": 0, "transfers_due": 0, "transfers_overdue": 0,
+            "declined": 0}
 
 
 def figures_for_day(rows: dict[str, Any], day: str, *, drill: bool = False) -> dict[str, Any]:
@@ -150,3 +167,6 @@ def _derived(r: dict[str, Any]) -> dict[str, Any]:
         out[lat + "_p50_s"] = latency_quantile(s, 0.5)
         out[lat + "_p90_s"] = latency_quantile(s, 0.9)
     return out
+
+
+sum_latency = _sum_latency

@@ -50,8 +50,12 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     if viewer_province != NATIONAL and province != viewer_province:
         return None
     kind = key.removeprefix("drill/").split("/", 1)[0]
+    if kind == "harm":
+        return None  # the emerging-harm detector's own series (projections/emerging.py): not a screen's board
     if kind == "deadletter" and role not in DEAD_LETTER_READERS:
         return None
+    if kind in ("period-figures", "figures-days"):
+        return None  # older days' figures are for reports, not for the live dashboards
     if kind == "centre":
         if row.get("secret") and sees_secret_counts(role):
             return None  # counted in its province's secret_places row, never shown one by one

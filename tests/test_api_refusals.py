@@ -100,8 +100,10 @@ def test_a_transfer_into_a_full_place_moves_nobody(api):
     house = centre(api, capacity=1, kind="safe_house", name="House")
     api.ok(f"/centres/{house}/admissions", {"route": "other_centre"})
     client = api.ok(f"/centres/{source}/admissions", {"route": "line_123"})["client_id"]
-    refused(api, f"/centres/{source}/transfers", {"client_id": client, "to_centre_id": house},
+    refused(api, f"/centres/{source}/transfers", {"client_id": client, "to_centre_id": house,
+                                                  "override_reason": "the holding rule is overridden here"},
             409, "over_capacity", reason_has="nothing was moved")
+    assert "HoldingRuleOverridden" not in api.stored()  # the override went with the refused move
 
 
 def test_capacity_cannot_drop_below_occupancy(api):

@@ -123,7 +123,9 @@ def test_reordered_events_are_named(history: Any) -> None:
 def test_the_verify_command_names_it_and_fails(history: Any, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     _env(monkeypatch, history)
-    assert main(["verify", "--quiet"]) == 0
+    assert main(["verify", "--quiet"]) == 1  # no signed checkpoint: that alone fails, loudly
+    assert "NO SIGNED CHECKPOINT" in capsys.readouterr().err
+    assert main(["verify", "--quiet", "--checkpoints", "none"]) == 0  # the links only, asked for
     stream = target(history)
     raw = RawStore(history)
     raw.delete(stream[5]["aggregate_id"], 6)

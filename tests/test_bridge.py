@@ -397,3 +397,43 @@ def test_a_stalled_client_gets_a_snapshot_and_never_holds_up_the_others(system, 
         stalled.close()
     finally:
         loop_thread.run(handle.stop())
+
+
+# ---------------------------------------------------------------------- leading-edge tick
+
+
+def test_a_lone_delta_is_sent_without_waiting_for_the_tick(system, loop_thread):
+    """An hour-long tick: a delta that arrives is only seen if it was sent on the tick's
+    leading edge; the next change within the tick waits for the tick's end (ordering, not speed)."""
+    from ui_bridge.server import start_bridge
+
+    feed = ManualFeed()
+    handle = loop_thread.run(start_bridge(feed, system.signer, None, host="127.0.0.1", port=0, tick_s=3600))
+    try:
+        dash = Dashboard(handle, token(system))
+        assert dash.frame()["type"] == "snapshot"
+        first = loop_thread.run(feed.push({"team/t1": {"id": "t1", "province": "QZV", "n": 1}}))
+        frame = dash.frame(timeout=10)  # the tick ends in an hour: this frame is the leading edge
+        assert (frame["type"], frame["seq"], frame["changes"]["team/t1"]["n"]) == ("delta", first, 1)
+
+        # A second change within the same tick is held for the tick's end, merged with a third.
+        loop_thread.run(feed.push({"team/t1": {"id": "t1", "province": "QZV", "n": 2}}))
+        last = loop_thread.run(feed.push({"team/t2": {"id": "t2", "province": "QZV", "n": 3}}))
+        loop_thread.run(_yield_a_few_turns())
+        hub = handle.hub
+        assert hub.stats.ticks == 1 and set(hub._pending) == {"team/t1", "team/t2"}
+        assert hub._flush_due is not None and hub._flush_due.when() > loop_thread.loop.time() + 3000
+
+        loop_thread.run(_call_on_loop(hub.flush))  # what the tick's end does
+        frame = dash.frame(timeout=10)
+        assert (frame["prev"], frame["seq"]) == (first, last)
+        assert frame["changes"]["team/t1"]["n"] == 2 and frame["changes"]["team/t2"]["n"] == 3
+    finally:
+        loop_thread.run(handle.stop())
+
+
+async def _yield_a_few_turns() -> None:
+    import asyncio
+
+    for _ in range(5):
+        await asyncio.sleep(0)

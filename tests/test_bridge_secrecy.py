@@ -57,7 +57,8 @@ def secret_history(api) -> dict[str, Any]:
     api.ok(f"/centres/{centre}/admissions", {"route": "line_123", "client_id": held,
                                              "client": {"name": PERSONAL, "age": 24}}, **staff)
     api.ok(f"/centres/{centre}/holding", {"client_id": held, "days": 15, "destination_kind": "safe_house"}, **staff)
-    api.ok(f"/centres/{centre}/transfers", {"client_id": held, "to_centre_id": safe}, **staff)
+    api.ok(f"/centres/{centre}/transfers", {"client_id": held, "to_centre_id": safe,  # before the holding ends:
+                                            "override_reason": "the supervisor moves her at once"})  # an override
     api.ok(f"/centres/{health}/admissions", {"route": "police", "client_id": direct}, **staff)
     api.ok(f"/centres/{safe}/admissions", {"route": "judiciary", "client_id": third}, **staff)  # 2 of 2: alert
     api.ok(f"/centres/{health}/admissions", {"route": "self", "client_id": drill, "exercise": True}, **staff)

@@ -181,8 +181,7 @@ def test_a_refused_admission_writes_no_key(api):
     refused(api, f"/centres/{residential}/admissions", person, 404, "not_found", role="centre_staff",
             province="ALB")
     refused(api, f"/centres/{uuid.uuid4()}/admissions", person, 404, "not_found", role="centre_staff")
-    refused(api, f"/centres/{outpatient}/admissions", person, 422, "invalid_command", reason_has="keeps no one",
-            role="centre_staff")
+    refused(api, f"/centres/{outpatient}/admissions", person, 409, "not_residential", role="centre_staff")
     refused(api, f"/centres/{residential}/admissions", {**person, "incident_id": str(uuid.uuid4())}, 404,
             "not_found", role="centre_staff")
 

@@ -5,6 +5,12 @@ consistent with are always at hand on the loop), merges the feed's changes for o
 and at the end of the tick filters them once per view (role, province), serialises them
 once per view, and writes the same prebuilt frame to every socket of the view. See
 ``protocol`` for what a client sees.
+
+The tick is a leading-edge throttle, not a fixed beat: a change that comes when the last
+frame left a tick ago or more is sent at once (on the loop's next turn, so that the changes
+already queued with it share its frame); changes that come sooner wait for the end of that
+tick and go out together. A lone command reaches the dashboards without waiting for a tick,
+and a burst still costs one frame per tick.
 """
 
 from __future__ import annotations
@@ -101,17 +107,24 @@ class Hub:
         self.stats = Stats()
         self._pending: dict[str, Any] = {}  # key -> newest row (None: deleted) in this tick
         self._before: dict[str, Any] = {}  # key -> the row as clients last saw it (tick start)
-        self._ticker: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None  # heartbeats
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flush_due: asyncio.Handle | None = None  # the flush of the pending changes, once scheduled
+        self._last_flush = float("-inf")  # loop time the last frames left
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.seq, rows = await self.feed.start(self._on_changes)
         self.rows = dict(rows)
-        self._ticker = asyncio.create_task(self._tick_forever(), name="bridge-ticks")
+        self._ticker = asyncio.create_task(self._heartbeat_forever(), name="bridge-heartbeats")
 
     async def stop(self) -> None:
         await self.feed.stop()
+        if self._flush_due is not None:
+            self._flush_due.cancel()
+            self._flush_due = None
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -163,24 +176,35 @@ class Hub:
                 self.rows[key] = row
             self._pending[key] = row
         self.seq = seq
+        self._schedule_flush()
 
     # ------------------------------------------------------------------ ticks
 
-    async def _tick_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_heartbeat = loop.time() + self.heartbeat_s
-        next_tick = loop.time()
+    def _schedule_flush(self) -> None:
+        """Leading edge: at once if the last frames left a tick ago or more; else at the tick's end."""
+        loop = self._loop
+        if self._flush_due is not None or loop is None or loop.is_closed():
+            return  # a flush is due already and will carry these changes too
+        wait = self._last_flush + self.tick_s - loop.time()
+        if wait <= 0:
+            self._flush_due = loop.call_soon(self._scheduled_flush)
+        else:
+            self._flush_due = loop.call_later(wait, self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_due = None
+        try:
+            self.flush()
+        except Exception:  # a bug in one tick must not stop the dashboards for good
+            log.exception("bridge tick failed")
+
+    async def _heartbeat_forever(self) -> None:
         while True:
-            # On a fixed beat, not "sleep after work": a busy tick must not stretch the period.
-            next_tick = max(next_tick + self.tick_s, loop.time())
-            await asyncio.sleep(next_tick - loop.time())
+            await asyncio.sleep(self.heartbeat_s)
             try:
-                self.flush()
-                if loop.time() >= next_heartbeat:
-                    next_heartbeat = loop.time() + self.heartbeat_s
-                    self.heartbeat()
-            except Exception:  # a bug in one tick must not stop the dashboards for good
-                log.exception("bridge tick failed")
+                self.heartbeat()
+            except Exception:  # a failed beat must not stop the next ones
+                log.exception("bridge heartbeat failed")
 
     def flush(self) -> None:
         """Send the changes of this tick: one serialisation per view, one frame per socket."""
@@ -189,6 +213,8 @@ class Hub:
         pending, before, seq = self._pending, self._before, self.seq
         self._pending, self._before = {}, {}
         self.stats.ticks += 1
+        if self._loop is not None:
+            self._last_flush = self._loop.time()
         now = self.now()
         for view in self.views.values():
             changes = self._visible_changes(view, pending, before)

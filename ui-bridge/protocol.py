@@ -51,7 +51,10 @@ Why ticks
     A frame per delta per client does not reach a thousand dashboards on two cores
     (RUNBOOK.md: about 110 broadcasts a second to 1,000 sockets). The bridge therefore merges
     the changes of a tick, serialises each distinct view (role, province) once per tick, and
-    writes the prebuilt frame to every socket of that view.
+    writes the prebuilt frame to every socket of that view. The tick throttles on its leading
+    edge: a change that comes when the last frame left a tick ago or more goes out at once,
+    so a quiet board shows a command without the tick's wait; only changes that follow
+    within the tick wait for its end.
 """
 
 from __future__ import annotations

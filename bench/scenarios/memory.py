@@ -90,7 +90,7 @@ async def run_cluster(ctx: Context) -> None:
         dsn = system.procs["api"].env["EOC_PG_DSN"]
         prefix = system.info["topic_prefix"]
         settings = Settings.from_env({}, store="postgres", pg_dsn=dsn, data_dir=ctx.workdir / "memory-cluster",
-                                     token_secret=b"memory", single_writer=True)
+                                     token_secret=b"bench-key-7c1e9a3f5d2b8064ee19ab37c5d2", single_writer=True)
         layout = ClusterSettings.from_env({"EOC_TOPIC_PREFIX": prefix}).layout
         app = EOCApplication(env=settings.eventsourcing_env())
         publisher = TelemetryPublisher(svc["EOC_KAFKA_BOOTSTRAP"], layout)

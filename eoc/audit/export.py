@@ -59,10 +59,12 @@ def write_report_csv(report: Report, path: Path, grouping: str) -> Path:
     keys = GROUPINGS[grouping]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["period", *keys, *COUNTS, "intervention_share"])
+        w.writerow(["period", *keys, *COUNTS, "intervention_share", "call_to_dispatch_mean_s",
+                    "dispatch_to_scene_mean_s"])
         for row in report.by(keys):
             w.writerow([report.period.code, *(row[k] for k in keys), *(row[c] for c in COUNTS),
-                        "" if row["intervention_share"] is None else row["intervention_share"]])
+                        *(_cell(v) for v in (row["intervention_share"], row["call_to_dispatch"]["mean_s"],
+                                             row["dispatch_to_scene"]["mean_s"]))])
     return path
 
 
@@ -123,12 +125,14 @@ def print_report(console: Any, report: Report, grouping: str, title: str) -> Non
     keys = GROUPINGS[grouping]
     table = Table(title=title)
     for k in keys:
-        table.add_column(k)
-    for c in ("calls", "share → intervention", "interventions", "dispatches", "admissions"):
+        table.add_column(k, no_wrap=True)
+    for c in ("calls", "share", "interv.", "disp.", "adm.", "decl.", "call→disp", "disp→scene"):
         table.add_column(c, justify="right")
     for row in report.by(keys) + [{**dict.fromkeys(keys, ""), **report.total(), keys[0]: "total"}]:
         table.add_row(*(str(row[k]) for k in keys), str(row["calls"]), _pct(row["intervention_share"]),
-                      str(row["interventions"]), str(row["dispatches"]), str(row["admissions"]))
+                      str(row["interventions"]), str(row["dispatches"]), str(row["admissions"]),
+                      str(row["declined"]), _duration(row["call_to_dispatch"]["mean_s"]),
+                      _duration(row["dispatch_to_scene"]["mean_s"]))
     console.print(table)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from uuid import uuid4
 
 from events import catalogue as ev
+from events.envelope import iso
 from events.places import PROVINCES
 from events.sealing import seal
 from events.vocabulary import CallCategory, Priority, ReferralRoute, Role
@@ -270,7 +271,8 @@ class SyntheticHistory:
             centre.start_holding(ev.HoldingPeriodStarted(client=client, days=days, ends_at=self.now + timedelta(days=days),
                                                          destination_kind="safe_house"), ctx)
             self._save(centre)
-        elif centre in p.centres and stay["holding_until"] and house.free(stay["drill"]) > 0 and roll < 0.8:
+        elif (centre in p.centres and stay["holding_until"] and stay["holding_until"] <= iso(self.now)
+              and house.free(stay["drill"]) > 0 and roll < 0.8):  # a served holding period (قرنطینه)
             centre.transfer_out(client, house, ctx)
             house.transfer_in(client, centre, ctx)
             self._save(centre, house)

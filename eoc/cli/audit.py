@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from events.jalali import BadMoment, describe, parse_moment, parse_period
+from events.jalali import BadMoment, describe, parse_moment
 from events.vocabulary import NATIONAL, Role
 
 from ..config import Settings
@@ -100,12 +100,13 @@ def _total(opened: _Opened, args: argparse.Namespace, until: datetime | None = N
 
 
 def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None, until_position: int | None,
-            by: str = "recorded") -> Any:
+            by: str = "recorded", positions: dict[str, int] | None = None) -> Any:
     from consumers.replay import progress_bar, replay
 
     total = _total(opened, args, until)
     with progress_bar(total, f"replay from {opened.source.name}", enabled=not args.quiet) as advance:
-        return replay(opened.source, until=until, by=by, until_position=until_position, progress=advance)
+        return replay(opened.source, until=until, by=by, until_position=until_position, progress=advance,
+                      positions=positions)
 
 
 def _visible(rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
@@ -129,6 +130,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--at", help="the moment: 1403-06-07 02:13, '7 Shahrivar 1403 02:13' or ISO (Iran time "
                                 "unless a zone is given); default: the end of the stream")
     p.add_argument("--position", type=int, help="stop at this log position instead (or as well)")
+    p.add_argument("--positions", help="stop each province at its own position: QZV=120,ALB=97, or a boards "
+                                       "JSON file (GET /api/v1/boards) whose as_of names them")
     p.add_argument("--by", choices=("recorded", "occurred"), default="recorded",
                    help="cut by when the EOC recorded events (what it knew; default) or when they happened")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -169,16 +172,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--public-key", action="store_true", help="print the public key (PEM) for auditors and stop")
     p.set_defaults(run=run_checkpoint)
 
-    p = sub.add_parser("report", help="calls, interventions, dispatches, admissions for a Jalali month/season/year",
+    p = sub.add_parser("report", help="calls, interventions, dispatches, admissions for a Jalali period or any days",
                        description="The provincial directors' figures for a Jalali period, from a replay, "
                                    "drills excluded; checked against the key-figures board.")
     _source_options(p)
-    p.add_argument("--period", required=True, help="1403-06 | 'Shahrivar 1403' | 'summer 1403' | 1403-S2 | 1403")
+    p.add_argument("--period", help="1403-06 | 'Shahrivar 1403' | 'summer 1403' | 1403-S2 | 1403 | "
+                                    "'1 Mehr 1403 to 10 Azar 1403' | 2024-09-22..2024-11-30")
+    p.add_argument("--start", help="first day of a range (Jalali or ISO), with --end")
+    p.add_argument("--end", help="last day of a range (Jalali or ISO), with --start")
+    p.add_argument("--province", help="only this province (default: the nation)")
     p.add_argument("--by", dest="grouping", default="province",
                    choices=("province", "county", "category", "province-category", "all"))
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--out", type=Path)
     p.set_defaults(run=run_report)
+
+    p = sub.add_parser("late-entries", help="list facts recorded late (and overrides of rules), for auditors",
+                       description="Every fact recorded more than 10 minutes after it happened (ثبت با تأخیر), "
+                                   "and every supervisor's override of the holding rule, in log order.")
+    _source_options(p)
+    p.add_argument("--province", help="only this province")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=run_late_entries)
 
     p = sub.add_parser("erase", help="erase a person's personal data (delete their key); history stays verifiable")
     p.add_argument("subject", help="the pseudonymous subject id (e.g. S-1d0bc120fa2b4adfb577)")
@@ -193,7 +208,8 @@ def run_replay(args: argparse.Namespace) -> int:
     opened = _Opened(args)
     try:
         t0 = time.perf_counter()
-        result = _replay(opened, args, until=until, until_position=args.position, by=args.by)
+        result = _replay(opened, args, until=until, until_position=args.position, by=args.by,
+                         positions=_positions(args.positions))
         seconds = time.perf_counter() - t0
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
@@ -244,10 +260,34 @@ def _claims_of(token: str) -> tuple[str, str]:
     return claims["role"], claims["province"]
 
 
-def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], int, str, str]:
+def _positions(text: str | None) -> dict[str, int] | None:
+    """``QZV=120,ALB=97``, or a boards JSON file with ``as_of`` (or the rows' ``as-of/`` marks)."""
+    if not text:
+        return None
+    path = Path(text)
+    if path.exists():
+        from projections import as_of
+
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return dict((data.get("as_of") or as_of(data["rows"]))["positions"])
+    try:
+        return {p.strip(): int(n) for p, n in (item.split("=") for item in text.split(",") if item.strip())}
+    except ValueError:
+        raise SystemExit(_fail(f"--positions {text!r}: give PROVINCE=POSITION,... or a boards JSON file")) from None
+
+
+def _live_positions(data: dict[str, Any]) -> dict[str, int] | int:
+    """Per-province positions of a boards answer; its one ``position`` if it names none (older)."""
+    from projections import as_of
+
+    positions = dict((data.get("as_of") or as_of(data["rows"]))["positions"])
+    return positions or int(data["position"])
+
+
+def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], dict[str, int] | int, str, str]:
     if args.live_file:
         data = json.loads(args.live_file.read_text(encoding="utf-8"))
-        return data["rows"], int(data["position"]), args.role, args.province
+        return data["rows"], _live_positions(data), args.role, args.province
     import httpx
 
     from ..auth import TokenSigner
@@ -260,7 +300,7 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
         raise SystemExit(_fail(f"{args.live} answered {answer.status_code}: {answer.text[:300]}"))
     data = answer.json()
     role, province = _claims_of(token)
-    return data["rows"], int(data["position"]), role, province
+    return data["rows"], _live_positions(data), role, province
 
 
 def run_diff(args: argparse.Namespace) -> int:
@@ -269,8 +309,13 @@ def run_diff(args: argparse.Namespace) -> int:
 
     opened = _Opened(args)
     try:
-        live, position, role, province = _live_boards(args, opened.settings)
-        result = _replay(opened, args, until=None, until_position=position)
+        live, positions, role, province = _live_boards(args, opened.settings)
+        # Each province to its own position: a runner folds provinces apart (one partition each).
+        if isinstance(positions, int):
+            position, positions = positions, None
+        else:
+            position = max(positions.values(), default=0)
+        result = _replay(opened, args, until=None, until_position=position, positions=positions)
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
@@ -358,6 +403,12 @@ def run_verify(args: argparse.Namespace) -> int:
             print("  " + f.line())
         print("OK: every link and checkpoint holds." if verdict.ok
               else f"TAMPERED: {len(verdict.tampered)} findings.")
+    if verdict.ok and verdict.events and not verdict.checkpoints and args.checkpoints != "none":
+        # Links alone do not catch a history rewritten with recomputed links: say so, loudly.
+        print("eoc: NO SIGNED CHECKPOINT covers this history: a rewrite with recomputed links would pass. "
+              "Sign checkpoints (`eoc checkpoint --follow` beside the relay in cluster mode), or give "
+              "--checkpoints none to check the links only.", file=sys.stderr)
+        return 1
     return 0 if verdict.ok else 1
 
 
@@ -414,34 +465,25 @@ def _print_checkpoint(record: dict[str, Any] | None) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     from consumers.replay import progress_bar
-    from projections import Board, apply
 
-    from ..audit.reports import ReportFold
+    from ..audit.reports import report_document, report_period, report_with_check
 
     try:
-        period = parse_period(args.period)
+        period = report_period(args.period, args.start, args.end)
     except BadMoment as exc:
         return _fail(str(exc))
     opened = _Opened(args)
-    board = Board()
-    fold = ReportFold(period)
     try:
         with progress_bar(_total(opened, args), f"report from {opened.source.name}",
                           enabled=not args.quiet) as advance:
-            # Everything up to the end of the period (and a little after, for late recordings).
-            for envelope in opened.source.envelopes(progress=advance):
-                apply(board, envelope)
-                board.changes.clear()
-                fold.apply(envelope)
+            report, check = report_with_check(opened.source.envelopes(progress=advance), period,
+                                              opened.source.describe(), province=args.province)
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
         opened.close()
-    report = fold.report(opened.source.describe())
-    check = report.check_figures(board.rows)
     if args.format == "json":
-        data = {**report.to_dict(), "key_figures_check": check}
-        text = json.dumps(data, ensure_ascii=False, indent=1)
+        text = json.dumps(report_document(report, check), ensure_ascii=False, indent=1)
         if args.out:
             args.out.write_text(text + "\n", encoding="utf-8")
         else:
@@ -461,8 +503,33 @@ def run_report(args: argparse.Namespace) -> int:
         print_report(Console(), report, args.grouping, title)
     verdict = ("equal" if check["equal"] else f"DIFFERENT for {', '.join(check['mismatches'])}")
     print(f"key-figures board check: {verdict} on {check['days_checked']} of {check['days_in_period']} days "
-          "(the board keeps 40 days)", file=sys.stderr)
+          "with figures on the board (live days and period-figures rows)", file=sys.stderr)
     return 0 if check["equal"] else 1
+
+
+# ---------------------------------------------------------------------- eoc late-entries
+
+
+def run_late_entries(args: argparse.Namespace) -> int:
+    from ..audit.late import list_late_entries
+
+    opened = _Opened(args)
+    try:
+        envelopes = (e for e in opened.source.envelopes() if args.province in (None, e.province))
+        rows = list_late_entries(envelopes)
+    except (LookupError, TimeoutError) as exc:
+        return _fail(str(exc))
+    finally:
+        opened.close()
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for r in rows:
+        late = f"{r['late_by_s'] / 3600:.1f} h late" if r["kind"] == "late_entry" else f"override: {r['reason']}"
+        print(f"{r['position']:>8}  {r['type']:<22} {r['province']}/{r['county']:<14} "
+              f"occurred {r['occurred_at']}  recorded {r['recorded_at']}  {late}  by {r['actor_role']}")
+    print(f"{len(rows)} late entries and overrides", file=sys.stderr)
+    return 0
 
 
 # ---------------------------------------------------------------------- eoc erase

@@ -39,13 +39,14 @@ STATUS_STYLE = {"available": "green", "dispatched": "yellow", "en_route": "bold 
                 "transporting": "cyan", "at_centre": "blue", "off_duty": "dim"}
 # Engaged teams first: what the dispatcher watches.
 STATUS_ORDER = {s: i for i, s in enumerate(
-    ("on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "off_duty"))}
+    ("on_scene", "en_route", "dispatched", "transporting", "at_centre", "available", "in_drill", "off_duty"))}
 PRIORITY_STYLE = {"urgent": "bold white on red", "high": "bold red", "normal": "yellow", "low": "dim"}
 ALERT_TITLES = {
     "check_in_missed": "Missed safety check-in · عدم تماس ایمنی",
     "centre_full": "Centre 90% full · تکمیل ظرفیت مرکز",
     "urgent_unassigned": "Urgent incident without a team · مورد فوری بدون گروه",
     "dead_letter": "Event not folded · رویداد پردازش‌نشده",
+    "transfer_overdue": "Holding over, transfer overdue · انتقال معوق پس از قرنطینه",
 }
 
 
@@ -347,6 +348,8 @@ def _alerts(alerts: list[dict[str, Any]], teams: dict[str, dict[str, Any]],
             about = f"{a.get('type')} at log position {a.get('position')}"
         elif a["kind"] == "urgent_unassigned":
             about = f"incident {a['incident_id'][:8]}, waiting {_ago(a.get('age_s'))}"
+        elif a["kind"] == "transfer_overdue":
+            about = f"{centres.get(a['centre_id'], {}).get('name', 'centre')}, {a['days_overdue']} days over"
         else:
             about = ""
         since = a.get("since")

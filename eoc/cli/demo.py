@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from typing import Any
 
 from ..bootstrap import build
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**({"port": args.port} if args.port else {}))
     system = build(settings)
     provinces = tuple(p.strip() for p in args.provinces.split(",") if p.strip())
+    simulating = bool(provinces) and not args.no_simulator
     demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV")
 
     def ready(addr: Addresses) -> None:
@@ -64,10 +66,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"  API docs   {addr.api}")
         print(f"  websocket  {addr.bridge}")
         print(f"  store      {settings.store} in {settings.data_dir}")
-        print(f"  simulating {', '.join(provinces) or 'nothing'} at {args.speed:g}x — Ctrl-C stops")
+        if simulating:
+            print(f"  simulating {', '.join(provinces)} at {args.speed:g}x — Ctrl-C stops")
+        else:
+            why = "--no-simulator" if args.no_simulator else "no province given"
+            print(f"  simulator  off ({why}): the API, the boards and the dashboard run, fed only by the "
+                  "commands you send — Ctrl-C stops")
+        sys.stdout.flush()  # the banner shows at once, also through a pipe or a log file
 
     background = None
-    if not args.no_simulator and provinces:
+    if simulating:
         from ..simulator import simulate
 
         start = None

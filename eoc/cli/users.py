@@ -123,7 +123,7 @@ def run_add(args: argparse.Namespace) -> int:
     except Refused as exc:
         print(f"eoc: {exc.reason}", file=sys.stderr)
         return 2
-    _admin(log, "add", user.id, role=args.role, province_of_user=args.province)
+    _admin(log, "add", user.id, user_role=args.role, user_province=args.province)
     _print_new(user, password, totp)
     return 0
 

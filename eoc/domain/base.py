@@ -8,7 +8,7 @@ payloads to the current version whenever an aggregate or a follower reads them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,6 +19,8 @@ from events.catalogue import Payload, upcast
 from events.chain import GENESIS, link
 from events.envelope import Envelope, iso
 from events.vocabulary import Role
+
+from ..errors import OccurredOutOfOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +34,25 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """The circumstances of one command."""
+    """The circumstances of one command.
+
+    ``now`` is when the fact happened (the envelope's ``occurred_at``); ``recorded`` is when
+    the system learned it (``recorded_at``). They differ for a late entry: a paper record or
+    an entry made after a network outage (ثبت با تأخیر).
+    """
 
     actor: Actor
     now: datetime
     exercise: bool = False  # a drill (مانور): never counts in the real figures
+    recorded: datetime | None = None  # None: recorded when it happened
+
+    @property
+    def backdated(self) -> bool:
+        """The command named its own, earlier moment (``occurred_at``)."""
+        return self.recorded is not None and self.recorded > self.now
+
+    def as_drill(self, exercise: bool) -> Context:
+        return replace(self, exercise=exercise)
 
 
 class Recorded(Aggregate.Event):
@@ -55,6 +71,7 @@ class Recorded(Aggregate.Event):
         _, payload = upcast(self.type, self.version, self.payload)
         getattr(aggregate, "when_" + self.type)(payload, self)
         aggregate.chain_head = self.chain
+        aggregate.last_occurred_at = self.occurred_at
 
 
 class RecordedCreation(Recorded, Aggregate.Created):
@@ -68,6 +85,7 @@ class EOCAggregate(Aggregate):
     county: str
     exercise: bool
     chain_head: str  # the chain value of the last event applied
+    last_occurred_at: str  # when the last applied fact happened (a later one may not precede it)
 
     def __init__(self) -> None:  # state comes only from events
         pass
@@ -87,22 +105,36 @@ class EOCAggregate(Aggregate):
         return cls._create(
             RecordedCreation,
             id=id,
+            timestamp=ctx.recorded or ctx.now,
             **_fields(payload, ctx, province, county, ctx.exercise, occurred_at, id, 1, GENESIS),
         )
 
     def record(
         self, payload: Payload, ctx: Context, *, occurred_at: datetime | None = None
     ) -> None:
-        """Trigger a catalogue event on this aggregate (rules are checked before)."""
+        """Trigger a catalogue event on this aggregate (rules are checked before).
+
+        A fact never happens before the aggregate's previous one: a back-dated entry that
+        would is refused; an undated one from a clock a little behind is moved up to it."""
+        previous = getattr(self, "last_occurred_at", None)
+        when = occurred_at or ctx.now
+        if previous is not None and iso(when) < previous:
+            if ctx.backdated or occurred_at is not None:
+                raise OccurredOutOfOrder(
+                    f"this entry says it happened at {iso(when)}, before this record's previous "
+                    f"fact ({previous}); enter the earlier facts first, in the order they happened",
+                    occurred_at=iso(when), previous_occurred_at=previous)
+            when = datetime.fromisoformat(previous)
         self.trigger_event(
             Recorded,
+            timestamp=ctx.recorded or ctx.now,
             **_fields(
                 payload,
                 ctx,
                 self.province,
                 self.county,
                 self.exercise or ctx.exercise,
-                occurred_at,
+                when,
                 self.id,
                 self.version + 1,
                 self.chain_head,

@@ -13,7 +13,19 @@ from typing import Any
 from events import catalogue as ev
 from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind
 
-from ..errors import AlreadyResident, CentreNotOpen, InvalidCommand, NotResident, OverCapacity
+from events.envelope import iso
+from events.vocabulary import Role
+
+from ..errors import (
+    AlreadyResident,
+    CentreNotOpen,
+    Forbidden,
+    HoldingNotServed,
+    InvalidCommand,
+    NotResident,
+    NotResidential,
+    OverCapacity,
+)
 from .base import Context, EOCAggregate, Recorded
 
 
@@ -71,7 +83,10 @@ class Centre(EOCAggregate):
         """Open and residential: checked before anything is made for an admission (a key)."""
         self.must_be_open()
         if not self.residential:
-            raise InvalidCommand(f"{self.name} is a {self.kind} place and keeps no one; refer instead")
+            raise NotResidential(
+                f"{self.name} is a {self.kind} place, not a residential centre (مرکز نگهداری), and keeps no one "
+                "overnight; admit the client to a residential crisis-intervention centre, or refer",
+                centre_id=str(self.id), kind=str(self.kind))
 
     def admit(self, payload: ev.ClientAdmitted, ctx: Context) -> bool:
         """Admit the client, or record the declined admission when full. True if admitted."""
@@ -101,16 +116,19 @@ class Centre(EOCAggregate):
             raise InvalidCommand("a holding period leads to a safe house or a health house")
         self.record(payload, ctx)
 
-    def transfer_out(self, client: str, to: Centre, ctx: Context) -> None:
+    def transfer_out(self, client: str, to: Centre, ctx: Context, override_reason: str | None = None) -> None:
         self._must_hold(client)
         if to.id == self.id:
             raise InvalidCommand("a transfer needs two different places")
+        if to.kind in SECRET_KINDS:
+            self._holding_served(client, to, ctx, override_reason)
         self.record(ev.ClientTransferredOut(client=client, to_centre_id=to.id, to_province=to.province), ctx)
 
     def transfer_in(self, client: str, frm: Centre, ctx: Context) -> None:
         self.must_be_open()
         if not self.residential:
-            raise InvalidCommand(f"{self.name} is a {self.kind} place and keeps no one")
+            raise NotResidential(f"{self.name} is a {self.kind} place, not a residential one, and keeps no one",
+                                 centre_id=str(self.id), kind=str(self.kind))
         if client in self.clients:
             raise AlreadyResident("the client is already staying at the destination", client=client)
         drill = frm.clients.get(client, {}).get("drill", ctx.exercise)
@@ -123,6 +141,25 @@ class Centre(EOCAggregate):
         self.record(
             ev.ClientTransferredIn(client=client, from_centre_id=frm.id, from_province=frm.province), ctx
         )
+
+    def _holding_served(self, client: str, to: Centre, ctx: Context, override_reason: str | None) -> None:
+        """A move to a safe or health house only after the holding period (قرنطینه) is served,
+        unless a provincial supervisor overrides it with a reason (an event auditors see)."""
+        until = self.clients[client].get("holding_until")
+        if until is not None and iso(ctx.now) >= until:
+            return
+        if override_reason is None:
+            why = ("no holding period was started" if until is None
+                   else f"the holding period ends at {until}")
+            raise HoldingNotServed(
+                f"a client moves to a safe or health house only after a holding period (قرنطینه) of "
+                f"15–20 days at the intervention centre: {why}; a provincial supervisor may override "
+                "it with a reason (override_reason)", client=client, holding_until=until)
+        if ctx.actor.role != Role.PROVINCIAL_SUPERVISOR:
+            raise Forbidden("only a provincial supervisor may override the holding period",
+                            role=str(ctx.actor.role))
+        self.record(ev.HoldingRuleOverridden(client=client, to_centre_id=to.id, reason=override_reason,
+                                             holding_until=until), ctx)
 
     def discharge(self, payload: ev.ClientDischarged, ctx: Context) -> None:
         self._must_hold(payload.client)
@@ -157,6 +194,9 @@ class Centre(EOCAggregate):
 
     def when_HoldingPeriodStarted(self, p: dict[str, Any], e: Recorded) -> None:
         self.clients[p["client"]] = {**self.clients[p["client"]], "holding_until": p["ends_at"]}
+
+    def when_HoldingRuleOverridden(self, p: dict[str, Any], e: Recorded) -> None:
+        pass
 
     def when_ClientTransferredOut(self, p: dict[str, Any], e: Recorded) -> None:
         self.clients.pop(p["client"], None)

@@ -8,7 +8,7 @@ from typing import Any
 from events import catalogue as ev
 from events.vocabulary import ENGAGED_STATUSES, TEAM_TRANSITIONS, TeamStatus
 
-from ..errors import IllegalTransition, TeamBusy, TeamOffDuty
+from ..errors import IllegalTransition, TeamBusy, TeamInDrill, TeamOffDuty
 from .base import Context, EOCAggregate, Recorded
 
 
@@ -29,7 +29,7 @@ class Team(EOCAggregate):
 
     def record(self, payload: ev.Payload, ctx: Context, *, occurred_at: datetime | None = None) -> None:
         if self.on_drill and not ctx.exercise:
-            ctx = Context(ctx.actor, ctx.now, exercise=True)
+            ctx = ctx.as_drill(True)
         super().record(payload, ctx, occurred_at=occurred_at)
 
     def start_shift(self, payload: ev.ShiftStarted, ctx: Context) -> None:
@@ -50,8 +50,19 @@ class Team(EOCAggregate):
             )
         self.record(ev.ShiftEnded(shift=self.shift), ctx)
 
-    def dispatch(self, payload: ev.TeamDispatched, ctx: Context) -> None:
-        """Send the team to an incident: one incident per team at a time."""
+    def dispatch(self, payload: ev.TeamDispatched, ctx: Context, *, release_drill: bool = False) -> None:
+        """Send the team to an incident: one incident per team at a time. A real dispatch to a
+        team taking part in a drill is refused, naming the drill, unless the dispatcher calls
+        the team back from it (``release_drill``)."""
+        if self.on_drill and not ctx.exercise:
+            if not release_drill:
+                raise TeamInDrill(
+                    f"the team is taking part in a drill (مانور) on drill incident {self.incident_id} "
+                    f"({self.status}); dispatch with release_drill to call it back to real work",
+                    team_id=str(self.id), drill_incident_id=self.incident_id, status=str(self.status))
+            # A real fact: the real board sees the team come back (Team.record would mark it a drill).
+            EOCAggregate.record(self, ev.TeamReleasedFromDrill(drill_incident_id=self.incident_id,
+                                                               status=self.status), ctx)
         if self.status == TeamStatus.OFF_DUTY:
             raise TeamOffDuty("the team is off duty; start its shift first", team_id=str(self.id))
         if self.status != TeamStatus.AVAILABLE:
@@ -127,6 +138,11 @@ class Team(EOCAggregate):
         if self.status == TeamStatus.AVAILABLE:
             self.incident_id = self.dispatched_at = None
             self.on_drill = False
+
+    def when_TeamReleasedFromDrill(self, p: dict[str, Any], e: Recorded) -> None:
+        self.status = TeamStatus.AVAILABLE
+        self.incident_id = self.dispatched_at = None
+        self.on_drill = False
 
     def when_SafetyCheckedIn(self, p: dict[str, Any], e: Recorded) -> None:
         pass

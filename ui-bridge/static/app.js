@@ -16,7 +16,7 @@
   const DAY_MS = 86400 * 1000;
   const STALE_MS = 15000;
   const RESIDENTIAL = new Set(["residential_level_1", "residential_level_2", "safe_house", "health_house"]);
-  const STATUSES = ["available", "dispatched", "en_route", "on_scene", "transporting", "at_centre", "off_duty"];
+  const STATUSES = ["available", "dispatched", "en_route", "on_scene", "transporting", "at_centre", "in_drill", "off_duty"];
   const ENGAGED = new Set(["dispatched", "en_route", "on_scene", "transporting", "at_centre"]);
   const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
   const LATENCY_EDGES = [60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200];
@@ -258,6 +258,10 @@
         out.push({ kind: a.kind, rank: 2, icon: "▮", warn: a.occupied < a.capacity,
                    subject: `${centreName[a.centre_id] || I.t("secretPlace")} · ${I.num(a.occupied)}/${I.num(a.capacity)}`,
                    where: place(a), since: ms(a.since) });
+      } else if (a.kind === "emerging_harm") {  // projections/emerging.py: observed vs expected
+        out.push({ kind: a.kind, rank: 4, icon: "↗", warn: true,
+                   subject: `${I.word(a.category)} · ${I.num(a.observed)} / ${I.num(a.expected, 1)}`,
+                   where: place({ ...a, county: a.county === "*" ? null : a.county }), since: ms(a.since) });
       }
     }
     for (const inc of incidentList) {

@@ -1,0 +1,202 @@
+"""How well the emerging-harm detector finds spikes, and how often it cries wolf.
+
+``python -m bench.emerging`` simulates two years of daily cases for every county × category of
+a province (Kermanshah by default: its counties' shares and 81,541 calls a year, the
+simulator's category mix, an annual season per category, some overdispersion), folds them
+through the real projection (the same ``apply`` the runners use), and measures in the second
+year:
+
+* false alarms per county-year, on a history with no spike (alarm episodes of county series);
+* for spikes of 2× and 3× a category's rate in one county for 3 days (5 per series, at random
+  days of the second year): the share found within 2 days, within the spike's week, and the
+  days to detect — overall and by the series' usual cases per day.
+
+Results go to ``bench/results/emerging.json``; BENCHMARKS.md keeps the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.harm_history import draw, envelopes, seasonal_rates
+from eoc.simulator.casework import CALL_CATEGORIES
+from eoc.simulator.profiles import PROFILES
+from projections import Board, apply
+from projections.emerging import WHOLE_PROVINCE
+
+FIRST = date(2023, 3, 25)  # a Saturday (4 Farvardin 1402): two years from here
+DAYS = 2 * 364
+EVALUATED = range(364, DAYS)  # the second year: the first is the model's history
+SPIKE_DAYS = 3
+SPIKES_PER_SERIES = 5
+BANDS = ((0.0, 0.5), (0.5, 2.0), (2.0, 5.0), (5.0, float("inf")))
+# The season of each category: (amplitude, day of the year it peaks) — summer for runaways and
+# street children, winter evenings for family disputes and addiction; others mild.
+SEASON = {"runaway": (0.35, 120), "street_children": (0.3, 110), "family_dispute": (0.2, 280),
+          "spouse_addiction": (0.2, 290), "suicide": (0.15, 60)}
+DISPERSION = 0.03  # extra-Poisson variation of daily counts (variance = mean·(1 + 0.03·mean))
+
+
+def base_rates(province: str) -> dict[tuple[str, str], np.ndarray]:
+    profile = PROFILES[province]
+    weights = sum(c.weight for c in profile.counties)
+    mix = sum(CALL_CATEGORIES.values())
+    out = {}
+    for county in profile.counties:
+        for category, share in CALL_CATEGORIES.items():
+            per_day = profile.calls_per_day * county.weight / weights * share / mix
+            amplitude, peak = SEASON.get(str(category), (0.1, 200))
+            out[(county.name, str(category))] = seasonal_rates(DAYS, per_day, amplitude=amplitude, peak_day=peak)
+    return out
+
+
+def spike_starts(rng: np.random.Generator) -> list[int]:
+    """Days of the second year when spikes start, at least seven weeks apart."""
+    while True:
+        starts = sorted(int(d) for d in rng.choice(range(EVALUATED.start + 7, EVALUATED.stop - 14),
+                                                    SPIKES_PER_SERIES, replace=False))
+        if all(b - a >= 49 for a, b in zip(starts, starts[1:], strict=False)):
+            return starts
+
+
+def run(province: str, series: dict[tuple[str, str], list[int]]) -> dict[tuple[str, str], list[int]]:
+    """Fold the history; for each county series, the days (indexes) on which an alert stood."""
+    board = Board()
+    alarm_days: dict[tuple[str, str], list[int]] = defaultdict(list)
+    last_day = None
+    for e in envelopes(province, FIRST, series):
+        apply(board, e)
+        state = board.get(f"harm/{province}")
+        if state["day"] != last_day:
+            last_day = state["day"]
+            closed = (date.fromisoformat(last_day) - FIRST).days - 1
+            for key in board.rows:
+                if key.startswith("alert/emerging_harm/"):
+                    _, _, _, category, county = key.split("/", 4)
+                    if county != WHOLE_PROVINCE:
+                        alarm_days[(county, category)].append(closed)
+    return alarm_days
+
+
+def episodes(days: list[int], within: range) -> list[int]:
+    """First days of runs of consecutive alarm days that start inside ``within``."""
+    out, prev = [], None
+    for d in sorted(days):
+        if prev is None or d != prev + 1:
+            if d in within:
+                out.append(d)
+        prev = d
+    return out
+
+
+def measure(province: str = "KSH", seed: int = 2024, clean_runs: int = 3) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    rates = base_rates(province)
+    counties = sorted({c for c, _ in rates})
+    fold_s = 0.0
+    false_alarms: dict[tuple[int, tuple[str, str]], list[int]] = {}
+    cases = 0
+    for run_no in range(clean_runs):  # several clean histories: false alarms are rare events
+        clean = {k: draw(r, rng, dispersion=DISPERSION) for k, r in rates.items()}
+        cases += int(sum(sum(v) for v in clean.values()))
+        t0 = time.perf_counter()
+        alarms = run(province, clean)
+        fold_s += time.perf_counter() - t0
+        for k in rates:
+            false_alarms[(run_no, k)] = episodes(alarms.get(k, []), EVALUATED)
+    per_county = {c: sum(len(v) for (_, (cc, _)), v in false_alarms.items() if cc == c) for c in counties}
+    by_band = {}
+    for lo, hi in BANDS:
+        inside = [k for k in rates if lo <= float(rates[k][EVALUATED].mean()) < hi]
+        by_band[_band(lo, hi)] = {"series": len(inside) * clean_runs,
+                                  "episodes": sum(len(false_alarms[(r, k)]) for k in inside for r in range(clean_runs))}
+    years = len(EVALUATED) / 364 * clean_runs
+    result: dict[str, Any] = {
+        "province": province, "seed": seed, "counties": len(counties), "categories": len(CALL_CATEGORIES),
+        "days": DAYS, "evaluated_days": len(EVALUATED), "clean_runs": clean_runs,
+        "county_years": round(len(counties) * years, 1), "cases_per_run": cases // clean_runs,
+        "fold_seconds_per_run": round(fold_s / clean_runs, 1),
+        "false_alarms": {"episodes": sum(per_county.values()),
+                         "per_county_year": round(sum(per_county.values()) / len(counties) / years, 3),
+                         "max_county_year_avg": round(max(per_county.values()) / years, 3),
+                         "by_county": per_county, "by_usual_cases_per_day": by_band},
+        "spikes": {},
+    }
+    for multiplier in (2, 3):
+        spiked = {k: draw(r, rng, dispersion=DISPERSION) for k, r in rates.items()}
+        starts = {k: spike_starts(rng) for k in rates}
+        for k, days in starts.items():
+            for s in days:
+                for d in range(s, s + SPIKE_DAYS):
+                    spiked[k][d] = int(rng.poisson(rates[k][d] * multiplier))
+        alarms = run(province, spiked)
+        found: list[dict[str, Any]] = []
+        for k, days in starts.items():
+            standing = set(alarms.get(k, ()))
+            for s in days:
+                if s - 1 in standing:  # an alarm already standing: not a fair trial
+                    continue
+                first = next((d for d in range(s, s + 7) if d in standing), None)
+                found.append({"per_day": float(rates[k][s]), "delay": None if first is None else first - s + 1})
+        result["spikes"][f"{multiplier}x"] = summarise(found)
+    return result
+
+
+def _band(lo: float, hi: float) -> str:
+    return f"{lo:g}-{hi:g}/day" if hi != float("inf") else f">={lo:g}/day"
+
+
+def summarise(found: list[dict[str, Any]]) -> dict[str, Any]:
+    def figures(cases: list[dict[str, Any]]) -> dict[str, Any]:
+        delays = [c["delay"] for c in cases if c["delay"] is not None]
+        n = len(cases)
+        return {"spikes": n,
+                "within_2_days": round(sum(1 for d in delays if d <= 2) / n, 3) if n else None,
+                "within_7_days": round(len(delays) / n, 3) if n else None,
+                "median_days_to_detect": float(np.median(delays)) if delays else None}
+
+    out = {"all": figures(found)}
+    for lo, hi in BANDS:
+        out[_band(lo, hi)] = figures([c for c in found if lo <= c["per_day"] < hi])
+    return out
+
+
+def table(result: dict[str, Any]) -> str:
+    fa = result["false_alarms"]
+    lines = [f"{result['province']}: {result['counties']} counties × {result['categories']} categories, "
+             f"{result['cases_per_run']:,} cases over {result['days']} days a run "
+             f"(fold {result['fold_seconds_per_run']} s a run)",
+             f"false alarms per county-year: {fa['per_county_year']} over {result['county_years']} county-years "
+             f"(worst county {fa['max_county_year_avg']}); "
+             f"by usual cases/day: {fa['by_usual_cases_per_day']}",
+             "| spike | usual cases/day | spikes | found ≤ 2 days | found ≤ 7 days | median days |",
+             "|---|---|---|---|---|---|"]
+    for name, bands in result["spikes"].items():
+        for band, f in bands.items():
+            lines.append(f"| {name} | {band} | {f['spikes']} | {f['within_2_days']} | {f['within_7_days']} | "
+                         f"{f['median_days_to_detect']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.emerging", description=__doc__.split("\n")[0])
+    ap.add_argument("--province", default="KSH")
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--clean-runs", type=int, default=3, help="spike-free histories for the false-alarm rate")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "emerging.json"))
+    args = ap.parse_args(argv)
+    result = measure(args.province, args.seed, args.clean_runs)
+    Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    print(table(result))
+
+
+if __name__ == "__main__":
+    main()

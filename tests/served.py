@@ -1,0 +1,69 @@
+"""A system's command API served for real on a free loopback port (for curl, browsers, clients)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(system: Any, port: int | None = None) -> Iterator[str]:
+    """The command API of ``system`` in a background thread; yields its base URL."""
+    from eoc.api import create_api
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(create_api(system), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="served-api", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the API did not start on port {port}")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def embedded(system: Any, port: int | None = None) -> Iterator[str]:
+    """The whole embedded system as ``eoc demo`` serves it (API, dashboard, bridge, signed
+    checkpoints), without the simulator, on a loop thread; yields the API's base URL."""
+    import asyncio
+
+    from eoc.runtime import serve_embedded
+    from ui_bridge.loop_thread import LoopThread
+
+    async def make_event() -> asyncio.Event:
+        return asyncio.Event()
+
+    port, bridge_port = port or free_port(), free_port()
+    loop = LoopThread("embedded")
+    ready = threading.Event()
+    stop = loop.run(make_event())
+    running = loop.spawn(lambda: serve_embedded(system, host="127.0.0.1", port=port, bridge_port=bridge_port,
+                                                on_ready=lambda _: ready.set(), stop=stop))
+    try:
+        if not ready.wait(30):
+            raise RuntimeError(f"the embedded system did not start: {running}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call(stop.set)
+        try:
+            running.result(20)
+        finally:
+            loop.close()

@@ -1,0 +1,64 @@
+"""Replay reproduces what was shown: board snapshots taken under live traffic carry what they
+are as of (per-province log positions, the latest recording time); a replay to those positions
+gives the same rows, byte for byte after canonical JSON — team positions included (those the
+events carry; telemetry is kept out of this history)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from consumers.audit_sources import StoreSource
+from consumers.replay import replay
+from eoc.cli import main
+from events.envelope import canonical_json
+from projections.visibility import visible_rows
+
+from .conftest import Api
+from .history import run_history
+from .test_audit_tamper import _env
+
+
+def test_snapshots_under_live_traffic_replay_to_their_as_of(api: Api, monkeypatch: Any, tmp_path: Any) -> None:
+    system = api.system
+    system.service.telemetry = lambda envelope: None  # no telemetry: every position comes from an event
+    done = threading.Event()
+
+    def traffic() -> None:
+        try:
+            run_history(system.service, 700, seed=71)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    snapshots: list[dict[str, Any]] = []
+    while not done.is_set() or len(snapshots) < 3:
+        r = api.http.get("/api/v1/boards", headers=api.token("auditor", "IR"))
+        assert r.status_code == 200
+        snapshots.append(r.json())
+        time.sleep(0.05)
+    worker.join()
+    mid_traffic = [s for s in snapshots if 0 < s["position"]]
+    assert len(mid_traffic) >= 3 and len({s["position"] for s in mid_traffic}) >= 2
+    source = StoreSource(system.app)
+    with_positions = 0
+    for snap in mid_traffic:
+        as_of = snap["as_of"]
+        assert as_of["position"] == snap["position"] == max(as_of["positions"].values())
+        assert set(as_of["positions"]) <= {"QZV", "ALB", "KSH", "MZN", "THR"}
+        assert as_of["recorded_at"] and all(snap["rows"][f"as-of/{p}"]["position"] == n
+                                            for p, n in as_of["positions"].items())
+        replayed = replay(source, positions=as_of["positions"])
+        rows = visible_rows(replayed.rows, "auditor", "IR")
+        with_positions += any(k.startswith("position/") for k in rows)  # positions included
+        assert canonical_json(rows) == canonical_json(snap["rows"]), snap["position"]
+    assert with_positions >= 2
+    # The CLI does the same from a saved snapshot: `eoc diff --live-file` and `replay --positions`.
+    _env(monkeypatch, system)
+    saved = tmp_path / "boards.json"
+    saved.write_text(canonical_json(mid_traffic[len(mid_traffic) // 2]).decode(), encoding="utf-8")
+    assert main(["diff", "--quiet", "--live-file", str(saved), "--with-telemetry"]) == 0
+    out = tmp_path / "replayed.json"
+    assert main(["replay", "--quiet", "--positions", str(saved), "--format", "json", "--out", str(out)]) == 0
