@@ -25,20 +25,28 @@ def _ctx(now: datetime) -> Context:
 
 
 def call_in_year_999(app: Any, now: datetime, _: str) -> str:
-    """The finding: a call received in 0999 (the key figures fold raises on it)."""
+    """The finding: a call received in 0999 (the key figures once raised on it; they now
+    count it under its own day, so it is hostile, not poison)."""
     call = Call.receive(ev.CallReceived(line=Line.LINE_123, caller=f"S-{uuid4().hex[:20]}",
                                         received_at=datetime(999, 12, 31, tzinfo=UTC)), _ctx(now), "QZV", "Qazvin")
     app.save(call)
     return "CallReceived"
 
 
-def classified_in_year_999(app: Any, now: datetime, _: str) -> str:
-    call = Call.receive(ev.CallReceived(line=Line.LINE_123, caller=f"S-{uuid4().hex[:20]}", received_at=now),
-                        _ctx(now), "QZV", "Qazvin")
-    call.classify(ev.CallClassified(category=CallCategory.SUICIDE, priority=Priority.URGENT,
-                                    received_at=datetime(999, 1, 1, tzinfo=UTC)), _ctx(now))
-    app.save(call)
-    return "CallClassified"
+def incident_in_year_999(app: Any, now: datetime, _: str) -> str:
+    """Poison: an incident that happened in 0999 (the key figures cannot name its day)."""
+    payload = ev.IncidentOpened(route=ReferralRoute.POLICE, category=CallCategory.CHILD_ABUSE,
+                                priority=Priority.HIGH, location=ev.Point(lat=36.27, lon=50.0))
+    app.save(Incident.open(payload, _ctx(now), "QZV", "Qazvin", occurred_at=datetime(999, 12, 31, tzinfo=UTC)))
+    return "IncidentOpened"
+
+
+def incident_on_day_one(app: Any, now: datetime, _: str) -> str:
+    """Poison: an incident on 0001-01-01 (what an unbounded moment let in)."""
+    payload = ev.IncidentOpened(route=ReferralRoute.SELF, category=CallCategory.SUICIDE,
+                                priority=Priority.URGENT, location=ev.Point(lat=36.27, lon=50.0))
+    app.save(Incident.open(payload, _ctx(now), "QZV", "Qazvin", occurred_at=datetime(1, 1, 1, 12, tzinfo=UTC)))
+    return "IncidentOpened"
 
 
 def incident_without_a_location(app: Any, now: datetime, _: str) -> str:
@@ -59,5 +67,6 @@ def team_with_hostile_name(app: Any, now: datetime, name: str) -> str:
     return ""
 
 
-POISONS = [call_in_year_999, classified_in_year_999]  # no projection can fold these
-ALL = [*POISONS, incident_without_a_location, team_with_hostile_name]
+POISONS = [incident_in_year_999, incident_on_day_one]  # no projection can fold these
+POISON_TYPES = {"IncidentOpened"}
+ALL = [*POISONS, call_in_year_999, incident_without_a_location, team_with_hostile_name]

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.poison import call_in_year_999
+from tests.poison import incident_in_year_999
 
 pytestmark = pytest.mark.slow
 SECRET = "kill-restart-secret-0123456789abcdef"
@@ -106,7 +106,7 @@ def test_a_restart_after_kill_9_right_after_a_poison_event_serves(server):
     from eoc.service import EOCApplication
 
     app = EOCApplication(env=Settings.from_env(server.env).eventsourcing_env())
-    call_in_year_999(app, datetime.now(UTC), "")
+    incident_in_year_999(app, datetime.now(UTC), "")
     app.close()
     server.kill9()
 
@@ -122,7 +122,7 @@ def test_a_restart_after_kill_9_right_after_a_poison_event_serves(server):
         time.sleep(0.2)
     assert rows.get("applied/QZV") == r.json()["position"], "the board did not fold past the poison"
     letters = [row for key, row in rows.items() if key.startswith("deadletter/")]
-    assert [row["type"] for row in letters] == ["CallReceived"] and "999" in letters[0]["reason"]
+    assert [row["type"] for row in letters] == ["IncidentOpened"] and "999" in letters[0]["reason"]
     assert any(key.startswith("alert/dead_letter/") for key in rows)
     summary = httpx.get(f"{server.url}/api/v1/boards/summary", headers=headers)
     assert summary.status_code == 200

@@ -18,7 +18,7 @@ from events.envelope import Envelope
 from projections import Board, apply, fold
 from projections.visibility import visible_rows
 from tests.history import History, logged_envelopes
-from tests.poison import ALL, HOSTILE_TEXT, POISONS, call_in_year_999, team_with_hostile_name
+from tests.poison import ALL, HOSTILE_TEXT, POISON_TYPES, POISONS, call_in_year_999, team_with_hostile_name
 
 
 def _envelope(type_: str, payload: dict, *, occurred_at: str, position: int) -> Envelope:
@@ -53,8 +53,7 @@ def test_a_fold_that_fails_half_way_writes_nothing_but_its_dead_letter():
 
 def test_dead_letters_are_read_by_supervisors_and_the_alert_by_the_province():
     board = Board()
-    apply(board, _envelope("CallReceived", {"line": "123", "caller": "S-1", "received_at": "0999-01-01T00:00:00Z"},
-                           occurred_at="2026-11-23T08:00:00.000Z", position=1))
+    apply(board, _envelope("IncidentOpened", OPENED, occurred_at="0999-12-31T00:00:00.000Z", position=1))
     rows = board.snapshot()
     assert "deadletter/1" in visible_rows(rows, "provincial_supervisor", "QZV")
     assert "deadletter/1" in visible_rows(rows, "national_eoc", "IR")
@@ -75,7 +74,7 @@ def test_the_follower_dead_letters_a_stored_poison_event_and_folds_on(make_syste
     assert system.follower.wait_for(after["position"], timeout=10)
     rows = system.follower.snapshot()[1]
     letters = {r["type"] for k, r in rows.items() if k.startswith("deadletter/")}
-    assert letters == {"CallReceived", "CallClassified"}
+    assert letters == POISON_TYPES
     assert system.follower.dead_letters == 2
     assert f"figures/QZV/{(now + timedelta(hours=3, minutes=30)).date().isoformat()}" in rows
     assert rows["applied/QZV"] == after["position"]
@@ -115,14 +114,16 @@ def test_hostile_histories_give_equal_boards_in_the_follower_and_replay(make_sys
     replayed = dict(fold(logged_envelopes(system.app)).rows)
     assert replayed == rows
     letters = [r for k, r in rows.items() if k.startswith("deadletter/")]
-    assert len(letters) == poisons == system.follower.dead_letters
-    assert all(r["reason"] and r["type"] in ("CallReceived", "CallClassified") for r in letters)
+    # Whether a poison fails depends on the history before it (a day long closed goes to the
+    # period figures, which do not name it): every dead letter is a poison, named, and counted.
+    assert len(letters) == system.follower.dead_letters <= poisons
+    assert all(r["reason"] and r["type"] in POISON_TYPES for r in letters)
     assert all(f"alert/dead_letter/{r['position']}" in rows for r in letters)
 
 
 def test_call_in_year_999_is_what_the_issue_found(make_system):
-    """The exact history of the finding folds on the follower and in a replay."""
+    """The exact history of the finding folds alike on the follower and in a replay."""
     system = make_system()
     call_in_year_999(system.app, datetime.now(UTC), "")
     assert system.follower.wait_for(system.app.recorder.max_notification_id(), timeout=10)
-    assert fold(logged_envelopes(system.app)).get("deadletter/1")["type"] == "CallReceived"
+    assert dict(fold(logged_envelopes(system.app)).rows) == system.follower.snapshot()[1]

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.kafka_codec import DLQ_ERROR, DLQ_REASON, header
-from tests.poison import HOSTILE_TEXT, POISONS, team_with_hostile_name
+from tests.poison import HOSTILE_TEXT, incident_in_year_999, team_with_hostile_name
 from tests.test_cluster_support import (  # noqa: F401  (fixtures)
     History,
     boards_converge,
@@ -26,10 +26,10 @@ from tests.test_cluster_support import (  # noqa: F401  (fixtures)
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
 # Only what every runner reads alike: a payload that breaks the catalogue's schema (such as
-# tests.poison.incident_without_a_location) is folded by the follower and replay but refused
-# at decoding by the worker, a difference this test does not cover yet.
+# tests.poison.incident_without_a_location) is folded by the follower and
+# replay but refused at decoding by the worker (topic only), a difference not covered yet.
 STEPS = st.lists(st.one_of(st.integers(1, 12).map(lambda n: ("commands", n)),
-                           st.sampled_from(POISONS).map(lambda p: ("poison", p)),
+                           st.just(("poison", incident_in_year_999)),
                            st.sampled_from(HOSTILE_TEXT).map(lambda t: ("text", t))),
                  min_size=4, max_size=12)
 
@@ -60,7 +60,7 @@ def test_hostile_histories_fold_alike_in_the_follower_the_faust_worker_and_repla
     expected = replay(embedded.app)
     assert followed == expected
     letters = {k: r for k, r in expected.items() if k.startswith("deadletter/")}
-    assert all(r["type"] in ("CallReceived", "CallClassified") and r["reason"] for r in letters.values())
+    assert all(r["type"] == "IncidentOpened" and r["reason"] for r in letters.values())
     boards_converge(boards, expected, timeout=120, cluster=cluster)
     wait_until(lambda: dlq.catch_up() >= 0 and len(dlq.records) >= len(letters), timeout=60,
                what="a dead-letter record for every poison event")
