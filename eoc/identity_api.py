@@ -7,7 +7,6 @@ auditors read here.
 """
 
 
-
 from collections.abc import Callable
 from typing import Annotated, Any
 

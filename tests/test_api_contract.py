@@ -36,7 +36,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_api(_SYSTEM), co
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_its_contract(case):
     token = _SYSTEM.signer.issue("provincial_supervisor", "QZV", sub="contract")
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"})

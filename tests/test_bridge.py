@@ -149,6 +149,14 @@ def test_a_bad_or_expired_token_is_closed_with_4401(system, bridge, bad):
     assert closed.value.rcvd.reason  # says why, for the page to show
 
 
+def test_a_token_with_a_non_ascii_character_as_the_first_message_is_closed_with_4401(system, bridge):
+    """The hostile-input review found this closed with 1011 (a TypeError in the signature check)."""
+    dash = Dashboard(bridge(), "e30.c2l\u00e9.sig", in_query=False)
+    with pytest.raises(ConnectionClosed) as closed:
+        dash.frame()
+    assert closed.value.rcvd.code == 4401
+
+
 def test_a_session_ends_when_its_token_expires(system, bridge):
     dash = Dashboard(bridge(), system.signer.issue("dispatcher", "QZV", ttl_s=1))
     assert dash.frame()["type"] == "snapshot"
