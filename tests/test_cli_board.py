@@ -12,7 +12,7 @@ import pytest
 from eoc.bootstrap import build
 from eoc.cli import main
 from eoc.config import Settings
-from eoc.simulator import simulate
+from eoc.simulator import SimClock, simulate
 
 from .test_simulator import MORNING, served
 
@@ -25,11 +25,13 @@ def running(tmp_path_factory: pytest.TempPathFactory):
     """A system whose token secret lives in its data directory (as ``eoc demo`` leaves it),
     with a simulated Qazvin that has run for a while."""
     data = tmp_path_factory.mktemp("board") / "data"
-    system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}), checkpoint=False)
+    # As in ``eoc demo``, the system runs on the simulator's clock: "today" is the simulated day.
+    clock = SimClock(20_000, MORNING)
+    system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}), clock=clock, checkpoint=False)
     try:
         with served(system) as url:
             stats = asyncio.run(simulate(url, system.signer, provinces=("QZV",), speed=20_000, seed=1403,
-                                         max_commands=250, start=MORNING))
+                                         max_commands=250, clock=clock))
             assert stats.server_errors == 0 and stats.task_errors == 0
             assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=30)
             yield system, url, data
