@@ -53,8 +53,8 @@ def services_env() -> dict[str, str]:
 def make_stream(events: int, seed: int) -> list[dict[str, Any]]:
     from eoc.audit.synthetic import SyntheticHistory
     from eoc.domain import to_envelope
-    from eoc.keyring import SQLiteKeyring
-    from eoc.service import EOCApplication
+    from eoc.app.keyring import SQLiteKeyring
+    from eoc.app.service import EOCApplication
 
     app = EOCApplication(env={})
     SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
@@ -86,7 +86,7 @@ def publish(bootstrap: str, topic: str, values: list[dict[str, Any]]) -> float:
 
 
 def run_replay(bootstrap: str, topic: str) -> dict[str, Any]:
-    from consumers.audit_sources import KafkaSource
+    from eoc.audit.sources import KafkaSource
     from consumers.replay import replay
 
     t0 = time.perf_counter()
@@ -96,7 +96,7 @@ def run_replay(bootstrap: str, topic: str) -> dict[str, Any]:
 
 
 def run_decode(bootstrap: str, topic: str) -> dict[str, Any]:
-    from consumers.audit_sources import KafkaSource
+    from eoc.audit.sources import KafkaSource
 
     t0 = time.perf_counter()
     n = sum(1 for _ in KafkaSource(bootstrap, topic).envelopes())
@@ -106,7 +106,7 @@ def run_decode(bootstrap: str, topic: str) -> dict[str, Any]:
 
 def run_raw(bootstrap: str, topic: str) -> dict[str, Any]:
     """The same client and settings as KafkaSource: read every record, json.loads, nothing else."""
-    from consumers.audit_sources import KafkaSource
+    from eoc.audit.sources import KafkaSource
 
     source = KafkaSource(bootstrap, topic)
     t0 = time.perf_counter()

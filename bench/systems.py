@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eoc.auth import TokenSigner
+from eoc.app.auth import TokenSigner
 
 from . import services
 from .loadgen import Pool
@@ -91,7 +91,7 @@ async def floor(workdir: Path) -> AsyncIterator[System]:
 @contextlib.asynccontextmanager
 async def cluster(workdir: Path, svc: dict[str, str], **env: str) -> AsyncIterator[System]:
     """The four cluster processes, ready: a command's effect has come through to the bridge."""
-    from eoc.cluster import ClusterSettings, ensure_topics
+    from eoc.main.cluster import ClusterSettings, ensure_topics
 
     db = services.Database(svc["EOC_PG_TEST_DSN"], "cluster")
     prefix = f"bench{uuid.uuid4().hex[:8]}."

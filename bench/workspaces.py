@@ -45,9 +45,9 @@ def _q(values: list[float], q: float) -> float:
 
 class Served:
     def __init__(self, data_dir: Path) -> None:
-        from eoc.bootstrap import build
-        from eoc.config import Settings
-        from eoc.runtime import serve_embedded
+        from eoc.main.bootstrap import build
+        from eoc.app.config import Settings
+        from eoc.main.runtime import serve_embedded
         from ui_bridge.loop_thread import LoopThread
 
         # rate limits off: a benchmark sends far more than one person would

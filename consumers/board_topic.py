@@ -15,7 +15,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from .kafka_codec import decode_row
+from consumers.kafka_codec import decode_row
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from eoc.domain import to_envelope
 
-from .kafka_codec import POSITION_HEADER, WATERMARK_HEADER, header, relay_headers
-from .topics import Layout
+from consumers.kafka_codec import POSITION_HEADER, WATERMARK_HEADER, header, relay_headers
+from consumers.topics import Layout
 
 log = logging.getLogger(__name__)
 

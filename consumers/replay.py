@@ -1,7 +1,7 @@
 """The audit replayer: the same projections as the live runners, fed from a stream.
 
 ``replay(source, until=...)`` folds the envelopes of the event store's log or of the
-``eoc.events`` topic (consumers/audit_sources.py) into a fresh board, up to a moment or a log
+``eoc.events`` topic (eoc/audit/sources.py) into a fresh board, up to a moment or a log
 position, and returns the rows as they stood then. Nothing here knows what a board means:
 ``projections.fold`` does, exactly as in the embedded follower and the Faust worker, which
 is why a replay to the live position gives the live boards back.
@@ -17,7 +17,7 @@ from typing import Any
 
 from projections import Board, apply
 
-from .audit_sources import KafkaSource, Progress, StoreSource
+from eoc.audit.sources import KafkaSource, Progress, StoreSource
 
 Source = StoreSource | KafkaSource
 

@@ -21,8 +21,8 @@ from kafka import KafkaProducer
 
 from events.envelope import Envelope
 
-from .kafka_codec import event_record
-from .topics import Layout
+from consumers.kafka_codec import event_record
+from consumers.topics import Layout
 
 log = logging.getLogger(__name__)
 

@@ -57,8 +57,8 @@ from faust.types import TP
 from events.envelope import iso, parse_iso
 from projections import Board, apply
 
-from .kafka_codec import DeadLetter, dead_letter_headers, decode_event, encode_row
-from .topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
+from consumers.kafka_codec import DeadLetter, dead_letter_headers, decode_event, encode_row
+from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The event catalogue: the contract every part of the system shares."""
 
-from .catalogue import CATALOGUE, InvalidPayload, UnknownEventType, upcast, validate
-from .envelope import Envelope, canonical_json, iso, parse_iso
+from events.catalogue import CATALOGUE, InvalidPayload, UnknownEventType, upcast, validate
+from events.envelope import Envelope, canonical_json, iso, parse_iso
 
 __all__ = [
     "CATALOGUE",

@@ -28,22 +28,8 @@ from pydantic import (
     field_validator,
 )
 
-from .places import in_iran
-from .vocabulary import (
-    CallCategory,
-    CentreKind,
-    DischargeReason,
-    IncidentOutcome,
-    Line,
-    Priority,
-    ReferralRoute,
-    ReferralTarget,
-    RiskFlag,
-    ShiftKind,
-    Skill,
-    TeamStatus,
-    Word,
-)
+from events.places import in_iran
+from events.vocabulary import CallCategory, CentreKind, DischargeReason, IncidentOutcome, Line, Priority, ReferralRoute, ReferralTarget, RiskFlag, ShiftKind, Skill, TeamStatus, Word
 
 
 def _json_number(value: Any) -> Any:
@@ -424,4 +410,4 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 
 # The workspaces' events (danger flags, follow-ups, duress, held places) register here too.
-from . import workspace as _workspace  # noqa: E402,F401
+from events import workspace as _workspace  # noqa: E402,F401

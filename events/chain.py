@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .envelope import canonical_json
+from events.envelope import canonical_json
 
 GENESIS = "0" * 64
 CHAINED = ("type", "version", "id", "aggregate_id", "aggregate_version", "occurred_at",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .catalogue import CATALOGUE, InvalidPayload, UnknownEventType, upcast
+from events.catalogue import CATALOGUE, InvalidPayload, UnknownEventType, upcast
 
 CE_SPECVERSION = "1.0"
 CE_TYPE_PREFIX = "ir.behzisti.eoc."

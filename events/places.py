@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .reference import inside_iran
+from events.reference import inside_iran
 
 # The box around Iran's land and its Persian Gulf islands: where a map starts and where the
 # simulator keeps its points. Whether a point is in Iran is decided by the boundary polygon.

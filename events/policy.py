@@ -1,6 +1,6 @@
 """The one policy table (جدول دسترسی): who may give which command, and who sees what.
 
-The API (``eoc.auth.authorize``), the bridge and the API's board reads
+The API (``eoc.app.auth.authorize``), the bridge and the API's board reads
 (``projections.visibility``), replay ``--as`` (``eoc.cli.audit``), the user directory (which
 roles need a second factor, who manages whom) and the tests all read this table; the
 README's roles table is generated from it and a test keeps the two equal.

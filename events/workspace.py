@@ -11,8 +11,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from .catalogue import Payload, Point, event_type
-from .vocabulary import Skill, Word
+from events.catalogue import Payload, Point, event_type
+from events.vocabulary import Skill, Word
 
 
 class DangerKind(Word):

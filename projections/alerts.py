@@ -11,7 +11,7 @@ from typing import Any
 
 from events.envelope import Envelope
 
-from .board import Board
+from projections.board import Board
 
 FULL_SHARE = 0.9
 

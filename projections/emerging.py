@@ -29,9 +29,9 @@ import numpy as np
 
 from events.envelope import Envelope
 
-from .board import Board
-from .clock import local_day_hour
-from .harm_model import WeeklyModel, fit_weekly, threshold, upper_tail
+from projections.board import Board
+from projections.clock import local_day_hour
+from projections.harm_model import WeeklyModel, fit_weekly, threshold, upper_tail
 
 ALPHA = 1e-4  # per window and day; three windows, twelve categories: under one false alarm a county-year
 MIN_CASES = 3  # fewer cases in a window never raise an alert (nor identify anyone)

@@ -7,9 +7,9 @@ from typing import Any
 
 from events.envelope import Envelope
 
-from .board import Board
-from .clock import is_late, local_day_hour, seconds_between
-from .period_figures import ARCHIVE, HOUR_DETAIL, KEEP_DAYS, compact, day_key
+from projections.board import Board
+from projections.clock import is_late, local_day_hour, seconds_between
+from projections.period_figures import ARCHIVE, HOUR_DETAIL, KEEP_DAYS, compact, day_key
 
 __all__ = ["COUNTERS", "KEEP_DAYS", "LATENCY_EDGES", "add_latency", "apply_figures", "count_late_entry",
            "new_latency"]

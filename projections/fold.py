@@ -24,16 +24,15 @@ from typing import Any
 
 from events.envelope import Envelope
 
-from .alerts import check_in_alert
-from .board import DRILL, Board
-from .emerging import apply_emerging
-from .figures import apply_figures, count_late_entry
-from .incidents import apply_incident, assign_team
-from .occupancy import apply_centre
-from .rosters import apply_roster
-from .teams import apply_team, set_position
-from .workspace import (apply_call, apply_centre_extra, apply_danger, apply_follow_up, apply_incident_extra,
-                        apply_ref, apply_team_extra)
+from projections.alerts import check_in_alert
+from projections.board import DRILL, Board
+from projections.emerging import apply_emerging
+from projections.figures import apply_figures, count_late_entry
+from projections.incidents import apply_incident, assign_team
+from projections.occupancy import apply_centre
+from projections.rosters import apply_roster
+from projections.teams import apply_team, set_position
+from projections.workspace import apply_call, apply_centre_extra, apply_danger, apply_follow_up, apply_incident_extra, apply_ref, apply_team_extra
 
 Applier = Callable[[Board, str, Envelope], None]
 

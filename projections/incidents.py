@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from events.envelope import Envelope
 
-from .board import Board
+from projections.board import Board
 
 
 def apply_incident(board: Board, ns: str, e: Envelope) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from events.envelope import Envelope
 
-from .alerts import centre_alert
-from .board import Board
+from projections.alerts import centre_alert
+from projections.board import Board
 
 
 def apply_centre(board: Board, ns: str, e: Envelope) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from .board import Board
+from projections.board import Board
 
 KEEP_DAYS = 40  # live days per province
 ARCHIVE = "period-figures/"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .workspace_views import active_danger_flags
+from projections.workspace_views import active_danger_flags
 
 EARTH_KM = 6371.0088
 ROAD_FACTOR = 1.3  # roads are longer than the straight line

@@ -9,7 +9,7 @@ from typing import Any
 
 from events.envelope import Envelope
 
-from .board import Board
+from projections.board import Board
 
 EVERY_COUNTY = "*"
 

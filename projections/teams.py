@@ -6,7 +6,7 @@ from typing import Any
 
 from events.envelope import Envelope
 
-from .board import DRILL, Board
+from projections.board import DRILL, Board
 
 STATUS_CARRIES_POSITION = ("TeamStatusChanged", "SafetyCheckedIn")
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from events.vocabulary import PRIORITY_RANK, RESIDENTIAL_KINDS
 
-from .clock import local
-from .figures import COUNTERS, LATENCY_EDGES
-from .rosters import planned_vs_actual
+from projections.clock import local
+from projections.figures import COUNTERS, LATENCY_EDGES
+from projections.rosters import planned_vs_actual
 
 URGENT_UNASSIGNED_S = 5 * 60  # an urgent incident with no team after this is an alert
 TRANSFER_DUE_WITHIN = timedelta(days=1)

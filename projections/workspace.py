@@ -18,7 +18,7 @@ from typing import Any
 
 from events.envelope import Envelope
 
-from .board import Board
+from projections.board import Board
 
 # The letter of each kind in a reference: incidents carry none (QZV-0142), the others one.
 REF_LETTER = {"incident": "", "call": "C", "team": "T", "centre": "P", "house": "H"}

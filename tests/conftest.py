@@ -78,8 +78,8 @@ def store(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
     """Build systems on the parametrised store; all are closed after the test."""
-    from eoc.bootstrap import build
-    from eoc.config import Settings
+    from eoc.main.bootstrap import build
+    from eoc.app.config import Settings
 
     built = []
     dsn = request.getfixturevalue("fresh_pg_dsn") if store == "postgres" else None
@@ -118,7 +118,7 @@ class Api:
     def __init__(self, system) -> None:
         from fastapi.testclient import TestClient
 
-        from eoc.api import create_api
+        from eoc.http.api import create_api
 
         self.system = system
         self.http = TestClient(create_api(system))

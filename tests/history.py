@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from eoc import commands as c
-from eoc.auth import Claims
+from eoc.app import commands as c
+from eoc.app.auth import Claims
 from eoc.domain import to_envelope
-from eoc.errors import Refused
+from eoc.domain.errors import Refused
 from uuid import UUID
 
 from events.vocabulary import TEAM_TRANSITIONS, CallCategory, Priority, ReferralRoute, Role, TeamStatus

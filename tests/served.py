@@ -21,7 +21,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def served(system: Any, port: int | None = None) -> Iterator[str]:
     """The command API of ``system`` in a background thread; yields its base URL."""
-    from eoc.api import create_api
+    from eoc.http.api import create_api
 
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(create_api(system), host="127.0.0.1", port=port,
@@ -45,7 +45,7 @@ def embedded(system: Any, port: int | None = None) -> Iterator[str]:
     checkpoints), without the simulator, on a loop thread; yields the API's base URL."""
     import asyncio
 
-    from eoc.runtime import serve_embedded
+    from eoc.main.runtime import serve_embedded
     from ui_bridge.loop_thread import LoopThread
 
     async def make_event() -> asyncio.Event:

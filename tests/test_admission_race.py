@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from eoc import commands as c
-from eoc.auth import Claims
-from eoc.errors import OverCapacity
+from eoc.app import commands as c
+from eoc.app.auth import Claims
+from eoc.domain.errors import OverCapacity
 from events.vocabulary import Role
 
 from .scenario import IN_QAZVIN

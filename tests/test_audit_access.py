@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consumers.audit_sources import StoreSource
+from eoc.audit.sources import StoreSource
 from consumers.replay import replay
 from eoc.audit.erasure import readable, sealed_values
 from eoc.audit.verify import verify
@@ -86,7 +86,7 @@ def test_erasing_a_person_keeps_the_chain_and_the_boards(make_system: Any, monke
     out = capsys.readouterr().out
     assert "the key was deleted; 0 values can still be opened" in out
 
-    from eoc.keyring import PostgresKeyring, SQLiteKeyring
+    from eoc.app.keyring import PostgresKeyring, SQLiteKeyring
 
     s = system.settings
     keyring = PostgresKeyring(s.pg_dsn) if s.store == "postgres" else SQLiteKeyring(str(s.data_dir / "keys.sqlite"))
@@ -100,10 +100,10 @@ def test_erasing_a_person_keeps_the_chain_and_the_boards(make_system: Any, monke
 
 def test_the_running_system_signs_checkpoints_that_verify(make_system):
     """The embedded system keeps signed checkpoints as its log grows; a clean store verifies."""
-    from consumers.audit_sources import StoreSource
+    from eoc.audit.sources import StoreSource
     from eoc.audit.checkpoints import load_public_key
     from eoc.audit.verify import verify
-    from eoc.bootstrap import checkpoint_table
+    from eoc.app.system import checkpoint_table
 
     from .conftest import Api
     from .scenario import centre, classified_call

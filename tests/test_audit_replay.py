@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from consumers.audit_sources import KafkaSource, StoreSource
+from eoc.audit.sources import KafkaSource, StoreSource
 from consumers.follower import Follower
 from consumers.replay import replay
 from eoc.audit.diff import diff_rows, without_telemetry
 from eoc.audit.synthetic import SyntheticHistory
 from eoc.cli import main
-from eoc.keyring import SQLiteKeyring
-from eoc.service import EOCApplication
+from eoc.app.keyring import SQLiteKeyring
+from eoc.app.service import EOCApplication
 from events.envelope import Envelope, iso
 from events.jalali import format_jalali, parse_moment
 from projections import fold
@@ -157,7 +157,7 @@ def test_replay_command_exports_json_and_csv_as_an_auditor_sees_them(
 def _api_boards(system: Any) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
-    from eoc.api import create_api
+    from eoc.http.api import create_api
 
     token = system.signer.issue("auditor", "IR", sub="inspector-1")
     answer = TestClient(create_api(system)).get("/api/v1/boards", headers={"Authorization": f"Bearer {token}"})
@@ -198,7 +198,7 @@ def test_diff_against_a_running_system(make_system: Any, monkeypatch: pytest.Mon
                                        capsys: pytest.CaptureFixture[str]) -> None:
     import uvicorn
 
-    from eoc.api import create_api
+    from eoc.http.api import create_api
 
     system = make_system()
     with_history(system, 300, seed=15)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from consumers.audit_sources import KafkaSource, StoreSource
+from eoc.audit.sources import KafkaSource, StoreSource
 from eoc.audit.checkpoints import (CheckpointPublisher, SQLiteCheckpointLog, load_or_create_key)
 from eoc.audit.synthetic import SyntheticHistory
 from eoc.audit.verify import verify
@@ -40,7 +40,7 @@ def tampered(verdict: Any) -> list[tuple[str, str | None, int | None]]:
 
 
 def verify_store(system: Any, **kw: Any) -> Any:
-    from eoc.service import EOCApplication
+    from eoc.app.service import EOCApplication
 
     app = EOCApplication(env=system.settings.eventsourcing_env())  # an auditor's own reader
     try:
@@ -261,8 +261,8 @@ def test_checkpoint_and_verify_commands(history: Any, monkeypatch: pytest.Monkey
 @pytest.fixture
 def stream_values() -> list[dict[str, Any]]:
     """A history in an in-memory store: the topics get a copy of it, tampered with or not."""
-    from eoc.keyring import SQLiteKeyring
-    from eoc.service import EOCApplication
+    from eoc.app.keyring import SQLiteKeyring
+    from eoc.app.service import EOCApplication
 
     app = EOCApplication(env={})
     SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=9).run(400)

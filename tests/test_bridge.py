@@ -167,7 +167,7 @@ def test_a_session_ends_when_its_token_expires(system, bridge):
 
 
 def test_a_token_signed_with_another_secret_is_refused(system, bridge):
-    from eoc.auth import TokenSigner
+    from eoc.app.auth import TokenSigner
 
     forged = TokenSigner(b"another-secret-another-secret").issue("national_eoc", "IR")
     dash = Dashboard(bridge(), forged)

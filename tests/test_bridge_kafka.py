@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from eoc.auth import TokenSigner
+from eoc.app.auth import TokenSigner
 from events.sealing import new_key, seal, unseal
 from ui_bridge.kafka_feed import KafkaBoardFeed
 from ui_bridge.loop_thread import LoopThread

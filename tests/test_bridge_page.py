@@ -63,7 +63,7 @@ def test_the_map_data_agrees_with_the_province_list():
 
 
 def test_mount_dashboard_serves_the_page_beside_the_api(system):
-    from eoc.api import create_api
+    from eoc.http.api import create_api
 
     api = create_api(system)
     mount_dashboard(api, bridge_port=9124)

@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from eoc.bootstrap import build
+from eoc.main.bootstrap import build
 from eoc.cli import main
-from eoc.config import Settings
+from eoc.app.config import Settings
 from eoc.simulator import SimClock, simulate
 
 from .test_simulator import MORNING, served

@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
-from eoc import commands as c
-from eoc.auth import Claims
+from eoc.app import commands as c
+from eoc.app.auth import Claims
 from eoc.domain import to_envelope
-from eoc.errors import Refused
+from eoc.domain.errors import Refused
 from events.places import PROVINCES
 from events.vocabulary import (
     CallCategory,
@@ -420,7 +420,7 @@ class Cluster:
     """Topics with a prefix of their own, and the cluster processes, for one test."""
 
     def __init__(self, bootstrap: str, pg_dsn: str, workdir: Path, **env: str) -> None:
-        from eoc.cluster import ClusterSettings, ensure_topics
+        from eoc.main.cluster import ClusterSettings, ensure_topics
 
         self.bootstrap = bootstrap
         self.pg_dsn = pg_dsn
@@ -500,8 +500,8 @@ def clock():
 def embedded(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
     """The embedded system on the cluster's PostgreSQL database: its command service writes
     the history, its follower folds it in-process."""
-    from eoc.bootstrap import build
-    from eoc.config import Settings
+    from eoc.main.bootstrap import build
+    from eoc.app.config import Settings
 
     settings = Settings.from_env({}, store="postgres", pg_dsn=fresh_pg_dsn, data_dir=tmp_path / "embedded",
                                  token_secret=b"test-key-3f9a1c7e5b2d8046aa17c93e51")
@@ -513,8 +513,8 @@ def embedded(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
 @pytest.fixture
 def writer(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
     """A command service on the cluster's PostgreSQL database, with no follower of its own."""
-    from eoc.bootstrap import build
-    from eoc.config import Settings
+    from eoc.main.bootstrap import build
+    from eoc.app.config import Settings
 
     settings = Settings.from_env({}, store="postgres", pg_dsn=fresh_pg_dsn, data_dir=tmp_path / "writer",
                                  token_secret=b"test-key-3f9a1c7e5b2d8046aa17c93e51")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from eoc import commands as c
+from eoc.app import commands as c
 from events.catalogue import Point
 from tests.test_cluster_support import (  # noqa: F401  (fixtures)
     clock,

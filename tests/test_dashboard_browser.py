@@ -1,6 +1,6 @@
 """The dashboard in a real Chromium (Debian's), against the embedded system served for real.
 
-The system runs as ``eoc demo`` runs it (``eoc.runtime.serve_embedded``: uvicorn API, the
+The system runs as ``eoc demo`` runs it (``eoc.main.runtime.serve_embedded``: uvicorn API, the
 page, the websocket bridge) on a loop thread, without the simulator; the tests drive it
 through the command API over HTTP and look at what the page shows. "Within a second" is
 Playwright waiting for the expected element with a 1,000 ms timeout.
@@ -71,7 +71,7 @@ class Embedded:
 
     def __init__(self, system: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         import ui_bridge.server as bridge_server
-        from eoc.runtime import serve_embedded
+        from eoc.main.runtime import serve_embedded
 
         self.system = system
         self.port, self.bridge_port = free_port(), free_port()

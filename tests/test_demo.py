@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from eoc.api import create_api
+from eoc.http.api import create_api
 from eoc.audit.late import list_late_entries
-from eoc.bootstrap import System, build
+from eoc.main.bootstrap import System, build
 from eoc.cli.demo import day_start
-from eoc.config import Settings
+from eoc.app.config import Settings
 from eoc.domain import to_envelope
 from eoc.simulator import Scenario, SimClock, SimStats, expand, expected_ratios, profile_for, simulate
 from eoc.simulator.nation import CENSUS_2016, calls_per_day

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from eoc import commands as c
-from eoc.errors import OverCapacity, Refused
+from eoc.app import commands as c
+from eoc.domain.errors import OverCapacity, Refused
 
 from .history import claims
 from .scenario import IN_QAZVIN

@@ -13,8 +13,8 @@ from typing import Any
 import pyotp
 import pytest
 
-from eoc.auth import MAX_ACCESS_S, TokenSigner
-from eoc.config import Settings, WeakSecret
+from eoc.app.auth import MAX_ACCESS_S, TokenSigner
+from eoc.app.config import Settings, WeakSecret
 
 from . import scenario
 from .test_bridge import Dashboard, bridge, loop_thread  # noqa: F401 (fixtures)
@@ -89,14 +89,14 @@ def test_tokens_carry_iss_aud_iat_exp_jti_and_a_key_id_and_keys_rotate(api):
     rotated = TokenSigner(b"new-key-0123456789abcdef0123456789", previous=[b"k" * 8 + b"old-key-0123456789abcdef0123"])
     assert rotated.verify(token).sub == "U-1"  # issued before the rotation: still good
     assert rotated.kid != old.kid and rotated.verify(rotated.issue("dispatcher", "QZV")).role == "dispatcher"
-    from eoc.errors import Unauthorized
+    from eoc.domain.errors import Unauthorized
 
     with pytest.raises(Unauthorized):
         TokenSigner(b"new-key-0123456789abcdef0123456789").verify(token)  # the old key retired
 
 
 def test_refresh_logout_disable_and_end_all_sessions_take_effect_at_once(api):
-    from eoc.limits import Limiter, Rate
+    from eoc.app.limits import Limiter, Rate
 
     api.system.limits.sign_in_user = Limiter(Rate(burst=100, per_s=1))  # many sign-ins, on purpose
     user, _ = add(api, "ali.qzv", "dispatcher", "QZV")
@@ -157,7 +157,7 @@ def test_a_supervisor_manages_its_province_only_and_unlocks_after_lockout(api):
     listed = api.http.get("/api/v1/users", headers=sup).json()["users"]
     assert {u["username"] for u in listed} == {"sup.qzv", "new.ct"}
     # Five wrong passwords lock the account; the right one is then refused until unlocked.
-    from eoc.limits import Limiter, Rate
+    from eoc.app.limits import Limiter, Rate
 
     api.system.limits.sign_in_user = Limiter(Rate(burst=100, per_s=1))  # the lockout, not the rate limit
     add(api, "disp.qzv", "dispatcher", "QZV")
@@ -172,7 +172,7 @@ def test_a_supervisor_manages_its_province_only_and_unlocks_after_lockout(api):
 def test_the_first_administrator_is_made_once(api):
     user, totp = api.system.directory.add("first.admin", PASSWORD, "national_eoc", "IR", first=True)
     assert totp and str(user.role) == "national_eoc"
-    from eoc.errors import Conflict
+    from eoc.domain.errors import Conflict
 
     with pytest.raises(Conflict):
         api.system.directory.add("second.admin", PASSWORD, "national_eoc", "IR", first=True)
@@ -199,7 +199,7 @@ def test_sign_in_is_rate_limited_with_429_in_the_error_shape(api):
 
 
 def test_commands_are_rate_limited_per_user(api):
-    from eoc.limits import Limiter, Rate
+    from eoc.app.limits import Limiter, Rate
 
     api.system.limits.commands_user = Limiter(Rate(burst=3, per_s=0.01))
     answers = [api.post("/calls", {**scenario.QZV, "line": "123"}, role="call_taker", sub="U-fast").status_code
@@ -305,7 +305,7 @@ def test_a_revoked_session_closes_its_dashboard_within_seconds(system, api, brid
 
 
 def test_data_directory_is_the_owners_alone(tmp_path: Path):
-    from eoc.bootstrap import build
+    from eoc.main.bootstrap import build
 
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
@@ -336,7 +336,7 @@ def test_a_weak_or_placeholder_secret_is_refused_at_start(tmp_path: Path, value:
 
 
 def test_the_keyring_can_live_apart_wrapped_by_a_master_key(tmp_path: Path):
-    from eoc.bootstrap import build
+    from eoc.main.bootstrap import build
 
     master = tmp_path / "master.key"
     master.write_text(os.urandom(24).hex())
@@ -372,7 +372,7 @@ def test_compose_passes_secrets_as_docker_secrets_and_publishes_no_database():
 def test_a_deployment_can_refuse_tokens_of_no_signed_in_person(make_system):
     from fastapi.testclient import TestClient
 
-    from eoc.api import create_api
+    from eoc.http.api import create_api
 
     system = make_system(sessionless_tokens=False)
     http = TestClient(create_api(system))
@@ -440,7 +440,7 @@ def test_tls_for_the_api_and_the_bridge(make_system, tmp_path: Path):
     import httpx
     from websockets.sync.client import connect
 
-    from eoc.runtime import serve_embedded
+    from eoc.main.runtime import serve_embedded
     from ui_bridge.loop_thread import LoopThread
 
     cert, key = _self_signed(tmp_path)

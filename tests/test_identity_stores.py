@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from eoc.auth import Claims
-from eoc.errors import Conflict
+from eoc.app.auth import Claims
+from eoc.domain.errors import Conflict
 from events.vocabulary import Role
 
 PASSWORD = "correct horse battery staple"

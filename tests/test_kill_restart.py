@@ -102,8 +102,8 @@ def test_a_restart_after_kill_9_right_after_a_poison_event_serves(server):
                       headers=headers).status_code == 201
     # A poison event written to the store (as an older version could have), then kill -9
     # at once: the board checkpoint never saw it.
-    from eoc.config import Settings
-    from eoc.service import EOCApplication
+    from eoc.app.config import Settings
+    from eoc.app.service import EOCApplication
 
     app = EOCApplication(env=Settings.from_env(server.env).eventsourcing_env())
     incident_in_year_999(app, datetime.now(UTC), "")

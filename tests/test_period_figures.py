@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.audit_sources import StoreSource
+from eoc.audit.sources import StoreSource
 from eoc.audit.reports import COUNTS, build_report
 from eoc.cli import main
 from events.envelope import Envelope, iso

@@ -67,7 +67,7 @@ def test_the_follower_dead_letters_a_stored_poison_event_and_folds_on(make_syste
     now = datetime.now(UTC)
     for poison in ALL:
         poison(system.app, now, "[/]")
-    from eoc import commands as c
+    from eoc.app import commands as c
     from tests.history import claims
 
     after = system.service.receive_call(c.ReceiveCall(province="QZV", county="Qazvin"), claims("QZV"))
@@ -93,8 +93,8 @@ STEPS = st.lists(st.one_of(st.integers(0, 2**16).map(lambda s: ("command", s)),
 @given(steps=STEPS)
 def test_hostile_histories_give_equal_boards_in_the_follower_and_replay(tmp_path_factory, steps):
     """On the embedded store, one fresh system per example (closed after it)."""
-    from eoc.bootstrap import build
-    from eoc.config import Settings
+    from eoc.main.bootstrap import build
+    from eoc.app.config import Settings
     from tests.conftest import FakeClock
 
     clock = FakeClock(datetime.now(UTC) - timedelta(days=2))

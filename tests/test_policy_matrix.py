@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eoc.auth import Claims, authorize
-from eoc.errors import Forbidden
+from eoc.app.auth import Claims, authorize
+from eoc.domain.errors import Forbidden
 from events.policy import COMMANDS, POLICY, TEAM_COMMANDS, CENTRE_COMMANDS, readme_section
 from events.vocabulary import Role
 

@@ -7,8 +7,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eoc.keyring import SQLiteKeyring
-from eoc.service import CommandService, EOCApplication
+from eoc.app.keyring import SQLiteKeyring
+from eoc.app.service import CommandService, EOCApplication
 from events.envelope import Envelope
 from projections import Board, apply, fold
 

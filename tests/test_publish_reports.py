@@ -111,7 +111,7 @@ def test_report_prevention_view_puts_bases_beside_call_outs() -> None:
 def test_report_no_secret_place_leaves_through_any_published_file(api) -> None:
     """A safe house in Abyek admits three people directly and declines one: the reports count
     them in Qazvin province, but no file names Abyek, the house, its place or its clients."""
-    from consumers.audit_sources import StoreSource
+    from eoc.audit.sources import StoreSource
 
     house_at = {"lat": 36.412345, "lon": 50.512345}
     house = api.ok("/centres", {"province": "QZV", "county": "Abyek", "name": "Khaneh-Amn-ABYEK-9", "kind": "safe_house",

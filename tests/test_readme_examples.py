@@ -73,8 +73,8 @@ def test_readme_examples_are_all_tagged() -> None:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Any, str, Path]]:
-    from eoc.bootstrap import build
-    from eoc.config import Settings
+    from eoc.main.bootstrap import build
+    from eoc.app.config import Settings
 
     data = tmp_path / "data"
     # As `eoc demo` builds it: the token secret is the data directory's, shared with `eoc token`.
@@ -165,7 +165,7 @@ def test_readme_examples_cluster_against_real_services(fresh_pg_dsn: str, kafka_
     import httpx
 
     from bench.services import delete_topics
-    from eoc.auth import TokenSigner
+    from eoc.app.auth import TokenSigner
 
     blocks = [e for e in shell_examples() if e.kind == "sh cluster"]
     first = next(b for b in blocks if "scripts/services env" in b.text)

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from consumers.audit_sources import StoreSource
+from eoc.audit.sources import StoreSource
 from consumers.replay import replay
 from eoc.cli import main
 from events.envelope import canonical_json

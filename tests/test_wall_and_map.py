@@ -407,14 +407,14 @@ def test_map_fits_the_viewers_province_on_load(embedded, page):
 def test_map_tiles_are_configurable(system):
     from fastapi.testclient import TestClient
 
-    from eoc.api import create_api
+    from eoc.http.api import create_api
     from ui_bridge.server import mount_dashboard
 
     api = create_api(system)
     mount_dashboard(api, bridge_port=9124, map_tiles="https://tiles.example.ir/{z}/{x}/{y}.png")
     config = TestClient(api).get("/dashboard/config.json").json()
     assert config["map_tiles"] == "https://tiles.example.ir/{z}/{x}/{y}.png"
-    from eoc.config import Settings
+    from eoc.app.config import Settings
 
     assert Settings.from_env({"EOC_MAP_TILES": "http://t/{z}/{x}/{y}.png"}).map_tiles == "http://t/{z}/{x}/{y}.png"
     assert Settings.from_env({}).map_tiles == ""
@@ -463,7 +463,7 @@ def test_wall_page_and_terminal_speak_one_persian_vocabulary():
     for key, fa in BOARD_TERMS.items():  # panel titles and alerts, as `eoc board` shows them
         assert page.get(key) == fa, (key, page.get(key), fa)
     # Every refusal the API can give has Persian words on the page.
-    from eoc import errors
+    from eoc.app import errors
 
     codes = {cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.Refused)}
     assert codes <= set(page), codes - set(page)

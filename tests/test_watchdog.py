@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eoc.watchdog import Watchdog
+from eoc.app.watchdog import Watchdog
 
 from .conftest import Api, FakeClock
 from .scenario import incident, team

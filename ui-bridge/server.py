@@ -25,8 +25,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from eoc.errors import Unauthorized
-from eoc.transport import headers_for, server_ssl
+from eoc.domain.errors import Unauthorized
+from eoc.http.transport import headers_for, server_ssl
 from projections.visibility import Unseal
 
 from . import protocol as p
@@ -120,7 +120,7 @@ async def start_bridge(
 
 
 def _access_recorder(access_log: Any) -> Any:
-    from eoc.access_log import record_secret_reads
+    from eoc.app.access_log import record_secret_reads
 
     def on_read(client: Client, rows: dict[str, Any], channel: str) -> None:
         record_secret_reads(access_log, client.user, client.role, client.province, "websocket", rows, frame=channel)

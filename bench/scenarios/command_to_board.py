@@ -59,7 +59,7 @@ async def run_cluster(ctx: Context) -> None:
     sizes = ctx.sizes
     svc = ctx.services()
     async with ctx.cluster() as system:
-        from eoc.cluster import ClusterSettings
+        from eoc.main.cluster import ClusterSettings
 
         layout = ClusterSettings.from_env({"EOC_TOPIC_PREFIX": system.info["topic_prefix"]}).layout
         hops = Hops(svc["EOC_KAFKA_BOOTSTRAP"], layout.events, layout.boards)

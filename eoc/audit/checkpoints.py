@@ -153,7 +153,7 @@ class CheckpointState:
 
 
 def advance(state: CheckpointState, records: Any) -> CheckpointState:
-    """Fold stored records (consumers.audit_sources.StoredRecord, log order) into the hashes."""
+    """Fold stored records (eoc.audit.sources.StoredRecord, log order) into the hashes."""
     provinces = state.provinces if state.provinces is not None else {}
     for r in records:
         v = r.value
@@ -188,7 +188,7 @@ def check_checkpoint_records(
     strict_tail: bool,
 ) -> tuple[list[Any], int]:
     """Compare each checkpoint with the hashes the stream gave at its position."""
-    from .verify import Finding
+    from eoc.audit.verify import Finding
 
     findings: list[Finding] = []
     checked = 0
@@ -322,7 +322,7 @@ class KafkaCheckpointLog:
                             headers=[("content-type", b"application/json")]).get(timeout=30)
 
     def load(self) -> list[dict[str, Any]]:
-        from consumers.audit_sources import KafkaSource
+        from eoc.audit.sources import KafkaSource
 
         source = KafkaSource(self.bootstrap, self.topic)
         try:

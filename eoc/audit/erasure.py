@@ -29,7 +29,7 @@ class SealedValue:
 
 
 def sealed_values(records: Iterable[Any], subject: str) -> list[SealedValue]:
-    """Every sealed value of ``subject`` in a stream (consumers.audit_sources.StoredRecord)."""
+    """Every sealed value of ``subject`` in a stream (eoc.audit.sources.StoredRecord)."""
     found = []
     for r in records:
         v = r.value

@@ -17,7 +17,7 @@ from typing import Any
 from events.jalali import format_jalali
 from projections.clock import local
 
-from .reports import COUNTS, GROUPINGS, Report
+from eoc.audit.reports import COUNTS, GROUPINGS, Report
 
 
 def kind_of(key: str) -> str:

@@ -25,8 +25,8 @@ from events.places import PROVINCES
 from events.sealing import seal
 from events.vocabulary import CallCategory, Priority, ReferralRoute, Role
 
-from ..domain import Actor, Call, Centre, Context, Incident, Team
-from ..errors import Refused
+from eoc.domain import Actor, Call, Centre, Context, Incident, Team
+from eoc.domain.errors import Refused
 
 OTHER_ROUTES = [r for r in ReferralRoute if r is not ReferralRoute.LINE_123]
 

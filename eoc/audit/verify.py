@@ -31,11 +31,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumers.audit_sources import StoredRecord
+from eoc.audit.sources import StoredRecord
 from events.chain import CHAINED, GENESIS
 from events.envelope import canonical_json
 
-from .checkpoints import ProvinceHash, check_checkpoint_records
+from eoc.audit.checkpoints import ProvinceHash, check_checkpoint_records
 
 TAMPER_KINDS = ("modified", "deleted", "inserted", "reordered", "unreadable", "checkpoint")
 INFO_KINDS = ("duplicate", "pending")

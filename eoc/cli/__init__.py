@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-# One module per concept; each adds its subcommands.
-MODULES = (
-    "eoc.cli.token",
-    "eoc.cli.users",
-    "eoc.cli.demo",
-    "eoc.cli.board",
-    "eoc.cli.bridge",
-    "eoc.cli.audit",
-    "eoc.cli.cluster",
-    "eoc.cli.bench",
-)
+from eoc.cli import audit, board, bridge, cluster, demo, token, users
+
+# One module per concept; each adds its subcommands. The benchmark suite is `python -m bench`
+# from a clone (bench/ is not part of the installed package).
+MODULES = (token, users, demo, board, bridge, audit, cluster)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Social emergency dispatch and EOC (اورژانس اجتماعی). Settings come from EOC_* variables.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in MODULES:
-        importlib.import_module(name).register(sub)
+    for module in MODULES:
+        module.register(sub)
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
 

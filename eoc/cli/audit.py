@@ -22,7 +22,7 @@ from typing import Any
 from events.jalali import BadMoment, describe, parse_moment
 from events.vocabulary import NATIONAL, Role
 
-from ..config import Settings
+from eoc.app.config import Settings
 
 ROLES = [str(r) for r in Role if r != Role.SYSTEM]
 
@@ -49,12 +49,12 @@ class _Opened:
     """The source of a command, and what must be closed after it."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from consumers.audit_sources import KafkaSource, StoreSource
+        from eoc.audit.sources import KafkaSource, StoreSource
 
         self.system: Any = None
         self.settings = Settings.from_env()
         if args.source == "kafka":
-            from ..cluster import ClusterSettings
+            from eoc.main.cluster import ClusterSettings
 
             cluster = ClusterSettings.from_env()
             self.source: Any = KafkaSource(args.bootstrap or cluster.kafka_bootstrap,
@@ -69,7 +69,7 @@ class _Opened:
 
 
 def _open_store(settings: Settings) -> Any:
-    from ..bootstrap import build
+    from eoc.main.bootstrap import build
 
     if settings.store == "sqlite" and not settings.sqlite_path.exists():
         raise SystemExit(_fail(f"no event store at {settings.sqlite_path} (set EOC_DATA_DIR, or EOC_STORE=postgres)"))
@@ -113,7 +113,7 @@ def _access_log(settings: Settings, action: str, channel: str, subject: str = ""
     """Write what an auditor's command read or did to the access log (author: the OS user)."""
     import getpass
 
-    from ..access_log import AccessLog
+    from eoc.app.access_log import AccessLog
 
     dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
     log = AccessLog(dsn=dsn) if dsn else AccessLog(path=settings.data_dir / "access.sqlite")
@@ -250,7 +250,7 @@ def run_replay(args: argparse.Namespace) -> int:
         else:
             print(text)
     elif args.format == "csv":
-        from ..audit.export import write_csv
+        from eoc.audit.export import write_csv
 
         files = write_csv(rows, args.out or Path("replay-csv"))
         print(header)
@@ -259,7 +259,7 @@ def run_replay(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        from ..audit.export import print_summary
+        from eoc.audit.export import print_summary
 
         print_summary(Console(), summary(rows, now.isoformat()), header)
     return 0
@@ -307,7 +307,7 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
         return data["rows"], _live_positions(data), args.role, args.province
     import httpx
 
-    from ..auth import TokenSigner
+    from eoc.app.auth import TokenSigner
 
     token = args.token or os.environ.get("EOC_TOKEN") or TokenSigner(settings.token_secret).issue(
         "auditor", NATIONAL, sub="eoc-diff", ttl_s=600)
@@ -321,8 +321,8 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from ..audit.diff import describe as describe_diff
-    from ..audit.diff import diff_rows, without_telemetry
+    from eoc.audit.diff import describe as describe_diff
+    from eoc.audit.diff import diff_rows, without_telemetry
 
     opened = _Opened(args)
     try:
@@ -366,7 +366,7 @@ def _key_path(settings: Settings) -> Path:
 
 
 def _checkpoint_topic(args: argparse.Namespace) -> str:
-    from ..audit.checkpoints import TOPIC
+    from eoc.audit.checkpoints import TOPIC
 
     return args.checkpoint_topic or Settings.from_env().topic_prefix + TOPIC
 
@@ -376,7 +376,7 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _checkpoint_table(settings: Settings) -> Any:
-    from ..bootstrap import checkpoint_table
+    from eoc.main.bootstrap import checkpoint_table
 
     return checkpoint_table(settings)
 
@@ -384,8 +384,8 @@ def _checkpoint_table(settings: Settings) -> Any:
 def run_verify(args: argparse.Namespace) -> int:
     from consumers.replay import progress_bar
 
-    from ..audit.checkpoints import KafkaCheckpointLog, load_public_key
-    from ..audit.verify import verify
+    from eoc.audit.checkpoints import KafkaCheckpointLog, load_public_key
+    from eoc.audit.verify import verify
 
     opened = _Opened(args)
     try:
@@ -432,9 +432,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:
-    from consumers.audit_sources import StoreSource
+    from eoc.audit.sources import StoreSource
 
-    from ..audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, load_or_create_key, public_pem
+    from eoc.audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, load_or_create_key, public_pem
 
     settings = Settings.from_env()
     key = load_or_create_key(_key_path(settings))
@@ -485,7 +485,7 @@ def _print_checkpoint(record: dict[str, Any] | None) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from consumers.replay import progress_bar
 
-    from ..audit.reports import report_document, report_period, report_with_check
+    from eoc.audit.reports import report_document, report_period, report_with_check
 
     try:
         period = report_period(args.period, args.start, args.end)
@@ -508,14 +508,14 @@ def run_report(args: argparse.Namespace) -> int:
         else:
             print(text)
     elif args.format == "csv":
-        from ..audit.export import write_report_csv
+        from eoc.audit.export import write_report_csv
 
         path = write_report_csv(report, args.out or Path(f"report-{period.code}-{args.grouping}.csv"), args.grouping)
         print(path)
     else:
         from rich.console import Console
 
-        from ..audit.export import print_report
+        from eoc.audit.export import print_report
 
         title = (f"{period.label} · {period.label_fa} ({period.first_day} … {period.last_day}), "
                  f"by {args.grouping}; drills excluded ({report.drill_events:,} drill events)")
@@ -530,7 +530,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_late_entries(args: argparse.Namespace) -> int:
-    from ..audit.late import list_late_entries
+    from eoc.audit.late import list_late_entries
 
     opened = _Opened(args)
     try:
@@ -555,9 +555,9 @@ def run_late_entries(args: argparse.Namespace) -> int:
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    from consumers.audit_sources import StoreSource
+    from eoc.audit.sources import StoreSource
 
-    from ..audit.erasure import erase, readable, sealed_values
+    from eoc.audit.erasure import erase, readable, sealed_values
 
     if ":" in args.subject:  # "place:…" is a secret place's key, never a person's id
         return _fail(f"{args.subject} is not a person's id: erasure is for people (S-… or a client id)")

@@ -15,9 +15,9 @@ import signal
 
 from events.sealing import Unreadable, unseal
 
-from ..auth import TokenSigner
-from ..config import Settings
-from ..keyring import Keyring, PostgresKeyring, SQLiteKeyring
+from eoc.app.auth import TokenSigner
+from eoc.app.config import Settings
+from eoc.app.keyring import Keyring, PostgresKeyring, SQLiteKeyring
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,18 +34,18 @@ def run(args: argparse.Namespace) -> int:
     from ui_bridge.kafka_feed import KafkaBoardFeed
     from ui_bridge.server import start_bridge
 
-    from ..cluster import ClusterSettings, configure_logging
+    from eoc.main.cluster import ClusterSettings, configure_logging
 
     cluster = ClusterSettings.from_env()
     configure_logging(cluster.log_level)
     settings = Settings.from_env()
     topic = args.topic or cluster.layout.boards
-    from ..access_log import AccessLog
-    from ..auth import Authenticator
-    from ..bootstrap import make_keyring
-    from ..config import secure_data_dir
-    from ..transport import server_ssl
-    from ..users import UserDirectory
+    from eoc.app.access_log import AccessLog
+    from eoc.app.auth import Authenticator
+    from eoc.main.bootstrap import make_keyring
+    from eoc.app.config import secure_data_dir
+    from eoc.http.transport import server_ssl
+    from eoc.app.users import UserDirectory
 
     secure_data_dir(settings.data_dir)
     keyring: Keyring = make_keyring(settings)

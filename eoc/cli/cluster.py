@@ -1,6 +1,6 @@
 """The cluster processes: ``eoc api``, ``eoc relay``, ``eoc worker`` and ``eoc topics``.
 
-Settings come from the environment (see eoc/cluster.py and docs/cluster.md). Each process
+Settings come from the environment (see eoc/main/cluster.py and docs/cluster.md). Each process
 stops cleanly on SIGTERM or SIGINT; the relay and the worker are also safe to kill (-9): they
 resume with nothing lost and nothing counted twice.
 """
@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ..cluster import ClusterSettings, configure_logging, ensure_topics
+from eoc.main.cluster import ClusterSettings, configure_logging, ensure_topics
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "events" / "asyncapi.yaml"
 
@@ -77,7 +77,7 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def run_relay(args: argparse.Namespace) -> int:
-    from ..cluster import build_relay
+    from eoc.main.cluster import build_relay
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)
@@ -100,7 +100,7 @@ def run_relay(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     from consumers.worker import run_worker as run
 
-    from ..cluster import build_worker
+    from eoc.main.cluster import build_worker
 
     cs = ClusterSettings.from_env()
     if args.web_port:
@@ -116,8 +116,8 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..api import create_api
-    from ..cluster import build_api
+    from eoc.http.api import create_api
+    from eoc.main.cluster import build_api
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)
@@ -146,8 +146,8 @@ def run_watchdog(args: argparse.Namespace) -> int:
 
     from consumers.relay import AdvisoryLock
 
-    from ..cluster import build_api
-    from ..watchdog import Watchdog
+    from eoc.main.cluster import build_api
+    from eoc.app.watchdog import Watchdog
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)

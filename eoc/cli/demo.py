@@ -23,9 +23,9 @@ from events.envelope import iso
 
 from projections.clock import IRST
 
-from ..bootstrap import build
-from ..config import Settings
-from ..runtime import Addresses, serve_embedded
+from eoc.main.bootstrap import build
+from eoc.app.config import Settings
+from eoc.main.runtime import Addresses, serve_embedded
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,8 +51,8 @@ def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict
     Their passwords are random and never shown: the demo signs in by one-time links."""
     from events.policy import POLICY
 
-    from ..errors import NotFound
-    from ..users import new_password
+    from eoc.domain.errors import NotFound
+    from eoc.app.users import new_password
 
     users = {}
     for role, rule in POLICY.items():
@@ -76,9 +76,9 @@ def demo_team(system: Any, province: str) -> str | None:
     from events.places import PROVINCES
     from events.vocabulary import Role, ShiftKind
 
-    from .. import commands as c
-    from ..auth import Claims
-    from ..errors import Refused
+    from eoc.app import commands as c
+    from eoc.app.auth import Claims
+    from eoc.domain.errors import Refused
 
     place = PROVINCES.get(province)
     if place is None:
@@ -99,8 +99,8 @@ def demo_team(system: Any, province: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simulator import SimClock, expand
-    from ..simulator.scenarios import Scenario
+    from eoc.simulator import SimClock, expand
+    from eoc.simulator.scenarios import Scenario
 
     settings = Settings.from_env(**({"port": args.port} if args.port else {}))
     provinces = expand([p.strip() for p in args.provinces.split(",") if p.strip()])
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV", team=simulated)
 
     def ready(addr: Addresses) -> None:
-        from ..users import LINK_S
+        from eoc.app.users import LINK_S
 
         print("Social emergency EOC — embedded demo (اورژانس اجتماعی)")
         print(f"  dashboard  {addr.dashboard}")
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     background = None
     bridge_options: dict[str, Any] = {}
     if clock is not None:
-        from ..simulator import simulate
+        from eoc.simulator import simulate
 
         sim_clock = clock
         bridge_options = {"now": lambda: iso(sim_clock.now()).replace("+00:00", "Z"),

@@ -14,8 +14,8 @@ import sys
 from events.places import PROVINCES
 from events.vocabulary import NATIONAL, Role
 
-from ..auth import MAX_ACCESS_S, TokenSigner
-from ..config import Settings
+from eoc.app.auth import MAX_ACCESS_S, TokenSigner
+from eoc.app.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,7 +16,7 @@ import sys
 from events.places import PROVINCES
 from events.vocabulary import NATIONAL, Role
 
-from ..config import Settings
+from eoc.app.config import Settings
 
 ROLES = [str(r) for r in Role if r != Role.SYSTEM]
 
@@ -68,9 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open() -> tuple[object, object]:
-    from ..access_log import AccessLog
-    from ..config import secure_data_dir
-    from ..users import UserDirectory
+    from eoc.app.access_log import AccessLog
+    from eoc.app.config import secure_data_dir
+    from eoc.app.users import UserDirectory
 
     s = Settings.from_env()
     dsn = s.users_dsn or (s.pg_dsn if s.store == "postgres" else None)
@@ -96,8 +96,8 @@ def _print_new(user: object, password: str, totp: str | None) -> None:
 
 
 def run_first_admin(args: argparse.Namespace) -> int:
-    from ..errors import Refused
-    from ..users import new_password
+    from eoc.domain.errors import Refused
+    from eoc.app.users import new_password
 
     directory, log = _open()
     password = new_password()
@@ -112,8 +112,8 @@ def run_first_admin(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from ..errors import Refused
-    from ..users import new_password
+    from eoc.domain.errors import Refused
+    from eoc.app.users import new_password
 
     directory, log = _open()
     password = new_password()
@@ -129,7 +129,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_action(args: argparse.Namespace) -> int:
-    from ..errors import Refused
+    from eoc.domain.errors import Refused
 
     directory, log = _open()
     try:
@@ -167,8 +167,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_link(args: argparse.Namespace) -> int:
-    from ..errors import Refused
-    from ..users import LINK_S
+    from eoc.domain.errors import Refused
+    from eoc.app.users import LINK_S
 
     directory, log = _open()
     s = Settings.from_env()
@@ -185,8 +185,8 @@ def run_link(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    from ..auth import key_id
-    from ..config import rotate_local_secret
+    from eoc.app.auth import key_id
+    from eoc.app.config import rotate_local_secret
 
     s = Settings.from_env()
     new = rotate_local_secret(s.data_dir)
@@ -195,7 +195,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 
 def run_access_log(args: argparse.Namespace) -> int:
-    from ..access_log import as_dict
+    from eoc.app.access_log import as_dict
 
     _, log = _open()
     if args.verify:

@@ -1,12 +1,12 @@
 """The domain: calls, incidents, teams and centres, each an event-sourced aggregate."""
 
-from .base import Actor, Context, Recorded, to_envelope
-from .call import Call
-from .centre import Centre
-from .incident import Incident
-from .roster import Roster, roster_id
-from .team import Team
-from .workspace import DangerFlag, FollowUp
+from eoc.domain.base import Actor, Context, Recorded, to_envelope
+from eoc.domain.call import Call
+from eoc.domain.centre import Centre
+from eoc.domain.incident import Incident
+from eoc.domain.roster import Roster, roster_id
+from eoc.domain.team import Team
+from eoc.domain.workspace import DangerFlag, FollowUp
 
 __all__ = ["Actor", "Call", "Centre", "Context", "DangerFlag", "FollowUp", "Incident", "Recorded", "Roster", "Team",
            "roster_id", "to_envelope"]

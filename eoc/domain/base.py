@@ -20,7 +20,7 @@ from events.chain import GENESIS, link
 from events.envelope import Envelope, iso
 from events.vocabulary import Role
 
-from ..errors import OccurredOutOfOrder
+from eoc.domain.errors import OccurredOutOfOrder
 
 
 @dataclass(frozen=True, slots=True)

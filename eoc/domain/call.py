@@ -7,8 +7,8 @@ from typing import Any
 from events import catalogue as ev
 from events import workspace as ws
 
-from ..errors import CallState
-from .base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import CallState
+from eoc.domain.base import Context, EOCAggregate, Recorded
 
 
 class Call(EOCAggregate):

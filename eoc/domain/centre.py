@@ -17,19 +17,9 @@ from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind
 from events.envelope import iso
 from events.vocabulary import Role
 
-from ..errors import (
-    AlreadyResident,
-    CentreNotOpen,
-    Forbidden,
-    HoldingNotServed,
-    InvalidCommand,
-    NotFound,
-    NotResident,
-    NotResidential,
-    OverCapacity,
-)
-from .base import Context, EOCAggregate, Recorded
-from .workspace import active_holds
+from eoc.domain.errors import AlreadyResident, CentreNotOpen, Forbidden, HoldingNotServed, InvalidCommand, NotFound, NotResident, NotResidential, OverCapacity
+from eoc.domain.base import Context, EOCAggregate, Recorded
+from eoc.domain.workspace import active_holds
 
 
 class Centre(EOCAggregate):

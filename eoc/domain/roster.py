@@ -14,8 +14,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from events import catalogue as ev
 
-from ..errors import OutsideRoster
-from .base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import OutsideRoster
+from eoc.domain.base import Context, EOCAggregate, Recorded
 
 EVERY_COUNTY = "*"
 

@@ -9,8 +9,8 @@ from events import catalogue as ev
 from events import workspace as ws
 from events.vocabulary import ENGAGED_STATUSES, TEAM_TRANSITIONS, TeamStatus
 
-from ..errors import IllegalTransition, TeamBusy, TeamInDrill, TeamOffDuty
-from .base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import IllegalTransition, TeamBusy, TeamInDrill, TeamOffDuty
+from eoc.domain.base import Context, EOCAggregate, Recorded
 
 
 class Team(EOCAggregate):

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from events.envelope import iso
 from events.vocabulary import Role
 
-from ..errors import LateEntryTooOld, OccurredInFuture
+from eoc.domain.errors import LateEntryTooOld, OccurredInFuture
 
 FUTURE_SKEW = timedelta(minutes=2)  # clocks of tablets and desks may run a little ahead
 DEFAULT_LATE_WINDOW = timedelta(hours=24)

@@ -8,8 +8,8 @@ from typing import Any
 
 from events import workspace as ws
 
-from ..errors import Conflict, InvalidCommand
-from .base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import Conflict, InvalidCommand
+from eoc.domain.base import Context, EOCAggregate, Recorded
 
 
 class DangerFlag(EOCAggregate):

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from events.vocabulary import CallCategory, Priority, ReferralRoute
 
-from ..commands import OpenIncident
-from ..errors import InvalidCommand
+from eoc.app.commands import OpenIncident
+from eoc.domain.errors import InvalidCommand
 
 AGENCY_ID = "ir.behzisti.eoc"  # the sending system (سامانه اورژانس اجتماعی بهزیستی)
 AGENCY_NAME = "Social Emergency 123, State Welfare Organization of Iran (اورژانس اجتماعی بهزیستی)"

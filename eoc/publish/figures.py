@@ -25,7 +25,7 @@ from events.vocabulary import SECRET_KINDS
 from events.jalali import _FA_DIGITS, MONTHS_FA, to_gregorian, to_jalali
 from projections.clock import local_day_hour, seconds_between
 
-from ..audit.reports import NO_INCIDENT, UNCLASSIFIED, ReportFold
+from eoc.audit.reports import NO_INCIDENT, UNCLASSIFIED, ReportFold
 
 SMALL = 3  # cells below this are suppressed in publication
 # Where a safe or health house is stays secret in published figures too: what happens at one

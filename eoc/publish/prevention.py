@@ -18,7 +18,7 @@ from typing import Any
 from events.envelope import Envelope
 from projections.clock import local_day_hour
 
-from .figures import SMALL, SUPPRESSED, Span, withhold_secret_places
+from eoc.publish.figures import SMALL, SUPPRESSED, Span, withhold_secret_places
 
 BASE_KINDS = frozenset({"social_service_base"})
 

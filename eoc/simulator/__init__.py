@@ -8,11 +8,11 @@ places and teams (``profiles``), then runs its life until stopped: line 123 call
 boards or calls the service directly.
 """
 
-from .clock import SimClock
-from .driver import simulate
-from .profiles import PROFILES, ProvinceProfile, expand, expected_ratios, profile_for
-from .scenarios import Scenario
-from .stats import SimStats
+from eoc.simulator.clock import SimClock
+from eoc.simulator.driver import simulate
+from eoc.simulator.profiles import PROFILES, ProvinceProfile, expand, expected_ratios, profile_for
+from eoc.simulator.scenarios import Scenario
+from eoc.simulator.stats import SimStats
 
 __all__ = ["PROFILES", "ProvinceProfile", "Scenario", "SimClock", "SimStats", "expand", "expected_ratios",
            "profile_for", "simulate"]

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind, DischargeReason, ReferralRoute, Role
 
-from . import casework
-from .geo import Point, distance_km
+from eoc.simulator import casework
+from eoc.simulator.geo import Point, distance_km
 
 if TYPE_CHECKING:
-    from .profiles import PlaceSpec
-    from .province import ProvinceSim
+    from eoc.simulator.profiles import PlaceSpec
+    from eoc.simulator.province import ProvinceSim
 
 DAY = 86400.0
 OPENING_SHARE = 0.4  # a newly registered centre opens with this share of its beds taken

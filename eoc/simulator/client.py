@@ -19,9 +19,9 @@ import httpx
 
 from events.envelope import iso
 
-from ..auth import TokenSigner
-from .clock import SimClock
-from .stats import SimStats
+from eoc.app.auth import TokenSigner
+from eoc.simulator.clock import SimClock
+from eoc.simulator.stats import SimStats
 
 log = logging.getLogger("eoc.simulator")
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from events.vocabulary import PRIORITY_RANK, CallCategory, IncidentOutcome, Priority, RiskFlag, Role
 
-from .geo import Point, distance_km
+from eoc.simulator.geo import Point, distance_km
 
 if TYPE_CHECKING:
-    from .province import ProvinceSim
-    from .teams import TeamUnit
+    from eoc.simulator.province import ProvinceSim
+    from eoc.simulator.teams import TeamUnit
 
 # Simulated seconds from an incident being opened to the dispatcher sending a team.
 TAKE_UP_S = {Priority.URGENT: (30, 120), Priority.HIGH: (60, 240), Priority.NORMAL: (120, 480),

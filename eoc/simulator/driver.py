@@ -9,14 +9,14 @@ from datetime import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..auth import TokenSigner
-from .client import CommandClient
-from .clock import SimClock
-from .profiles import expand, profile_for, scaled
-from .province import ProvinceSim
-from .scenarios import Scenario
-from .stats import SimStats
-from .tasks import TaskSet
+from eoc.app.auth import TokenSigner
+from eoc.simulator.client import CommandClient
+from eoc.simulator.clock import SimClock
+from eoc.simulator.profiles import expand, profile_for, scaled
+from eoc.simulator.province import ProvinceSim
+from eoc.simulator.scenarios import Scenario
+from eoc.simulator.stats import SimStats
+from eoc.simulator.tasks import TaskSet
 
 log = logging.getLogger("eoc.simulator")
 

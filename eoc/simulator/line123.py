@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 from events.vocabulary import CallCategory, Line, Role
 
-from . import casework
-from .clock import CALL_RHYTHM, arrivals
-from .dispatch import Case
-from .geo import Point, scatter
+from eoc.simulator import casework
+from eoc.simulator.clock import CALL_RHYTHM, arrivals
+from eoc.simulator.dispatch import Case
+from eoc.simulator.geo import Point, scatter
 
 if TYPE_CHECKING:
-    from .profiles import County
-    from .province import ProvinceSim
+    from eoc.simulator.profiles import County
+    from eoc.simulator.province import ProvinceSim
 
 LINE_1480_SHARE = 0.03  # calls that come in on the counselling line 1480
 

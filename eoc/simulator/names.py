@@ -14,7 +14,7 @@ import re
 from events import reference
 from events.vocabulary import CentreKind
 
-from .profiles import PlaceSpec, ProvinceProfile, TeamSpec
+from eoc.simulator.profiles import PlaceSpec, ProvinceProfile, TeamSpec
 
 # Simulated areas that are towns or districts, not counties of the reference table.
 AREAS_FA = {"Mohammadiyeh": "محمدیه", "Alamut": "الموت"}

@@ -76,7 +76,7 @@ def persian(code: str, county_name: str) -> str:
 
 
 def profile(code: str):  # -> ProvinceProfile (imported late: profiles imports this module)
-    from .profiles import County, PlaceSpec, ProvinceProfile, TeamSpec, DAY_SHIFTS, ROUND_THE_CLOCK
+    from eoc.simulator.profiles import County, PlaceSpec, ProvinceProfile, TeamSpec, DAY_SHIFTS, ROUND_THE_CLOCK
 
     prov = PROVINCES[code]
     capital_ref = reference_county(code, prov.capital)

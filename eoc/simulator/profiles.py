@@ -258,7 +258,7 @@ PROFILES: dict[str, ProvinceProfile] = {p.code: p for p in (QAZVIN, ALBORZ, KERM
 
 def generic(code: str) -> ProvinceProfile:
     """A province the reports say nothing about: scaled by population (``nation``)."""
-    from .nation import profile
+    from eoc.simulator.nation import profile
 
     return profile(code)
 

@@ -15,20 +15,20 @@ from typing import Any
 
 from events.vocabulary import CallCategory, CentreKind, Priority, RiskFlag, Role, ShiftKind, TeamStatus
 
-from .centres import DAY, CentreDesk, Place
-from .client import Answer, CommandClient, Who
-from .clock import SimClock
-from .dispatch import Case, Dispatcher
-from .geo import Point, scatter
-from .line123 import CallDesk
-from .names import persian_names
-from .profiles import PlaceSpec, ProvinceProfile
-from . import scenarios
-from .referrals import ReferralDesk
-from .scenarios import Scenario
-from .stats import SimStats
-from .tasks import TaskSet
-from .teams import TeamUnit
+from eoc.simulator.centres import DAY, CentreDesk, Place
+from eoc.simulator.client import Answer, CommandClient, Who
+from eoc.simulator.clock import SimClock
+from eoc.simulator.dispatch import Case, Dispatcher
+from eoc.simulator.geo import Point, scatter
+from eoc.simulator.line123 import CallDesk
+from eoc.simulator.names import persian_names
+from eoc.simulator.profiles import PlaceSpec, ProvinceProfile
+from eoc.simulator import scenarios
+from eoc.simulator.referrals import ReferralDesk
+from eoc.simulator.scenarios import Scenario
+from eoc.simulator.stats import SimStats
+from eoc.simulator.tasks import TaskSet
+from eoc.simulator.teams import TeamUnit
 
 MAX_TASKS = 2000  # more cases in flight than this: new arrivals wait (the API is the bottleneck)
 

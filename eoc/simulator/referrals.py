@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from events.vocabulary import Role
 
-from . import casework
-from .clock import REFERRAL_RHYTHM, arrivals
-from .dispatch import Case
-from .geo import Point, scatter
+from eoc.simulator import casework
+from eoc.simulator.clock import REFERRAL_RHYTHM, arrivals
+from eoc.simulator.dispatch import Case
+from eoc.simulator.geo import Point, scatter
 
 if TYPE_CHECKING:
-    from .province import ProvinceSim
+    from eoc.simulator.province import ProvinceSim
 
 
 class ReferralDesk:

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 from events.vocabulary import CallCategory, CentreKind, Priority, ReferralRoute, Role
 
-from .client import Outage
-from .dispatch import Case
-from .geo import Point, scatter
+from eoc.simulator.client import Outage
+from eoc.simulator.dispatch import Case
+from eoc.simulator.geo import Point, scatter
 
 if TYPE_CHECKING:
-    from .province import ProvinceSim
+    from eoc.simulator.province import ProvinceSim
 
 KINDS = ("drill", "surge", "outage")
 HOUR = 3600.0

@@ -10,7 +10,7 @@ from typing import Any
 @dataclass
 class SimStats:
     """Counts of one run. ``by_command`` counts accepted commands by handler name (the
-    names of ``eoc.auth.COMMAND_ROLES``); refusals are counted by their error code."""
+    names of ``eoc.app.auth.COMMAND_ROLES``); refusals are counted by their error code."""
 
     speed: float = 0.0
     real_seconds: float = 0.0

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from .client import Finished
-from .stats import SimStats
+from eoc.simulator.client import Finished
+from eoc.simulator.stats import SimStats
 
 log = logging.getLogger("eoc.simulator")
 

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from events.envelope import iso
 from events.vocabulary import ENGAGED_STATUSES, IncidentOutcome, Priority, ReferralRoute, ShiftKind, TeamStatus
 
-from . import casework
-from .clock import next_shift_change, shift_at
-from .geo import Point, along, distance_km, heading
+from eoc.simulator import casework
+from eoc.simulator.clock import next_shift_change, shift_at
+from eoc.simulator.geo import Point, along, distance_km, heading
 
 if TYPE_CHECKING:
-    from .dispatch import Case
-    from .profiles import TeamSpec
-    from .province import ProvinceSim
+    from eoc.simulator.dispatch import Case
+    from eoc.simulator.profiles import TeamSpec
+    from eoc.simulator.province import ProvinceSim
 
 S = TeamStatus
 REPORT_EVERY_S = 1.0  # a moving vehicle reports its position about once a real second

@@ -20,10 +20,10 @@ from fastapi.responses import Response
 
 from events.envelope import iso
 
-from ..auth import Claims, authorize
-from ..errors import Forbidden, NotFound
-from . import cap, eido, have
-from .policy import FEED_READERS, exportable_rows
+from eoc.app.auth import Claims, authorize
+from eoc.domain.errors import Forbidden, NotFound
+from eoc.exchange import cap, eido, have
+from eoc.exchange.policy import FEED_READERS, exportable_rows
 
 
 REFERRERS = frozenset({"partner", "provincial_supervisor"})

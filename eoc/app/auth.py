@@ -11,7 +11,7 @@ for accounts bound to one, ``team`` or ``centre``.
 ``Authenticator.verify`` checks the signature and the times, then asks the user directory
 whether the session and the user are still live, on every request: revocation is at once.
 ``issue`` is the programmatic way for tests, benchmarks and the simulator to get a token
-(short-lived like every access token); people get theirs by signing in (eoc/signin.py).
+(short-lived like every access token); people get theirs by signing in (eoc/app/signin.py).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any, Protocol
 from events.policy import POLICY, TEAM_COMMANDS, roles_for, valid_scope
 from events.vocabulary import NATIONAL, Role
 
-from .domain import Actor
-from .errors import Forbidden, Unauthorized, WrongProvince
+from eoc.domain import Actor
+from eoc.domain.errors import Forbidden, Unauthorized, WrongProvince
 
 R = Role
 ISSUER = "eoc-social-emergency"
@@ -152,7 +152,7 @@ class TokenSigner:
 
 
 class SessionCheck(Protocol):
-    """The user directory as the authenticator sees it (eoc/users.py)."""
+    """The user directory as the authenticator sees it (eoc/app/users.py)."""
 
     def token_live(self, claims: Claims) -> str | None: ...
     def revoked_since(self, since: float) -> tuple[set[str], dict[str, float]]: ...

@@ -1,7 +1,7 @@
 """The user directory (دفتر کاربران): people, their sign-in sessions and one-time links.
 
 SQLite in the data directory when embedded, PostgreSQL in cluster mode (the same choice as
-the event store, made in eoc/bootstrap.py). Each user has a pseudonymous id (``U-…``, the
+the event store, made in eoc/main/bootstrap.py). Each user has a pseudonymous id (``U-…``, the
 ``actor.user`` of every event they cause), a role, a province and, where the role has one,
 a team or a centre. Passwords are argon2id hashes; roles that see secret places, personal
 data or other users need a TOTP second factor (events/policy.py).
@@ -28,7 +28,7 @@ from typing import Any
 from events.policy import POLICY, valid_scope
 from events.vocabulary import Role
 
-from .errors import Conflict, InvalidCommand, NotFound
+from eoc.domain.errors import Conflict, InvalidCommand, NotFound
 
 BROWSER_REFRESH_S = 12 * 3600  # a desk's working day
 DEVICE_REFRESH_S = 14 * 24 * 3600  # a team's tablet: longer, revocable one by one
@@ -349,7 +349,7 @@ class UserDirectory:
         user = self.get(rows[0][0])
         return None if user.disabled or user.locked else user
 
-    # ------------------------------------------------------------------ tokens (eoc.auth)
+    # ------------------------------------------------------------------ tokens (eoc.app.auth)
 
     def token_live(self, claims: Any) -> str | None:
         """Why this verified token no longer counts (None: it does)."""

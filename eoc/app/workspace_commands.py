@@ -10,8 +10,8 @@ from pydantic import Field
 from events.catalogue import Point
 from events.workspace import DangerKind, DangerReview
 
-from .commands import Command, PersonDetails
-from .fields import Count, Flag, FreeText, Moment, Name, SubjectId
+from eoc.app.commands import Command, PersonDetails
+from eoc.app.fields import Count, Flag, FreeText, Moment, Name, SubjectId
 
 
 class LinkCall(Command):

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import TooManyRequests
+from eoc.domain.errors import TooManyRequests
 
 
 @dataclass(frozen=True)

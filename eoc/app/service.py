@@ -25,14 +25,14 @@ from events.envelope import Envelope, iso
 from events.sealing import seal
 from events.vocabulary import SECRET_KINDS, ReferralRoute
 
-from . import commands as c
-from .auth import Claims, authorize
-from .domain import Call, Centre, Context, Incident, Roster, Team, roster_id
-from .domain.when import DEFAULT_LATE_WINDOW, occurred_time
-from .errors import AlreadyExists, InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity
-from .keyring import Keyring
-from .workspace_service import WorkspaceCommands
-from .writer import BatchWriter, Position
+from eoc.app import commands as c
+from eoc.app.auth import Claims, authorize
+from eoc.domain import Call, Centre, Context, Incident, Roster, Team, roster_id
+from eoc.domain.when import DEFAULT_LATE_WINDOW, occurred_time
+from eoc.domain.errors import AlreadyExists, InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity
+from eoc.app.keyring import Keyring
+from eoc.app.workspace_service import WorkspaceCommands
+from eoc.app.writer import BatchWriter, Position
 
 A = TypeVar("A")
 

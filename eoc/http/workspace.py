@@ -24,9 +24,9 @@ from projections.recommend import recommend
 from projections.visibility import visible_rows
 from projections.workspace_views import active_danger_flags, follow_ups, open_at_address
 
-from . import workspace_commands as w
-from .auth import Claims
-from .errors import Forbidden
+from eoc.app import workspace_commands as w
+from eoc.app.auth import Claims
+from eoc.domain.errors import Forbidden
 
 REF = re.compile(r"^(?P<province>[A-Z]{3})-X?[A-Z]?[0-9]{4,}$")
 PATH = re.compile(r"^(/api/v1/(?:calls|incidents|teams|centres|danger-flags|follow-ups)/)([^/]+)(.*)$")
@@ -225,7 +225,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
                 found = resolve_ref(rows, kind, ref)
                 if found:
                     return {"ref": ref, "kind": kind, "id": found}
-        from .errors import NotFound
+        from eoc.domain.errors import NotFound
 
         raise NotFound(f"no such reference {ref}", ref=ref)
 

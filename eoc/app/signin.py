@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .access_log import AccessLog
-from .auth import MAX_ACCESS_S, Authenticator, Claims
-from .errors import Forbidden, TooManyRequests, Unauthorized
-from .limits import Limits
-from .users import Session, User, UserDirectory
+from eoc.app.access_log import AccessLog
+from eoc.app.auth import MAX_ACCESS_S, Authenticator, Claims
+from eoc.domain.errors import Forbidden, TooManyRequests, Unauthorized
+from eoc.app.limits import Limits
+from eoc.app.users import Session, User, UserDirectory
 
 
 @dataclass

@@ -3,75 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from consumers.follower import FileCheckpoint, Follower
-from events.sealing import Unreadable, unseal
-
-from .access_log import AccessLog
-from .auth import Authenticator, TokenSigner
-from .config import Settings, secure_data_dir
-from .idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
-from .callers import CallerIndex, index_key
-from .keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
-from .limits import Limits
-from .service import CommandService, EOCApplication
-from .signin import SignIn
-from .users import UserDirectory
-
-
-@dataclass
-class System:
-    settings: Settings
-    app: EOCApplication
-    keyring: Keyring
-    service: CommandService
-    follower: Follower
-    signer: Authenticator  # issues (programmatically) and verifies tokens, with the directory
-    checkpoints: Any = None  # the audit CheckpointPublisher, once started
-    idempotency: KeyStore | None = None  # Idempotency-Key answers, in the event store's database
-    directory: UserDirectory | None = None
-    access_log: AccessLog | None = None
-    signin: SignIn | None = None
-    limits: Limits | None = None
-
-    def start_checkpoints(self, *, every_events: int = 1000, every_s: float = 60.0, kafka: bool = False) -> Any:
-        """Sign and keep audit checkpoints of the log as it grows (eoc/audit/checkpoints.py)."""
-        from consumers.audit_sources import StoreSource
-
-        from .audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, TOPIC, load_or_create_key
-
-        logs = [checkpoint_table(self.settings)]
-        if kafka:
-            logs.append(KafkaCheckpointLog(self.settings.kafka_bootstrap, self.settings.topic_prefix + TOPIC))
-        self.checkpoints = CheckpointPublisher(
-            StoreSource(self.app), load_or_create_key(self.settings.audit_key_path), logs,
-            every_events=every_events, every_s=every_s).start()
-        return self.checkpoints
-
-    def unseal_place(self, centre_id: str, token: str) -> dict[str, float] | None:
-        try:
-            return unseal(self.keyring.get(f"place:{centre_id}"), token)
-        except Unreadable:
-            return None
-
-    def close(self) -> None:
-        if self.checkpoints is not None:
-            self.checkpoints.stop()
-            self.checkpoints.publish()  # the last stretch of the log is signed too
-        self.service.close()
-        if self.service.callers is not None:
-            self.service.callers.close()
-        self.follower.stop()
-        if self.idempotency is not None:
-            self.idempotency.close()
-        self.keyring.close()
-        for part in (self.access_log, self.directory):  # the log may share the directory's pool
-            if part is not None:
-                part.close()
-        self.app.close()
+from eoc.app.access_log import AccessLog
+from eoc.app.auth import Authenticator, TokenSigner
+from eoc.app.callers import CallerIndex, index_key
+from eoc.app.config import Settings, secure_data_dir
+from eoc.app.idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
+from eoc.app.keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
+from eoc.app.limits import Limits
+from eoc.app.service import CommandService, EOCApplication
+from eoc.app.signin import SignIn
+from eoc.app.system import System
+from eoc.app.users import UserDirectory
 
 
 def make_caller_index(settings: Settings) -> CallerIndex:
@@ -109,15 +54,6 @@ def attach_identity(system: System) -> System:
     system.directory, system.access_log, system.limits = directory, log, limits
     system.signin = SignIn(directory, system.signer, log, limits)
     return system
-
-
-def checkpoint_table(settings: Settings) -> Any:
-    """Where the signed checkpoints are kept beside the store."""
-    from .audit.checkpoints import PostgresCheckpointLog, SQLiteCheckpointLog
-
-    if settings.store == "postgres":
-        return PostgresCheckpointLog(settings.pg_dsn or "")
-    return SQLiteCheckpointLog(settings.data_dir / "audit.sqlite")
 
 
 def build(

@@ -35,7 +35,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import Claims
+from eoc.app.auth import Claims
 
 HEADER = "idempotency-key"
 KEEP = 48 * 3600  # seconds: "at least 24 hours", with a day of margin

@@ -14,14 +14,14 @@ from uuid import UUID, uuid4
 from events import workspace as ws
 from events.envelope import iso
 
-from . import commands as c
-from . import workspace_commands as w
-from .auth import Claims, authorize
-from .domain import Call, Centre, Context, DangerFlag, FollowUp, Incident, Team
-from .errors import InvalidCommand
+from eoc.app import commands as c
+from eoc.app import workspace_commands as w
+from eoc.app.auth import Claims, authorize
+from eoc.domain import Call, Centre, Context, DangerFlag, FollowUp, Incident, Team
+from eoc.domain.errors import InvalidCommand
 
 if TYPE_CHECKING:
-    from .callers import CallerIndex
+    from eoc.app.callers import CallerIndex
 
 
 class WorkspaceCommands:

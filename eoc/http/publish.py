@@ -14,15 +14,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from consumers.audit_sources import StoreSource
+from eoc.audit.sources import StoreSource
 from events.places import PROVINCES
 from projections.emerging import series_key
 
-from ..auth import Claims
-from ..errors import Forbidden, InvalidCommand, NotFound, WrongProvince
-from . import exports
-from .figures import Span, directors_report
-from .prevention import prevention_view
+from eoc.app.auth import Claims
+from eoc.domain.errors import Forbidden, InvalidCommand, NotFound, WrongProvince
+from eoc.publish import exports
+from eoc.publish.figures import Span, directors_report
+from eoc.publish.prevention import prevention_view
 
 REPORT_READERS = frozenset({"national_eoc", "provincial_supervisor", "auditor"})
 MAX_DAYS = 3 * 366

@@ -20,7 +20,7 @@ from typing import Any
 
 from events.chain import GENESIS, link
 
-from .users import _Db
+from eoc.app.users import _Db
 
 FIELDS = ("seq", "at", "user", "role", "province", "action", "channel", "subject", "detail")
 

@@ -1,7 +1,7 @@
 """The composition root of the cluster processes: the command API, the relay, the Faust worker.
 
 Each process of a cluster deployment is built here from environment variables (and nowhere
-else): the core settings of ``eoc.config`` (EOC_STORE=postgres, EOC_PG_DSN, EOC_TOKEN_SECRET,
+else): the core settings of ``eoc.app.config`` (EOC_STORE=postgres, EOC_PG_DSN, EOC_TOKEN_SECRET,
 EOC_KAFKA_BOOTSTRAP, ...) and the cluster's own, read by ``ClusterSettings.from_env``:
 
 ====================== ========= ==========================================================
@@ -33,7 +33,7 @@ from typing import Any
 
 from consumers.topics import PARTITIONS, Layout
 
-from .config import Settings
+from eoc.app.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class ClusterApi:
     """The command API of a cluster: writes to PostgreSQL; position reports to Kafka; the
     boards it shows are read back from ``eoc.boards``."""
 
-    system: Any  # eoc.bootstrap.System, with a BoardTopicView in place of the follower
+    system: Any  # eoc.main.bootstrap.System, with a BoardTopicView in place of the follower
     publisher: Any  # consumers.telemetry.TelemetryPublisher
 
     def close(self) -> None:
@@ -142,9 +142,9 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
     from consumers.board_topic import BoardTopicView
     from consumers.telemetry import TelemetryPublisher
 
-    from .auth import Authenticator, TokenSigner
-    from .bootstrap import System, attach_identity, make_keyring
-    from .service import CommandService, EOCApplication
+    from eoc.app.auth import Authenticator, TokenSigner
+    from eoc.main.bootstrap import System, attach_identity, make_keyring
+    from eoc.app.service import CommandService, EOCApplication
 
     settings = settings or cs.core()
     app = EOCApplication(env=settings.eventsourcing_env())
@@ -165,7 +165,7 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
 def build_relay(cs: ClusterSettings, *, settings: Settings | None = None) -> Any:
     from consumers.relay import AdvisoryLock, Relay
 
-    from .service import EOCApplication
+    from eoc.app.service import EOCApplication
 
     # The relay signs no tokens; a fixed secret keeps it from making a local secret file.
     settings = settings or cs.core(token_secret=b"the-relay-issues-no-tokens")

@@ -1,7 +1,7 @@
 """One shape for every refusal of the HTTP API, the framework's own included.
 
 Every 4xx answers ``{"error": <code>, "reason": <sentence>, ...}``: the named refusals of the
-service (eoc/errors.py), the malformed or invalid bodies, and what the framework would
+service (eoc/domain/errors.py), the malformed or invalid bodies, and what the framework would
 otherwise answer as ``{"detail": ...}`` — an unknown ``/api/`` path (404), a wrong method on a
 command (405 with the command's own ``Allow``, not the static dashboard's), a body that is
 not JSON (415) or too large (413, see http_limits.py), too many or too large headers (431).
@@ -22,8 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import Route
 
-from .errors import Refused
-from .idempotency import KEY_PATTERN
+from eoc.domain.errors import Refused
+from eoc.app.idempotency import KEY_PATTERN
 
 log = logging.getLogger(__name__)
 

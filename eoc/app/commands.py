@@ -33,7 +33,7 @@ from events.vocabulary import (
     TeamStatus,
 )
 
-from .fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
+from eoc.app.fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
 
 
 class Command(BaseModel):

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 
-from . import commands as c
-from .auth import Claims
-from .bootstrap import System
+from eoc.app import commands as c
+from eoc.app.auth import Claims
+from eoc.app.system import System
 
 
 def add_roster_routes(api: FastAPI, system: System, claims: Callable[..., Claims]) -> None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from .api import create_api
-from .bootstrap import System
-from .watchdog import Watchdog
+from eoc.http.api import create_api
+from eoc.app.system import System
+from eoc.app.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 

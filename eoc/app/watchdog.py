@@ -14,9 +14,9 @@ from typing import Any
 from events.envelope import iso
 from events.vocabulary import Role
 
-from . import commands as c
-from .auth import Claims
-from .errors import Refused
+from eoc.app import commands as c
+from eoc.app.auth import Claims
+from eoc.domain.errors import Refused
 
 CHECK_IN_INTERVAL = timedelta(minutes=20)
 WATCHED_STATUSES = ("on_scene",)

@@ -1,6 +1,6 @@
 """HTTP for people: sign in and out, refresh, one-time links; users of a province; the access log.
 
-Mounted by eoc/api.py beside the commands. A provincial supervisor manages the accounts of
+Mounted by eoc/http/api.py beside the commands. A provincial supervisor manages the accounts of
 its province, the national EOC the national accounts and provincial supervisors
 (events/policy.py, ``may_manage``); every such action is written to the access log, which
 auditors read here.
@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.policy import may_manage
 from events.vocabulary import Role
 
-from .access_log import as_dict
-from .auth import Claims
-from .errors import Forbidden, InvalidCommand
-from .users import User
+from eoc.app.access_log import as_dict
+from eoc.app.auth import Claims
+from eoc.domain.errors import Forbidden, InvalidCommand
+from eoc.app.users import User
 
 
 class _Body(BaseModel):
