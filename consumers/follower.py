@@ -18,10 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from eoc.domain import to_envelope
 from events.envelope import Envelope
 from projections import Board, apply, reason_of, undecodable
-
-from eoc.domain import to_envelope
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,14 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from eoc.domain import to_envelope
-
-from consumers.kafka_codec import POSITION_HEADER, WATERMARK_HEADER, header, relay_headers
+from consumers.kafka_codec import (
+    POSITION_HEADER,
+    WATERMARK_HEADER,
+    header,
+    relay_headers,
+)
 from consumers.topics import Layout
+from eoc.domain import to_envelope
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from projections import Board, apply
-
 from eoc.audit.sources import KafkaSource, Progress, StoreSource
+from events.jalali import describe, format_jalali, iso_utc
+from projections import Board, apply
 
 Source = StoreSource | KafkaSource
 
@@ -39,7 +39,6 @@ class Replay:
     types: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from events.jalali import describe, format_jalali, iso_utc
 
         moment = None
         if self.until is not None:
@@ -105,8 +104,15 @@ def progress_bar(total: int | None, description: str, *, enabled: bool = True) -
         yield lambda n: None
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     class Rate(TextColumn):
         def render(self, task: Any) -> Any:  # events per second, not bytes

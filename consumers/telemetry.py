@@ -17,12 +17,12 @@ leader only (acks=1) and does not block the request.
 from __future__ import annotations
 
 import logging
-from kafka import KafkaProducer
 
-from events.envelope import Envelope
+from kafka import KafkaProducer
 
 from consumers.kafka_codec import event_record
 from consumers.topics import Layout
+from events.envelope import Envelope
 
 log = logging.getLogger(__name__)
 

@@ -54,11 +54,15 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from consumers.kafka_codec import (
+    DeadLetter,
+    dead_letter_headers,
+    decode_event,
+    encode_row,
+)
+from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
 from events.envelope import iso, parse_iso
 from projections import Board, apply
-
-from consumers.kafka_codec import DeadLetter, dead_letter_headers, decode_event, encode_row
-from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,12 @@
 """The event catalogue: the contract every part of the system shares."""
 
-from events.catalogue import CATALOGUE, InvalidPayload, UnknownEventType, upcast, validate
+from events.catalogue import (
+    CATALOGUE,
+    InvalidPayload,
+    UnknownEventType,
+    upcast,
+    validate,
+)
 from events.envelope import Envelope, canonical_json, iso, parse_iso
 
 __all__ = [

@@ -29,7 +29,21 @@ from pydantic import (
 )
 
 from events.places import in_iran
-from events.vocabulary import CallCategory, CentreKind, DischargeReason, IncidentOutcome, Line, Priority, ReferralRoute, ReferralTarget, RiskFlag, ShiftKind, Skill, TeamStatus, Word
+from events.vocabulary import (
+    CallCategory,
+    CentreKind,
+    DischargeReason,
+    IncidentOutcome,
+    Line,
+    Priority,
+    ReferralRoute,
+    ReferralTarget,
+    RiskFlag,
+    ShiftKind,
+    Skill,
+    TeamStatus,
+    Word,
+)
 
 
 def _json_number(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from events.places import PROVINCES
 from events.vocabulary import NATIONAL, Role
 
 R = Role
@@ -179,7 +180,6 @@ def is_national(role: Role | str) -> bool:
 
 def valid_scope(role: Role | str, province: str) -> bool:
     """National roles are issued for IR only; every other role for one real province."""
-    from events.places import PROVINCES
 
     if is_national(role):
         return province == NATIONAL

@@ -12,7 +12,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from events.catalogue import Payload, Point, event_type
-from events.vocabulary import Skill, Word
+from events.vocabulary import Word
 
 
 class DangerKind(Word):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from events.envelope import Envelope
-
 from projections.board import Board
 
 FULL_SHARE = 0.9

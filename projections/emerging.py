@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from events.envelope import Envelope
-
 from projections.board import Board
 from projections.clock import local_day_hour
 from projections.harm_model import WeeklyModel, fit_weekly, threshold, upper_tail

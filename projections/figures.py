@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from events.envelope import Envelope
-
 from projections.board import Board
 from projections.clock import is_late, local_day_hour, seconds_between
 from projections.period_figures import ARCHIVE, HOUR_DETAIL, KEEP_DAYS, compact, day_key

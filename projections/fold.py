@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from events.envelope import Envelope
-
 from projections.alerts import check_in_alert
 from projections.board import DRILL, Board
 from projections.emerging import apply_emerging
@@ -32,7 +31,15 @@ from projections.incidents import apply_incident, assign_team
 from projections.occupancy import apply_centre
 from projections.rosters import apply_roster
 from projections.teams import apply_team, set_position
-from projections.workspace import apply_call, apply_centre_extra, apply_danger, apply_follow_up, apply_incident_extra, apply_ref, apply_team_extra
+from projections.workspace import (
+    apply_call,
+    apply_centre_extra,
+    apply_danger,
+    apply_follow_up,
+    apply_incident_extra,
+    apply_ref,
+    apply_team_extra,
+)
 
 Applier = Callable[[Board, str, Envelope], None]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from events.envelope import Envelope
-
 from projections.board import Board
 
 

@@ -6,7 +6,6 @@ Rows are per place; the county, province and national sums are views (see ``view
 from __future__ import annotations
 
 from events.envelope import Envelope
-
 from projections.alerts import centre_alert
 from projections.board import Board
 

@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 from events.envelope import Envelope
-
 from projections.board import Board
 
 EVERY_COUNTY = "*"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from events.envelope import Envelope
-
 from projections.board import DRILL, Board
 
 STATUS_CARRIES_POSITION = ("TeamStatusChanged", "SafetyCheckedIn")

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from events.vocabulary import PRIORITY_RANK, RESIDENTIAL_KINDS
-
 from projections.clock import local
 from projections.figures import COUNTERS, LATENCY_EDGES
 from projections.rosters import planned_vs_actual

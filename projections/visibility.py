@@ -17,8 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from events.policy import (SMALL_CELL, may_see_calls, may_see_client_ids, may_see_danger_flags, may_see_secret,
-                           sees_secret_counts)
+from events.policy import (
+    SMALL_CELL,
+    may_see_calls,
+    may_see_client_ids,
+    may_see_danger_flags,
+    may_see_secret,
+    sees_secret_counts,
+)
 
 # Opens a secret place's sealed location (the edge passes one that reads the keyring).
 Unseal = Callable[[str, str], dict[str, float] | None]

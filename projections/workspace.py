@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from events.envelope import Envelope
-
 from projections.board import Board
 
 # The letter of each kind in a reference: incidents carry none (QZV-0142), the others one.

@@ -25,8 +25,10 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from eoc.app.access_log import record_secret_reads
 from eoc.domain.errors import Unauthorized
 from eoc.http.transport import headers_for, server_ssl
+from events import reference
 from projections.visibility import Unseal
 
 from . import protocol as p
@@ -120,7 +122,6 @@ async def start_bridge(
 
 
 def _access_recorder(access_log: Any) -> Any:
-    from eoc.app.access_log import record_secret_reads
 
     def on_read(client: Client, rows: dict[str, Any], channel: str) -> None:
         record_secret_reads(access_log, client.user, client.role, client.province, "websocket", rows, frame=channel)
@@ -263,7 +264,6 @@ def _fold(name: str) -> str:
 def county_names() -> dict[str, str]:
     """Counties' Persian names for the page, from the reference table (events/data):
     "<province>/<folded English name or alias>" -> Persian name."""
-    from events import reference
 
     out: dict[str, str] = {}
     for code, province in reference.provinces().items():

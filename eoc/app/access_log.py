@@ -18,9 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from events.chain import GENESIS, link
-
 from eoc.app.users import _Db
+from events.chain import GENESIS, link
 
 FIELDS = ("seq", "at", "user", "role", "province", "action", "channel", "subject", "detail")
 

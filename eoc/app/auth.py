@@ -26,11 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from events.policy import POLICY, TEAM_COMMANDS, roles_for, valid_scope
-from events.vocabulary import NATIONAL, Role
-
 from eoc.domain import Actor
 from eoc.domain.errors import Forbidden, Unauthorized, WrongProvince
+from events.policy import POLICY, TEAM_COMMANDS, roles_for, valid_scope
+from events.vocabulary import NATIONAL, Role
 
 R = Role
 ISSUER = "eoc-social-emergency"

@@ -9,12 +9,12 @@ need state.
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from eoc.app.fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
 from events.catalogue import CallService, Point
 from events.places import PROVINCES
 from events.reference import county as reference_county
@@ -32,8 +32,6 @@ from events.vocabulary import (
     Skill,
     TeamStatus,
 )
-
-from eoc.app.fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
 
 
 class Command(BaseModel):

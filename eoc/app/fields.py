@@ -20,7 +20,14 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 # The 123 social emergency line began in 1378; nothing it records happened before that.
 SERVICE_START = datetime(1999, 3, 21, tzinfo=timezone(timedelta(hours=3, minutes=30)))

@@ -17,22 +17,31 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+)
 from eventsourcing.persistence import Recording
 
+from eoc.app import commands as c
+from eoc.app.auth import Claims, authorize
+from eoc.app.keyring import Keyring
+from eoc.app.workspace_service import WorkspaceCommands
+from eoc.app.writer import BatchWriter, Position
+from eoc.domain import Call, Centre, Context, Incident, Roster, Team, roster_id
+from eoc.domain.errors import (
+    AlreadyExists,
+    InvalidCommand,
+    NotFound,
+    OccurredOutOfOrder,
+    OverCapacity,
+)
+from eoc.domain.when import DEFAULT_LATE_WINDOW, occurred_time
 from events import catalogue as ev
 from events.envelope import Envelope, iso
 from events.sealing import seal
 from events.vocabulary import SECRET_KINDS, ReferralRoute
-
-from eoc.app import commands as c
-from eoc.app.auth import Claims, authorize
-from eoc.domain import Call, Centre, Context, Incident, Roster, Team, roster_id
-from eoc.domain.when import DEFAULT_LATE_WINDOW, occurred_time
-from eoc.domain.errors import AlreadyExists, InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity
-from eoc.app.keyring import Keyring
-from eoc.app.workspace_service import WorkspaceCommands
-from eoc.app.writer import BatchWriter, Position
 
 A = TypeVar("A")
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from eoc.app.access_log import AccessLog
 from eoc.app.auth import MAX_ACCESS_S, Authenticator, Claims
-from eoc.domain.errors import Forbidden, TooManyRequests, Unauthorized
 from eoc.app.limits import Limits
 from eoc.app.users import Session, User, UserDirectory
+from eoc.domain.errors import Forbidden, TooManyRequests, Unauthorized
 
 
 @dataclass

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eoc.domain.errors import Conflict, InvalidCommand, NotFound
 from events.policy import POLICY, valid_scope
 from events.vocabulary import Role
-
-from eoc.domain.errors import Conflict, InvalidCommand, NotFound
 
 BROWSER_REFRESH_S = 12 * 3600  # a desk's working day
 DEVICE_REFRESH_S = 14 * 24 * 3600  # a team's tablet: longer, revocable one by one
@@ -253,7 +252,11 @@ class UserDirectory:
 
     def check_credentials(self, username: str, password: str, code: str | None) -> tuple[User | None, str]:
         """(the user, "") when password and second factor are right, else (user or None, why)."""
-        from argon2.exceptions import VerifyMismatchError, VerificationError, InvalidHashError
+        from argon2.exceptions import (
+            InvalidHashError,
+            VerificationError,
+            VerifyMismatchError,
+        )
 
         with self._db.tx() as q:
             rows = q(f"SELECT {_USER_COLS}, password_hash FROM users WHERE username=?", (username,))

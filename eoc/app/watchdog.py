@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from events.envelope import iso
-from events.vocabulary import Role
-
 from eoc.app import commands as c
 from eoc.app.auth import Claims
 from eoc.domain.errors import Refused
+from events.envelope import iso
+from events.vocabulary import Role
 
 CHECK_IN_INTERVAL = timedelta(minutes=20)
 WATCHED_STATUSES = ("on_scene",)

@@ -7,11 +7,10 @@ from uuid import UUID
 
 from pydantic import Field
 
-from events.catalogue import Point
-from events.workspace import DangerKind, DangerReview
-
 from eoc.app.commands import Command, PersonDetails
 from eoc.app.fields import Count, Flag, FreeText, Moment, Name, SubjectId
+from events.catalogue import Point
+from events.workspace import DangerKind, DangerReview
 
 
 class LinkCall(Command):

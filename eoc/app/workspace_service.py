@@ -11,14 +11,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from events import workspace as ws
-from events.envelope import iso
-
 from eoc.app import commands as c
 from eoc.app import workspace_commands as w
 from eoc.app.auth import Claims, authorize
 from eoc.domain import Call, Centre, Context, DangerFlag, FollowUp, Incident, Team
 from eoc.domain.errors import InvalidCommand
+from events import workspace as ws
+from events.envelope import iso
+from events.reference import county
 
 if TYPE_CHECKING:
     from eoc.app.callers import CallerIndex
@@ -198,7 +198,6 @@ class WorkspaceCommands:
 
 def _county_of(province: str, named: str | None) -> str:
     """A flag given only a position or a person names its county (from the reference table)."""
-    from events.reference import county
 
     found = county(province, named) if named else None
     if found is None:

@@ -37,8 +37,13 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
+from eoc.audit.findings import Finding
+from eoc.audit.sources import KafkaSource
 from events.chain import GENESIS
 from events.envelope import canonical_json, iso
 
@@ -188,7 +193,6 @@ def check_checkpoint_records(
     strict_tail: bool,
 ) -> tuple[list[Any], int]:
     """Compare each checkpoint with the hashes the stream gave at its position."""
-    from eoc.audit.verify import Finding
 
     findings: list[Finding] = []
     checked = 0
@@ -322,7 +326,6 @@ class KafkaCheckpointLog:
                             headers=[("content-type", b"application/json")]).get(timeout=30)
 
     def load(self) -> list[dict[str, Any]]:
-        from eoc.audit.sources import KafkaSource
 
         source = KafkaSource(self.bootstrap, self.topic)
         try:

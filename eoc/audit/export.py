@@ -14,10 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from eoc.audit.reports import COUNTS, GROUPINGS, Report
 from events.jalali import format_jalali
 from projections.clock import local
-
-from eoc.audit.reports import COUNTS, GROUPINGS, Report
 
 
 def kind_of(key: str) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from eoc.domain import to_envelope
 from events.envelope import Envelope, iso
 
 Progress = Callable[[int], None]  # called with how many more records were read
@@ -90,7 +91,6 @@ class StoreSource:
 
     def records(self, *, progress: Progress | None = None, until_position: int | None = None,
                 after: int = 0) -> Iterator[StoredRecord]:
-        from eoc.domain import to_envelope
 
         mapper = self.app.mapper
         for n in self._notifications(until_position, after):
@@ -117,7 +117,6 @@ class StoreSource:
         """Upcast envelopes in log order. With ``until`` (by recording time) reading stops
         once events are recorded more than ``lag`` after the moment: writers stamp an event a
         moment before its commit, so the log is in recording order up to that jitter."""
-        from eoc.domain import to_envelope
 
         mapper, field = self.app.mapper, TIME_FIELDS[by]
         cut, stop_after = _cutoff(until), _cutoff(until + lag) if until is not None else None

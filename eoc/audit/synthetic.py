@@ -19,14 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from eoc.domain import Actor, Call, Centre, Context, Incident, Team
+from eoc.domain.errors import Refused
 from events import catalogue as ev
 from events.envelope import iso
 from events.places import PROVINCES
 from events.sealing import seal
 from events.vocabulary import CallCategory, Priority, ReferralRoute, Role
-
-from eoc.domain import Actor, Call, Centre, Context, Incident, Team
-from eoc.domain.errors import Refused
 
 OTHER_ROUTES = [r for r in ReferralRoute if r is not ReferralRoute.LINE_123]
 

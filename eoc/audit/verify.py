@@ -31,47 +31,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eoc.audit.checkpoints import ProvinceHash, check_checkpoint_records
+from eoc.audit.findings import Finding
 from eoc.audit.sources import StoredRecord
 from events.chain import CHAINED, GENESIS
 from events.envelope import canonical_json
-
-from eoc.audit.checkpoints import ProvinceHash, check_checkpoint_records
-
-TAMPER_KINDS = ("modified", "deleted", "inserted", "reordered", "unreadable", "checkpoint")
-INFO_KINDS = ("duplicate", "pending")
-
-
-@dataclass
-class Finding:
-    """One thing the verifier found, naming the event as precisely as the stream allows."""
-
-    kind: str  # one of TAMPER_KINDS or INFO_KINDS
-    detail: str
-    event_id: str | None = None
-    aggregate_id: str | None = None
-    version: int | None = None
-    position: int | None = None
-    where: str | None = None
-
-    @property
-    def tampered(self) -> bool:
-        return self.kind in TAMPER_KINDS
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "tampered": self.tampered, "event_id": self.event_id,
-                "aggregate_id": self.aggregate_id, "version": self.version, "position": self.position,
-                "where": self.where, "detail": self.detail}
-
-    def line(self) -> str:
-        names = []
-        if self.event_id:
-            names.append(f"event {self.event_id}")
-        if self.aggregate_id:
-            names.append(f"aggregate {self.aggregate_id}" + (f" v{self.version}" if self.version else ""))
-        if self.where:
-            names.append(self.where)
-        head = f"{self.kind.upper():<10}"
-        return f"{head} {' · '.join(names)}: {self.detail}" if names else f"{head} {self.detail}"
 
 
 @dataclass

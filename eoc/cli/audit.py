@@ -49,12 +49,12 @@ class _Opened:
     """The source of a command, and what must be closed after it."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from eoc.audit.sources import KafkaSource, StoreSource
+        from eoc.audit.sources import KafkaSource, StoreSource  # lazy: the CLI starts fast
 
         self.system: Any = None
         self.settings = Settings.from_env()
         if args.source == "kafka":
-            from eoc.main.cluster import ClusterSettings
+            from eoc.main.cluster import ClusterSettings  # lazy: the CLI starts fast
 
             cluster = ClusterSettings.from_env()
             self.source: Any = KafkaSource(args.bootstrap or cluster.kafka_bootstrap,
@@ -69,7 +69,7 @@ class _Opened:
 
 
 def _open_store(settings: Settings) -> Any:
-    from eoc.main.bootstrap import build
+    from eoc.main.bootstrap import build  # lazy: the CLI starts fast
 
     if settings.store == "sqlite" and not settings.sqlite_path.exists():
         raise SystemExit(_fail(f"no event store at {settings.sqlite_path} (set EOC_DATA_DIR, or EOC_STORE=postgres)"))
@@ -101,7 +101,7 @@ def _total(opened: _Opened, args: argparse.Namespace, until: datetime | None = N
 
 def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None, until_position: int | None,
             by: str = "recorded", positions: dict[str, int] | None = None) -> Any:
-    from consumers.replay import progress_bar, replay
+    from consumers.replay import progress_bar, replay  # lazy: the CLI starts fast
 
     total = _total(opened, args, until)
     with progress_bar(total, f"replay from {opened.source.name}", enabled=not args.quiet) as advance:
@@ -111,9 +111,9 @@ def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None
 
 def _access_log(settings: Settings, action: str, channel: str, subject: str = "", **detail: Any) -> None:
     """Write what an auditor's command read or did to the access log (author: the OS user)."""
-    import getpass
+    import getpass  # lazy: the CLI starts fast
 
-    from eoc.app.access_log import AccessLog
+    from eoc.app.access_log import AccessLog  # lazy: the CLI starts fast
 
     dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
     log = AccessLog(dsn=dsn) if dsn else AccessLog(path=settings.data_dir / "access.sqlite")
@@ -128,7 +128,7 @@ def _visible(rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
     """The rows as ``role`` of ``province`` would see them, but never more than the auditor's
     own rights: first the auditor's view (pseudonymous, secret places as counts), then the
     role's narrowing of it. No unsealing: an auditor never opens a secret place."""
-    from projections.visibility import visible_rows
+    from projections.visibility import visible_rows  # lazy: the CLI starts fast
 
     return visible_rows(visible_rows(rows, "auditor", NATIONAL), role, province)
 
@@ -217,7 +217,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from projections.views import summary
+    from projections.views import summary  # lazy: the CLI starts fast
 
     until = _moment(args.at)
     opened = _Opened(args)
@@ -250,16 +250,16 @@ def run_replay(args: argparse.Namespace) -> int:
         else:
             print(text)
     elif args.format == "csv":
-        from eoc.audit.export import write_csv
+        from eoc.audit.export import write_csv  # lazy: the CLI starts fast
 
         files = write_csv(rows, args.out or Path("replay-csv"))
         print(header)
         for f in files:
             print(f"  {f}")
     else:
-        from rich.console import Console
+        from rich.console import Console  # lazy: the CLI starts fast
 
-        from eoc.audit.export import print_summary
+        from eoc.audit.export import print_summary  # lazy: the CLI starts fast
 
         print_summary(Console(), summary(rows, now.isoformat()), header)
     return 0
@@ -270,7 +270,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def _claims_of(token: str) -> tuple[str, str]:
     """Role and province of a token, read without checking it (the server checks it)."""
-    import base64
+    import base64  # lazy: the CLI starts fast
 
     body = token.split(".")[1]  # header.claims.signature
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -283,7 +283,7 @@ def _positions(text: str | None) -> dict[str, int] | None:
         return None
     path = Path(text)
     if path.exists():
-        from projections import as_of
+        from projections import as_of  # lazy: the CLI starts fast
 
         data = json.loads(path.read_text(encoding="utf-8"))
         return dict((data.get("as_of") or as_of(data["rows"]))["positions"])
@@ -295,7 +295,7 @@ def _positions(text: str | None) -> dict[str, int] | None:
 
 def _live_positions(data: dict[str, Any]) -> dict[str, int] | int:
     """Per-province positions of a boards answer; its one ``position`` if it names none (older)."""
-    from projections import as_of
+    from projections import as_of  # lazy: the CLI starts fast
 
     positions = dict((data.get("as_of") or as_of(data["rows"]))["positions"])
     return positions or int(data["position"])
@@ -305,9 +305,9 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
     if args.live_file:
         data = json.loads(args.live_file.read_text(encoding="utf-8"))
         return data["rows"], _live_positions(data), args.role, args.province
-    import httpx
+    import httpx  # lazy: the CLI starts fast
 
-    from eoc.app.auth import TokenSigner
+    from eoc.app.auth import TokenSigner  # lazy: the CLI starts fast
 
     token = args.token or os.environ.get("EOC_TOKEN") or TokenSigner(settings.token_secret).issue(
         "auditor", NATIONAL, sub="eoc-diff", ttl_s=600)
@@ -321,8 +321,8 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from eoc.audit.diff import describe as describe_diff
-    from eoc.audit.diff import diff_rows, without_telemetry
+    from eoc.audit.diff import describe as describe_diff  # lazy: the CLI starts fast
+    from eoc.audit.diff import diff_rows, without_telemetry  # lazy: the CLI starts fast
 
     opened = _Opened(args)
     try:
@@ -366,7 +366,7 @@ def _key_path(settings: Settings) -> Path:
 
 
 def _checkpoint_topic(args: argparse.Namespace) -> str:
-    from eoc.audit.checkpoints import TOPIC
+    from eoc.audit.checkpoints import TOPIC  # lazy: the CLI starts fast
 
     return args.checkpoint_topic or Settings.from_env().topic_prefix + TOPIC
 
@@ -376,16 +376,16 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _checkpoint_table(settings: Settings) -> Any:
-    from eoc.main.bootstrap import checkpoint_table
+    from eoc.app.system import checkpoint_table  # lazy: the CLI starts fast
 
     return checkpoint_table(settings)
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from consumers.replay import progress_bar
+    from consumers.replay import progress_bar  # lazy: the CLI starts fast
 
-    from eoc.audit.checkpoints import KafkaCheckpointLog, load_public_key
-    from eoc.audit.verify import verify
+    from eoc.audit.checkpoints import KafkaCheckpointLog, load_public_key  # lazy: the CLI starts fast
+    from eoc.audit.verify import verify  # lazy: the CLI starts fast
 
     opened = _Opened(args)
     try:
@@ -432,9 +432,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:
-    from eoc.audit.sources import StoreSource
+    from eoc.audit.sources import StoreSource  # lazy: the CLI starts fast
 
-    from eoc.audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, load_or_create_key, public_pem
+    from eoc.audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, load_or_create_key, public_pem  # lazy: the CLI starts fast
 
     settings = Settings.from_env()
     key = load_or_create_key(_key_path(settings))
@@ -483,9 +483,9 @@ def _print_checkpoint(record: dict[str, Any] | None) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from consumers.replay import progress_bar
+    from consumers.replay import progress_bar  # lazy: the CLI starts fast
 
-    from eoc.audit.reports import report_document, report_period, report_with_check
+    from eoc.audit.reports import report_document, report_period, report_with_check  # lazy: the CLI starts fast
 
     try:
         period = report_period(args.period, args.start, args.end)
@@ -508,14 +508,14 @@ def run_report(args: argparse.Namespace) -> int:
         else:
             print(text)
     elif args.format == "csv":
-        from eoc.audit.export import write_report_csv
+        from eoc.audit.export import write_report_csv  # lazy: the CLI starts fast
 
         path = write_report_csv(report, args.out or Path(f"report-{period.code}-{args.grouping}.csv"), args.grouping)
         print(path)
     else:
-        from rich.console import Console
+        from rich.console import Console  # lazy: the CLI starts fast
 
-        from eoc.audit.export import print_report
+        from eoc.audit.export import print_report  # lazy: the CLI starts fast
 
         title = (f"{period.label} · {period.label_fa} ({period.first_day} … {period.last_day}), "
                  f"by {args.grouping}; drills excluded ({report.drill_events:,} drill events)")
@@ -530,7 +530,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_late_entries(args: argparse.Namespace) -> int:
-    from eoc.audit.late import list_late_entries
+    from eoc.audit.late import list_late_entries  # lazy: the CLI starts fast
 
     opened = _Opened(args)
     try:
@@ -555,9 +555,9 @@ def run_late_entries(args: argparse.Namespace) -> int:
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    from eoc.audit.sources import StoreSource
+    from eoc.audit.sources import StoreSource  # lazy: the CLI starts fast
 
-    from eoc.audit.erasure import erase, readable, sealed_values
+    from eoc.audit.erasure import erase, readable, sealed_values  # lazy: the CLI starts fast
 
     if ":" in args.subject:  # "place:…" is a secret place's key, never a person's id
         return _fail(f"{args.subject} is not a person's id: erasure is for people (S-… or a client id)")

@@ -24,12 +24,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from eoc.app.auth import NATIONAL_ROLES, TokenSigner
+from eoc.app.config import Settings
 from events.jalali import MONTHS_EN, format_long, to_jalali
 from events.places import PROVINCES
 from events.vocabulary import BOARD_TERMS, NATIONAL, PERSIAN, RESIDENTIAL_KINDS, Role
-
-from eoc.app.auth import NATIONAL_ROLES, TokenSigner
-from eoc.app.config import Settings
 
 DEFAULT_URL = "http://127.0.0.1:8123"
 TWO_COLUMNS = 240  # from this terminal width on, the boards stand side by side

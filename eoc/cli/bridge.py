@@ -29,23 +29,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aiokafka.errors import KafkaError
+    from aiokafka.errors import KafkaError  # lazy: the CLI starts fast
 
-    from ui_bridge.kafka_feed import KafkaBoardFeed
-    from ui_bridge.server import start_bridge
+    from ui_bridge.kafka_feed import KafkaBoardFeed  # lazy: the CLI starts fast
+    from ui_bridge.server import start_bridge  # lazy: the CLI starts fast
 
-    from eoc.main.cluster import ClusterSettings, configure_logging
+    from eoc.main.cluster import ClusterSettings, configure_logging  # lazy: the CLI starts fast
 
     cluster = ClusterSettings.from_env()
     configure_logging(cluster.log_level)
     settings = Settings.from_env()
     topic = args.topic or cluster.layout.boards
-    from eoc.app.access_log import AccessLog
-    from eoc.app.auth import Authenticator
-    from eoc.main.bootstrap import make_keyring
-    from eoc.app.config import secure_data_dir
-    from eoc.http.transport import server_ssl
-    from eoc.app.users import UserDirectory
+    from eoc.app.access_log import AccessLog  # lazy: the CLI starts fast
+    from eoc.app.auth import Authenticator  # lazy: the CLI starts fast
+    from eoc.main.bootstrap import make_keyring  # lazy: the CLI starts fast
+    from eoc.app.config import secure_data_dir  # lazy: the CLI starts fast
+    from eoc.http.transport import server_ssl  # lazy: the CLI starts fast
+    from eoc.app.users import UserDirectory  # lazy: the CLI starts fast
 
     secure_data_dir(settings.data_dir)
     keyring: Keyring = make_keyring(settings)

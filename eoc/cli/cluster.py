@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_topics(args: argparse.Namespace) -> int:
     cs = ClusterSettings.from_env()
     if args.asyncapi:
-        from consumers.asyncapi import render
+        from consumers.asyncapi import render  # lazy: the CLI starts fast
 
         text = render()
         if args.asyncapi == "-":
@@ -55,9 +55,9 @@ def run_topics(args: argparse.Namespace) -> int:
         return 0
     configure_logging(cs.log_level)
     if args.check:
-        from kafka import KafkaAdminClient
+        from kafka import KafkaAdminClient  # lazy: the CLI starts fast
 
-        from consumers.topics import describe_topics
+        from consumers.topics import describe_topics  # lazy: the CLI starts fast
 
         admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics")
         try:
@@ -77,7 +77,7 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def run_relay(args: argparse.Namespace) -> int:
-    from eoc.main.cluster import build_relay
+    from eoc.main.cluster import build_relay  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)
@@ -98,13 +98,13 @@ def run_relay(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from consumers.worker import run_worker as run
+    from consumers.worker import run_worker as run  # lazy: the CLI starts fast
 
-    from eoc.main.cluster import build_worker
+    from eoc.main.cluster import build_worker  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
     if args.web_port:
-        from dataclasses import replace
+        from dataclasses import replace  # lazy: the CLI starts fast
 
         cs = replace(cs, worker_web_port=args.web_port)
     configure_logging(cs.log_level)
@@ -114,10 +114,10 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_api(args: argparse.Namespace) -> int:
-    import uvicorn
+    import uvicorn  # lazy: the CLI starts fast
 
-    from eoc.http.api import create_api
-    from eoc.main.cluster import build_api
+    from eoc.http.api import create_api  # lazy: the CLI starts fast
+    from eoc.main.cluster import build_api  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)
@@ -141,13 +141,13 @@ def run_watchdog(args: argparse.Namespace) -> int:
     """Missed safety check-ins in cluster mode: the boards from the eoc.boards topic, the
     command through the PostgreSQL store. A PostgreSQL advisory lock keeps exactly one
     watchdog active; replicas wait as hot standbys, as the relay's do."""
-    import logging
-    import threading
+    import logging  # lazy: the CLI starts fast
+    import threading  # lazy: the CLI starts fast
 
-    from consumers.relay import AdvisoryLock
+    from consumers.relay import AdvisoryLock  # lazy: the CLI starts fast
 
-    from eoc.main.cluster import build_api
-    from eoc.app.watchdog import Watchdog
+    from eoc.main.cluster import build_api  # lazy: the CLI starts fast
+    from eoc.app.watchdog import Watchdog  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)

@@ -49,10 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict[str, Any]:
     """One demo account per role (``demo-<role>``), in the first simulated province or IR.
     Their passwords are random and never shown: the demo signs in by one-time links."""
-    from events.policy import POLICY
+    from events.policy import POLICY  # lazy: the CLI starts fast
 
-    from eoc.domain.errors import NotFound
-    from eoc.app.users import new_password
+    from eoc.domain.errors import NotFound  # lazy: the CLI starts fast
+    from eoc.app.users import new_password  # lazy: the CLI starts fast
 
     users = {}
     for role, rule in POLICY.items():
@@ -70,15 +70,15 @@ def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict
 def demo_team(system: Any, province: str) -> str | None:
     """The demo team's account acts for a team of its own (the simulator does not drive it),
     on the morning shift with two members, so its workspace (work.html) has something to do."""
-    import uuid
+    import uuid  # lazy: the CLI starts fast
 
-    from events.catalogue import Point
-    from events.places import PROVINCES
-    from events.vocabulary import Role, ShiftKind
+    from events.catalogue import Point  # lazy: the CLI starts fast
+    from events.places import PROVINCES  # lazy: the CLI starts fast
+    from events.vocabulary import Role, ShiftKind  # lazy: the CLI starts fast
 
-    from eoc.app import commands as c
-    from eoc.app.auth import Claims
-    from eoc.domain.errors import Refused
+    from eoc.app import commands as c  # lazy: the CLI starts fast
+    from eoc.app.auth import Claims  # lazy: the CLI starts fast
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
 
     place = PROVINCES.get(province)
     if place is None:
@@ -99,8 +99,8 @@ def demo_team(system: Any, province: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eoc.simulator import SimClock, expand
-    from eoc.simulator.scenarios import Scenario
+    from eoc.simulator import SimClock, expand  # lazy: the CLI starts fast
+    from eoc.simulator.scenarios import Scenario  # lazy: the CLI starts fast
 
     settings = Settings.from_env(**({"port": args.port} if args.port else {}))
     provinces = expand([p.strip() for p in args.provinces.split(",") if p.strip()])
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     demo_users = ensure_demo_users(system, provinces[0] if provinces else "QZV", team=simulated)
 
     def ready(addr: Addresses) -> None:
-        from eoc.app.users import LINK_S
+        from eoc.app.users import LINK_S  # lazy: the CLI starts fast
 
         print("Social emergency EOC — embedded demo (اورژانس اجتماعی)")
         print(f"  dashboard  {addr.dashboard}")
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     background = None
     bridge_options: dict[str, Any] = {}
     if clock is not None:
-        from eoc.simulator import simulate
+        from eoc.simulator import simulate  # lazy: the CLI starts fast
 
         sim_clock = clock
         bridge_options = {"now": lambda: iso(sim_clock.now()).replace("+00:00", "Z"),
@@ -184,7 +184,7 @@ def day_start(start_hour: int, now: datetime | None = None) -> datetime:
 
 def newest_fact(system: Any, last: int = 200) -> datetime:
     """The newest moment among the last events stored (their occurred_at and recorded_at)."""
-    from eoc.domain import to_envelope
+    from eoc.domain import to_envelope  # lazy: the CLI starts fast
 
     top = system.app.recorder.max_notification_id() or 0
     if not top:

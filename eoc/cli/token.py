@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from events.places import PROVINCES
-from events.vocabulary import NATIONAL, Role
-
 from eoc.app.auth import MAX_ACCESS_S, TokenSigner
 from eoc.app.config import Settings
+from events.places import PROVINCES
+from events.vocabulary import NATIONAL, Role
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -68,9 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open() -> tuple[object, object]:
-    from eoc.app.access_log import AccessLog
-    from eoc.app.config import secure_data_dir
-    from eoc.app.users import UserDirectory
+    from eoc.app.access_log import AccessLog  # lazy: the CLI starts fast
+    from eoc.app.config import secure_data_dir  # lazy: the CLI starts fast
+    from eoc.app.users import UserDirectory  # lazy: the CLI starts fast
 
     s = Settings.from_env()
     dsn = s.users_dsn or (s.pg_dsn if s.store == "postgres" else None)
@@ -89,15 +89,15 @@ def _print_new(user: object, password: str, totp: str | None) -> None:
     print(f"user      {user.username} ({user.id}) — {user.role} of {user.province}")  # type: ignore[attr-defined]
     print(f"password  {password}   (shown once: give it in person; change at first use)")
     if totp:
-        import pyotp
+        import pyotp  # lazy: the CLI starts fast
 
         print(f"TOTP      {totp}")
         print(f"          {pyotp.TOTP(totp).provisioning_uri(name=user.username, issuer_name='EOC 123')}")  # type: ignore[attr-defined]
 
 
 def run_first_admin(args: argparse.Namespace) -> int:
-    from eoc.domain.errors import Refused
-    from eoc.app.users import new_password
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
+    from eoc.app.users import new_password  # lazy: the CLI starts fast
 
     directory, log = _open()
     password = new_password()
@@ -112,8 +112,8 @@ def run_first_admin(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from eoc.domain.errors import Refused
-    from eoc.app.users import new_password
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
+    from eoc.app.users import new_password  # lazy: the CLI starts fast
 
     directory, log = _open()
     password = new_password()
@@ -129,7 +129,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_action(args: argparse.Namespace) -> int:
-    from eoc.domain.errors import Refused
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
 
     directory, log = _open()
     try:
@@ -167,8 +167,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_link(args: argparse.Namespace) -> int:
-    from eoc.domain.errors import Refused
-    from eoc.app.users import LINK_S
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
+    from eoc.app.users import LINK_S  # lazy: the CLI starts fast
 
     directory, log = _open()
     s = Settings.from_env()
@@ -185,8 +185,8 @@ def run_link(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    from eoc.app.auth import key_id
-    from eoc.app.config import rotate_local_secret
+    from eoc.app.auth import key_id  # lazy: the CLI starts fast
+    from eoc.app.config import rotate_local_secret  # lazy: the CLI starts fast
 
     s = Settings.from_env()
     new = rotate_local_secret(s.data_dir)
@@ -195,7 +195,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 
 def run_access_log(args: argparse.Namespace) -> int:
-    from eoc.app.access_log import as_dict
+    from eoc.app.access_log import as_dict  # lazy: the CLI starts fast
 
     _, log = _open()
     if args.verify:
@@ -209,7 +209,7 @@ def run_access_log(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([as_dict(e) for e in entries], ensure_ascii=False, indent=1))
         return 0
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime  # lazy: the CLI starts fast
 
     for e in entries:
         at = datetime.fromtimestamp(e.at, UTC).isoformat(timespec="seconds")

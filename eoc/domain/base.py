@@ -15,12 +15,11 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from eoc.domain.errors import OccurredOutOfOrder
 from events.catalogue import Payload, upcast
 from events.chain import GENESIS, link
 from events.envelope import Envelope, iso
 from events.vocabulary import Role
-
-from eoc.domain.errors import OccurredOutOfOrder
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from eoc.domain.base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import (
+    AlreadyResident,
+    CentreNotOpen,
+    Forbidden,
+    HoldingNotServed,
+    InvalidCommand,
+    NotFound,
+    NotResident,
+    NotResidential,
+    OverCapacity,
+)
+from eoc.domain.workspace import active_holds
 from events import catalogue as ev
 from events import workspace as ws
-from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind
-
 from events.envelope import iso
-from events.vocabulary import Role
-
-from eoc.domain.errors import AlreadyResident, CentreNotOpen, Forbidden, HoldingNotServed, InvalidCommand, NotFound, NotResident, NotResidential, OverCapacity
-from eoc.domain.base import Context, EOCAggregate, Recorded
-from eoc.domain.workspace import active_holds
+from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind, Role
 
 
 class Centre(EOCAggregate):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from eoc.domain.base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import IncidentNotOpen
 from events import catalogue as ev
 from events import workspace as ws
-
-from eoc.domain.errors import IncidentNotOpen
-from eoc.domain.base import Context, EOCAggregate, Recorded
 
 
 class Incident(EOCAggregate):

@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from events import catalogue as ev
-
-from eoc.domain.errors import OutsideRoster
 from eoc.domain.base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import OutsideRoster
+from events import catalogue as ev
 
 EVERY_COUNTY = "*"
 

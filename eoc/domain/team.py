@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from eoc.domain.base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import IllegalTransition, TeamBusy, TeamInDrill, TeamOffDuty
 from events import catalogue as ev
 from events import workspace as ws
 from events.vocabulary import ENGAGED_STATUSES, TEAM_TRANSITIONS, TeamStatus
-
-from eoc.domain.errors import IllegalTransition, TeamBusy, TeamInDrill, TeamOffDuty
-from eoc.domain.base import Context, EOCAggregate, Recorded
 
 
 class Team(EOCAggregate):

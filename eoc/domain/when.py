@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from eoc.domain.errors import LateEntryTooOld, OccurredInFuture
 from events.envelope import iso
 from events.vocabulary import Role
-
-from eoc.domain.errors import LateEntryTooOld, OccurredInFuture
 
 FUTURE_SKEW = timedelta(minutes=2)  # clocks of tablets and desks may run a little ahead
 DEFAULT_LATE_WINDOW = timedelta(hours=24)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from events import workspace as ws
-
-from eoc.domain.errors import Conflict, InvalidCommand
 from eoc.domain.base import Context, EOCAggregate, Recorded
+from eoc.domain.errors import Conflict, InvalidCommand
+from events import workspace as ws
+from events.envelope import iso
 
 
 class DangerFlag(EOCAggregate):
@@ -79,7 +79,6 @@ class FollowUp(EOCAggregate):
 
 def active_holds(holds: dict[str, dict[str, Any]], now: datetime, drill: bool) -> int:
     """Places held for incoming clients that have not expired at ``now``."""
-    from events.envelope import iso
 
     at = iso(now)
     return sum(1 for h in holds.values() if h["until"] > at and h["drill"] == drill)

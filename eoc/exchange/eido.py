@@ -16,10 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from events.vocabulary import CallCategory, Priority, ReferralRoute
-
 from eoc.app.commands import OpenIncident
 from eoc.domain.errors import InvalidCommand
+from events.vocabulary import CallCategory, Priority, ReferralRoute
 
 AGENCY_ID = "ir.behzisti.eoc"  # the sending system (سامانه اورژانس اجتماعی بهزیستی)
 AGENCY_NAME = "Social Emergency 123, State Welfare Organization of Iran (اورژانس اجتماعی بهزیستی)"

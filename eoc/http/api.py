@@ -15,27 +15,26 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from eoc.app import commands as c
+from eoc.app.access_log import record_secret_reads
+from eoc.app.auth import Claims
+from eoc.app.idempotency import Idempotent
+from eoc.app.system import System
+from eoc.domain.errors import Refused, Unauthorized
+from eoc.http.docs import mount_docs
+from eoc.http.errors import install, known_query_only
+from eoc.http.exchange import exchange_router
+from eoc.http.identity import identity_router
+from eoc.http.limits import Limits
+from eoc.http.publish import publish_router
+from eoc.http.reports import add_report_routes
+from eoc.http.rosters import add_roster_routes
+from eoc.http.transport import install_transport_guards
+from eoc.http.workspace import install_workspaces
 from events.envelope import iso
 from projections import as_of
 from projections.views import summary
 from projections.visibility import visible_rows
-
-from eoc.app import commands as c
-from eoc.http.docs import mount_docs
-from eoc.app.access_log import record_secret_reads
-from eoc.app.auth import Claims
-from eoc.http.identity import identity_router
-from eoc.http.transport import install_transport_guards
-from eoc.app.system import System
-from eoc.domain.errors import Refused, Unauthorized
-from eoc.http.exchange import exchange_router
-from eoc.http.errors import install, known_query_only
-from eoc.http.limits import Limits
-from eoc.app.idempotency import Idempotent
-from eoc.http.workspace import install_workspaces
-from eoc.http.publish import publish_router
-from eoc.http.reports import add_report_routes
-from eoc.http.rosters import add_roster_routes
 
 _bearer = HTTPBearer(auto_error=False)
 

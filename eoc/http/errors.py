@@ -16,14 +16,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from fastapi.openapi.utils import get_openapi
 from starlette.routing import Route
 
-from eoc.domain.errors import Refused
 from eoc.app.idempotency import KEY_PATTERN
+from eoc.domain.errors import Refused
 
 log = logging.getLogger(__name__)
 

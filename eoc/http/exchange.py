@@ -18,13 +18,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import Response
 
-from events.envelope import iso
-
 from eoc.app.auth import Claims, authorize
 from eoc.domain.errors import Forbidden, NotFound
 from eoc.exchange import cap, eido, have
 from eoc.exchange.policy import FEED_READERS, exportable_rows
-
+from events.envelope import iso
 
 REFERRERS = frozenset({"partner", "provincial_supervisor"})
 

@@ -13,13 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.policy import may_manage
-from events.vocabulary import Role
-
 from eoc.app.access_log import as_dict
 from eoc.app.auth import Claims
-from eoc.domain.errors import Forbidden, InvalidCommand
 from eoc.app.users import User
+from eoc.domain.errors import Forbidden, InvalidCommand
+from events.policy import may_manage
+from events.vocabulary import Role
 
 
 class _Body(BaseModel):

@@ -14,15 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from eoc.audit.sources import StoreSource
-from events.places import PROVINCES
-from projections.emerging import series_key
-
 from eoc.app.auth import Claims
+from eoc.audit.sources import StoreSource
 from eoc.domain.errors import Forbidden, InvalidCommand, NotFound, WrongProvince
 from eoc.publish import exports
 from eoc.publish.figures import Span, directors_report
 from eoc.publish.prevention import prevention_view
+from events.places import PROVINCES
+from projections.emerging import series_key
 
 REPORT_READERS = frozenset({"national_eoc", "provincial_supervisor", "auditor"})
 MAX_DAYS = 3 * 366

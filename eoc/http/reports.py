@@ -13,14 +13,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query
 
-from eoc.audit.sources import StoreSource
-from events.jalali import BadMoment
-from events.vocabulary import NATIONAL, Role
-
-from eoc.audit.reports import GROUPINGS, report_document, report_period, report_with_check
 from eoc.app.auth import Claims
 from eoc.app.system import System
+from eoc.audit.reports import (
+    GROUPINGS,
+    report_document,
+    report_period,
+    report_with_check,
+)
+from eoc.audit.sources import StoreSource
 from eoc.domain.errors import Forbidden, InvalidCommand, WrongProvince
+from events.jalali import BadMoment
+from events.vocabulary import NATIONAL, Role
 
 REPORT_READERS = frozenset({Role.PROVINCIAL_SUPERVISOR, Role.NATIONAL_EOC, Role.AUDITOR})
 

@@ -18,15 +18,16 @@ from uuid import UUID
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from eoc.app import workspace_commands as w
+from eoc.app.auth import Claims
+from eoc.domain.errors import Forbidden, NotFound
 from events.envelope import iso
 from events.policy import may_see_calls
+from events.reference import counties_of
+from events.vocabulary import PERSIAN
 from projections.recommend import recommend
 from projections.visibility import visible_rows
 from projections.workspace_views import active_danger_flags, follow_ups, open_at_address
-
-from eoc.app import workspace_commands as w
-from eoc.app.auth import Claims
-from eoc.domain.errors import Forbidden
 
 REF = re.compile(r"^(?P<province>[A-Z]{3})-X?[A-Z]?[0-9]{4,}$")
 PATH = re.compile(r"^(/api/v1/(?:calls|incidents|teams|centres|danger-flags|follow-ups)/)([^/]+)(.*)$")
@@ -206,8 +207,6 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
     def vocabulary(province: str | None = None) -> dict[str, Any]:
         """The service's words in Persian and English (one catalogue with the server's
         ``events/vocabulary.py``), and the counties of a province for the intake form."""
-        from events.reference import counties_of
-        from events.vocabulary import PERSIAN
 
         words = {k: [fa, k.replace("_", " ").capitalize()] for k, fa in PERSIAN.items()}
         out: dict[str, Any] = {"words": words}
@@ -225,7 +224,6 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
                 found = resolve_ref(rows, kind, ref)
                 if found:
                     return {"ref": ref, "kind": kind, "id": found}
-        from eoc.domain.errors import NotFound
 
         raise NotFound(f"no such reference {ref}", ref=ref)
 

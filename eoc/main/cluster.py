@@ -31,9 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumers.board_topic import BoardTopicView
+from consumers.relay import AdvisoryLock, Relay
+from consumers.telemetry import TelemetryPublisher
 from consumers.topics import PARTITIONS, Layout
-
+from consumers.topics import ensure_topics as ensure
+from consumers.worker import create_app
+from eoc.app.auth import Authenticator, TokenSigner
 from eoc.app.config import Settings
+from eoc.app.service import CommandService, EOCApplication
+from eoc.main.bootstrap import System, attach_identity, make_keyring
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +113,6 @@ def ensure_topics(cs: ClusterSettings) -> list[Any]:
     """Create the missing topics of the layout; report the existing ones that differ."""
     from kafka import KafkaAdminClient
 
-    from consumers.topics import ensure_topics as ensure
 
     admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics")
     try:
@@ -139,12 +145,7 @@ class ClusterApi:
 
 def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | None = None,
               follow_boards: bool = True) -> ClusterApi:
-    from consumers.board_topic import BoardTopicView
-    from consumers.telemetry import TelemetryPublisher
 
-    from eoc.app.auth import Authenticator, TokenSigner
-    from eoc.main.bootstrap import System, attach_identity, make_keyring
-    from eoc.app.service import CommandService, EOCApplication
 
     settings = settings or cs.core()
     app = EOCApplication(env=settings.eventsourcing_env())
@@ -163,9 +164,7 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
 
 
 def build_relay(cs: ClusterSettings, *, settings: Settings | None = None) -> Any:
-    from consumers.relay import AdvisoryLock, Relay
 
-    from eoc.app.service import EOCApplication
 
     # The relay signs no tokens; a fixed secret keeps it from making a local secret file.
     settings = settings or cs.core(token_secret=b"the-relay-issues-no-tokens")
@@ -179,7 +178,6 @@ def build_relay(cs: ClusterSettings, *, settings: Settings | None = None) -> Any
 
 
 def build_worker(cs: ClusterSettings) -> Any:
-    from consumers.worker import create_app
 
     datadir = cs.data_dir / f"{cs.layout.worker_app}-data"
     datadir.parent.mkdir(parents=True, exist_ok=True)

@@ -10,14 +10,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
+from ui_bridge.server import mount_dashboard, start_embedded_bridge
 
-from eoc.http.api import create_api
 from eoc.app.system import System
 from eoc.app.watchdog import Watchdog
+from eoc.http.api import create_api
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ async def serve_embedded(
 
     ``background`` (e.g. the simulator) is started once the API answers, with its base URL.
     """
-    from ui_bridge.server import mount_dashboard, start_embedded_bridge
 
     api = create_api(system)
     mount_dashboard(api, bridge_port=bridge_port, map_tiles=system.settings.map_tiles)

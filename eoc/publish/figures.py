@@ -20,12 +20,11 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from events.envelope import Envelope
-from events.vocabulary import SECRET_KINDS
-from events.jalali import _FA_DIGITS, MONTHS_FA, to_gregorian, to_jalali
-from projections.clock import local_day_hour, seconds_between
-
 from eoc.audit.reports import NO_INCIDENT, UNCLASSIFIED, ReportFold
+from events.envelope import Envelope
+from events.jalali import _FA_DIGITS, MONTHS_FA, to_gregorian, to_jalali
+from events.vocabulary import SECRET_KINDS
+from projections.clock import local_day_hour, seconds_between
 
 SMALL = 3  # cells below this are suppressed in publication
 # Where a safe or health house is stays secret in published figures too: what happens at one

@@ -15,10 +15,9 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+from eoc.publish.figures import SMALL, SUPPRESSED, Span, withhold_secret_places
 from events.envelope import Envelope
 from projections.clock import local_day_hour
-
-from eoc.publish.figures import SMALL, SUPPRESSED, Span, withhold_secret_places
 
 BASE_KINDS = frozenset({"social_service_base"})
 

@@ -10,7 +10,13 @@ boards or calls the service directly.
 
 from eoc.simulator.clock import SimClock
 from eoc.simulator.driver import simulate
-from eoc.simulator.profiles import PROFILES, ProvinceProfile, expand, expected_ratios, profile_for
+from eoc.simulator.profiles import (
+           PROFILES,
+           ProvinceProfile,
+           expand,
+           expected_ratios,
+           profile_for,
+)
 from eoc.simulator.scenarios import Scenario
 from eoc.simulator.stats import SimStats
 

@@ -13,10 +13,16 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from events.vocabulary import RESIDENTIAL_KINDS, SECRET_KINDS, CentreKind, DischargeReason, ReferralRoute, Role
-
 from eoc.simulator import casework
 from eoc.simulator.geo import Point, distance_km
+from events.vocabulary import (
+    RESIDENTIAL_KINDS,
+    SECRET_KINDS,
+    CentreKind,
+    DischargeReason,
+    ReferralRoute,
+    Role,
+)
 
 if TYPE_CHECKING:
     from eoc.simulator.profiles import PlaceSpec

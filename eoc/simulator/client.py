@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 
-from events.envelope import iso
-
 from eoc.app.auth import TokenSigner
 from eoc.simulator.clock import SimClock
 from eoc.simulator.stats import SimStats
+from events.envelope import iso
 
 log = logging.getLogger("eoc.simulator")
 

@@ -6,9 +6,15 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from events.vocabulary import PRIORITY_RANK, CallCategory, IncidentOutcome, Priority, RiskFlag, Role
-
 from eoc.simulator.geo import Point, distance_km
+from events.vocabulary import (
+    PRIORITY_RANK,
+    CallCategory,
+    IncidentOutcome,
+    Priority,
+    RiskFlag,
+    Role,
+)
 
 if TYPE_CHECKING:
     from eoc.simulator.province import ProvinceSim

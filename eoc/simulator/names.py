@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
+from eoc.simulator.profiles import PlaceSpec, ProvinceProfile, TeamSpec
 from events import reference
 from events.vocabulary import CentreKind
-
-from eoc.simulator.profiles import PlaceSpec, ProvinceProfile, TeamSpec
 
 # Simulated areas that are towns or districts, not counties of the reference table.
 AREAS_FA = {"Mohammadiyeh": "محمدیه", "Alamut": "الموت"}

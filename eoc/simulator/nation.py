@@ -30,6 +30,14 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+from eoc.simulator.shape import (
+    DAY_SHIFTS,
+    ROUND_THE_CLOCK,
+    County,
+    PlaceSpec,
+    ProvinceProfile,
+    TeamSpec,
+)
 from events.places import PROVINCES
 from events.reference import county as reference_county
 from events.reference import provinces as reference_provinces
@@ -75,8 +83,7 @@ def persian(code: str, county_name: str) -> str:
     return c.name_fa if c else county_name
 
 
-def profile(code: str):  # -> ProvinceProfile (imported late: profiles imports this module)
-    from eoc.simulator.profiles import County, PlaceSpec, ProvinceProfile, TeamSpec, DAY_SHIFTS, ROUND_THE_CLOCK
+def profile(code: str) -> ProvinceProfile:
 
     prov = PROVINCES[code]
     capital_ref = reference_county(code, prov.capital)

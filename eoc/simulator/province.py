@@ -13,8 +13,7 @@ import random
 from collections.abc import Coroutine
 from typing import Any
 
-from events.vocabulary import CallCategory, CentreKind, Priority, RiskFlag, Role, ShiftKind, TeamStatus
-
+from eoc.simulator import scenarios
 from eoc.simulator.centres import DAY, CentreDesk, Place
 from eoc.simulator.client import Answer, CommandClient, Who
 from eoc.simulator.clock import SimClock
@@ -23,12 +22,20 @@ from eoc.simulator.geo import Point, scatter
 from eoc.simulator.line123 import CallDesk
 from eoc.simulator.names import persian_names
 from eoc.simulator.profiles import PlaceSpec, ProvinceProfile
-from eoc.simulator import scenarios
 from eoc.simulator.referrals import ReferralDesk
 from eoc.simulator.scenarios import Scenario
 from eoc.simulator.stats import SimStats
 from eoc.simulator.tasks import TaskSet
 from eoc.simulator.teams import TeamUnit
+from events.vocabulary import (
+    CallCategory,
+    CentreKind,
+    Priority,
+    RiskFlag,
+    Role,
+    ShiftKind,
+    TeamStatus,
+)
 
 MAX_TASKS = 2000  # more cases in flight than this: new arrivals wait (the API is the bottleneck)
 

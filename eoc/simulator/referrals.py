@@ -10,12 +10,11 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from events.vocabulary import Role
-
 from eoc.simulator import casework
 from eoc.simulator.clock import REFERRAL_RHYTHM, arrivals
 from eoc.simulator.dispatch import Case
 from eoc.simulator.geo import Point, scatter
+from events.vocabulary import Role
 
 if TYPE_CHECKING:
     from eoc.simulator.province import ProvinceSim

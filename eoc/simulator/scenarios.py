@@ -23,11 +23,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from events.vocabulary import CallCategory, CentreKind, Priority, ReferralRoute, Role
-
 from eoc.simulator.client import Outage
 from eoc.simulator.dispatch import Case
 from eoc.simulator.geo import Point, scatter
+from events.vocabulary import CallCategory, CentreKind, Priority, ReferralRoute, Role
 
 if TYPE_CHECKING:
     from eoc.simulator.province import ProvinceSim

@@ -13,12 +13,18 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-from events.envelope import iso
-from events.vocabulary import ENGAGED_STATUSES, IncidentOutcome, Priority, ReferralRoute, ShiftKind, TeamStatus
-
 from eoc.simulator import casework
 from eoc.simulator.clock import next_shift_change, shift_at
 from eoc.simulator.geo import Point, along, distance_km, heading
+from events.envelope import iso
+from events.vocabulary import (
+    ENGAGED_STATUSES,
+    IncidentOutcome,
+    Priority,
+    ReferralRoute,
+    ShiftKind,
+    TeamStatus,
+)
 
 if TYPE_CHECKING:
     from eoc.simulator.dispatch import Case
