@@ -5,8 +5,11 @@
 "use strict";
 (function () {
   const i18n = window.EOC.i18n;
+  // session.js has taken a #token= of the address into this tab's session (and out of the
+  // address); the page reads the signed-in session, so a link from an alert needs no token.
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-  const token = params.get("token");
+  const session = window.EOC.session;
+  const token = () => (session ? session.accessToken() : null);
   const $ = (id) => document.getElementById(id);
   const COLS = [
     ["calls", "تماس‌ها"], ["interventions", "مداخله‌ها"], ["intervention_share", "سهم مداخله"],
@@ -70,8 +73,12 @@
     return "/api/v1/publish/report?" + q.toString();
   }
 
-  async function get(url) {
-    const r = await fetch(url, { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
+  async function get(url, again) {
+    const r = await fetch(url, { headers: { Authorization: "Bearer " + token() }, cache: "no-store" });
+    if (r.status === 401 && !again && session && session.canRefresh()) {
+      await session.refresh();  // an access token older than its minutes: renewed, asked again
+      return get(url, true);
+    }
     if (!r.ok) {
       let reason = r.statusText;
       try { reason = (await r.json()).reason || reason; } catch (_) { /* not JSON */ }
@@ -180,7 +187,11 @@
   }
 
   function init() {
-    if (!token) { $("error").textContent = "نشانی این صفحه توکن ندارد (#token=...)."; return; }
+    if (!token()) {
+      document.body.dataset.state = "signed-out";
+      $("error").replaceChildren("برای دیدن گزارش‌ها نخست وارد شوید: ", Object.assign(el("a", "ورود"), { href: "signin.html" }));
+      return;
+    }
     const today = new Date(), monthAgo = new Date(today.getTime() - 29 * 86400000);
     $("from").value = params.get("from") || monthAgo.toISOString().slice(0, 10);
     $("to").value = params.get("to") || today.toISOString().slice(0, 10);
