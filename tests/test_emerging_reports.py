@@ -195,6 +195,14 @@ def seed(embedded: Embedded) -> None:
 @pytest.mark.browser
 def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, tmp_path: Path) -> None:
     seed(embedded)
+    # A safe house in Abyek admits three people: counted in the province's figures, but no
+    # export and no page names the county, the house, its place or its clients.
+    house_at = {"lat": 36.412345, "lon": 50.512345}
+    house = embedded.post("/centres", {"province": "QZV", "county": "Abyek", "name": "Khaneh-Amn-ABYEK-9",
+                                       "kind": "safe_house", "capacity": 3, "location": house_at})["centre_id"]
+    for client in ("CL-ABYEK-1", "CL-ABYEK-2", "CL-ABYEK-3"):
+        embedded.post(f"/centres/{house}/admissions", {"route": "police", "client_id": client}, role="centre_staff")
+    secrets = ("Abyek", "Khaneh-Amn", house, str(house_at["lat"]), str(house_at["lon"]), "CL-ABYEK")
     today = datetime.now(UTC).astimezone().date()
     token = embedded.token("provincial_supervisor", "QZV")
     start = (today - timedelta(days=3)).isoformat()
@@ -207,7 +215,7 @@ def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, 
     assert "همسرآزاری" in spouse and "۴" in spouse
     divorce = page.inner_text("#by-category tr[data-key='divorce']")
     assert "<۳" in divorce  # one call: a small cell
-    assert page.locator("#chart rect").count() == 2
+    assert page.locator("#chart rect").count() == 3  # spouse abuse, divorce, and the house's admissions (no call)
     compare = page.inner_text("#compare")
     assert "۵" in compare  # five calls in the period
     # The prevention view: Qazvin's calls and call-outs; Takestan's base beside its (no) calls.
@@ -217,6 +225,9 @@ def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, 
     assert "Takestan base" in takestan
     assert page.locator("#prevention tr[data-county='Takestan'] rect.base-open").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "reports-page.png"), full_page=True)
+    shown = page.inner_text("body")
+    for secret in secrets:
+        assert secret not in shown, ("page", secret)
 
     files: dict[str, Path] = {}
     for fmt in ("csv", "xlsx", "pdf"):
@@ -245,6 +256,15 @@ def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, 
         text = subprocess.run(["pdftotext", str(files["pdf"]), "-"], capture_output=True, text=True,
                               check=True).stdout
         assert "همسرآزاری" in text
+        for secret in secrets:
+            assert secret not in text, ("pdf", secret)
+    xlsx_text = " ".join(str(c) for ws in wb for row in ws.iter_rows(values_only=True) for c in row if c is not None)
+    for where, text in (("csv", files["csv"].read_text("utf-8-sig")), ("xlsx", xlsx_text),
+                        ("pdf bytes", files["pdf"].read_bytes().decode("latin-1"))):
+        for secret in secrets:
+            assert secret not in text, (where, secret)
+    totals = next(r for r in rows[2:] if r[0] == "totals")
+    assert totals[rows[1].index("admissions")] == "6"  # the house's three are counted, in the province
 
 
 @pytest.mark.browser
