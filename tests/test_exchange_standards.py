@@ -141,7 +141,7 @@ def test_eido_feed_validates_against_the_published_nena_schema(system, api) -> N
             validator.validate(broken)
 
 
-def test_edxl_have_availability_lists_places(system, api) -> None:
+def test_edxl_have_availability_validates_against_the_published_oasis_xsd(system, api) -> None:
     ids = history(system, api)
     doc = api.http.get("/api/v1/exchange/availability", headers=api.token("partner", "QZV")).content
     root = check_have(doc)
