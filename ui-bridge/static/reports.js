@@ -46,10 +46,11 @@
   function bars(svg, rows) {
     svg.replaceChildren();
     const ns = "http://www.w3.org/2000/svg";
-    const data = rows.map((r) => [word(r.category), typeof r.calls === "number" ? r.calls : 0]);
+    // A suppressed cell ("<3") is drawn as no bar and labelled <۳, never as a zero.
+    const data = rows.map((r) => [word(r.category), typeof r.calls === "number" ? r.calls : 0, r.calls === "<3"]);
     const max = Math.max(1, ...data.map((d) => d[1]));
     const w = 720, h = 260, bw = Math.max(8, Math.floor((w - 20) / Math.max(1, data.length)) - 8);
-    data.forEach(([label, v], i) => {
+    data.forEach(([label, v, small], i) => {
       const x = w - 10 - (i + 1) * (bw + 8), bh = Math.round((h - 60) * v / max);
       const rect = document.createElementNS(ns, "rect");
       Object.entries({ x, y: h - 40 - bh, width: bw, height: bh, fill: "#3b6ea5" }).forEach(([k, val]) => rect.setAttribute(k, val));
@@ -61,7 +62,7 @@
       svg.appendChild(t);
       const n = document.createElementNS(ns, "text");
       n.setAttribute("x", x + bw / 2); n.setAttribute("y", h - 44 - bh); n.setAttribute("text-anchor", "middle");
-      n.textContent = i18n.num(v);
+      n.textContent = small ? "<۳" : i18n.num(v);
       svg.appendChild(n);
     });
   }
