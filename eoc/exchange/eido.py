@@ -30,7 +30,7 @@ PIDF_POINT = ('<gml:Point xmlns:gml="http://www.opengis.net/gml" srsName="urn:og
               '<gml:pos>{lat} {lon}</gml:pos></gml:Point>')
 _POS = re.compile(r"<(?:\w+:)?pos>\s*(-?\d+(?:\.\d+)?)\s+(-?\d+(?:\.\d+)?)\s*</(?:\w+:)?pos>")
 
-# The sending agency's type (EIDO agencyTypeCommonRegistryText) names the referral route.
+# The sending agency's type (EIDO agencyType; agencyTypeCommonRegistryText in older documents) names the referral route.
 ROUTE_BY_AGENCY_TYPE = {
     "law enforcement": ReferralRoute.POLICE, "police": ReferralRoute.POLICE,
     "judiciary": ReferralRoute.JUDICIARY, "court": ReferralRoute.JUDICIARY, "prosecutor": ReferralRoute.JUDICIARY,
