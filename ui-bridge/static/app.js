@@ -763,7 +763,7 @@
     $("alerts-panel").classList.toggle("firing", list.length > 0);
     const items = list.map((a) => ({
       key: a.key, cls: "alert" + (a.warn ? " warn" : ""), attrs: { "data-alert": a.kind },
-      sig: [a.kind, a.subject, a.where, a.since, a.warn, a.link || "", I.lang].join("|"),
+      sig: [a.kind, a.subject, a.where, a.since, a.warn, a.link || ""].join("|"),
       html: `<span class="icon">${a.icon}</span>` +
         `<div><div class="what">${esc(a.title)} — ${esc(a.subject)}</div><div class="where">${esc(a.where)}` +
         (a.link ? ` · <a class="alert-chart" href="${esc(a.link)}">${esc(I.t("alert_chart"))}</a>` : "") + `</div></div>` +
