@@ -42,6 +42,7 @@ def build() -> dict[str, Any]:
         t.BOARDS.name: _channel(t.BOARDS, _ref("messages", "BoardRow"), "worker"),
         t.FIGURES_HOURLY.name: _channel(t.FIGURES_HOURLY, _ref("messages", "HourlyCalls"), "worker"),
         t.DLQ.name: _channel(t.DLQ, _ref("messages", "DeadLetter"), "worker"),
+        t.EXCHANGE_PARTNER.name: _channel(t.EXCHANGE_PARTNER, _ref("messages", "PartnerDocument"), "exchange"),
     }
     messages.update(_other_messages())
     schemas.update(_other_schemas())
@@ -213,6 +214,15 @@ def _other_messages() -> dict[str, Any]:
                                    "bindingVersion": KAFKA_BINDING}},
             "payload": _ref("schemas", "HourlyCalls"),
         },
+        "PartnerDocument": {
+            "name": "PartnerDocument", "title": "A document for partner organizations",
+            "summary": "One incident (NENA EIDO JSON), one centre's availability (OASIS EDXL-HAVE 1.0) or one "
+                       "alert (OASIS CAP 1.2), as a partner of the province may read it; null when withdrawn.",
+            "contentType": "application/json",
+            "bindings": {"kafka": {"key": {"type": "string", "description": t.EXCHANGE_PARTNER.key},
+                                   "bindingVersion": KAFKA_BINDING}},
+            "payload": _ref("schemas", "PartnerDocument"),
+        },
         "DeadLetter": {
             "name": "DeadLetter", "title": "A record a worker refused",
             "summary": "The original key, value and headers, with why and where from in eoc_dlq_* headers.",
@@ -236,6 +246,16 @@ def _other_schemas() -> dict[str, Any]:
         "BoardRow": {"description": "A row of projections/ (team, position, centre, incident, figures, alert, "
                                     "applied); see projections/board.py for the keys.",
                      "type": ["object", "integer", "null"]},
+        "PartnerDocument": {
+            "type": ["object", "null"], "required": ["standard", "media_type", "province", "sent", "content"],
+            "description": "Validated in the tests against the published schemas (eoc/exchange/schemas/SOURCES.md).",
+            "properties": {"standard": {"type": "string", "enum": ["NENA-STA-021 EIDO JSON", "OASIS EDXL-HAVE 1.0",
+                                                                  "OASIS CAP 1.2"]},
+                           "media_type": {"type": "string", "enum": ["application/json", "application/xml",
+                                                                    "application/cap+xml"]},
+                           "province": {"type": "string"}, "sent": {"type": "string", "format": "date-time"},
+                           "content": {"type": ["object", "string"],
+                                       "description": "the EIDO object, or the XML document as text"}}},
         "HourlyCalls": {"type": "object", "required": ["province", "category", "window_start", "window_end", "calls"],
                         "properties": {"province": {"type": "string"}, "category": {"type": "string"},
                                        "window_start": {"type": "string", "format": "date-time"},

@@ -25,6 +25,8 @@ Retention (what is kept, and for how long):
   kept 24 hours so that a reader that is behind still sees the deletion.
 * ``eoc.figures.hourly`` — compacted and deleted after 7 days: calls per hour per province and
   category (the worker's windowed table).
+* ``eoc.exchange.partner`` — compacted: the exchange with partner organizations (EIDO, EDXL-HAVE,
+  CAP), the latest document per incident, centre and alert; never a secret place.
 * ``eoc.events.dlq`` — dead letters for 30 days: long enough for an operator to look at them;
   the events they came from are still in the event store and on ``eoc.events``.
 * the worker's changelogs — compacted (the windowed one deleted after its window expiry).
@@ -152,6 +154,25 @@ DLQ = Topic(
 )
 
 
+EXCHANGE_PARTNER = Topic(
+    "eoc.exchange.partner",
+    key="<province>/<standard>/<id>: <province>/eido/<incident id>, <province>/edxl-have/<centre id>, "
+        "<province>/cap/<alert key>; partition = the province's partition",
+    value='{"standard", "media_type", "province", "sent", "content"} JSON: content is the EIDO JSON '
+          "object, or the EDXL-HAVE or CAP XML text; a tombstone (null) when the incident closes, the "
+          "alert ends or the row may no longer leave",
+    summary="The exchange with partner organizations (police, judiciary, health): what a partner of "
+            "each province may read, in the standards (NENA EIDO, OASIS EDXL-HAVE 1.0, OASIS CAP 1.2), "
+            "filtered by the same policy as the HTTP feed: no safe or health house, no alert about one, "
+            "no drill, ever (compacted: the latest document per key).",
+    compacted=True,
+    configs={"segment.ms": str(HOUR_MS), "min.cleanable.dirty.ratio": "0.1",
+             "delete.retention.ms": str(DAY_MS)},
+    producer="eoc exchange",
+    consumers=("partner gateways",),
+)
+
+
 def _changelog(table: str, summary: str, **kw: Any) -> Topic:
     return Topic(f"{WORKER_APP}-{table}-changelog", key="table key (JSON)", value="table value (JSON)",
                  summary=summary, compacted=True, producer="eoc worker",
@@ -170,7 +191,7 @@ HOURLY_CHANGELOG = _changelog(
 )
 
 TOPICS: tuple[Topic, ...] = (EVENTS, TELEMETRY, POSITIONS_LATEST, BOARDS, FIGURES_HOURLY, DLQ,
-                             BOARD_CHANGELOG, HOURLY_CHANGELOG)
+                             EXCHANGE_PARTNER, BOARD_CHANGELOG, HOURLY_CHANGELOG)
 
 
 @dataclass(frozen=True)
@@ -211,6 +232,10 @@ class Layout:
     @property
     def dlq(self) -> str:
         return self.name(DLQ)
+
+    @property
+    def exchange_partner(self) -> str:
+        return self.name(EXCHANGE_PARTNER)
 
     @property
     def worker_app(self) -> str:

@@ -14,6 +14,17 @@ complete weeks before the current one; weeks run Saturday to Friday, the Iranian
 alert is raised when a window's p-value is below ``ALPHA`` and it holds at least
 ``MIN_CASES`` cases, and cleared on the first day no window is.
 
+Day of the week. The model is fitted to weekly counts, which no weekday pattern moves; a
+window of 1 or 2 days is then expected to hold the week's mean times its days' shares of the
+week. The shares are the weekday profile of the category in the whole province (the ``*``
+series: a county's own days are too few to estimate seven shares), counted over the closed
+days. As Farrington keeps a trend only when it is significant, the profile is used only when
+its seven counts differ from an even week beyond chance (a chi-square test, divided by the
+series' overdispersion, at ``DOW_SIGNIFICANCE``): a series with no weekday pattern is judged
+exactly as before, with no estimation noise added. A profile in use is shrunk towards an even
+week by ``DOW_PRIOR`` cases a day. Old days fade: a profile of more than ``DOW_KEEP`` cases is
+halved.
+
 Rows: ``harm/<province>`` (the open day and the series of the province),
 ``harm/<province>/<category>/<county>`` (a series: recent daily counts, complete weekly counts,
 its model and last verdict; county ``*`` is the whole province) and
@@ -26,6 +37,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from events.envelope import Envelope
 from projections.board import Board
@@ -40,6 +52,9 @@ KEEP_WEEKS = 104  # weekly counts kept per series: two years, enough for a seaso
 MAX_GAP_DAYS = KEEP_WEEKS * 7  # a longer silence restarts the clock
 WHOLE_PROVINCE = "*"
 FRIDAY = 4  # date.weekday(): the Iranian week ends on Friday
+DOW_PRIOR = 20.0  # cases a weekday is assumed to have had before any is seen (an even week)
+DOW_SIGNIFICANCE = 1e-3  # a weekday profile is used only when this unlikely under an even week
+DOW_KEEP = 20_000  # a profile with more cases than this is halved: older weeks fade
 
 
 def state_key(province: str) -> str:
@@ -111,7 +126,7 @@ def _new_series(state: dict[str, Any], category: str, county: str) -> dict[str, 
     row = {"province": state["province"], "category": category, "county": county,
            "days": [0] * min(closed, KEEP_DAYS), "week": 0, "weeks": [0] * weeks, "open": 0,
            "last_day": (open_day - timedelta(days=1)).isoformat() if closed else None,
-           "model": None, "verdict": None}
+           "dow": [0] * 7, "model": None, "verdict": None}
     model = fit_weekly(row["weeks"])
     row["model"] = model.to_row() if model else None
     return row
@@ -153,8 +168,17 @@ def _close_one(rows: list[dict[str, Any]], day: date, raised: dict[str, Any]) ->
         row["last_day"] = iso_day
     judged = [r for r in rows if r["model"] is not None]
     if judged:
-        _judge(judged, iso_day, raised)
-    for row in rows:
+        profiles = {r["category"]: (r.get("dow"), r["model"]["phi"] if r["model"] else 1.0)
+                    for r in rows if r["county"] == WHOLE_PROVINCE}
+        _judge(judged, iso_day, raised, profiles)
+    weekday = day.weekday()
+    for row in rows:  # the day joins the weekday profiles after it was judged against them
+        if row["county"] == WHOLE_PROVINCE and row["days"][-1]:
+            dow = list(row.get("dow") or [0] * 7)
+            dow[weekday] += row["days"][-1]
+            if sum(dow) > DOW_KEEP:
+                dow = [v // 2 for v in dow]
+            row["dow"] = dow
         if row["model"] is None:
             row["verdict"] = None
             raised[series_key(row["province"], row["category"], row["county"])] = None
@@ -166,16 +190,36 @@ def _close_one(rows: list[dict[str, Any]], day: date, raised: dict[str, Any]) ->
             row["model"] = model.to_row() if model else None
 
 
-def _judge(rows: list[dict[str, Any]], day: str, raised: dict[str, Any]) -> None:
+def weekday_shares(dow: list[int] | None, phi: float = 1.0) -> np.ndarray:
+    """Each weekday's share of a week's cases (Monday first, as date.weekday()): an even week
+    unless the counts' departure from one is significant (chi-square over the overdispersion
+    ``phi``), then the counts shrunk towards an even week."""
+    counts = np.asarray(dow if dow else [0] * 7, dtype=float)
+    total = counts.sum()
+    if total <= 0:
+        return np.full(7, 1 / 7)
+    chi2 = float(np.sum((counts - total / 7) ** 2) / (total / 7)) / max(phi, 1.0)
+    if float(special.gammaincc(3.0, chi2 / 2)) >= DOW_SIGNIFICANCE:  # chi-square, 6 degrees of freedom
+        return np.full(7, 1 / 7)
+    return (counts + DOW_PRIOR) / (total + 7 * DOW_PRIOR)
+
+
+def _judge(rows: list[dict[str, Any]], day: str, raised: dict[str, Any],
+           profiles: dict[str, tuple[list[int] | None, float]] | None = None) -> None:
     """Test every series' last 1, 2 and 7 days at once (one vectorised tail per window)."""
     models = [WeeklyModel.from_row(r["model"]) for r in rows]
-    per_day = np.array([m.mean_week / 7 for m in models])
+    mean_week = np.array([m.mean_week for m in models])
     phi = np.array([m.phi for m in models])
     var_eta = np.array([m.var_eta for m in models])
+    last = date.fromisoformat(day).weekday()
+    shares = {c: weekday_shares(dow, phi) for c, (dow, phi) in (profiles or {}).items()}
+    even = weekday_shares(None)
+    per_row = np.array([shares.get(r["category"], even) for r in rows])  # one profile per series
     cells: list[list[dict[str, Any]]] = [[] for _ in rows]
     for window in WINDOWS:
         observed = np.array([sum(r["days"][-window:]) for r in rows], dtype=float)
-        expected = per_day * window
+        days = [(last - k) % 7 for k in range(window)]  # the weekdays of the window
+        expected = mean_week * per_row[:, days].sum(axis=1)
         p = upper_tail(observed, expected, phi, var_eta)
         for i in range(len(rows)):
             cells[i].append({"window_days": window, "observed": int(observed[i]),
@@ -194,7 +238,7 @@ def _judge(rows: list[dict[str, Any]], day: str, raised: dict[str, Any]) -> None
                 "kind": "emerging_harm", "province": row["province"], "county": row["county"],
                 "category": row["category"], "day": day, "since": old["since"] if old else day,
                 "window_days": window, "observed": verdict["observed"], "expected": verdict["expected"],
-                "threshold": threshold(model.mean_week / 7 * window, model.phi, model.var_eta, ALPHA),
+                "threshold": threshold(verdict["expected"], model.phi, model.var_eta, ALPHA),
                 "p_value": verdict["p_value"], "model": "+".join(model.terms),
                 "chart": chart_link(row["province"], row["category"], row["county"]),
             }

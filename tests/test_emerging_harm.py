@@ -171,3 +171,45 @@ def test_emerging_series_first_seen_late_share_the_province_weeks() -> None:
     assert early["weeks"] == [3] + [7] * 8  # Wednesday to Friday, then whole weeks
     assert late["weeks"] == [0, 0, 0, 4] + [7] * 5  # first seen on a Tuesday of the fourth week
     assert late["last_day"] == early["last_day"]
+
+
+WEEKDAY_PATTERN = {5: 3.5, 6: 1.2, 0: 0.8, 1: 0.6, 2: 0.4, 3: 0.3, 4: 0.2}  # Saturday busiest, Friday quiet
+
+
+def _weekday_series(rng: np.random.Generator, days: int, per_day: float) -> list[int]:
+    return [int(rng.poisson(per_day * WEEKDAY_PATTERN[(FIRST + timedelta(days=d)).weekday()]))
+            for d in range(days)]
+
+
+def _alarm_days(counts: list[int]) -> set[str]:
+    by_day = alarms_by_day(envelopes("KSH", FIRST, {("Kermanshah", "runaway"): counts}))
+    key = alert_key("KSH", "runaway", "Kermanshah")
+    return {d for d, standing in by_day.items() if key in standing}
+
+
+def test_emerging_day_of_week_pattern_not_flagged_but_a_spike_is(monkeypatch) -> None:
+    """A category busiest on Saturdays and quiet on Fridays (4 a day on average): judged with
+    the weekday profile, its Saturdays are expected and raise nothing; judged as if every day
+    were alike (the term switched off), they raise alarm after alarm. A threefold spike is found."""
+    import projections.emerging as emerging
+
+    rng = np.random.default_rng(11)
+    days = 7 * 60
+    counts = _weekday_series(rng, days, 4.0)
+    assert sum(counts[-7:]) > 0
+    with_term = _alarm_days(counts)
+    monkeypatch.setattr(emerging, "DOW_PRIOR", 1e12)  # every weekday alike: no day-of-week term
+    without_term = _alarm_days(counts)
+    monkeypatch.undo()
+    assert len(with_term) <= 1, sorted(with_term)
+    assert len(without_term) >= 10, sorted(without_term)
+    # Three times the usual rate for three days from the busy Saturday (then two usual days,
+    # which close the spike's days): found, although the profile expects a busy Saturday.
+    start = days
+    assert (FIRST + timedelta(days=start)).weekday() == 5  # the history ended on a Friday
+    tail = _weekday_series(rng, 5, 4.0)
+    tail[:3] = [int(rng.poisson(3 * 4.0 * WEEKDAY_PATTERN[(FIRST + timedelta(days=start + k)).weekday()]))
+                for k in range(3)]
+    found = _alarm_days(counts + tail) - with_term
+    spike_days = {(FIRST + timedelta(days=start + k)).isoformat() for k in range(3)}
+    assert found & spike_days, (sorted(found), sorted(spike_days))

@@ -136,7 +136,7 @@ def test_readme_examples_fail_loudly(live: tuple[Any, str, Path], tmp_path: Path
 
 # ---------------------------------------------------------------- the cluster's examples
 
-SERVERS = ("api", "relay", "worker", "bridge")  # `eoc <these>` serve until stopped
+SERVERS = ("api", "relay", "worker", "exchange", "bridge")  # `eoc <these>` serve until stopped
 
 
 def cluster_script(block: Any, work: Path, overrides: dict[str, str]) -> str:

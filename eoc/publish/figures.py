@@ -29,7 +29,7 @@ from projections.clock import local_day_hour, seconds_between
 SMALL = 3  # cells below this are suppressed in publication
 # Where a safe or health house is stays secret in published figures too: what happens at one
 # (admissions, declines) counts in its province under this county, never under its own.
-WITHHELD_COUNTY = "(houses: place withheld)"
+WITHHELD_COUNTY = "خانه‌ها: محل پنهان"  # houses: place withheld
 _AT_A_PLACE = frozenset({"ClientAdmitted", "AdmissionDeclined", "HoldingPeriodStarted", "ClientTransferredOut",
                          "ClientTransferredIn", "ClientDischarged", "CentreCapacityChanged", "CentreClosed"})
 SUPPRESSED = "<3"

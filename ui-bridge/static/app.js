@@ -324,7 +324,10 @@
         out.push({ key: `emerging/${a.province}/${a.county}/${a.category}`, kind: a.kind, rank: 4, icon: icon("chevron"),
                    warn: true, title: I.t("alert_emerging_harm"),
                    subject: `${I.word(a.category)} · ${I.num(a.observed)} / ${I.num(a.expected, 1)}`,
-                   where: place({ ...a, county: a.county === "*" ? null : a.county }), province: a.province, since: ms(a.since) });
+                   where: place({ ...a, county: a.county === "*" ? null : a.county }), province: a.province, since: ms(a.since),
+                   // The chart behind the alert, on the reports page of this server: it reads the
+                   // same signed-in session (session.js), so the link carries no token.
+                   link: typeof a.chart === "string" ? a.chart.replace(/^\//, "") : null });
       }
     }
     for (const inc of incidentList) {
@@ -760,9 +763,10 @@
     $("alerts-panel").classList.toggle("firing", list.length > 0);
     const items = list.map((a) => ({
       key: a.key, cls: "alert" + (a.warn ? " warn" : ""), attrs: { "data-alert": a.kind },
-      sig: [a.kind, a.subject, a.where, a.since, a.warn].join("|"),
+      sig: [a.kind, a.subject, a.where, a.since, a.warn, a.link || ""].join("|"),
       html: `<span class="icon">${a.icon}</span>` +
-        `<div><div class="what">${esc(a.title)} — ${esc(a.subject)}</div><div class="where">${esc(a.where)}</div></div>` +
+        `<div><div class="what">${esc(a.title)} — ${esc(a.subject)}</div><div class="where">${esc(a.where)}` +
+        (a.link ? ` · <a class="alert-chart" href="${esc(a.link)}">${esc(I.t("alert_chart"))}</a>` : "") + `</div></div>` +
         `<span class="age tick" data-at="${Number.isFinite(a.since) ? a.since : ""}"></span>`,
     }));
     keyed($("alerts-list"), items.length ? items : [{ key: "empty", sig: I.lang, cls: "empty", html: `✓ ${esc(I.t("noAlerts"))}` }], "div");

@@ -121,6 +121,7 @@ window.EOC = window.EOC || {};
     alert_centre_nearly_full: ["مرکز نزدیک به پر", "Centre nearly full"],
     alert_urgent_unassigned: ["مورد فوری بدون گروه", "Urgent case without a team"],
     alert_emerging_harm: ["آسیب اجتماعی نوپدید", "Emerging social harm"],
+    alert_chart: ["نمودار", "Chart"],
     alert_transfer_overdue: ["پایان قرنطینه، انتقال انجام نشده", "Holding over, transfer not done"],
     alert_dead_letter: ["رویداد پردازش‌نشده", "Event not folded"],
     ago: ["{t} پیش", "{t} ago"],

@@ -5,8 +5,11 @@
 "use strict";
 (function () {
   const i18n = window.EOC.i18n;
+  // session.js has taken a #token= of the address into this tab's session (and out of the
+  // address); the page reads the signed-in session, so a link from an alert needs no token.
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-  const token = params.get("token");
+  const session = window.EOC.session;
+  const token = () => (session ? session.accessToken() : null);
   const $ = (id) => document.getElementById(id);
   const COLS = [
     ["calls", "تماس‌ها"], ["interventions", "مداخله‌ها"], ["intervention_share", "سهم مداخله"],
@@ -43,10 +46,11 @@
   function bars(svg, rows) {
     svg.replaceChildren();
     const ns = "http://www.w3.org/2000/svg";
-    const data = rows.map((r) => [word(r.category), typeof r.calls === "number" ? r.calls : 0]);
+    // A suppressed cell ("<3") is drawn as no bar and labelled <۳, never as a zero.
+    const data = rows.map((r) => [word(r.category), typeof r.calls === "number" ? r.calls : 0, r.calls === "<3"]);
     const max = Math.max(1, ...data.map((d) => d[1]));
     const w = 720, h = 260, bw = Math.max(8, Math.floor((w - 20) / Math.max(1, data.length)) - 8);
-    data.forEach(([label, v], i) => {
+    data.forEach(([label, v, small], i) => {
       const x = w - 10 - (i + 1) * (bw + 8), bh = Math.round((h - 60) * v / max);
       const rect = document.createElementNS(ns, "rect");
       Object.entries({ x, y: h - 40 - bh, width: bw, height: bh, fill: "#3b6ea5" }).forEach(([k, val]) => rect.setAttribute(k, val));
@@ -58,7 +62,7 @@
       svg.appendChild(t);
       const n = document.createElementNS(ns, "text");
       n.setAttribute("x", x + bw / 2); n.setAttribute("y", h - 44 - bh); n.setAttribute("text-anchor", "middle");
-      n.textContent = i18n.num(v);
+      n.textContent = small ? "<۳" : i18n.num(v);
       svg.appendChild(n);
     });
   }
@@ -70,8 +74,12 @@
     return "/api/v1/publish/report?" + q.toString();
   }
 
-  async function get(url) {
-    const r = await fetch(url, { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
+  async function get(url, again) {
+    const r = await fetch(url, { headers: { Authorization: "Bearer " + token() }, cache: "no-store" });
+    if (r.status === 401 && !again && session && session.canRefresh()) {
+      await session.refresh();  // an access token older than its minutes: renewed, asked again
+      return get(url, true);
+    }
     if (!r.ok) {
       let reason = r.statusText;
       try { reason = (await r.json()).reason || reason; } catch (_) { /* not JSON */ }
@@ -180,7 +188,11 @@
   }
 
   function init() {
-    if (!token) { $("error").textContent = "نشانی این صفحه توکن ندارد (#token=...)."; return; }
+    if (!token()) {
+      document.body.dataset.state = "signed-out";
+      $("error").replaceChildren("برای دیدن گزارش‌ها نخست وارد شوید: ", Object.assign(el("a", "ورود"), { href: "signin.html" }));
+      return;
+    }
     const today = new Date(), monthAgo = new Date(today.getTime() - 29 * 86400000);
     $("from").value = params.get("from") || monthAgo.toISOString().slice(0, 10);
     $("to").value = params.get("to") || today.toISOString().slice(0, 10);

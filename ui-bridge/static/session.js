@@ -54,7 +54,9 @@ window.EOC = window.EOC || {};
     const params = new URLSearchParams(location.hash.replace(/^#/, ""));
     const token = params.get("token");
     if (!token) return;
-    history.replaceState(null, "", location.pathname + location.search);
+    params.delete("token");  // the rest of the address (a report's #harm=, #from=) stays
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
     sessionStorage.setItem(KEY, JSON.stringify({ access: token, refresh: null, expiresAt: Date.now() + 15 * 60000 }));
   }
 

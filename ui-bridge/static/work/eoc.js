@@ -12,6 +12,8 @@
     overdue: ["تماس‌های پیگیری با دیرکرد", "Overdue call-backs"], missedCheckIns: ["اعلام سلامت‌های از دست رفته", "Missed check-ins"],
     dispatchWork: ["اعزام", "Dispatch"], intakeWork: ["خط ۱۲۳", "Line 123"], board: ["داشبورد", "Dashboard"],
     secretCounts: ["خانه‌های امن و سلامت (شمار)", "Safe and health houses (counts)"],
+    emerging: ["آسیب‌های اجتماعی نوپدید", "Emerging social harms"], chart: ["نمودار", "Chart"],
+    wholeProvince: ["کل استان", "whole province"], observedExpected: ["مشاهده / انتظار", "observed / expected"],
   });
   const w = (k) => W.ui(k);
 
@@ -21,6 +23,7 @@
       <div class="col-12"><div class="panel" id="eo-today"></div></div>
       <div class="col-lg-6"><div class="panel"><h2>${w("overdue")}</h2><div id="eo-overdue"></div></div></div>
       <div class="col-lg-6"><div class="panel"><h2>${w("missedCheckIns")}</h2><div id="eo-missed"></div></div></div>
+      <div class="col-12"><div class="panel"><h2>${w("emerging")}</h2><div id="eo-emerging"></div></div></div>
       <div class="col-12"><div class="panel"><h2>${w("occupancy")}</h2><div id="eo-occupancy"></div></div></div>
       ${sup ? `<div class="col-12"><ul class="nav nav-tabs" role="tablist">
         <li class="nav-item"><button class="nav-link active" data-tab="dispatcher">${w("dispatchWork")}</button></li>
@@ -60,6 +63,15 @@
       const t = W.byId("team", a.team_id) || {};
       return `<li>${W.ref(t, a.team_id)} ${W.esc(t.name || "")} · <span data-since="${W.esc(a.since)}">${W.since(a.since)}</span></li>`;
     }).join("")}</ul>` : "—";
+    // Emerging harms (projections/emerging.py), each with its chart on the reports page: the
+    // link carries no token, the reports page reads this tab's signed-in session (session.js).
+    const harms = W.rows("alert/emerging_harm/");
+    document.getElementById("eo-emerging").innerHTML = harms.length ? `<ul id="eo-emerging-list">${harms.map((a) =>
+      `<li data-harm="${W.esc(`${a.province}/${a.category}/${a.county}`)}">${W.esc(W.word(a.category))} · ` +
+      `${W.esc(a.county === "*" ? w("wholeProvince") : a.county)} · ${w("observedExpected")} ` +
+      `${W.I.digits(`${a.observed} / ${a.expected}`)}` +
+      (typeof a.chart === "string" ? ` · <a class="alert-chart" href="${W.esc(a.chart.replace(/^\//, ""))}">${w("chart")}</a>` : "") +
+      `</li>`).join("")}</ul>` : "—";
     const centres = W.rows("centre/").filter((c) => c.open);
     const counts = W.rows("secret_places/");
     const now = new Date(W.now()).toISOString();

@@ -195,6 +195,14 @@ def seed(embedded: Embedded) -> None:
 @pytest.mark.browser
 def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, tmp_path: Path) -> None:
     seed(embedded)
+    # A safe house in Abyek admits three people: counted in the province's figures, but no
+    # export and no page names the county, the house, its place or its clients.
+    house_at = {"lat": 36.412345, "lon": 50.512345}
+    house = embedded.post("/centres", {"province": "QZV", "county": "Abyek", "name": "Khaneh-Amn-ABYEK-9",
+                                       "kind": "safe_house", "capacity": 3, "location": house_at})["centre_id"]
+    for client in ("CL-ABYEK-1", "CL-ABYEK-2", "CL-ABYEK-3"):
+        embedded.post(f"/centres/{house}/admissions", {"route": "police", "client_id": client}, role="centre_staff")
+    secrets = ("Abyek", "Khaneh-Amn", house, str(house_at["lat"]), str(house_at["lon"]), "CL-ABYEK")
     today = datetime.now(UTC).astimezone().date()
     token = embedded.token("provincial_supervisor", "QZV")
     start = (today - timedelta(days=3)).isoformat()
@@ -207,7 +215,7 @@ def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, 
     assert "همسرآزاری" in spouse and "۴" in spouse
     divorce = page.inner_text("#by-category tr[data-key='divorce']")
     assert "<۳" in divorce  # one call: a small cell
-    assert page.locator("#chart rect").count() == 2
+    assert page.locator("#chart rect").count() == 3  # spouse abuse, divorce, and the house's admissions (no call)
     compare = page.inner_text("#compare")
     assert "۵" in compare  # five calls in the period
     # The prevention view: Qazvin's calls and call-outs; Takestan's base beside its (no) calls.
@@ -217,6 +225,9 @@ def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, 
     assert "Takestan base" in takestan
     assert page.locator("#prevention tr[data-county='Takestan'] rect.base-open").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "reports-page.png"), full_page=True)
+    shown = page.inner_text("body")
+    for secret in secrets:
+        assert secret not in shown, ("page", secret)
 
     files: dict[str, Path] = {}
     for fmt in ("csv", "xlsx", "pdf"):
@@ -245,6 +256,15 @@ def test_report_page_and_each_export_in_chromium(embedded: Embedded, page: Any, 
         text = subprocess.run(["pdftotext", str(files["pdf"]), "-"], capture_output=True, text=True,
                               check=True).stdout
         assert "همسرآزاری" in text
+        for secret in secrets:
+            assert secret not in text, ("pdf", secret)
+    xlsx_text = " ".join(str(c) for ws in wb for row in ws.iter_rows(values_only=True) for c in row if c is not None)
+    for where, text in (("csv", files["csv"].read_text("utf-8-sig")), ("xlsx", xlsx_text),
+                        ("pdf bytes", files["pdf"].read_bytes().decode("latin-1"))):
+        for secret in secrets:
+            assert secret not in text, (where, secret)
+    totals = next(r for r in rows[2:] if r[0] == "totals")
+    assert totals[rows[1].index("admissions")] == "6"  # the house's three are counted, in the province
 
 
 @pytest.mark.browser
@@ -277,3 +297,60 @@ def test_report_page_draws_the_chart_an_emerging_harm_alert_links_to(embedded: E
     r = embedded.http.get("/api/v1/publish/harm/QZV/suicide/Qazvin",
                           headers={"Authorization": "Bearer " + embedded.token("dispatcher", "QZV")})
     assert r.status_code == 403
+
+
+@pytest.mark.browser
+def test_emerging_alert_chart_link_opens_with_the_signed_in_session(embedded: Embedded, page: Any,
+                                                                     browser: Any) -> None:  # noqa: F811
+    """A supervisor signed in on the sign-in page sees the emerging-harm alert on the dashboard,
+    follows its chart link (no token in it) and the reports page draws the series with the
+    tab's signed-in session; the same link without a session asks to sign in."""
+    from bench.harm_history import envelopes as harm_envelopes
+    from projections import fold
+    from projections.emerging import alert_key, series_key
+
+    from .test_signin_browser import sign_in_on_the_page
+
+    _, totp = embedded.system.directory.add("sup.qzv.reports", "correct horse battery staple",
+                                            "provincial_supervisor", "QZV")
+    sign_in_on_the_page(page, embedded.base, "sup.qzv.reports", totp)
+    assert "token" not in page.url
+
+    counts = [4] * 200 + [20, 22]
+    rows = fold(harm_envelopes("QZV", date(2024, 3, 23), {("Qazvin", "suicide"): counts})).rows
+    akey, skey = alert_key("QZV", "suicide", "Qazvin"), series_key("QZV", "suicide", "Qazvin")
+    follower = embedded.system.follower
+    with follower._lock:  # as the fold would have put them, and handed to the dashboards
+        follower.board.put(skey, rows[skey])
+        follower.board.put(akey, rows[akey])
+        follower._publish()
+
+    # The dashboard of the same tab (same session) shows the alert with the same link.
+    page.goto(f"{embedded.base}/")
+    board_link = page.locator("#alerts-list [data-alert='emerging_harm'] a.alert-chart")
+    board_link.wait_for(timeout=15_000)
+    assert board_link.get_attribute("href") == "reports.html#harm=QZV/suicide/Qazvin"
+    # The supervisor's workspace (where the sign-in landed) lists it with its chart link.
+    page.goto(f"{embedded.base}/work.html")
+    link = page.locator("#eo-emerging li[data-harm='QZV/suicide/Qazvin'] a.alert-chart")
+    link.wait_for(timeout=15_000)
+    href = link.get_attribute("href")
+    assert href == "reports.html#harm=QZV/suicide/Qazvin" and "token" not in href
+    link.click()
+    page.wait_for_url("**/reports.html#harm=QZV/suicide/Qazvin", timeout=10_000)
+    page.wait_for_selector("#harm:not([hidden]) polyline", timeout=15_000)
+    assert "خودکشی" in page.inner_text("#harm-title")
+    assert "۲۲" in page.inner_text("#harm-verdict") or "۴۲" in page.inner_text("#harm-verdict")
+    assert "token" not in page.url
+    page.screenshot(path=str(ARTIFACTS / "reports-emerging-chart.png"), full_page=True)
+
+    # Another tab with no session: the link asks its holder to sign in, and shows nothing.
+    other = browser.new_context()
+    try:
+        stranger = other.new_page()
+        stranger.goto(f"{embedded.base}/{href}")
+        stranger.wait_for_selector("body[data-state='signed-out']", timeout=10_000)
+        assert stranger.locator("#error a[href='signin.html']").count() == 1
+        assert stranger.locator("#harm:not([hidden])").count() == 0
+    finally:
+        other.close()
