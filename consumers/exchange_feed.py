@@ -1,6 +1,6 @@
 """The exchange as a Kafka topic (cluster mode): ``eoc exchange`` follows the boards and keeps
 ``eoc.exchange.partner`` holding, per province, what a partner organization of that province may
-read — the same documents and the same policy as the HTTP feed (eoc/exchange/api.py):
+read — the same documents and the same policy as the HTTP feed (eoc/http/exchange.py):
 
 * every open incident as a NENA EIDO JSON message (key ``<province>/eido/<incident id>``),
 * every centre's availability as an OASIS EDXL-HAVE 1.0 HospitalStatus with that one centre
@@ -35,12 +35,11 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from consumers.kafka_codec import decode_row
+from consumers.topics import Layout
 from eoc.exchange import cap, eido, have
 from eoc.exchange.policy import exportable_rows
 from events.envelope import iso
-
-from .kafka_codec import decode_row
-from .topics import Layout
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from eoc.app.config import Settings
 from events.jalali import BadMoment, describe, parse_moment
 from events.vocabulary import NATIONAL, Role
-
-from eoc.app.config import Settings
 
 ROLES = [str(r) for r in Role if r != Role.SYSTEM]
 
@@ -49,7 +48,10 @@ class _Opened:
     """The source of a command, and what must be closed after it."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from eoc.audit.sources import KafkaSource, StoreSource  # lazy: the CLI starts fast
+        from eoc.audit.sources import (  # lazy: the CLI starts fast
+            KafkaSource,
+            StoreSource,
+        )
 
         self.system: Any = None
         self.settings = Settings.from_env()
@@ -383,8 +385,10 @@ def _checkpoint_table(settings: Settings) -> Any:
 
 def run_verify(args: argparse.Namespace) -> int:
     from consumers.replay import progress_bar  # lazy: the CLI starts fast
-
-    from eoc.audit.checkpoints import KafkaCheckpointLog, load_public_key  # lazy: the CLI starts fast
+    from eoc.audit.checkpoints import (  # lazy: the CLI starts fast
+        KafkaCheckpointLog,
+        load_public_key,
+    )
     from eoc.audit.verify import verify  # lazy: the CLI starts fast
 
     opened = _Opened(args)
@@ -432,9 +436,13 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:
+    from eoc.audit.checkpoints import (  # lazy: the CLI starts fast
+        CheckpointPublisher,
+        KafkaCheckpointLog,
+        load_or_create_key,
+        public_pem,
+    )
     from eoc.audit.sources import StoreSource  # lazy: the CLI starts fast
-
-    from eoc.audit.checkpoints import CheckpointPublisher, KafkaCheckpointLog, load_or_create_key, public_pem  # lazy: the CLI starts fast
 
     settings = Settings.from_env()
     key = load_or_create_key(_key_path(settings))
@@ -484,8 +492,11 @@ def _print_checkpoint(record: dict[str, Any] | None) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     from consumers.replay import progress_bar  # lazy: the CLI starts fast
-
-    from eoc.audit.reports import report_document, report_period, report_with_check  # lazy: the CLI starts fast
+    from eoc.audit.reports import (  # lazy: the CLI starts fast
+        report_document,
+        report_period,
+        report_with_check,
+    )
 
     try:
         period = report_period(args.period, args.start, args.end)
@@ -555,9 +566,12 @@ def run_late_entries(args: argparse.Namespace) -> int:
 
 
 def run_erase(args: argparse.Namespace) -> int:
+    from eoc.audit.erasure import (  # lazy: the CLI starts fast
+        erase,
+        readable,
+        sealed_values,
+    )
     from eoc.audit.sources import StoreSource  # lazy: the CLI starts fast
-
-    from eoc.audit.erasure import erase, readable, sealed_values  # lazy: the CLI starts fast
 
     if ":" in args.subject:  # "place:…" is a secret place's key, never a person's id
         return _fail(f"{args.subject} is not a person's id: erasure is for people (S-… or a client id)")

@@ -13,11 +13,10 @@ import asyncio
 import contextlib
 import signal
 
-from events.sealing import Unreadable, unseal
-
 from eoc.app.auth import TokenSigner
 from eoc.app.config import Settings
-from eoc.app.keyring import Keyring, PostgresKeyring, SQLiteKeyring
+from eoc.app.keyring import Keyring
+from events.sealing import Unreadable, unseal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,11 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError  # lazy: the CLI starts fast
-
     from ui_bridge.kafka_feed import KafkaBoardFeed  # lazy: the CLI starts fast
     from ui_bridge.server import start_bridge  # lazy: the CLI starts fast
 
-    from eoc.main.cluster import ClusterSettings, configure_logging  # lazy: the CLI starts fast
+    from eoc.main.cluster import (  # lazy: the CLI starts fast
+        ClusterSettings,
+        configure_logging,
+    )
 
     cluster = ClusterSettings.from_env()
     configure_logging(cluster.log_level)
@@ -42,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
     topic = args.topic or cluster.layout.boards
     from eoc.app.access_log import AccessLog  # lazy: the CLI starts fast
     from eoc.app.auth import Authenticator  # lazy: the CLI starts fast
-    from eoc.main.bootstrap import make_keyring  # lazy: the CLI starts fast
     from eoc.app.config import secure_data_dir  # lazy: the CLI starts fast
-    from eoc.http.transport import server_ssl  # lazy: the CLI starts fast
     from eoc.app.users import UserDirectory  # lazy: the CLI starts fast
+    from eoc.http.transport import server_ssl  # lazy: the CLI starts fast
+    from eoc.main.bootstrap import make_keyring  # lazy: the CLI starts fast
 
     secure_data_dir(settings.data_dir)
     keyring: Keyring = make_keyring(settings)

@@ -12,7 +12,13 @@ import signal
 import sys
 from pathlib import Path
 
-from eoc.main.cluster import ClusterSettings, configure_logging, ensure_topics
+from consumers.exchange_feed import ExchangePublisher
+from eoc.main.cluster import (
+    ClusterSettings,
+    configure_logging,
+    ensure_topics,
+    heartbeat,
+)
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "events" / "asyncapi.yaml"
 
@@ -103,7 +109,6 @@ def run_relay(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     from consumers.worker import run_worker as run  # lazy: the CLI starts fast
-
     from eoc.main.cluster import build_worker  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
@@ -118,9 +123,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_exchange(args: argparse.Namespace) -> int:
-    from consumers.exchange_feed import ExchangePublisher
 
-    from ..cluster import heartbeat
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)
@@ -171,9 +174,8 @@ def run_watchdog(args: argparse.Namespace) -> int:
     import threading  # lazy: the CLI starts fast
 
     from consumers.relay import AdvisoryLock  # lazy: the CLI starts fast
-
-    from eoc.main.cluster import build_api  # lazy: the CLI starts fast
     from eoc.app.watchdog import Watchdog  # lazy: the CLI starts fast
+    from eoc.main.cluster import build_api  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)

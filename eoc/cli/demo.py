@@ -19,13 +19,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from events.envelope import iso
-
-from projections.clock import IRST
-
-from eoc.main.bootstrap import build
 from eoc.app.config import Settings
+from eoc.main.bootstrap import build
 from eoc.main.runtime import Addresses, serve_embedded
+from events.envelope import iso
+from projections.clock import IRST
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,10 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict[str, Any]:
     """One demo account per role (``demo-<role>``), in the first simulated province or IR.
     Their passwords are random and never shown: the demo signs in by one-time links."""
-    from events.policy import POLICY  # lazy: the CLI starts fast
-
-    from eoc.domain.errors import NotFound  # lazy: the CLI starts fast
     from eoc.app.users import new_password  # lazy: the CLI starts fast
+    from eoc.domain.errors import NotFound  # lazy: the CLI starts fast
+    from events.policy import POLICY  # lazy: the CLI starts fast
 
     users = {}
     for role, rule in POLICY.items():
@@ -72,13 +69,12 @@ def demo_team(system: Any, province: str) -> str | None:
     on the morning shift with two members, so its workspace (work.html) has something to do."""
     import uuid  # lazy: the CLI starts fast
 
-    from events.catalogue import Point  # lazy: the CLI starts fast
-    from events.places import PROVINCES  # lazy: the CLI starts fast
-    from events.vocabulary import Role, ShiftKind  # lazy: the CLI starts fast
-
     from eoc.app import commands as c  # lazy: the CLI starts fast
     from eoc.app.auth import Claims  # lazy: the CLI starts fast
     from eoc.domain.errors import Refused  # lazy: the CLI starts fast
+    from events.catalogue import Point  # lazy: the CLI starts fast
+    from events.places import PROVINCES  # lazy: the CLI starts fast
+    from events.vocabulary import Role, ShiftKind  # lazy: the CLI starts fast
 
     place = PROVINCES.get(province)
     if place is None:

@@ -13,10 +13,9 @@ import getpass
 import json
 import sys
 
+from eoc.app.config import Settings
 from events.places import PROVINCES
 from events.vocabulary import NATIONAL, Role
-
-from eoc.app.config import Settings
 
 ROLES = [str(r) for r in Role if r != Role.SYSTEM]
 
@@ -96,8 +95,8 @@ def _print_new(user: object, password: str, totp: str | None) -> None:
 
 
 def run_first_admin(args: argparse.Namespace) -> int:
-    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
     from eoc.app.users import new_password  # lazy: the CLI starts fast
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
 
     directory, log = _open()
     password = new_password()
@@ -112,8 +111,8 @@ def run_first_admin(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
     from eoc.app.users import new_password  # lazy: the CLI starts fast
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
 
     directory, log = _open()
     password = new_password()
@@ -167,8 +166,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_link(args: argparse.Namespace) -> int:
-    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
     from eoc.app.users import LINK_S  # lazy: the CLI starts fast
+    from eoc.domain.errors import Refused  # lazy: the CLI starts fast
 
     directory, log = _open()
     s = Settings.from_env()
