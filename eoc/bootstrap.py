@@ -93,19 +93,28 @@ def make_keyring(settings: Settings) -> Keyring:
     return keyring
 
 
-def attach_identity(system: System) -> System:
-    """People, sessions, the access log and the abuse limits, beside the store."""
-    settings = system.settings
+def open_identity(settings: Settings) -> tuple[UserDirectory, AccessLog]:
+    """The user directory and the access log of these settings (the API's, the bridge's and
+    the CLI's are the same): EOC_USERS_DSN, else the PostgreSQL store, else the data directory."""
     dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
     if dsn:
         directory = UserDirectory(dsn=dsn)
-        log = AccessLog(db=directory._db)  # one small pool for both
-    else:
-        directory = UserDirectory(path=settings.data_dir / "users.sqlite")
-        log = AccessLog(path=settings.data_dir / "access.sqlite")
+        return directory, AccessLog(db=directory._db)  # one small pool for both
+    secure_data_dir(settings.data_dir)
+    return UserDirectory(path=settings.data_dir / "users.sqlite"), AccessLog(path=settings.data_dir / "access.sqlite")
+
+
+def make_authenticator(settings: Settings, directory: UserDirectory) -> Authenticator:
+    return Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
+                         sessionless=settings.sessionless_tokens)
+
+
+def attach_identity(system: System) -> System:
+    """People, sessions, the access log and the abuse limits, beside the store."""
+    settings = system.settings
+    directory, log = open_identity(settings)
     limits = Limits.default(settings.rate_limit_scale)
-    system.signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
-                                  sessionless=settings.sessionless_tokens)
+    system.signer = make_authenticator(settings, directory)
     system.directory, system.access_log, system.limits = directory, log, limits
     system.signin = SignIn(directory, system.signer, log, limits)
     return system

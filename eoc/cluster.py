@@ -1,31 +1,13 @@
 """The composition root of the cluster processes: the command API, the relay, the Faust worker.
 
-Each process of a cluster deployment is built here from environment variables (and nowhere
-else): the core settings of ``eoc.config`` (EOC_STORE=postgres, EOC_PG_DSN, EOC_TOKEN_SECRET,
-EOC_KAFKA_BOOTSTRAP, ...) and the cluster's own, read by ``ClusterSettings.from_env``:
-
-====================== ========= ==========================================================
-variable               default   meaning
-====================== ========= ==========================================================
-EOC_TOPIC_PREFIX       (empty)   prefix of every topic and of the worker's consumer group
-EOC_KAFKA_PARTITIONS   8         partitions of the co-partitioned topics (set once)
-EOC_KAFKA_REPLICATION  1         replication factor of the topics (3 in production)
-EOC_WORKER_WEB_PORT    (none)    Faust's web port; without it the worker runs without web
-EOC_WORKER_BATCH       500       most records a worker folds per batch
-EOC_WORKER_BATCH_MS    2         longest a worker waits to fill a batch (milliseconds)
-EOC_WORKER_ID          (none)    static group member id: a restarted worker resumes at once
-EOC_WORKER_SESSION_S   10        seconds before a silent worker's partitions go to others
-EOC_RELAY_WATERMARK_S  0.5       how often the relay confirms what Kafka has acknowledged
-EOC_LOG_LEVEL          info      log level of the cluster processes
-EOC_HEARTBEAT_FILE     (none)    a file the relay and the worker touch while they work
-EOC_WORKER_CRASH_AFTER (none)    tests only: <batches>:<rows>, the worker dies mid-batch
-====================== ========= ==========================================================
+Each process of a cluster deployment is built here from its settings: the core settings of
+``eoc.config`` and the cluster's own, both from ``eoc.settings.EnvSettings`` (every variable,
+its default and its meaning: README, Configuration).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +15,10 @@ from typing import Any
 
 from consumers.topics import PARTITIONS, Layout
 
+from pydantic import ValidationError
+
 from .config import Settings
+from .settings import ConfigurationError, EnvSettings, default_data_dir, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -50,39 +35,41 @@ class ClusterSettings:
     relay_watermark_s: float = 0.5
     log_level: str = "info"
     heartbeat_file: str | None = None
-    data_dir: Path = Path(".eoc-data")
+    data_dir: Path = field(default_factory=default_data_dir)
     worker_crash_after: tuple[int, int] | None = None
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    log_format: str = "json"
+    metrics_port: int | None = None
+    kafka_timeout_s: float = 5.0
+    env: Mapping[str, str] | None = field(default=None, repr=False)  # None: the process's own
+    e: EnvSettings | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClusterSettings:
-        env = dict(os.environ if env is None else env)
-        web = env.get("EOC_WORKER_WEB_PORT")
+        try:
+            e = EnvSettings.read(env)
+        except ValidationError as problem:
+            raise ConfigurationError(describe_error(problem)) from None
+        return cls.from_env_settings(e, env)
+
+    @classmethod
+    def from_env_settings(cls, e: EnvSettings, env: Mapping[str, str] | None = None) -> ClusterSettings:
         return cls(
-            kafka_bootstrap=env.get("EOC_KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
-            layout=Layout(
-                prefix=env.get("EOC_TOPIC_PREFIX", ""),
-                partitions=int(env.get("EOC_KAFKA_PARTITIONS", PARTITIONS)),
-                replication=int(env.get("EOC_KAFKA_REPLICATION", 1)),
-            ),
-            worker_web_port=int(web) if web else None,
-            worker_batch=int(env.get("EOC_WORKER_BATCH", cls.worker_batch)),
-            worker_batch_ms=float(env.get("EOC_WORKER_BATCH_MS", cls.worker_batch_ms)),
-            worker_id=env.get("EOC_WORKER_ID") or None,
-            worker_session_s=float(env.get("EOC_WORKER_SESSION_S", cls.worker_session_s)),
-            relay_watermark_s=float(env.get("EOC_RELAY_WATERMARK_S", cls.relay_watermark_s)),
-            log_level=env.get("EOC_LOG_LEVEL", cls.log_level).lower(),
-            heartbeat_file=env.get("EOC_HEARTBEAT_FILE") or None,
-            data_dir=Path(env.get("EOC_DATA_DIR", ".eoc-data")),
-            worker_crash_after=_crash_after(env.get("EOC_WORKER_CRASH_AFTER")),
-            env=env,
+            kafka_bootstrap=e.kafka_bootstrap,
+            layout=Layout(prefix=e.topic_prefix, partitions=e.kafka_partitions, replication=e.kafka_replication),
+            worker_web_port=e.worker_web_port, worker_batch=e.worker_batch, worker_batch_ms=e.worker_batch_ms,
+            worker_id=e.worker_id or None, worker_session_s=e.worker_session_s,
+            relay_watermark_s=e.relay_watermark_s, log_level=e.log_level, log_format=e.log_format,
+            heartbeat_file=str(e.heartbeat_file) if e.heartbeat_file else None,
+            data_dir=e.resolved_data_dir(), worker_crash_after=_crash_after(e.worker_crash_after),
+            metrics_port=e.metrics_port, kafka_timeout_s=e.kafka_timeout_s,
+            env=dict(env) if env is not None else None, e=e,
         )
 
     def core(self, **overrides: Any) -> Settings:
         """The core settings; the cluster's event store is PostgreSQL."""
-        settings = Settings.from_env(self.env, **overrides)
+        settings = Settings.from_env_settings(self.e or EnvSettings.read(self.env), **overrides)
         if settings.store != "postgres":
-            raise ValueError("cluster processes use the PostgreSQL event store: set EOC_STORE=postgres "
+            raise ConfigurationError("cluster processes use the PostgreSQL event store: set EOC_STORE=postgres "
                              "and EOC_PG_DSN")
         return settings
 

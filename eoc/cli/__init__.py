@@ -28,7 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in MODULES:
         importlib.import_module(name).register(sub)
     args = parser.parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except ValueError as problem:  # a setting the process cannot start with: one line, no traceback
+        from ..config import WeakSecret
+        from ..settings import ConfigurationError
+
+        if not isinstance(problem, ConfigurationError | WeakSecret):
+            raise
+        print(f"eoc {args.command}: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from events.jalali import BadMoment, describe, parse_moment
 from events.vocabulary import NATIONAL, Role
 
 from ..config import Settings
+from ..settings import EnvSettings
 
 ROLES = [str(r) for r in Role if r != Role.SYSTEM]
 
@@ -309,7 +309,7 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
 
     from ..auth import TokenSigner
 
-    token = args.token or os.environ.get("EOC_TOKEN") or TokenSigner(settings.token_secret).issue(
+    token = args.token or EnvSettings.read().token or TokenSigner(settings.token_secret).issue(
         "auditor", NATIONAL, sub="eoc-diff", ttl_s=600)
     answer = httpx.get(args.live.rstrip("/") + "/api/v1/boards", headers={"Authorization": f"Bearer {token}"},
                        timeout=60)

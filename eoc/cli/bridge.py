@@ -15,9 +15,8 @@ import signal
 
 from events.sealing import Unreadable, unseal
 
-from ..auth import TokenSigner
 from ..config import Settings
-from ..keyring import Keyring, PostgresKeyring, SQLiteKeyring
+from ..keyring import Keyring
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,24 +39,15 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(cluster.log_level)
     settings = Settings.from_env()
     topic = args.topic or cluster.layout.boards
-    from ..access_log import AccessLog
-    from ..auth import Authenticator
-    from ..bootstrap import make_keyring
+    from ..bootstrap import make_authenticator, make_keyring, open_identity
     from ..config import secure_data_dir
     from ..transport import server_ssl
-    from ..users import UserDirectory
 
     secure_data_dir(settings.data_dir)
     keyring: Keyring = make_keyring(settings)
     # The same user directory and access log as the API: revoked sessions close here too.
-    users_dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
-    if users_dsn:
-        directory, access_log = UserDirectory(dsn=users_dsn), AccessLog(dsn=users_dsn)
-    else:
-        directory = UserDirectory(path=settings.data_dir / "users.sqlite")
-        access_log = AccessLog(path=settings.data_dir / "access.sqlite")
-    signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
-                           sessionless=settings.sessionless_tokens)
+    directory, access_log = open_identity(settings)
+    signer = make_authenticator(settings, directory)
 
     def unseal_place(centre_id: str, token: str) -> dict[str, float] | None:
         try:

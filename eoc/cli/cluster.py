@@ -81,8 +81,9 @@ def run_relay(args: argparse.Namespace) -> int:
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)
+    settings = cs.core(token_secret=b"the-relay-issues-no-tokens")  # a bad setting stops it first
     ensure_topics(cs)
-    relay = build_relay(cs)
+    relay = build_relay(cs, settings=settings)
 
     def stop(_sig: int, _frame: object) -> None:
         relay.stop()
@@ -121,13 +122,13 @@ def run_api(args: argparse.Namespace) -> int:
 
     cs = ClusterSettings.from_env()
     configure_logging(cs.log_level)
-    ensure_topics(cs)
     overrides: dict[str, object] = {}
     if args.host:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
     settings = cs.core(**overrides)
+    ensure_topics(cs)
     api = build_api(cs, settings=settings)
     try:
         uvicorn.run(create_api(api.system), host=settings.host, port=settings.port,
