@@ -22,6 +22,7 @@ from projections.visibility import visible_rows
 
 from . import commands as c
 from .api_docs import mount_docs
+from .api_metrics import install_metrics
 from .access_log import record_secret_reads
 from .auth import Claims
 from .identity_api import identity_router
@@ -53,6 +54,8 @@ def create_api(system: System) -> FastAPI:
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
     api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
     api.add_middleware(Limits)
+    if system.metrics is not None:  # added last of all: counts what the limits refuse too
+        install_metrics(api, system.metrics)
     svc = system.service
 
     def claims(request: Request,

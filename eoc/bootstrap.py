@@ -17,6 +17,7 @@ from .idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
 from .callers import CallerIndex, index_key
 from .keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
 from .limits import Limits
+from .metrics import Metrics, watch_dependency, watch_follower, watch_writer
 from .service import CommandService, EOCApplication
 from .signin import SignIn
 from .users import UserDirectory
@@ -36,6 +37,7 @@ class System:
     access_log: AccessLog | None = None
     signin: SignIn | None = None
     limits: Limits | None = None
+    metrics: Metrics | None = None  # /metrics, /readyz (eoc/metrics.py)
 
     def start_checkpoints(self, *, every_events: int = 1000, every_s: float = 60.0, kafka: bool = False) -> Any:
         """Sign and keep audit checkpoints of the log as it grows (eoc/audit/checkpoints.py)."""
@@ -120,6 +122,38 @@ def attach_identity(system: System) -> System:
     return system
 
 
+class CountedTelemetry:
+    """The embedded system's telemetry: straight onto the boards, counted for /metrics."""
+
+    def __init__(self, apply: Callable[[Any], Any]) -> None:
+        self.apply = apply
+        self.published = 0
+
+    def __call__(self, envelope: Any) -> None:
+        self.apply(envelope)
+        self.published += 1
+
+
+def store_check(app: EOCApplication) -> Callable[[], str | None]:
+    def check() -> str | None:
+        app.recorder.max_notification_id()  # raises when the store is out of reach
+        return None
+    return check
+
+
+def embedded_metrics(system: System, telemetry: CountedTelemetry) -> Metrics:
+    """The embedded process's figures: writer, follower, telemetry (the bridge adds its own)."""
+    metrics = Metrics("embedded")
+    app, follower = system.app, system.follower
+    watch_writer(metrics, system.service.writer)
+    watch_follower(metrics, "embedded", lambda: app.recorder.max_notification_id() or 0,
+                   lambda: follower.position, lambda: follower.dead_letters)
+    metrics.watch("eoc_telemetry_reports", "counter", "position reports by outcome",
+                  lambda: {("published",): telemetry.published}, labels=("outcome",))
+    watch_dependency(metrics, "store", store_check(app))
+    return metrics
+
+
 def checkpoint_table(settings: Settings) -> Any:
     """Where the signed checkpoints are kept beside the store."""
     from .audit.checkpoints import PostgresCheckpointLog, SQLiteCheckpointLog
@@ -144,11 +178,13 @@ def build(
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
-    service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock,
+    telemetry = CountedTelemetry(follower.apply_telemetry)
+    service = CommandService(app, keyring, telemetry=telemetry, clock=clock,
                              late_window=settings.late_entry_window)
     service.callers = make_caller_index(settings)
     system = attach_identity(System(settings, app, keyring, service, follower,
                                     Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))
+    system.metrics = embedded_metrics(system, telemetry)
     if start_follower:
         follower.start()
     return system

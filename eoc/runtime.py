@@ -17,6 +17,7 @@ import uvicorn
 
 from .api import create_api
 from .bootstrap import System
+from .metrics import watch_hub
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ async def serve_embedded(
         ssl_keyfile=str(system.settings.tls_key) if tls else None))
     # ``bridge_options``: e.g. the demo's simulated clock (``now``, ``clock``) for the bridge's frames.
     bridge = await start_embedded_bridge(system, host=host, port=bridge_port, **(bridge_options or {}))
+    if system.metrics is not None:
+        watch_hub(system.metrics, bridge.hub)  # the embedded bridge's figures on the API's /metrics
     if system.checkpoints is None:
         system.start_checkpoints()  # auditors get signed checkpoints of the embedded log too
     api_task = asyncio.create_task(server.serve(), name="api")

@@ -17,6 +17,9 @@ from events.sealing import Unreadable, unseal
 
 from ..config import Settings
 from ..keyring import Keyring
+from consumers.telemetry import kafka_down
+
+from ..metrics import Metrics, watch_dependency
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cluster import ClusterSettings, configure_logging
 
     cluster = ClusterSettings.from_env()
-    configure_logging(cluster.log_level)
+    configure_logging(cluster.log_level, cluster.log_format)
     settings = Settings.from_env()
     topic = args.topic or cluster.layout.boards
     from ..bootstrap import make_authenticator, make_keyring, open_identity
@@ -56,12 +59,15 @@ def run(args: argparse.Namespace) -> int:
             return None
 
     port = args.port or settings.port + 1
+    metrics = Metrics("bridge")
+    watch_dependency(metrics, "kafka", lambda: kafka_down(settings.kafka_bootstrap))
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        down_since: float | None = None
         while True:  # Kafka may come up after the bridge (a deployment starts them together)
             feed = KafkaBoardFeed(settings.kafka_bootstrap, topic, wait_for_topic_s=None)
             try:
@@ -70,14 +76,19 @@ def run(args: argparse.Namespace) -> int:
                                             access_log=access_log, allowed_origins=settings.allowed_origins,
                                             max_unauthenticated=settings.ws_max_unauthenticated,
                                             max_per_user=settings.ws_max_per_user,
-                                            ssl=server_ssl(settings.tls_cert, settings.tls_key))
+                                            ssl=server_ssl(settings.tls_cert, settings.tls_key), metrics=metrics)
                 break
             except KafkaError as problem:
-                print(f"Kafka at {settings.kafka_bootstrap} not reachable ({problem}); trying again in 3 s")
+                if down_since is None:  # one line for the outage, not one per attempt
+                    down_since = loop.time()
+                    print(f"eoc bridge: Kafka at {settings.kafka_bootstrap} is down ({type(problem).__name__}); "
+                          "waiting for it", flush=True)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 3)
+                    await asyncio.wait_for(stop.wait(), 1)
                 if stop.is_set():
                     return
+        if down_since is not None:
+            print(f"eoc bridge: Kafka is back after {loop.time() - down_since:.0f} s", flush=True)
         print(f"EOC bridge on ws://{settings.host}:{handle.port}/ fed by {topic} on {settings.kafka_bootstrap}")
         if not args.no_page:
             print(f"  dashboard  http://{settings.host}:{handle.port}/ (people sign in through the API's /signin.html)")

@@ -8,11 +8,14 @@ resume with nothing lost and nothing counted twice.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from pathlib import Path
 
-from ..cluster import ClusterSettings, configure_logging, ensure_topics
+from consumers.telemetry import kafka_down
+
+from ..cluster import ClusterSettings, check_kafka, configure_logging, ensure_topics, wait_for_kafka
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "events" / "asyncapi.yaml"
 
@@ -53,13 +56,15 @@ def run_topics(args: argparse.Namespace) -> int:
             Path(args.asyncapi).write_text(text, encoding="utf-8")
             print(f"wrote {args.asyncapi}")
         return 0
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
+    check_kafka(cs)  # down: one line (eoc topics: Kafka at ... is down), not a 30 s wait and a traceback
     if args.check:
         from kafka import KafkaAdminClient
 
         from consumers.topics import describe_topics
 
-        admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics")
+        admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics",
+                                 bootstrap_timeout_ms=int(cs.kafka_timeout_s * 1000))
         try:
             states = describe_topics(admin, cs.layout)
         finally:
@@ -77,24 +82,58 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def run_relay(args: argparse.Namespace) -> int:
+    """Publish the log to Kafka; while Kafka is down, wait for it (one line), then resume
+    where Kafka's partitions end (the relay's resume point), as after a restart."""
+    import logging
+    import threading
+
     from ..cluster import build_relay
+    from ..metrics import serve_health
 
+    log = logging.getLogger("eoc.relay")
     cs = ClusterSettings.from_env()
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
     settings = cs.core(token_secret=b"the-relay-issues-no-tokens")  # a bad setting stops it first
-    ensure_topics(cs)
-    relay = build_relay(cs, settings=settings)
+    stop = threading.Event()
+    current: list = []
 
-    def stop(_sig: int, _frame: object) -> None:
-        relay.stop()
+    def on_signal(_sig: int, _frame: object) -> None:
+        stop.set()
+        for relay in current:
+            relay.stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        relay.run()
-    finally:
-        relay.close()
-        relay.app.close()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = None
+    while not stop.is_set():
+        if not wait_for_kafka(cs, "relay", stop):
+            break
+        try:
+            ensure_topics(cs)
+            relay = build_relay(cs, settings=settings)
+        except Exception as exc:  # Kafka went again between the check and the client
+            log.warning("Kafka at %s does not answer (%s: %s); trying again", cs.kafka_bootstrap,
+                        type(exc).__name__, exc)
+            stop.wait(1.0)
+            continue
+        current[:] = [relay]
+        if cs.metrics_port is not None:
+            if server is None:
+                server = serve_health(relay.metrics, cs.web_bind, cs.metrics_port)
+            else:
+                server.metrics = relay.metrics  # type: ignore[attr-defined]  # the new relay's figures
+        try:
+            relay.run()
+        except Exception as exc:
+            if stop.is_set():
+                break
+            log.warning("the relay stopped (%s: %s); it resumes when Kafka answers", type(exc).__name__, exc)
+            stop.wait(1.0)
+        finally:
+            relay.close()
+            relay.app.close()
+    if server is not None:
+        server.shutdown()
     return 0
 
 
@@ -102,15 +141,18 @@ def run_worker(args: argparse.Namespace) -> int:
     from consumers.worker import run_worker as run
 
     from ..cluster import build_worker
+    from ..metrics import logging_config
 
     cs = ClusterSettings.from_env()
     if args.web_port:
         from dataclasses import replace
 
         cs = replace(cs, worker_web_port=args.web_port)
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
+    if not wait_for_kafka(cs, "worker"):
+        return 0
     ensure_topics(cs)  # Faust does not create its source topics with the right partitions
-    run(build_worker(cs), loglevel=cs.log_level)
+    run(build_worker(cs), loglevel=cs.log_level, logging_config=logging_config(cs.log_level, cs.log_format))
     return 0
 
 
@@ -121,14 +163,20 @@ def run_api(args: argparse.Namespace) -> int:
     from ..cluster import build_api
 
     cs = ClusterSettings.from_env()
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
     overrides: dict[str, object] = {}
     if args.host:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
     settings = cs.core(**overrides)
-    ensure_topics(cs)
+    # The API takes commands with Kafka down (they need only PostgreSQL): topics are the
+    # relay's and the worker's to make; position reports wait for Kafka (TelemetryPublisher).
+    if kafka_down(cs.kafka_bootstrap) is None:
+        ensure_topics(cs)
+    else:
+        logging.getLogger("eoc.api").warning("Kafka at %s is down (%s): the API takes commands; position "
+                                             "reports wait for it", cs.kafka_bootstrap, kafka_down(cs.kafka_bootstrap))
     api = build_api(cs, settings=settings)
     try:
         uvicorn.run(create_api(api.system), host=settings.host, port=settings.port,
@@ -151,7 +199,7 @@ def run_watchdog(args: argparse.Namespace) -> int:
     from ..watchdog import Watchdog
 
     cs = ClusterSettings.from_env()
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
     cluster = build_api(cs)
     stop = threading.Event()
 
