@@ -109,12 +109,13 @@ class BoardTopicView:
             if problem is not None:
                 if down_since is None:
                     down_since = time.monotonic()
-                    log.warning("cannot read %s (%s); the boards stay as they were until it answers",
-                                self.topic, problem)
+                    # Info: the publisher's warning is the outage's one line.
+                    log.info("cannot read %s (%s); the boards stay as they were until it answers",
+                             self.topic, problem)
                 self._stop.wait(1.0)
                 continue
             if down_since is not None:
-                log.warning("reading %s again after %.0f s", self.topic, time.monotonic() - down_since)
+                log.info("reading %s again after %.0f s", self.topic, time.monotonic() - down_since)
                 down_since = None
             try:
                 while not self._stop.is_set():

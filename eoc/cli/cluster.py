@@ -8,7 +8,6 @@ resume with nothing lost and nothing counted twice.
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -171,12 +170,10 @@ def run_api(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     settings = cs.core(**overrides)
     # The API takes commands with Kafka down (they need only PostgreSQL): topics are the
-    # relay's and the worker's to make; position reports wait for Kafka (TelemetryPublisher).
+    # relay's and the worker's to make then; position reports wait for Kafka, and the
+    # TelemetryPublisher says so in one line.
     if kafka_down(cs.kafka_bootstrap) is None:
         ensure_topics(cs)
-    else:
-        logging.getLogger("eoc.api").warning("Kafka at %s is down (%s): the API takes commands; position "
-                                             "reports wait for it", cs.kafka_bootstrap, kafka_down(cs.kafka_bootstrap))
     api = build_api(cs, settings=settings)
     try:
         uvicorn.run(create_api(api.system), host=settings.host, port=settings.port,
