@@ -90,7 +90,8 @@ class EnvSettings(BaseSettings):
     audit_key: Path | None = _f(None, "api, demo, cli", "the key that signs audit checkpoints",
                                 shown="`audit_ed25519.pem` in the data directory")
     # ------------------------------------------------------------------ the edges
-    host: str = _f("127.0.0.1", "api, bridge, demo, cli", "address of the API and dashboard (and of `eoc board`'s API)")
+    host: str = _f("127.0.0.1", ALL, "address the API, the dashboard and every `/metrics` listen on "
+                   "(and `eoc board`'s API)")
     port: int = _f(8123, "api, bridge, demo, cli", "port of the API and dashboard (the bridge listens on port + 1)")
     tls_cert: Path | None = _f(None, "api, bridge, demo", "TLS certificate of the API and the bridge", shown="none (plain)")
     tls_key: Path | None = _f(None, "api, bridge, demo", "TLS key of the API and the bridge", shown="none (plain)")
@@ -123,9 +124,9 @@ class EnvSettings(BaseSettings):
     worker_crash_after: str | None = _f(None, "worker", "tests only: `<batches>:<rows>`, the worker dies mid-batch")
     relay_watermark_s: float = _f(0.5, "relay", "how often the relay confirms what Kafka has acknowledged")
     heartbeat_file: Path | None = _f(None, "relay, worker", "a file the relay and the worker touch while they work")
-    metrics_port: int | None = _f(None, "relay, worker",
-                                  "port of `/metrics`, `/healthz`, `/readyz` of the relay and the worker "
-                                  "(the API and the bridge serve them on their own port)")
+    metrics_port: int | None = _f(None, "relay, watchdog",
+                                  "port of `/metrics`, `/healthz`, `/readyz` of the relay and the watchdog "
+                                  "(the API and the bridge serve them on their own port, a worker on its web port)")
     log_level: Literal["debug", "info", "warn", "warning", "error", "crit"] = _f("info", ALL, "log level")
     log_format: Literal["json", "text"] = _f("json", "api, relay, worker, bridge, watchdog",
                                              "`json`: one JSON object a line; `text`: for a person")

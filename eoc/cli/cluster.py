@@ -206,6 +206,10 @@ def run_watchdog(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     lock = AdvisoryLock(cluster.system.settings.pg_dsn or "", f"eoc-watchdog:{cs.layout.events}")
+    if cs.metrics_port is not None and cluster.system.metrics is not None:
+        from ..metrics import serve_health
+
+        serve_health(cluster.system.metrics, cs.web_bind, cs.metrics_port)
     try:
         lock(stop)  # wait to be the one watchdog
         dog = Watchdog(cluster.system)
