@@ -121,5 +121,8 @@ def test_ops_grafana_dashboard_shows_every_metric_and_prometheus_scrapes_every_p
         assert service in compose
     assert "./docs/prometheus.yml:/etc/prometheus/prometheus.yml" in compose
     assert "./docs/grafana/provisioning:/etc/grafana/provisioning" in compose
+    caddy = (root / "docs/Caddyfile").read_text(encoding="utf-8")
+    assert caddy.count("@inside path /metrics /readyz") == 2  # the figures stay inside the compose network
+    assert "reverse_proxy grafana:3000" in caddy
     datasource = (root / "docs/grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8")
     assert "uid: eoc-prometheus" in datasource and "http://prometheus:9090" in datasource
