@@ -272,5 +272,11 @@ def test_ops_metrics_cluster_processes(cluster, writer, clock) -> None:
     wait_until(lambda: value(scrape("api") or "", "eoc_follower_lag_events", runner="workers") == 0,
                timeout=180, what="the boards topic to catch up with the store")
     bridge = scrape("bridge") or ""
-    assert "eoc_bridge_clients" in bridge and "eoc_bridge_backlog_frames" in bridge
+    assert value(bridge, "eoc_bridge_clients") == 0 and "eoc_bridge_backlog_frames" in bridge
     assert value(bridge, "eoc_dependency_up", dependency="kafka") == 1
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{bridge_port}/?token={token}", open_timeout=30) as dashboard:
+        assert json.loads(dashboard.recv(timeout=30))["type"] == "snapshot"
+        wait_until(lambda: value(scrape("bridge") or "", "eoc_bridge_clients") == 1, timeout=30,
+                   what="the bridge to count the open dashboard")
