@@ -126,3 +126,94 @@ def test_ops_grafana_dashboard_shows_every_metric_and_prometheus_scrapes_every_p
     assert "reverse_proxy grafana:3000" in caddy
     datasource = (root / "docs/grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8")
     assert "uid: eoc-prometheus" in datasource and "http://prometheus:9090" in datasource
+
+
+# ---------------------------------------------------------------------- telemetry through an outage
+
+
+class _FakeProducer:
+    """Records what is sent; raises as a producer does when Kafka stops answering."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.broken = False
+
+    def send(self, topic: str, **_: object):
+        from kafka.errors import KafkaTimeoutError
+
+        if self.broken:
+            raise KafkaTimeoutError("Failed to update metadata after 5.0 secs.")
+        self.sent.append(topic)
+
+        class Future:
+            def add_errback(self, _fn: object) -> None:
+                pass
+
+        return Future()
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+def _position(n: int):
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from events.envelope import Envelope, iso
+
+    now = iso(datetime.now(UTC))
+    return Envelope(type="TeamPositionReported", version=1, id=str(uuid4()), aggregate_id=f"team-{n}",
+                    aggregate_version=2, occurred_at=now, recorded_at=now, province="QZV", county="Qazvin",
+                    actor={"role": "team", "user": "tablet"}, exercise=False,
+                    payload={"position": {"lat": 36.2, "lon": 50.0}, "speed_kmh": 0.0, "heading": 0.0})
+
+
+def test_ops_telemetry_waits_for_kafka_within_a_bound_and_goes_out_when_it_is_back() -> None:
+    import socket
+
+    from consumers.telemetry import Backpressure, TelemetryPublisher
+    from consumers.topics import Layout
+    from tests.test_cluster_support import wait_until
+    from tests.served import free_port
+
+    port = free_port()
+    producers: list[_FakeProducer] = []
+
+    def make() -> _FakeProducer:
+        producers.append(_FakeProducer())
+        return producers[-1]
+
+    layout = Layout(prefix="t.")
+    publisher = TelemetryPublisher(f"127.0.0.1:{port}", layout, buffer=2, retry_s=0.1,
+                                   make_producer=make)  # type: ignore[arg-type]
+    listener = socket.socket()
+    try:
+        publisher.publish(_position(1))
+        publisher.publish(_position(2))
+        with pytest.raises(Backpressure, match="Kafka"):
+            publisher.publish(_position(3))
+        assert publisher.counts() == {"published": 0, "held": 2, "refused": 1, "failed": 0}
+        wait_until(lambda: publisher.down, timeout=30, what="the publisher to see Kafka down")
+        assert "127.0.0.1" in str(publisher.down)
+        # Kafka comes back: the held reports go out, in order, and new ones go straight on.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(8)
+        wait_until(lambda: publisher.published == 2, timeout=30, what="the held reports to go out")
+        assert publisher.down is None and publisher.buffered == 0
+        assert producers[0].sent == [layout.telemetry, layout.positions_latest] * 2
+        publisher.publish(_position(4))
+        assert publisher.published == 3
+        # Kafka goes away in the middle: the producer gives up, the report waits, then goes out
+        # with a new producer once Kafka answers again.
+        producers[0].broken = True
+        publisher.publish(_position(5))
+        assert publisher.buffered == 1 and publisher.down
+        wait_until(lambda: publisher.published == 4 and len(producers) == 2, timeout=30,
+                        what="the report held in the middle of an outage to go out")
+    finally:
+        listener.close()
+        publisher.close()
