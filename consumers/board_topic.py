@@ -16,6 +16,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers.kafka_codec import decode_row
+from consumers.telemetry import kafka_down
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ Listener = Callable[[int, dict[str, Any]], None]
 
 def _consumer(bootstrap: str, topic: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             auto_offset_reset="earliest", client_id="eoc-board-reader")
+                             auto_offset_reset="earliest", client_id="eoc-board-reader",
+                             bootstrap_timeout_ms=5_000, reconnect_backoff_max_ms=1_000)
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
         consumer.close()
@@ -93,15 +95,28 @@ class BoardTopicView:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        down_since: float | None = None
         while not self._stop.is_set():
-            try:
-                consumer, _ = _consumer(self.bootstrap, self.topic)
-                with self._lock:
-                    self.rows = {}  # read again from the beginning: the topic is the truth
-            except Exception:
-                log.exception("cannot read %s; trying again", self.topic)
-                self._stop.wait(2.0)
+            # Kafka down: one line when it goes, one when it is back; checked every second.
+            problem = kafka_down(self.bootstrap)
+            if problem is None:
+                try:
+                    consumer, _ = _consumer(self.bootstrap, self.topic)
+                    with self._lock:
+                        self.rows = {}  # read again from the beginning: the topic is the truth
+                except Exception as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+            if problem is not None:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    # Info: the publisher's warning is the outage's one line.
+                    log.info("cannot read %s (%s); the boards stay as they were until it answers",
+                             self.topic, problem)
+                self._stop.wait(1.0)
                 continue
+            if down_since is not None:
+                log.info("reading %s again after %.0f s", self.topic, time.monotonic() - down_since)
+                down_since = None
             try:
                 while not self._stop.is_set():
                     polled = consumer.poll(timeout_ms=500, max_records=10_000)
@@ -121,8 +136,8 @@ class BoardTopicView:
                                 listener(self.sequence, changes)
                             except Exception:
                                 log.exception("a board listener failed")
-            except Exception:
-                log.exception("reading %s failed; starting again", self.topic)
+            except Exception as exc:
+                log.warning("reading %s failed (%s: %s); starting again", self.topic, type(exc).__name__, exc)
             finally:
                 consumer.close()
 

@@ -73,6 +73,7 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         max_in_flight_requests_per_connection=5,  # the most idempotence keeps ordered
         retries=2_147_483_647,
         delivery_timeout_ms=120_000,
+        reconnect_backoff_max_ms=1_000,  # back within a second of Kafka's return, not 30 s
         client_id="eoc-relay",
     )
     cfg.update(overrides)
@@ -151,6 +152,7 @@ class Relay:
         self.last_sent = 0  # log position of the last event handed to the producer
         self.watermark = 0  # every event up to here is acknowledged by Kafka
         self.resume: ResumePoint | None = None
+        self.metrics: Any = None  # eoc.app.metrics.Metrics, set by the composition root
         self.ready = threading.Event()  # set once the relay follows the log
         self._stop = threading.Event()
         self._subscription: Any = None

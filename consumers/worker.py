@@ -342,6 +342,7 @@ def create_app(
     crash_after: tuple[int, int] | None = None,
     datadir: str | None = None,
     heartbeat: Any = None,
+    web_bind: str = "127.0.0.1",
 ) -> tuple[faust.App, BoardProcessor]:
     """The worker's Faust app, its agent and tables. Topics must exist (``eoc topics``).
 
@@ -360,7 +361,7 @@ def create_app(
         value_serializer="raw",
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
-        web_bind="127.0.0.1",
+        web_bind=web_bind,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger=0.001,
@@ -401,7 +402,9 @@ def create_app(
     return app, processor
 
 
-def run_worker(app: faust.App, *, loglevel: str = "warn") -> None:
-    """Run the worker until SIGTERM/SIGINT (blocks)."""
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+def run_worker(app: faust.App, *, loglevel: str = "warn", logging_config: dict[str, Any] | None = None) -> None:
+    """Run the worker until SIGTERM/SIGINT (blocks); ``logging_config``: a dictConfig for the
+    records of every library (the cluster's JSON lines)."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+                          logging_config=logging_config)
     worker.execute_from_commandline()

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from eoc.app.access_log import record_secret_reads
+from eoc.app.metrics import health_answer, watch_hub
 from eoc.domain.errors import Unauthorized
 from eoc.http.transport import headers_for, server_ssl
 from events import reference
@@ -91,6 +92,7 @@ async def start_bridge(
     max_per_user: int = 8,
     revocation_s: float = p.REVOCATION_S,
     ssl: Any = None,
+    metrics: Any = None,
     **hub_options: Any,
 ) -> BridgeHandle:
     """Start the feed, then listen. With ``serve_page`` plain HTTP GETs get the dashboard too.
@@ -104,7 +106,11 @@ async def start_bridge(
     hub = Hub(feed, unseal, **hub_options)
     await hub.start()
     sessions = _Sessions(hub, signer, max_unauthenticated=max_unauthenticated, max_per_user=max_per_user)
-    guard = _OriginGuard(allowed_origins, functools.partial(_serve_page, map_tiles=map_tiles) if serve_page else None)
+    page = functools.partial(_serve_page, map_tiles=map_tiles) if serve_page else None
+    if metrics is not None:  # ``eoc.app.metrics.Metrics``: /metrics, /healthz, /readyz on this port
+        watch_hub(metrics, hub)
+        page = functools.partial(_serve_health, metrics=metrics, then=page)
+    guard = _OriginGuard(allowed_origins, page)
     try:
         server = await serve(
             sessions.handle, host, port, ssl=ssl,
@@ -308,9 +314,19 @@ def _serve_page(conn: ServerConnection, request: Request, map_tiles: str = "") -
     return _response(200, target.read_bytes(), ctype)
 
 
+def _serve_health(conn: ServerConnection, request: Request, *, metrics: Any, then: Any) -> Response | None:
+    """The operators' endpoints of a standalone bridge, on its own port."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        answer = health_answer(metrics, unquote(urlsplit(request.path).path))
+        if answer is not None:
+            status, body, ctype = answer
+            return _response(status, body, ctype)
+    return then(conn, request) if then is not None else None
+
+
 def _response(status: int, body: bytes, ctype: str) -> Response:
-    reason = {200: "OK", 403: "Forbidden", 404: "Not Found"}.get(status, "")
-    if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
+    reason = {200: "OK", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
+    if (ctype.startswith("text/") and "charset" not in ctype) or ctype in ("application/javascript", "application/json"):
         ctype += "; charset=utf-8"
     headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
                        ("Cache-Control", "no-cache"), *headers_for("/").items()])

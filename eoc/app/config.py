@@ -1,4 +1,5 @@
-"""Settings: read from the environment here and nowhere else (see README, Configuration)."""
+"""The system's settings, built from the environment's (``eoc.app.settings.EnvSettings``, the one
+place that reads it; see README, Configuration)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from eoc.app.settings import (
+    ConfigurationError,
+    EnvSettings,
+    default_data_dir,
+    describe_error,
+    resolve_data_dir,
+)
+
 
 @dataclass(frozen=True)
 class Settings:
     store: str = "sqlite"  # sqlite | postgres
-    data_dir: Path = Path(".eoc-data")
+    data_dir: Path = field(default_factory=default_data_dir)  # absolute (eoc/app/settings.py)
     pg_dsn: str | None = None
     token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     host: str = "127.0.0.1"
@@ -48,74 +59,56 @@ class Settings:
     # Tokens that name no sign-in session (``eoc token``, programs): fine on a developer's
     # machine; a deployment turns them off so that every actor is a person who signed in.
     sessionless_tokens: bool = True
+    telemetry_buffer: int = 10_000  # position reports held while Kafka is down (then 503)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        if "EOC_STORE" in env:
-            values["store"] = env["EOC_STORE"]
-        if "EOC_DATA_DIR" in env:
-            values["data_dir"] = Path(env["EOC_DATA_DIR"])
-        pg_dsn = _secret(env, "EOC_PG_DSN")  # or EOC_PG_DSN_FILE: it holds the password
+        """The settings of this environment (``eoc.app.settings.EnvSettings``), with overrides."""
+        try:
+            e = EnvSettings.read(env)
+        except ValidationError as problem:
+            raise ConfigurationError(describe_error(problem)) from None
+        return cls.from_env_settings(e, **overrides)
+
+    @classmethod
+    def from_env_settings(cls, e: EnvSettings, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "store": e.store, "data_dir": e.resolved_data_dir(), "host": e.host, "port": e.port,
+            "kafka_bootstrap": e.kafka_bootstrap, "aggregate_cache": e.aggregate_cache,
+            "single_writer": e.single_writer, "audit_key": e.audit_key, "topic_prefix": e.topic_prefix,
+            "map_tiles": e.map_tiles, "late_entry_window": timedelta(hours=e.late_entry_window_hours),
+            "keyring_path": e.keyring_path, "users_dsn": e.users_dsn or None, "tls_cert": e.tls_cert,
+            "tls_key": e.tls_key, "allowed_origins": e.allowed_origins, "rate_limit_scale": e.rate_limit_scale,
+            "ws_max_unauthenticated": e.ws_max_unauthenticated, "ws_max_per_user": e.ws_max_per_user,
+            "sessionless_tokens": e.sessionless_tokens, "telemetry_buffer": e.telemetry_buffer,
+        }
+        pg_dsn = e.secret("pg_dsn")  # or EOC_PG_DSN_FILE: it holds the password
         if pg_dsn is not None:
             values["pg_dsn"] = pg_dsn.decode()
-        token_secret = _secret(env, "EOC_TOKEN_SECRET")
+        token_secret = e.secret("token_secret")
         if token_secret is not None:
             values["token_secret"] = check_secret("EOC_TOKEN_SECRET", token_secret)
-        previous = _secret(env, "EOC_TOKEN_PREVIOUS_SECRETS")
+        previous = e.secret("token_previous_secrets")
         if previous:
             values["token_previous"] = tuple(check_secret("EOC_TOKEN_PREVIOUS_SECRETS", p.strip())
                                              for p in previous.split(b",") if p.strip())
-        master = _secret(env, "EOC_MASTER_KEY")
+        master = e.secret("master_key")
         if master is not None:
             values["master_key"] = check_secret("EOC_MASTER_KEY", master)
-        keyring_dsn = _secret(env, "EOC_KEYRING_DSN")  # its own credentials, as a Docker secret
+        keyring_dsn = e.secret("keyring_dsn")  # its own credentials, as a Docker secret
         if keyring_dsn:
             values["keyring_dsn"] = keyring_dsn.decode()
-        for name, key, kind in ( ("EOC_KEYRING_PATH", "keyring_path", Path),
-                                ("EOC_USERS_DSN", "users_dsn", str), ("EOC_TLS_CERT", "tls_cert", Path),
-                                ("EOC_TLS_KEY", "tls_key", Path)):
-            if env.get(name):
-                values[key] = kind(env[name])
-        if env.get("EOC_ALLOWED_ORIGINS"):
-            values["allowed_origins"] = tuple(o.strip() for o in env["EOC_ALLOWED_ORIGINS"].split(",") if o.strip())
-        if "EOC_RATE_LIMIT_SCALE" in env:
-            values["rate_limit_scale"] = float(env["EOC_RATE_LIMIT_SCALE"])
-        if "EOC_WS_MAX_UNAUTHENTICATED" in env:
-            values["ws_max_unauthenticated"] = int(env["EOC_WS_MAX_UNAUTHENTICATED"])
-        if "EOC_SESSIONLESS_TOKENS" in env:
-            values["sessionless_tokens"] = env["EOC_SESSIONLESS_TOKENS"].lower() in ("1", "true", "yes")
-        if "EOC_WS_MAX_PER_USER" in env:
-            values["ws_max_per_user"] = int(env["EOC_WS_MAX_PER_USER"])
-        if "EOC_HOST" in env:
-            values["host"] = env["EOC_HOST"]
-        if "EOC_PORT" in env:
-            values["port"] = int(env["EOC_PORT"])
-        if "EOC_KAFKA_BOOTSTRAP" in env:
-            values["kafka_bootstrap"] = env["EOC_KAFKA_BOOTSTRAP"]
-        if "EOC_SINGLE_WRITER" in env:
-            values["single_writer"] = env["EOC_SINGLE_WRITER"].lower() in ("1", "true", "yes")
-        if "EOC_AUDIT_KEY" in env:
-            values["audit_key"] = Path(env["EOC_AUDIT_KEY"])
-        if "EOC_TOPIC_PREFIX" in env:
-            values["topic_prefix"] = env["EOC_TOPIC_PREFIX"]
-        if "EOC_MAP_TILES" in env:
-            values["map_tiles"] = env["EOC_MAP_TILES"]
-        if "EOC_LATE_ENTRY_WINDOW_HOURS" in env:
-            values["late_entry_window"] = timedelta(hours=float(env["EOC_LATE_ENTRY_WINDOW_HOURS"]))
-        if "EOC_AGGREGATE_CACHE" in env:
-            values["aggregate_cache"] = int(env["EOC_AGGREGATE_CACHE"])
         values.update(overrides)
+        values["data_dir"] = resolve_data_dir(values["data_dir"])  # type: ignore[arg-type]
         if "token_secret" not in values:  # shared by `eoc demo` and `eoc token` on one machine
-            values["token_secret"] = _local_secret(Path(values.get("data_dir", cls.data_dir)))  # type: ignore[arg-type]
+            values["token_secret"] = _local_secret(values["data_dir"])  # type: ignore[arg-type]
             if "token_previous" not in values:  # kept by `eoc keys rotate`
-                values["token_previous"] = _local_previous(Path(values.get("data_dir", cls.data_dir)))  # type: ignore[arg-type]
+                values["token_previous"] = _local_previous(values["data_dir"])  # type: ignore[arg-type]
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.store not in ("sqlite", "postgres"):
-            raise ValueError(f"EOC_STORE must be sqlite or postgres, not {settings.store!r}")
+            raise ConfigurationError(f"EOC_STORE must be sqlite or postgres, not {settings.store!r}")
         if settings.store == "postgres" and not settings.pg_dsn:
-            raise ValueError("EOC_STORE=postgres needs EOC_PG_DSN (e.g. postgresql://postgres@127.0.0.1:55432/eoc)")
+            raise ConfigurationError("EOC_STORE=postgres needs EOC_PG_DSN (e.g. postgresql://postgres@127.0.0.1:55432/eoc)")
         return settings
 
     @property
@@ -170,15 +163,6 @@ def check_secret(name: str, value: bytes) -> bytes:
     if len(set(value)) < 10:
         raise WeakSecret(f"{name} repeats too few characters to be random: {fix}")
     return value
-
-
-def _secret(env: Mapping[str, str], name: str) -> bytes | None:
-    """A secret from the variable, or from the file its ``_FILE`` twin names (Docker secrets)."""
-    if env.get(name + "_FILE"):
-        return Path(env[name + "_FILE"]).read_bytes().strip()
-    if name in env:
-        return env[name].encode()
-    return None
 
 
 def secure_data_dir(path: Path) -> None:

@@ -23,6 +23,7 @@ from eventsourcing.application import (
     ProcessingEvent,
 )
 from eventsourcing.persistence import Recording
+from eventsourcing.utils import Environment
 
 from eoc.app import commands as c
 from eoc.app.auth import Claims, authorize
@@ -54,6 +55,16 @@ class EOCApplication(Application):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.saved_listeners: list[Callable[[int], None]] = []
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        """Only the environment we give (``Settings.eventsourcing_env``): the library would
+        merge the process environment and look up ``EOC_<KEY>`` first, so a stray ``EOC_SQLITE_DBNAME``
+        or ``EOC_PERSISTENCE_MODULE`` could move the store away from what Settings reports."""
+        values = dict(type(self).env)
+        if type(self).is_snapshotting_enabled or type(self).snapshotting_intervals:
+            values["IS_SNAPSHOTTING_ENABLED"] = "y"
+        values.update(env or {})
+        return Environment(name, values)
 
     def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any]) -> list[Recording]:
         """Save these events, in this order, in one transaction (``save`` orders them by

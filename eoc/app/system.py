@@ -12,6 +12,7 @@ from eoc.app.config import Settings
 from eoc.app.idempotency import KeyStore
 from eoc.app.keyring import Keyring
 from eoc.app.limits import Limits
+from eoc.app.metrics import Metrics
 from eoc.app.service import CommandService, EOCApplication
 from eoc.app.signin import SignIn
 from eoc.app.users import UserDirectory
@@ -44,6 +45,7 @@ class System:
     access_log: AccessLog | None = None
     signin: SignIn | None = None
     limits: Limits | None = None
+    metrics: Metrics | None = None  # /metrics, /readyz (eoc/app/metrics.py)
 
     def start_checkpoints(self, *, every_events: int = 1000, every_s: float = 60.0, kafka: bool = False) -> Any:
         """Sign and keep audit checkpoints of the log as it grows (eoc/audit/checkpoints.py)."""

@@ -107,6 +107,7 @@ class BatchWriter:
         self.conflicts = 0
         self.batches = 0
         self.commands = 0
+        self.on_batch: Callable[[int], None] | None = None  # told each batch's size (metrics)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._local = threading.local()
         self._thread = threading.Thread(target=self._loop, name="eoc-writer", daemon=True)
@@ -221,6 +222,8 @@ class BatchWriter:
             raise
         self.batches += 1
         self.commands += len(decided)
+        if self.on_batch is not None:
+            self.on_batch(len(decided))
         # Events are matched by (aggregate, version): a refused command's rollback may have
         # put back copies of the events that earlier commands of the batch triggered.
         ids = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id

@@ -21,7 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     for module in MODULES:
         module.register(sub)
     args = parser.parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except ValueError as problem:  # a setting the process cannot start with: one line, no traceback
+        from eoc.app.config import WeakSecret  # lazy: the CLI starts fast
+        from eoc.app.settings import ConfigurationError  # lazy: the CLI starts fast
+
+        if not isinstance(problem, ConfigurationError | WeakSecret):
+            raise
+        print(f"eoc {args.command}: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

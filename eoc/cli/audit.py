@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eoc.app.config import Settings
+from eoc.app.settings import EnvSettings
 from events.jalali import BadMoment, describe, parse_moment
 from events.vocabulary import NATIONAL, Role
 
@@ -311,7 +311,7 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
 
     from eoc.app.auth import TokenSigner  # lazy: the CLI starts fast
 
-    token = args.token or os.environ.get("EOC_TOKEN") or TokenSigner(settings.token_secret).issue(
+    token = args.token or EnvSettings.read().token or TokenSigner(settings.token_secret).issue(
         "auditor", NATIONAL, sub="eoc-diff", ttl_s=600)
     answer = httpx.get(args.live.rstrip("/") + "/api/v1/boards", headers={"Authorization": f"Bearer {token}"},
                        timeout=60)
@@ -378,7 +378,7 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _checkpoint_table(settings: Settings) -> Any:
-    from eoc.app.system import checkpoint_table  # lazy: the CLI starts fast
+    from eoc.main.bootstrap import checkpoint_table  # lazy: the CLI starts fast
 
     return checkpoint_table(settings)
 
@@ -436,12 +436,12 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:
-    from eoc.audit.checkpoints import (  # lazy: the CLI starts fast
+    from eoc.audit.checkpoints import (
         CheckpointPublisher,
         KafkaCheckpointLog,
         load_or_create_key,
         public_pem,
-    )
+    )  # lazy: the CLI starts fast
     from eoc.audit.sources import StoreSource  # lazy: the CLI starts fast
 
     settings = Settings.from_env()

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from eoc.app.auth import NATIONAL_ROLES, TokenSigner
 from eoc.app.config import Settings
+from eoc.app.settings import EnvSettings
 from events.jalali import MONTHS_EN, format_long, to_jalali
 from events.places import PROVINCES
 from events.vocabulary import BOARD_TERMS, NATIONAL, PERSIAN, RESIDENTIAL_KINDS, Role
@@ -62,7 +63,8 @@ class BoardError(Exception):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("board", help="show the live boards in the terminal (team board, incidents, occupancy)")
-    p.add_argument("--url", default=DEFAULT_URL, help=f"the system's API (default {DEFAULT_URL})")
+    p.add_argument("--url", help="the system's API (default http://EOC_HOST:EOC_PORT, i.e. "
+                   f"{DEFAULT_URL})")
     p.add_argument("--token", help="a bearer token (default: issue one for --role and --province)")
     p.add_argument("--role", default=str(Role.NATIONAL_EOC), choices=[str(r) for r in Role if r != Role.SYSTEM],
                    help="role of the token to issue (default national_eoc)")
@@ -76,7 +78,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def default_url(e: EnvSettings | None = None) -> str:
+    """The API of this environment's settings (EOC_HOST, EOC_PORT; https with EOC_TLS_CERT)."""
+    e = e or EnvSettings.read()
+    host = "127.0.0.1" if e.host in ("0.0.0.0", "::", "") else e.host
+    return f"{'https' if e.tls_cert else 'http'}://{host}:{e.port}"
+
+
 def run(args: argparse.Namespace) -> int:
+    if not args.url:
+        args.url = default_url()
     try:
         token = args.token or _issue(args.role, args.province)
     except ValueError as exc:

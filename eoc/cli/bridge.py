@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import signal
 
-from eoc.app.auth import TokenSigner
+from consumers.telemetry import kafka_down
 from eoc.app.config import Settings
 from eoc.app.keyring import Keyring
+from eoc.app.metrics import Metrics, watch_dependency
 from events.sealing import Unreadable, unseal
 
 
@@ -38,27 +39,22 @@ def run(args: argparse.Namespace) -> int:
     )
 
     cluster = ClusterSettings.from_env()
-    configure_logging(cluster.log_level)
+    configure_logging(cluster.log_level, cluster.log_format)
     settings = Settings.from_env()
     topic = args.topic or cluster.layout.boards
-    from eoc.app.access_log import AccessLog  # lazy: the CLI starts fast
-    from eoc.app.auth import Authenticator  # lazy: the CLI starts fast
     from eoc.app.config import secure_data_dir  # lazy: the CLI starts fast
-    from eoc.app.users import UserDirectory  # lazy: the CLI starts fast
     from eoc.http.transport import server_ssl  # lazy: the CLI starts fast
-    from eoc.main.bootstrap import make_keyring  # lazy: the CLI starts fast
+    from eoc.main.bootstrap import (  # lazy: the CLI starts fast
+        make_authenticator,
+        make_keyring,
+        open_identity,
+    )
 
     secure_data_dir(settings.data_dir)
     keyring: Keyring = make_keyring(settings)
     # The same user directory and access log as the API: revoked sessions close here too.
-    users_dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
-    if users_dsn:
-        directory, access_log = UserDirectory(dsn=users_dsn), AccessLog(dsn=users_dsn)
-    else:
-        directory = UserDirectory(path=settings.data_dir / "users.sqlite")
-        access_log = AccessLog(path=settings.data_dir / "access.sqlite")
-    signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
-                           sessionless=settings.sessionless_tokens)
+    directory, access_log = open_identity(settings)
+    signer = make_authenticator(settings, directory)
 
     def unseal_place(centre_id: str, token: str) -> dict[str, float] | None:
         try:
@@ -67,12 +63,15 @@ def run(args: argparse.Namespace) -> int:
             return None
 
     port = args.port or settings.port + 1
+    metrics = Metrics("bridge")
+    watch_dependency(metrics, "kafka", lambda: kafka_down(settings.kafka_bootstrap))
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        down_since: float | None = None
         while True:  # Kafka may come up after the bridge (a deployment starts them together)
             feed = KafkaBoardFeed(settings.kafka_bootstrap, topic, wait_for_topic_s=None)
             try:
@@ -81,14 +80,19 @@ def run(args: argparse.Namespace) -> int:
                                             access_log=access_log, allowed_origins=settings.allowed_origins,
                                             max_unauthenticated=settings.ws_max_unauthenticated,
                                             max_per_user=settings.ws_max_per_user,
-                                            ssl=server_ssl(settings.tls_cert, settings.tls_key))
+                                            ssl=server_ssl(settings.tls_cert, settings.tls_key), metrics=metrics)
                 break
             except KafkaError as problem:
-                print(f"Kafka at {settings.kafka_bootstrap} not reachable ({problem}); trying again in 3 s")
+                if down_since is None:  # one line for the outage, not one per attempt
+                    down_since = loop.time()
+                    print(f"eoc bridge: Kafka at {settings.kafka_bootstrap} is down ({type(problem).__name__}); "
+                          "waiting for it", flush=True)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 3)
+                    await asyncio.wait_for(stop.wait(), 1)
                 if stop.is_set():
                     return
+        if down_since is not None:
+            print(f"eoc bridge: Kafka is back after {loop.time() - down_since:.0f} s", flush=True)
         print(f"EOC bridge on ws://{settings.host}:{handle.port}/ fed by {topic} on {settings.kafka_bootstrap}")
         if not args.no_page:
             print(f"  dashboard  http://{settings.host}:{handle.port}/ (people sign in through the API's /signin.html)")

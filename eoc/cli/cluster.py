@@ -1,4 +1,4 @@
-"""The cluster processes: ``eoc api``, ``eoc relay``, ``eoc worker``, ``eoc exchange`` and ``eoc topics``.
+"""The cluster processes: ``eoc api``, ``eoc relay``, ``eoc worker`` and ``eoc topics``.
 
 Settings come from the environment (see eoc/main/cluster.py and docs/cluster.md). Each process
 stops cleanly on SIGTERM or SIGINT; the relay and the worker are also safe to kill (-9): they
@@ -12,12 +12,13 @@ import signal
 import sys
 from pathlib import Path
 
-from consumers.exchange_feed import ExchangePublisher
+from consumers.telemetry import kafka_down
 from eoc.main.cluster import (
     ClusterSettings,
+    check_kafka,
     configure_logging,
     ensure_topics,
-    heartbeat,
+    wait_for_kafka,
 )
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "events" / "asyncapi.yaml"
@@ -35,10 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("worker", help="run a Faust worker: fold the topics into the boards (eoc.boards)")
     p.add_argument("--web-port", type=int, help="Faust's web port (default EOC_WORKER_WEB_PORT; none: no web)")
     p.set_defaults(run=run_worker)
-
-    p = sub.add_parser("exchange", help="keep the partner topic (eoc.exchange.partner: EIDO, EDXL-HAVE, CAP) "
-                                        "in step with the boards; no secret place ever")
-    p.set_defaults(run=run_exchange)
 
     p = sub.add_parser("watchdog", help="the staff-safety watchdog of a cluster (exactly one active; others stand by)")
     p.add_argument("--every", type=float, default=30.0, help="seconds between sweeps (default 30)")
@@ -63,13 +60,15 @@ def run_topics(args: argparse.Namespace) -> int:
             Path(args.asyncapi).write_text(text, encoding="utf-8")
             print(f"wrote {args.asyncapi}")
         return 0
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
+    check_kafka(cs)  # down: one line (eoc topics: Kafka at ... is down), not a 30 s wait and a traceback
     if args.check:
         from kafka import KafkaAdminClient  # lazy: the CLI starts fast
 
         from consumers.topics import describe_topics  # lazy: the CLI starts fast
 
-        admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics")
+        admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics",
+                                 bootstrap_timeout_ms=int(cs.kafka_timeout_s * 1000))
         try:
             states = describe_topics(admin, cs.layout)
         finally:
@@ -87,28 +86,64 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def run_relay(args: argparse.Namespace) -> int:
+    """Publish the log to Kafka; while Kafka is down, wait for it (one line), then resume
+    where Kafka's partitions end (the relay's resume point), as after a restart."""
+    import logging  # lazy: the CLI starts fast
+    import threading  # lazy: the CLI starts fast
+
+    from eoc.app.metrics import serve_health  # lazy: the CLI starts fast
     from eoc.main.cluster import build_relay  # lazy: the CLI starts fast
 
+    log = logging.getLogger("eoc.relay")
     cs = ClusterSettings.from_env()
-    configure_logging(cs.log_level)
-    ensure_topics(cs)
-    relay = build_relay(cs)
+    configure_logging(cs.log_level, cs.log_format)
+    settings = cs.core(token_secret=b"the-relay-issues-no-tokens")  # a bad setting stops it first
+    stop = threading.Event()
+    current: list = []
 
-    def stop(_sig: int, _frame: object) -> None:
-        relay.stop()
+    def on_signal(_sig: int, _frame: object) -> None:
+        stop.set()
+        for relay in current:
+            relay.stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        relay.run()
-    finally:
-        relay.close()
-        relay.app.close()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = None
+    while not stop.is_set():
+        if not wait_for_kafka(cs, "relay", stop):
+            break
+        try:
+            ensure_topics(cs)
+            relay = build_relay(cs, settings=settings)
+        except Exception as exc:  # Kafka went again between the check and the client
+            log.warning("Kafka at %s does not answer (%s: %s); trying again", cs.kafka_bootstrap,
+                        type(exc).__name__, exc)
+            stop.wait(1.0)
+            continue
+        current[:] = [relay]
+        if cs.metrics_port is not None:
+            if server is None:
+                server = serve_health(relay.metrics, cs.web_bind, cs.metrics_port)
+            else:
+                server.metrics = relay.metrics  # type: ignore[attr-defined]  # the new relay's figures
+        try:
+            relay.run()
+        except Exception as exc:
+            if stop.is_set():
+                break
+            log.warning("the relay stopped (%s: %s); it resumes when Kafka answers", type(exc).__name__, exc)
+            stop.wait(1.0)
+        finally:
+            relay.close()
+            relay.app.close()
+    if server is not None:
+        server.shutdown()
     return 0
 
 
 def run_worker(args: argparse.Namespace) -> int:
     from consumers.worker import run_worker as run  # lazy: the CLI starts fast
+    from eoc.app.metrics import logging_config  # lazy: the CLI starts fast
     from eoc.main.cluster import build_worker  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
@@ -116,29 +151,11 @@ def run_worker(args: argparse.Namespace) -> int:
         from dataclasses import replace  # lazy: the CLI starts fast
 
         cs = replace(cs, worker_web_port=args.web_port)
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
+    if not wait_for_kafka(cs, "worker"):
+        return 0
     ensure_topics(cs)  # Faust does not create its source topics with the right partitions
-    run(build_worker(cs), loglevel=cs.log_level)
-    return 0
-
-
-def run_exchange(args: argparse.Namespace) -> int:
-
-
-    cs = ClusterSettings.from_env()
-    configure_logging(cs.log_level)
-    ensure_topics(cs)
-    publisher = ExchangePublisher(cs.kafka_bootstrap, cs.layout, heartbeat=heartbeat(cs))
-
-    def stop(_sig: int, _frame: object) -> None:
-        publisher.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        publisher.run()
-    finally:
-        publisher.close()
+    run(build_worker(cs), loglevel=cs.log_level, logging_config=logging_config(cs.log_level, cs.log_format))
     return 0
 
 
@@ -149,14 +166,18 @@ def run_api(args: argparse.Namespace) -> int:
     from eoc.main.cluster import build_api  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
-    configure_logging(cs.log_level)
-    ensure_topics(cs)
+    configure_logging(cs.log_level, cs.log_format)
     overrides: dict[str, object] = {}
     if args.host:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
     settings = cs.core(**overrides)
+    # The API takes commands with Kafka down (they need only PostgreSQL): topics are the
+    # relay's and the worker's to make then; position reports wait for Kafka, and the
+    # TelemetryPublisher says so in one line.
+    if kafka_down(cs.kafka_bootstrap) is None:
+        ensure_topics(cs)
     api = build_api(cs, settings=settings)
     try:
         uvicorn.run(create_api(api.system), host=settings.host, port=settings.port,
@@ -178,7 +199,7 @@ def run_watchdog(args: argparse.Namespace) -> int:
     from eoc.main.cluster import build_api  # lazy: the CLI starts fast
 
     cs = ClusterSettings.from_env()
-    configure_logging(cs.log_level)
+    configure_logging(cs.log_level, cs.log_format)
     cluster = build_api(cs)
     stop = threading.Event()
 
@@ -188,6 +209,10 @@ def run_watchdog(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     lock = AdvisoryLock(cluster.system.settings.pg_dsn or "", f"eoc-watchdog:{cs.layout.events}")
+    if cs.metrics_port is not None and cluster.system.metrics is not None:
+        from eoc.app.metrics import serve_health  # lazy: the CLI starts fast
+
+        serve_health(cluster.system.metrics, cs.web_bind, cs.metrics_port)
     try:
         lock(stop)  # wait to be the one watchdog
         dog = Watchdog(cluster.system)

@@ -67,16 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open() -> tuple[object, object]:
-    from eoc.app.access_log import AccessLog  # lazy: the CLI starts fast
-    from eoc.app.config import secure_data_dir  # lazy: the CLI starts fast
-    from eoc.app.users import UserDirectory  # lazy: the CLI starts fast
+    from eoc.main.bootstrap import open_identity  # lazy: the CLI starts fast
 
-    s = Settings.from_env()
-    dsn = s.users_dsn or (s.pg_dsn if s.store == "postgres" else None)
-    if dsn:
-        return UserDirectory(dsn=dsn), AccessLog(dsn=dsn)
-    secure_data_dir(s.data_dir)
-    return UserDirectory(path=s.data_dir / "users.sqlite"), AccessLog(path=s.data_dir / "access.sqlite")
+    return open_identity(Settings.from_env())
 
 
 def _admin(log: object, action: str, subject: str, **detail: object) -> None:

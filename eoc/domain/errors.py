@@ -10,7 +10,7 @@ from __future__ import annotations
 class Refused(Exception):
     """A command that the system will not carry out."""
 
-    kind = "conflict"  # one of: invalid, unauthorized, forbidden, not_found, conflict, too_many
+    kind = "conflict"  # one of: invalid, unauthorized, forbidden, not_found, conflict, too_many, unavailable
     code = "refused"
 
     def __init__(self, reason: str, **details: object) -> None:
@@ -50,6 +50,14 @@ class TooManyRequests(Refused):
 
     kind = "too_many"
     code = "too_many_requests"
+
+
+class Unavailable(Refused):
+    """A dependency that this command needs is down (Kafka, for position reports): 503, with
+    Retry-After; nothing is stored, and trying again later is right."""
+
+    kind = "unavailable"
+    code = "dependency_unavailable"
 
 
 class NotFound(Refused):

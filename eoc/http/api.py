@@ -26,6 +26,7 @@ from eoc.http.errors import install, known_query_only
 from eoc.http.exchange import exchange_router
 from eoc.http.identity import identity_router
 from eoc.http.limits import Limits
+from eoc.http.metrics import install_metrics
 from eoc.http.publish import publish_router
 from eoc.http.reports import add_report_routes
 from eoc.http.rosters import add_roster_routes
@@ -52,6 +53,8 @@ def create_api(system: System) -> FastAPI:
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
     api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
     api.add_middleware(Limits)
+    if system.metrics is not None:  # added last of all: counts what the limits refuse too
+        install_metrics(api, system.metrics)
     svc = system.service
 
     def claims(request: Request,

@@ -28,7 +28,7 @@ from eoc.domain.errors import Refused
 log = logging.getLogger(__name__)
 
 STATUS = {"invalid": 422, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
-          "too_many": 429}
+          "too_many": 429, "unavailable": 503}
 
 # The framework's statuses, named in the project's words.
 FRAMEWORK_CODES = {
@@ -65,6 +65,8 @@ COMMAND_REFUSALS: dict[int, str] = {
         422: "a field is invalid: type, length, range, county, position outside Iran",
         429: "too many sign-ins, commands or requests without a valid token (Retry-After says when)",
         431: "too many or too large headers",
+        503: "a dependency the command needs is down (a cluster's position reports while Kafka "
+             "is down and its buffer is full; Retry-After says when to try again)",
     }.items()
 }
 READ_REFUSALS: dict[int, str] = {s: COMMAND_REFUSALS[s] for s in (401, 403, 404, 422, 429, 431)}
@@ -133,7 +135,7 @@ def install(api: FastAPI, on_refused: Callable[[Request, Refused], None] | None 
         if on_refused is not None:
             on_refused(request, exc)
         headers = ({"Retry-After": str(int(exc.details.get("retry_after", 1)) + 1)}
-                   if exc.kind == "too_many" else None)
+                   if exc.kind in ("too_many", "unavailable") else None)
         return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind], headers=headers)
 
     @api.exception_handler(RequestValidationError)

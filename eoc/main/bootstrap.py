@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from consumers.follower import FileCheckpoint, Follower
 from eoc.app.access_log import AccessLog
@@ -13,6 +14,7 @@ from eoc.app.config import Settings, secure_data_dir
 from eoc.app.idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
 from eoc.app.keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
 from eoc.app.limits import Limits
+from eoc.app.metrics import Metrics, watch_dependency, watch_follower, watch_writer
 from eoc.app.service import CommandService, EOCApplication
 from eoc.app.signin import SignIn
 from eoc.app.system import System
@@ -38,22 +40,63 @@ def make_keyring(settings: Settings) -> Keyring:
     return keyring
 
 
-def attach_identity(system: System) -> System:
-    """People, sessions, the access log and the abuse limits, beside the store."""
-    settings = system.settings
+def open_identity(settings: Settings) -> tuple[UserDirectory, AccessLog]:
+    """The user directory and the access log of these settings (the API's, the bridge's and
+    the CLI's are the same): EOC_USERS_DSN, else the PostgreSQL store, else the data directory."""
     dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
     if dsn:
         directory = UserDirectory(dsn=dsn)
-        log = AccessLog(db=directory._db)  # one small pool for both
-    else:
-        directory = UserDirectory(path=settings.data_dir / "users.sqlite")
-        log = AccessLog(path=settings.data_dir / "access.sqlite")
+        return directory, AccessLog(db=directory._db)  # one small pool for both
+    secure_data_dir(settings.data_dir)
+    return UserDirectory(path=settings.data_dir / "users.sqlite"), AccessLog(path=settings.data_dir / "access.sqlite")
+
+
+def make_authenticator(settings: Settings, directory: UserDirectory) -> Authenticator:
+    return Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
+                         sessionless=settings.sessionless_tokens)
+
+
+def attach_identity(system: System) -> System:
+    """People, sessions, the access log and the abuse limits, beside the store."""
+    settings = system.settings
+    directory, log = open_identity(settings)
     limits = Limits.default(settings.rate_limit_scale)
-    system.signer = Authenticator(TokenSigner(settings.token_secret, settings.token_previous), directory,
-                                  sessionless=settings.sessionless_tokens)
+    system.signer = make_authenticator(settings, directory)
     system.directory, system.access_log, system.limits = directory, log, limits
     system.signin = SignIn(directory, system.signer, log, limits)
     return system
+
+
+class CountedTelemetry:
+    """The embedded system's telemetry: straight onto the boards, counted for /metrics."""
+
+    def __init__(self, apply: Callable[[Any], Any]) -> None:
+        self.apply = apply
+        self.published = 0
+
+    def __call__(self, envelope: Any) -> None:
+        self.apply(envelope)
+        self.published += 1
+
+
+def store_check(app: EOCApplication) -> Callable[[], str | None]:
+    def check() -> str | None:
+        app.recorder.max_notification_id()  # raises when the store is out of reach
+        return None
+    return check
+
+
+def embedded_metrics(system: System, telemetry: CountedTelemetry) -> Metrics:
+    """The embedded process's figures: writer, follower, telemetry (the bridge adds its own)."""
+    metrics = Metrics("embedded")
+    app, follower = system.app, system.follower
+    watch_writer(metrics, system.service.writer)
+    watch_follower(metrics, "embedded", lambda: app.recorder.max_notification_id() or 0,
+                   lambda: follower.position, lambda: follower.dead_letters)
+    metrics.watch("eoc_telemetry_reports", "counter", "position reports by outcome",
+                  lambda: {("published",): telemetry.published}, labels=("outcome",))
+    watch_dependency(metrics, "store", store_check(app))
+    return metrics
 
 
 def build(
@@ -71,11 +114,13 @@ def build(
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
     )
-    service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock,
+    telemetry = CountedTelemetry(follower.apply_telemetry)
+    service = CommandService(app, keyring, telemetry=telemetry, clock=clock,
                              late_window=settings.late_entry_window)
     service.callers = make_caller_index(settings)
     system = attach_identity(System(settings, app, keyring, service, follower,
                                     Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))
+    system.metrics = embedded_metrics(system, telemetry)
     if start_follower:
         follower.start()
     return system

@@ -1,46 +1,47 @@
 """The composition root of the cluster processes: the command API, the relay, the Faust worker.
 
-Each process of a cluster deployment is built here from environment variables (and nowhere
-else): the core settings of ``eoc.app.config`` (EOC_STORE=postgres, EOC_PG_DSN, EOC_TOKEN_SECRET,
-EOC_KAFKA_BOOTSTRAP, ...) and the cluster's own, read by ``ClusterSettings.from_env``:
-
-====================== ========= ==========================================================
-variable               default   meaning
-====================== ========= ==========================================================
-EOC_TOPIC_PREFIX       (empty)   prefix of every topic and of the worker's consumer group
-EOC_KAFKA_PARTITIONS   8         partitions of the co-partitioned topics (set once)
-EOC_KAFKA_REPLICATION  1         replication factor of the topics (3 in production)
-EOC_WORKER_WEB_PORT    (none)    Faust's web port; without it the worker runs without web
-EOC_WORKER_BATCH       500       most records a worker folds per batch
-EOC_WORKER_BATCH_MS    2         longest a worker waits to fill a batch (milliseconds)
-EOC_WORKER_ID          (none)    static group member id: a restarted worker resumes at once
-EOC_WORKER_SESSION_S   10        seconds before a silent worker's partitions go to others
-EOC_RELAY_WATERMARK_S  0.5       how often the relay confirms what Kafka has acknowledged
-EOC_LOG_LEVEL          info      log level of the cluster processes
-EOC_HEARTBEAT_FILE     (none)    a file the relay and the worker touch while they work
-EOC_WORKER_CRASH_AFTER (none)    tests only: <batches>:<rows>, the worker dies mid-batch
-====================== ========= ==========================================================
+Each process of a cluster deployment is built here from its settings: the core settings of
+``eoc.app.config`` and the cluster's own, both from ``eoc.app.settings.EnvSettings`` (every variable,
+its default and its meaning: README, Configuration).
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from consumers.board_topic import BoardTopicView
 from consumers.relay import AdvisoryLock, Relay
-from consumers.telemetry import TelemetryPublisher
-from consumers.topics import PARTITIONS, Layout
+from consumers.telemetry import Backpressure, TelemetryPublisher, kafka_down
+from consumers.topics import Layout
 from consumers.topics import ensure_topics as ensure
 from consumers.worker import create_app
 from eoc.app.auth import Authenticator, TokenSigner
 from eoc.app.config import Settings
+from eoc.app.metrics import (
+    Metrics,
+    health_answer,
+    log_handler,
+    watch_dependency,
+    watch_follower,
+    watch_writer,
+)
 from eoc.app.service import CommandService, EOCApplication
-from eoc.main.bootstrap import System, attach_identity, make_keyring
+from eoc.app.settings import (
+    ConfigurationError,
+    EnvSettings,
+    default_data_dir,
+    describe_error,
+)
+from eoc.domain.errors import Unavailable
+from eoc.main.bootstrap import System, attach_identity, make_keyring, store_check
 
 log = logging.getLogger(__name__)
 
@@ -57,46 +58,50 @@ class ClusterSettings:
     relay_watermark_s: float = 0.5
     log_level: str = "info"
     heartbeat_file: str | None = None
-    data_dir: Path = Path(".eoc-data")
+    data_dir: Path = field(default_factory=default_data_dir)
     worker_crash_after: tuple[int, int] | None = None
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    log_format: str = "json"
+    metrics_port: int | None = None
+    kafka_timeout_s: float = 5.0
+    web_bind: str = "127.0.0.1"  # where the worker's web port and the relay's metrics listen
+    env: Mapping[str, str] | None = field(default=None, repr=False)  # None: the process's own
+    e: EnvSettings | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClusterSettings:
-        env = dict(os.environ if env is None else env)
-        web = env.get("EOC_WORKER_WEB_PORT")
+        try:
+            e = EnvSettings.read(env)
+        except ValidationError as problem:
+            raise ConfigurationError(describe_error(problem)) from None
+        return cls.from_env_settings(e, env)
+
+    @classmethod
+    def from_env_settings(cls, e: EnvSettings, env: Mapping[str, str] | None = None) -> ClusterSettings:
         return cls(
-            kafka_bootstrap=env.get("EOC_KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
-            layout=Layout(
-                prefix=env.get("EOC_TOPIC_PREFIX", ""),
-                partitions=int(env.get("EOC_KAFKA_PARTITIONS", PARTITIONS)),
-                replication=int(env.get("EOC_KAFKA_REPLICATION", 1)),
-            ),
-            worker_web_port=int(web) if web else None,
-            worker_batch=int(env.get("EOC_WORKER_BATCH", cls.worker_batch)),
-            worker_batch_ms=float(env.get("EOC_WORKER_BATCH_MS", cls.worker_batch_ms)),
-            worker_id=env.get("EOC_WORKER_ID") or None,
-            worker_session_s=float(env.get("EOC_WORKER_SESSION_S", cls.worker_session_s)),
-            relay_watermark_s=float(env.get("EOC_RELAY_WATERMARK_S", cls.relay_watermark_s)),
-            log_level=env.get("EOC_LOG_LEVEL", cls.log_level).lower(),
-            heartbeat_file=env.get("EOC_HEARTBEAT_FILE") or None,
-            data_dir=Path(env.get("EOC_DATA_DIR", ".eoc-data")),
-            worker_crash_after=_crash_after(env.get("EOC_WORKER_CRASH_AFTER")),
-            env=env,
+            kafka_bootstrap=e.kafka_bootstrap,
+            layout=Layout(prefix=e.topic_prefix, partitions=e.kafka_partitions, replication=e.kafka_replication),
+            worker_web_port=e.worker_web_port, worker_batch=e.worker_batch, worker_batch_ms=e.worker_batch_ms,
+            worker_id=e.worker_id or None, worker_session_s=e.worker_session_s,
+            relay_watermark_s=e.relay_watermark_s, log_level=e.log_level, log_format=e.log_format,
+            heartbeat_file=str(e.heartbeat_file) if e.heartbeat_file else None,
+            data_dir=e.resolved_data_dir(), worker_crash_after=_crash_after(e.worker_crash_after),
+            metrics_port=e.metrics_port, kafka_timeout_s=e.kafka_timeout_s, web_bind=e.host,
+            env=dict(env) if env is not None else None, e=e,
         )
 
     def core(self, **overrides: Any) -> Settings:
         """The core settings; the cluster's event store is PostgreSQL."""
-        settings = Settings.from_env(self.env, **overrides)
+        settings = Settings.from_env_settings(self.e or EnvSettings.read(self.env), **overrides)
         if settings.store != "postgres":
-            raise ValueError("cluster processes use the PostgreSQL event store: set EOC_STORE=postgres "
+            raise ConfigurationError("cluster processes use the PostgreSQL event store: set EOC_STORE=postgres "
                              "and EOC_PG_DSN")
         return settings
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=_LEVELS.get(level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, fmt: str = "json") -> None:
+    """One line per record (JSON by default, EOC_LOG_FORMAT=text for a person); a run of equal
+    warnings (a dependency that is down) is logged once, then once every 30 s with a count."""
+    logging.basicConfig(level=_LEVELS.get(level, logging.INFO), handlers=[log_handler(fmt)], force=True)
     # The Kafka clients log every connection at info; their warnings are what matters.
     for name in ("kafka", "aiokafka"):
         logging.getLogger(name).setLevel(max(logging.WARNING, _LEVELS.get(level, logging.INFO)))
@@ -114,7 +119,8 @@ def ensure_topics(cs: ClusterSettings) -> list[Any]:
     from kafka import KafkaAdminClient
 
 
-    admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics")
+    admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics",
+                             bootstrap_timeout_ms=int(cs.kafka_timeout_s * 1000))
     try:
         states = ensure(admin, cs.layout)
     finally:
@@ -123,6 +129,34 @@ def ensure_topics(cs: ClusterSettings) -> list[Any]:
         if state.problems:
             log.warning("topic %s: %s", state.name, "; ".join(state.problems))
     return states
+
+
+class KafkaDown(ConfigurationError):
+    """Kafka does not answer: the command says so in one line (``eoc topics``)."""
+
+
+def check_kafka(cs: ClusterSettings) -> None:
+    problem = kafka_down(cs.kafka_bootstrap)
+    if problem is not None:
+        raise KafkaDown(f"Kafka at {cs.kafka_bootstrap} is down ({problem})")
+
+
+def wait_for_kafka(cs: ClusterSettings, who: str, stop: threading.Event | None = None) -> bool:
+    """Wait until Kafka accepts connections, saying so once (and once when it is back);
+    False if ``stop`` was set first. Checked every second: back within a second or two."""
+    problem = kafka_down(cs.kafka_bootstrap)
+    if problem is None:
+        return True
+    stop = stop or threading.Event()
+    since = time.monotonic()
+    log.warning("Kafka at %s is down (%s); the %s waits for it", cs.kafka_bootstrap, problem, who)
+    while problem is not None:
+        if stop.wait(1.0):
+            return False
+        problem = kafka_down(cs.kafka_bootstrap)
+    log.warning("Kafka at %s is back after %.0f s; the %s goes on", cs.kafka_bootstrap,
+                time.monotonic() - since, who)
+    return True
 
 
 # ---------------------------------------------------------------------- the command API
@@ -150,14 +184,47 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
     settings = settings or cs.core()
     app = EOCApplication(env=settings.eventsourcing_env())
     keyring = make_keyring(settings)
-    publisher = TelemetryPublisher(cs.kafka_bootstrap, cs.layout)
-    service = CommandService(app, keyring, telemetry=publisher, clock=clock, late_window=settings.late_entry_window)
+    publisher = TelemetryPublisher(cs.kafka_bootstrap, cs.layout, buffer=settings.telemetry_buffer,
+                                   timeout_s=cs.kafka_timeout_s)
+    service = CommandService(app, keyring, telemetry=refusing_when_full(publisher), clock=clock,
+                             late_window=settings.late_entry_window)
     boards = BoardTopicView(cs.kafka_bootstrap, cs.layout.boards)
     if follow_boards:
         boards.start()
     system = attach_identity(System(settings, app, keyring, service, boards,  # type: ignore[arg-type]
                                     Authenticator(TokenSigner(settings.token_secret))))
+    system.metrics = api_metrics(cs, system, boards, publisher)
     return ClusterApi(system, publisher)
+
+
+def refusing_when_full(publisher: Any) -> Any:
+    """The publisher as the service's telemetry: a full buffer is a 503 in the API's shape."""
+
+
+    def telemetry(envelope: Any) -> None:
+        try:
+            publisher(envelope)
+        except Backpressure as exc:
+            raise Unavailable(str(exc), retry_after=5) from None
+
+    return telemetry
+
+
+def api_metrics(cs: ClusterSettings, system: Any, boards: Any, publisher: Any) -> Metrics:
+    """The cluster API's figures: its writer, how far the boards topic trails the store (the
+    workers' lag), the telemetry it publishes or holds, and its two dependencies."""
+
+    metrics = Metrics("api")
+    app = system.app
+    watch_writer(metrics, system.service.writer)
+    watch_follower(metrics, "workers", lambda: app.recorder.max_notification_id() or 0, lambda: boards.position)
+    metrics.watch("eoc_telemetry_reports", "counter", "position reports by outcome",
+                  lambda: {(k,): v for k, v in publisher.counts().items()}, labels=("outcome",))
+    metrics.watch("eoc_telemetry_buffered", "gauge", "position reports held while Kafka is down",
+                  lambda: publisher.buffered)
+    watch_dependency(metrics, "store", store_check(app))
+    watch_dependency(metrics, "kafka", lambda: kafka_down(cs.kafka_bootstrap))
+    return metrics
 
 
 # ---------------------------------------------------------------------- the relay
@@ -170,8 +237,26 @@ def build_relay(cs: ClusterSettings, *, settings: Settings | None = None) -> Any
     settings = settings or cs.core(token_secret=b"the-relay-issues-no-tokens")
     app = EOCApplication(env=settings.eventsourcing_env())
     lock = AdvisoryLock(settings.pg_dsn or "", f"eoc-relay:{cs.layout.events}")
-    return Relay(app, cs.kafka_bootstrap, cs.layout, watermark_every_s=cs.relay_watermark_s, lock=lock,
-                 heartbeat=heartbeat(cs))
+    relay = Relay(app, cs.kafka_bootstrap, cs.layout, watermark_every_s=cs.relay_watermark_s, lock=lock,
+                  heartbeat=heartbeat(cs))
+    relay.metrics = relay_metrics(cs, relay)
+    return relay
+
+
+def relay_metrics(cs: ClusterSettings, relay: Any) -> Metrics:
+    """The relay's figures: how far Kafka's acknowledgements trail the store."""
+
+    metrics = Metrics("relay")
+    app = relay.app
+    metrics.watch("eoc_relay_lag_events", "gauge", "stored events not yet acknowledged by Kafka",
+                  lambda: max(0, (app.recorder.max_notification_id() or 0) - relay.watermark)
+                  if relay.ready.is_set() else None)
+    metrics.watch("eoc_relay_sent", "counter", "events this relay handed to Kafka", lambda: relay.sent)
+    watch_dependency(metrics, "store", store_check(app))
+    watch_dependency(metrics, "kafka", lambda: kafka_down(cs.kafka_bootstrap))
+    metrics.check("following", lambda: None if relay.ready.is_set() else "not following the log yet "
+                  "(a standby, or waiting for Kafka)")
+    return metrics
 
 
 # ---------------------------------------------------------------------- the Faust worker
@@ -181,14 +266,43 @@ def build_worker(cs: ClusterSettings) -> Any:
 
     datadir = cs.data_dir / f"{cs.layout.worker_app}-data"
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app, _ = create_app(
+    app, processor = create_app(
         cs.kafka_bootstrap, cs.layout, web_port=cs.worker_web_port, batch_max=cs.worker_batch,
         batch_within_s=cs.worker_batch_ms / 1000.0,
         session_timeout_s=cs.worker_session_s, instance_id=cs.worker_id,
         crash_after=cs.worker_crash_after,
-        datadir=str(datadir), heartbeat=heartbeat(cs),
+        datadir=str(datadir), heartbeat=heartbeat(cs), web_bind=cs.web_bind,
     )
+    app.eoc_metrics = worker_metrics(cs, app, processor)  # type: ignore[attr-defined]
     return app
+
+
+def worker_metrics(cs: ClusterSettings, app: Any, processor: Any) -> Metrics:
+    """The worker's figures on its Faust web port: Faust's own Prometheus sensor (messages,
+    events, commits, send latency) and ours (dead letters, folds), with /healthz and /readyz."""
+    from faust.sensors.prometheus import setup_prometheus_sensors
+
+    metrics = Metrics("worker")
+    metrics.watch("eoc_dead_letters", "counter", "events that could not be folded",
+                  lambda: {("worker",): processor.dead_letters}, labels=("runner",))
+    metrics.watch("eoc_worker_folded", "counter", "events folded into the boards", lambda: processor.folded)
+    metrics.watch("eoc_worker_batches", "counter", "batches made durable", lambda: processor.batches)
+    watch_dependency(metrics, "kafka", lambda: kafka_down(cs.kafka_bootstrap))
+    if cs.worker_web_port is None:
+        return metrics
+    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry, name_prefix="faust")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        status, body, _ = health_answer(metrics, "/healthz")  # type: ignore[misc]
+        return web.bytes(body, content_type="application/json", status=status)
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        status, body, _ = health_answer(metrics, "/readyz")  # type: ignore[misc]
+        return web.bytes(body, content_type="application/json", status=status)
+
+    return metrics
 
 
 def heartbeat(cs: ClusterSettings) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from ui_bridge.server import mount_dashboard, start_embedded_bridge
 
+from eoc.app.metrics import watch_hub
 from eoc.app.system import System
 from eoc.app.watchdog import Watchdog
 from eoc.http.api import create_api
@@ -55,6 +56,8 @@ async def serve_embedded(
         ssl_keyfile=str(system.settings.tls_key) if tls else None))
     # ``bridge_options``: e.g. the demo's simulated clock (``now``, ``clock``) for the bridge's frames.
     bridge = await start_embedded_bridge(system, host=host, port=bridge_port, **(bridge_options or {}))
+    if system.metrics is not None:
+        watch_hub(system.metrics, bridge.hub)  # the embedded bridge's figures on the API's /metrics
     if system.checkpoints is None:
         system.start_checkpoints()  # auditors get signed checkpoints of the embedded log too
     api_task = asyncio.create_task(server.serve(), name="api")
