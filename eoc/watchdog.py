@@ -2,8 +2,10 @@
 
 Staff intervening in families are exposed to danger (DOMAIN.md). A team on scene must check
 in every ``interval``; when it has not, the watchdog records ``SafetyCheckInMissed`` through
-the same command as a dispatcher would (role ``system``), so the alert is an event like any
-other: on every board, in every replay.
+the same command as a dispatcher would, under its own registered service account (role
+``watchdog`` in events/policy.py, allowed that command only; its pseudonymous id in the user
+directory), so the alert is an event like any other: on every board, in every replay, naming
+a real actor.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from events.envelope import iso
-from events.vocabulary import Role
+from events.vocabulary import NATIONAL, Role
 
 from . import commands as c
 from .auth import Claims
 from .errors import Refused
 
 CHECK_IN_INTERVAL = timedelta(minutes=20)
+ACCOUNT = "service-watchdog"  # the watchdog's username in the user directory (its id is U-...)
 WATCHED_STATUSES = ("on_scene",)
 
 
@@ -40,6 +43,10 @@ class Watchdog:
         self.system = system
         self.interval = interval
         self.raised = 0
+        directory = getattr(system, "directory", None)
+        if directory is None:
+            raise RuntimeError("the watchdog acts under its own account: the system needs its user directory")
+        self.account = directory.ensure(ACCOUNT, Role.WATCHDOG, NATIONAL, service=True)
 
     def sweep(self) -> int:
         """Raise every overdue check-in once. Returns how many were raised."""
@@ -47,7 +54,8 @@ class Watchdog:
         _, rows = self.system.follower.snapshot()
         raised = 0
         for team_id, province, due in overdue_teams(rows, now, self.interval):
-            who = Claims(sub="watchdog", role=Role.SYSTEM, province=province, exp=2**40)
+            # Its account is national; it acts in the province of the team concerned.
+            who = Claims(sub=self.account.id, role=Role.WATCHDOG, province=province, exp=2**40)
             try:
                 self.system.service.record_missed_check_in(
                     team_id, c.RecordMissedCheckIn(due_at=datetime.fromisoformat(due)), who)

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from events.jalali import BadMoment, describe, parse_moment
+from events.policy import PEOPLE_ROLES
 from events.vocabulary import NATIONAL, Role
 
 from ..config import Settings
 
-ROLES = [str(r) for r in Role if r != Role.SYSTEM]
+ROLES = [str(r) for r in PEOPLE_ROLES]
 
 
 # ---------------------------------------------------------------------- shared plumbing

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from events.jalali import MONTHS_EN, format_long, to_jalali
 from events.places import PROVINCES
+from events.policy import PEOPLE_ROLES
 from events.vocabulary import BOARD_TERMS, NATIONAL, PERSIAN, RESIDENTIAL_KINDS, Role
 
 from ..auth import NATIONAL_ROLES, TokenSigner
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("board", help="show the live boards in the terminal (team board, incidents, occupancy)")
     p.add_argument("--url", default=DEFAULT_URL, help=f"the system's API (default {DEFAULT_URL})")
     p.add_argument("--token", help="a bearer token (default: issue one for --role and --province)")
-    p.add_argument("--role", default=str(Role.NATIONAL_EOC), choices=[str(r) for r in Role if r != Role.SYSTEM],
+    p.add_argument("--role", default=str(Role.NATIONAL_EOC), choices=[str(r) for r in PEOPLE_ROLES],
                    help="role of the token to issue (default national_eoc)")
     p.add_argument("--province", choices=sorted(PROVINCES) + [NATIONAL],
                    help="province of the token to issue (default IR for national roles)")

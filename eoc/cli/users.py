@@ -14,11 +14,12 @@ import json
 import sys
 
 from events.places import PROVINCES
+from events.policy import PEOPLE_ROLES
 from events.vocabulary import NATIONAL, Role
 
 from ..config import Settings
 
-ROLES = [str(r) for r in Role if r != Role.SYSTEM]
+ROLES = [str(r) for r in PEOPLE_ROLES]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
