@@ -40,6 +40,12 @@ class Settings:
     users_dsn: str | None = None  # the user directory and access log in cluster mode (default EOC_PG_DSN)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Where people reach the API and its pages (sign-in), for the standalone bridge's pages
+    # to send them there, e.g. "https://eoc.example.ir/" (EOC_API_URL; default: the bridge's
+    # own host name on the API's port).
+    api_url: str = ""
+    # The bridge's port as the API's pages are told it (EOC_BRIDGE_PORT; default: API port + 1).
+    bridge_port: int | None = None
     # Pages allowed to open the bridge's websocket (besides the API's own address).
     allowed_origins: tuple[str, ...] = ()
     rate_limit_scale: float = 1.0  # multiplies every abuse limit; 0 turns them off (benchmarks)
@@ -102,6 +108,10 @@ class Settings:
             values["topic_prefix"] = env["EOC_TOPIC_PREFIX"]
         if "EOC_MAP_TILES" in env:
             values["map_tiles"] = env["EOC_MAP_TILES"]
+        if "EOC_API_URL" in env:
+            values["api_url"] = env["EOC_API_URL"]
+        if "EOC_BRIDGE_PORT" in env:
+            values["bridge_port"] = int(env["EOC_BRIDGE_PORT"])
         if "EOC_LATE_ENTRY_WINDOW_HOURS" in env:
             values["late_entry_window"] = timedelta(hours=float(env["EOC_LATE_ENTRY_WINDOW_HOURS"]))
         if "EOC_AGGREGATE_CACHE" in env:
