@@ -25,6 +25,7 @@ from .api_docs import mount_docs
 from .access_log import record_secret_reads
 from .auth import Claims
 from .identity_api import identity_router
+from .personal_api import personal_router
 from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
@@ -202,6 +203,7 @@ def create_api(system: System) -> FastAPI:
         return summary(board_read(who, "summary"), iso(system.service.clock()), drill=drill)  # the system's clock (a demo's is simulated)
 
     api.include_router(identity_router(system, claims))
+    api.include_router(personal_router(system, claims))  # unsealing a caller's or client's details
     install_workspaces(api, system, claims)  # workspace_api.py: its commands, queries, short references
     api.include_router(exchange_router(system, claims))
     api.include_router(publish_router(system, claims))
