@@ -119,6 +119,16 @@ class _Db:
                     raise
                 self._conn.execute("COMMIT")
 
+    def create(self, statements: tuple[str, ...] | list[str]) -> None:
+        """Create tables if missing. Several processes start at once on one PostgreSQL (the
+        API, the bridge, the watchdogs): ``CREATE TABLE IF NOT EXISTS`` races itself there,
+        so they take turns on an advisory lock held for the transaction."""
+        with self.tx() as q:
+            if self.pg:
+                q("SELECT pg_advisory_xact_lock(7461020213)")
+            for statement in statements:
+                q(statement)
+
     def close(self) -> None:
         if self.pg:
             self._pool.close()
@@ -147,9 +157,7 @@ class UserDirectory:
         self._hasher = PasswordHasher()
         # A hash to check against when the user does not exist: the answer takes as long.
         self._dummy = self._hasher.hash(secrets.token_hex(8))
-        with self._db.tx() as q:
-            for statement in SCHEMA:
-                q(statement)
+        self._db.create(SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -189,7 +197,9 @@ class UserDirectory:
         password_hash = self._hasher.hash(password) if password is not None else NO_PASSWORD
         uid = "U-" + uuid.uuid4().hex[:16]
         with self._db.tx() as q:
-            if first and q("SELECT COUNT(*) FROM users")[0][0]:
+            # The system's own accounts (no password: the watchdog's, a demo's simulated desks)
+            # do not count: the first administrator is the first person.
+            if first and q("SELECT COUNT(*) FROM users WHERE password_hash <> ?", (NO_PASSWORD,))[0][0]:
                 raise Conflict("the directory already has users: the first administrator exists")
             if q("SELECT 1 FROM users WHERE username=?", (username,)):
                 raise Conflict(f"the username {username} is taken")

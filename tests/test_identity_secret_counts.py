@@ -14,6 +14,7 @@ import pytest
 
 from . import scenario
 from .test_bridge import Dashboard, bridge, loop_thread  # noqa: F401 (fixtures)
+from .test_dashboard_browser import browser, clock, embedded, live, page  # noqa: F401 (fixtures)
 
 HOUSES_QZV = [("Omid-House-QZV-1", 36.111111, 50.111111), ("Omid-House-QZV-2", 36.222222, 50.222222),
               ("Omid-House-QZV-3", 36.333333, 50.333333)]
@@ -102,3 +103,29 @@ def test_the_nation_and_auditors_see_secret_houses_only_as_counts_on_every_chann
         rows = json.loads(capsys.readouterr().out)["rows"]
         assert rows["secret_places/QZV"]["places"] == 3 and rows["secret_places/ALB"]["suppressed"] is True
         assert not [x for x in secret_text(ids) if x in json.dumps(rows, ensure_ascii=False)], role
+
+
+@pytest.mark.browser
+def test_the_national_dashboard_shows_secret_houses_as_counts_per_province(embedded, page):
+    """In Chromium: the national EOC's occupancy panel has one row per province of secret
+    houses — a count for Qazvin's three, "fewer than 3" for Alborz's one — and no house."""
+    ids = {"qzv": [], "alb": None}
+    for name, lat, lon in HOUSES_QZV:
+        ids["qzv"].append(embedded.post("/centres", {**scenario.QZV, "name": name, "kind": "safe_house", "capacity": 3,
+                                                     "location": {"lat": lat, "lon": lon}})["centre_id"])
+    name, lat, lon = HOUSE_ALB
+    ids["alb"] = embedded.post("/centres", {"province": "ALB", "county": "Karaj", "name": name, "kind": "health_house",
+                                            "capacity": 2, "location": {"lat": lat, "lon": lon}},
+                               province="ALB")["centre_id"]
+    live(page, embedded.url("national_eoc", "IR"))
+    page.wait_for_selector("#occupancy [data-secret-province='QZV']", state="attached", timeout=10_000)
+    page.wait_for_selector("#occupancy [data-secret-province='ALB']", state="attached", timeout=10_000)
+    qzv = page.inner_text("#occupancy [data-secret-province='QZV']")
+    alb = page.inner_text("#occupancy [data-secret-province='ALB']")
+    assert "۳ مکان" in qzv and "۰/۹" in qzv, qzv  # three places, none of their nine beds taken
+    assert "کمتر از ۳" in alb and "مکان:" in alb, alb
+    html = page.content()
+    for house in [*ids["qzv"], ids["alb"]]:
+        assert house not in html
+    for name, lat, _ in [*HOUSES_QZV, HOUSE_ALB]:
+        assert name not in html and str(lat) not in html
