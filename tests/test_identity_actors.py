@@ -116,3 +116,18 @@ def test_identity_the_watchdog_is_a_service_account_allowed_only_what_it_does(ma
     # "system", the shared identity of old histories, may give no command at all.
     with pytest.raises(Forbidden):
         authorize(Claims(sub="system", role=Role.SYSTEM, province="QZV", exp=0), "record_missed_check_in", "QZV")
+
+
+def test_identity_the_demos_own_setup_names_its_demo_supervisor(make_system):
+    """``eoc demo`` registers a demo team (for the team's workspace): by the demo supervisor's
+    account, not a made-up identity."""
+    from eoc.cli.demo import ensure_demo_users
+
+    system = make_system()
+    users = ensure_demo_users(system, "QZV", team=True)
+    assert users["team"].team and "watchdog" not in users
+    system.follower.wait_for(system.app.recorder.max_notification_id() or 0)
+    events = stored_actors(system)
+    assert {k for k, _ in events} == {"TeamRegistered", "ShiftStarted"}
+    assert_real_actors(system, events)
+    assert {a["user"] for _, a in events} == {users["provincial_supervisor"].id}

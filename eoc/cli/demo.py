@@ -50,12 +50,16 @@ def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict
     """One demo account per role (``demo-<role>``), in the first simulated province or IR.
     Their passwords are random and never shown: the demo signs in by one-time links."""
     from events.policy import POLICY
+    from events.vocabulary import Role
 
     from ..errors import NotFound
     from ..users import new_password
 
-    users = {}
-    for role, rule in POLICY.items():
+    users: dict[str, Any] = {}
+    # The supervisor first: the demo team is registered by the demo supervisor's account, so
+    # that its events, like every other, name a user of the directory.
+    order = sorted(POLICY.items(), key=lambda item: item[0] != Role.PROVINCIAL_SUPERVISOR)
+    for role, rule in order:
         if rule.service:  # the watchdog's account is the system's own, made by the watchdog
             continue
         name = f"demo-{role}".replace("_", "-")
@@ -63,13 +67,15 @@ def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict
             users[str(role)] = system.directory.find(name)
         except NotFound:
             # with the simulator on, the team's account gets a team of its own (no event otherwise)
-            binding = {"team": demo_team(system, province)} if team and rule.binding == "team" else {}
+            boss = users.get(str(Role.PROVINCIAL_SUPERVISOR))
+            binding = ({"team": demo_team(system, province, boss.id if boss else None)}
+                       if team and rule.binding == "team" else {})
             users[str(role)] = system.directory.add(name, new_password(), role, "IR" if rule.national else province,
                                                     **binding)[0]
-    return users
+    return {str(r): users[str(r)] for r in POLICY if str(r) in users}  # in the policy's order
 
 
-def demo_team(system: Any, province: str) -> str | None:
+def demo_team(system: Any, province: str, by: str | None = None) -> str | None:
     """The demo team's account acts for a team of its own (the simulator does not drive it),
     on the morning shift with two members, so its workspace (work.html) has something to do."""
     import uuid
@@ -86,7 +92,9 @@ def demo_team(system: Any, province: str) -> str | None:
     if place is None:
         return None
     team_id = uuid.uuid5(uuid.NAMESPACE_URL, f"eoc-demo-team/{province}")
-    boss = Claims(sub="demo-setup", role=Role.PROVINCIAL_SUPERVISOR, province=province, exp=0)
+    if by is None:
+        return None
+    boss = Claims(sub=by, role=Role.PROVINCIAL_SUPERVISOR, province=province, exp=0)
     try:
         system.service.register_team(c.RegisterTeam(
             team_id=team_id, province=province, county=place.capital, name="گروه نمایشی · Demo team",
