@@ -74,20 +74,23 @@ class RolePolicy:
     manages: str | None  # "province" | "national": users this role administers
     may: str  # the README's "may" column
     sees: str  # the README's "sees" column
+    service: bool = False  # a service account of the system itself: registered, never signs in
 
     @property
     def second_factor(self) -> bool:
         """A TOTP second factor is required for roles that see secrets, personal data or users."""
+        if self.service:
+            return False
         return self.secret_places == "own province" or self.personal_data or self.manages is not None
 
 
 def _p(role: Role, persian: str, commands: set[str], *, may: str, sees: str, national: bool = False,
        secret_places: str = "none", client_ids: bool = False, personal_data: bool = False,
-       binding: str | None = None, manages: str | None = None) -> RolePolicy:
+       binding: str | None = None, manages: str | None = None, service: bool = False) -> RolePolicy:
     unknown = commands - set(COMMANDS)
     assert not unknown, unknown
     return RolePolicy(role, persian, frozenset(commands), national, secret_places, client_ids,
-                      personal_data, binding, manages, may, sees)
+                      personal_data, binding, manages, may, sees, service)
 
 
 POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
@@ -128,7 +131,17 @@ POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
     _p(R.PARTNER, "سازمان همکار (انتظامی، قضایی، ...)", {"open_incident"},
        may="refer people (an EIDO referral opens an incident); read the exchange feed (EIDO, EDXL-HAVE, CAP)",
        sees="own province's open incidents, centres' free places and alerts; never a secret place"),
+    # The staff-safety watchdog (eoc/app/watchdog.py) is a registered service account of its own
+    # (a pseudonymous id in the user directory, province IR): it records a missed check-in in
+    # the province of the team concerned, and nothing else. It has no password and no token.
+    _p(R.WATCHDOG, "نگهبان ایمنی (خودکار)", {"record_missed_check_in"}, national=True, service=True,
+       may="records missed check-ins of teams on scene (the system's safety watchdog; never signs in)",
+       sees="every province's teams (on the server, never on a screen)"),
 )}
+
+# Roles of people (who sign in) and of the system's own service accounts.
+SERVICE_ROLES = frozenset(r for r, p in POLICY.items() if p.service)
+PEOPLE_ROLES = tuple(r for r, p in POLICY.items() if not p.service)
 
 # Who sees danger-to-staff flags (پرچم خطر): the people who go to the door or send someone
 # there. The flags name addresses and people of a family, so the national EOC and the
@@ -149,9 +162,6 @@ def may_see_calls(role: Role | str) -> bool:
     return Role(role) in SEES_CALLS
 
 
-# The system itself (the safety watchdog) records missed check-ins; it has no account.
-SYSTEM_COMMANDS = frozenset({"record_missed_check_in"})
-
 # Small cells are suppressed in the national counts of secret places: fewer than this many
 # places in a province shows no figure at all (a single house's occupancy is not published).
 SMALL_CELL = 3
@@ -162,16 +172,12 @@ def policy(role: Role | str) -> RolePolicy:
 
 
 def may_command(role: Role | str, command: str) -> bool:
-    if Role(role) == R.SYSTEM:
-        return command in SYSTEM_COMMANDS
-    return command in POLICY[Role(role)].commands
+    rule = POLICY.get(Role(role))  # "system" (old histories' shared identity) may nothing now
+    return rule is not None and command in rule.commands
 
 
 def roles_for(command: str) -> frozenset[Role]:
-    out = {r for r, p in POLICY.items() if command in p.commands}
-    if command in SYSTEM_COMMANDS:
-        out.add(R.SYSTEM)
-    return frozenset(out)
+    return frozenset(r for r, p in POLICY.items() if command in p.commands)
 
 
 def is_national(role: Role | str) -> bool:
@@ -214,7 +220,8 @@ def roles_table() -> str:
     """The README's roles table, generated from the policy."""
     lines = ["| role | may | sees | second factor |", "|---|---|---|---|"]
     for p in POLICY.values():
-        lines.append(f"| `{p.role}` | {p.may} | {p.sees} | {'yes' if p.second_factor else 'no'} |")
+        factor = "no sign-in (service account)" if p.service else "yes" if p.second_factor else "no"
+        lines.append(f"| `{p.role}` | {p.may} | {p.sees} | {factor} |")
     return "\n".join(lines)
 
 

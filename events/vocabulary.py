@@ -160,7 +160,8 @@ class Role(Word):
     NATIONAL_EOC = "national_eoc"  # مرکز عملیات اضطراری کشور
     AUDITOR = "auditor"  # حسابرس / بازرس
     PARTNER = "partner"  # سازمان همکار: police, judiciary and others that refer people and read the exchange feed
-    SYSTEM = "system"  # the system itself (watchdogs)
+    WATCHDOG = "watchdog"  # نگهبان ایمنی: the staff-safety watchdog's own service account
+    SYSTEM = "system"  # the shared identity of histories before service accounts (never acts now)
 
 
 NATIONAL = "IR"  # the province code of national-scope tokens

@@ -106,6 +106,35 @@ def test_the_standalone_bridge_serves_the_page_on_its_own_port(system):
         loop.close()
 
 
+def test_the_standalone_bridge_sends_people_to_the_apis_sign_in(system):
+    """``eoc bridge`` answers no POST (a websocket server): its pages send the browser to the
+    API's same page, with a message in Persian and English, where people sign in."""
+    from ui_bridge.feed import FollowerFeed
+
+    loop = LoopThread()
+    try:
+        handle = loop.run(start_bridge(FollowerFeed(system.follower), system.signer, None, host="127.0.0.1",
+                                       port=0, serve_page=True, api_url="https://eoc.example.ir/"))
+        base = f"http://127.0.0.1:{handle.port}"
+        for path in ("/", "/signin.html", "/work.html"):
+            r = httpx.get(base + path)
+            assert r.status_code == 302, path
+            assert r.headers["location"] == "https://eoc.example.ir" + path
+            assert "Sign in" in r.text and "ورود" in r.text and 'href="https://eoc.example.ir' in r.text
+            assert r.headers["x-content-type-options"] == "nosniff"
+        assert httpx.get(base + "/signin.html?lang=en").headers["location"].endswith("/signin.html?lang=en")
+        assert httpx.get(base + "/app.js").status_code == 200  # the page's own files stay here
+        loop.run(handle.stop())
+        # Without EOC_API_URL: the bridge's own host name on the API's port.
+        handle = loop.run(start_bridge(FollowerFeed(system.follower), system.signer, None, host="127.0.0.1",
+                                       port=0, serve_page=True, api_port=8123))
+        r = httpx.get(f"http://127.0.0.1:{handle.port}/signin.html")
+        assert r.status_code == 302 and r.headers["location"] == "http://127.0.0.1:8123/signin.html"
+        loop.run(handle.stop())
+    finally:
+        loop.close()
+
+
 def test_static_files_are_package_data():
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"static/*"' in text and '"static/**/*"' in text

@@ -30,7 +30,7 @@ def running(tmp_path_factory: pytest.TempPathFactory):
     system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}), clock=clock, checkpoint=False)
     try:
         with served(system) as url:
-            stats = asyncio.run(simulate(url, system.signer, provinces=("QZV",), speed=20_000, seed=1403,
+            stats = asyncio.run(simulate(url, system.signin, provinces=("QZV",), speed=20_000, seed=1403,
                                          max_commands=250, clock=clock))
             assert stats.server_errors == 0 and stats.task_errors == 0
             assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=30)

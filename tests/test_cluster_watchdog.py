@@ -52,5 +52,10 @@ def test_a_missed_check_in_raises_its_alert_in_cluster_mode(cluster: Any, writer
     assert raised["team_id"] == team and raised["province"] == "QZV"
     time.sleep(4)  # several sweeps of both watchdogs
     missed = [e for e in stored_envelopes(writer.app) if e.type == "SafetyCheckInMissed"]
-    assert len(missed) == 1 and missed[0].actor["role"] == "system"
+    # Under the watchdog's own registered service account (in the cluster's user directory).
+    from eoc.app.watchdog import ACCOUNT
+
+    account = writer.directory.find(ACCOUNT)
+    assert len(missed) == 1 and missed[0].actor["role"] == "watchdog" == str(account.role)
+    assert missed[0].actor["user"] == account.id
     assert all(p.alive for p in cluster.processes.values()), cluster.logs()

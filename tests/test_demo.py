@@ -62,7 +62,7 @@ def run(system: System, clock: SimClock, provinces: tuple[str, ...], *, hours: f
     async def go() -> SimStats:
         stop = asyncio.Event()
         transport = httpx.ASGITransport(app=create_api(system))
-        task = asyncio.create_task(simulate("http://demo", system.signer, provinces=provinces, speed=clock.speed,
+        task = asyncio.create_task(simulate("http://demo", system.signin, provinces=provinces, speed=clock.speed,
                                             seed=seed, clock=clock, scenarios=scenarios, stop=stop,
                                             transport=transport, volume=volume))
         while clock.elapsed() < hours * 3600 and not task.done():

@@ -511,7 +511,7 @@ def test_eoc_demo_prints_one_time_links_and_keeps_its_files_closed(tmp_path: Pat
     env = {**os.environ, "EOC_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
     env.pop("EOC_TOKEN_SECRET", None)
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from eoc.cli import main; sys.exit(main())",
-                             "demo", "--no-simulator", "--port", str(port)],
+                             "demo", "--provinces", "QZV", "--speed", "600", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines: list[str] = []
@@ -529,9 +529,18 @@ def test_eoc_demo_prints_one_time_links_and_keeps_its_files_closed(tmp_path: Pat
         first = httpx.post(f"{base}/api/v1/auth/link", json={"code": code})
         assert first.status_code == 200 and first.json()["user"]["role"] == "dispatcher"
         assert httpx.post(f"{base}/api/v1/auth/link", json={"code": code}).status_code == 401  # once only
+        # The simulator signs its desks in (directory users) and drives the system: its files
+        # (events, keys, users, access log, boards, their WAL files) all appear meanwhile.
+        deadline = time.monotonic() + 60
+        while not any(e.action == "sign_in" and e.channel == "service" for e in _access_entries(data)):
+            assert time.monotonic() < deadline and proc.poll() is None, "the simulator signed no desk in"
+            time.sleep(0.5)
         assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        names = set()
         for f in data.iterdir():
+            names.add(f.name)
             assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+        assert {"events.sqlite", "keys.sqlite", "users.sqlite", "access.sqlite"} <= names
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -539,3 +548,43 @@ def test_eoc_demo_prints_one_time_links_and_keeps_its_files_closed(tmp_path: Pat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _access_entries(data: Path) -> list[Any]:
+    from eoc.app.access_log import AccessLog
+
+    if not (data / "access.sqlite").exists():
+        return []
+    log = AccessLog(path=data / "access.sqlite")
+    try:
+        return log.entries(limit=5000)
+    finally:
+        log.close()
+
+
+def test_eoc_token_mints_no_long_lived_token(api, monkeypatch, capsys):
+    """The finding: ``eoc token --hours 876000`` (100 years) worked."""
+    from eoc.cli import main
+
+    monkeypatch.setenv("EOC_DATA_DIR", str(api.system.settings.data_dir))
+    monkeypatch.setenv("EOC_TOKEN_SECRET", api.system.settings.token_secret.decode())
+    with pytest.raises(SystemExit):
+        main(["token", "--role", "dispatcher", "--province", "QZV", "--hours", "876000"])
+    assert main(["token", "--role", "dispatcher", "--province", "QZV", "--minutes", str(876000 * 60)]) == 2
+    assert "at most 15 minutes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a service account has no token at all
+        main(["token", "--role", "watchdog", "--province", "IR"])
+
+
+def test_eoc_erase_of_a_places_key_is_refused_and_the_house_keeps_its_location(api, monkeypatch):
+    """The finding: ``eoc erase place:<house id>`` destroyed a safe house's location."""
+    from eoc.cli import main
+
+    house = scenario.centre(api, kind="safe_house", capacity=3)
+    monkeypatch.setenv("EOC_DATA_DIR", str(api.system.settings.data_dir))
+    monkeypatch.setenv("EOC_TOKEN_SECRET", api.system.settings.token_secret.decode())
+    assert main(["erase", f"place:{house}", "--yes"]) != 0
+    assert api.system.keyring.get(f"place:{house}") is not None
+    api.system.follower.wait_for(api.system.app.recorder.max_notification_id())
+    rows = api.http.get("/api/v1/boards", headers=api.token()).json()["rows"]
+    assert rows[f"centre/{house}"]["location"] is not None

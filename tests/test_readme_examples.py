@@ -209,7 +209,10 @@ def test_readme_examples_cluster_against_real_services(fresh_pg_dsn: str, kafka_
             time.sleep(0.5)
         else:
             pytest.fail(f"the team never reached the boards:\n{logs()}", pytrace=False)
-        assert httpx.get(f"http://127.0.0.1:{port + 1}/", timeout=10).status_code == 200  # `eoc bridge`'s page
+        # `eoc bridge`'s page sends people to sign in at the API, which serves the dashboard's pages.
+        page = httpx.get(f"http://127.0.0.1:{port + 1}/", timeout=10)
+        assert page.status_code == 302 and page.headers["location"] == f"http://127.0.0.1:{port}/", page.headers
+        assert "signin.js" in httpx.get(f"http://127.0.0.1:{port}/signin.html", timeout=10).text
 
         for block in rest:  # e.g. the auditors' replay from Kafka, in the same environment
             done = subprocess.run(["bash", "-c", PRELUDE + ". ./env.sh\n" + block.text], cwd=tmp_path, env=env,

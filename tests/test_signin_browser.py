@@ -87,3 +87,27 @@ def test_a_supervisor_disables_a_user_of_the_province_in_the_browser(embedded, p
     assert embedded.system.directory.get(target.id).disabled
     entries = embedded.system.access_log.entries(action="admin", subject=target.id)
     assert entries and '"what": "disable"' in entries[-1].detail
+
+
+def test_a_user_opening_the_standalone_bridges_address_signs_in(embedded, page):
+    """The standalone bridge (``eoc bridge``) has no sign-in of its own: opening its address
+    leads to the API's sign-in page; once signed in, the dashboard works."""
+    from ui_bridge.feed import FollowerFeed
+    from ui_bridge.server import start_bridge
+
+    _, totp = embedded.system.directory.add("sup.bridge", PASSWORD, "provincial_supervisor", "QZV")
+    handle = embedded.loop.run(start_bridge(FollowerFeed(embedded.system.follower), embedded.system.signer, None,
+                                            host="127.0.0.1", port=0, serve_page=True, api_url=embedded.base))
+    try:
+        page.goto(f"http://127.0.0.1:{handle.port}/")
+        page.wait_for_url(f"{embedded.base}/signin.html", timeout=10_000)
+        page.fill("#si-user", "sup.bridge")
+        page.fill("#si-pass", PASSWORD)
+        page.fill("#si-code", pyotp.TOTP(totp).now())
+        page.click("#si-submit")
+        page.wait_for_selector("body[data-conn='live']", timeout=10_000)  # signed in, the board live
+        assert page.url.startswith(embedded.base) and "signin" not in page.url
+        embedded.post("/teams", {**QZV, "name": "BRIDGE-SIGNED-IN", "home": QAZVIN})
+        page.wait_for_selector("text=BRIDGE-SIGNED-IN", timeout=5_000)
+    finally:
+        embedded.loop.run(handle.stop())

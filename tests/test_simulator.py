@@ -92,7 +92,7 @@ def live(tmp_path: Path) -> Iterator[tuple[System, str]]:
 
 def run(system: System, url: str, provinces: tuple[str, ...], max_commands: int, *, speed: float = 30_000,
         seed: int = 1403) -> SimStats:
-    stats = asyncio.run(simulate(url, system.signer, provinces=provinces, speed=speed, seed=seed,
+    stats = asyncio.run(simulate(url, system.signin, provinces=provinces, speed=speed, seed=seed,
                                  max_commands=max_commands, clock=sim_clock(system, speed)))
     assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=30)
     return stats
@@ -274,7 +274,7 @@ def test_the_run_ends_when_stop_is_set(live):
 
     async def go() -> SimStats:
         stop = asyncio.Event()
-        task = asyncio.create_task(simulate(url, system.signer, provinces=("QZV",), speed=600, seed=1,
+        task = asyncio.create_task(simulate(url, system.signin, provinces=("QZV",), speed=600, seed=1,
                                             stop=stop, clock=sim_clock(system, 600)))
         for _ in range(600):  # until the province's teams are registered (or 30 s have gone)
             await asyncio.sleep(0.05)
@@ -303,7 +303,7 @@ def test_the_client_counts_a_409_and_a_missing_api_and_goes_on(live):
         stats = SimStats()
         stop = asyncio.Event()
         supervisor = Who("provincial_supervisor", "QZV", "sim-test")
-        client = CommandClient(url, system.signer, stats, stop)
+        client = CommandClient(url, system.signin, stats, stop)
         centre = await client.send("register_centre", "/centres", {
             "province": "QZV", "county": "Qazvin", "name": "C", "kind": "residential_level_2", "capacity": 1,
             "location": {"lat": 36.27, "lon": 50.0}}, supervisor)
@@ -318,7 +318,7 @@ def test_the_client_counts_a_409_and_a_missing_api_and_goes_on(live):
         with socket.socket() as s:  # a port nobody listens on
             s.bind(("127.0.0.1", 0))
             dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-        gone = CommandClient(dead, system.signer, stats, stop)
+        gone = CommandClient(dead, system.signin, stats, stop)
         answer = await gone.send("receive_call", "/calls", {"province": "QZV", "county": "Qazvin"}, supervisor)
         assert answer.status == 0 and not answer.ok
         await gone.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import json
 import logging
 import mimetypes
@@ -84,6 +85,8 @@ async def start_bridge(
     port: int,
     serve_page: bool = False,
     map_tiles: str = "",
+    api_url: str | None = None,
+    api_port: int | None = None,
     ping_s: float = p.PING_S,
     write_limit: int = p.WRITE_LIMIT,
     access_log: Any = None,
@@ -97,6 +100,10 @@ async def start_bridge(
 ) -> BridgeHandle:
     """Start the feed, then listen. With ``serve_page`` plain HTTP GETs get the dashboard too.
 
+    The bridge has no sign-in of its own (a websocket server answers no POST): with
+    ``api_url`` (or ``api_port``: the same host name on that port) its pages send people to
+    the API's same page, where they sign in and the dashboard then connects back here.
+
     Pages from another site may not open a socket (``Origin`` must be this host's, or one of
     ``allowed_origins``); at most ``max_unauthenticated`` sockets may wait for their token and
     a user may hold ``max_per_user`` dashboards; revoked sessions are closed within
@@ -106,7 +113,8 @@ async def start_bridge(
     hub = Hub(feed, unseal, **hub_options)
     await hub.start()
     sessions = _Sessions(hub, signer, max_unauthenticated=max_unauthenticated, max_per_user=max_per_user)
-    page = functools.partial(_serve_page, map_tiles=map_tiles) if serve_page else None
+    page = (functools.partial(_serve_page, map_tiles=map_tiles, api_url=api_url, api_port=api_port)
+            if serve_page else None)
     if metrics is not None:  # ``eoc.app.metrics.Metrics``: /metrics, /healthz, /readyz on this port
         watch_hub(metrics, hub)
         page = functools.partial(_serve_health, metrics=metrics, then=page)
@@ -296,11 +304,49 @@ def mount_dashboard(api: Any, *, bridge_port: int, map_tiles: str = "") -> None:
     api.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
 
 
-def _serve_page(conn: ServerConnection, request: Request, map_tiles: str = "") -> Response | None:
-    """For the standalone bridge: plain HTTP GETs get the page, on the websocket's own port."""
+SIGN_IN_ELSEWHERE = """<!doctype html>
+<html lang="fa" dir="rtl"><head><meta charset="utf-8"><title>ورود · Sign in</title></head>
+<body><main>
+<h1>ورود به سامانه · Sign in</h1>
+<p>ورود از راه نشانی سامانه انجام می‌شود؛ داشبورد پس از ورود به همین‌جا وصل می‌شود.</p>
+<p dir="ltr">People sign in at the system's address; the dashboard then connects to this bridge.</p>
+<p><a id="signin" href="{url}">{url}</a></p>
+</main></body></html>
+"""
+
+
+def _api_page(request: Request, path: str, api_url: str | None, api_port: int | None) -> str | None:
+    """Where a page of the bridge is found on the API (None: no API known)."""
+    if api_url:
+        base = api_url.rstrip("/")
+    elif api_port:
+        host = urlsplit("//" + (request.headers.get("Host") or "localhost")).hostname or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        scheme = "https" if request.headers.get("X-Forwarded-Proto") == "https" else "http"
+        base = f"{scheme}://{host}:{api_port}"
+    else:
+        return None
+    query = urlsplit(request.path).query
+    return f"{base}{path or '/'}" + (f"?{query}" if query else "")
+
+
+def _serve_page(conn: ServerConnection, request: Request, map_tiles: str = "", api_url: str | None = None,
+                api_port: int | None = None) -> Response | None:
+    """For the standalone bridge: plain HTTP GETs get the page, on the websocket's own port.
+
+    A page needs a session, which is signed in (a POST) at the API: with the API's address
+    known, the pages (``/`` and ``*.html``) send the browser there with a clear message (a
+    one-time link's ``#link=`` travels along: a browser keeps the fragment through a redirect)."""
     if request.headers.get("Upgrade", "").lower() == "websocket":
         return None
     path = unquote(urlsplit(request.path).path)
+    if path in ("", "/") or path.endswith(".html"):
+        there = _api_page(request, path, api_url, api_port)
+        if there is not None:
+            body = SIGN_IN_ELSEWHERE.format(url=html.escape(there, quote=True)).encode()
+            response = _response(302, body, "text/html")
+            response.headers["Location"] = there
+            return response
     if path == "/dashboard/config.json":
         config = page_config(conn.local_address[1], map_tiles)
         return _response(200, json.dumps(config).encode(), "application/json")
@@ -325,7 +371,7 @@ def _serve_health(conn: ServerConnection, request: Request, *, metrics: Any, the
 
 
 def _response(status: int, body: bytes, ctype: str) -> Response:
-    reason = {200: "OK", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
+    reason = {200: "OK", 302: "Found", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
     if (ctype.startswith("text/") and "charset" not in ctype) or ctype in ("application/javascript", "application/json"):
         ctype += "; charset=utf-8"
     headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),

@@ -52,8 +52,7 @@ class AccessLog:
         self._owns = db is None
         self._db = db if db is not None else _Db(path=path, dsn=dsn)
         self._lock = threading.Lock()  # one appender per process; the row's seq is the arbiter
-        with self._db.tx() as q:
-            q(SCHEMA)
+        self._db.create([SCHEMA])
 
     def close(self) -> None:
         if self._owns:

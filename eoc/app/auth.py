@@ -98,8 +98,8 @@ class TokenSigner:
         sid: str | None = None,
     ) -> str:
         role = Role(role)
-        if role == R.SYSTEM:
-            raise ValueError("the system has no token")
+        if role not in POLICY or POLICY[role].service:
+            raise ValueError(f"a {role} has no token: it is the system's own service account")
         if not valid_scope(role, province):
             if province != NATIONAL and role not in NATIONAL_ROLES:
                 raise ValueError(f"unknown province {province!r}" if province != NATIONAL
@@ -145,7 +145,7 @@ class TokenSigner:
             raise Unauthorized("token expired")
         if claims.exp - claims.iat > MAX_ACCESS_S or claims.iat > t + 60:
             raise Unauthorized("the token's lifetime is not allowed")
-        if claims.role == R.SYSTEM or not valid_scope(claims.role, claims.province):
+        if claims.role not in POLICY or POLICY[claims.role].service or not valid_scope(claims.role, claims.province):
             raise Unauthorized("the token's role and province do not go together")
         return claims
 

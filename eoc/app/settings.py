@@ -111,6 +111,8 @@ class EnvSettings(BaseSettings):
     map_tiles: str = _f("", "api, bridge, demo",
                         "a tile server's URL template (`https://tiles.example.ir/{z}/{x}/{y}.png`) drawn under "
                         "the dashboard's shipped layers; empty: shipped layers only")
+    api_url: str = _f("", "bridge", "where the standalone bridge sends people to sign in "
+                      "(e.g. `https://eoc.example.ir/`)", shown="the API's port on the bridge's host")
     late_entry_window_hours: float = _f(24.0, "api, demo",
                                         "a fact entered later than this after it happened needs a provincial supervisor")
     telemetry_buffer: int = _f(10_000, "api",

@@ -18,6 +18,7 @@ from eoc.app.auth import MAX_ACCESS_S, Authenticator, Claims
 from eoc.app.limits import Limits
 from eoc.app.users import Session, User, UserDirectory
 from eoc.domain.errors import Forbidden, TooManyRequests, Unauthorized
+from events.policy import POLICY
 
 
 @dataclass
@@ -81,6 +82,27 @@ class SignIn:
 
     def refresh(self, refresh: str, *, address: str) -> dict[str, Any]:
         self.limits.sign_in_address.take(address, "refreshes from this address")
+        turned = self.directory.rotate_refresh(refresh)
+        if turned is None:
+            raise Unauthorized("the session has ended; sign in again")
+        session, new = turned
+        return self._tokens(self.directory.get(session.user_id), session, new)
+
+    def open_for(self, user: User, *, label: str) -> dict[str, Any]:
+        """A session the system itself opens for an account it runs (a demo's simulated desks,
+        which have no password): real tokens of a real session, logged like any sign-in."""
+        if user.disabled or user.locked:
+            raise Unauthorized("the account is disabled or locked")
+
+        if POLICY[user.role].service:
+            raise Forbidden("a service account never signs in")
+        session, refresh = self.directory.open_session(user.id, "browser", label)
+        self.log.record(user=user.id, role=str(user.role), province=user.province, action="sign_in",
+                        channel="service", subject=user.id, session=session.id, kind="service", label=label)
+        return self._tokens(user, session, refresh)
+
+    def renew(self, refresh: str) -> dict[str, Any]:
+        """``refresh`` for the system's own accounts, which all work from one address."""
         turned = self.directory.rotate_refresh(refresh)
         if turned is None:
             raise Unauthorized("the session has ended; sign in again")

@@ -118,6 +118,16 @@ class _Db:
                     raise
                 self._conn.execute("COMMIT")
 
+    def create(self, statements: tuple[str, ...] | list[str]) -> None:
+        """Create tables if missing. Several processes start at once on one PostgreSQL (the
+        API, the bridge, the watchdogs): ``CREATE TABLE IF NOT EXISTS`` races itself there,
+        so they take turns on an advisory lock held for the transaction."""
+        with self.tx() as q:
+            if self.pg:
+                q("SELECT pg_advisory_xact_lock(7461020213)")
+            for statement in statements:
+                q(statement)
+
     def close(self) -> None:
         if self.pg:
             self._pool.close()
@@ -146,9 +156,7 @@ class UserDirectory:
         self._hasher = PasswordHasher()
         # A hash to check against when the user does not exist: the answer takes as long.
         self._dummy = self._hasher.hash(secrets.token_hex(8))
-        with self._db.tx() as q:
-            for statement in SCHEMA:
-                q(statement)
+        self._db.create(SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -159,14 +167,20 @@ class UserDirectory:
         with self._db.tx() as q:
             return int(q("SELECT COUNT(*) FROM users")[0][0])
 
-    def add(self, username: str, password: str, role: Role | str, province: str, *,
-            team: str | None = None, centre: str | None = None, first: bool = False) -> tuple[User, str | None]:
+    def add(self, username: str, password: str | None, role: Role | str, province: str, *,
+            team: str | None = None, centre: str | None = None, first: bool = False,
+            service: bool = False) -> tuple[User, str | None]:
         """A new user; returns it and its TOTP secret (to enrol once) when its role needs one.
 
-        ``first`` adds only into an empty directory (the first administrator, once)."""
+        ``first`` adds only into an empty directory (the first administrator, once). Without a
+        password (``None``) the account never signs in with one: only by a one-time link or a
+        session the system opens for it (the simulator's desks in a demo). ``service`` allows
+        a service role of the policy (the watchdog): such an account never signs in at all."""
         role = Role(role)
-        if role == Role.SYSTEM:
+        if role not in POLICY:
             raise InvalidCommand("the system is not a person")
+        if POLICY[role].service and not service:
+            raise InvalidCommand(f"a {role} is a service account of the system, not a person")
         if not valid_scope(role, province):
             raise InvalidCommand(f"a {role} account is for {'IR' if POLICY[role].national else 'one province'},"
                                  f" not {province}")
@@ -174,20 +188,40 @@ class UserDirectory:
             raise InvalidCommand(f"a {role} account is bound to no team or centre")
         if not (3 <= len(username) <= 64) or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
             raise InvalidCommand("a username is 3 to 64 letters, digits, dots, dashes or underscores")
-        check_password(password)
+        if password is not None:
+            check_password(password)
         import pyotp
 
         totp = pyotp.random_base32() if POLICY[role].second_factor else None
+        password_hash = self._hasher.hash(password) if password is not None else NO_PASSWORD
         uid = "U-" + uuid.uuid4().hex[:16]
         with self._db.tx() as q:
-            if first and q("SELECT COUNT(*) FROM users")[0][0]:
+            # The system's own accounts (no password: the watchdog's, a demo's simulated desks)
+            # do not count: the first administrator is the first person.
+            if first and q("SELECT COUNT(*) FROM users WHERE password_hash <> ?", (NO_PASSWORD,))[0][0]:
                 raise Conflict("the directory already has users: the first administrator exists")
             if q("SELECT 1 FROM users WHERE username=?", (username,)):
                 raise Conflict(f"the username {username} is taken")
             q("INSERT INTO users (id, username, role, province, team, centre, password_hash, totp_secret,"
               " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              (uid, username, str(role), province, team, centre, self._hasher.hash(password), totp, time.time()))
+              (uid, username, str(role), province, team, centre, password_hash, totp, time.time()))
         return self.get(uid), totp
+
+    def ensure(self, username: str, role: Role | str, province: str, *, team: str | None = None,
+               centre: str | None = None, service: bool = False) -> User:
+        """The account of this name, added without a password if it is not there yet (the
+        system's own accounts: the watchdog's, a demo's simulated desks). Several processes
+        may ensure one account at once: the one that loses the race finds the other's."""
+        try:
+            user = self.find(username)
+        except NotFound:
+            try:
+                user = self.add(username, None, role, province, team=team, centre=centre, service=service)[0]
+            except Conflict:
+                user = self.find(username)
+        if (user.role, user.province, user.team, user.centre) != (Role(role), province, team, centre):
+            raise Conflict(f"the account {username} exists with another role, province, team or centre")
+        return user
 
     def get(self, user_id: str) -> User:
         with self._db.tx() as q:
@@ -335,6 +369,8 @@ class UserDirectory:
 
     def make_link(self, user_id: str, ttl_s: float = LINK_S) -> str:
         """A one-time sign-in code (for a link): used once, dead after ``ttl_s``."""
+        if POLICY[self.get(user_id).role].service:
+            raise InvalidCommand("a service account never signs in")
         code = secrets.token_urlsafe(24)
         with self._db.tx() as q:
             q("INSERT INTO signin_links (code_hash, user_id, expires) VALUES (?, ?, ?)",
@@ -380,6 +416,10 @@ class UserDirectory:
             users = {r[0]: float(r[1]) for r in q("SELECT id, sessions_after FROM users WHERE sessions_after >= ?",
                                                     (since,))}
         return sids, users
+
+
+# The stored hash of an account without a password: no password ever verifies against it.
+NO_PASSWORD = "!no-password"
 
 
 def check_password(password: str) -> None:

@@ -2,8 +2,10 @@
 
 Staff intervening in families are exposed to danger (DOMAIN.md). A team on scene must check
 in every ``interval``; when it has not, the watchdog records ``SafetyCheckInMissed`` through
-the same command as a dispatcher would (role ``system``), so the alert is an event like any
-other: on every board, in every replay.
+the same command as a dispatcher would, under its own registered service account (role
+``watchdog`` in events/policy.py, allowed that command only; its pseudonymous id in the user
+directory), so the alert is an event like any other: on every board, in every replay, naming
+a real actor.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from eoc.app import commands as c
 from eoc.app.auth import Claims
 from eoc.domain.errors import Refused
 from events.envelope import iso
-from events.vocabulary import Role
+from events.vocabulary import NATIONAL, Role
 
 CHECK_IN_INTERVAL = timedelta(minutes=20)
+ACCOUNT = "service-watchdog"  # the watchdog's username in the user directory (its id is U-...)
 WATCHED_STATUSES = ("on_scene",)
 
 
@@ -39,6 +42,10 @@ class Watchdog:
         self.system = system
         self.interval = interval
         self.raised = 0
+        directory = getattr(system, "directory", None)
+        if directory is None:
+            raise RuntimeError("the watchdog acts under its own account: the system needs its user directory")
+        self.account = directory.ensure(ACCOUNT, Role.WATCHDOG, NATIONAL, service=True)
 
     def sweep(self) -> int:
         """Raise every overdue check-in once. Returns how many were raised."""
@@ -46,7 +53,8 @@ class Watchdog:
         _, rows = self.system.follower.snapshot()
         raised = 0
         for team_id, province, due in overdue_teams(rows, now, self.interval):
-            who = Claims(sub="watchdog", role=Role.SYSTEM, province=province, exp=2**40)
+            # Its account is national; it acts in the province of the team concerned.
+            who = Claims(sub=self.account.id, role=Role.WATCHDOG, province=province, exp=2**40)
             try:
                 self.system.service.record_missed_check_in(
                     team_id, c.RecordMissedCheckIn(due_at=datetime.fromisoformat(due)), who)

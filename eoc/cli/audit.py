@@ -21,9 +21,10 @@ from typing import Any
 from eoc.app.config import Settings
 from eoc.app.settings import EnvSettings
 from events.jalali import BadMoment, describe, parse_moment
-from events.vocabulary import NATIONAL, Role
+from events.policy import PEOPLE_ROLES
+from events.vocabulary import NATIONAL
 
-ROLES = [str(r) for r in Role if r != Role.SYSTEM]
+ROLES = [str(r) for r in PEOPLE_ROLES]
 
 
 # ---------------------------------------------------------------------- shared plumbing
@@ -51,7 +52,7 @@ class _Opened:
         from eoc.audit.sources import (  # lazy: the CLI starts fast
             KafkaSource,
             StoreSource,
-        )
+        )  # lazy: the CLI starts fast
 
         self.system: Any = None
         self.settings = Settings.from_env()
@@ -388,7 +389,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from eoc.audit.checkpoints import (  # lazy: the CLI starts fast
         KafkaCheckpointLog,
         load_public_key,
-    )
+    )  # lazy: the CLI starts fast
     from eoc.audit.verify import verify  # lazy: the CLI starts fast
 
     opened = _Opened(args)
@@ -496,7 +497,7 @@ def run_report(args: argparse.Namespace) -> int:
         report_document,
         report_period,
         report_with_check,
-    )
+    )  # lazy: the CLI starts fast
 
     try:
         period = report_period(args.period, args.start, args.end)
@@ -570,7 +571,7 @@ def run_erase(args: argparse.Namespace) -> int:
         erase,
         readable,
         sealed_values,
-    )
+    )  # lazy: the CLI starts fast
     from eoc.audit.sources import StoreSource  # lazy: the CLI starts fast
 
     if ":" in args.subject:  # "place:…" is a secret place's key, never a person's id

@@ -29,6 +29,7 @@ from eoc.app.config import Settings
 from eoc.app.settings import EnvSettings
 from events.jalali import MONTHS_EN, format_long, to_jalali
 from events.places import PROVINCES
+from events.policy import PEOPLE_ROLES
 from events.vocabulary import BOARD_TERMS, NATIONAL, PERSIAN, RESIDENTIAL_KINDS, Role
 
 DEFAULT_URL = "http://127.0.0.1:8123"
@@ -66,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--url", help="the system's API (default http://EOC_HOST:EOC_PORT, i.e. "
                    f"{DEFAULT_URL})")
     p.add_argument("--token", help="a bearer token (default: issue one for --role and --province)")
-    p.add_argument("--role", default=str(Role.NATIONAL_EOC), choices=[str(r) for r in Role if r != Role.SYSTEM],
+    p.add_argument("--role", default=str(Role.NATIONAL_EOC), choices=[str(r) for r in PEOPLE_ROLES],
                    help="role of the token to issue (default national_eoc)")
     p.add_argument("--province", choices=sorted(PROVINCES) + [NATIONAL],
                    help="province of the token to issue (default IR for national roles)")

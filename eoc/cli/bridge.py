@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from eoc.main.cluster import (  # lazy: the CLI starts fast
         ClusterSettings,
         configure_logging,
-    )
+    )  # lazy: the CLI starts fast
 
     cluster = ClusterSettings.from_env()
     configure_logging(cluster.log_level, cluster.log_format)
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         make_authenticator,
         make_keyring,
         open_identity,
-    )
+    )  # lazy: the CLI starts fast
 
     secure_data_dir(settings.data_dir)
     keyring: Keyring = make_keyring(settings)
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 handle = await start_bridge(feed, signer, unseal_place,
                                             host=settings.host, port=port, serve_page=not args.no_page, map_tiles=settings.map_tiles,
+                                            api_url=settings.api_url or None, api_port=settings.port,
                                             access_log=access_log, allowed_origins=settings.allowed_origins,
                                             max_unauthenticated=settings.ws_max_unauthenticated,
                                             max_per_user=settings.ws_max_per_user,
@@ -95,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"eoc bridge: Kafka is back after {loop.time() - down_since:.0f} s", flush=True)
         print(f"EOC bridge on ws://{settings.host}:{handle.port}/ fed by {topic} on {settings.kafka_bootstrap}")
         if not args.no_page:
-            print(f"  dashboard  http://{settings.host}:{handle.port}/ (people sign in through the API's /signin.html)")
+            where = settings.api_url or f"port {settings.port} of this host"
+            print(f"  dashboard  http://{settings.host}:{handle.port}/ (its pages send people to sign in at the API: {where})")
         try:
             await stop.wait()
         finally:

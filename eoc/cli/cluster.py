@@ -179,9 +179,16 @@ def run_api(args: argparse.Namespace) -> int:
     if kafka_down(cs.kafka_bootstrap) is None:
         ensure_topics(cs)
     api = build_api(cs, settings=settings)
+    from ui_bridge.server import mount_dashboard  # lazy: the CLI starts fast
+
+    app = create_api(api.system)
+    # The dashboard's pages (sign-in first) beside the API: the bridge sends people here to sign in.
+    mount_dashboard(app, bridge_port=settings.bridge_port or settings.port + 1, map_tiles=settings.map_tiles)
+    tls = settings.tls_cert is not None
     try:
-        uvicorn.run(create_api(api.system), host=settings.host, port=settings.port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                    ssl_certfile=str(settings.tls_cert) if tls else None,
+                    ssl_keyfile=str(settings.tls_key) if tls else None)
     finally:
         api.close()
     return 0

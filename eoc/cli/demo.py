@@ -50,21 +50,29 @@ def ensure_demo_users(system: Any, province: str, *, team: bool = False) -> dict
     from eoc.app.users import new_password  # lazy: the CLI starts fast
     from eoc.domain.errors import NotFound  # lazy: the CLI starts fast
     from events.policy import POLICY  # lazy: the CLI starts fast
+    from events.vocabulary import Role  # lazy: the CLI starts fast
 
-    users = {}
-    for role, rule in POLICY.items():
+    users: dict[str, Any] = {}
+    # The supervisor first: the demo team is registered by the demo supervisor's account, so
+    # that its events, like every other, name a user of the directory.
+    order = sorted(POLICY.items(), key=lambda item: item[0] != Role.PROVINCIAL_SUPERVISOR)
+    for role, rule in order:
+        if rule.service:  # the watchdog's account is the system's own, made by the watchdog
+            continue
         name = f"demo-{role}".replace("_", "-")
         try:
             users[str(role)] = system.directory.find(name)
         except NotFound:
             # with the simulator on, the team's account gets a team of its own (no event otherwise)
-            binding = {"team": demo_team(system, province)} if team and rule.binding == "team" else {}
+            boss = users.get(str(Role.PROVINCIAL_SUPERVISOR))
+            binding = ({"team": demo_team(system, province, boss.id if boss else None)}
+                       if team and rule.binding == "team" else {})
             users[str(role)] = system.directory.add(name, new_password(), role, "IR" if rule.national else province,
                                                     **binding)[0]
-    return users
+    return {str(r): users[str(r)] for r in POLICY if str(r) in users}  # in the policy's order
 
 
-def demo_team(system: Any, province: str) -> str | None:
+def demo_team(system: Any, province: str, by: str | None = None) -> str | None:
     """The demo team's account acts for a team of its own (the simulator does not drive it),
     on the morning shift with two members, so its workspace (work.html) has something to do."""
     import uuid  # lazy: the CLI starts fast
@@ -80,7 +88,9 @@ def demo_team(system: Any, province: str) -> str | None:
     if place is None:
         return None
     team_id = uuid.uuid5(uuid.NAMESPACE_URL, f"eoc-demo-team/{province}")
-    boss = Claims(sub="demo-setup", role=Role.PROVINCIAL_SUPERVISOR, province=province, exp=0)
+    if by is None:
+        return None
+    boss = Claims(sub=by, role=Role.PROVINCIAL_SUPERVISOR, province=province, exp=0)
     try:
         system.service.register_team(c.RegisterTeam(
             team_id=team_id, province=province, county=place.capital, name="گروه نمایشی · Demo team",
@@ -145,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                           "clock": lambda: {"simulated": True, "rate": sim_clock.rate}}
 
         async def background(base_url: str) -> None:
-            await simulate(base_url, system.signer, provinces=provinces, speed=args.speed, seed=args.seed,
+            await simulate(base_url, system.signin, provinces=provinces, speed=args.speed, seed=args.seed,
                            clock=sim_clock, scenarios=scenarios)
 
     async def main() -> None:

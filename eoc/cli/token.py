@@ -14,12 +14,13 @@ import sys
 from eoc.app.auth import MAX_ACCESS_S, TokenSigner
 from eoc.app.config import Settings
 from events.places import PROVINCES
-from events.vocabulary import NATIONAL, Role
+from events.policy import PEOPLE_ROLES
+from events.vocabulary import NATIONAL
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("token", help="DANGEROUS dev tool: a short-lived access token (at most 15 minutes)")
-    p.add_argument("--role", required=True, choices=[str(r) for r in Role if r != Role.SYSTEM])
+    p.add_argument("--role", required=True, choices=[str(r) for r in PEOPLE_ROLES])
     p.add_argument("--province", required=True, choices=sorted(PROVINCES) + [NATIONAL])
     p.add_argument("--user", default="operator", help="pseudonymous user id")
     p.add_argument("--team", help="team id, for a team's tablet")

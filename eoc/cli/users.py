@@ -15,9 +15,10 @@ import sys
 
 from eoc.app.config import Settings
 from events.places import PROVINCES
+from events.policy import PEOPLE_ROLES
 from events.vocabulary import NATIONAL, Role
 
-ROLES = [str(r) for r in Role if r != Role.SYSTEM]
+ROLES = [str(r) for r in PEOPLE_ROLES]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -27,6 +27,7 @@ from eoc.http.exchange import exchange_router
 from eoc.http.identity import identity_router
 from eoc.http.limits import Limits
 from eoc.http.metrics import install_metrics
+from eoc.http.personal import personal_router
 from eoc.http.publish import publish_router
 from eoc.http.reports import add_report_routes
 from eoc.http.rosters import add_roster_routes
@@ -204,6 +205,7 @@ def create_api(system: System) -> FastAPI:
         return summary(board_read(who, "summary"), iso(system.service.clock()), drill=drill)  # the system's clock (a demo's is simulated)
 
     api.include_router(identity_router(system, claims))
+    api.include_router(personal_router(system, claims))  # unsealing a caller's or client's details
     install_workspaces(api, system, claims)  # workspace_api.py: its commands, queries, short references
     api.include_router(exchange_router(system, claims))
     api.include_router(publish_router(system, claims))

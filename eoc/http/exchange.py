@@ -31,11 +31,16 @@ def exchange_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
     Who = Annotated[Claims, Depends(claims)]
 
-    def rows_for(who: Claims) -> dict[str, Any]:
+    def rows_for(who: Claims, feed: str | None = None) -> dict[str, Any]:
         if str(who.role) not in FEED_READERS:
             raise Forbidden(f"a {who.role} may not read the exchange feed", allowed=sorted(FEED_READERS))
         _, rows = system.follower.snapshot()
-        return exportable_rows(rows, str(who.role), who.province)
+        out = exportable_rows(rows, str(who.role), who.province)
+        if feed is not None and getattr(system, "access_log", None) is not None:
+            # Every export leaves a trace for the auditors: who took which feed, how many rows.
+            system.access_log.record(user=who.sub, role=str(who.role), province=who.province, action="export",
+                                     channel="export", subject=f"exchange/{feed}", rows=len(out))
+        return out
 
     def now() -> str:
         return iso(datetime.now(UTC))
@@ -43,12 +48,12 @@ def exchange_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
     @router.get("/incidents")
     def incidents(who: Who) -> dict[str, Any]:
         """Open incidents as NENA EIDO JSON messages."""
-        return {"eido": eido.feed(rows_for(who), now())}
+        return {"eido": eido.feed(rows_for(who, "incidents"), now())}
 
     @router.get("/availability", response_class=Response)
     def availability(who: Who) -> Response:
         """Centres' free places as one EDXL-HAVE HospitalStatus document."""
-        return Response(have.have_status(rows_for(who), now()), media_type="application/xml")
+        return Response(have.have_status(rows_for(who, "availability"), now()), media_type="application/xml")
 
     @router.get("/alerts")
     def alerts(who: Who) -> dict[str, Any]:
@@ -56,11 +61,11 @@ def exchange_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
         sent = now()
         return {"alerts": [{"id": cap.identifier(k, r), "key": k, "kind": r["kind"],
                             "cap": cap.cap_alert(k, r, sent).decode()}
-                           for k, r in cap.alert_rows(rows_for(who)).items()]}
+                           for k, r in cap.alert_rows(rows_for(who, "alerts")).items()]}
 
     @router.get("/alerts/{identifier}", response_class=Response)
     def one_alert(identifier: str, who: Who) -> Response:
-        for k, r in cap.alert_rows(rows_for(who)).items():
+        for k, r in cap.alert_rows(rows_for(who, "alert")).items():
             if cap.identifier(k, r) == identifier:
                 return Response(cap.cap_alert(k, r, now()), media_type="application/cap+xml")
         raise NotFound(f"no current alert {identifier}", identifier=identifier)

@@ -1,6 +1,6 @@
 """A realistic simulated province that drives the system through its commands.
 
-``simulate(base_url, signer, provinces=..., speed=..., seed=...)`` registers each province's
+``simulate(base_url, system.signin, provinces=..., speed=..., seed=...)`` registers each province's
 places and teams (``profiles``), then runs its life until stopped: line 123 calls
 (``line123``), cases from other routes and direct admissions (``referrals``), the dispatcher
 (``dispatch``), teams on shifts and on the road (``teams``), and stays in centres and houses

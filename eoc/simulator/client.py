@@ -1,4 +1,9 @@
-"""The simulator's only way into the system: the HTTP command API, with signed tokens.
+"""The simulator's only way into the system: the HTTP command API, as signed-in people.
+
+Every desk the simulator plays (a province's supervisor, dispatcher, call-taker, centre
+staff, each mobile team) is a user of the system's directory (``Desks``): registered at the
+start of a run, without a password, and given a real session and real tokens, renewed by
+its refresh token. Every stored event names such a user's pseudonymous id and role.
 
 Every answer is taken as it comes. A 409 (a full centre, a team that got busy) is part of
 life: counted, and the caller decides what to do next. Any other 4xx is counted and logged
@@ -17,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from eoc.app.auth import TokenSigner
+from eoc.domain.errors import Unauthorized
 from eoc.simulator.clock import SimClock
 from eoc.simulator.stats import SimStats
 from events.envelope import iso
@@ -33,12 +38,51 @@ class Finished(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Who:
-    """Whose tablet or desk a command comes from: the token's role, province, user (and team)."""
+    """Whose tablet or desk a command comes from: its role, province, name (and team)."""
 
     role: str
     province: str
-    sub: str
+    sub: str  # the desk's name, e.g. sim-QZV-dispatcher: its account's username
     team: str | None = None
+
+    @property
+    def username(self) -> str:
+        # A team's account is the team's: its id names it (two teams may share a first name).
+        return f"sim-{self.province}-team-{self.team}" if self.team else self.sub
+
+
+class Desks:
+    """The simulator's people: one account per desk, in the system's user directory.
+
+    ``signin`` is the system's ``eoc.app.signin.SignIn``. An account is added (no password: it
+    signs in only by a session the system opens for it) the first time its desk acts, and a
+    second run finds the same accounts again. Tokens are the system's own short-lived access
+    tokens of that session, renewed with the session's refresh token."""
+
+    def __init__(self, signin: Any) -> None:
+        self.signin = signin
+        self._tokens: dict[Who, tuple[str, str, float]] = {}  # access, refresh, when
+        self.users: dict[Who, Any] = {}
+
+    def user(self, who: Who) -> Any:
+        if who not in self.users:
+            self.users[who] = self.signin.directory.ensure(who.username, who.role, who.province, team=who.team)
+        return self.users[who]
+
+    def token(self, who: Who) -> str:
+        access, refresh, at = self._tokens.get(who, ("", "", 0.0))
+        if access and time.monotonic() - at <= TOKEN_REFRESH_S:
+            return access
+        out = None
+        if refresh:
+            try:
+                out = self.signin.renew(refresh)
+            except Unauthorized:
+                out = None  # the session ended (a supervisor ended it): open a new one
+        if out is None:
+            out = self.signin.open_for(self.user(who), label="simulator")
+        self._tokens[who] = (out["access_token"], out["refresh_token"], time.monotonic())
+        return out["access_token"]
 
 
 @dataclass
@@ -69,7 +113,7 @@ class CommandClient:
     def __init__(
         self,
         base_url: str,
-        signer: TokenSigner,
+        desks: Desks | Any,
         stats: SimStats,
         stop: asyncio.Event,
         *,
@@ -86,22 +130,18 @@ class CommandClient:
         # enter it when the line is back, with the moment it happened (``Outage``).
         self.outages: dict[str, Outage] = {}
         self.in_flight = 0  # commands sent and not yet answered
-        self.signer = signer
+        # ``desks``: a Desks, or the system's SignIn (whose Desks are made here)
+        self.desks = desks if isinstance(desks, Desks) else Desks(desks)
         self.stats = stats
         self.stop = stop
         self.max_commands = max_commands
-        self._tokens: dict[Who, tuple[str, float]] = {}
         self._failures = 0  # 5xx and connection errors in a row
 
     async def close(self) -> None:
         await self.http.aclose()
 
     def _auth(self, who: Who) -> dict[str, str]:
-        token, issued = self._tokens.get(who, ("", 0.0))
-        if not token or time.monotonic() - issued > TOKEN_REFRESH_S:
-            token = self.signer.issue(who.role, who.province, sub=who.sub, team=who.team)
-            self._tokens[who] = (token, time.monotonic())
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {self.desks.token(who)}"}
 
     async def send(self, command: str, path: str, body: dict[str, Any], who: Who) -> Answer:
         """POST one command (``command`` is the handler's name, for the counts).

@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from eoc.app.auth import TokenSigner
-from eoc.simulator.client import CommandClient
+from eoc.simulator.client import CommandClient, Desks
 from eoc.simulator.clock import SimClock
 from eoc.simulator.profiles import expand, profile_for, scaled
 from eoc.simulator.province import ProvinceSim
@@ -23,7 +22,7 @@ log = logging.getLogger("eoc.simulator")
 
 async def simulate(
     base_url: str,
-    signer: TokenSigner,
+    signin: Any,
     *,
     provinces: tuple[str, ...],
     speed: float,
@@ -37,6 +36,10 @@ async def simulate(
     volume: Mapping[str, float] | None = None,
 ) -> SimStats:
     """Drive the system at ``base_url`` through its HTTP commands with simulated provinces.
+
+    ``signin`` is the system's ``SignIn`` (``system.signin``): each desk the simulator plays
+    is a user registered in the system's directory at the start of the run, acting with the
+    tokens of a real session (client.Desks), so every event names a user of the directory.
 
     ``speed`` is simulated seconds per real second: durations (travel, time on the scene,
     stays, holding periods) are divided by it, and every command says when it happened on
@@ -64,7 +67,7 @@ async def simulate(
     if clock is None:
         clock = SimClock(speed, start)
     tasks = TaskSet(stats)
-    client = CommandClient(base_url, signer, stats, stop, max_commands=max_commands, clock=clock,
+    client = CommandClient(base_url, signin if isinstance(signin, Desks) else Desks(signin), stats, stop, max_commands=max_commands, clock=clock,
                            transport=transport)
     t0 = time.monotonic()
     try:

@@ -137,6 +137,7 @@ window.EOC = window.EOC || {};
     role_provincial_supervisor: ["ناظر استانی", "Provincial supervisor"],
     role_national_eoc: ["مرکز عملیات کشور", "National EOC"],
     role_auditor: ["حسابرس", "Auditor"],
+    role_watchdog: ["نگهبان ایمنی (خودکار)", "Safety watchdog (automatic)"],
     estimated: ["برآورد از پذیرش‌های فعلی", "estimated from current stays"],
   };
 
