@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.envelope import iso
@@ -29,9 +30,9 @@ from .transport import install_transport_guards
 from .bootstrap import System
 from .errors import Refused, Unauthorized
 from .exchange.api import exchange_router
-from .http_errors import install, known_query_only
+from .http_errors import STATUS, install, known_query_only
 from .http_limits import Limits
-from .idempotency import Idempotent
+from .idempotency import Committed, Idempotent, answer_committed
 from .workspace_api import install_workspaces
 from .publish.api import publish_router
 from .reports_api import add_report_routes
@@ -40,12 +41,18 @@ from .rosters_api import add_roster_routes
 _bearer = HTTPBearer(auto_error=False)
 
 
+def _answer_committed(request: Request) -> None:
+    """A retried Idempotency-Key whose command was committed (its answer lost with a killed
+    process) is answered from the committed outcome: the command is not run again."""
+    answer_committed(request.scope)
+
+
 def create_api(system: System) -> FastAPI:
     api = FastAPI(
         title="Social emergency EOC — command API (اورژانس اجتماعی)",
         version="1.0",
         description=__doc__,
-        dependencies=[Depends(known_query_only)],
+        dependencies=[Depends(known_query_only), Depends(_answer_committed)],
         docs_url=None,  # /docs is served offline by api_docs, not from a CDN
         redoc_url=None,
     )
@@ -214,4 +221,14 @@ def create_api(system: System) -> FastAPI:
         return {"status": "ok", "store": system.settings.store, "position": system.follower.position}
 
     install(api, on_refused=refused)
+
+    @api.exception_handler(Committed)
+    async def committed(request: Request, exc: Committed) -> JSONResponse:
+        route = request.scope.get("route")
+        try:
+            result = svc.answer_of(getattr(route, "name", ""), exc.outcome["result"])
+        except Refused as refusal:
+            return JSONResponse(refusal.to_dict(), status_code=STATUS[refusal.kind])
+        return JSONResponse(result, status_code=getattr(route, "status_code", None) or 200)
+
     return api

@@ -32,7 +32,7 @@ from .domain.when import DEFAULT_LATE_WINDOW, occurred_time
 from .errors import AlreadyExists, InvalidCommand, NotFound, OccurredOutOfOrder, OverCapacity
 from .keyring import Keyring
 from .workspace_service import WorkspaceCommands
-from .writer import BatchWriter, Position
+from .writer import BatchWriter, Position, resolved
 
 A = TypeVar("A")
 
@@ -46,12 +46,16 @@ class EOCApplication(Application):
         super().__init__(env)
         self.saved_listeners: list[Callable[[int], None]] = []
 
-    def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any]) -> list[Recording]:
+    def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any],
+                      outcomes: list[Any] | None = None) -> list[Recording]:
         """Save these events, in this order, in one transaction (``save`` orders them by
-        aggregate); the aggregates they came from are cached as the library's save does."""
+        aggregate); the aggregates they came from are cached as the library's save does.
+        ``outcomes``: Idempotency-Key answers written in the same transaction (eoc/recorders.py)."""
         processing = ProcessingEvent()
         processing.events = list(events)
         processing.aggregates = dict(aggregates)
+        if outcomes:
+            processing.saved_kwargs["outcomes"] = outcomes
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
@@ -161,8 +165,7 @@ class CommandService(WorkspaceCommands):
 
     def _run(self, handler: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Decide and commit a load-decide-save handler (group commit, retried on conflicts)."""
-        result = self.writer.run(handler)
-        return {k: (v.value if isinstance(v, Position) else v) for k, v in result.items()}
+        return resolved(self.writer.run(handler))
 
     def _seal_person(self, subject: str | None, details: c.PersonDetails | None,
                      created: list[str]) -> tuple[str, str | None]:
@@ -457,10 +460,7 @@ class CommandService(WorkspaceCommands):
 
     def _admit(self, centre_id: UUID, cmd: c.AdmitClient, claims: Claims, client: str,
                sealed: str | None) -> dict[str, Any]:
-        admitted = False
-
         def act(centre: Centre, ctx: Context) -> dict[str, Any]:
-            nonlocal admitted
             admitted = centre.admit(
                 ev.ClientAdmitted(client=client, client_sealed=sealed, route=cmd.route,
                                   incident_id=cmd.incident_id), ctx,
@@ -468,7 +468,13 @@ class CommandService(WorkspaceCommands):
             return {"client_id": client, "admitted": admitted}
 
         result = self._centre_command("admit_client", centre_id, cmd, claims, act)
-        if not admitted:
+        return self.answer_of("admit_client", result)
+
+    @staticmethod
+    def answer_of(command: str, result: dict[str, Any]) -> dict[str, Any]:
+        """A committed command's answer from its handler's result: the one place that turns a
+        recorded outcome into a refusal, for the first answer and for a retried Idempotency-Key."""
+        if command == "admit_client" and result.get("admitted") is False:
             raise OverCapacity(
                 "the centre is full; the declined admission was recorded as unmet demand",
                 declined_recorded=True, capacity=result["capacity"], occupied=result["occupied"],
