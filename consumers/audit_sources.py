@@ -113,11 +113,15 @@ class StoreSource:
         progress: Progress | None = None,
         errors: list[tuple[str, str]] | None = None,
         lag: timedelta = timedelta(minutes=5),
+        undecodable: Callable[[int, str], None] | None = None,
     ) -> Iterator[Envelope]:
         """Upcast envelopes in log order. With ``until`` (by recording time) reading stops
         once events are recorded more than ``lag`` after the moment: writers stamp an event a
-        moment before its commit, so the log is in recording order up to that jitter."""
+        moment before its commit, so the log is in recording order up to that jitter.
+        ``undecodable(position, reason)`` is told of a stored row that is not an event, in the
+        follower's words (``projections.reason_of``), so that a replay dead-letters it alike."""
         from eoc.domain import to_envelope
+        from projections import reason_of
 
         mapper, field = self.app.mapper, TIME_FIELDS[by]
         cut, stop_after = _cutoff(until), _cutoff(until + lag) if until is not None else None
@@ -129,6 +133,8 @@ class StoreSource:
             except Exception as exc:
                 if errors is not None:
                     errors.append((f"position {n.id}", f"{type(exc).__name__}: {exc}"))
+                if undecodable is not None and (until_position is None or n.id <= until_position):
+                    undecodable(n.id, reason_of(exc))
                 continue
             if cut is not None:
                 moment = getattr(envelope, field)
@@ -283,6 +289,7 @@ class KafkaSource:
         progress: Progress | None = None,
         errors: list[tuple[str, str]] | None = None,
         lag: timedelta = timedelta(minutes=5),
+        undecodable: Callable[[int, str], None] | None = None,  # the relay never sends such rows
     ) -> Iterator[Envelope]:
         cut, field = _cutoff(until), TIME_FIELDS[by]
         # Cutting by occurrence time: the broker's timestamps say nothing about it; read all.
