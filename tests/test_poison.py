@@ -161,3 +161,36 @@ def test_call_in_year_999_is_what_the_issue_found(make_system):
     call_in_year_999(system.app, datetime.now(UTC), "")
     assert system.follower.wait_for(system.app.recorder.max_notification_id(), timeout=10)
     assert dict(fold(logged_envelopes(system.app)).rows) == system.follower.snapshot()[1]
+
+
+def test_eoc_replay_and_diff_finish_on_a_poisoned_history(make_system, tmp_path, monkeypatch, capsys):
+    """The finding: after one poisoned call, ``eoc replay`` and ``eoc diff`` failed on the history
+    for ever. Every stored poison (0999, 0001, a payload that breaks its schema, a row that is
+    no event, hostile names) is there: both commands finish, and the replay equals the live boards."""
+    import json
+
+    from eoc import commands as c
+    from eoc.cli import main
+    from tests.history import claims
+    from tests.test_audit_replay import _api_boards
+    from tests.test_audit_tamper import _env
+
+    system = make_system()
+    now = datetime.now(UTC)
+    for poison in [*ALL, undecodable_row]:
+        poison(system.app, now, "[/]")
+    after = system.service.receive_call(c.ReceiveCall(province="QZV", county="Qazvin"), claims("QZV"))
+    assert system.follower.wait_for(after["position"], timeout=10)
+    _env(monkeypatch, system)
+    out = tmp_path / "replay.json"
+    assert main(["replay", "--quiet", "--format", "json", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    letters = {k: r for k, r in rows.items() if k.startswith("deadletter/")}
+    assert sum(r["reason"].startswith("InvalidPayload: IncidentOpened") for r in letters.values()) == 1
+    assert sum(r["type"] is None for r in letters.values()) == 1  # the row that is no event
+    assert rows["applied/QZV"] == after["position"]
+    live = tmp_path / "live.json"
+    live.write_text(json.dumps(_api_boards(system)))
+    capsys.readouterr()
+    assert main(["diff", "--quiet", "--live-file", str(live)]) == 0
+    assert "equals the live boards" in capsys.readouterr().out
