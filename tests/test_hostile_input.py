@@ -325,13 +325,50 @@ def test_the_idempotency_outcome_is_committed_with_the_events_and_answers_a_retr
             assert plain.status_code == 409, (path, plain.text)
 
 
-def test_a_refused_command_writes_no_outcome_and_its_retry_runs_again(api):
+def _age_key(api, key: str, hours: float) -> None:
+    """Make the key's row ``hours`` old, then open the key store again (as a restart does: old
+    keys are forgotten when it opens)."""
+    import time
+
+    from eoc.idempotency import PostgresKeyStore, SQLiteKeyStore
+
+    store = api.system.idempotency
+    sql = "UPDATE idempotency_keys SET created={p} WHERE key={p}"
+    if hasattr(store, "_db"):
+        store._db.execute(sql.format(p="?"), (time.time() - hours * 3600, key))
+        SQLiteKeyStore(str(api.system.settings.sqlite_path)).close()
+    else:
+        with store._pool.connection() as conn:
+            conn.execute(sql.format(p="%s"), (time.time() - hours * 3600, key))
+        PostgresKeyStore(api.system.settings.pg_dsn).close()
+
+
+def test_idempotency_keys_are_kept_at_least_24_hours_across_restarts(api):
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    headers = {**api.token(), "Idempotency-Key": "kept-a-day-0001"}
+    first = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert first.status_code == 201
+    _age_key(api, "kept-a-day-0001", 25)
+    again = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    _age_key(api, "kept-a-day-0001", 49)  # past KEEP (48 h): forgotten; the chosen id still refuses a second call
+    before = state(api)
+    late = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert late.status_code == 409 and late.json()["error"] == "already_exists"
+    assert "idempotent-replayed" not in late.headers and state(api) == before
+
+
+def test_a_refused_command_writes_no_outcome_and_its_retry_gets_the_same_refusal(api):
     key = "refused-first-0001"
     headers = {**api.token(), "Idempotency-Key": key}
     missing = uuid.uuid4()
+    before = state(api)
     first = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
     assert first.status_code == 404 and first.json()["error"] == "not_found"
-    assert _outcome_of(api, key) is None
+    assert _outcome_of(api, key) is None  # nothing was committed, so no outcome either
+    again = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
+    assert (again.status_code, again.json()) == (404, first.json())
+    assert state(api) == before
 
 
 def test_a_malformed_idempotency_key_is_refused(api):
