@@ -308,6 +308,8 @@ def test_a_restarted_bridge_on_the_same_port_serves_the_current_board(system, ap
     port = handle.port
     loop_thread.run(handle.stop())
     t = team(api, name="made-while-down")
+    # The snapshot is the follower's: on a loaded machine it may fold the team a moment later.
+    assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=10)
     again = bridge(port=port)
     dash = Dashboard(again, token(system))
     assert dash.frame()["rows"][f"team/{t}"]["name"] == "made-while-down"
