@@ -35,10 +35,13 @@ Headers = list[tuple[str, bytes]]
 class DeadLetter(Exception):
     """A record that must not be folded: ``kind`` names the class of fault, ``reason`` says why."""
 
-    def __init__(self, kind: str, reason: str) -> None:
+    def __init__(self, kind: str, reason: str, envelope: Envelope | None = None) -> None:
         super().__init__(f"{kind}: {reason}")
         self.kind = kind
         self.reason = reason
+        # A well-formed, well-placed envelope whose payload breaks its schema: if it is a stored
+        # event (the relay's), the worker folds it as the fold's dead letter, as every runner does.
+        self.envelope = envelope
 
 
 # ---------------------------------------------------------------------- events
@@ -72,10 +75,11 @@ def decode_event(value: bytes | None, *, telemetry: bool, partition: int | None 
         raise DeadLetter("not_an_event", "the record has no value (a tombstone)")
     try:
         envelope = Envelope.from_json(value)
-        validate(envelope.type, envelope.payload)  # the payload must match its schema
+        if envelope.type not in CATALOGUE:
+            raise UnknownEventType(f"unknown event type {envelope.type!r}")
     except UnknownEventType as exc:
         raise DeadLetter("unknown_type", str(exc)) from None
-    except InvalidPayload as exc:
+    except (InvalidPayload, ValueError) as exc:
         raise DeadLetter("invalid", str(exc)) from None
     if envelope.province not in PROVINCES:
         raise DeadLetter("invalid", f"unknown province {envelope.province!r}")
@@ -90,7 +94,16 @@ def decode_event(value: bytes | None, *, telemetry: bool, partition: int | None 
     if partition_of is not None and partition is not None and partition_of(envelope.province) != partition:
         raise DeadLetter("wrong_partition", f"an event of {envelope.province} belongs in partition "
                                             f"{partition_of(envelope.province)}, not {partition}")
+    try:
+        validate(envelope.type, envelope.payload)  # the payload must match its schema
+    except InvalidPayload as exc:
+        raise DeadLetter("invalid", str(exc), envelope) from None
     return envelope
+
+
+def relayed(headers: Iterable[tuple[str, bytes]] | None, envelope: Envelope) -> bool:
+    """True if the record is the relay's copy of a stored event (its log position header agrees)."""
+    return envelope.position is not None and header(headers, POSITION_HEADER) == str(envelope.position).encode()
 
 
 def dead_letter_headers(*, kind: str, reason: str, topic: str, partition: int, offset: int,

@@ -17,7 +17,7 @@ from typing import Any
 
 from eoc.audit.sources import KafkaSource, Progress, StoreSource
 from events.jalali import describe, format_jalali, iso_utc
-from projections import Board, apply
+from projections import Board, apply, undecodable
 
 Source = StoreSource | KafkaSource
 
@@ -78,8 +78,13 @@ def replay(
     board = Board() if board is None else board
     result = Replay(board.rows, source.describe(), until, until_position, by)  # type: ignore[arg-type]
     types = result.types
+    def not_an_event(position: int, reason: str) -> None:  # as the follower: a dead letter of no province
+        if until is None:  # a row with no moment is cut by position only
+            undecodable(board, position, reason)
+
     for envelope in source.envelopes(until=until, by=by, until_position=until_position,
-                                     progress=progress, errors=result.rejected, lag=lag):
+                                     progress=progress, errors=result.rejected, lag=lag,
+                                     undecodable=not_an_event):
         if positions is not None and envelope.position is not None and (
                 envelope.position > positions.get(envelope.province, 0)):
             continue

@@ -59,6 +59,7 @@ from consumers.kafka_codec import (
     dead_letter_headers,
     decode_event,
     encode_row,
+    relayed,
 )
 from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
 from events.envelope import iso, parse_iso
@@ -129,15 +130,19 @@ class BoardProcessor:
                 envelope = decode_event(message.value, telemetry=message.topic == telemetry_topic,
                                         partition=partition, partition_of=partition_of)
             except DeadLetter as letter:
-                dead.append((message, letter))
-                continue
+                if letter.envelope is None or not relayed(_headers(message.headers), letter.envelope):
+                    dead.append((message, letter))  # not a stored event: the topic's dead letter only
+                    continue
+                # A stored event whose payload breaks its schema: the fold refuses it as every
+                # runner does (the same dead-letter row and reason as the follower's and replay's).
+                envelope = letter.envelope
             board = boards.get(partition)
             if board is None:
                 board = boards[partition] = Board(rows)
             # A poison event writes none of its rows: it becomes a dead-letter row on the
             # board (as in every runner) and a record on the dead-letter topic.
             fresh = apply(board, envelope, lambda e, reason, message=message: dead.append(
-                (message, DeadLetter("fold_failed", reason))))
+                (message, DeadLetter("invalid" if reason.startswith("InvalidPayload") else "fold_failed", reason))))
             if not fresh:
                 duplicates += 1
                 continue

@@ -402,12 +402,18 @@ def upcast(type_: str, version: int, payload: dict[str, Any]) -> tuple[int, dict
 
 def validate(type_: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Check a current-version payload against its schema; returns the normalised dict."""
+    return check(type_, payload).to_json()
+
+
+def check(type_: str, payload: dict[str, Any]) -> Any:
+    """The payload as its event class, or ``UnknownEventType``/``InvalidPayload``. Every runner
+    folds only payloads that pass (projections/fold.py): one decision, the same reason."""
     try:
         cls = CATALOGUE[type_]
     except KeyError:
         raise UnknownEventType(f"unknown event type {type_!r}") from None
     try:
-        return cls.model_validate(payload).to_json()
+        return cls.model_validate(payload)
     except ValidationError as exc:
         raise InvalidPayload(f"{type_}: {exc.errors(include_url=False)}") from None
 

@@ -12,9 +12,10 @@ every applier succeeded. A stored event that a projection cannot fold (poison: a
 year 999, a payload of the wrong shape) writes none of its rows; instead it becomes a
 dead-letter row ``deadletter/<position>`` with the reason, and an alert
 ``alert/dead_letter/<position>`` for the province's supervisor, and its position counts as
-folded, so everything after it folds on. The same code runs in every runner, so the
-embedded follower, the Faust worker and a replay end with equal boards and the same dead
-letters.
+folded, so everything after it folds on. A payload that breaks its event's schema in the
+catalogue is such an event (``InvalidPayload``): it is checked here, not by each runner. The
+same code runs in every runner, so the embedded follower, the Faust worker, a replay and
+``eoc diff`` end with equal boards and the same dead letters, named alike.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from events.catalogue import check
 from events.envelope import Envelope
 from projections.alerts import check_in_alert
 from projections.board import DRILL, Board
@@ -176,6 +178,7 @@ def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None)
     staged = _Staged(board)
     try:
         if e.type == "TeamPositionReported":
+            check(e.type, e.payload)
             set_position(staged, ns, e, e.payload["position"])  # type: ignore[arg-type]
             staged.commit()
             return True
@@ -184,6 +187,7 @@ def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None)
             last = board.get(key)
             if last is not None and e.position <= last:
                 return False
+        check(e.type, e.payload)  # the catalogue's schema: the one decision of every runner
         for applier in ROUTES.get(e.type, ()):
             applier(staged, ns, e)  # type: ignore[arg-type]
         count_late_entry(staged, ns, e)  # type: ignore[arg-type]

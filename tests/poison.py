@@ -50,14 +50,26 @@ def incident_on_day_one(app: Any, now: datetime, _: str) -> str:
 
 
 def incident_without_a_location(app: Any, now: datetime, _: str) -> str:
-    """A payload of the wrong shape (an older writer's bug): the call's moment is not a moment.
-    It folds (the incident board keeps it as given); nothing downstream may die on it."""
+    """Poison: a payload that breaks the catalogue's schema (an older writer's bug: the call's
+    moment is not a moment). No runner folds it: the follower, the Faust worker, replay and
+    diff all make it the same dead letter (``InvalidPayload: IncidentOpened: ...``)."""
     payload = ev.IncidentOpened.model_construct(route=ReferralRoute.POLICE, category=CallCategory.CHILD_ABUSE,
                                                 priority=Priority.HIGH, risk_flags=[],
                                                 location=ev.Point(lat=36.27, lon=50.0),
                                                 call_received_at="yesterday, around noon")
     app.save(Incident.open(payload, _ctx(now), "QZV", "Qazvin"))
     return "IncidentOpened"
+
+
+def undecodable_row(app: Any, now: datetime, _: str) -> str:
+    """Poison: a stored row that is no event at all (a topic no version knows). The follower and
+    replay make it the same dead letter of no province. (The relay does not read past it yet,
+    so the cluster's runners are not fed it.)"""
+    from eventsourcing.persistence import StoredEvent
+
+    app.recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1,
+                                            topic="eoc.vanished:Vanished", state=b"{}")])
+    return ""
 
 
 def team_with_hostile_name(app: Any, now: datetime, name: str) -> str:
@@ -67,6 +79,7 @@ def team_with_hostile_name(app: Any, now: datetime, name: str) -> str:
     return ""
 
 
-POISONS = [incident_in_year_999, incident_on_day_one]  # no projection can fold these
+POISONS = [incident_in_year_999, incident_on_day_one]  # no projection can fold these (history permitting)
+SCHEMA_BREAKING = [incident_without_a_location]  # no runner folds these, whatever came before
 POISON_TYPES = {"IncidentOpened"}
-ALL = [*POISONS, call_in_year_999, incident_without_a_location, team_with_hostile_name]
+ALL = [*POISONS, *SCHEMA_BREAKING, call_in_year_999, team_with_hostile_name]

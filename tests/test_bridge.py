@@ -157,6 +157,32 @@ def test_a_token_with_a_non_ascii_character_as_the_first_message_is_closed_with_
     assert closed.value.rcvd.code == 4401
 
 
+@pytest.mark.parametrize("when", ["first message", "later"])
+def test_an_oversize_message_is_closed_with_1009_and_a_reason(system, bridge, when):
+    """The websocket's frame limit (64 KB): refused before it is read, with a close code and a
+    reason that say so; the bridge serves the next dashboard as before."""
+    from ui_bridge import protocol as p
+
+    handle = bridge()
+    if when == "first message":
+        dash = Dashboard(handle, None, in_query=False)
+        dash.ws.send(json.dumps({"token": token(system), "pad": "x" * p.MAX_MESSAGE}))
+    else:
+        dash = Dashboard(handle, token(system))
+        assert dash.frame()["type"] == "snapshot"
+        dash.ws.send(json.dumps({"type": "resync", "pad": "x" * p.MAX_MESSAGE}))
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            dash.frame()
+    assert closed.value.rcvd.code == p.CLOSE_TOO_BIG == 1009
+    assert "exceeds limit of 65536 bytes" in closed.value.rcvd.reason
+    # A message just under the limit is still a message (here a resync: a fresh snapshot).
+    other = Dashboard(handle, token(system))
+    assert other.frame()["type"] == "snapshot"
+    other.ws.send(json.dumps({"type": "resync", "pad": "x" * (p.MAX_MESSAGE - 100)}))
+    assert any(other.frame()["type"] == "snapshot" for _ in range(5))  # (a heartbeat may come first)
+
+
 def test_a_session_ends_when_its_token_expires(system, bridge):
     dash = Dashboard(bridge(), system.signer.issue("dispatcher", "QZV", ttl_s=1))
     assert dash.frame()["type"] == "snapshot"
@@ -282,6 +308,8 @@ def test_a_restarted_bridge_on_the_same_port_serves_the_current_board(system, ap
     port = handle.port
     loop_thread.run(handle.stop())
     t = team(api, name="made-while-down")
+    # The snapshot is the follower's: on a loaded machine it may fold the team a moment later.
+    assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=10)
     again = bridge(port=port)
     dash = Dashboard(again, token(system))
     assert dash.frame()["rows"][f"team/{t}"]["name"] == "made-while-down"

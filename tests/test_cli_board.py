@@ -105,3 +105,48 @@ def test_drill_boards_are_shown_apart(running, capsys):
     code, out, _ = board(capsys, "--url", url, "--token", token, "--once", "--drill")
     assert code == 0
     assert "DRILL · مانور" in out and "Teams · گروه‌های سیار [0]" in out
+
+
+def test_board_shows_markup_and_control_characters_in_stored_names_literally(tmp_path, capsys):
+    """The finding: a county ``[/]`` crashed ``eoc board`` for every viewer of the province, an
+    ESC sequence in a name reached the operator's terminal, and ``[link=...]`` in a team name
+    was rendered as a link. Names stored below the API's checks (as an older version could
+    have) are shown literally: markup as text, control and bidi characters as visible escapes."""
+    import io
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from eoc.cli.board import fetch, render
+    from tests.poison import HOSTILE_TEXT, team_with_hostile_name
+
+    system = build(Settings.from_env({"EOC_DATA_DIR": str(tmp_path / "data")}), checkpoint=False)
+    try:
+        for name in HOSTILE_TEXT:  # each in the county "[/]"
+            team_with_hostile_name(system.app, datetime.now(UTC), name)
+        assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=30)
+        with served(system) as url:
+            for role, province in (("national_eoc", "IR"), ("provincial_supervisor", "QZV"), ("dispatcher", "QZV")):
+                token = system.signer.issue(role, province, sub="test")
+                code, out, err = board(capsys, "--url", url, "--token", token, "--once", "--width", "200")
+                assert code == 0, err  # no crash on "[/]"
+                assert f"Teams · گروه‌های سیار [{len(HOSTILE_TEXT)}]" in out
+                assert "[link=http://example.invalid]team[/link]" in out  # markup as text
+                assert "[/]" in out  # the county, as stored
+                assert "\\u001b[31mred\\u001b[0m" in out and "\x1b" not in out  # ESC shown, never sent
+                assert "\\u202eeman" in out and "\u202e" not in out  # a bidi override never reorders a row
+                assert "\\u0000nul" in out and "\x00" not in out
+            # On a real terminal too (colours on, as in the live view): no hyperlink escape, and no
+            # escape sequence comes from the data, only the board's own styles.
+            import httpx
+
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
+                summary = fetch(http)
+            terminal = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=200)
+            terminal.print(render(summary, url, 18, 200))
+            drawn = terminal.file.getvalue()
+            assert "\x1b]8;" not in drawn  # OSC 8: what a rendered [link=...] would become
+            assert "\x1b[31mred" not in drawn and "\u202e" not in drawn and "\x00" not in drawn
+            assert "\\u001b[31mred" in drawn and "link=http://example.invalid" in drawn
+    finally:
+        system.close()

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from .scenario import IN_QAZVIN, QZV, centre, team
+from .scenario import incident as incident_for
 
 
 def keys(system) -> int:
@@ -268,6 +269,106 @@ def test_a_retried_create_with_its_own_id_cannot_make_two(api):
     team_id = str(uuid.uuid4())
     assert api.ok("/teams", {**QZV, "team_id": team_id, "name": "T", "home": IN_QAZVIN})["team_id"] == team_id
     refused(api, "/teams", {**QZV, "team_id": team_id, "name": "T", "home": IN_QAZVIN}, 409, "already_exists")
+
+
+def _lose_the_answer(api, key: str) -> None:
+    """As if the server were killed between the commit and the answer: the key's row keeps only
+    what was written with the events (its outcome), and its owner is a dead process."""
+    store = api.system.idempotency
+    sql = "UPDATE idempotency_keys SET status=NULL, answer=NULL, owner='dead-process' WHERE key={p}"
+    if hasattr(store, "_db"):
+        store._db.execute(sql.format(p="?"), (key,))
+    else:
+        with store._pool.connection() as conn:
+            conn.execute(sql.format(p="%s"), (key,))
+
+
+def _outcome_of(api, key: str) -> bytes | None:
+    store = api.system.idempotency
+    sql = "SELECT outcome FROM idempotency_keys WHERE key={p}"
+    if hasattr(store, "_db"):
+        row = store._db.execute(sql.format(p="?"), (key,)).fetchone()
+    else:
+        with store._pool.connection() as conn:
+            row = conn.execute(sql.format(p="%s"), (key,)).fetchone()
+    return None if row is None or row[0] is None else bytes(row[0])
+
+
+def test_the_idempotency_outcome_is_committed_with_the_events_and_answers_a_retry(api):
+    """A retry whose first answer was lost after the commit gets the first answer from the
+    outcome stored with the events: a create, a transition the rules would now refuse as a
+    repeat, and a declined admission (409, recorded) alike; nothing new is stored."""
+    team_id = team(api)
+    api.ok(f"/teams/{team_id}/dispatch", {"incident_id": incident_for(api)})
+    cases = [
+        ("/calls", {**QZV, "call_id": str(uuid.uuid4()), "caller": {"name": "سارا"}}, 201),
+        (f"/teams/{team_id}/status", {"status": "en_route"}, 200),
+        (f"/teams/{team_id}/check-in", {"position": IN_QAZVIN}, 200),
+    ]
+    full = centre(api, capacity=1)
+    api.ok(f"/centres/{full}/admissions", {"route": "line_123"})
+    cases.append((f"/centres/{full}/admissions", {"route": "line_123", "client": {"name": "مریم"}}, 409))
+    for n, (path, body, status) in enumerate(cases):
+        key = f"lost-answer-{n}-{uuid.uuid4().hex[:8]}"
+        headers = {**api.token(), "Idempotency-Key": key}
+        first = api.http.post(f"/api/v1{path}", json=body, headers=headers)
+        assert first.status_code == status, first.text
+        assert _outcome_of(api, key) is not None, path  # written with the events
+        _lose_the_answer(api, key)
+        before = state(api)
+        again = api.http.post(f"/api/v1{path}", json=body, headers=headers)
+        assert (again.status_code, again.json()) == (status, first.json()), (path, again.text)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert state(api) == before, path
+        if n < 2:  # without the key, the chosen id or the rules refuse these as repeats
+            plain = api.http.post(f"/api/v1{path}", json=body, headers=api.token())
+            assert plain.status_code == 409, (path, plain.text)
+
+
+def _age_key(api, key: str, hours: float) -> None:
+    """Make the key's row ``hours`` old, then open the key store again (as a restart does: old
+    keys are forgotten when it opens)."""
+    import time
+
+    from eoc.app.idempotency import PostgresKeyStore, SQLiteKeyStore
+
+    store = api.system.idempotency
+    sql = "UPDATE idempotency_keys SET created={p} WHERE key={p}"
+    if hasattr(store, "_db"):
+        store._db.execute(sql.format(p="?"), (time.time() - hours * 3600, key))
+        SQLiteKeyStore(str(api.system.settings.sqlite_path)).close()
+    else:
+        with store._pool.connection() as conn:
+            conn.execute(sql.format(p="%s"), (time.time() - hours * 3600, key))
+        PostgresKeyStore(api.system.settings.pg_dsn).close()
+
+
+def test_idempotency_keys_are_kept_at_least_24_hours_across_restarts(api):
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    headers = {**api.token(), "Idempotency-Key": "kept-a-day-0001"}
+    first = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert first.status_code == 201
+    _age_key(api, "kept-a-day-0001", 25)
+    again = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    _age_key(api, "kept-a-day-0001", 49)  # past KEEP (48 h): forgotten; the chosen id still refuses a second call
+    before = state(api)
+    late = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert late.status_code == 409 and late.json()["error"] == "already_exists"
+    assert "idempotent-replayed" not in late.headers and state(api) == before
+
+
+def test_a_refused_command_writes_no_outcome_and_its_retry_gets_the_same_refusal(api):
+    key = "refused-first-0001"
+    headers = {**api.token(), "Idempotency-Key": key}
+    missing = uuid.uuid4()
+    before = state(api)
+    first = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
+    assert first.status_code == 404 and first.json()["error"] == "not_found"
+    assert _outcome_of(api, key) is None  # nothing was committed, so no outcome either
+    again = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
+    assert (again.status_code, again.json()) == (404, first.json())
+    assert state(api) == before
 
 
 def test_a_malformed_idempotency_key_is_refused(api):

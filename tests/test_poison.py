@@ -18,7 +18,10 @@ from events.envelope import Envelope
 from projections import Board, apply, fold
 from projections.visibility import visible_rows
 from tests.history import History, logged_envelopes
-from tests.poison import ALL, HOSTILE_TEXT, POISON_TYPES, POISONS, call_in_year_999, team_with_hostile_name
+from eoc.audit.sources import StoreSource
+from consumers.replay import replay
+from tests.poison import (ALL, HOSTILE_TEXT, POISON_TYPES, POISONS, SCHEMA_BREAKING, call_in_year_999,
+                          team_with_hostile_name, undecodable_row)
 
 
 def _envelope(type_: str, payload: dict, *, occurred_at: str, position: int) -> Envelope:
@@ -75,18 +78,25 @@ def test_the_follower_dead_letters_a_stored_poison_event_and_folds_on(make_syste
     rows = system.follower.snapshot()[1]
     letters = {r["type"] for k, r in rows.items() if k.startswith("deadletter/")}
     assert letters == POISON_TYPES
-    assert system.follower.dead_letters == 2
+    assert system.follower.dead_letters == 3  # 0999, 0001 and the payload that breaks its schema
+    assert sum("InvalidPayload: IncidentOpened" in r["reason"] for k, r in rows.items()
+               if k.startswith("deadletter/")) == 1
     assert f"figures/QZV/{(now + timedelta(hours=3, minutes=30)).date().isoformat()}" in rows
     assert rows["applied/QZV"] == after["position"]
     # Replay folds the same history into the same boards, dead letters included.
     assert dict(fold(logged_envelopes(system.app)).rows) == rows
 
 
-# A step of a hostile history: a valid command (by seed) or one of the stored poisons.
-STEPS = st.lists(st.one_of(st.integers(0, 2**16).map(lambda s: ("command", s)),
-                           st.sampled_from(ALL).map(lambda p: ("poison", p)),
-                           st.sampled_from(HOSTILE_TEXT).map(lambda t: ("text", t))),
-                 min_size=5, max_size=40)
+# A step of a hostile history: a valid command (by seed), one of the stored poisons, a stored
+# row that is no event, or a hostile name. Every history holds at least one payload that breaks
+# its schema (inserted at a drawn place), so the case the runners once decided apart is always
+# there; the test checks that it was stored and dead-lettered.
+STEP = st.one_of(st.integers(0, 2**16).map(lambda s: ("command", s)),
+                 st.sampled_from([*ALL, undecodable_row]).map(lambda p: ("poison", p)),
+                 st.sampled_from(HOSTILE_TEXT).map(lambda t: ("text", t)))
+STEPS = st.tuples(st.lists(STEP, min_size=4, max_size=39), st.integers(0, 39),
+                  st.sampled_from(SCHEMA_BREAKING)).map(
+    lambda t: [*t[0][:t[1]], ("poison", t[2]), *t[0][t[1]:]])
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -109,7 +119,7 @@ def test_hostile_histories_give_equal_boards_in_the_follower_and_replay(tmp_path
 def _hostile_history(system, clock, steps) -> None:
     history = History(system.service, seed=len(steps))
     history.rnd = random.Random(len(steps))
-    poisons = 0
+    poisons = schema_breaking = not_events = 0
     for kind, value in steps:
         clock.advance(seconds=97)
         if kind == "command":
@@ -119,19 +129,30 @@ def _hostile_history(system, clock, steps) -> None:
         else:
             value(system.app, clock.now, "[/]")
             poisons += value in POISONS
+            schema_breaking += value in SCHEMA_BREAKING
+            not_events += value is undecodable_row
+    assert schema_breaking >= 1  # the hostile case occurred in this history
     last = system.app.recorder.max_notification_id() or 0
     assert system.follower.wait_for(last, timeout=30)
     rows = system.follower.snapshot()[1]
-    replayed = dict(fold(logged_envelopes(system.app)).rows)
-    assert replayed == rows
+    # Replay (and so eoc diff, which compares it with the live boards) folds the same rows.
+    replayed = replay(StoreSource(system.app))
+    assert replayed.rows == rows
     letters = [r for k, r in rows.items() if k.startswith("deadletter/")]
-    # Whether a poison fails depends on the history before it (a day long closed goes to the
-    # period figures, which do not name it): every dead letter is a poison, named, and counted.
-    stored_poisons = sum(1 for e in logged_envelopes(system.app) if e.occurred_at[:4] in ("0999", "0001"))
-    assert poisons <= stored_poisons
-    assert len(letters) == system.follower.dead_letters <= stored_poisons
-    assert all(r["reason"] and r["type"] in POISON_TYPES for r in letters)
-    assert all(f"alert/dead_letter/{r['position']}" in rows for r in letters)
+    # Whether a 0999/0001 poison fails depends on the history before it (a day long closed goes
+    # to the period figures, which do not name it); a payload that breaks its schema always does.
+    invalid = [r for r in letters if r["reason"].startswith("InvalidPayload: IncidentOpened: ")]
+    assert len(invalid) == schema_breaking
+    unreadable = [r for r in letters if r["type"] is None]
+    assert len(unreadable) == not_events and all("Vanished" in r["reason"] for r in unreadable)
+    assert len(letters) == system.follower.dead_letters <= poisons + schema_breaking + not_events
+    assert all(r["reason"] and r["type"] in POISON_TYPES for r in letters if r["type"] is not None)
+    assert all(f"alert/dead_letter/{r['position']}" in rows for r in letters if r["type"] is not None)
+    # Each hostile name was stored and folds literally.
+    for kind, value in steps:
+        if kind == "text":
+            assert any(isinstance(r, dict) and r.get("name") == value for k, r in rows.items()
+                       if k.startswith("team/")), repr(value)
 
 
 def test_call_in_year_999_is_what_the_issue_found(make_system):
@@ -140,3 +161,36 @@ def test_call_in_year_999_is_what_the_issue_found(make_system):
     call_in_year_999(system.app, datetime.now(UTC), "")
     assert system.follower.wait_for(system.app.recorder.max_notification_id(), timeout=10)
     assert dict(fold(logged_envelopes(system.app)).rows) == system.follower.snapshot()[1]
+
+
+def test_eoc_replay_and_diff_finish_on_a_poisoned_history(make_system, tmp_path, monkeypatch, capsys):
+    """The finding: after one poisoned call, ``eoc replay`` and ``eoc diff`` failed on the history
+    for ever. Every stored poison (0999, 0001, a payload that breaks its schema, a row that is
+    no event, hostile names) is there: both commands finish, and the replay equals the live boards."""
+    import json
+
+    from eoc.app import commands as c
+    from eoc.cli import main
+    from tests.history import claims
+    from tests.test_audit_replay import _api_boards
+    from tests.test_audit_tamper import _env
+
+    system = make_system()
+    now = datetime.now(UTC)
+    for poison in [*ALL, undecodable_row]:
+        poison(system.app, now, "[/]")
+    after = system.service.receive_call(c.ReceiveCall(province="QZV", county="Qazvin"), claims("QZV"))
+    assert system.follower.wait_for(after["position"], timeout=10)
+    _env(monkeypatch, system)
+    out = tmp_path / "replay.json"
+    assert main(["replay", "--quiet", "--format", "json", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    letters = {k: r for k, r in rows.items() if k.startswith("deadletter/")}
+    assert sum(r["reason"].startswith("InvalidPayload: IncidentOpened") for r in letters.values()) == 1
+    assert sum(r["type"] is None for r in letters.values()) == 1  # the row that is no event
+    assert rows["applied/QZV"] == after["position"]
+    live = tmp_path / "live.json"
+    live.write_text(json.dumps(_api_boards(system)))
+    capsys.readouterr()
+    assert main(["diff", "--quiet", "--live-file", str(live)]) == 0
+    assert "equals the live boards" in capsys.readouterr().out

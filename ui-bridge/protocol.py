@@ -44,7 +44,10 @@ Slow clients
 
 Messages a client may send
     ``{"token": "..."}`` (first message only, see above), ``{"type": "resync"}``. Anything
-    else is ignored.
+    else is ignored. A message (or frame) over ``MAX_MESSAGE`` bytes (64 KB, the command API's
+    body limit too) is refused before it is read: the socket is closed with 1009 (message too
+    big, the websocket's 413) and the reason ``frame with N bytes exceeds limit of 65536
+    bytes``, as the first message and at any time after it.
 
 Closing
     The bridge closes with 1001 (going away) when it shuts down; the page reconnects with
@@ -75,7 +78,10 @@ WRITE_LIMIT = 256 * 1024  # bytes waiting in a socket's buffer before it counts 
 
 REVOCATION_S = 1.0  # how often the bridge looks for ended sessions and disabled users
 
+MAX_MESSAGE = 64 * 1024  # bytes a client may send in one message: its messages are tiny
+
 CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_BIG = 1009  # a message over MAX_MESSAGE (closed by the websockets library, before it is read)
 CLOSE_TRY_AGAIN = 1013  # too many sockets waiting to sign in: try again later
 CLOSE_UNAUTHORIZED = 4401  # 4000-4999: for the application; the page stops and asks for a token
 CLOSE_TOO_MANY = 4429  # this user holds too many dashboards already

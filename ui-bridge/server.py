@@ -124,7 +124,7 @@ async def start_bridge(
             sessions.handle, host, port, ssl=ssl,
             process_request=guard,
             ping_interval=ping_s, ping_timeout=2 * ping_s,
-            write_limit=write_limit, max_size=64 * 1024,  # clients send only tiny messages
+            write_limit=write_limit, max_size=p.MAX_MESSAGE,  # 1009 before an oversize message is read
             compression=None,  # deflate per socket would cost more CPU than the frames themselves
         )
     except BaseException:

@@ -132,7 +132,7 @@ class Settings:
                "AGGREGATE_CACHE_FASTFORWARD": "n" if single else "y"}
         if self.store == "sqlite":
             env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=str(self.sqlite_path),
-                       SQLITE_LOCK_TIMEOUT="30")
+                       SQLITE_LOCK_TIMEOUT="30", APPLICATION_RECORDER_TOPIC="eoc.app.recorders:SQLiteRecorder")
         else:
             from psycopg.conninfo import conninfo_to_dict
 
@@ -146,6 +146,7 @@ class Settings:
                 POSTGRES_PASSWORD=str(info.get("password", "")),
                 POSTGRES_POOL_SIZE="10",
                 POSTGRES_MAX_OVERFLOW="40",
+                APPLICATION_RECORDER_TOPIC="eoc.app.recorders:PostgresRecorder",  # Idempotency-Key outcomes
             )
         return env
 

@@ -5,33 +5,44 @@ retries with the same key and gets the first answer back, and nothing new is sto
 are per user (``principal_id``: the token's subject), kept at least 24 hours (``KEEP``), in
 the event store's own database (the SQLite file or PostgreSQL), so they survive restarts.
 
-The key is claimed before the command runs (a *pending* row) and the answer is written
+The key is claimed before the command runs (a *pending* row). The command's outcome (its
+handler's answer, positions included) is written into that row **in the same transaction as
+the command's events** (the event store's recorders below), and the HTTP answer is written
 before it is sent, so:
 
 - a retry after the answer was written (lost on the way, or the server killed just after)
   gets that answer, and nothing is stored again;
+- a retry after the events were committed but before the answer was written (kill -9 between
+  the commit and the answer) gets the answer rendered from the committed outcome (the same
+  route, status and body), for a create and for a transition alike: the command is not run
+  again, nothing is stored again, and no rule refuses it as a repeat;
+- a retry whose first attempt stored nothing (refused, or died before its commit) runs again;
 - a retry while the first is still running gets 409 ``idempotency_in_progress``;
-- a key reused for another command (another path or body) gets 409 ``idempotency_key_reused``;
-- a retry whose first attempt died with its process (kill -9 between the commit and the
-  answer) runs again: creates that name their new aggregate's id (``call_id``,
-  ``incident_id``, ``team_id``, ``centre_id``) cannot make two (409 ``already_exists``), and
-  the rules refuse a repeated transition.
+- a key reused for another command (another path or body) gets 409 ``idempotency_key_reused``.
 
 Only answers below 500 are kept (a 409 declined admission included: it was recorded).
+
+Fault injection, for tests only: with ``EOC_FAULT_KILL_BEFORE_ANSWER`` set to a regular
+expression, a command whose path matches it is answered by a SIGKILL of the server itself,
+right after its events (and outcome) were committed and before its answer is written or sent
+(tests/test_kill_restart.py). Never set it in service.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
+import re
+import signal
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +54,39 @@ KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{7,127}$"
 _ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 # This process: a pending row of another (dead) process is not waited for.
 PROCESS = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+FAULT_KILL_BEFORE_ANSWER = "EOC_FAULT_KILL_BEFORE_ANSWER"
+COMMITTED = "eoc.committed"  # the ASGI scope's key for an outcome to answer from (see answer_committed)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The Idempotency-Key the running command was sent with (the writer stores its outcome)."""
+
+    principal: str
+    key: str
+
+
+# Set by the middleware around the command; read by the writer (eoc/app/writer.py) when it queues
+# the command, so the outcome row is written with the command's events.
+CLAIM: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("eoc_idempotency_claim", default=None)
+
+
+class Committed(Exception):  # noqa: N818 - not an error: the command's answer is already decided
+    """Raised by the app's dependency when the request's command was committed before: the
+    route answers from the outcome instead of running the command again."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        super().__init__("committed before")
+        self.outcome = outcome
+
+
+def answer_committed(scope: Scope) -> None:
+    """An app-level dependency's body: answer from a committed outcome if the middleware found one."""
+    outcome = scope.get(COMMITTED)
+    if outcome is not None:
+        raise Committed(outcome)
 
 
 def principal_id(claims: Claims) -> str:
@@ -60,6 +104,7 @@ class Remembered:
     owner: str  # the process that claimed it
     status: int | None  # None while pending
     answer: bytes | None
+    outcome: bytes | None = None  # the committed command's answer, written with its events
 
 
 class KeyStore(Protocol):
@@ -76,7 +121,13 @@ class KeyStore(Protocol):
 
 _DDL = ("CREATE TABLE IF NOT EXISTS idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, "
         "request TEXT NOT NULL, owner TEXT NOT NULL, status INTEGER, answer {blob}, created REAL NOT NULL, "
-        "PRIMARY KEY (principal, key))")
+        "outcome {blob}, PRIMARY KEY (principal, key))")
+_SELECT = "SELECT request, owner, status, answer, outcome FROM idempotency_keys WHERE principal={p} AND key={p}"
+
+
+def _remembered(row: Any) -> Remembered:
+    return Remembered(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None,
+                      bytes(row[4]) if row[4] is not None else None)
 
 
 class SQLiteKeyStore:
@@ -86,6 +137,9 @@ class SQLiteKeyStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_DDL.format(blob="BLOB"))
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(idempotency_keys)")}
+        if "outcome" not in columns:  # a table made before outcomes were written with the events
+            self._db.execute("ALTER TABLE idempotency_keys ADD COLUMN outcome BLOB")
         self._lock = threading.Lock()
         self._forget_old()
 
@@ -100,14 +154,13 @@ class SQLiteKeyStore:
                 (principal, key, request, PROCESS, time.time()))
             if cur.rowcount == 1:
                 return None
-            row = self._db.execute("SELECT request, owner, status, answer FROM idempotency_keys "
-                                   "WHERE principal=? AND key=?", (principal, key)).fetchone()
-        return Remembered(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
+            row = self._db.execute(_SELECT.format(p="?"), (principal, key)).fetchone()
+        return _remembered(row)
 
     def reclaim(self, principal: str, key: str, request: str) -> bool:
         with self._lock:
             cur = self._db.execute("UPDATE idempotency_keys SET owner=? WHERE principal=? AND key=? "
-                                   "AND request=? AND status IS NULL AND owner<>?",
+                                   "AND request=? AND status IS NULL AND outcome IS NULL AND owner<>?",
                                    (PROCESS, principal, key, request, PROCESS))
         return cur.rowcount == 1
 
@@ -118,7 +171,8 @@ class SQLiteKeyStore:
 
     def release(self, principal: str, key: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM idempotency_keys WHERE principal=? AND key=? AND status IS NULL",
+            self._db.execute("DELETE FROM idempotency_keys WHERE principal=? AND key=? AND status IS NULL "
+                             "AND outcome IS NULL",
                              (principal, key))
 
     def close(self) -> None:
@@ -134,6 +188,7 @@ class PostgresKeyStore:
         self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
         with self._pool.connection() as conn:
             conn.execute(_DDL.format(blob="BYTEA"))
+            conn.execute("ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA")
             conn.execute("DELETE FROM idempotency_keys WHERE created < %s", (time.time() - KEEP,))
 
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:
@@ -143,14 +198,13 @@ class PostgresKeyStore:
                 "ON CONFLICT DO NOTHING", (principal, key, request, PROCESS, time.time()))
             if cur.rowcount == 1:
                 return None
-            row = conn.execute("SELECT request, owner, status, answer FROM idempotency_keys "
-                               "WHERE principal=%s AND key=%s", (principal, key)).fetchone()
-        return Remembered(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
+            row = conn.execute(_SELECT.format(p="%s"), (principal, key)).fetchone()
+        return _remembered(row)
 
     def reclaim(self, principal: str, key: str, request: str) -> bool:
         with self._pool.connection() as conn:
             cur = conn.execute("UPDATE idempotency_keys SET owner=%s WHERE principal=%s AND key=%s "
-                               "AND request=%s AND status IS NULL AND owner<>%s",
+                               "AND request=%s AND status IS NULL AND outcome IS NULL AND owner<>%s",
                                (PROCESS, principal, key, request, PROCESS))
         return cur.rowcount == 1
 
@@ -161,7 +215,8 @@ class PostgresKeyStore:
 
     def release(self, principal: str, key: str) -> None:
         with self._pool.connection() as conn:
-            conn.execute("DELETE FROM idempotency_keys WHERE principal=%s AND key=%s AND status IS NULL",
+            conn.execute("DELETE FROM idempotency_keys WHERE principal=%s AND key=%s AND status IS NULL "
+                         "AND outcome IS NULL",
                          (principal, key))
 
     def close(self) -> None:
@@ -212,6 +267,9 @@ class Idempotent:
             if seen.status is not None:
                 await _send(send, seen.status, seen.answer or b"", replayed=True)
                 return
+            if seen.outcome is not None:  # committed, but its answer never written: answer from it
+                await self._run(scope, body, send, store, principal, key, committed=json.loads(seen.outcome))
+                return
             if seen.owner == PROCESS or not store.reclaim(principal, key, request):
                 await _send(send, *_refuse(409, "idempotency_in_progress",
                                            "the first command with this Idempotency-Key is still running"))
@@ -227,7 +285,8 @@ class Idempotent:
         except Exception:
             return None
 
-    async def _run(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str) -> None:
+    async def _run(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str,
+                   committed: dict[str, Any] | None = None) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
         delivered = False
@@ -246,19 +305,29 @@ class Idempotent:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
+        if committed is not None:  # the app answers from the outcome (answer_committed) and runs nothing
+            scope = {**scope, COMMITTED: committed}
+        claim = CLAIM.set(Claim(principal, key))  # the writer stores the outcome with the events
         try:
             await self.app(scope, replay, capture)
         except BaseException:
-            store.release(principal, key)
+            store.release(principal, key)  # kept if the events were committed: a retry answers from them
             raise
+        finally:
+            CLAIM.reset(claim)
         if start is None:
             store.release(principal, key)
             return
         answer = b"".join(chunks)
+        fault = os.environ.get(FAULT_KILL_BEFORE_ANSWER)
+        if fault and committed is None and start["status"] < 500 and re.search(fault, scope["path"]):
+            os.kill(os.getpid(), signal.SIGKILL)  # tests only: die between the commit and the answer
         if start["status"] < 500:
             store.answer(principal, key, start["status"], answer)  # written before it is sent
         else:
             store.release(principal, key)
+        if committed is not None:
+            start = {**start, "headers": [*start.get("headers", []), (b"idempotent-replayed", b"true")]}
         await send(start)
         await send({"type": "http.response.body", "body": answer})
 

@@ -29,7 +29,7 @@ from eoc.app import commands as c
 from eoc.app.auth import Claims, authorize
 from eoc.app.keyring import Keyring
 from eoc.app.workspace_service import WorkspaceCommands
-from eoc.app.writer import BatchWriter, Position
+from eoc.app.writer import BatchWriter, Position, resolved
 from eoc.domain import Call, Centre, Context, Incident, Roster, Team, roster_id
 from eoc.domain.errors import (
     AlreadyExists,
@@ -66,12 +66,16 @@ class EOCApplication(Application):
         values.update(env or {})
         return Environment(name, values)
 
-    def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any]) -> list[Recording]:
+    def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any],
+                      outcomes: list[Any] | None = None) -> list[Recording]:
         """Save these events, in this order, in one transaction (``save`` orders them by
-        aggregate); the aggregates they came from are cached as the library's save does."""
+        aggregate); the aggregates they came from are cached as the library's save does.
+        ``outcomes``: Idempotency-Key answers written in the same transaction (eoc/app/recorders.py)."""
         processing = ProcessingEvent()
         processing.events = list(events)
         processing.aggregates = dict(aggregates)
+        if outcomes:
+            processing.saved_kwargs["outcomes"] = outcomes
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
@@ -181,8 +185,7 @@ class CommandService(WorkspaceCommands):
 
     def _run(self, handler: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Decide and commit a load-decide-save handler (group commit, retried on conflicts)."""
-        result = self.writer.run(handler)
-        return {k: (v.value if isinstance(v, Position) else v) for k, v in result.items()}
+        return resolved(self.writer.run(handler))
 
     def _seal_person(self, subject: str | None, details: c.PersonDetails | None,
                      created: list[str]) -> tuple[str, str | None]:
@@ -477,10 +480,7 @@ class CommandService(WorkspaceCommands):
 
     def _admit(self, centre_id: UUID, cmd: c.AdmitClient, claims: Claims, client: str,
                sealed: str | None) -> dict[str, Any]:
-        admitted = False
-
         def act(centre: Centre, ctx: Context) -> dict[str, Any]:
-            nonlocal admitted
             admitted = centre.admit(
                 ev.ClientAdmitted(client=client, client_sealed=sealed, route=cmd.route,
                                   incident_id=cmd.incident_id), ctx,
@@ -488,7 +488,13 @@ class CommandService(WorkspaceCommands):
             return {"client_id": client, "admitted": admitted}
 
         result = self._centre_command("admit_client", centre_id, cmd, claims, act)
-        if not admitted:
+        return self.answer_of("admit_client", result)
+
+    @staticmethod
+    def answer_of(command: str, result: dict[str, Any]) -> dict[str, Any]:
+        """A committed command's answer from its handler's result: the one place that turns a
+        recorded outcome into a refusal, for the first answer and for a retried Idempotency-Key."""
+        if command == "admit_client" and result.get("admitted") is False:
             raise OverCapacity(
                 "the centre is full; the declined admission was recorded as unmet demand",
                 declined_recorded=True, capacity=result["capacity"], occupied=result["occupied"],

@@ -14,6 +14,7 @@ Why: one save per command is bounded by the store's commit (SQLite 0.3 ms, Postg
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import random
@@ -25,6 +26,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
+
+from eoc.app.idempotency import CLAIM, Claim
+from eoc.app.recorders import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +89,19 @@ class UnitOfWork:
         return events
 
 
-class _Job:
-    __slots__ = ("done", "error", "events", "handler", "position", "result")
+def resolved(result: Any) -> Any:
+    """A handler's answer with its log positions filled in."""
+    if isinstance(result, dict):
+        return {k: (v.value if isinstance(v, Position) else v) for k, v in result.items()}
+    return result
 
-    def __init__(self, handler: Callable[[], Any]) -> None:
+
+class _Job:
+    __slots__ = ("claim", "done", "error", "events", "handler", "position", "result")
+
+    def __init__(self, handler: Callable[[], Any], claim: Claim | None = None) -> None:
         self.handler = handler
+        self.claim = claim  # the Idempotency-Key it came with: its outcome is stored with its events
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
@@ -132,7 +144,7 @@ class BatchWriter:
         """Decide and commit one command; returns its handler's answer or raises its refusal."""
         if threading.current_thread() is self._thread:
             raise RuntimeError("a handler may not submit another command")
-        job = _Job(handler)
+        job = _Job(handler, CLAIM.get())
         self._queue.put(job)
         job.done.wait()
         if job.error is not None:
@@ -202,7 +214,7 @@ class BatchWriter:
         for agg in uow.aggregates.values():
             agg.collect_events()
         try:
-            recordings = self.app.save_in_order(events, uow.aggregates)
+            recordings = self.app.save_in_order(events, uow.aggregates, self._outcomes(decided))
         except IntegrityError:
             # Another process wrote one of these aggregates first: forget what we cached
             # and decide each command again, alone, from fresh state.
@@ -231,6 +243,23 @@ class BatchWriter:
         for job in decided:
             if job.position is not None and job.events:
                 job.position.value = max(ids[(e.originator_id, e.originator_version)] for e in job.events)
+
+    @staticmethod
+    def _outcomes(decided: list[_Job]) -> list[Outcome]:
+        """What each command sent with an Idempotency-Key answers, written with the batch's events."""
+        outcomes, start = [], 0
+        for job in decided:
+            first, start = start, start + len(job.events)
+            if job.claim is None:
+                continue
+
+            def render(ids: Any, job: _Job = job, first: int = first, last: int = start) -> bytes:
+                if job.position is not None and last > first:
+                    job.position.value = max(ids[first:last])
+                return json.dumps({"result": resolved(job.result)}, ensure_ascii=False, default=str).encode()
+
+            outcomes.append(Outcome(job.claim.principal, job.claim.key, render))
+        return outcomes
 
     def _evict(self, aggregates: dict[UUID, Any]) -> None:
         cache = self.app.repository.cache

@@ -24,6 +24,7 @@ from typing import Any
 
 from eoc.domain import to_envelope
 from events.envelope import Envelope, iso
+from projections import reason_of
 
 Progress = Callable[[int], None]  # called with how many more records were read
 # The moment field an event is cut by: when the EOC recorded it (what it knew), or when it happened.
@@ -113,10 +114,13 @@ class StoreSource:
         progress: Progress | None = None,
         errors: list[tuple[str, str]] | None = None,
         lag: timedelta = timedelta(minutes=5),
+        undecodable: Callable[[int, str], None] | None = None,
     ) -> Iterator[Envelope]:
         """Upcast envelopes in log order. With ``until`` (by recording time) reading stops
         once events are recorded more than ``lag`` after the moment: writers stamp an event a
-        moment before its commit, so the log is in recording order up to that jitter."""
+        moment before its commit, so the log is in recording order up to that jitter.
+        ``undecodable(position, reason)`` is told of a stored row that is not an event, in the
+        follower's words (``projections.reason_of``), so that a replay dead-letters it alike."""
 
         mapper, field = self.app.mapper, TIME_FIELDS[by]
         cut, stop_after = _cutoff(until), _cutoff(until + lag) if until is not None else None
@@ -128,6 +132,8 @@ class StoreSource:
             except Exception as exc:
                 if errors is not None:
                     errors.append((f"position {n.id}", f"{type(exc).__name__}: {exc}"))
+                if undecodable is not None and (until_position is None or n.id <= until_position):
+                    undecodable(n.id, reason_of(exc))
                 continue
             if cut is not None:
                 moment = getattr(envelope, field)
@@ -282,6 +288,7 @@ class KafkaSource:
         progress: Progress | None = None,
         errors: list[tuple[str, str]] | None = None,
         lag: timedelta = timedelta(minutes=5),
+        undecodable: Callable[[int, str], None] | None = None,  # the relay never sends such rows
     ) -> Iterator[Envelope]:
         cut, field = _cutoff(until), TIME_FIELDS[by]
         # Cutting by occurrence time: the broker's timestamps say nothing about it; read all.

@@ -13,16 +13,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from eoc.app import commands as c
 from eoc.app.access_log import record_secret_reads
 from eoc.app.auth import Claims
-from eoc.app.idempotency import Idempotent
+from eoc.app.idempotency import Committed, Idempotent, answer_committed
 from eoc.app.system import System
 from eoc.domain.errors import Refused, Unauthorized
 from eoc.http.docs import mount_docs
-from eoc.http.errors import install, known_query_only
+from eoc.http.errors import STATUS, install, known_query_only
 from eoc.http.exchange import exchange_router
 from eoc.http.identity import identity_router
 from eoc.http.limits import Limits
@@ -41,12 +42,18 @@ from projections.visibility import visible_rows
 _bearer = HTTPBearer(auto_error=False)
 
 
+def _answer_committed(request: Request) -> None:
+    """A retried Idempotency-Key whose command was committed (its answer lost with a killed
+    process) is answered from the committed outcome: the command is not run again."""
+    answer_committed(request.scope)
+
+
 def create_api(system: System) -> FastAPI:
     api = FastAPI(
         title="Social emergency EOC — command API (اورژانس اجتماعی)",
         version="1.0",
         description=__doc__,
-        dependencies=[Depends(known_query_only)],
+        dependencies=[Depends(known_query_only), Depends(_answer_committed)],
         docs_url=None,  # /docs is served offline by api_docs, not from a CDN
         redoc_url=None,
     )
@@ -218,4 +225,14 @@ def create_api(system: System) -> FastAPI:
         return {"status": "ok", "store": system.settings.store, "position": system.follower.position}
 
     install(api, on_refused=refused)
+
+    @api.exception_handler(Committed)
+    async def committed(request: Request, exc: Committed) -> JSONResponse:
+        route = request.scope.get("route")
+        try:
+            result = svc.answer_of(getattr(route, "name", ""), exc.outcome["result"])
+        except Refused as refusal:
+            return JSONResponse(refusal.to_dict(), status_code=STATUS[refusal.kind])
+        return JSONResponse(result, status_code=getattr(route, "status_code", None) or 200)
+
     return api
