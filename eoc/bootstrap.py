@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from consumers.follower import FileCheckpoint, Follower
+from consumers.track import PositionTrack, Thinning
 from events.sealing import Unreadable, unseal
 
 from .access_log import AccessLog
@@ -65,6 +66,8 @@ class System:
         if self.service.callers is not None:
             self.service.callers.close()
         self.follower.stop()
+        if getattr(self.follower, "track", None) is not None:
+            self.follower.track.close()
         if self.idempotency is not None:
             self.idempotency.close()
         self.keyring.close()
@@ -111,6 +114,13 @@ def attach_identity(system: System) -> System:
     return system
 
 
+def make_track(settings: Settings) -> PositionTrack:
+    """The bounded position track (consumers/track.py): beside the store."""
+    if settings.store == "postgres":
+        return PositionTrack(dsn=settings.pg_dsn or "")
+    return PositionTrack(path=settings.data_dir / "track.sqlite")
+
+
 def checkpoint_table(settings: Settings) -> Any:
     """Where the signed checkpoints are kept beside the store."""
     from .audit.checkpoints import PostgresCheckpointLog, SQLiteCheckpointLog
@@ -132,11 +142,12 @@ def build(
     keyring = make_keyring(settings)
     idempotency: KeyStore = (SQLiteKeyStore(str(settings.sqlite_path)) if settings.store == "sqlite"
                              else PostgresKeyStore(settings.pg_dsn or ""))
+    track = make_track(settings)
     follower = Follower(
-        app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
+        app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None, track=track,
     )
     service = CommandService(app, keyring, telemetry=follower.apply_telemetry, clock=clock,
-                             late_window=settings.late_entry_window)
+                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()))
     service.callers = make_caller_index(settings)
     system = attach_identity(System(settings, app, keyring, service, follower,
                                     Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))
