@@ -391,9 +391,11 @@ def _live_positions(data: dict[str, Any]) -> tuple[dict[str, int] | int, dict[st
 
 
 def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], Any, str, str]:
-    if args.live_file:
+    if args.live_file:  # seen by the viewer it names (`eoc replay --format json`), else an auditor
         data = json.loads(args.live_file.read_text(encoding="utf-8"))
-        return data["rows"], _live_positions(data), args.role, args.province
+        viewer = data.get("viewer") or {}
+        return (data["rows"], _live_positions(data), viewer.get("role", "auditor"),
+                viewer.get("province", NATIONAL))
     import httpx
 
     from ..auth import TokenSigner
@@ -415,7 +417,8 @@ def run_diff(args: argparse.Namespace) -> int:
 
     opened = _Opened(args)
     try:
-        live, (positions, telemetry), role, province = _live_boards(args, opened.settings)
+        live, (positions, telemetry), live_role, live_province = _live_boards(args, opened.settings)
+        role, province = live_role, live_province
         if args.role != "auditor" or args.province != NATIONAL:  # --as / --province narrow both sides
             role, province = args.role, args.province
         # Each province to its own position: a runner folds provinces apart (one partition each).
@@ -425,8 +428,10 @@ def run_diff(args: argparse.Namespace) -> int:
             position = max(positions.values(), default=0)
         result = _replay(opened, args, until=None, until_position=position, positions=positions,
                          telemetry=telemetry)
-        # The live side was unsealed for its viewer (a supervisor's token): so is the replay.
-        replayed = _visible(result.rows, role, province, _unsealer(opened))
+        # The replay as the live side's viewer saw it (unsealed for a supervisor's token, as the
+        # live board was), then both narrowed to --as / --province.
+        replayed = _visible(_visible(result.rows, live_role, live_province, _unsealer(opened)),
+                            role, province, _keep_unsealed)
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
