@@ -164,7 +164,7 @@ class Follower:
         self.dead_letters += 1
         log.error("dead letter at log position %s: %s", position, reason)
 
-    def apply_telemetry(self, envelope: Envelope) -> None:
+    def apply_telemetry(self, envelope: Envelope) -> Envelope:
         """A position report (already thinned by the command service): kept in the position
         track, then folded at once, not through the log. Both under the board's lock, so
         the boards never show a track point after one that is not yet folded."""
@@ -173,6 +173,7 @@ class Follower:
                 envelope = self.track.append(envelope)
             apply(self.board, envelope)
             self._publish()
+        return envelope  # with its place in the track
 
     def _catch_up_track(self) -> None:
         """After a restart: the track points kept after the board's checkpoint was saved."""

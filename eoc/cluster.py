@@ -134,6 +134,9 @@ class ClusterApi:
         try:
             self.publisher.close()
         finally:
+            track = getattr(self.publisher, "track", None)
+            if track is not None:
+                track.close()
             self.system.close()
 
 
@@ -143,14 +146,29 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
     from consumers.telemetry import TelemetryPublisher
 
     from .auth import Authenticator, TokenSigner
-    from .bootstrap import System, attach_identity, make_keyring
+    import threading
+
+    from consumers.track import Thinning
+
+    from .bootstrap import System, attach_identity, make_keyring, make_track
     from .service import CommandService, EOCApplication
 
     settings = settings or cs.core()
     app = EOCApplication(env=settings.eventsourcing_env())
     keyring = make_keyring(settings)
     publisher = TelemetryPublisher(cs.kafka_bootstrap, cs.layout)
-    service = CommandService(app, keyring, telemetry=publisher, clock=clock, late_window=settings.late_entry_window)
+    # The bounded position track in PostgreSQL (consumers/track.py): a kept report gets its
+    # place in the track, then goes to the workers, in that order (one at a time).
+    track = make_track(settings)
+    kept_in_order = threading.Lock()
+
+    def telemetry(envelope: Any) -> None:
+        with kept_in_order:
+            publisher.publish(track.append(envelope))
+
+    service = CommandService(app, keyring, telemetry=telemetry, clock=clock, late_window=settings.late_entry_window,
+                             thinning=Thinning(last=track.last_kept()))
+    publisher.track = track
     boards = BoardTopicView(cs.kafka_bootstrap, cs.layout.boards)
     if follow_boards:
         boards.start()
