@@ -20,9 +20,10 @@ follower's lock, so the boards' ``as-of/<province>`` rows name the last track po
 to those marks for a snapshot — and gives the positions the live map had
 (``eoc diff --with-telemetry``).
 
-Size: a point is one row of about 420 bytes (its envelope as JSON, indexed); a team reporting
-all day keeps at most 2,880 points, about 1.2 MB a day; a team on two eight-hour shifts
-about 0.8 MB. ``python -m bench.track`` measures it (BENCHMARKS.md, docs/telemetry.md).
+Size (``python -m bench.track``; BENCHMARKS.md, docs/telemetry.md): a point is its envelope
+as JSON, about 550 bytes; a team reporting all day keeps at most 2,880 points, about 1.5 MB
+of JSON and 1.9 MB of SQLite (rows, index, pages) per team per day — a team on two
+eight-hour shifts about two thirds of that.
 """
 
 from __future__ import annotations
