@@ -82,13 +82,16 @@ def test_diff_live_is_equal_every_time_under_cluster_traffic(cluster: Any, write
             code = main(["diff", "--quiet", "--live", url, "--with-telemetry"])
             results.append((code, capsys.readouterr().out))
             time.sleep(1)
+        # The same with the history read from eoc.events (the track from PostgreSQL).
+        code = main(["diff", "--quiet", "--from", "kafka", "--live", url, "--with-telemetry"])
+        results.append((code, capsys.readouterr().out))
     finally:
         done.set()
         worker.join(60)
         publisher.close()
     assert not failed, failed
-    assert [code for code, _ in results] == [0] * 5, "\n".join(out for _, out in results) + cluster.logs()
-    positions = [int(out.split("to position ")[1].split(" ")[0]) for _, out in results]
+    assert [code for code, _ in results] == [0] * 6, "\n".join(out for _, out in results) + cluster.logs()
+    positions = [int(out.split("to position ")[1].split(" ")[0]) for _, out in results[:5]]
     assert len(set(positions)) >= 2  # the boards moved between the runs: live traffic
     assert track.size()["points"] > 0 and all(p.alive for p in cluster.processes.values()), cluster.logs()
 

@@ -53,6 +53,7 @@ class _Opened:
 
         self.system: Any = None
         self.keyring: Any = None
+        self.track: Any = None
         self.settings = Settings.from_env()
         if args.source == "kafka":
             from ..cluster import ClusterSettings
@@ -60,6 +61,10 @@ class _Opened:
             cluster = ClusterSettings.from_env()
             self.source: Any = KafkaSource(args.bootstrap or cluster.kafka_bootstrap,
                                            args.topic or cluster.layout.events)
+            if self.settings.store == "postgres" and self.settings.pg_dsn:  # the cluster's position track
+                from consumers.track import PositionTrack
+
+                self.source.track = self.track = PositionTrack(dsn=self.settings.pg_dsn)
         else:
             self.system = _open_store(self.settings)
             self.source = StoreSource(self.system.app, track=getattr(self.system.follower, "track", None))
@@ -69,6 +74,8 @@ class _Opened:
             self.system.close()
         if self.keyring is not None:
             self.keyring.close()
+        if self.track is not None:
+            self.track.close()
 
 
 def _open_store(settings: Settings) -> Any:
