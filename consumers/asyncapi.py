@@ -162,7 +162,7 @@ def _envelope_schema() -> dict[str, Any]:
             "exercise": {"type": "boolean", "description": "a drill (مانور): kept apart from the real figures"},
             "payload": {"type": "object"},
             "position": {"type": ["integer", "null"],
-                         "description": "place in the event store's ordered log; null for telemetry"},
+                         "description": "place in the event store's ordered log; for telemetry, its place in the position track (eoc/app/track.py)"},
             "chain": {"type": ["string", "null"],
                       "description": "sha256 link to the previous event of the aggregate (events/chain.py)"},
             "extra": {"type": "object"},

@@ -20,7 +20,7 @@ from typing import Any
 
 from eoc.domain import to_envelope
 from events.envelope import Envelope
-from projections import Board, apply, reason_of, undecodable
+from projections import Board, apply, as_of, reason_of, undecodable
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,14 @@ class Follower:
         app: Any,
         *,
         checkpoint: FileCheckpoint | None = None,
+        track: Any = None,
         batch_size: int = 1000,
         checkpoint_every_s: float = 5.0,
         idle_wait_s: float = 1.0,
     ) -> None:
         self.app = app
         self.checkpoint = checkpoint
+        self.track = track  # eoc.app.track.PositionTrack: kept position reports (None: not kept)
         self.batch_size = batch_size
         self.checkpoint_every_s = checkpoint_every_s
         # Only a safety net for a wake-up lost to a writer in another process: in one process
@@ -98,6 +100,7 @@ class Follower:
             log.warning("board checkpoint at %s is ahead of the store (%s): rebuilding", self.position, newest)
             self.position, self.board = 0, Board()
         self.catch_up()
+        self._catch_up_track()
         self._thread = threading.Thread(target=self._run, name="eoc-follower", daemon=True)
         self._thread.start()
         return self
@@ -160,10 +163,28 @@ class Follower:
         self.dead_letters += 1
         log.error("dead letter at log position %s: %s", position, reason)
 
-    def apply_telemetry(self, envelope: Envelope) -> None:
-        """A position report: folded at once, not through the log."""
+    def apply_telemetry(self, envelope: Envelope) -> Envelope:
+        """A position report (already thinned by the command service): kept in the position
+        track, then folded at once, not through the log. Both under the board's lock, so
+        the boards never show a track point after one that is not yet folded."""
         with self._lock:
+            if self.track is not None:
+                envelope = self.track.append(envelope)
             apply(self.board, envelope)
+            self._publish()
+        return envelope  # with its place in the track
+
+    def _catch_up_track(self) -> None:
+        """After a restart: the track points kept after the board's checkpoint was saved."""
+        if self.track is None:
+            return
+
+        with self._lock:
+            # Points are kept and folded one at a time under this lock, in track order: every
+            # point up to the highest mark was folded, and none after it.
+            marks = as_of(self.board.rows)["telemetry"]
+            for point in self.track.points(after=max(marks.values(), default=0)):
+                apply(self.board, point)
             self._publish()
 
     def _publish(self) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eoc.audit.sources import KafkaSource, Progress, StoreSource
+from events.envelope import iso
 from events.jalali import describe, format_jalali, iso_utc
 from projections import Board, apply, undecodable
 
@@ -32,6 +33,7 @@ class Replay:
     until_position: int | None = None
     by: str = "recorded"
     events: int = 0  # envelopes folded
+    telemetry_points: int = 0  # points of the position track folded
     redelivered: int = 0  # envelopes the fold recognised as already applied (duplicates)
     position: int = 0  # the highest log position folded
     last_recorded_at: str | None = None
@@ -50,6 +52,7 @@ class Replay:
             "until_position": self.until_position,
             "position": self.position,
             "events": self.events,
+            "telemetry_points": self.telemetry_points,
             "redelivered": self.redelivered,
             "last_recorded_at": self.last_recorded_at,
             "rejected": [{"where": w, "reason": r} for w, r in self.rejected],
@@ -68,11 +71,18 @@ def replay(
     lag: timedelta = timedelta(minutes=5),
     board: Board | None = None,
     positions: dict[str, int] | None = None,
+    telemetry: dict[str, int] | None = None,
 ) -> Replay:
     """Fold ``source`` into a board, up to ``until`` (by recording or occurrence time) and/or
     ``until_position`` (a log position); ``board`` continues an earlier replay. ``positions``
     (a board snapshot's ``as_of`` positions) stops each province at its own position, and
-    leaves out provinces not named: the snapshot of a runner that folds provinces apart."""
+    leaves out provinces not named: the snapshot of a runner that folds provinces apart.
+
+    The source's position track (kept position reports, eoc/app/track.py) is folded after
+    the log: with ``positions``, each province's points up to its ``telemetry`` mark (none
+    when not named); otherwise the points recorded (or taken, ``by="occurred"``) up to
+    ``until``, or up to the last event folded when cut at a log position. Team positions
+    are the newest by the time they were taken, so the order of the two streams is no matter."""
     if positions is not None:
         until_position = max(positions.values(), default=0)
     board = Board() if board is None else board
@@ -98,8 +108,37 @@ def replay(
         if result.last_recorded_at is None or envelope.recorded_at > result.last_recorded_at:
             result.last_recorded_at = envelope.recorded_at
         board.changes.clear()  # a replay keeps no deltas
+    track = getattr(source, "track", None)
+    if track is not None:
+        _fold_track(board, result, track, until=until, by=by, until_position=until_position,
+                    positions=positions, telemetry=telemetry)
     result.rows = dict(board.rows)
     return result
+
+
+def _fold_track(board: Board, result: Replay, track: Any, *, until: datetime | None, by: str,
+                until_position: int | None, positions: dict[str, int] | None,
+                telemetry: dict[str, int] | None) -> None:
+
+    marks = None if positions is None else dict(telemetry or {})
+    field = "recorded_at" if by == "recorded" else "occurred_at"
+    cut = iso(until) if until is not None else (
+        result.last_recorded_at if until_position is not None and marks is None else None)
+    if until_position is not None and until is None and marks is None:
+        field = "recorded_at"
+    last = max(marks.values(), default=0) if marks is not None else None
+    if last == 0:
+        return
+    for point in track.points(until_seq=last):
+        if marks is not None and (point.position or 0) > marks.get(point.province, 0):
+            continue
+        if cut is not None and getattr(point, field) > cut:
+            continue
+        apply(board, point)
+        result.telemetry_points += 1
+        if result.last_recorded_at is None or point.recorded_at > result.last_recorded_at:
+            result.last_recorded_at = point.recorded_at
+    board.changes.clear()
 
 
 @contextmanager

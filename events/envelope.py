@@ -48,7 +48,8 @@ class Envelope:
     actor: dict[str, str]  # {"role": ..., "user": pseudonymous id}
     exercise: bool
     payload: dict[str, Any]
-    # Place in the event store's ordered log; None for telemetry, which is not stored there.
+    # Place in the event store's ordered log; for telemetry (not stored there), its place in
+    # the bounded position track (eoc/app/track.py), or None before it is kept.
     position: int | None = None
     # Link to the previous event of the same aggregate (events/chain.py); None for telemetry.
     chain: str | None = None

@@ -5,7 +5,9 @@ log, and all events of a province reach a runner in log order (one Kafka partiti
 province key, or the log itself). A board remembers the last position it folded per
 province, so a redelivered event is recognised and changes nothing.
 Telemetry (position reports) carries no log position; it is idempotent by itself, because
-the newest report by the time it was taken wins.
+the newest report by the time it was taken wins. A report kept in the bounded position track
+(eoc/app/track.py) carries its place in the track instead, and the province's ``as-of`` row
+names the last one folded (``telemetry``), so a replay folds exactly the points shown.
 
 All or nothing, and never stuck: one event's rows are staged and written together only when
 every applier succeeded. A stored event that a projection cannot fold (poison: a moment in
@@ -157,18 +159,60 @@ def as_of_key(province: str) -> str:
 
 
 def as_of(rows: Any) -> dict[str, Any]:
-    """What a board snapshot is as of: the last log position folded per province and the
-    latest recording time among them (``replay`` to these positions gives these rows)."""
+    """What a board snapshot is as of: the last log position folded per province, the last
+    point of the position track folded per province (``telemetry``), the latest recording
+    time among them, and ``at``: all of it in one text that ``eoc replay --at`` takes
+    (``<recorded_at>@QZV=120,ALB=97~QZV=15``), so a replay lands on these exact positions
+    even when several events were recorded in the same millisecond."""
     marks = {k.split("/", 1)[1]: v for k, v in rows.items() if k.startswith("as-of/") and isinstance(v, dict)}
-    recorded = [m["recorded_at"] for m in marks.values() if m.get("recorded_at")]
-    return {"positions": {p: m["position"] for p, m in sorted(marks.items())},
-            "position": max((m["position"] for m in marks.values()), default=0),
-            "recorded_at": max(recorded) if recorded else None}
+    recorded = [m[f] for m in marks.values() for f in ("recorded_at", "telemetry_recorded_at") if m.get(f)]
+    positions = {p: int(m.get("position") or 0) for p, m in sorted(marks.items())}
+    telemetry = {p: int(m["telemetry"]) for p, m in sorted(marks.items()) if m.get("telemetry")}
+    latest = max(recorded) if recorded else None
+    return {"positions": positions, "telemetry": telemetry,
+            "position": max(positions.values(), default=0),
+            "recorded_at": latest, "at": as_of_text(latest, positions, telemetry)}
+
+
+def as_of_text(recorded_at: str | None, positions: dict[str, int], telemetry: dict[str, int]) -> str:
+    """``<recorded_at>@QZV=120,ALB=97~QZV=15``: a moment that names its positions."""
+    text = (recorded_at or "") + "@" + ",".join(f"{p}={n}" for p, n in sorted(positions.items()))
+    if telemetry:
+        text += "~" + ",".join(f"{p}={n}" for p, n in sorted(telemetry.items()))
+    return text
+
+
+def parse_as_of_text(text: str) -> tuple[str | None, dict[str, int], dict[str, int]] | None:
+    """The moment, log positions and track positions of an ``as_of["at"]`` text; None if the
+    text is a plain moment. Raises ValueError on a malformed one."""
+    if "@" not in text:
+        return None
+    moment, _, rest = text.partition("@")
+    logs, _, track = rest.partition("~")
+
+    def pairs(part: str) -> dict[str, int]:
+        out = {}
+        for item in filter(None, (x.strip() for x in part.split(","))):
+            province, _, n = item.partition("=")
+            if not province or not n.isdigit():
+                raise ValueError(f"{item!r} is not PROVINCE=POSITION")
+            out[province] = int(n)
+        return out
+
+    return (moment or None), pairs(logs), pairs(track)
 
 
 def _mark_as_of(board: Board | _Staged, e: Envelope) -> None:
-    board.put(as_of_key(e.province), {"province": e.province, "position": e.position,
+    old = board.get(as_of_key(e.province)) or {}
+    board.put(as_of_key(e.province), {**old, "province": e.province, "position": e.position,
                                       "recorded_at": e.recorded_at})
+
+
+def _mark_track(board: Board | _Staged, e: Envelope) -> None:
+    old = board.get(as_of_key(e.province)) or {"province": e.province, "position": 0, "recorded_at": None}
+    if int(old.get("telemetry") or 0) >= int(e.position or 0):
+        return
+    board.put(as_of_key(e.province), {**old, "telemetry": e.position, "telemetry_recorded_at": e.recorded_at})
 
 
 def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None) -> bool:
@@ -180,6 +224,8 @@ def apply(board: Board, e: Envelope, on_dead_letter: OnDeadLetter | None = None)
         if e.type == "TeamPositionReported":
             check(e.type, e.payload)
             set_position(staged, ns, e, e.payload["position"])  # type: ignore[arg-type]
+            if e.position is not None:  # a point of the position track: its place in it
+                _mark_track(staged, e)
             staged.commit()
             return True
         if e.position is not None:

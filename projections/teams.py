@@ -75,10 +75,13 @@ def _mark_real_row(board: Board, e: Envelope) -> None:
 
 
 def set_position(board: Board, ns: str, e: Envelope, position: dict[str, float]) -> None:
-    """Latest position wins by the time it was taken; an older report changes nothing."""
+    """Latest position wins by the time it was taken; an older report changes nothing. Two
+    taken in the same millisecond: the greater (lat, lon) wins, so the row never depends on
+    the order they arrived in (a replay folds the position track after the log)."""
     key = f"{ns}position/{e.aggregate_id}"
     old = board.get(key)
-    if old is not None and old["at"] >= e.occurred_at:
+    if old is not None and (old["at"] > e.occurred_at or (
+            old["at"] == e.occurred_at and (old["lat"], old["lon"]) >= (position["lat"], position["lon"]))):
         return
     row = {"team_id": e.aggregate_id, "province": e.province, "lat": position["lat"],
            "lon": position["lon"], "at": e.occurred_at}

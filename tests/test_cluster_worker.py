@@ -46,7 +46,8 @@ def test_one_history_gives_identical_boards_embedded_and_through_relay_and_faust
     sees reports and status changes in."""
     publisher = TelemetryPublisher(cluster.bootstrap, cluster.layout)
     to_follower = embedded.service.telemetry
-    embedded.service.telemetry = lambda envelope: (to_follower(envelope), publisher.publish(envelope))
+    # The follower keeps a report in the position track first; the worker gets it with its place.
+    embedded.service.telemetry = lambda envelope: publisher.publish(to_follower(envelope))
     boards = cluster.reader(cluster.layout.boards)
     cluster.start("relay")
     cluster.start("worker")
@@ -61,8 +62,13 @@ def test_one_history_gives_identical_boards_embedded_and_through_relay_and_faust
 
     assert history.reports > 50 and any(k.startswith("drill/") for k in expected)
     boards_converge(boards, expected, timeout=120, cluster=cluster)
-    # And both are right: without the telemetry, the boards are a replay of the log.
+    # And both are right: without the telemetry, the boards are a replay of the log; with the
+    # position track, they are a replay of the log and the track, positions included.
     assert _without_positions(expected) == _without_positions(replay(embedded.app))
+    from eoc.audit.sources import StoreSource
+    from consumers.replay import replay as audit_replay
+
+    assert audit_replay(StoreSource(embedded.app, track=embedded.follower.track)).rows == expected
 
 
 def test_calls_per_hour_windows_count_real_classified_calls(cluster, embedded, clock):
@@ -175,7 +181,9 @@ def _positions(reader) -> list[int]:
 
 
 def _without_positions(rows: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rows.items() if "position/" not in k}
+    """The rows without team positions, and without the position track's marks in as-of rows."""
+    return {k: ({f: x for f, x in v.items() if not f.startswith("telemetry")} if k.startswith("as-of/") else v)
+            for k, v in rows.items() if "position/" not in k}
 
 
 def _store_positions(embedded) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.recommend import recommend
 from projections.views import summary
 
 from .conftest import Api
@@ -32,6 +33,10 @@ def test_drill_isolation(api: Api) -> None:
     real_view = summary(rows, "2099-01-01T00:00:00.000Z")
     assert real_view["team_status"].get("available", 0) == 0 and real_view["team_status"]["in_drill"] == 1
     assert not rows[f"incident/{real_incident}"]["teams"]  # the real incident has no team
+    # Not recommended for real work: the dispatcher's ranking says it is taken (by the drill).
+    ranked = {r["team_id"]: r for r in recommend(rows, real_incident, "2099-01-01T00:00:00.000Z")["teams"]}
+    assert not ranked[real_team]["eligible"]
+    assert any(r["code"] == "busy" and r["status"] == "in_drill" for r in ranked[real_team]["reasons"])
 
     before = api.stored()
     r = api.post(f"/teams/{real_team}/dispatch", {"incident_id": real_incident}, role="dispatcher")

@@ -78,3 +78,83 @@ def test_diff_honours_as_and_province(api: Api, monkeypatch: Any, tmp_path: Any,
     capsys.readouterr()
     assert main(["diff", "--quiet", "--live-file", str(saved), "--as", "dispatcher", "--province", "QZV"]) == 0
     assert main(["diff", "--quiet", "--live-file", str(saved), "--as", "dispatcher", "--province", "ALB"]) == 1
+
+
+def test_replay_at_a_snapshots_as_of_lands_on_its_exact_positions(make_system: Any, monkeypatch: Any,
+                                                                  tmp_path: Any) -> None:
+    """Every event of this history is recorded in one millisecond (the clock stands still
+    between position reports), so a moment alone cannot tell where a snapshot stood:
+    `eoc replay --at <as_of.at>` takes the positions the moment names. Snapshots over HTTP and
+    the websocket, under live traffic with kept position reports, replay byte-equal after
+    canonical JSON, team positions and as-of rows included."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from ui_bridge.loop_thread import LoopThread
+    from ui_bridge.server import start_embedded_bridge
+
+    from .conftest import FakeClock
+    from .test_bridge import Dashboard
+
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+    system = make_system(clock=clock)
+    api = Api(system)
+    run_history(system.service, 80, seed=9)  # teams, centres, calls: all at one moment
+    teams = [(k.split("/")[1], r["province"]) for k, r in system.follower.snapshot()[1].items()
+             if k.startswith("team/")]
+    loop = LoopThread()
+    handle = loop.run(start_embedded_bridge(system, host="127.0.0.1", port=0))
+    dash = Dashboard(handle, system.signer.issue("auditor", "IR"))
+    done = threading.Event()
+
+    def traffic() -> None:
+        try:
+            for i in range(300):
+                if i % 25 == 0:  # a position report half a minute later: kept (one per team per 30 s)
+                    t, province = teams[(i // 25) % len(teams)]
+                    api.ok(f"/teams/{t}/position", {"position": {"lat": 36.2 + i / 1e4, "lon": 50.0},
+                                                    "reported_at": clock.advance(seconds=31).isoformat()},
+                           province=province)
+                run_history(system.service, 1, seed=500 + i)
+        finally:
+            done.set()
+
+    snapshots: list[tuple[str, dict[str, Any]]] = []
+    try:
+        dash.frame()
+        worker = threading.Thread(target=traffic)
+        worker.start()
+        while not done.is_set() or len(snapshots) < 6:
+            r = api.http.get("/api/v1/boards", headers=api.token("auditor", "IR"))
+            snapshots.append(("http", r.json()))
+            dash.ws.send(json.dumps({"type": "resync"}))
+            frame = dash.frame()
+            while frame["type"] != "snapshot":
+                frame = dash.frame()
+            snapshots.append(("websocket", frame))
+            time.sleep(0.1)
+        worker.join()
+    finally:
+        dash.close()
+        loop.run(handle.stop())
+        loop.close()
+    _env(monkeypatch, system)
+    mid = [s for s in snapshots if 0 < s[1]["as_of"]["position"]]
+    chosen = mid[:: max(1, len(mid) // 8)][:8] + [mid[-1]]
+    assert {channel for channel, _ in chosen} == {"http", "websocket"}
+    assert any(snap["as_of"]["telemetry"] for _, snap in chosen)
+    source = StoreSource(system.app, track=system.follower.track)
+    torn_by_time = 0
+    for n, (channel, snap) in enumerate(chosen):
+        as_of = snap["as_of"]
+        assert as_of["at"].startswith(as_of["recorded_at"] + "@")
+        out = tmp_path / f"replay-{n}.json"
+        assert main(["replay", "--quiet", "--at", as_of["at"], "--format", "json", "--out", str(out)]) == 0
+        replayed = json.loads(out.read_text(encoding="utf-8"))
+        assert canonical_json(replayed["rows"]) == canonical_json(snap["rows"]), (channel, as_of["at"])
+        assert any(k.startswith("position/") for k in replayed["rows"])  # positions included
+        from events.jalali import parse_moment
+
+        by_time = replay(source, until=parse_moment(as_of["recorded_at"]))
+        torn_by_time += canonical_json(visible_rows(by_time.rows, "auditor", "IR")) != canonical_json(snap["rows"])
+    assert torn_by_time  # the moment alone lands elsewhere: the positions are what makes it exact

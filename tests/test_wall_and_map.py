@@ -377,7 +377,9 @@ def test_map_missed_check_in_is_distinct_from_on_scene_and_a_team_can_be_followe
         assert "Scene-One" in text and "در محل" in text and "همسرآزاری" in text
         pg.click(".leaflet-popup button.follow")
         pg.wait_for_selector("#following:not([hidden])", timeout=5000)
-        embedded.post(f"/teams/{scene}/position", {"position": {"lat": 35.75, "lon": 50.05}})
+        # A report taken 40 s after the last one kept (one per team per 30 s is kept and shown).
+        embedded.post(f"/teams/{scene}/position", {"position": {"lat": 35.75, "lon": 50.05},
+                                                    "reported_at": (datetime.now(UTC) + timedelta(seconds=40)).isoformat()})
         pg.wait_for_function("() => { const c = EOC.map.state.map.getCenter(); return Math.abs(c.lat - 35.75) < 0.01 && Math.abs(c.lng - 50.05) < 0.01; }",
                              timeout=3000)
         assert not pg.errors

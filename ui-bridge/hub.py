@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from events.policy import sees_secret_counts
+from projections import as_of
 from projections.visibility import Unseal, secret_counts, visible_row, visible_rows
 
 from . import protocol as p
@@ -70,6 +71,7 @@ class View:
     clients: set[Client] = field(default_factory=set)
     rows_json: tuple[int, str] | None = None  # (seq, the visible rows serialised) for snapshots
     rows: dict[str, Any] = field(default_factory=dict)  # the same rows, unserialised
+    as_of: dict[str, Any] | None = None  # what those rows are as of (projections.as_of)
 
 
 @dataclass
@@ -320,8 +322,9 @@ class Hub:
             rows = visible_rows(self.rows, view.role, view.province, self.unseal)
             view.rows_json = (self.seq, p.dumps(rows))
             view.rows = rows
+            view.as_of = as_of(rows)
         return p.snapshot_frame(self.seq, view.role, view.province, self.now(), view.rows_json[1],
-                                 self.clock() if self.clock else None)
+                                 self.clock() if self.clock else None, view.as_of)
 
 
 def _cached_rows(view: View) -> dict[str, Any]:

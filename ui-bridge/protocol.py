@@ -14,8 +14,11 @@ Connecting
 
 Frames the bridge sends, in this order
     ``{"type": "snapshot", "seq": N, "rows": {key: row}, "role": r, "province": p,
-    "now": t}``
-        every board row this role and province may see, consistent with sequence number N.
+    "now": t, "as_of": {...}}``
+        every board row this role and province may see, consistent with sequence number N;
+        ``as_of`` says what they are as of, as ``GET /api/v1/boards`` does: the log and
+        position-track positions folded per province, the latest recording time, and ``at``
+        (``eoc replay --at`` with it gives these rows back exactly).
         Rows pass through ``projections.visibility.visible_row``: outside the province a row
         is absent; a safe or health house appears without name, county, location or client
         ids unless the role may see secret places of that province (centre staff and the
@@ -97,10 +100,12 @@ def dumps(value: Any) -> str:
 
 
 def snapshot_frame(seq: int, role: str, province: str, now: str, rows_json: str,
-                   clock: dict[str, Any] | None = None) -> str:
-    """A snapshot frame around rows already serialised once for the view at this seq."""
+                   clock: dict[str, Any] | None = None, as_of: dict[str, Any] | None = None) -> str:
+    """A snapshot frame around rows already serialised once for the view at this seq; ``as_of``
+    (projections.as_of of the rows: log and track positions per province, the latest
+    recording time, and ``at`` for ``eoc replay --at``) says exactly what it shows."""
     head = dumps({"type": "snapshot", "seq": seq, "role": role, "province": province, "now": now,
-                  **({"clock": clock} if clock else {})})
+                  **({"clock": clock} if clock else {}), **({"as_of": as_of} if as_of is not None else {})})
     return head[:-1] + ',"rows":' + rows_json + "}"
 
 

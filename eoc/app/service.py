@@ -28,6 +28,7 @@ from eventsourcing.utils import Environment
 from eoc.app import commands as c
 from eoc.app.auth import Claims, authorize
 from eoc.app.keyring import Keyring
+from eoc.app.track import Thinning
 from eoc.app.workspace_service import WorkspaceCommands
 from eoc.app.writer import BatchWriter, Position, resolved
 from eoc.domain import Call, Centre, Context, Incident, Roster, Team, roster_id
@@ -99,8 +100,12 @@ class CommandService(WorkspaceCommands):
         telemetry: Callable[[Envelope], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         late_window: timedelta = DEFAULT_LATE_WINDOW,
+        thinning: Any = None,
     ) -> None:
+
         self.app = app
+        # Position reports kept: at most one per team per 30 s (eoc/app/track.py).
+        self.thinning = thinning if thinning is not None else Thinning()
         self.late_window = late_window
         self.keyring = keyring
         self.telemetry = telemetry or (lambda envelope: None)
@@ -406,7 +411,9 @@ class CommandService(WorkspaceCommands):
                                       ev.SafetyCheckInMissed(due_at=cmd.due_at, incident_id=t.incident_id), ctx))
 
     def report_position(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims) -> dict[str, Any]:
-        """Telemetry: checked like a command, then sent to the live board, not the event store."""
+        """Telemetry: checked like a command, thinned to the bounded position track (at most
+        one report per team per 30 s, eoc/app/track.py), then sent to the live board, not
+        the event store. A report thinned out is answered ``"kept": false`` and goes nowhere."""
         team = self._get(Team, team_id, "team", self._may(claims, "report_position"))
         authorize(claims, "report_position", team.province, team_id=str(team.id))
         now = self.clock()
@@ -421,8 +428,10 @@ class CommandService(WorkspaceCommands):
             actor={"role": str(claims.role), "user": claims.sub},
             exercise=cmd.exercise or team.on_drill, payload=payload.to_json(),
         )
+        if not self.thinning.keep(envelope.aggregate_id, at):
+            return {"team_id": str(team.id), "reported_at": at, "kept": False}
         self.telemetry(envelope)
-        return {"team_id": str(team.id), "reported_at": at}
+        return {"team_id": str(team.id), "reported_at": at, "kept": True}
 
     # ------------------------------------------------------------------ centres and stays
 

@@ -71,6 +71,8 @@ class System:
         if self.service.callers is not None:
             self.service.callers.close()
         self.follower.stop()
+        if getattr(self.follower, "track", None) is not None:
+            self.follower.track.close()
         if self.idempotency is not None:
             self.idempotency.close()
         self.keyring.close()

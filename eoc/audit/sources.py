@@ -69,9 +69,10 @@ class StoreSource:
 
     name = "store"
 
-    def __init__(self, app: Any, *, batch: int = 2000) -> None:
+    def __init__(self, app: Any, *, batch: int = 2000, track: Any = None) -> None:
         self.app = app  # keep the application referenced: a collected one closes its pool
         self.batch = batch
+        self.track = track  # eoc.app.track.PositionTrack: the kept position reports (None: none)
 
     def describe(self) -> str:
         return f"event store ({type(self.app.recorder).__module__.split('.')[-1]})"

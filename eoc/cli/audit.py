@@ -55,6 +55,8 @@ class _Opened:
         )  # lazy: the CLI starts fast
 
         self.system: Any = None
+        self.keyring: Any = None
+        self.track: Any = None
         self.settings = Settings.from_env()
         if args.source == "kafka":
             from eoc.main.cluster import ClusterSettings  # lazy: the CLI starts fast
@@ -62,13 +64,21 @@ class _Opened:
             cluster = ClusterSettings.from_env()
             self.source: Any = KafkaSource(args.bootstrap or cluster.kafka_bootstrap,
                                            args.topic or cluster.layout.events)
+            if self.settings.store == "postgres" and self.settings.pg_dsn:  # the cluster's position track
+                from eoc.app.track import PositionTrack  # lazy: the CLI starts fast
+
+                self.source.track = self.track = PositionTrack(dsn=self.settings.pg_dsn)
         else:
             self.system = _open_store(self.settings)
-            self.source = StoreSource(self.system.app)
+            self.source = StoreSource(self.system.app, track=getattr(self.system.follower, "track", None))
 
     def close(self) -> None:
         if self.system is not None:
             self.system.close()
+        if self.keyring is not None:
+            self.keyring.close()
+        if self.track is not None:
+            self.track.close()
 
 
 def _open_store(settings: Settings) -> Any:
@@ -103,13 +113,14 @@ def _total(opened: _Opened, args: argparse.Namespace, until: datetime | None = N
 
 
 def _replay(opened: _Opened, args: argparse.Namespace, *, until: datetime | None, until_position: int | None,
-            by: str = "recorded", positions: dict[str, int] | None = None) -> Any:
+            by: str = "recorded", positions: dict[str, int] | None = None,
+            telemetry: dict[str, int] | None = None) -> Any:
     from consumers.replay import progress_bar, replay  # lazy: the CLI starts fast
 
     total = _total(opened, args, until)
     with progress_bar(total, f"replay from {opened.source.name}", enabled=not args.quiet) as advance:
         return replay(opened.source, until=until, by=by, until_position=until_position, progress=advance,
-                      positions=positions)
+                      positions=positions, telemetry=telemetry)
 
 
 def _access_log(settings: Settings, action: str, channel: str, subject: str = "", **detail: Any) -> None:
@@ -127,13 +138,60 @@ def _access_log(settings: Settings, action: str, channel: str, subject: str = ""
         log.close()
 
 
-def _visible(rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
-    """The rows as ``role`` of ``province`` would see them, but never more than the auditor's
-    own rights: first the auditor's view (pseudonymous, secret places as counts), then the
-    role's narrowing of it. No unsealing: an auditor never opens a secret place."""
+def _visible(rows: dict[str, Any], role: str, province: str, unseal: Any = None) -> dict[str, Any]:
+    """The rows exactly as ``role`` of ``province`` sees them on its live board: the same
+    policy table (events/policy.py) and, for a role allowed secret places (a provincial
+    supervisor or centre staff of their province), the places' locations unsealed with the
+    keyring as the live board does. Never more than that role's board: no sealed blobs, no
+    other province's rows. As ``auditor`` (the default): pseudonymous ids, secret places as
+    counts, nothing unsealed."""
     from projections.visibility import visible_rows  # lazy: the CLI starts fast
 
-    return visible_rows(visible_rows(rows, "auditor", NATIONAL), role, province)
+    return visible_rows(rows, role, province, unseal)
+
+
+def _unsealer(opened: _Opened) -> Any:
+    """Opens a secret place's sealed location with the deployment's keyring."""
+    if opened.system is not None:
+        return opened.system.unseal_place
+    from eoc.main.bootstrap import make_keyring  # lazy: the CLI starts fast
+    from events.sealing import Unreadable, unseal  # lazy: the CLI starts fast
+
+    keyring = make_keyring(opened.settings)
+    opened.keyring = keyring
+
+    def open_place(centre_id: str, token: str) -> Any:
+        try:
+            return unseal(keyring.get(f"place:{centre_id}"), token)
+        except Unreadable:
+            return None
+
+    return open_place
+
+
+def _log_replay_reads(settings: Settings, rows: dict[str, Any], role: str, province: str, channel: str,
+                      **detail: Any) -> int:
+    """Every secret place and client list a replay ``--as`` showed is a read, in the access log
+    (eoc/app/access_log.py), by the OS user who ran it, as the role it replayed as."""
+    import getpass  # lazy: the CLI starts fast
+
+    from eoc.app.access_log import (  # lazy: the CLI starts fast
+        AccessLog,
+        record_secret_reads,
+    )  # lazy: the CLI starts fast
+
+    dsn = settings.users_dsn or (settings.pg_dsn if settings.store == "postgres" else None)
+    log = AccessLog(dsn=dsn) if dsn else AccessLog(path=settings.data_dir / "access.sqlite")
+    try:
+        return record_secret_reads(log, f"os:{getpass.getuser()}", role, province, channel, rows,
+                                   **detail)
+    finally:
+        log.close()
+
+
+def _keep_unsealed(_centre_id: str, _sealed: str) -> None:
+    """Live rows were unsealed by the server (or not): nothing to open again."""
+    return None
 
 
 # ---------------------------------------------------------------------- eoc replay
@@ -146,7 +204,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _source_options(p)
     _view_options(p)
     p.add_argument("--at", help="the moment: 1403-06-07 02:13, '7 Shahrivar 1403 02:13' or ISO (Iran time "
-                                "unless a zone is given); default: the end of the stream")
+                                "unless a zone is given), or a board snapshot's as_of.at "
+                                "(2024-08-28T02:13:00.120Z@QZV=120,ALB=97~QZV=15: that exact snapshot, "
+                                "to its log and track positions); default: the end of the stream")
     p.add_argument("--position", type=int, help="stop at this log position instead (or as well)")
     p.add_argument("--positions", help="stop each province at its own position: QZV=120,ALB=97, or a boards "
                                        "JSON file (GET /api/v1/boards) whose as_of names them")
@@ -219,23 +279,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_erase)
 
 
+def _at(text: str | None) -> tuple[datetime | None, dict[str, int] | None, dict[str, int] | None]:
+    """``--at``: a moment, or a snapshot's ``as_of.at`` (a moment that names its positions)."""
+    from projections.fold import parse_as_of_text  # lazy: the CLI starts fast
+
+    if text is None:
+        return None, None, None
+    try:
+        exact = parse_as_of_text(text)
+    except ValueError as exc:
+        raise SystemExit(_fail(f"--at {text!r}: {exc}")) from None
+    if exact is None:
+        return _moment(text), None, None
+    moment, positions, telemetry = exact
+    return (_moment(moment) if moment else None), positions, telemetry
+
+
 def run_replay(args: argparse.Namespace) -> int:
     from projections.views import summary  # lazy: the CLI starts fast
 
-    until = _moment(args.at)
+    until, positions, telemetry = _at(args.at)
+    if positions is not None:
+        until = None  # the positions say exactly where the snapshot stood; the moment is its label
+        shown = _moment(parse_label(args.at))
+    else:
+        positions, telemetry = _positions(args.positions)
+        shown = until
     opened = _Opened(args)
     try:
         t0 = time.perf_counter()
         result = _replay(opened, args, until=until, until_position=args.position, by=args.by,
-                         positions=_positions(args.positions))
+                         positions=positions, telemetry=telemetry)
         seconds = time.perf_counter() - t0
+        rows = _visible(result.rows, args.role, args.province, _unsealer(opened))
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
         opened.close()
-    rows = _visible(result.rows, args.role, args.province)
-    _access_log(opened.settings, "replay", "export" if args.out else "replay", as_role=args.role,
+    channel = "export" if args.out else "replay"
+    _access_log(opened.settings, "replay", channel, as_role=args.role,
                 as_province=args.province, at=args.at or "", format=args.format, rows=len(rows))
+    _log_replay_reads(opened.settings, rows, args.role, args.province, channel, what="replay", at=args.at or "")
+    until = shown
     now = until or (datetime.fromisoformat(result.last_recorded_at) if result.last_recorded_at else datetime.now(UTC))
     header = (f"Replay of {result.source}: {result.events:,} events to position {result.position}"
               f" in {seconds:.1f} s — as of {describe(now)}, seen as {args.role}")
@@ -280,34 +365,49 @@ def _claims_of(token: str) -> tuple[str, str]:
     return claims["role"], claims["province"]
 
 
-def _positions(text: str | None) -> dict[str, int] | None:
-    """``QZV=120,ALB=97``, or a boards JSON file with ``as_of`` (or the rows' ``as-of/`` marks)."""
+def parse_label(text: str) -> str | None:
+    """The moment part of an ``as_of.at`` text."""
+    return text.partition("@")[0] or None
+
+
+def _positions(text: str | None) -> tuple[dict[str, int] | None, dict[str, int] | None]:
+    """``QZV=120,ALB=97`` (log positions; no track points), a snapshot's ``as_of.at``, or a
+    boards JSON file with ``as_of`` (or the rows' ``as-of/`` marks): (log, track) positions."""
+    from projections import as_of  # lazy: the CLI starts fast
+    from projections.fold import parse_as_of_text  # lazy: the CLI starts fast
+
     if not text:
-        return None
+        return None, None
     path = Path(text)
     if path.exists():
-        from projections import as_of  # lazy: the CLI starts fast
-
         data = json.loads(path.read_text(encoding="utf-8"))
-        return dict((data.get("as_of") or as_of(data["rows"]))["positions"])
+        mark = data.get("as_of") or as_of(data["rows"])
+        return dict(mark["positions"]), dict(mark.get("telemetry") or {})
     try:
-        return {p.strip(): int(n) for p, n in (item.split("=") for item in text.split(",") if item.strip())}
+        exact = parse_as_of_text(text if "@" in text else "@" + text)
     except ValueError:
-        raise SystemExit(_fail(f"--positions {text!r}: give PROVINCE=POSITION,... or a boards JSON file")) from None
+        exact = None
+    if exact is None:
+        raise SystemExit(_fail(f"--positions {text!r}: give PROVINCE=POSITION,... or a boards JSON file"))
+    return exact[1], exact[2]
 
 
-def _live_positions(data: dict[str, Any]) -> dict[str, int] | int:
-    """Per-province positions of a boards answer; its one ``position`` if it names none (older)."""
+def _live_positions(data: dict[str, Any]) -> tuple[dict[str, int] | int, dict[str, int] | None]:
+    """Per-province log and track positions of a boards answer; its one ``position`` if it
+    names none (older)."""
     from projections import as_of  # lazy: the CLI starts fast
 
-    positions = dict((data.get("as_of") or as_of(data["rows"]))["positions"])
-    return positions or int(data["position"])
+    mark = data.get("as_of") or as_of(data["rows"])
+    positions = dict(mark["positions"])
+    return (positions or int(data["position"])), dict(mark.get("telemetry") or {})
 
 
-def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], dict[str, int] | int, str, str]:
-    if args.live_file:
+def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], Any, str, str]:
+    if args.live_file:  # seen by the viewer it names (`eoc replay --format json`), else an auditor
         data = json.loads(args.live_file.read_text(encoding="utf-8"))
-        return data["rows"], _live_positions(data), args.role, args.province
+        viewer = data.get("viewer") or {}
+        return (data["rows"], _live_positions(data), viewer.get("role", "auditor"),
+                viewer.get("province", NATIONAL))
     import httpx  # lazy: the CLI starts fast
 
     from eoc.app.auth import TokenSigner  # lazy: the CLI starts fast
@@ -329,21 +429,27 @@ def run_diff(args: argparse.Namespace) -> int:
 
     opened = _Opened(args)
     try:
-        live, positions, role, province = _live_boards(args, opened.settings)
+        live, (positions, telemetry), live_role, live_province = _live_boards(args, opened.settings)
+        role, province = live_role, live_province
         if args.role != "auditor" or args.province != NATIONAL:  # --as / --province narrow both sides
             role, province = args.role, args.province
         # Each province to its own position: a runner folds provinces apart (one partition each).
         if isinstance(positions, int):
-            position, positions = positions, None
+            position, positions, telemetry = positions, None, None
         else:
             position = max(positions.values(), default=0)
-        result = _replay(opened, args, until=None, until_position=position, positions=positions)
+        result = _replay(opened, args, until=None, until_position=position, positions=positions,
+                         telemetry=telemetry)
+        # The replay as the live side's viewer saw it (unsealed for a supervisor's token, as the
+        # live board was), then both narrowed to --as / --province.
+        replayed = _visible(_visible(result.rows, live_role, live_province, _unsealer(opened)),
+                            role, province, _keep_unsealed)
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
         opened.close()
-    replayed = _visible(result.rows, role, province)
-    live = _visible(live, role, province)  # a file may hold rows this role may not see
+    live = _visible(live, role, province, _keep_unsealed)  # a file may hold rows this role may not see
+    _log_replay_reads(opened.settings, replayed, role, province, "replay", what="diff")
     if not args.with_telemetry:
         live, replayed = without_telemetry(live), without_telemetry(replayed)
     differences = diff_rows(live, replayed)

@@ -18,6 +18,7 @@ from eoc.app.metrics import Metrics, watch_dependency, watch_follower, watch_wri
 from eoc.app.service import CommandService, EOCApplication
 from eoc.app.signin import SignIn
 from eoc.app.system import System
+from eoc.app.track import PositionTrack, Thinning
 from eoc.app.users import UserDirectory
 
 
@@ -86,6 +87,13 @@ def store_check(app: EOCApplication) -> Callable[[], str | None]:
     return check
 
 
+def make_track(settings: Settings) -> PositionTrack:
+    """The bounded position track (eoc/app/track.py): beside the store."""
+    if settings.store == "postgres":
+        return PositionTrack(dsn=settings.pg_dsn or "")
+    return PositionTrack(path=settings.data_dir / "track.sqlite")
+
+
 def embedded_metrics(system: System, telemetry: CountedTelemetry) -> Metrics:
     """The embedded process's figures: writer, follower, telemetry (the bridge adds its own)."""
     metrics = Metrics("embedded")
@@ -111,12 +119,13 @@ def build(
     keyring = make_keyring(settings)
     idempotency: KeyStore = (SQLiteKeyStore(str(settings.sqlite_path)) if settings.store == "sqlite"
                              else PostgresKeyStore(settings.pg_dsn or ""))
+    track = make_track(settings)
     follower = Follower(
-        app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None
+        app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None, track=track,
     )
     telemetry = CountedTelemetry(follower.apply_telemetry)
     service = CommandService(app, keyring, telemetry=telemetry, clock=clock,
-                             late_window=settings.late_entry_window)
+                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()))
     service.callers = make_caller_index(settings)
     system = attach_identity(System(settings, app, keyring, service, follower,
                                     Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))

@@ -40,8 +40,15 @@ from eoc.app.settings import (
     default_data_dir,
     describe_error,
 )
+from eoc.app.track import Thinning
 from eoc.domain.errors import Unavailable
-from eoc.main.bootstrap import System, attach_identity, make_keyring, store_check
+from eoc.main.bootstrap import (
+    System,
+    attach_identity,
+    make_keyring,
+    make_track,
+    store_check,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +181,9 @@ class ClusterApi:
         try:
             self.publisher.close()
         finally:
+            track = getattr(self.publisher, "track", None)
+            if track is not None:
+                track.close()
             self.system.close()
 
 
@@ -186,8 +196,18 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
     keyring = make_keyring(settings)
     publisher = TelemetryPublisher(cs.kafka_bootstrap, cs.layout, buffer=settings.telemetry_buffer,
                                    timeout_s=cs.kafka_timeout_s)
-    service = CommandService(app, keyring, telemetry=refusing_when_full(publisher), clock=clock,
-                             late_window=settings.late_entry_window)
+    # The bounded position track in PostgreSQL (eoc/app/track.py): a kept report gets its
+    # place in the track, then goes to the workers, in that order (one at a time).
+    track = make_track(settings)
+    kept_in_order = threading.Lock()
+
+    def kept(envelope: Any) -> None:
+        with kept_in_order:
+            publisher(track.append(envelope))
+
+    service = CommandService(app, keyring, telemetry=refusing_when_full(kept), clock=clock,
+                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()))
+    publisher.track = track
     boards = BoardTopicView(cs.kafka_bootstrap, cs.layout.boards)
     if follow_boards:
         boards.start()

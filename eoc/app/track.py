@@ -1,0 +1,130 @@
+"""The bounded position track (مسیر موقعیت): the team positions the boards showed, kept so
+that a replay shows them again.
+
+Position reports are telemetry: tablets send one every few seconds, and keeping all of them
+in the aggregates' streams would grow the audit history without bound. What the map shows of
+a team is therefore *bounded* before it is shown:
+
+* every status change and safety check-in carries the team's position in the event store
+  (those are events, replayed like any other);
+* of the position reports, at most one per team per ``THIN_S`` (30) seconds of the time the
+  report was taken is kept (``Thinning``): the first report of a team, then the first one
+  30 s or more after the last one kept. The others are answered (``"kept": false``) and go
+  nowhere: not to the board, not to the map, not to disk.
+
+A kept report is appended to the track (``PositionTrack``, a table of its own: ``track.sqlite``
+in the data directory, or ``position_track`` in PostgreSQL beside the store) and gets the
+track's sequence number as its ``position``; only then is it folded into the boards, under the
+follower's lock, so the boards' ``as-of/<province>`` rows name the last track point folded
+(``telemetry``) as they name the last log position. A replay folds the track with the log —
+to those marks for a snapshot — and gives the positions the live map had
+(``eoc diff --with-telemetry``).
+
+Size (``python -m bench.track``; BENCHMARKS.md, docs/telemetry.md): a point is its envelope
+as JSON, about 550 bytes; a team reporting all day keeps at most 2,880 points, about 1.5 MB
+of JSON and 1.9 MB of SQLite (rows, index, pages) per team per day — a team on two
+eight-hour shifts about two thirds of that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from eoc.app.users import _Db
+from events.envelope import Envelope, parse_iso
+
+THIN_S = 30.0  # at most one kept position report per team per this many seconds
+
+SQLITE_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS position_track (seq INTEGER PRIMARY KEY AUTOINCREMENT, team TEXT NOT NULL, "
+    "province TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, envelope TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS position_track_team ON position_track (team, occurred_at)",
+)
+PG_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS position_track (seq BIGSERIAL PRIMARY KEY, team TEXT NOT NULL, "
+    "province TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, envelope TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS position_track_team ON position_track (team, occurred_at)",
+)
+
+
+class Thinning:
+    """Decides which position reports are kept: at most one per team per ``every``."""
+
+    def __init__(self, every_s: float = THIN_S, last: dict[str, str] | None = None) -> None:
+        self.every = timedelta(seconds=every_s)
+        self._last: dict[str, datetime] = {t: parse_iso(at) for t, at in (last or {}).items()}
+        self._lock = threading.Lock()
+
+    def keep(self, team_id: str, occurred_at: str) -> bool:
+        at = parse_iso(occurred_at)
+        with self._lock:
+            last = self._last.get(team_id)
+            if last is not None and at < last + self.every:
+                return False
+            self._last[team_id] = at
+            return True
+
+
+class PositionTrack:
+    """The kept position reports, in the order they were kept (``seq``)."""
+
+    def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
+
+        self._db = _Db(path=path, dsn=dsn)
+        with self._db.tx() as q:
+            for statement in (PG_SCHEMA if self._db.pg else SQLITE_SCHEMA):
+                q(statement)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def append(self, envelope: Envelope) -> Envelope:
+        """Keep one report; the envelope back with its place in the track as ``position``."""
+        from dataclasses import replace
+
+        with self._db.tx() as q:
+            rows = q("INSERT INTO position_track (team, province, occurred_at, recorded_at, envelope) "
+                     "VALUES (?, ?, ?, ?, '') RETURNING seq",
+                     (envelope.aggregate_id, envelope.province, envelope.occurred_at, envelope.recorded_at))
+            seq = int(rows[0][0])
+            kept = replace(envelope, position=seq)
+            q("UPDATE position_track SET envelope = ? WHERE seq = ?", (kept.to_json().decode(), seq))
+        return kept
+
+    def last_kept(self) -> dict[str, str]:
+        """Each team's latest kept report time (the thinning goes on from there after a restart)."""
+        with self._db.tx() as q:
+            return {str(t): str(at) for t, at in q("SELECT team, MAX(occurred_at) FROM position_track GROUP BY team")}
+
+    def head(self) -> int:
+        with self._db.tx() as q:
+            rows = q("SELECT MAX(seq) FROM position_track")
+        return int(rows[0][0] or 0)
+
+    def points(self, *, after: int = 0, until_seq: int | None = None, batch: int = 5000) -> Iterator[Envelope]:
+        """The kept reports after ``after``, in track order."""
+        position = after
+        while True:
+            sql, params = "SELECT seq, envelope FROM position_track WHERE seq > ?", [position]
+            if until_seq is not None:
+                sql += " AND seq <= ?"
+                params.append(until_seq)
+            with self._db.tx() as q:
+                rows = q(sql + " ORDER BY seq LIMIT ?", (*params, batch))
+            for seq, text in rows:
+                yield Envelope.from_json(text)
+                position = int(seq)
+            if len(rows) < batch:
+                return
+
+    def size(self) -> dict[str, Any]:
+        """Rows, teams and bytes of JSON kept (bench/track.py reports it per team per day)."""
+        with self._db.tx() as q:
+            rows, teams, text = q("SELECT COUNT(*), COUNT(DISTINCT team), "
+                                  "COALESCE(SUM(LENGTH(envelope) + LENGTH(team) + LENGTH(province) + "
+                                  "LENGTH(occurred_at) + LENGTH(recorded_at)), 0) FROM position_track")[0]
+        return {"points": int(rows), "teams": int(teams), "bytes": int(text)}
