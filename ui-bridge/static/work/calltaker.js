@@ -67,7 +67,8 @@
       </form></div>
       <div class="col-lg-6">
         <div class="panel" id="ct-related"><h2>${w("related")}</h2><div id="ct-related-body" class="small text-muted">—</div></div>
-        <div class="panel"><h2>${w("openCalls")}</h2><div id="ct-open"></div></div>
+        <div class="panel"><h2>${w("openCalls")} <span class="badge bg-secondary" id="ct-open-count"></span></h2>
+          <div class="list-scroll"><table class="table table-sm"><tbody id="ct-open"></tbody></table></div></div>
         <div class="panel"><h2>${w("callbacks")}</h2><div id="ct-callbacks"></div></div>
       </div>
     </div>`;
@@ -95,8 +96,19 @@
     if (capital) county.value = capital[0];
     county.dataset.default = county.value;
     started = Date.now();
-    W.onChange(update);
+    openList = W.keyedList(root.querySelector("#ct-open"), {
+      prefix: "call/", limit: 200,
+      compare: (a, b) => (a.received_at < b.received_at ? -1 : a.received_at > b.received_at ? 1 : a.id < b.id ? -1 : 1),
+      attrs: (c) => ({ "data-call": c.id }),
+      html: (c) => `<td>${W.ref(c, c.id)}</td><td>${W.esc(W.word(c.status))}</td><td>${W.esc(W.word(c.category))}</td>
+        <td class="timer" data-since="${W.esc(c.received_at)}">${W.since(c.received_at)}</td>`,
+      onCount: (n) => { root.querySelector("#ct-open-count").textContent = W.I.digits(n); },
+    });
+    W.onChange(update, root);
+    clearInterval(dueTimer);
+    dueTimer = setInterval(callbacks, 30000);  // a call-back becomes due with time, not with a frame
   }
+  let openList = null, dueTimer = null;
 
   let timer = null;
   function lookupSoon() { clearTimeout(timer); timer = setTimeout(lookup, 250); }
@@ -156,19 +168,23 @@
     $("ct-phone").focus();
   }
 
-  function update() {
-    const open = document.getElementById("ct-open");
-    if (!open) return;
-    const calls = W.rows("call/").sort((a, b) => (a.received_at < b.received_at ? -1 : 1));
-    open.innerHTML = calls.length ? `<table class="table table-sm"><tbody>${calls.map((c) =>
-      `<tr data-call="${W.esc(c.id)}"><td>${W.ref(c, c.id)}</td><td>${W.esc(W.word(c.status))}</td><td>${W.esc(W.word(c.category))}</td>
-       <td class="timer" data-since="${W.esc(c.received_at)}">${W.since(c.received_at)}</td></tr>`).join("")}</tbody></table>` : "—";
+  const CALLBACKS_SHOWN = 50;
+  function update(keys) {
+    if (!openList) return;
+    openList.sync(keys ? W.changedIds(keys, "call/") : null);
+    if (!keys || W.touches(keys, "follow_up/", "call/")) callbacks();
+  }
+  function callbacks() {
+    const box = document.getElementById("ct-callbacks");
+    if (!box) return;
+    // due and overdue call-backs, oldest first, at most CALLBACKS_SHOWN (the count says how many)
     const due = W.followUps().filter((f) => f.state !== "scheduled");
-    document.getElementById("ct-callbacks").innerHTML = due.length ? `<table class="table table-sm" id="ct-callback-list"><tbody>${due.map((f) =>
+    box.innerHTML = due.length ? `<table class="table table-sm" id="ct-callback-list"><tbody>${due.slice(0, CALLBACKS_SHOWN).map((f) =>
       `<tr data-follow-up="${W.esc(f.id)}" data-state="${f.state}" class="${f.state === "overdue" ? "table-danger" : "table-warning"}">
        <td>${f.call_ref ? `<span class="ref">${W.esc(f.call_ref)}</span>` : W.esc(W.word(f.subject === "client" ? "client" : "call"))}</td>
        <td>${W.esc(W.word(f.state))}</td><td>${W.esc(W.when(f.due_at))}</td>
-       <td><button class="btn btn-sm btn-success" data-callback-done="${W.esc(f.id)}">${w("done")}</button></td></tr>`).join("")}</tbody></table>` : "—";
+       <td><button class="btn btn-sm btn-success" data-callback-done="${W.esc(f.id)}">${w("done")}</button></td></tr>`).join("")}</tbody></table>
+       ${due.length > CALLBACKS_SHOWN ? `<div class="small text-muted" id="ct-callbacks-more">${W.I.digits(`+${due.length - CALLBACKS_SHOWN}`)}</div>` : ""}` : "—";
   }
 
   EOC.workspaces = EOC.workspaces || {};

@@ -36,15 +36,26 @@
         root.querySelectorAll("[data-tab]").forEach((x) => x.classList.toggle("active", x === b));
         tab.innerHTML = "";
         EOC.workspaces[b.dataset.tab](tab);
-        W.changed();
+        W.changed(true);
       });
     }
-    W.onChange(update);
+    W.onChange(update, root);
+    clearInterval(dueTimer);
+    dueTimer = setInterval(() => { overdueList(); occupancy(); }, 30000);  // overdue and held places change with time
   }
+  let dueTimer = null;
 
-  function update() {
+  function update(keys) {
     const today = document.getElementById("eo-today");
     if (!today) return;
+    if (W.touches(keys, "incident/", "team/")) todayBoard(today);
+    if (W.touches(keys, "follow_up/")) overdueList();
+    if (W.touches(keys, "alert/check_in_missed/")) missedList();
+    if (W.touches(keys, "centre/", "secret_places/")) occupancy();
+  }
+  const SHOWN = 50;  // every list here is bounded; the count says how many more
+  const moreNote = (n) => (n > SHOWN ? `<div class="small text-muted">${W.I.digits(`+${n - SHOWN}`)}</div>` : "");
+  function todayBoard(today) {
     const incidents = W.rows("incident/");
     const teams = W.rows("team/");
     const by = {};
@@ -52,14 +63,20 @@
     today.innerHTML = `<h2>${w("today")}</h2><div class="d-flex flex-wrap gap-3">
       <div>${w("openIncidents")}: <strong id="eo-open">${W.I.digits(incidents.length)}</strong> (${W.I.digits(incidents.filter((i) => !i.teams.length).length)} ${w("unassigned")})</div>
       <div>${w("teamsBy")}: ${Object.entries(by).map(([s, n]) => `${W.esc(W.word(s))} ${W.I.digits(n)}`).join(" · ")}</div></div>`;
+  }
+  function overdueList() {
     const overdue = W.followUps().filter((f) => f.state === "overdue");
-    document.getElementById("eo-overdue").innerHTML = overdue.length ? `<ul id="eo-overdue-list">${overdue.map((f) =>
-      `<li data-follow-up="${W.esc(f.id)}">${f.call_ref ? `<span class="ref">${W.esc(f.call_ref)}</span>` : W.esc(W.word(f.subject))} · ${W.esc(W.when(f.due_at))}</li>`).join("")}</ul>` : "—";
+    document.getElementById("eo-overdue").innerHTML = overdue.length ? `<ul id="eo-overdue-list">${overdue.slice(0, SHOWN).map((f) =>
+      `<li data-follow-up="${W.esc(f.id)}">${f.call_ref ? `<span class="ref">${W.esc(f.call_ref)}</span>` : W.esc(W.word(f.subject))} · ${W.esc(W.when(f.due_at))}</li>`).join("")}</ul>${moreNote(overdue.length)}` : "—";
+  }
+  function missedList() {
     const missed = W.rows("alert/check_in_missed/");
-    document.getElementById("eo-missed").innerHTML = missed.length ? `<ul>${missed.map((a) => {
+    document.getElementById("eo-missed").innerHTML = missed.length ? `<ul>${missed.slice(0, SHOWN).map((a) => {
       const t = W.byId("team", a.team_id) || {};
       return `<li>${W.ref(t, a.team_id)} ${W.esc(t.name || "")} · <span data-since="${W.esc(a.since)}">${W.since(a.since)}</span></li>`;
-    }).join("")}</ul>` : "—";
+    }).join("")}</ul>${moreNote(missed.length)}` : "—";
+  }
+  function occupancy() {
     const centres = W.rows("centre/").filter((c) => c.open);
     const counts = W.rows("secret_places/");
     const now = new Date(W.now()).toISOString();
