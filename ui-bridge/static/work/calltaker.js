@@ -153,7 +153,11 @@
     else if (action === "escalate") {
       const loc = location_();
       if (!loc) { W.toast(w("lat") + " / " + w("lon"), "danger"); }
-      else steps.push(W.command(`/calls/${callId}/escalate`, { location: loc, incident_id: W.uuid() }));
+      else {
+        const incidentId = W.uuid();
+        document.body.dataset.lastIncident = incidentId;  // the benchmark follows it to the dispatcher's queue
+        steps.push(W.command(`/calls/${callId}/escalate`, { location: loc, incident_id: incidentId }));
+      }
     } else if (action === "counsel") {
       steps.push(W.command(`/calls/${callId}/counsel`, { services: ["counselling"],
         duration_s: Math.min(6 * 3600, Math.round((Date.now() - started) / 1000)) }));

@@ -215,7 +215,8 @@ window.EOC = window.EOC || {};
   function setConn(conn) { state.conn = conn; renderConn(); }
   function renderConn() {
     const el = document.getElementById("w-conn");
-    const key = offline ? "offline" : state.conn;
+    // "live" once the board is here and the workspace is drawn on it (the snapshot may come first)
+    const key = offline ? "offline" : state.conn === "live" && !state.mounted ? "connecting" : state.conn;
     el.textContent = ui(key);
     el.className = "badge " + (key === "live" ? "bg-success" : key === "offline" ? "bg-warning text-dark" : "bg-secondary");
     document.body.dataset.conn = key;
@@ -378,6 +379,7 @@ window.EOC = window.EOC || {};
       applyLang();
       mountRole(mounts);
     });
+    connect();  // the board's snapshot comes while the user and the words are read (in parallel)
     try { state.me = await query("GET", "/workspace/me"); state.offset = Date.parse(state.me.now) - Date.now(); }
     catch (e) { if (e.status === 401) { EOC.session.clear(); location.replace("signin.html"); } return; }
     const voc = await query("GET", `/vocabulary?province=${state.me.province === "IR" ? "" : state.me.province}`);
@@ -387,7 +389,6 @@ window.EOC = window.EOC || {};
     saveQueue();
     baseListeners = listeners.length;  // the page's own (alarms); a workspace's go with its mount
     mountRole(mounts);
-    connect();
     pump();
     setInterval(tick, 1000);
     setInterval(() => query("GET", "/workspace/me").then((me) => { state.offset = Date.parse(me.now) - Date.now(); }, () => {}), 60000);
@@ -400,7 +401,9 @@ window.EOC = window.EOC || {};
     listeners.length = baseListeners;
     const m = state.me && (mounts[state.me.role] || mounts.national_eoc);
     if (m) m(main);
+    state.mounted = true;
     changed(true);
+    renderConn();
   }
   function applyLang() {
     document.documentElement.lang = I.lang;
