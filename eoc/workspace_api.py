@@ -199,8 +199,11 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
     @r.get("/workspace/me", tags=["boards"])
     def workspace_me(who: Who) -> dict[str, Any]:
         """Who is signed in, and so which workspace opens: role, province, bound team or centre."""
+        from events.policy import policy
+
+        rules = policy(who.role)  # what the page offers: only what the policy table lets this role do
         return {"user": who.sub, "role": str(who.role), "province": who.province, "team": who.team,
-                "centre": who.centre, "now": now()}
+                "centre": who.centre, "now": now(), "commands": sorted(rules.commands), "manages": rules.manages}
 
     @r.get("/vocabulary", tags=["boards"])
     def vocabulary(province: str | None = None) -> dict[str, Any]:

@@ -57,6 +57,8 @@
             <input id="ct-lat" class="form-control" inputmode="decimal" dir="ltr"></div>
           <div class="col-6"><label class="form-label" for="ct-lon">${w("lon")}</label>
             <input id="ct-lon" class="form-control" inputmode="decimal" dir="ltr"></div>
+          <div class="col-12"><div id="ct-map" class="pick-map" role="img" aria-label="${W.esc(W.ui("pickOnMap"))}"></div>
+            <div class="form-text">${W.esc(W.ui("pickOnMap"))}</div></div>
           <div class="col-6"><label class="form-label" for="ct-action">${w("action")}</label>
             <select id="ct-action" class="form-select">${["escalate", "counsel", "refer_1480", "refer_agency"].map((a) => opt(a, w(a))).join("")}</select></div>
           <div class="col-6"><label class="form-label" for="ct-agency">${w("agency")}</label>
@@ -96,6 +98,9 @@
     if (capital) county.value = capital[0];
     county.dataset.default = county.value;
     started = Date.now();
+    mapPicker = null;
+    W.picker(root.querySelector("#ct-map"), root.querySelector("#ct-lat"), root.querySelector("#ct-lon"), me.province)
+      .then((p) => { mapPicker = p; }, () => {});
     openList = W.keyedList(root.querySelector("#ct-open"), {
       prefix: "call/", limit: 200,
       compare: (a, b) => (a.received_at < b.received_at ? -1 : a.received_at > b.received_at ? 1 : a.id < b.id ? -1 : 1),
@@ -108,12 +113,12 @@
     clearInterval(dueTimer);
     dueTimer = setInterval(callbacks, 30000);  // a call-back becomes due with time, not with a frame
   }
-  let openList = null, dueTimer = null;
+  let openList = null, dueTimer = null, mapPicker = null;
 
   let timer = null;
   function lookupSoon() { clearTimeout(timer); timer = setTimeout(lookup, 250); }
   function location_() {
-    const lat = parseFloat(document.getElementById("ct-lat").value), lon = parseFloat(document.getElementById("ct-lon").value);
+    const lat = parseFloat(W.latin(document.getElementById("ct-lat").value)), lon = parseFloat(W.latin(document.getElementById("ct-lon").value));
     return Number.isFinite(lat) && Number.isFinite(lon) ? { lat, lon } : null;
   }
   async function lookup() {
@@ -168,6 +173,7 @@
     document.getElementById("ct-form").reset();
     $("ct-county").value = $("ct-county").dataset.default;
     document.getElementById("ct-related-body").textContent = "—";
+    if (mapPicker) mapPicker.clear();
     started = Date.now();
     $("ct-phone").focus();
   }

@@ -45,6 +45,11 @@ window.EOC = window.EOC || {};
   function ref(row, fallbackId) {
     return `<span class="ref">${esc((row && row.ref) || (fallbackId ? String(fallbackId).slice(0, 8) : "—"))}</span>`;
   }
+  /* What a Persian keyboard types, as numbers read it: ۰-۹ and ٠-٩ to 0-9, the decimal ٫ to "." */
+  function latin(text) {
+    return String(text ?? "").replace(/[۰-۹]/g, (d) => String(d.charCodeAt(0) - 0x6f0)).replace(/[٠-٩]/g, (d) => String(d.charCodeAt(0) - 0x660))
+      .replace(/[٫,]/g, ".").trim();
+  }
   function uuid() {
     if (crypto.randomUUID) return crypto.randomUUID();
     const b = crypto.getRandomValues(new Uint8Array(16));
@@ -163,7 +168,7 @@ window.EOC = window.EOC || {};
 
   async function connect() {
     if (!config) {
-      try { config = await (await fetch("dashboard/config.json", { cache: "no-store" })).json(); }
+      try { config = state.config = await (await fetch("dashboard/config.json", { cache: "no-store" })).json(); }
       catch (e) { return retry(); }
     }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -281,6 +286,7 @@ window.EOC = window.EOC || {};
     }
     function place() {
       scheduled = false;
+      if (!container.isConnected) return;  // its workspace was taken off the page
       const n = Math.min(list.limit, items.length);
       let budget = BUDGET;
       let cursor = container.firstElementChild;
@@ -430,6 +436,6 @@ window.EOC = window.EOC || {};
     }
   }
 
-  EOC.work = { state, ui, addWords, word, when, since, esc, ref, uuid, command, query, toast, rows, row, byId,
+  EOC.work = { state, ui, addWords, word, when, since, esc, ref, uuid, latin, command, query, toast, rows, row, byId,
                onChange, changed, touches, changedIds, keyedList, dangerAt, dangerHtml, followUps, km, start, now, I };
 })();

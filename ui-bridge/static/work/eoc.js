@@ -24,9 +24,11 @@
       <div class="col-12"><div class="panel"><h2>${w("occupancy")}</h2><div id="eo-occupancy"></div></div></div>
       ${sup ? `<div class="col-12"><ul class="nav nav-tabs" role="tablist">
         <li class="nav-item"><button class="nav-link active" data-tab="dispatcher">${w("dispatchWork")}</button></li>
-        <li class="nav-item"><button class="nav-link" data-tab="call_taker">${w("intakeWork")}</button></li></ul>
-        <div id="eo-tab" class="pt-2"></div></div>` : ""}
+        <li class="nav-item"><button class="nav-link" data-tab="call_taker">${w("intakeWork")}</button></li>
+        <li class="nav-item"><button class="nav-link" data-tab="admin" id="eo-admin-tab">${W.ui("admin")}</button></li></ul>
+        <div id="eo-tab" class="pt-2"></div></div>` : `<div class="col-12" id="eo-admin"></div>`}
     </div>`;
+    if (!sup && W.state.me.role === "national_eoc") EOC.workspaces.admin(root.querySelector("#eo-admin"));  // its users
     if (sup) {
       const tab = root.querySelector("#eo-tab");
       EOC.workspaces.dispatcher(tab);
