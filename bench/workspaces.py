@@ -36,6 +36,19 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 QZV = {"province": "QZV", "county": "Qazvin"}
 
 
+# Where a page's load goes, in ms from the navigation's start: the HTML's answer, the scripts run
+# (DOMContentLoaded), the user (/workspace/me), the words, the board's snapshot (parsed), the
+# workspace mounted, and its first drawing painted (two animation frames later).
+MARKS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const out = {html: Math.round(nav.responseEnd), scripts: Math.round(nav.domContentLoadedEventEnd)};
+  for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('eoc:')) out[m.name.slice(4)] = Math.round(m.startTime);
+  const snap = performance.getEntriesByType('resource').filter((r) => r.name.includes('/api/v1/'));
+  out.api_ms = snap.map((r) => [r.name.split('/api/v1')[1].split('?')[0], Math.round(r.duration)]);
+  return out;
+}"""
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -211,7 +224,7 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
             with sync_playwright() as p:
                 b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 pages = {}
-                loads = {}
+                loads, marks = {}, {}
                 for role, kw in (("call_taker", {}), ("dispatcher", {}), ("team", {"team": team}),
                                  ("centre_staff", {}), ("national_eoc", {"province": "IR"})):
                     ctx = b.new_context(viewport={"width": 1366, "height": 768})
@@ -222,8 +235,11 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
                     page.wait_for_function("() => document.querySelector('#w-main').children.length > 0")
                     page.evaluate("() => new Promise(requestAnimationFrame)")
                     loads[role] = round((time.perf_counter() - t0) * 1000, 1)
+                    page.wait_for_function("() => performance.getEntriesByName('eoc:drawn').length > 0", timeout=30_000)
+                    marks[role] = page.evaluate(MARKS)
                     pages[role] = page
                 out["load_ms"] = loads
+                out["load_marks_ms"] = marks
                 ct, dp, tm = pages["call_taker"], pages["dispatcher"], pages["team"]
                 intake, dispatch = [], []
                 for i in range(rounds):

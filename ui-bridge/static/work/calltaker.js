@@ -134,8 +134,10 @@
     const incident = (i) => `<li>${W.ref(i)} ${W.esc(W.word(i.category))} · ${W.esc(W.word(i.priority))} · <span data-since="${W.esc(i.opened_at)}">${W.since(i.opened_at)}</span>
       <button type="button" class="btn btn-sm btn-outline-primary" data-link="${W.esc(i.id)}">${w("link")}</button></li>`;
     const open = new Map([...r.open_incidents, ...r.at_address].map((i) => [i.id, i]));
+    // bounded by the server (the newest 20 of each list); the totals say how many more there are
+    const more = (k, shown) => (r.totals && r.totals[k] > shown ? `<div class="small text-muted" data-more="${k}">${W.I.digits(`+${r.totals[k] - shown}`)}</div>` : "");
     out.innerHTML = `${r.calls.length ? `<h3 class="h6">${w("earlier")}</h3><ul id="ct-earlier">${r.calls.map((c) =>
-      `<li data-call="${W.esc(c.call_id)}"><span class="ref">${W.esc(c.ref || "—")}</span> ${W.esc(W.when(c.received_at))} · ${W.esc(W.word(c.category))} · ${W.esc(W.word(c.outcome))}</li>`).join("")}</ul>` : ""}
+      `<li data-call="${W.esc(c.call_id)}"><span class="ref">${W.esc(c.ref || "—")}</span> ${W.esc(W.when(c.received_at))} · ${W.esc(W.word(c.category))} · ${W.esc(W.word(c.outcome))}</li>`).join("")}</ul>${more("calls", r.calls.length)}` : ""}
       ${open.size ? `<h3 class="h6">${w("sameAddress")}</h3><ul id="ct-open-incidents">${[...open.values()].map(incident).join("")}</ul>` : ""}
       ${W.dangerHtml(r.danger)}` || "—";
   }

@@ -194,6 +194,7 @@ window.EOC = window.EOC || {};
   function onFrame(frame) {
     // The time is the command service's (its clock decides what is due), read from /workspace/me.
     if (frame.type === "snapshot") {
+      if (!state.seq) mark("snapshot");
       state.rows = frame.rows;
       state.seq = frame.seq;
       attempts = 0;
@@ -360,9 +361,12 @@ window.EOC = window.EOC || {};
       (incidentId && f.incident_id === incidentId)
       || (location && f.location && km(location, f.location) * 1000 <= (f.radius_m || 100))));
   }
-  function dangerHtml(flags) {
+  const DANGER_SHOWN = 10;  // the newest ten, then a count
+  function dangerHtml(all) {
+    const flags = all.length > DANGER_SHOWN ? all.slice().sort((a, b) => (a.recorded_at < b.recorded_at ? 1 : -1)).slice(0, DANGER_SHOWN) : all;
     return flags.map((f) => `<div class="danger-flag" data-danger="${esc(f.id)}">⚠ ${f.kinds.map(word).map(esc).join("، ")}`
-      + `${f.note ? " — " + esc(f.note) : ""} <small class="text-muted">(${esc(when(f.expires_at))})</small></div>`).join("");
+      + `${f.note ? " — " + esc(f.note) : ""} <small class="text-muted">(${esc(when(f.expires_at))})</small></div>`).join("")
+      + (all.length > flags.length ? `<div class="small text-danger">${I.digits(`+${all.length - flags.length}`)} ⚠</div>` : "");
   }
   /* Call-backs with their state now: scheduled, due, overdue (like projections/workspace_views.follow_ups). */
   function followUps() {
@@ -376,6 +380,15 @@ window.EOC = window.EOC || {};
 
   // ------------------------------------------------------------------ start
 
+  /* Load marks (performance.mark "eoc:<name>"), read by the benchmark to tell what bounds a load. */
+  function mark(name) { try { performance.mark("eoc:" + name); } catch (e) { /* old browsers */ } }
+  function tokenProvince() {
+    try {
+      const part = (EOC.session.accessToken() || "").split(".")[1];
+      return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/"))).province || null;
+    } catch (e) { return null; }
+  }
+
   async function start(mounts) {
     I.lang = localStorage.getItem("eoc.lang") === "en" ? "en" : "fa";
     applyLang();
@@ -385,10 +398,18 @@ window.EOC = window.EOC || {};
       applyLang();
       mountRole(mounts);
     });
-    connect();  // the board's snapshot comes while the user and the words are read (in parallel)
+    // The board's snapshot, the user and the words are read at once: the province for the words is
+    // read from the token (a hint only; the server decides everything from the token itself).
+    mark("start");
+    connect();
+    const hinted = tokenProvince();
+    const vocabulary = (province) => query("GET", `/vocabulary?province=${province === "IR" ? "" : province}`);
+    const early = hinted ? vocabulary(hinted).catch(() => null) : null;
     try { state.me = await query("GET", "/workspace/me"); state.offset = Date.parse(state.me.now) - Date.now(); }
     catch (e) { if (e.status === 401) { EOC.session.clear(); location.replace("signin.html"); } return; }
-    const voc = await query("GET", `/vocabulary?province=${state.me.province === "IR" ? "" : state.me.province}`);
+    mark("me");
+    const voc = (hinted === state.me.province && (await early)) || await vocabulary(state.me.province);
+    mark("vocabulary");
     Object.assign(words, voc.words);
     state.counties = voc.counties || [];
     loadQueue();
@@ -407,6 +428,10 @@ window.EOC = window.EOC || {};
     listeners.length = baseListeners;
     const m = state.me && (mounts[state.me.role] || mounts.national_eoc);
     if (m) m(main);
+    if (!state.mounted) {
+      mark("mounted");
+      requestAnimationFrame(() => requestAnimationFrame(() => mark("drawn")));
+    }
     state.mounted = true;
     changed(true);
     renderConn();
