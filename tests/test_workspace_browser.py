@@ -142,17 +142,21 @@ def test_workspace_full_chain_from_a_call_to_a_discharge_with_a_call_back(embedd
     dispatcher.page.click(f"[data-dispatch='{far}']")
     team.page.wait_for_selector("#tm-current:text('اعزام شده')", timeout=SECOND)
     assert "QZV-0001" in team.page.inner_text("#tm-incident")
+    nation.page.wait_for_selector("#eo-today [data-count-status='dispatched']", timeout=SECOND)
 
     # 3. the team: en route, on scene, check in, transporting — each seen by the dispatcher at once
     for status, word in (("en_route", "در مسیر"), ("on_scene", "در محل")):
         team.page.click(f"#tm-status [data-status='{status}']")
         dispatcher.page.wait_for_selector(f"#dp-teams tr[data-team-row='{far}'][data-status='{status}']", timeout=SECOND)
         team.page.wait_for_selector(f"#tm-current:text('{word}')", timeout=SECOND)
+        nation.page.wait_for_selector(f"#eo-today [data-count-status='{status}']", timeout=SECOND)
     team.page.click("#tm-check-in")
     team.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=SECOND)
+    dispatcher.page.wait_for_selector(f"#dp-teams tr[data-team-row='{far}'] [data-checked-in]", timeout=SECOND)
     team.shot("team-412x915")
     team.page.click("#tm-status [data-status='transporting']")
     dispatcher.page.wait_for_selector(f"#dp-teams tr[data-team-row='{far}'][data-status='transporting']", timeout=SECOND)
+    nation.page.wait_for_selector("#eo-today [data-count-status='transporting']", timeout=SECOND)
 
     # 4. the centre holds a place (every occupancy board shows it), then admits with it
     staff.page.click(f"[data-centre='{centre}'] [data-act='hold']")
@@ -168,6 +172,7 @@ def test_workspace_full_chain_from_a_call_to_a_discharge_with_a_call_back(embedd
     # 5. discharge with a call-back that later becomes due on the call-taker's list
     staff.page.click(f"[data-centre='{centre}'] tr[data-client] [data-act='discharge']")
     staff.page.wait_for_selector(f"[data-centre='{centre}'] tr[data-client]", state="detached", timeout=SECOND)
+    nation.page.wait_for_selector(f"tr[data-centre-row='{centre}'] td:text('۰/۲')", timeout=SECOND)
     assert call_taker.page.query_selector("#ct-callback-list") is None
     clock.back -= __import__("datetime").timedelta(hours=25)  # a day later
     call_taker.page.evaluate("() => 0")
@@ -176,6 +181,10 @@ def test_workspace_full_chain_from_a_call_to_a_discharge_with_a_call_back(embedd
     # the page's clock follows the server's (frames carry "now"): the 24-hour call-back is due
     call_taker.page.wait_for_selector("#ct-callback-list tr[data-state='due']", timeout=3 * SECOND)
     nation.shot("national_eoc-1920x1080")
+    # six hours later still not made: overdue, on the supervisor's alerts
+    clock.back -= __import__("datetime").timedelta(hours=6)
+    supervisor = desks("provincial_supervisor")
+    supervisor.page.wait_for_selector("#eo-overdue-list li[data-follow-up]", timeout=3 * SECOND)
     assert incident
 
 

@@ -98,7 +98,8 @@
   function teamHtml(t) {
     return `<td>${W.ref(t, t.id)}</td><td>${W.esc(t.name)}</td><td>${W.esc(W.word(t.status))}</td>
       <td class="timer" data-since="${W.esc(t.since)}">${W.since(t.since)}</td>
-      <td>${(t.skills || []).map(W.word).map(W.esc).join("، ")}</td><td>${t.check_in_missed ? w("missed") : ""}</td>`;
+      <td>${(t.skills || []).map(W.word).map(W.esc).join("، ")}</td>
+      <td>${t.check_in_missed ? w("missed") : t.last_check_in ? `<span class="checked-in text-success" data-checked-in="${W.esc(t.last_check_in)}">✓ ${W.esc(W.I.time(Date.parse(t.last_check_in)))}</span>` : ""}</td>`;
   }
 
   async function refresh() {

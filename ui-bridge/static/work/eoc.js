@@ -64,7 +64,7 @@
     for (const t of teams) by[t.status] = (by[t.status] || 0) + 1;
     today.innerHTML = `<h2>${w("today")}</h2><div class="d-flex flex-wrap gap-3">
       <div>${w("openIncidents")}: <strong id="eo-open">${W.I.digits(incidents.length)}</strong> (${W.I.digits(incidents.filter((i) => !i.teams.length).length)} ${w("unassigned")})</div>
-      <div>${w("teamsBy")}: ${Object.entries(by).map(([s, n]) => `${W.esc(W.word(s))} ${W.I.digits(n)}`).join(" · ")}</div></div>`;
+      <div>${w("teamsBy")}: ${Object.entries(by).map(([s, n]) => `<span data-count-status="${W.esc(s)}">${W.esc(W.word(s))} ${W.I.digits(n)}</span>`).join(" · ")}</div></div>`;
   }
   function overdueList() {
     const overdue = W.followUps().filter((f) => f.state === "overdue");
