@@ -49,6 +49,29 @@ MARKS = """() => {
 }"""
 
 
+PRESSED = """() => {
+  for (const type of ['keydown', 'mousedown']) document.addEventListener(type, (e) => {
+    if (type === 'keydown' ? e.key === 'Enter' : e.target.closest('[data-dispatch]')) window.__pressed = performance.timeOrigin + performance.now();
+  }, true);
+}"""
+SEEN_ROWS = """() => {
+  window.__seen = {};
+  new MutationObserver((records) => {
+    const t = performance.timeOrigin + performance.now();
+    for (const r of records) for (const n of r.addedNodes) if (n.dataset && n.dataset.incident && !(n.dataset.incident in window.__seen)) window.__seen[n.dataset.incident] = t;
+  }).observe(document.getElementById('dp-queue'), {childList: true});
+}"""
+SEEN_STATUS = """() => {
+  window.__status = {};
+  let prev = document.body.dataset.teamStatus;
+  new MutationObserver(() => {
+    const now = document.body.dataset.teamStatus;
+    if (now !== prev) { prev = now; window.__status[now] = performance.timeOrigin + performance.now(); }
+  })
+    .observe(document.body, {attributes: true, attributeFilter: ['data-team-status']});
+}"""
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -242,6 +265,14 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
                 out["load_marks_ms"] = marks
                 ct, dp, tm = pages["call_taker"], pages["dispatcher"], pages["team"]
                 intake, dispatch = [], []
+                # The pages' own clocks too (performance.timeOrigin + now(): the same machine's clock in
+                # every context), without the harness's round trips: the key's press or the click,
+                # and the moment the row or the status is in the other page's document.
+                ct.evaluate(PRESSED)
+                dp.evaluate(PRESSED)
+                dp.evaluate(SEEN_ROWS)
+                tm.evaluate(SEEN_STATUS)
+                intake_in_page, dispatch_in_page = [], []
                 for i in range(rounds):
                     ct.fill("#ct-lat", "36.27")
                     ct.fill("#ct-lon", "50.0")
@@ -252,6 +283,7 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
                     inc = ct.evaluate("() => document.body.dataset.lastIncident")
                     dp.wait_for_selector(f"#dp-incidents tr[data-incident='{inc}']", state="attached", timeout=10_000)
                     intake.append((time.perf_counter() - t0) * 1000)
+                    intake_in_page.append(dp.evaluate(f"() => window.__seen['{inc}']") - ct.evaluate("() => window.__pressed"))
                 # dispatch: the team available again between rounds (supervisor via the API, not timed)
                 for i in range(min(rounds, 20)):
                     inc = s.post("/incidents", {**QZV, "route": "police", "category": "other", "priority": "urgent",
@@ -263,10 +295,13 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
                     tm.wait_for_function("() => document.body.dataset.teamStatus === 'dispatched'", polling="raf",
                                          timeout=10_000)
                     dispatch.append((time.perf_counter() - t0) * 1000)
+                    dispatch_in_page.append(tm.evaluate("() => window.__status.dispatched") - dp.evaluate("() => window.__pressed"))
                     s.post(f"/teams/{team}/status", {"status": "available"})
                     tm.wait_for_function("() => document.body.dataset.teamStatus === 'available'", timeout=10_000)
                 out["intake_to_queue_ms"] = _stats(intake)
                 out["dispatch_to_team_ms"] = _stats(dispatch)
+                out["in_page"] = {"intake_to_queue_ms": _stats(intake_in_page),
+                                  "dispatch_to_team_ms": _stats(dispatch_in_page)}
                 b.close()
             out["baseline"] = baseline(s, team, rounds)
             return out

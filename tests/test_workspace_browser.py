@@ -279,6 +279,26 @@ def test_workspace_each_role_sees_only_its_own_actions_and_what_the_policy_allow
     assert any(k.startswith("danger/") for k in seen["team"])
     assert not any(k.startswith("danger/") for k in seen["national_eoc"] + seen["centre_staff"])
     assert not any(k.startswith(("call/", "caller/")) for k in seen["national_eoc"] + seen["team"])
+    # the page offers what the policy table lets the role do, and nothing else
+    from events.policy import POLICY
+
+    for role, d in pages.items():
+        assert d.page.evaluate("() => EOC.work.state.me.commands") == sorted(POLICY[role].commands)
+    offers = {role: {sel: d.page.query_selector(sel) is not None
+                     for sel in ("[data-dispatch]", "#tm-sos", "[data-act='admit']", "#ct-submit", "#ad-team",
+                                 "#eo-admin-tab", "[data-clear]")}
+              for role, d in pages.items()}
+    assert {sel for sel, there in offers["team"].items() if there} == {"#tm-sos"}
+    assert {sel for sel, there in offers["call_taker"].items() if there} == {"#ct-submit"}
+    assert {sel for sel, there in offers["centre_staff"].items() if there} == {"[data-act='admit']"}
+    assert not any(offers["national_eoc"].values()), "the national EOC only watches"
+    # a command outside the role's policy, sent anyway from the page, is refused and stores nothing
+    before = embedded.system.app.recorder.max_notification_id()
+    refused = pages["call_taker"].page.evaluate(
+        f"() => EOC.work.command('/teams/{near}/dispatch', {{incident_id: '{centre}'}}, {{silent: true}})"
+        ".then(() => 0, (e) => e.status)")
+    assert refused == 403
+    assert embedded.system.app.recorder.max_notification_id() == before
     for d in pages.values():
         d.shot(f"{d.role}-roles-1366x768")
 

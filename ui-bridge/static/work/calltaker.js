@@ -143,6 +143,7 @@
   }
 
   function take(linkTo) {
+    clearTimeout(timer);  // the form is taken: no lookup of what it held
     const $ = (id) => document.getElementById(id);
     const me = W.state.me;
     const callId = W.uuid();
