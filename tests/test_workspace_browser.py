@@ -93,25 +93,40 @@ def _province(embedded: Embedded) -> tuple[str, str, str]:
     return near, far, centre
 
 
+def _choose_by_keyboard(page: Any, select: str, value: str) -> None:
+    """A focused list answers to the arrow keys: Home, then down to the option."""
+    index = page.evaluate(f"() => [...document.querySelectorAll('{select} option')].findIndex((o) => o.value === '{value}')")
+    assert index >= 0, (select, value)
+    page.keyboard.press("Home")
+    for _ in range(index):
+        page.keyboard.press("ArrowDown")
+    assert page.input_value(select) == value
+
+
 def _take_call_by_keyboard(page: Any, phone: str, category: str, *, lat: str = "36.27", lon: str = "50.0",
                            action: str = "escalate") -> None:
+    """The intake by the keyboard alone: typing, Tab, the arrow keys in the lists, Space, Enter."""
     page.focus("#ct-phone")
     page.keyboard.type(phone)
     page.keyboard.press("Tab")  # name
     page.keyboard.type("—")
     page.keyboard.press("Tab")  # line
-    page.keyboard.press("Tab")  # county
+    page.keyboard.press("Tab")  # county (prefilled)
     page.keyboard.press("Tab")  # category
-    page.select_option("#ct-category", category)  # a select answers to typed letters; set it exactly
+    _choose_by_keyboard(page, "#ct-category", category)
     page.keyboard.press("Tab")  # priority (urgent first)
     page.keyboard.press("Tab")  # first risk flag
     page.keyboard.press("Space")
-    page.focus("#ct-lat")
+    for _ in range(5):  # the other risk flags, then the narrative
+        page.keyboard.press("Tab")
+    page.keyboard.type("شرح کوتاه")
+    page.keyboard.press("Tab")  # latitude
     page.keyboard.type(lat)
     page.keyboard.press("Tab")
     page.keyboard.type(lon)
-    page.keyboard.press("Tab")
-    page.select_option("#ct-action", action)
+    page.keyboard.press("Tab")  # the action (the map is not a Tab stop)
+    assert page.evaluate("() => document.activeElement.id") == "ct-action"
+    _choose_by_keyboard(page, "#ct-action", action)
     page.keyboard.press("Enter")
 
 
