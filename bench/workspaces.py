@@ -190,7 +190,8 @@ def baseline(s: Served, team: str, rounds: int) -> dict[str, Any]:
             call, incident = str(uuid.uuid4()), str(uuid.uuid4())
             t0 = time.perf_counter()
             s.post("/calls", {**QZV, "call_id": call, "line": "123"}, role="call_taker")
-            s.post(f"/calls/{call}/classify", {"category": "other", "priority": "urgent", "risk_flags": []}, role="call_taker")
+            s.post(f"/calls/{call}/classify", {"category": "other", "priority": "urgent", "risk_flags": []},
+                   role="call_taker")
             s.post(f"/calls/{call}/escalate", {"location": {"lat": 36.27, "lon": 50.0}, "incident_id": incident},
                    role="call_taker")
             intake.append((dp.wait(lambda rows: f"incident/{incident}" in rows) - t0) * 1000)
@@ -283,7 +284,8 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
                     inc = ct.evaluate("() => document.body.dataset.lastIncident")
                     dp.wait_for_selector(f"#dp-incidents tr[data-incident='{inc}']", state="attached", timeout=10_000)
                     intake.append((time.perf_counter() - t0) * 1000)
-                    intake_in_page.append(dp.evaluate(f"() => window.__seen['{inc}']") - ct.evaluate("() => window.__pressed"))
+                    intake_in_page.append(dp.evaluate(f"() => window.__seen['{inc}']")
+                                          - ct.evaluate("() => window.__pressed"))
                 # dispatch: the team available again between rounds (supervisor via the API, not timed)
                 for i in range(min(rounds, 20)):
                     inc = s.post("/incidents", {**QZV, "route": "police", "category": "other", "priority": "urgent",
@@ -295,7 +297,8 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
                     tm.wait_for_function("() => document.body.dataset.teamStatus === 'dispatched'", polling="raf",
                                          timeout=10_000)
                     dispatch.append((time.perf_counter() - t0) * 1000)
-                    dispatch_in_page.append(tm.evaluate("() => window.__status.dispatched") - dp.evaluate("() => window.__pressed"))
+                    dispatch_in_page.append(tm.evaluate("() => window.__status.dispatched")
+                                            - dp.evaluate("() => window.__pressed"))
                     s.post(f"/teams/{team}/status", {"status": "available"})
                     tm.wait_for_function("() => document.body.dataset.teamStatus === 'available'", timeout=10_000)
                 out["intake_to_queue_ms"] = _stats(intake)

@@ -348,7 +348,8 @@ def test_workspace_call_taker_picks_the_location_on_the_map(embedded, desks):
     # the map is not a Tab stop: from the longitude, Tab goes on to the action
     ct.page.focus("#ct-lon")
     ct.page.keyboard.press("Tab")
-    assert ct.page.evaluate("() => document.activeElement.id") == "ct-action", ct.page.evaluate("() => document.activeElement.outerHTML.slice(0, 300)")
+    focused = ct.page.evaluate("() => document.activeElement.outerHTML.slice(0, 300)")
+    assert ct.page.evaluate("() => document.activeElement.id") == "ct-action", focused
     ct.shot("call_taker-map-1366x768")
 
 
