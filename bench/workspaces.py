@@ -6,6 +6,10 @@
 - each workspace's load to usable (live board drawn) with ``--teams`` teams and
   ``--incidents`` open incidents on the board.
 
+Baseline, measured in the same run on the same system: the same two hops and the loads as a
+bare websocket client sees them (the API's commands by HTTP, the board's frames without a
+page), so what the pages add is the difference.
+
 Goal (issue 15): p99 under 300 ms for the two hops, under 1 s to usable with 1,000 teams and
 500 open incidents. Run: ``python -m bench.workspaces [--rounds 30] [--teams 1000 --incidents 500]``.
 Results are printed and written to bench/results/workspaces.json.
@@ -30,6 +34,42 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 QZV = {"province": "QZV", "county": "Qazvin"}
+
+
+# Where a page's load goes, in ms from the navigation's start: the HTML's answer, the scripts run
+# (DOMContentLoaded), the user (/workspace/me), the words, the board's snapshot (parsed), the
+# workspace mounted, and its first drawing painted (two animation frames later).
+MARKS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const out = {html: Math.round(nav.responseEnd), scripts: Math.round(nav.domContentLoadedEventEnd)};
+  for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('eoc:')) out[m.name.slice(4)] = Math.round(m.startTime);
+  const snap = performance.getEntriesByType('resource').filter((r) => r.name.includes('/api/v1/'));
+  out.api_ms = snap.map((r) => [r.name.split('/api/v1')[1].split('?')[0], Math.round(r.duration)]);
+  return out;
+}"""
+
+
+PRESSED = """() => {
+  for (const type of ['keydown', 'mousedown']) document.addEventListener(type, (e) => {
+    if (type === 'keydown' ? e.key === 'Enter' : e.target.closest('[data-dispatch]')) window.__pressed = performance.timeOrigin + performance.now();
+  }, true);
+}"""
+SEEN_ROWS = """() => {
+  window.__seen = {};
+  new MutationObserver((records) => {
+    const t = performance.timeOrigin + performance.now();
+    for (const r of records) for (const n of r.addedNodes) if (n.dataset && n.dataset.incident && !(n.dataset.incident in window.__seen)) window.__seen[n.dataset.incident] = t;
+  }).observe(document.getElementById('dp-queue'), {childList: true});
+}"""
+SEEN_STATUS = """() => {
+  window.__status = {};
+  let prev = document.body.dataset.teamStatus;
+  new MutationObserver(() => {
+    const now = document.body.dataset.teamStatus;
+    if (now !== prev) { prev = now; window.__status[now] = performance.timeOrigin + performance.now(); }
+  })
+    .observe(document.body, {attributes: true, attributeFilter: ['data-team-status']});
+}"""
 
 
 def _port() -> int:
@@ -85,6 +125,98 @@ class Served:
         self.system.close()
 
 
+class RawBoard:
+    """The board as a bare websocket client of the bridge sees it (no page): the baseline."""
+
+    def __init__(self, s: Served, token: str) -> None:
+        from websockets.sync.client import connect
+
+        t0 = time.perf_counter()
+        self.ws = connect(f"ws://127.0.0.1:{s.bridge_port}/", max_size=None, open_timeout=30)
+        self.ws.send(json.dumps({"token": token}))
+        while True:
+            raw = self.ws.recv(timeout=60)
+            frame = json.loads(raw)
+            if frame.get("type") == "snapshot":
+                break
+        self.load_ms = (time.perf_counter() - t0) * 1000
+        self.snapshot_bytes = len(raw)
+        self.rows: dict[str, Any] = frame["rows"]
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        try:
+            for raw in self.ws:
+                frame = json.loads(raw)
+                if frame.get("type") == "delta":
+                    with self.cond:
+                        for k, v in frame["changes"].items():
+                            if v is None:
+                                self.rows.pop(k, None)
+                            else:
+                                self.rows[k] = v
+                        self.cond.notify_all()
+        except Exception:  # closed at the end
+            pass
+
+    def wait(self, pred: Any, timeout: float = 10.0) -> float:
+        with self.cond:
+            if not self.cond.wait_for(lambda: pred(self.rows), timeout):
+                raise TimeoutError("the board did not change")
+        return time.perf_counter()
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def baseline(s: Served, team: str, rounds: int) -> dict[str, Any]:
+    """The same hops without pages: API commands by HTTP, frames read by a bare client."""
+    import uuid
+
+    out: dict[str, Any] = {"load_ms": {}, "snapshot_bytes": {}}
+    for role, province, kw in (("call_taker", "QZV", {}), ("dispatcher", "QZV", {}), ("team", "QZV", {"team": team}),
+                               ("centre_staff", "QZV", {}), ("national_eoc", "IR", {})):
+        b = RawBoard(s, s.system.signer.issue(role, province, sub="raw-" + role, **kw))
+        out["load_ms"][role] = round(b.load_ms, 1)
+        out["snapshot_bytes"][role] = b.snapshot_bytes
+        b.close()
+    dp = RawBoard(s, s.system.signer.issue("dispatcher", "QZV", sub="raw-dispatcher"))
+    tm = RawBoard(s, s.system.signer.issue("team", "QZV", sub="raw-team", team=team))
+    intake, dispatch = [], []
+    try:
+        for _ in range(rounds):
+            call, incident = str(uuid.uuid4()), str(uuid.uuid4())
+            t0 = time.perf_counter()
+            s.post("/calls", {**QZV, "call_id": call, "line": "123"}, role="call_taker")
+            s.post(f"/calls/{call}/classify", {"category": "other", "priority": "urgent", "risk_flags": []},
+                   role="call_taker")
+            s.post(f"/calls/{call}/escalate", {"location": {"lat": 36.27, "lon": 50.0}, "incident_id": incident},
+                   role="call_taker")
+            intake.append((dp.wait(lambda rows: f"incident/{incident}" in rows) - t0) * 1000)
+        for _ in range(min(rounds, 20)):
+            inc = s.post("/incidents", {**QZV, "route": "police", "category": "other", "priority": "urgent",
+                                        "location": {"lat": 36.27, "lon": 50.0}})["incident_id"]
+            dp.wait(lambda rows: f"incident/{inc}" in rows)
+            t0 = time.perf_counter()
+            s.post(f"/teams/{team}/dispatch", {"incident_id": inc}, role="dispatcher")
+            dispatch.append((tm.wait(lambda rows: (rows.get(f"team/{team}") or {}).get("status") == "dispatched") - t0)
+                            * 1000)
+            s.post(f"/teams/{team}/status", {"status": "available"})
+            tm.wait(lambda rows: (rows.get(f"team/{team}") or {}).get("status") == "available")
+    finally:
+        dp.close()
+        tm.close()
+    out["intake_to_queue_ms"] = _stats(intake)
+    out["dispatch_to_team_ms"] = _stats(dispatch)
+    return out
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    return {"p50": round(statistics.median(values), 1), "p99": round(_q(values, 0.99), 1), "n": len(values)}
+
+
 def seed(s: Served, teams: int, incidents: int) -> str:
     import random
 
@@ -108,11 +240,15 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
         s = Served(Path(tmp))
         try:
             team = seed(s, max(1, teams), incidents)
+            settled = RawBoard(s, s.system.signer.issue("dispatcher", "QZV", sub="raw-settle"))  # the boards caught up
+            settled.wait(lambda rows: sum(k.startswith("incident/") for k in rows) >= incidents
+                         and sum(k.startswith("team/") for k in rows) >= teams, timeout=300)
+            settled.close()
             out: dict[str, Any] = {"teams": teams, "incidents": incidents, "rounds": rounds}
             with sync_playwright() as p:
                 b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 pages = {}
-                loads = {}
+                loads, marks = {}, {}
                 for role, kw in (("call_taker", {}), ("dispatcher", {}), ("team", {"team": team}),
                                  ("centre_staff", {}), ("national_eoc", {"province": "IR"})):
                     ctx = b.new_context(viewport={"width": 1366, "height": 768})
@@ -123,39 +259,54 @@ def run(rounds: int, teams: int, incidents: int) -> dict[str, Any]:
                     page.wait_for_function("() => document.querySelector('#w-main').children.length > 0")
                     page.evaluate("() => new Promise(requestAnimationFrame)")
                     loads[role] = round((time.perf_counter() - t0) * 1000, 1)
+                    page.wait_for_function("() => performance.getEntriesByName('eoc:drawn').length > 0", timeout=30_000)
+                    marks[role] = page.evaluate(MARKS)
                     pages[role] = page
                 out["load_ms"] = loads
+                out["load_marks_ms"] = marks
                 ct, dp, tm = pages["call_taker"], pages["dispatcher"], pages["team"]
                 intake, dispatch = [], []
+                # The pages' own clocks too (performance.timeOrigin + now(): the same machine's clock in
+                # every context), without the harness's round trips: the key's press or the click,
+                # and the moment the row or the status is in the other page's document.
+                ct.evaluate(PRESSED)
+                dp.evaluate(PRESSED)
+                dp.evaluate(SEEN_ROWS)
+                tm.evaluate(SEEN_STATUS)
+                intake_in_page, dispatch_in_page = [], []
                 for i in range(rounds):
-                    before = dp.evaluate("() => document.querySelectorAll('#dp-incidents tr[data-incident]').length")
                     ct.fill("#ct-lat", "36.27")
                     ct.fill("#ct-lon", "50.0")
                     ct.select_option("#ct-action", "escalate")
                     t0 = time.perf_counter()
                     ct.focus("#ct-action")
                     ct.keyboard.press("Enter")
-                    dp.wait_for_function(f"() => document.querySelectorAll('#dp-incidents tr[data-incident]').length > {before}",
-                                         polling="raf", timeout=10_000)
+                    inc = ct.evaluate("() => document.body.dataset.lastIncident")
+                    dp.wait_for_selector(f"#dp-incidents tr[data-incident='{inc}']", state="attached", timeout=10_000)
                     intake.append((time.perf_counter() - t0) * 1000)
+                    intake_in_page.append(dp.evaluate(f"() => window.__seen['{inc}']")
+                                          - ct.evaluate("() => window.__pressed"))
                 # dispatch: the team available again between rounds (supervisor via the API, not timed)
                 for i in range(min(rounds, 20)):
                     inc = s.post("/incidents", {**QZV, "route": "police", "category": "other", "priority": "urgent",
                                                 "location": {"lat": 36.27, "lon": 50.0}})["incident_id"]
-                    dp.click(f"#dp-incidents tr[data-incident='{inc}']")
+                    dp.click(f"#dp-incidents tr[data-incident='{inc}']")  # urgent: at the top of the queue
                     dp.wait_for_selector(f"[data-dispatch='{team}']", timeout=10_000)
                     t0 = time.perf_counter()
                     dp.click(f"[data-dispatch='{team}']")
                     tm.wait_for_function("() => document.body.dataset.teamStatus === 'dispatched'", polling="raf",
                                          timeout=10_000)
                     dispatch.append((time.perf_counter() - t0) * 1000)
+                    dispatch_in_page.append(tm.evaluate("() => window.__status.dispatched")
+                                            - dp.evaluate("() => window.__pressed"))
                     s.post(f"/teams/{team}/status", {"status": "available"})
                     tm.wait_for_function("() => document.body.dataset.teamStatus === 'available'", timeout=10_000)
-                out["intake_to_queue_ms"] = {"p50": round(statistics.median(intake), 1), "p99": round(_q(intake, 0.99), 1),
-                                             "n": len(intake)}
-                out["dispatch_to_team_ms"] = {"p50": round(statistics.median(dispatch), 1),
-                                              "p99": round(_q(dispatch, 0.99), 1), "n": len(dispatch)}
+                out["intake_to_queue_ms"] = _stats(intake)
+                out["dispatch_to_team_ms"] = _stats(dispatch)
+                out["in_page"] = {"intake_to_queue_ms": _stats(intake_in_page),
+                                  "dispatch_to_team_ms": _stats(dispatch_in_page)}
                 b.close()
+            out["baseline"] = baseline(s, team, rounds)
             return out
         finally:
             s.close()

@@ -209,3 +209,40 @@ def test_the_recommendation_endpoint_excludes_a_team_in_conflict(wapi):
     assert not rec["teams"][1]["eligible"]
     assert wapi.http.get(f"/api/v1/incidents/{inc}/recommendation",
                          headers=wapi.token("call_taker")).status_code == 403
+
+
+def test_the_intake_lookup_and_the_call_backs_are_bounded_and_paged(wapi, clock):
+    """Every list a workspace reads is bounded: the caller's history and the flags at an address
+    (the newest first, with totals), the call-backs by pages."""
+    phone = "09125550077"
+    calls = []
+    for _ in range(4):
+        call = str(uuid4())
+        wapi.ok("/calls", {**QZV, "call_id": call, "line": "123", "caller": {"phone": phone}}, role="call_taker")
+        calls.append(call)
+        clock.advance(minutes=3)
+    for _ in range(3):
+        wapi.ok("/danger-flags", {"kinds": ["dog"], "location": IN_QAZVIN, "county": "Qazvin"})
+    _board(wapi)
+    body = {"phone": phone, "location": IN_QAZVIN, "limit": 2}
+    out = wapi.ok("/intake/lookup", body, role="call_taker")
+    assert out["totals"]["calls"] == 4 and len(out["calls"]) == 2
+    assert [c["call_id"] for c in out["calls"]] == calls[::-1][:2], "the newest calls first"
+    assert out["totals"]["danger"] == 3 and len(out["danger"]) == 2
+    assert wapi.post("/intake/lookup", {**body, "limit": 1000}, role="call_taker").status_code == 422
+    for call in calls:
+        wapi.ok("/follow-ups", {"call_id": call, "after_hours": [24, 72]}, role="call_taker")
+    _board(wapi)
+
+    def page(**params):
+        r = wapi.http.get("/api/v1/follow-ups", params=params, headers=wapi.token("call_taker"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    first, second = page(limit=5), page(limit=5, offset=5)
+    assert first["total"] == 8 and len(first["follow_ups"]) == 5 and len(second["follow_ups"]) == 3
+    ids = [f["id"] for f in first["follow_ups"] + second["follow_ups"]]
+    assert len(set(ids)) == 8
+    assert page(state="due")["total"] == 0 and page(state="scheduled")["total"] == 8
+    bad = wapi.http.get("/api/v1/follow-ups", params={"limit": 10_000}, headers=wapi.token("call_taker"))
+    assert bad.status_code == 422

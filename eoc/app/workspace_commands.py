@@ -78,6 +78,8 @@ class IntakeLookup(Command):
 
     phone: str | None = Field(None, min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 \-]*$")
     location: Point | None = None
+    limit: int = Field(20, ge=1, le=100, description="at most this many of each list (newest or nearest first); "
+                                                    "``totals`` says how many there are")
 
 
 __all__ = ["Moment", "PersonDetails"]

@@ -104,6 +104,12 @@ def demo_team(system: Any, province: str, by: str | None = None) -> str | None:
     return str(team_id)
 
 
+def sign_in_links(system: Any, demo_users: dict[str, Any], dashboard: str) -> dict[str, str]:
+    """One one-time sign-in link per role (each lands in the role's own workspace, work.html)."""
+    return {role: f"{dashboard}signin.html#link={system.directory.make_link(user.id)}"
+            for role, user in demo_users.items()}
+
+
 def run(args: argparse.Namespace) -> int:
     from eoc.simulator import SimClock, expand  # lazy: the CLI starts fast
     from eoc.simulator.scenarios import Scenario  # lazy: the CLI starts fast
@@ -128,9 +134,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  dashboard  {addr.dashboard}")
         print(f"  sign in    one link per role, each works once within {LINK_S // 60} minutes"
               f" (more: eoc users link demo-<role>):")
-        for role, user in demo_users.items():
-            code = system.directory.make_link(user.id)
-            print(f"    {role:22} {addr.dashboard}signin.html#link={code}")
+        for role, link in sign_in_links(system, demo_users, addr.dashboard).items():
+            print(f"    {role:22} {link}")
         print(f"  API docs   {addr.api}")
         print(f"  websocket  {addr.bridge}")
         print(f"  store      {settings.store} in {settings.data_dir}")

@@ -29,6 +29,8 @@ HEADERS = {
 def headers_for(path: str, tls: bool = False) -> dict[str, str]:
     out = dict(HEADERS)
     out["Content-Security-Policy"] = DOCS_CSP if path.startswith(("/docs", "/redoc")) else CSP
+    if path == "/work.html":  # the mobile team's workspace reports its position from the browser (same origin only)
+        out["Permissions-Policy"] = "geolocation=(self), camera=(), microphone=()"
     if path.startswith("/api/") or path.endswith(".json"):
         out["Cache-Control"] = "no-store"  # boards, users, tokens: never kept by a browser or proxy
     if tls:

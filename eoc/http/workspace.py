@@ -12,17 +12,17 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Query
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from eoc.app import workspace_commands as w
 from eoc.app.auth import Claims
 from eoc.domain.errors import Forbidden, NotFound
 from events.envelope import iso
-from events.policy import may_see_calls
+from events.policy import may_see_calls, policy
 from events.reference import counties_of
 from events.vocabulary import PERSIAN
 from projections.recommend import recommend
@@ -89,7 +89,6 @@ class ShortReferences:
 
 
 def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
-    from typing import Annotated
 
     from fastapi import Depends
 
@@ -180,6 +179,13 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
             seen = {f["id"] for f in out["danger"]}
             out["danger"] += [f for f in active_danger_flags(rows, at, location=loc, province=who.province)
                               if f["id"] not in seen]
+        # every list bounded: the newest calls, the nearest incidents, the newest flags first
+        out["calls"].sort(key=lambda c: c.get("received_at") or "", reverse=True)
+        out["danger"].sort(key=lambda f: f.get("recorded_at") or "", reverse=True)
+        lists = ("calls", "open_incidents", "at_address", "danger")
+        out["totals"] = {k: len(out[k]) for k in lists}
+        for k in lists:
+            out[k] = out[k][:cmd.limit]
         return out
 
     @r.get("/incidents/{incident_id}/recommendation", tags=["incidents"])
@@ -191,17 +197,25 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
         return recommend(rows_for(who), str(incident_id), now())
 
     @r.get("/follow-ups", tags=["call-backs"])
-    def due_follow_ups(who: Who) -> dict[str, Any]:
-        """Call-backs not yet made, each scheduled, due or overdue at this moment."""
+    def due_follow_ups(who: Who, state: Literal["scheduled", "due", "overdue"] | None = None,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                       offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        """Call-backs not yet made, each scheduled, due or overdue at this moment, soonest first;
+        a page of ``limit`` from ``offset`` (``total``: how many there are), optionally of one state."""
         if not may_see_calls(who.role):
             raise Forbidden(f"a {who.role} makes no call-backs", role=str(who.role))
-        return {"at": now(), "follow_ups": follow_ups(rows_for(who), now(), who.province)}
+        at = now()
+        listed = [f for f in follow_ups(rows_for(who), at, who.province) if state is None or f["state"] == state]
+        return {"at": at, "total": len(listed), "offset": offset, "limit": limit,
+                "follow_ups": listed[offset:offset + limit]}
 
     @r.get("/workspace/me", tags=["boards"])
     def workspace_me(who: Who) -> dict[str, Any]:
         """Who is signed in, and so which workspace opens: role, province, bound team or centre."""
+
+        rules = policy(who.role)  # what the page offers: only what the policy table lets this role do
         return {"user": who.sub, "role": str(who.role), "province": who.province, "team": who.team,
-                "centre": who.centre, "now": now()}
+                "centre": who.centre, "now": now(), "commands": sorted(rules.commands), "manages": rules.manages}
 
     @r.get("/vocabulary", tags=["boards"])
     def vocabulary(province: str | None = None) -> dict[str, Any]:

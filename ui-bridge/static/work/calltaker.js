@@ -57,6 +57,8 @@
             <input id="ct-lat" class="form-control" inputmode="decimal" dir="ltr"></div>
           <div class="col-6"><label class="form-label" for="ct-lon">${w("lon")}</label>
             <input id="ct-lon" class="form-control" inputmode="decimal" dir="ltr"></div>
+          <div class="col-12"><div id="ct-map" class="pick-map" role="img" aria-label="${W.esc(W.ui("pickOnMap"))}"></div>
+            <div class="form-text">${W.esc(W.ui("pickOnMap"))}</div></div>
           <div class="col-6"><label class="form-label" for="ct-action">${w("action")}</label>
             <select id="ct-action" class="form-select">${["escalate", "counsel", "refer_1480", "refer_agency"].map((a) => opt(a, w(a))).join("")}</select></div>
           <div class="col-6"><label class="form-label" for="ct-agency">${w("agency")}</label>
@@ -67,7 +69,8 @@
       </form></div>
       <div class="col-lg-6">
         <div class="panel" id="ct-related"><h2>${w("related")}</h2><div id="ct-related-body" class="small text-muted">—</div></div>
-        <div class="panel"><h2>${w("openCalls")}</h2><div id="ct-open"></div></div>
+        <div class="panel"><h2>${w("openCalls")} <span class="badge bg-secondary" id="ct-open-count"></span></h2>
+          <div class="list-scroll"><table class="table table-sm"><tbody id="ct-open"></tbody></table></div></div>
         <div class="panel"><h2>${w("callbacks")}</h2><div id="ct-callbacks"></div></div>
       </div>
     </div>`;
@@ -95,13 +98,27 @@
     if (capital) county.value = capital[0];
     county.dataset.default = county.value;
     started = Date.now();
-    W.onChange(update);
+    mapPicker = null;
+    W.picker(root.querySelector("#ct-map"), root.querySelector("#ct-lat"), root.querySelector("#ct-lon"), me.province)
+      .then((p) => { mapPicker = p; }, () => {});
+    openList = W.keyedList(root.querySelector("#ct-open"), {
+      prefix: "call/", limit: 200,
+      compare: (a, b) => (a.received_at < b.received_at ? -1 : a.received_at > b.received_at ? 1 : a.id < b.id ? -1 : 1),
+      attrs: (c) => ({ "data-call": c.id }),
+      html: (c) => `<td>${W.ref(c, c.id)}</td><td>${W.esc(W.word(c.status))}</td><td>${W.esc(W.word(c.category))}</td>
+        <td class="timer" data-since="${W.esc(c.received_at)}">${W.since(c.received_at)}</td>`,
+      onCount: (n) => { root.querySelector("#ct-open-count").textContent = W.I.digits(n); },
+    });
+    W.onChange(update, root);
+    clearInterval(dueTimer);
+    dueTimer = setInterval(callbacks, 30000);  // a call-back becomes due with time, not with a frame
   }
+  let openList = null, dueTimer = null, mapPicker = null;
 
   let timer = null;
   function lookupSoon() { clearTimeout(timer); timer = setTimeout(lookup, 250); }
   function location_() {
-    const lat = parseFloat(document.getElementById("ct-lat").value), lon = parseFloat(document.getElementById("ct-lon").value);
+    const lat = parseFloat(W.latin(document.getElementById("ct-lat").value)), lon = parseFloat(W.latin(document.getElementById("ct-lon").value));
     return Number.isFinite(lat) && Number.isFinite(lon) ? { lat, lon } : null;
   }
   async function lookup() {
@@ -117,13 +134,16 @@
     const incident = (i) => `<li>${W.ref(i)} ${W.esc(W.word(i.category))} · ${W.esc(W.word(i.priority))} · <span data-since="${W.esc(i.opened_at)}">${W.since(i.opened_at)}</span>
       <button type="button" class="btn btn-sm btn-outline-primary" data-link="${W.esc(i.id)}">${w("link")}</button></li>`;
     const open = new Map([...r.open_incidents, ...r.at_address].map((i) => [i.id, i]));
+    // bounded by the server (the newest 20 of each list); the totals say how many more there are
+    const more = (k, shown) => (r.totals && r.totals[k] > shown ? `<div class="small text-muted" data-more="${k}">${W.I.digits(`+${r.totals[k] - shown}`)}</div>` : "");
     out.innerHTML = `${r.calls.length ? `<h3 class="h6">${w("earlier")}</h3><ul id="ct-earlier">${r.calls.map((c) =>
-      `<li data-call="${W.esc(c.call_id)}"><span class="ref">${W.esc(c.ref || "—")}</span> ${W.esc(W.when(c.received_at))} · ${W.esc(W.word(c.category))} · ${W.esc(W.word(c.outcome))}</li>`).join("")}</ul>` : ""}
+      `<li data-call="${W.esc(c.call_id)}"><span class="ref">${W.esc(c.ref || "—")}</span> ${W.esc(W.when(c.received_at))} · ${W.esc(W.word(c.category))} · ${W.esc(W.word(c.outcome))}</li>`).join("")}</ul>${more("calls", r.calls.length)}` : ""}
       ${open.size ? `<h3 class="h6">${w("sameAddress")}</h3><ul id="ct-open-incidents">${[...open.values()].map(incident).join("")}</ul>` : ""}
       ${W.dangerHtml(r.danger)}` || "—";
   }
 
   function take(linkTo) {
+    clearTimeout(timer);  // the form is taken: no lookup of what it held
     const $ = (id) => document.getElementById(id);
     const me = W.state.me;
     const callId = W.uuid();
@@ -141,7 +161,11 @@
     else if (action === "escalate") {
       const loc = location_();
       if (!loc) { W.toast(w("lat") + " / " + w("lon"), "danger"); }
-      else steps.push(W.command(`/calls/${callId}/escalate`, { location: loc, incident_id: W.uuid() }));
+      else {
+        const incidentId = W.uuid();
+        document.body.dataset.lastIncident = incidentId;  // the benchmark follows it to the dispatcher's queue
+        steps.push(W.command(`/calls/${callId}/escalate`, { location: loc, incident_id: incidentId }));
+      }
     } else if (action === "counsel") {
       steps.push(W.command(`/calls/${callId}/counsel`, { services: ["counselling"],
         duration_s: Math.min(6 * 3600, Math.round((Date.now() - started) / 1000)) }));
@@ -152,23 +176,28 @@
     document.getElementById("ct-form").reset();
     $("ct-county").value = $("ct-county").dataset.default;
     document.getElementById("ct-related-body").textContent = "—";
+    if (mapPicker) mapPicker.clear();
     started = Date.now();
     $("ct-phone").focus();
   }
 
-  function update() {
-    const open = document.getElementById("ct-open");
-    if (!open) return;
-    const calls = W.rows("call/").sort((a, b) => (a.received_at < b.received_at ? -1 : 1));
-    open.innerHTML = calls.length ? `<table class="table table-sm"><tbody>${calls.map((c) =>
-      `<tr data-call="${W.esc(c.id)}"><td>${W.ref(c, c.id)}</td><td>${W.esc(W.word(c.status))}</td><td>${W.esc(W.word(c.category))}</td>
-       <td class="timer" data-since="${W.esc(c.received_at)}">${W.since(c.received_at)}</td></tr>`).join("")}</tbody></table>` : "—";
+  const CALLBACKS_SHOWN = 50;
+  function update(keys) {
+    if (!openList) return;
+    openList.sync(keys ? W.changedIds(keys, "call/") : null);
+    if (!keys || W.touches(keys, "follow_up/", "call/")) callbacks();
+  }
+  function callbacks() {
+    const box = document.getElementById("ct-callbacks");
+    if (!box) return;
+    // due and overdue call-backs, oldest first, at most CALLBACKS_SHOWN (the count says how many)
     const due = W.followUps().filter((f) => f.state !== "scheduled");
-    document.getElementById("ct-callbacks").innerHTML = due.length ? `<table class="table table-sm" id="ct-callback-list"><tbody>${due.map((f) =>
+    box.innerHTML = due.length ? `<table class="table table-sm" id="ct-callback-list"><tbody>${due.slice(0, CALLBACKS_SHOWN).map((f) =>
       `<tr data-follow-up="${W.esc(f.id)}" data-state="${f.state}" class="${f.state === "overdue" ? "table-danger" : "table-warning"}">
        <td>${f.call_ref ? `<span class="ref">${W.esc(f.call_ref)}</span>` : W.esc(W.word(f.subject === "client" ? "client" : "call"))}</td>
        <td>${W.esc(W.word(f.state))}</td><td>${W.esc(W.when(f.due_at))}</td>
-       <td><button class="btn btn-sm btn-success" data-callback-done="${W.esc(f.id)}">${w("done")}</button></td></tr>`).join("")}</tbody></table>` : "—";
+       <td><button class="btn btn-sm btn-success" data-callback-done="${W.esc(f.id)}">${w("done")}</button></td></tr>`).join("")}</tbody></table>
+       ${due.length > CALLBACKS_SHOWN ? `<div class="small text-muted" id="ct-callbacks-more">${W.I.digits(`+${due.length - CALLBACKS_SHOWN}`)}</div>` : ""}` : "—";
   }
 
   EOC.workspaces = EOC.workspaces || {};

@@ -43,12 +43,12 @@
           call_back_hours: tr.querySelector(".ce-callback").checked ? [24, 72] : [] });
       }
     });
-    W.onChange(update);
+    W.onChange(update, root);
   }
 
-  function update() {
+  function update(keys) {
     const list = document.getElementById("ce-list");
-    if (!list) return;
+    if (!list || !W.touches(keys, "centre/")) return;
     const me = W.state.me;
     const all = W.rows("centre/").filter((c) => c.open);
     const mine = all.filter((c) => RESIDENTIAL.includes(c.kind) && (!me.centre || c.id === me.centre))

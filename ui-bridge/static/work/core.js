@@ -23,7 +23,7 @@ window.EOC = window.EOC || {};
   const words = {};  // the server's catalogue: value -> [fa, en]
   const state = { me: null, rows: {}, seq: 0, conn: "connecting", offset: 0, counties: [] };
   const listeners = [];
-  let ws = null, config = null, attempts = 0, renderQueued = false;
+  let ws = null, config = null, attempts = 0, renderQueued = false, baseListeners = 0;
 
   // ------------------------------------------------------------------ words, digits, dates
 
@@ -44,6 +44,11 @@ window.EOC = window.EOC || {};
   }
   function ref(row, fallbackId) {
     return `<span class="ref">${esc((row && row.ref) || (fallbackId ? String(fallbackId).slice(0, 8) : "—"))}</span>`;
+  }
+  /* What a Persian keyboard types, as numbers read it: ۰-۹ and ٠-٩ to 0-9, the decimal ٫ to "." */
+  function latin(text) {
+    return String(text ?? "").replace(/[۰-۹]/g, (d) => String(d.charCodeAt(0) - 0x6f0)).replace(/[٠-٩]/g, (d) => String(d.charCodeAt(0) - 0x660))
+      .replace(/[٫,]/g, ".").trim();
   }
   function uuid() {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -163,7 +168,7 @@ window.EOC = window.EOC || {};
 
   async function connect() {
     if (!config) {
-      try { config = await (await fetch("dashboard/config.json", { cache: "no-store" })).json(); }
+      try { config = state.config = await (await fetch("dashboard/config.json", { cache: "no-store" })).json(); }
       catch (e) { return retry(); }
     }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -189,15 +194,22 @@ window.EOC = window.EOC || {};
   function onFrame(frame) {
     // The time is the command service's (its clock decides what is due), read from /workspace/me.
     if (frame.type === "snapshot") {
+      if (!state.seq) mark("snapshot");
       state.rows = frame.rows;
       state.seq = frame.seq;
       attempts = 0;
+      dirty = null;  // everything is new: every list draws in full once
+      cache.clear();
       setConn("live");
     } else if (frame.type === "delta") {
       if (frame.seq <= state.seq) return;
       if (frame.prev !== state.seq) { ws && ws.send(JSON.stringify({ type: "resync" })); return; }
-      for (const [key, row] of Object.entries(frame.changes)) {
+      const keys = Object.keys(frame.changes);
+      for (const key of keys) {
+        const row = frame.changes[key];
         if (row === null) delete state.rows[key]; else state.rows[key] = row;
+        if (dirty) dirty.add(key);
+        for (const prefix of cache.keys()) if (key.startsWith(prefix)) cache.delete(prefix);
       }
       state.seq = frame.seq;
     } else {
@@ -209,22 +221,130 @@ window.EOC = window.EOC || {};
   function setConn(conn) { state.conn = conn; renderConn(); }
   function renderConn() {
     const el = document.getElementById("w-conn");
-    const key = offline ? "offline" : state.conn;
+    // "live" once the board is here and the workspace is drawn on it (the snapshot may come first)
+    const key = offline ? "offline" : state.conn === "live" && !state.mounted ? "connecting" : state.conn;
     el.textContent = ui(key);
     el.className = "badge " + (key === "live" ? "bg-success" : key === "offline" ? "bg-warning text-dark" : "bg-secondary");
     document.body.dataset.conn = key;
   }
-  function changed() {
+  /* Redraws are batched per animation frame, and keyed: each listener gets the keys that
+   * changed since the last frame (null: everything — after a snapshot or a new mount), and
+   * redraws only the rows those keys name. */
+  let dirty = null;
+  const cache = new Map();  // prefix -> rows, until a key under the prefix changes
+  function changed(full) {
+    if (full) dirty = null;
     if (renderQueued) return;
     renderQueued = true;
-    requestAnimationFrame(() => { renderQueued = false; listeners.forEach((f) => f()); });
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      const keys = dirty;
+      dirty = new Set();
+      for (let i = listeners.length - 1; i >= baseListeners; i--) {  // a workspace taken off the page stops listening
+        if (listeners[i].root && !listeners[i].root.isConnected) listeners.splice(i, 1);
+      }
+      for (const f of listeners.slice()) {
+        try { f(keys); } catch (e) { setTimeout(() => { throw e; }); }
+      }
+    });
   }
-  function onChange(f) { listeners.push(f); }
+  function onChange(f, root) { if (root) f.root = root; listeners.push(f); }
+  /* Whether a frame's changed keys touch any of these prefixes (null: a full redraw). */
+  function touches(keys, ...prefixes) {
+    if (!keys) return true;
+    for (const k of keys) for (const p of prefixes) if (k.startsWith(p)) return true;
+    return false;
+  }
+  /* The ids under a prefix that changed in this frame. */
+  function changedIds(keys, prefix) {
+    const out = [];
+    if (keys) for (const k of keys) if (k.startsWith(prefix)) out.push(k.slice(prefix.length));
+    return out;
+  }
+
+  /* A keyed list (a table's body): one element per row, in order, at most ``limit`` shown.
+   * ``sync(ids)`` redraws only the rows whose ids changed (null: all); the first drawing of a
+   * long list is spread over frames (``BUDGET`` new rows a frame), the top rows first. */
+  const BUDGET = 150;
+  function keyedList(container, { prefix, html, compare, filter, attrs, limit = Infinity, tag = "tr", onCount }) {
+    let items = [];
+    const index = new Map();  // id -> row (the ones in ``items``)
+    const shown = new Map();  // id -> element
+    const drawn = new Map();  // id -> the row object it was drawn from
+    let scheduled = false;
+    const keep = filter || (() => true);
+    function make(r) {
+      const el = document.createElement(tag);
+      fill(el, r);
+      return el;
+    }
+    function fill(el, r) {
+      el.innerHTML = html(r);
+      if (attrs) for (const [k, v] of Object.entries(attrs(r))) {
+        if (k === "class") el.className = v; else if (v === null || v === false) el.removeAttribute(k); else el.setAttribute(k, v);
+      }
+      drawn.set(r.id, r);
+    }
+    function place() {
+      scheduled = false;
+      if (!container.isConnected) return;  // its workspace was taken off the page
+      const n = Math.min(list.limit, items.length);
+      let budget = BUDGET;
+      let cursor = container.firstElementChild;
+      const want = new Set();
+      for (let i = 0; i < n; i++) {
+        const r = items[i];
+        want.add(r.id);
+        let el = shown.get(r.id);
+        if (!el) {
+          if (budget-- <= 0) { scheduled = true; requestAnimationFrame(place); break; }
+          el = make(r);
+          shown.set(r.id, el);
+        } else if (drawn.get(r.id) !== r) fill(el, r);
+        if (el !== cursor) container.insertBefore(el, cursor); else cursor = cursor.nextElementSibling;
+      }
+      if (!scheduled) for (const [id, el] of shown) if (!want.has(id)) { el.remove(); shown.delete(id); drawn.delete(id); }
+      if (onCount) onCount(items.length, n);
+    }
+    function position(r) {
+      let lo = 0, hi = items.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (compare(items[mid], r) <= 0) lo = mid + 1; else hi = mid; }
+      return lo;
+    }
+    const list = {
+      limit,
+      sync(ids) {
+        if (ids === null) {
+          items = rows(prefix).filter(keep).sort(compare);
+          index.clear();
+          for (const r of items) index.set(r.id, r);
+          drawn.clear();  // words, language, derived columns: draw every shown row again
+        } else {
+          if (!ids.length) return;
+          for (const id of ids) {
+            const old = index.get(id);
+            if (old) { const i = items.indexOf(old); if (i >= 0) items.splice(i, 1); index.delete(id); }
+            const r = state.rows[prefix + id];
+            if (r && keep(r)) { items.splice(position(r), 0, r); index.set(id, r); }
+          }
+        }
+        if (!scheduled) place();
+      },
+      redraw(id) { drawn.delete(id); if (!scheduled) place(); },
+      more(n) { list.limit += n; if (!scheduled) place(); },
+      get count() { return items.length; },
+      ids() { return items.map((r) => r.id); },
+    };
+    return list;
+  }
 
   function rows(prefix) {
-    const out = [];
-    for (const [k, v] of Object.entries(state.rows)) if (k.startsWith(prefix)) out.push(v);
-    return out;
+    let out = cache.get(prefix);
+    if (out) return out.slice();
+    out = [];
+    for (const k in state.rows) if (k.startsWith(prefix)) out.push(state.rows[k]);
+    cache.set(prefix, out);
+    return out.slice();
   }
   function row(key) { return state.rows[key]; }
   function byId(kind, id) { return state.rows[`${kind}/${id}`] || state.rows[`drill/${kind}/${id}`]; }
@@ -241,9 +361,12 @@ window.EOC = window.EOC || {};
       (incidentId && f.incident_id === incidentId)
       || (location && f.location && km(location, f.location) * 1000 <= (f.radius_m || 100))));
   }
-  function dangerHtml(flags) {
+  const DANGER_SHOWN = 10;  // the newest ten, then a count
+  function dangerHtml(all) {
+    const flags = all.length > DANGER_SHOWN ? all.slice().sort((a, b) => (a.recorded_at < b.recorded_at ? 1 : -1)).slice(0, DANGER_SHOWN) : all;
     return flags.map((f) => `<div class="danger-flag" data-danger="${esc(f.id)}">⚠ ${f.kinds.map(word).map(esc).join("، ")}`
-      + `${f.note ? " — " + esc(f.note) : ""} <small class="text-muted">(${esc(when(f.expires_at))})</small></div>`).join("");
+      + `${f.note ? " — " + esc(f.note) : ""} <small class="text-muted">(${esc(when(f.expires_at))})</small></div>`).join("")
+      + (all.length > flags.length ? `<div class="small text-danger">${I.digits(`+${all.length - flags.length}`)} ⚠</div>` : "");
   }
   /* Call-backs with their state now: scheduled, due, overdue (like projections/workspace_views.follow_ups). */
   function followUps() {
@@ -257,6 +380,15 @@ window.EOC = window.EOC || {};
 
   // ------------------------------------------------------------------ start
 
+  /* Load marks (performance.mark "eoc:<name>"), read by the benchmark to tell what bounds a load. */
+  function mark(name) { try { performance.mark("eoc:" + name); } catch (e) { /* old browsers */ } }
+  function tokenProvince() {
+    try {
+      const part = (EOC.session.accessToken() || "").split(".")[1];
+      return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/"))).province || null;
+    } catch (e) { return null; }
+  }
+
   async function start(mounts) {
     I.lang = localStorage.getItem("eoc.lang") === "en" ? "en" : "fa";
     applyLang();
@@ -266,15 +398,24 @@ window.EOC = window.EOC || {};
       applyLang();
       mountRole(mounts);
     });
+    // The board's snapshot, the user and the words are read at once: the province for the words is
+    // read from the token (a hint only; the server decides everything from the token itself).
+    mark("start");
+    connect();
+    const hinted = tokenProvince();
+    const vocabulary = (province) => query("GET", `/vocabulary?province=${province === "IR" ? "" : province}`);
+    const early = hinted ? vocabulary(hinted).catch(() => null) : null;
     try { state.me = await query("GET", "/workspace/me"); state.offset = Date.parse(state.me.now) - Date.now(); }
     catch (e) { if (e.status === 401) { EOC.session.clear(); location.replace("signin.html"); } return; }
-    const voc = await query("GET", `/vocabulary?province=${state.me.province === "IR" ? "" : state.me.province}`);
+    mark("me");
+    const voc = (hinted === state.me.province && (await early)) || await vocabulary(state.me.province);
+    mark("vocabulary");
     Object.assign(words, voc.words);
     state.counties = voc.counties || [];
     loadQueue();
     saveQueue();
+    baseListeners = listeners.length;  // the page's own (alarms); a workspace's go with its mount
     mountRole(mounts);
-    connect();
     pump();
     setInterval(tick, 1000);
     setInterval(() => query("GET", "/workspace/me").then((me) => { state.offset = Date.parse(me.now) - Date.now(); }, () => {}), 60000);
@@ -284,9 +425,16 @@ window.EOC = window.EOC || {};
     document.body.dataset.role = state.me ? state.me.role : "";
     const main = document.getElementById("w-main");
     main.innerHTML = "";
+    listeners.length = baseListeners;
     const m = state.me && (mounts[state.me.role] || mounts.national_eoc);
     if (m) m(main);
-    changed();
+    if (!state.mounted) {
+      mark("mounted");
+      requestAnimationFrame(() => requestAnimationFrame(() => mark("drawn")));
+    }
+    state.mounted = true;
+    changed(true);
+    renderConn();
   }
   function applyLang() {
     document.documentElement.lang = I.lang;
@@ -300,14 +448,19 @@ window.EOC = window.EOC || {};
   function tick() {
     const t = now();
     document.getElementById("w-clock").textContent = `${I.date(t)} ${I.time(t, true)}`;
-    for (const el of document.querySelectorAll("[data-since]")) el.textContent = since(el.dataset.since);
+    // timers: write only the ones whose text changed (most read in minutes)
+    for (const el of document.querySelectorAll("[data-since]")) {
+      const text = since(el.dataset.since);
+      if (el.textContent !== text) el.textContent = text;
+    }
     for (const el of document.querySelectorAll("[data-until]")) {
       const left = (Date.parse(el.dataset.until) - now()) / 1000;
-      el.textContent = (left < 0 ? "−" : "") + I.duration(Math.abs(left));
-      el.classList.toggle("text-danger", left < 0);
+      const text = (left < 0 ? "−" : "") + I.duration(Math.abs(left));
+      if (el.textContent !== text) el.textContent = text;
+      if (el.classList.contains("text-danger") !== left < 0) el.classList.toggle("text-danger", left < 0);
     }
   }
 
-  EOC.work = { state, ui, addWords, word, when, since, esc, ref, uuid, command, query, toast, rows, row, byId,
-               onChange, changed, dangerAt, dangerHtml, followUps, km, start, now, I };
+  EOC.work = { state, ui, addWords, word, when, since, esc, ref, uuid, latin, command, query, toast, rows, row, byId,
+               onChange, changed, touches, changedIds, keyedList, dangerAt, dangerHtml, followUps, km, start, now, I };
 })();

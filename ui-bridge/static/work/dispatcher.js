@@ -17,14 +17,51 @@
   const RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
   const OUTCOMES = ["resolved_on_scene", "admitted", "referred", "no_contact", "false_report", "cancelled"];
   let selected = null, rec = null, fetching = false, pending = false;
+  W.addWords({ more: ["بیشتر", "more"] });
+
+  const TEAM_PAGE = 100;
+  let queueList = null, teamList = null, flagsCache = null;
 
   function mount(root) {
     root.innerHTML = `
     <div class="row g-2">
-      <div class="col-xl-7"><div class="panel"><h2>${w("queue")}</h2><div id="dp-queue"></div></div>
-        <div class="panel"><h2>${w("teams")}</h2><div id="dp-teams"></div></div></div>
+      <div class="col-xl-7"><div class="panel"><h2>${w("queue")} <span class="badge bg-secondary" id="dp-count"></span></h2>
+        <div class="list-scroll"><table class="table table-sm table-hover align-middle" id="dp-incidents"><thead><tr>
+        <th>#</th><th>${w("priority")}</th><th>${w("category")}</th><th>${w("age")}</th><th>${w("risk")}</th><th>${w("flags")}</th><th>${w("assigned")}</th></tr></thead>
+        <tbody id="dp-queue"></tbody></table></div>
+        <button type="button" class="btn btn-sm btn-link" id="dp-queue-more" hidden></button></div>
+        <div class="panel"><h2>${w("teams")} <span class="badge bg-secondary" id="dp-team-count"></span></h2>
+          <div class="list-scroll"><table class="table table-sm"><tbody id="dp-teams"></tbody></table></div>
+          <button type="button" class="btn btn-sm btn-link" id="dp-teams-more" hidden></button></div></div>
       <div class="col-xl-5"><div class="panel" id="dp-rec"><h2>${w("recommended")}</h2><div id="dp-rec-body" class="text-muted">${w("select")}</div></div></div>
     </div>`;
+    const more = (id, n, shown) => {
+      const b = root.querySelector(id);
+      b.hidden = n <= shown;
+      b.textContent = W.I.digits(`${w("more")} (${n - shown})`);
+    };
+    queueList = W.keyedList(root.querySelector("#dp-queue"), {
+      prefix: "incident/", compare: byQueue, limit: 500, html: incidentHtml,
+      attrs: (i) => ({ tabindex: "0", "data-incident": i.id,
+                       class: `${i.id === selected ? "row-selected" : ""} ${!i.teams.length && i.priority === "urgent" ? "table-danger" : ""}` }),
+      onCount: (n, shown) => { root.querySelector("#dp-count").textContent = W.I.digits(n); more("#dp-queue-more", n, shown); },
+    });
+    teamList = W.keyedList(root.querySelector("#dp-teams"), {
+      prefix: "team/", compare: (a, b) => ((a.ref || "") < (b.ref || "") ? -1 : (a.ref || "") > (b.ref || "") ? 1 : 0),
+      limit: TEAM_PAGE, html: teamHtml,
+      attrs: (t) => ({ "data-team-row": t.id, "data-status": t.status, class: t.check_in_missed ? "table-danger" : "" }),
+      onCount: (n, shown) => { root.querySelector("#dp-team-count").textContent = W.I.digits(n); more("#dp-teams-more", n, shown); },
+    });
+    root.querySelector("#dp-queue-more").addEventListener("click", () => queueList.more(500));
+    root.querySelector("#dp-teams-more").addEventListener("click", () => teamList.more(TEAM_PAGE));
+    const select = (id) => {
+      const before = selected;
+      selected = id; rec = null;
+      if (before) queueList.redraw(before);
+      queueList.redraw(id);
+      renderRec();
+      refresh();
+    };
     root.addEventListener("click", (e) => {
       const d = e.target.closest("[data-dispatch]");
       if (d) {
@@ -37,13 +74,32 @@
         return;
       }
       const tr = e.target.closest("[data-incident]");
-      if (tr) { selected = tr.dataset.incident; rec = null; refresh(); update(); }
+      if (tr) select(tr.dataset.incident);
     });
     root.addEventListener("keydown", (e) => {
       const tr = e.target.closest("[data-incident]");
-      if (tr && e.key === "Enter") { selected = tr.dataset.incident; refresh(); update(); }
+      if (tr && e.key === "Enter") select(tr.dataset.incident);
     });
-    W.onChange(() => { update(); refresh(); });
+    W.onChange(update, root);
+  }
+
+  function byQueue(a, b) {
+    return (RANK[a.priority] - RANK[b.priority]) || (a.opened_at < b.opened_at ? -1 : a.opened_at > b.opened_at ? 1 : 0)
+      || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  }
+  function incidentHtml(i) {
+    const danger = flagsCache && flagsCache.length ? W.dangerAt(i.location, i.id, flagsCache).length : 0;
+    const teams = i.teams.map((t) => (W.byId("team", t) || {}).ref || t.slice(0, 8));
+    return `<td>${W.ref(i, i.id)}</td><td>${W.esc(W.word(i.priority))}</td><td>${W.esc(W.word(i.category))}</td>
+      <td class="timer" data-since="${W.esc(i.opened_at)}">${W.since(i.opened_at)}</td>
+      <td>${i.risk_flags.map(W.word).map(W.esc).join("، ")}</td><td>${danger ? `<span class="badge bg-danger">⚠ ${W.I.digits(danger)}</span>` : ""}</td>
+      <td>${teams.map((t) => `<span class="ref">${W.esc(t)}</span>`).join(" ")}</td>`;
+  }
+  function teamHtml(t) {
+    return `<td>${W.ref(t, t.id)}</td><td>${W.esc(t.name)}</td><td>${W.esc(W.word(t.status))}</td>
+      <td class="timer" data-since="${W.esc(t.since)}">${W.since(t.since)}</td>
+      <td>${(t.skills || []).map(W.word).map(W.esc).join("، ")}</td>
+      <td>${t.check_in_missed ? w("missed") : t.last_check_in ? `<span class="checked-in text-success" data-checked-in="${W.esc(t.last_check_in)}">✓ ${W.esc(W.I.time(Date.parse(t.last_check_in)))}</span>` : ""}</td>`;
   }
 
   async function refresh() {
@@ -91,30 +147,22 @@
       <button id="dp-close" class="btn btn-outline-secondary">${w("close")}</button></div>`;
   }
 
-  function update() {
-    const q = document.getElementById("dp-queue");
-    if (!q) return;
-    const flags = W.rows("danger/");  // once per drawing, not once per incident
-    const incidents = W.rows("incident/").sort((a, b) => (RANK[a.priority] - RANK[b.priority]) || (a.opened_at < b.opened_at ? -1 : 1));
-    q.innerHTML = `<table class="table table-sm table-hover align-middle" id="dp-incidents"><thead><tr>
-      <th>#</th><th>${w("priority")}</th><th>${w("category")}</th><th>${w("age")}</th><th>${w("risk")}</th><th>${w("flags")}</th><th>${w("assigned")}</th></tr></thead><tbody>
-      ${incidents.map((i) => {
-        const danger = flags.length ? W.dangerAt(i.location, i.id, flags).length : 0;
-        const teams = i.teams.map((t) => (W.byId("team", t) || {}).ref || t.slice(0, 8));
-        return `<tr tabindex="0" data-incident="${W.esc(i.id)}" class="${i.id === selected ? "row-selected" : ""} ${!i.teams.length && i.priority === "urgent" ? "table-danger" : ""}">
-          <td>${W.ref(i, i.id)}</td><td>${W.esc(W.word(i.priority))}</td><td>${W.esc(W.word(i.category))}</td>
-          <td class="timer" data-since="${W.esc(i.opened_at)}">${W.since(i.opened_at)}</td>
-          <td>${i.risk_flags.map(W.word).map(W.esc).join("، ")}</td><td>${danger ? `<span class="badge bg-danger">⚠ ${W.I.digits(danger)}</span>` : ""}</td>
-          <td>${teams.map((t) => `<span class="ref">${W.esc(t)}</span>`).join(" ")}</td></tr>`;
-      }).join("")}</tbody></table>`;
-    const teams = W.rows("team/").sort((a, b) => ((a.ref || "") < (b.ref || "") ? -1 : 1));
-    document.getElementById("dp-teams").innerHTML = `<table class="table table-sm"><tbody>${teams.map((t) => `
-      <tr data-team-row="${W.esc(t.id)}" data-status="${t.status}" class="${t.check_in_missed ? "table-danger" : ""}">
-        <td>${W.ref(t, t.id)}</td><td>${W.esc(t.name)}</td><td>${W.esc(W.word(t.status))}</td>
-        <td class="timer" data-since="${W.esc(t.since)}">${W.since(t.since)}</td>
-        <td>${(t.skills || []).map(W.word).map(W.esc).join("، ")}</td><td>${t.check_in_missed ? w("missed") : ""}</td></tr>`).join("")}</tbody></table>`;
+  /* Keyed: only the incidents and teams a frame names are drawn again; a change of danger
+   * flags redraws the queue's flag column (rare); the recommendation is asked again only when
+   * a team or the selected incident changed. */
+  function update(keys) {
+    if (!queueList) return;
+    if (W.touches(keys, "danger/")) { flagsCache = W.rows("danger/"); queueList.sync(null); }
+    else queueList.sync(keys ? W.changedIds(keys, "incident/") : null);
+    teamList.sync(keys ? W.changedIds(keys, "team/") : null);
     if (selected && !W.byId("incident", selected)) { selected = null; rec = null; }
-    renderRec();
+    if (!keys || W.touches(keys, "danger/", "incident/" + selected)) { renderRec(); refresh(); }
+    else if (W.touches(keys, "team/")) refreshSoon();  // teams move all the time: at most once a second
+  }
+  let soon = null;
+  function refreshSoon() {
+    if (soon) return;
+    soon = setTimeout(() => { soon = null; refresh(); }, 1000);
   }
 
   W.addWords({ priority: ["اولویت", "Priority"], category: ["موضوع", "Category"], risk: ["نشانه‌های خطر", "Risk flags"] });

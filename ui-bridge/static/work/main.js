@@ -10,7 +10,8 @@
   });
   const w = (k) => W.ui(k);
 
-  function alarms() {
+  function alarms(keys) {
+    if (!W.touches(keys, "alert/duress/")) return;
     const box = document.getElementById("w-alarms");
     const me = W.state.me;
     if (!me) return;

@@ -70,7 +70,7 @@
         }
       }, () => {}, { enableHighAccuracy: true, maximumAge: 15000 });
     }
-    W.onChange(update);
+    W.onChange(update, root);
     setInterval(countdown, 1000);
   }
 
@@ -85,11 +85,14 @@
     el.classList.toggle("text-danger", left < 120);
   }
 
-  function update() {
+  function update(keys) {
     const head = document.getElementById("tm-head");
     if (!head) return;
     const team = W.byId("team", W.state.me.team);
     if (!team) return;
+    // keyed: this screen changes with its own team, its incident and the danger flags only
+    if (keys && !W.touches(keys, `team/${team.id}`, `drill/team/${team.id}`, "danger/",
+                           ...(team.incident_id ? [`incident/${team.incident_id}`, `drill/incident/${team.incident_id}`] : []))) return;
     document.body.dataset.teamStatus = team.status;
     head.innerHTML = `<div class="d-flex justify-content-between"><div>${W.ref(team)} <strong>${W.esc(team.name)}</strong></div>
       <span class="badge bg-primary fs-6" id="tm-current">${W.esc(W.word(team.status))}</span></div>`;
