@@ -404,6 +404,45 @@ def test_map_fits_the_viewers_province_on_load(embedded, page):
     assert page.locator("#map path.province.home").count() == 1
 
 
+def test_map_county_borders_are_shipped_small_with_persian_names():
+    path = STATIC / "basemap" / "counties.json"
+    assert path.stat().st_size < 600_000  # a second file, fetched after the map is drawn
+    counties = json.loads(path.read_text())["features"]
+    by_province: dict[str, list[dict[str, Any]]] = {}
+    for f in counties:
+        by_province.setdefault(f["properties"]["province"], []).append(f)
+        assert any("\u0600" <= ch <= "\u06ff" for ch in f["properties"]["fa"]), f["properties"]
+        assert f["properties"]["en"] and "County" not in f["properties"]["en"]
+        assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert set(by_province) == set(PROVINCES)
+    assert 400 < len(counties) < 520  # Iran has some 480 counties (شهرستان)
+    # A capital lies in a county of its own province (Qazvin in the county of Qazvin).
+    qazvin = PROVINCES["QZV"]
+    holding = [f["properties"] for f in counties if _in_shape(qazvin.lon, qazvin.lat, f["geometry"])]
+    assert holding == [{"province": "QZV", "fa": "قزوین", "en": "Qazvin"}]
+    sources = (STATIC.parent / "web" / "SOURCES.md").read_text()
+    assert "OpenStreetMap" in sources and "ODbL" in sources
+
+
+def test_map_county_borders_load_from_the_system_at_provincial_zoom(embedded, browser):
+    context = browser.new_context(viewport=LAPTOP)
+    pg = context.new_page()
+    outside: list[str] = []
+    pg.on("request", lambda r: None if r.url.startswith((embedded.base, "data:", "blob:")) else outside.append(r.url))
+    try:
+        live(pg, embedded.url("provincial_supervisor", "QZV"))
+        pg.wait_for_selector("#map[data-counties='shown']", timeout=8000)
+        assert pg.locator("#map path.county").count() >= 400
+        # Back out to the nation: the county mesh goes away, the provinces stay.
+        pg.evaluate("EOC.map.state.map.setZoom(5, {animate: false})")
+        pg.wait_for_selector("#map[data-counties='hidden']", timeout=5000)
+        assert pg.locator("#map path.county").count() == 0
+        assert pg.locator("#map path.province").count() >= 31
+        assert outside == [], outside  # nothing fetched from outside the system
+    finally:
+        context.close()
+
+
 def test_map_tiles_are_configurable(system):
     from fastapi.testclient import TestClient
 

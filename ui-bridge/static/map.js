@@ -66,7 +66,7 @@ window.EOC = window.EOC || {};
     // Counts by status under each cluster at national zoom (one cluster per province or so);
     // closer in, the clusters' rings tell the mix and a hover tells the counts.
     M.map.on("zoomend", () => el.classList.toggle("far", M.map.getZoom() < 7));
-    M.map.on("zoomend moveend", () => { showCities(); declutter(); });
+    M.map.on("zoomend moveend", () => { showCities(); showCounties(); declutter(); });
     M.teamLayer.on("animationend", declutter);
     M.map.on("dragstart", () => { if (M.follow) setFollow(null); });
     fetch("basemap/iran.json").then((r) => r.json()).then((base) => { M.base = base; drawBase(); });
@@ -84,7 +84,17 @@ window.EOC = window.EOC || {};
     }).addTo(M.map).bringToBack();
     L.geoJSON(b.rivers, { style: { className: "river", weight: 1.2 }, interactive: false }).addTo(M.map);
     L.geoJSON(b.lakes, { style: { className: "lake", weight: 0.8 }, interactive: false }).addTo(M.map);
-    M.map.attributionControl.addAttribution("Natural Earth · GeoNames · GSHHG");
+    M.map.attributionControl.addAttribution("Natural Earth · GeoNames · GSHHG · © OpenStreetMap contributors (counties)");
+    // County (شهرستان) borders: a second file, fetched once the map is ready and drawn only
+    // at provincial zoom (≥ 7), where they help; at national zoom they would be a mesh.
+    fetch("basemap/counties.json").then((r) => r.json()).then((counties) => {
+      M.countyLayer = L.geoJSON(counties, {
+        style: (f) => ({ className: "county", weight: f.properties.province === M.province ? 1 : 0.7 }),
+        interactive: false,
+      });
+      M.countyCount = counties.features.length;
+      showCounties();
+    });
     M.cityMarkers = b.cities.map((c) => {
       const m = L.marker([c.lat, c.lon], { interactive: false, keyboard: false,
         icon: L.divIcon({ className: "city" + (c.capital ? " capital" : ""), iconSize: [0, 0], html: "<i></i><span class='map-label'></span>" }) });
@@ -105,6 +115,16 @@ window.EOC = window.EOC || {};
     showCities();
     relabel();
     if (EOC.app) EOC.app.render();
+  }
+
+  function showCounties() {
+    if (!M.countyLayer) return;
+    const want = M.map.getZoom() >= 7;
+    if (want && !M.map.hasLayer(M.countyLayer)) {
+      M.countyLayer.addTo(M.map);
+      if (M.provinceLayer) M.provinceLayer.bringToBack();
+    } else if (!want && M.map.hasLayer(M.countyLayer)) M.countyLayer.remove();
+    document.getElementById("map").dataset.counties = want ? "shown" : "hidden";
   }
 
   /* Which places a zoom level has room for: capitals always, bigger towns as one zooms in. */
