@@ -258,6 +258,80 @@ def test_wall_refusal_reasons_are_persian(embedded, page):
     assert page.evaluate("EOC.i18n.refusal('over_capacity')") == "ظرفیت مرکز پر است"
 
 
+def _catalogue() -> set[str]:
+    js = (STATIC / "i18n.js").read_text()
+    block = js[js.index("const REFUSALS = {"):js.index("};", js.index("const REFUSALS = {"))]
+    return set(re.findall(r'^\s*"?([a-z_][a-z_ ;,]*)"?:\s*\[', block, re.M))
+
+
+def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
+    import eoc.errors as errors
+    from eoc.http_errors import FRAMEWORK_CODES
+
+    codes = {c.code for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.Refused)}
+    codes |= set(FRAMEWORK_CODES.values())
+    # The codes answered by the HTTP layers below the domain (limits, idempotency, errors).
+    root = Path(errors.__file__).parent
+    for path in root.glob("*.py"):
+        codes |= set(re.findall(r'(?:_answer\(send, |_refuse\(|error\()\d{3}, "([a-z_]+)"', path.read_text()))
+    assert {"over_capacity", "idempotency_key_reused", "body_too_large", "malformed_json"} <= codes
+    missing = codes - _catalogue()
+    assert not missing, f"refusal codes without Persian and English words in i18n.js: {sorted(missing)}"
+    # Every page that can be refused loads the one catalogue.
+    for html in ("index.html", "work.html", "users.html", "reports.html"):
+        assert '<script src="i18n.js">' in (STATIC / html).read_text(), html
+    for js in ("users.js", "reports.js", "work/core.js"):
+        text = (STATIC / js).read_text()
+        assert "refusalError(" in text and "data.reason ||" not in text, js
+
+
+def test_wall_refusal_reasons_are_shown_from_their_codes_on_every_page(embedded, browser):
+    """The users page, the reports page and a workspace show a refusal in Persian, and in
+    English once switched, from its error code (the dashboard: test_wall_refusal_reasons_are_persian)."""
+    for lang in ("fa", "en"):
+        context = browser.new_context(viewport=LAPTOP)
+        context.add_init_script(f"localStorage.setItem('eoc.lang', '{lang}')")
+        pg = context.new_page()
+        try:
+            # users: a username the directory refuses (invalid_command)
+            pg.goto(f"{embedded.base}/users.html#token={embedded.token('provincial_supervisor', 'QZV')}")
+            pg.wait_for_selector("#u-form")
+            pg.fill("#u-name", "x")
+            pg.fill("#u-pass", "a long enough password 1")
+            pg.fill("#u-province", "QZV")
+            pg.click("#u-add")
+            pg.wait_for_selector("#u-error:not([hidden])", timeout=5000)
+            shown = pg.inner_text("#u-error")
+            if lang == "fa":
+                assert shown == "درخواست نادرست است", shown
+            else:
+                assert shown.startswith("The request is not valid"), shown
+            # a workspace: a request the service refuses (an id that is no incident's: invalid_command)
+            pg.goto(f"{embedded.base}/work.html#token={embedded.token('dispatcher', 'QZV')}")
+            pg.wait_for_function("!!(window.EOC && EOC.work && EOC.work.query)", timeout=10000)
+            message = pg.evaluate("EOC.work.query('GET', '/incidents/no-such-incident/recommendation')"
+                                  ".then(() => 'answered', (e) => e.message + '|' + e.code)")
+            text, code = message.split("|")
+            assert code == "invalid_command"
+            if lang == "fa":
+                assert text == "درخواست نادرست است", text
+            else:  # the catalogue's words, then the server's own sentence as the detail
+                assert text.startswith("The request is not valid (") and "incident" in text, text
+        finally:
+            context.close()
+    # reports (a page in Persian only): a role without reports is refused in Persian.
+    context = browser.new_context(viewport=LAPTOP)
+    pg = context.new_page()
+    try:
+        pg.goto(f"{embedded.base}/reports.html#token={embedded.token('call_taker', 'QZV')}")
+        pg.click("#show")
+        pg.wait_for_selector("body[data-state='error']", timeout=15_000)
+        shown = pg.inner_text("#error")
+        assert "این نقش اجازه این کار را ندارد" in shown and "may not" not in shown
+    finally:
+        context.close()
+
+
 # ---------------------------------------------------------------------- the map
 
 

@@ -5,6 +5,7 @@
 "use strict";
 (function () {
   const i18n = window.EOC.i18n;
+  i18n.lang = "fa";  // this page is in Persian only
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
   const token = params.get("token");
   const $ = (id) => document.getElementById(id);
@@ -73,9 +74,9 @@
   async function get(url) {
     const r = await fetch(url, { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
     if (!r.ok) {
-      let reason = r.statusText;
-      try { reason = (await r.json()).reason || reason; } catch (_) { /* not JSON */ }
-      throw new Error(reason);
+      let answer = {};
+      try { answer = await r.json(); } catch (_) { /* not JSON */ }
+      throw i18n.refusalError(answer, r.status);
     }
     return r;
   }
