@@ -112,6 +112,41 @@ def test_wall_fits_at_both_sizes_in_both_languages_for_each_role(embedded, clock
                     context.close()
 
 
+# The charts' axis text: its rendered size, inside its chart, no two labels touching.
+CHART_AXIS = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const b = svg.getBoundingClientRect();
+    const boxes = [...svg.querySelectorAll('text')].map((t) => t.getBoundingClientRect());
+    if (boxes.length < 4) out.push(svg.id + ': ' + boxes.length + ' labels');
+    boxes.forEach((r, i) => {
+      if (r.height < 11) out.push(svg.id + ' label ' + i + ' is ' + r.height.toFixed(1) + ' px high');
+      if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1) out.push(svg.id + ' label ' + i + ' outside: ' + [r.left, r.top, r.right, r.bottom].map(Math.round) + ' not in ' + [b.left, b.top, b.right, b.bottom].map(Math.round));
+      boxes.slice(i + 1).forEach((q, j) => {
+        if (r.left < q.right - 1 && q.left < r.right - 1 && r.top < q.bottom - 1 && q.top < r.bottom - 1) out.push(svg.id + ' labels ' + i + '/' + (i + j + 1) + ' overlap');
+      });
+    });
+  }
+  return out;
+}"""
+
+
+def test_wall_chart_axis_is_readable_at_both_sizes(embedded, clock, browser):
+    seed_province(embedded, clock)
+    for size in (LAPTOP, WALL):
+        for lang in ("fa", "en"):
+            context, pg = open_wall(browser, embedded, "national_eoc", "IR", size, lang)
+            try:
+                pg.wait_for_function("document.querySelectorAll('#calls-chart rect').length > 0", timeout=5000)
+                problems = pg.evaluate(CHART_AXIS)
+                assert not problems, (size, lang, problems)
+                px = pg.evaluate("Math.min(...[...document.querySelectorAll('svg.chart text')]"
+                                 ".map((t) => parseFloat(getComputedStyle(t).fontSize)))")
+                assert px >= (15 if size is WALL else 11.5), (size, px)  # read across a room / at a desk
+            finally:
+                context.close()
+
+
 def test_wall_long_lists_page_themselves(embedded, page):
     for i in range(40):
         embedded.post("/teams", {**QZV, "name": f"سیار {i:02d}", "home": QAZVIN})
