@@ -170,6 +170,42 @@ def test_wall_long_lists_page_themselves(embedded, page):
     assert len(seen) == 40  # every team is on some page, whole
 
 
+def test_wall_every_long_list_pages_itself_on_the_national_wall(embedded, clock, page):
+    """The province table (31 rows), the incident queue and the alerts page themselves at
+    1366×768: every row is whole on some page, no page cuts a row."""
+    clock.back = timedelta(minutes=30)  # urgent cases waiting half an hour without a team: alerts
+    for i in range(14):
+        embedded.post("/incidents", {**QZV, "route": "police", "category": "child_abuse", "priority": "urgent",
+                                     "location": {"lat": 36.27 + i * 0.01, "lon": 50.0}})
+    clock.back = timedelta(0)
+    for i in range(6):
+        embedded.post("/incidents", {**QZV, "route": "police", "category": "family_dispute", "priority": "normal",
+                                     "location": {"lat": 36.2, "lon": 50.0 + i * 0.01}})
+    page.set_viewport_size(LAPTOP)
+    live(page, embedded.url())
+    page.wait_for_function("() => document.querySelectorAll('#incidents tbody tr').length === 20", timeout=5000)
+    page.wait_for_function("() => document.querySelectorAll('#alerts .list > div').length === 14", timeout=5000)
+    rows = {"provinces": "#provinces tbody tr", "incidents": "#incidents tbody tr", "alerts": "#alerts .list > div"}
+    expected = {"provinces": 31, "incidents": 20, "alerts": 14}
+    whole = """(sel) => { const box = document.querySelector(sel.split(' ')[0]); const b = box.getBoundingClientRect();
+        const m = (box.style.clipPath || '').match(/inset\\(0(?:px)? 0(?:px)? ([\\d.]+)px/);
+        const bottom = b.bottom - (m ? parseFloat(m[1]) : 0);
+        return [...document.querySelectorAll(sel)].filter((r) => {
+          const rr = r.getBoundingClientRect(); return rr.top >= b.top - 1 && rr.bottom <= bottom + 1; })
+          .map((r) => r.dataset.key || r.textContent.slice(0, 60)); }"""
+    pages = {name: int(page.get_attribute(f"#{name}", "data-pages") or 1) for name in rows}
+    assert all(n > 1 for n in pages.values()), pages
+    seen: dict[str, set[str]] = {name: set() for name in rows}
+    for _ in range(max(pages.values())):
+        assert not page.evaluate(MEASURE)
+        for name, sel in rows.items():
+            seen[name].update(page.evaluate(whole, sel))
+        page.evaluate("EOC.app.turnPages()")
+        page.wait_for_timeout(100)
+    assert {name: len(keys) for name, keys in seen.items()} == expected
+    assert "صفحه" in page.inner_text("#provinces-page") and "صفحه" in page.inner_text("#alerts-page")
+
+
 def test_wall_greys_out_with_its_last_update_when_the_server_stops_then_reconnects(embedded, page):
     t = embedded.post("/teams", {**QZV, "name": "QZV-Foxtrot", "home": QAZVIN})["team_id"]
     live(page, embedded.url())
