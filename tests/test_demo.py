@@ -189,6 +189,50 @@ def test_demo_all_provinces_put_calls_on_the_board(nation):
     assert len(teams) == sum(len(profile_for(c).teams) for c in PROVINCES)
 
 
+# ------------------------------------------------------------------ a daily rhythm: occupancy fills and empties
+
+
+def test_demo_occupancy_fills_and_empties_over_simulated_days(nation):
+    """Qazvin's crisis centres over three simulated days: admissions fill the beds, stays of a
+    night or two end in discharges that empty them again, so the occupancy board rises and
+    falls (not a counter that only grows, nor a board that stays empty)."""
+    clock = SimClock(4000, past(4))
+    clock.MAX_LAG_S = float("inf")  # a steady pace: three days take 65 real seconds
+    system = nation(clock)
+    samples: list[tuple[float, int]] = []  # (simulated hours, people staying in the province's crisis centres)
+
+    def staying() -> int:
+        _, all_rows = system.follower.snapshot()
+        return sum(r["occupied"] for k, r in all_rows.items()
+                   if k.startswith("centre/") and r.get("province") == "QZV" and r.get("kind", "").startswith("residential"))
+
+    async def go() -> SimStats:
+        stop = asyncio.Event()
+        transport = httpx.ASGITransport(app=create_api(system))
+        task = asyncio.create_task(simulate("http://demo", system.signer, provinces=("QZV",), speed=clock.speed,
+                                            seed=7, clock=clock, stop=stop, transport=transport))
+        while clock.elapsed() < 3 * 24 * 3600 and not task.done():
+            await asyncio.sleep(0.25)
+            samples.append((clock.elapsed() / 3600, staying()))
+        stop.set()
+        return await task
+
+    stats = asyncio.run(go())
+    assert stats.server_errors == 0 and stats.task_errors == 0, stats.as_dict()
+    assert samples[-1][0] >= 71
+    levels = [n for _, n in samples]
+    # It filled: from the opening's clients up to a busy level.
+    assert max(levels) >= levels[0] + 3, levels
+    # It emptied: from a high point the board later fell by at least three people (discharges).
+    fall = max(high - min(levels[i:]) for i, high in enumerate(levels))
+    assert fall >= 3, levels
+    drops = sum(1 for a, b in zip(levels, levels[1:]) if b < a)
+    rises = sum(1 for a, b in zip(levels, levels[1:]) if b > a)
+    assert drops >= 5 and rises >= 5, (drops, rises, levels)
+    discharged = Counter(e.type for e in envelopes(system))["ClientDischarged"]
+    assert discharged >= 5, discharged
+
+
 # ------------------------------------------------------------------ a simulated week agrees with the reports
 
 
