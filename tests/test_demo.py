@@ -31,6 +31,8 @@ from events.places import PROVINCES, in_iran
 from events.reference import county as reference_county
 from projections.clock import IRST
 
+from .test_dashboard_browser import browser  # noqa: F401  (fixture)
+
 SECRET = b"test-secret-test-secret"
 TOLERANCE = 0.35  # relative: a simulated week of a small province is a few hundred calls
 
@@ -263,6 +265,83 @@ def test_demo_ratios_after_a_simulated_week_within_tolerance(nation):
             tolerance = max(TOLERANCE * value, 3 * math.sqrt(value * (1 - min(value, 0.99)) / f["calls"]))
             assert abs(ratios[name] - value) <= tolerance, (code, name, ratios[name], value, tolerance)
     assert seen["QZV"]["dispatches"] > 4 * seen["KSH"]["dispatches"], seen  # Qazvin sends teams on referrals
+
+
+# ------------------------------------------------------------------ the national wall during --provinces all
+
+
+@pytest.mark.browser
+def test_demo_national_wall_during_all_provinces_at_both_sizes(nation, browser, monkeypatch):
+    """The national EOC's wall while the 31 provinces are simulated (as `eoc demo --provinces
+    all`, each line scaled to about a call an hour): every province's row has calls, the wall
+    fits at 1920×1080 and 1366×768 in both languages, and the clock says it is a simulation.
+    Screenshots: artifacts/wall/demo-national-*.png."""
+    import threading
+
+    from events.envelope import iso
+
+    from .test_dashboard_browser import ARTIFACTS, Embedded
+    from .test_wall_and_map import LAPTOP, MEASURE, WALL
+
+    clock = SimClock(600, past(1, hour=8))
+    clock.MAX_LAG_S = float("inf")
+    system = nation(clock)
+    # The bridge on the simulated clock, as `eoc demo` starts it (the dashboard's clock and ages).
+    e = Embedded(system, monkeypatch, bridge_options={"now": lambda: iso(clock.now()).replace("+00:00", "Z"),
+                                                      "clock": lambda: {"simulated": True, "rate": clock.rate}})
+    volume = {code: 24 / profile_for(code).calls_per_day for code in PROVINCES}
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+
+    def simulate_nation() -> None:
+        async def go() -> SimStats:
+            halt = asyncio.Event()
+            transport = httpx.ASGITransport(app=create_api(system))
+            task = asyncio.create_task(simulate("http://demo", system.signer, provinces=("all",), speed=clock.speed,
+                                                seed=1403, clock=clock, stop=halt, transport=transport, volume=volume))
+            while not stop.is_set() and not task.done():
+                await asyncio.sleep(0.1)
+            halt.set()
+            return await task
+
+        result["stats"] = asyncio.run(go())
+
+    runner = threading.Thread(target=simulate_nation, name="nation")
+    runner.start()
+    shots = ARTIFACTS / "wall"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        for size, name in ((WALL, "1920x1080"), (LAPTOP, "1366x768")):
+            for lang in ("en", "fa"):
+                context = browser.new_context(viewport=size, device_scale_factor=1)
+                context.add_init_script(f"localStorage.setItem('eoc.lang', '{lang}')")
+                pg = context.new_page()
+                try:
+                    pg.goto(e.url("national_eoc", "IR"))
+                    pg.wait_for_selector("body[data-conn='live']", state="attached", timeout=60000)
+                    # Every province's row shows calls today (the table pages itself; all rows are there).
+                    pg.wait_for_function("""() => { const rows = [...document.querySelectorAll('#provinces tbody tr')];
+                        return rows.length === 31 && rows.every((r) => !/^[0۰]$/.test(r.cells[1].textContent.trim())); }""",
+                                         timeout=90000, polling=500)
+                    pg.wait_for_timeout(800)
+                    took = pg.evaluate("(() => { const t = performance.now(); EOC.app.render(); return performance.now() - t; })()")
+                    print(f"national wall {name} {lang}: one render of the nation took {took:.0f} ms")
+                    pg.screenshot(path=str(shots / f"demo-national-{name}-{lang}.png"), timeout=120_000)
+                    problems = pg.evaluate(MEASURE)
+                    assert not problems, (name, lang, problems)
+                    # The nation's centres wait for a province's zoom: they do not bury the map.
+                    assert pg.locator("#map.nation").count() == 1
+                    assert pg.evaluate("[...document.querySelectorAll('#map .centre-icon')].every((c) => !c.offsetParent)")
+                    clock_text = pg.inner_text("#clock-time")
+                    assert ("شبیه‌سازی" if lang == "fa" else "simulat") in clock_text.lower(), clock_text
+                finally:
+                    context.close()
+    finally:
+        stop.set()
+        runner.join(60)
+        e.close()
+    stats = result["stats"]
+    assert stats.server_errors == 0 and stats.task_errors == 0, stats.as_dict()
 
 
 # ------------------------------------------------------------------ scenarios

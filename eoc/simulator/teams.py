@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from events.envelope import iso
+from events.places import in_iran
 from events.vocabulary import ENGAGED_STATUSES, IncidentOutcome, Priority, ReferralRoute, ShiftKind, TeamStatus
 
 from . import casework
@@ -225,6 +226,8 @@ class TeamUnit:
             if fraction >= 1:
                 break
             self.position = along(start, to, fraction)
+            if not in_iran(self.position.lat, self.position.lon):
+                continue  # a straight line over a bay of the Caspian or the Gulf: no report from the water
             await self.p.client.send("report_position", f"/teams/{self.id}/position",
                                      {"position": self.position.to_json(), "speed_kmh": round(kmh, 1),
                                       "heading": bearing}, self.who)

@@ -160,12 +160,22 @@
     state.frames += 1;
     state.lastFrame = Date.now();
     if (frame.now) {
-      state.offset = Date.parse(frame.now) - Date.now();
-      state.lastUpdate = Date.parse(frame.now);
-      clock.at = Date.parse(frame.now);
-      clock.seen = Date.now();
+      const at = Date.parse(frame.now), seen = Date.now();
+      // A simulation's pace between frames some seconds apart: the rate the clock really keeps
+      // (the snapshot tells the rate at its moment; a loaded machine slows the simulation).
+      if (clock.simulated && clock.mark && seen - clock.mark.seen >= 5000 && at > clock.mark.at) {
+        clock.rate = (at - clock.mark.at) / (seen - clock.mark.seen);
+        clock.mark = { at, seen };
+      } else if (!clock.mark) clock.mark = { at, seen };
+      state.offset = at - seen;
+      state.lastUpdate = at;
+      clock.at = at;
+      clock.seen = seen;
     }
-    if (frame.clock) { clock.rate = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated; }
+    if (frame.clock) {
+      clock.rate = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated;
+      clock.mark = frame.now ? { at: Date.parse(frame.now), seen: Date.now() } : null;
+    }
     if (frame.type === "snapshot") {
       state.snapshots += 1;
       state.version += 1;
@@ -587,7 +597,10 @@
     $("sound").setAttribute("aria-pressed", String(state.sound));
     $("sound").title = I.t(state.sound ? "soundOn" : "soundOff");
     const wall = clockNow();  // the wall clock runs on even when the board is not live
-    setText($("clock-time"), I.time(wall, true) + (clock.simulated ? " · " + I.t("simulated") : ""));
+    // A simulation says so, with the pace its clock keeps (×120; lower while a loaded machine
+    // makes the simulator slow its clock down: the demo never scales the nation's volume).
+    setText($("clock-time"), I.time(wall, true) + (clock.simulated
+      ? ` · ${I.t("simulated")} ×${I.num(Math.max(1, Math.round(clock.rate)))}` : ""));
     setText($("clock-date"), I.date(wall, true));
     $("clock-date").dataset.gregorian = new Date(wall).toISOString().slice(0, 10);
     renderConn();

@@ -53,8 +53,9 @@ window.EOC = window.EOC || {};
     }
     M.map.fitBounds([[25.0, 44.0], [39.8, 63.4]]);
     el.classList.toggle("far", M.map.getZoom() < 7);
+    el.classList.toggle("nation", M.map.getZoom() < 6);
     M.teamLayer = L.markerClusterGroup({
-      maxClusterRadius: 56, showCoverageOnHover: false, spiderfyOnMaxZoom: true, disableClusteringAtZoom: 15,
+      maxClusterRadius: (z) => (z < 6 ? 80 : 56), showCoverageOnHover: false, spiderfyOnMaxZoom: true, disableClusteringAtZoom: 15,
       iconCreateFunction: (cluster) => clusterIcon(cluster, "team"), animate: !reducedMotion(),
     }).addTo(M.map);
     M.incidentLayer = L.markerClusterGroup({
@@ -65,7 +66,12 @@ window.EOC = window.EOC || {};
     M.centreLayer = L.layerGroup().addTo(M.map);
     // Counts by status under each cluster at national zoom (one cluster per province or so);
     // closer in, the clusters' rings tell the mix and a hover tells the counts.
-    M.map.on("zoomend", () => el.classList.toggle("far", M.map.getZoom() < 7));
+    // At the nation's zoom a nation's few hundred centres would bury the teams and the places:
+    // they are drawn from zoom 6 on (a province), their occupancy is in the boards meanwhile.
+    M.map.on("zoomend", () => {
+      el.classList.toggle("far", M.map.getZoom() < 7);
+      el.classList.toggle("nation", M.map.getZoom() < 6);
+    });
     M.map.on("zoomend moveend", () => { showCities(); showCounties(); declutter(); });
     M.teamLayer.on("animationend", declutter);
     M.map.on("dragstart", () => { if (M.follow) setFollow(null); });
@@ -283,6 +289,22 @@ window.EOC = window.EOC || {};
     requestAnimationFrame(() => {
       declutterQueued = false;
       const el = document.getElementById("map");
+      const placed = [];
+      const free = (r) => !placed.some((p) => r.left < p.right + 2 && r.right > p.left - 2 && r.top < p.bottom + 1 && r.bottom > p.top - 1);
+      // The clusters' discs stay where they are; their counts by status (under each disc at the
+      // nation's zoom) are shown biggest cluster first, and a strip that would lie on a disc or
+      // on another strip is left out (its disc's ring and its hover still tell the mix).
+      const discs = [...el.querySelectorAll(".cluster")];
+      for (const d of discs) { const r = d.getBoundingClientRect(); if (r.width) placed.push(r); }
+      const strips = discs.map((d) => d.querySelector(".by")).filter(Boolean)
+        .sort((a, b) => (+b.parentNode.dataset.count) - (+a.parentNode.dataset.count));
+      for (const st of strips) {
+        st.classList.remove("hidden");
+        const r = st.getBoundingClientRect();
+        if (!r.width) continue;
+        if (free(r)) placed.push(r);
+        else st.classList.add("hidden");
+      }
       const labels = [...el.querySelectorAll(".map-label")].map((l) => {
         const tm = l.closest(".tm");
         const city = l.closest(".city");
@@ -290,14 +312,12 @@ window.EOC = window.EOC || {};
         return { l, rank };
       });
       labels.sort((a, b) => a.rank - b.rank);
-      const placed = [];
       for (const x of labels) {
         x.l.classList.remove("hidden");
         const r = x.l.getBoundingClientRect();
         if (!r.width) continue;
-        const hit = placed.some((p) => r.left < p.right + 2 && r.right > p.left - 2 && r.top < p.bottom + 1 && r.bottom > p.top - 1);
-        if (hit) x.l.classList.add("hidden");
-        else placed.push(r);
+        if (free(r)) placed.push(r);
+        else x.l.classList.add("hidden");
       }
     });
   }
