@@ -163,8 +163,9 @@
       const at = Date.parse(frame.now), seen = Date.now();
       // A simulation's pace between frames some seconds apart: the rate the clock really keeps
       // (the snapshot tells the rate at its moment; a loaded machine slows the simulation).
-      if (clock.simulated && clock.mark && seen - clock.mark.seen >= 5000 && at > clock.mark.at) {
-        clock.rate = (at - clock.mark.at) / (seen - clock.mark.seen);
+      if (clock.simulated && clock.mark && seen - clock.mark.seen >= 10000 && at > clock.mark.at) {
+        // never above the rate the server announced (frames arriving late would overstate it)
+        clock.rate = Math.min(clock.announced || Infinity, (at - clock.mark.at) / (seen - clock.mark.seen));
         clock.mark = { at, seen };
       } else if (!clock.mark) clock.mark = { at, seen };
       state.offset = at - seen;
@@ -173,7 +174,7 @@
       clock.seen = seen;
     }
     if (frame.clock) {
-      clock.rate = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated;
+      clock.rate = clock.announced = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated;
       clock.mark = frame.now ? { at: Date.parse(frame.now), seen: Date.now() } : null;
     }
     if (frame.type === "snapshot") {
