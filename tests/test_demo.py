@@ -191,6 +191,66 @@ def test_demo_all_provinces_put_calls_on_the_board(nation):
     assert len(teams) == sum(len(profile_for(c).teams) for c in PROVINCES)
 
 
+# ------------------------------------------------------------------ teams on the roads
+
+
+def test_demo_teams_drive_along_the_road_layer_where_it_exists():
+    """With a road layer, a team's drive follows it (to the road, along the network, off to the
+    destination), its position reports lie on the road; without one (today's shipped base map
+    has no roads: ui-bridge/web/SOURCES.md) the drive is a straight line."""
+    from eoc.simulator.geo import Point
+    from eoc.simulator.roads import length_km, network_from, point_along, shipped
+    from eoc.simulator.teams import TeamUnit
+
+    # An L-shaped road from Qazvin east, then south: the straight line cuts the corner.
+    road = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "LineString", "coordinates": [
+            [50.00, 36.27], [50.25, 36.27], [50.50, 36.27], [50.50, 36.02], [50.50, 35.77]]}}]}
+    net = network_from(road)
+    a, b = Point(36.275, 50.0), Point(35.77, 50.505)
+    route = net.route(a, b)
+    assert Point(36.27, 50.5) in route  # by the corner
+    assert length_km(route) > 1.25 * length_km([a, b])
+    halfway = point_along(route, 0.5)
+    assert abs(halfway.lat - 36.27) < 0.01 or abs(halfway.lon - 50.5) < 0.01  # on one of the road's legs
+    # Far from any road, or no layer: straight.
+    far = Point(30.0, 57.0)
+    assert net.route(far, Point(30.2, 57.2)) == [far, Point(30.2, 57.2)]
+    assert shipped() is None  # the shipped base map has no roads yet
+
+    # A team's drive reports positions on the road.
+    sent: list[dict[str, Any]] = []
+
+    class Answer:
+        ok = True
+
+    class Client:
+        async def send(self, command, path, body, who):
+            sent.append(body["position"])
+            return Answer()
+
+    class Clock:
+        def real(self, sim_seconds):
+            return 0.6  # the whole drive in 0.6 real seconds: two or three reports
+
+    class Province:
+        clock, client = Clock(), Client()
+
+    team = object.__new__(TeamUnit)
+    team.p, team.id, team.who, team.job, team.position, team.roads = Province(), "t1", {}, None, a, net
+    asyncio.run(team._drive(b, kmh=60))
+    assert team.position == b and sent
+    for p in sent:
+        on_leg = abs(p["lat"] - 36.27) < 0.01 or abs(p["lon"] - 50.5) < 0.01
+        assert on_leg, p  # never on the straight line across the corner
+    team.roads = network_from(None) or type("NoRoads", (), {"route": staticmethod(lambda x, y: [x, y])})()
+    sent.clear()
+    team.position = a
+    asyncio.run(team._drive(b, kmh=60))
+    mid = sent[len(sent) // 2]
+    assert abs(mid["lat"] - 36.27) > 0.02 and abs(mid["lon"] - 50.5) > 0.02  # straight across
+
+
 # ------------------------------------------------------------------ a daily rhythm: occupancy fills and empties
 
 
