@@ -12,6 +12,7 @@ or unconnected, a drive is a straight line, as before.
 from __future__ import annotations
 
 import heapq
+from itertools import pairwise
 import json
 import math
 from functools import lru_cache
@@ -32,7 +33,7 @@ class RoadNetwork:
         self.edges: dict[tuple[int, int], dict[tuple[int, int], float]] = {}
         for line in lines:
             keys = [self._add(lon, lat) for lon, lat in line]
-            for a, b in zip(keys, keys[1:]):
+            for a, b in pairwise(keys):
                 if a != b:
                     km = distance_km(self.nodes[a], self.nodes[b])
                     self.edges.setdefault(a, {})[b] = km
@@ -90,7 +91,7 @@ class RoadNetwork:
 
 
 def length_km(points: list[Point]) -> float:
-    return sum(distance_km(p, q) for p, q in zip(points, points[1:]))
+    return sum(distance_km(p, q) for p, q in pairwise(points))
 
 
 def point_along(points: list[Point], fraction: float) -> Point:
@@ -99,7 +100,7 @@ def point_along(points: list[Point], fraction: float) -> Point:
     if total <= 0 or fraction <= 0:
         return points[0]
     goal = min(1.0, fraction) * total
-    for p, q in zip(points, points[1:]):
+    for p, q in pairwise(points):
         leg = distance_km(p, q)
         if goal <= leg and leg > 0:
             f = goal / leg
