@@ -12,10 +12,10 @@ or unconnected, a drive is a straight line, as before.
 from __future__ import annotations
 
 import heapq
-from itertools import pairwise
 import json
 import math
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
