@@ -333,7 +333,7 @@ def test_demo_ratios_after_a_simulated_week_within_tolerance(nation):
 @pytest.mark.browser
 def test_demo_national_wall_during_all_provinces_at_both_sizes(nation, browser, monkeypatch):
     """The national EOC's wall while the 31 provinces are simulated (as `eoc demo --provinces
-    all`, each line scaled to about a call an hour): every province's row has calls, the wall
+    all`, each line scaled to about two calls an hour): every province's row has calls, the wall
     fits at 1920×1080 and 1366×768 in both languages, and the clock says it is a simulation.
     Screenshots: artifacts/wall/demo-national-*.png."""
     import threading
@@ -343,13 +343,15 @@ def test_demo_national_wall_during_all_provinces_at_both_sizes(nation, browser, 
     from .test_dashboard_browser import ARTIFACTS, Embedded
     from .test_wall_and_map import LAPTOP, MEASURE, WALL
 
-    clock = SimClock(600, past(1, hour=8))
+    # 200×: the test's few real minutes stay within one simulated day (06:00 to about 20:00),
+    # so "calls today" never resets at midnight under its feet.
+    clock = SimClock(200, past(1, hour=6))
     clock.MAX_LAG_S = float("inf")
     system = nation(clock)
     # The bridge on the simulated clock, as `eoc demo` starts it (the dashboard's clock and ages).
     e = Embedded(system, monkeypatch, bridge_options={"now": lambda: iso(clock.now()).replace("+00:00", "Z"),
                                                       "clock": lambda: {"simulated": True, "rate": clock.rate}})
-    volume = {code: 24 / profile_for(code).calls_per_day for code in PROVINCES}
+    volume = {code: 48 / profile_for(code).calls_per_day for code in PROVINCES}  # two calls an hour each
     stop = threading.Event()
     result: dict[str, Any] = {}
 
@@ -392,7 +394,10 @@ def test_demo_national_wall_during_all_provinces_at_both_sizes(nation, browser, 
                     # The nation's centres wait for a province's zoom: they do not bury the map.
                     assert pg.locator("#map.nation").count() == 1
                     assert pg.evaluate("[...document.querySelectorAll('#map .centre-icon')].every((c) => !c.offsetParent)")
-                    # Counts by status under the clusters: none lies on another cluster or its counts.
+                    # Counts by status under the clusters: none lies on another cluster or its counts
+                    # (once the clusters have settled: markers move on every frame of a nation).
+                    pg.evaluate("EOC.map.declutter()")
+                    pg.wait_for_timeout(600)
                     overlaps = pg.evaluate("""() => { const rs = [...document.querySelectorAll('#map .cluster, #map .cluster .by')]
                         .filter((e) => e.offsetParent && getComputedStyle(e).visibility !== 'hidden')
                         .map((e) => [e, e.getBoundingClientRect()]);
