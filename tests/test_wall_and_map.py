@@ -51,6 +51,7 @@ MEASURE = """() => {
     if (p.scrollHeight > p.clientHeight + 1 || cut(p)) bad.push(p.id + ' overflows');
     for (const h of p.querySelectorAll('h2, h3, th')) if (cut(h)) bad.push(p.id + ' heading cut: ' + h.textContent);
     for (const box of p.querySelectorAll('.scroll')) {
+      if (box.scrollWidth > box.clientWidth + 1) bad.push(p.id + ' wider than its panel');
       const b = box.getBoundingClientRect();
       const m = (box.style.clipPath || '').match(/inset\\(0(?:px)? 0(?:px)? ([\\d.]+)px/);
       const bottom = b.bottom - (m ? parseFloat(m[1]) : 0);
