@@ -69,7 +69,7 @@ class Clock:
 class Embedded:
     """The embedded system served by ``serve_embedded`` on a loop thread, driven over HTTP."""
 
-    def __init__(self, system: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, system: Any, monkeypatch: pytest.MonkeyPatch, bridge_options: dict[str, Any] | None = None) -> None:
         import ui_bridge.server as bridge_server
         from eoc.main.runtime import serve_embedded
 
@@ -90,7 +90,7 @@ class Embedded:
         self.stop_event = self.loop.run(_make_event())
         self.served = self.loop.spawn(lambda: serve_embedded(
             system, host="127.0.0.1", port=self.port, bridge_port=self.bridge_port,
-            on_ready=lambda addr: ready.set(), stop=self.stop_event))
+            on_ready=lambda addr: ready.set(), stop=self.stop_event, bridge_options=bridge_options))
         if not ready.wait(20):
             raise RuntimeError(f"the embedded system did not start: {self.served}")
         self.base = f"http://127.0.0.1:{self.port}"

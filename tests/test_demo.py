@@ -31,6 +31,8 @@ from events.places import PROVINCES, in_iran
 from events.reference import county as reference_county
 from projections.clock import IRST
 
+from .test_dashboard_browser import browser  # noqa: F401  (fixture)
+
 SECRET = b"test-secret-test-secret"
 TOLERANCE = 0.35  # relative: a simulated week of a small province is a few hundred calls
 
@@ -189,6 +191,110 @@ def test_demo_all_provinces_put_calls_on_the_board(nation):
     assert len(teams) == sum(len(profile_for(c).teams) for c in PROVINCES)
 
 
+# ------------------------------------------------------------------ teams on the roads
+
+
+def test_demo_teams_drive_along_the_road_layer_where_it_exists():
+    """With a road layer, a team's drive follows it (to the road, along the network, off to the
+    destination), its position reports lie on the road; without one (today's shipped base map
+    has no roads: ui-bridge/web/SOURCES.md) the drive is a straight line."""
+    from eoc.simulator.geo import Point
+    from eoc.simulator.roads import length_km, network_from, point_along, shipped
+    from eoc.simulator.teams import TeamUnit
+
+    # An L-shaped road from Qazvin east, then south: the straight line cuts the corner.
+    road = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "LineString", "coordinates": [
+            [50.00, 36.27], [50.25, 36.27], [50.50, 36.27], [50.50, 36.02], [50.50, 35.77]]}}]}
+    net = network_from(road)
+    a, b = Point(36.275, 50.0), Point(35.77, 50.505)
+    route = net.route(a, b)
+    assert Point(36.27, 50.5) in route  # by the corner
+    assert length_km(route) > 1.25 * length_km([a, b])
+    halfway = point_along(route, 0.5)
+    assert abs(halfway.lat - 36.27) < 0.01 or abs(halfway.lon - 50.5) < 0.01  # on one of the road's legs
+    # Far from any road, or no layer: straight.
+    far = Point(30.0, 57.0)
+    assert net.route(far, Point(30.2, 57.2)) == [far, Point(30.2, 57.2)]
+    assert shipped() is None  # the shipped base map has no roads yet
+
+    # A team's drive reports positions on the road.
+    sent: list[dict[str, Any]] = []
+
+    class Answer:
+        ok = True
+
+    class Client:
+        async def send(self, command, path, body, who):
+            sent.append(body["position"])
+            return Answer()
+
+    class Clock:
+        def real(self, sim_seconds):
+            return 0.6  # the whole drive in 0.6 real seconds: two or three reports
+
+    class Province:
+        clock, client = Clock(), Client()
+
+    team = object.__new__(TeamUnit)
+    team.p, team.id, team.who, team.job, team.position, team.roads = Province(), "t1", {}, None, a, net
+    asyncio.run(team._drive(b, kmh=60))
+    assert team.position == b and sent
+    for p in sent:
+        on_leg = abs(p["lat"] - 36.27) < 0.01 or abs(p["lon"] - 50.5) < 0.01
+        assert on_leg, p  # never on the straight line across the corner
+    team.roads = network_from(None) or type("NoRoads", (), {"route": staticmethod(lambda x, y: [x, y])})()
+    sent.clear()
+    team.position = a
+    asyncio.run(team._drive(b, kmh=60))
+    mid = sent[len(sent) // 2]
+    assert abs(mid["lat"] - 36.27) > 0.02 and abs(mid["lon"] - 50.5) > 0.02  # straight across
+
+
+# ------------------------------------------------------------------ a daily rhythm: occupancy fills and empties
+
+
+def test_demo_occupancy_fills_and_empties_over_simulated_days(nation):
+    """Qazvin's crisis centres over three simulated days: admissions fill the beds, stays of a
+    night or two end in discharges that empty them again, so the occupancy board rises and
+    falls (not a counter that only grows, nor a board that stays empty)."""
+    clock = SimClock(4000, past(4))
+    clock.MAX_LAG_S = float("inf")  # a steady pace: three days take 65 real seconds
+    system = nation(clock)
+    samples: list[tuple[float, int]] = []  # (simulated hours, people staying in the province's crisis centres)
+
+    def staying() -> int:
+        _, all_rows = system.follower.snapshot()
+        return sum(r["occupied"] for k, r in all_rows.items()
+                   if k.startswith("centre/") and r.get("province") == "QZV" and r.get("kind", "").startswith("residential"))
+
+    async def go() -> SimStats:
+        stop = asyncio.Event()
+        transport = httpx.ASGITransport(app=create_api(system))
+        task = asyncio.create_task(simulate("http://demo", system.signer, provinces=("QZV",), speed=clock.speed,
+                                            seed=7, clock=clock, stop=stop, transport=transport))
+        while clock.elapsed() < 3 * 24 * 3600 and not task.done():
+            await asyncio.sleep(0.25)
+            samples.append((clock.elapsed() / 3600, staying()))
+        stop.set()
+        return await task
+
+    stats = asyncio.run(go())
+    assert stats.server_errors == 0 and stats.task_errors == 0, stats.as_dict()
+    assert samples[-1][0] >= 71
+    levels = [n for _, n in samples]
+    # It filled: from the opening's clients up to a busy level.
+    assert max(levels) >= levels[0] + 3, levels
+    # It emptied: from a high point the board later fell by at least three people (discharges).
+    fall = max(high - min(levels[i:]) for i, high in enumerate(levels))
+    assert fall >= 3, levels
+    drops = sum(1 for a, b in zip(levels, levels[1:]) if b < a)
+    rises = sum(1 for a, b in zip(levels, levels[1:]) if b > a)
+    assert drops >= 5 and rises >= 5, (drops, rises, levels)
+    discharged = Counter(e.type for e in envelopes(system))["ClientDischarged"]
+    assert discharged >= 5, discharged
+
+
 # ------------------------------------------------------------------ a simulated week agrees with the reports
 
 
@@ -219,6 +325,98 @@ def test_demo_ratios_after_a_simulated_week_within_tolerance(nation):
             tolerance = max(TOLERANCE * value, 3 * math.sqrt(value * (1 - min(value, 0.99)) / f["calls"]))
             assert abs(ratios[name] - value) <= tolerance, (code, name, ratios[name], value, tolerance)
     assert seen["QZV"]["dispatches"] > 4 * seen["KSH"]["dispatches"], seen  # Qazvin sends teams on referrals
+
+
+# ------------------------------------------------------------------ the national wall during --provinces all
+
+
+@pytest.mark.browser
+def test_demo_national_wall_during_all_provinces_at_both_sizes(nation, browser, monkeypatch):
+    """The national EOC's wall while the 31 provinces are simulated (as `eoc demo --provinces
+    all`, each line scaled to about two calls an hour): every province's row has calls, the wall
+    fits at 1920×1080 and 1366×768 in both languages, and the clock says it is a simulation.
+    Screenshots: artifacts/wall/demo-national-*.png."""
+    import threading
+
+    from events.envelope import iso
+
+    from .test_dashboard_browser import ARTIFACTS, Embedded
+    from .test_wall_and_map import LAPTOP, MEASURE, WALL
+
+    # 200×: the test's few real minutes stay within one simulated day (06:00 to about 20:00),
+    # so "calls today" never resets at midnight under its feet.
+    clock = SimClock(200, past(1, hour=6))
+    clock.MAX_LAG_S = float("inf")
+    system = nation(clock)
+    # The bridge on the simulated clock, as `eoc demo` starts it (the dashboard's clock and ages).
+    e = Embedded(system, monkeypatch, bridge_options={"now": lambda: iso(clock.now()).replace("+00:00", "Z"),
+                                                      "clock": lambda: {"simulated": True, "rate": clock.rate}})
+    volume = {code: 48 / profile_for(code).calls_per_day for code in PROVINCES}  # two calls an hour each
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+
+    def simulate_nation() -> None:
+        async def go() -> SimStats:
+            halt = asyncio.Event()
+            transport = httpx.ASGITransport(app=create_api(system))
+            task = asyncio.create_task(simulate("http://demo", system.signer, provinces=("all",), speed=clock.speed,
+                                                seed=1403, clock=clock, stop=halt, transport=transport, volume=volume))
+            while not stop.is_set() and not task.done():
+                await asyncio.sleep(0.1)
+            halt.set()
+            return await task
+
+        result["stats"] = asyncio.run(go())
+
+    runner = threading.Thread(target=simulate_nation, name="nation")
+    runner.start()
+    shots = ARTIFACTS / "wall"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        for size, name in ((WALL, "1920x1080"), (LAPTOP, "1366x768")):
+            for lang in ("en", "fa"):
+                context = browser.new_context(viewport=size, device_scale_factor=1)
+                context.add_init_script(f"localStorage.setItem('eoc.lang', '{lang}')")
+                pg = context.new_page()
+                try:
+                    pg.goto(e.url("national_eoc", "IR"))
+                    pg.wait_for_selector("body[data-conn='live']", state="attached", timeout=60000)
+                    # Every province's row shows calls today (the table pages itself; all rows are there).
+                    pg.wait_for_function("""() => { const rows = [...document.querySelectorAll('#provinces tbody tr')];
+                        return rows.length === 31 && rows.every((r) => !/^[0۰]$/.test(r.cells[1].textContent.trim())); }""",
+                                         timeout=90000, polling=500)
+                    pg.wait_for_timeout(800)
+                    took = pg.evaluate("(() => { const t = performance.now(); EOC.app.render(); return performance.now() - t; })()")
+                    print(f"national wall {name} {lang}: one render of the nation took {took:.0f} ms")
+                    pg.screenshot(path=str(shots / f"demo-national-{name}-{lang}.png"), timeout=120_000)
+                    problems = pg.evaluate(MEASURE)
+                    assert not problems, (name, lang, problems)
+                    # The nation's centres wait for a province's zoom: they do not bury the map.
+                    assert pg.locator("#map.nation").count() == 1
+                    assert pg.evaluate("[...document.querySelectorAll('#map .centre-icon')].every((c) => !c.offsetParent)")
+                    # Counts by status under the clusters: none lies on another cluster or its counts
+                    # (once the clusters have settled: markers move on every frame of a nation).
+                    pg.evaluate("EOC.map.declutter()")
+                    pg.wait_for_timeout(600)
+                    overlaps = pg.evaluate("""() => { const rs = [...document.querySelectorAll('#map .cluster, #map .cluster .by')]
+                        .filter((e) => e.offsetParent && getComputedStyle(e).visibility !== 'hidden')
+                        .map((e) => [e, e.getBoundingClientRect()]);
+                      let n = 0;
+                      for (const [a, r] of rs) for (const [b, q] of rs) if (a !== b && !a.contains(b) && !b.contains(a)
+                        && r.left < q.right - 1 && q.left < r.right - 1 && r.top < q.bottom - 1 && q.top < r.bottom - 1
+                        && (a.classList.contains('by') || b.classList.contains('by'))) n++;
+                      return n; }""")
+                    assert overlaps == 0, (name, lang, overlaps)
+                    clock_text = pg.inner_text("#clock-time")
+                    assert ("شبیه‌سازی" if lang == "fa" else "simulat") in clock_text.lower(), clock_text
+                finally:
+                    context.close()
+    finally:
+        stop.set()
+        runner.join(60)
+        e.close()
+    stats = result["stats"]
+    assert stats.server_errors == 0 and stats.task_errors == 0, stats.as_dict()
 
 
 # ------------------------------------------------------------------ scenarios

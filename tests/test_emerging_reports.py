@@ -273,7 +273,8 @@ def test_report_page_refuses_roles_without_reports(embedded: Embedded, page: Any
     page.goto(f"{embedded.base}/reports.html#token={token}")
     page.click("#show")
     page.wait_for_selector("body[data-state='error']", timeout=15_000)
-    assert "may not read published reports" in page.inner_text("#error")
+    # The refusal from its code, in the page's Persian (i18n.js's one catalogue).
+    assert "این نقش اجازه این کار را ندارد" in page.inner_text("#error")
 
 
 @pytest.mark.browser

@@ -51,6 +51,7 @@ MEASURE = """() => {
     if (p.scrollHeight > p.clientHeight + 1 || cut(p)) bad.push(p.id + ' overflows');
     for (const h of p.querySelectorAll('h2, h3, th')) if (cut(h)) bad.push(p.id + ' heading cut: ' + h.textContent);
     for (const box of p.querySelectorAll('.scroll')) {
+      if (box.scrollWidth > box.clientWidth + 1) bad.push(p.id + ' wider than its panel');
       const b = box.getBoundingClientRect();
       const m = (box.style.clipPath || '').match(/inset\\(0(?:px)? 0(?:px)? ([\\d.]+)px/);
       const bottom = b.bottom - (m ? parseFloat(m[1]) : 0);
@@ -112,6 +113,41 @@ def test_wall_fits_at_both_sizes_in_both_languages_for_each_role(embedded, clock
                     context.close()
 
 
+# The charts' axis text: its rendered size, inside its chart, no two labels touching.
+CHART_AXIS = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const b = svg.getBoundingClientRect();
+    const boxes = [...svg.querySelectorAll('text')].map((t) => t.getBoundingClientRect());
+    if (boxes.length < 4) out.push(svg.id + ': ' + boxes.length + ' labels');
+    boxes.forEach((r, i) => {
+      if (r.height < 11) out.push(svg.id + ' label ' + i + ' is ' + r.height.toFixed(1) + ' px high');
+      if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1) out.push(svg.id + ' label ' + i + ' outside: ' + [r.left, r.top, r.right, r.bottom].map(Math.round) + ' not in ' + [b.left, b.top, b.right, b.bottom].map(Math.round));
+      boxes.slice(i + 1).forEach((q, j) => {
+        if (r.left < q.right - 1 && q.left < r.right - 1 && r.top < q.bottom - 1 && q.top < r.bottom - 1) out.push(svg.id + ' labels ' + i + '/' + (i + j + 1) + ' overlap');
+      });
+    });
+  }
+  return out;
+}"""
+
+
+def test_wall_chart_axis_is_readable_at_both_sizes(embedded, clock, browser):
+    seed_province(embedded, clock)
+    for size in (LAPTOP, WALL):
+        for lang in ("fa", "en"):
+            context, pg = open_wall(browser, embedded, "national_eoc", "IR", size, lang)
+            try:
+                pg.wait_for_function("document.querySelectorAll('#calls-chart rect').length > 0", timeout=5000)
+                problems = pg.evaluate(CHART_AXIS)
+                assert not problems, (size, lang, problems)
+                px = pg.evaluate("Math.min(...[...document.querySelectorAll('svg.chart text')]"
+                                 ".map((t) => parseFloat(getComputedStyle(t).fontSize)))")
+                assert px >= (15 if size is WALL else 11.5), (size, px)  # read across a room / at a desk
+            finally:
+                context.close()
+
+
 def test_wall_long_lists_page_themselves(embedded, page):
     for i in range(40):
         embedded.post("/teams", {**QZV, "name": f"سیار {i:02d}", "home": QAZVIN})
@@ -133,6 +169,42 @@ def test_wall_long_lists_page_themselves(embedded, page):
         assert not page.evaluate(MEASURE)
         page.evaluate("EOC.app.turnPages()")
     assert len(seen) == 40  # every team is on some page, whole
+
+
+def test_wall_every_long_list_pages_itself_on_the_national_wall(embedded, clock, page):
+    """The province table (31 rows), the incident queue and the alerts page themselves at
+    1366×768: every row is whole on some page, no page cuts a row."""
+    clock.back = timedelta(minutes=30)  # urgent cases waiting half an hour without a team: alerts
+    for i in range(14):
+        embedded.post("/incidents", {**QZV, "route": "police", "category": "child_abuse", "priority": "urgent",
+                                     "location": {"lat": 36.27 + i * 0.01, "lon": 50.0}})
+    clock.back = timedelta(0)
+    for i in range(6):
+        embedded.post("/incidents", {**QZV, "route": "police", "category": "family_dispute", "priority": "normal",
+                                     "location": {"lat": 36.2, "lon": 50.0 + i * 0.01}})
+    page.set_viewport_size(LAPTOP)
+    live(page, embedded.url())
+    page.wait_for_function("() => document.querySelectorAll('#incidents tbody tr').length === 20", timeout=5000)
+    page.wait_for_function("() => document.querySelectorAll('#alerts .list > div').length === 14", timeout=5000)
+    rows = {"provinces": "#provinces tbody tr", "incidents": "#incidents tbody tr", "alerts": "#alerts .list > div"}
+    expected = {"provinces": 31, "incidents": 20, "alerts": 14}
+    whole = """(sel) => { const box = document.querySelector(sel.split(' ')[0]); const b = box.getBoundingClientRect();
+        const m = (box.style.clipPath || '').match(/inset\\(0(?:px)? 0(?:px)? ([\\d.]+)px/);
+        const bottom = b.bottom - (m ? parseFloat(m[1]) : 0);
+        return [...document.querySelectorAll(sel)].filter((r) => {
+          const rr = r.getBoundingClientRect(); return rr.top >= b.top - 1 && rr.bottom <= bottom + 1; })
+          .map((r) => r.dataset.key || r.textContent.slice(0, 60)); }"""
+    pages = {name: int(page.get_attribute(f"#{name}", "data-pages") or 1) for name in rows}
+    assert all(n > 1 for n in pages.values()), pages
+    seen: dict[str, set[str]] = {name: set() for name in rows}
+    for _ in range(max(pages.values())):
+        assert not page.evaluate(MEASURE)
+        for name, sel in rows.items():
+            seen[name].update(page.evaluate(whole, sel))
+        page.evaluate("EOC.app.turnPages()")
+        page.wait_for_timeout(100)
+    assert {name: len(keys) for name, keys in seen.items()} == expected
+    assert "صفحه" in page.inner_text("#provinces-page") and "صفحه" in page.inner_text("#alerts-page")
 
 
 def test_wall_greys_out_with_its_last_update_when_the_server_stops_then_reconnects(embedded, page):
@@ -256,6 +328,80 @@ def test_wall_refusal_reasons_are_persian(embedded, page):
     text = page.inner_text("#overlay-text")
     assert "توکن" in text and "malformed" not in text and "token" not in text.lower()
     assert page.evaluate("EOC.i18n.refusal('over_capacity')") == "ظرفیت مرکز پر است"
+
+
+def _catalogue() -> set[str]:
+    js = (STATIC / "i18n.js").read_text()
+    block = js[js.index("const REFUSALS = {"):js.index("};", js.index("const REFUSALS = {"))]
+    return set(re.findall(r'^\s*"?([a-z_][a-z_ ;,]*)"?:\s*\[', block, re.M))
+
+
+def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
+    import eoc.domain.errors as errors
+    from eoc.http.errors import FRAMEWORK_CODES
+
+    codes = {c.code for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.Refused)}
+    codes |= set(FRAMEWORK_CODES.values())
+    # The codes answered by the HTTP layers below the domain (limits, idempotency, errors).
+    root = Path(errors.__file__).parent
+    for path in root.glob("*.py"):
+        codes |= set(re.findall(r'(?:_answer\(send, |_refuse\(|error\()\d{3}, "([a-z_]+)"', path.read_text()))
+    assert {"over_capacity", "idempotency_key_reused", "body_too_large", "malformed_json"} <= codes
+    missing = codes - _catalogue()
+    assert not missing, f"refusal codes without Persian and English words in i18n.js: {sorted(missing)}"
+    # Every page that can be refused loads the one catalogue.
+    for html in ("index.html", "work.html", "users.html", "reports.html"):
+        assert '<script src="i18n.js">' in (STATIC / html).read_text(), html
+    for js in ("users.js", "reports.js", "work/core.js"):
+        text = (STATIC / js).read_text()
+        assert "refusalError(" in text and "data.reason ||" not in text, js
+
+
+def test_wall_refusal_reasons_are_shown_from_their_codes_on_every_page(embedded, browser):
+    """The users page, the reports page and a workspace show a refusal in Persian, and in
+    English once switched, from its error code (the dashboard: test_wall_refusal_reasons_are_persian)."""
+    for lang in ("fa", "en"):
+        context = browser.new_context(viewport=LAPTOP)
+        context.add_init_script(f"localStorage.setItem('eoc.lang', '{lang}')")
+        pg = context.new_page()
+        try:
+            # users: a username the directory refuses (invalid_command)
+            pg.goto(f"{embedded.base}/users.html#token={embedded.token('provincial_supervisor', 'QZV')}")
+            pg.wait_for_selector("#u-form")
+            pg.fill("#u-name", "x")
+            pg.fill("#u-pass", "a long enough password 1")
+            pg.fill("#u-province", "QZV")
+            pg.click("#u-add")
+            pg.wait_for_selector("#u-error:not([hidden])", timeout=5000)
+            shown = pg.inner_text("#u-error")
+            if lang == "fa":
+                assert shown == "درخواست نادرست است", shown
+            else:
+                assert shown.startswith("The request is not valid"), shown
+            # a workspace: a request the service refuses (an id that is no incident's: invalid_command)
+            pg.goto(f"{embedded.base}/work.html#token={embedded.token('dispatcher', 'QZV')}")
+            pg.wait_for_function("!!(window.EOC && EOC.work && EOC.work.query)", timeout=10000)
+            message = pg.evaluate("EOC.work.query('GET', '/incidents/no-such-incident/recommendation')"
+                                  ".then(() => 'answered', (e) => e.message + '|' + e.code)")
+            text, code = message.split("|")
+            assert code == "invalid_command"
+            if lang == "fa":
+                assert text == "درخواست نادرست است", text
+            else:  # the catalogue's words, then the server's own sentence as the detail
+                assert text.startswith("The request is not valid (") and "incident" in text, text
+        finally:
+            context.close()
+    # reports (a page in Persian only): a role without reports is refused in Persian.
+    context = browser.new_context(viewport=LAPTOP)
+    pg = context.new_page()
+    try:
+        pg.goto(f"{embedded.base}/reports.html#token={embedded.token('call_taker', 'QZV')}")
+        pg.click("#show")
+        pg.wait_for_selector("body[data-state='error']", timeout=15_000)
+        shown = pg.inner_text("#error")
+        assert "این نقش اجازه این کار را ندارد" in shown and "may not" not in shown
+    finally:
+        context.close()
 
 
 # ---------------------------------------------------------------------- the map
@@ -404,6 +550,45 @@ def test_map_fits_the_viewers_province_on_load(embedded, page):
     assert bounds[0] < ksh.lat < bounds[2] and bounds[1] < ksh.lon < bounds[3]
     assert bounds[3] - bounds[1] < 6  # a province, not the country (about 19° wide)
     assert page.locator("#map path.province.home").count() == 1
+
+
+def test_map_county_borders_are_shipped_small_with_persian_names():
+    path = STATIC / "basemap" / "counties.json"
+    assert path.stat().st_size < 600_000  # a second file, fetched after the map is drawn
+    counties = json.loads(path.read_text())["features"]
+    by_province: dict[str, list[dict[str, Any]]] = {}
+    for f in counties:
+        by_province.setdefault(f["properties"]["province"], []).append(f)
+        assert any("\u0600" <= ch <= "\u06ff" for ch in f["properties"]["fa"]), f["properties"]
+        assert f["properties"]["en"] and "County" not in f["properties"]["en"]
+        assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert set(by_province) == set(PROVINCES)
+    assert 400 < len(counties) < 520  # Iran has some 480 counties (شهرستان)
+    # A capital lies in a county of its own province (Qazvin in the county of Qazvin).
+    qazvin = PROVINCES["QZV"]
+    holding = [f["properties"] for f in counties if _in_shape(qazvin.lon, qazvin.lat, f["geometry"])]
+    assert holding == [{"province": "QZV", "fa": "قزوین", "en": "Qazvin"}]
+    sources = (STATIC.parent / "web" / "SOURCES.md").read_text()
+    assert "OpenStreetMap" in sources and "ODbL" in sources
+
+
+def test_map_county_borders_load_from_the_system_at_provincial_zoom(embedded, browser):
+    context = browser.new_context(viewport=LAPTOP)
+    pg = context.new_page()
+    outside: list[str] = []
+    pg.on("request", lambda r: None if r.url.startswith((embedded.base, "data:", "blob:")) else outside.append(r.url))
+    try:
+        live(pg, embedded.url("provincial_supervisor", "QZV"))
+        pg.wait_for_selector("#map[data-counties='shown']", timeout=8000)
+        assert pg.locator("#map path.county").count() >= 400
+        # Back out to the nation: the county mesh goes away, the provinces stay.
+        pg.evaluate("EOC.map.state.map.setZoom(5, {animate: false})")
+        pg.wait_for_selector("#map[data-counties='hidden']", timeout=5000)
+        assert pg.locator("#map path.county").count() == 0
+        assert pg.locator("#map path.province").count() >= 31
+        assert outside == [], outside  # nothing fetched from outside the system
+    finally:
+        context.close()
 
 
 def test_map_tiles_are_configurable(system):

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from eoc.simulator import casework
 from eoc.simulator.clock import next_shift_change, shift_at
-from eoc.simulator.geo import Point, along, distance_km, heading
+from eoc.simulator.geo import Point, distance_km, heading
+from eoc.simulator.roads import RoadNetwork, length_km, point_along, shipped
 from events.envelope import iso
+from events.places import in_iran
 from events.vocabulary import (
     ENGAGED_STATUSES,
     IncidentOutcome,
@@ -46,6 +48,7 @@ class TeamUnit:
         self.id = team_id
         self.home = home
         self.position = position or home
+        self.roads: RoadNetwork | None = None  # None: the shipped road layer, if the base map has one
         self.status = S.OFF_DUTY
         self.shift: ShiftKind | None = None
         self.job: Case | None = None
@@ -216,8 +219,10 @@ class TeamUnit:
         if km < 0.05:
             self.position = to
             return True
+        roads = self.roads if self.roads is not None else shipped()
+        route = roads.route(start, to) if roads is not None else [start, to]  # along the roads where a layer exists
+        km = length_km(route)
         total = self.p.clock.real(km / kmh * 3600)
-        bearing = heading(start, to)
         t0 = time.monotonic()
         reports = 0
         while True:
@@ -230,7 +235,10 @@ class TeamUnit:
             fraction = (time.monotonic() - t0) / total
             if fraction >= 1:
                 break
-            self.position = along(start, to, fraction)
+            before, self.position = self.position, point_along(route, fraction)
+            bearing = heading(before, self.position)
+            if not in_iran(self.position.lat, self.position.lon):
+                continue  # a straight line over a bay of the Caspian or the Gulf: no report from the water
             await self.p.client.send("report_position", f"/teams/{self.id}/position",
                                      {"position": self.position.to_json(), "speed_kmh": round(kmh, 1),
                                       "heading": bearing}, self.who)

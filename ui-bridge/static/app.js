@@ -160,12 +160,23 @@
     state.frames += 1;
     state.lastFrame = Date.now();
     if (frame.now) {
-      state.offset = Date.parse(frame.now) - Date.now();
-      state.lastUpdate = Date.parse(frame.now);
-      clock.at = Date.parse(frame.now);
-      clock.seen = Date.now();
+      const at = Date.parse(frame.now), seen = Date.now();
+      // A simulation's pace between frames some seconds apart: the rate the clock really keeps
+      // (the snapshot tells the rate at its moment; a loaded machine slows the simulation).
+      if (clock.simulated && clock.mark && seen - clock.mark.seen >= 10000 && at > clock.mark.at) {
+        // never above the rate the server announced (frames arriving late would overstate it)
+        clock.rate = Math.min(clock.announced || Infinity, (at - clock.mark.at) / (seen - clock.mark.seen));
+        clock.mark = { at, seen };
+      } else if (!clock.mark) clock.mark = { at, seen };
+      state.offset = at - seen;
+      state.lastUpdate = at;
+      clock.at = at;
+      clock.seen = seen;
     }
-    if (frame.clock) { clock.rate = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated; }
+    if (frame.clock) {
+      clock.rate = clock.announced = frame.clock.rate || 1; clock.simulated = !!frame.clock.simulated;
+      clock.mark = frame.now ? { at: Date.parse(frame.now), seen: Date.now() } : null;
+    }
     if (frame.type === "snapshot") {
       state.snapshots += 1;
       state.version += 1;
@@ -590,7 +601,10 @@
     $("sound").setAttribute("aria-pressed", String(state.sound));
     $("sound").title = I.t(state.sound ? "soundOn" : "soundOff");
     const wall = clockNow();  // the wall clock runs on even when the board is not live
-    setText($("clock-time"), I.time(wall, true) + (clock.simulated ? " · " + I.t("simulated") : ""));
+    // A simulation says so, with the pace its clock keeps (×120; lower while a loaded machine
+    // makes the simulator slow its clock down: the demo never scales the nation's volume).
+    setText($("clock-time"), I.time(wall, true) + (clock.simulated
+      ? ` · ${I.t("simulated")} ×${I.num(Math.max(1, Math.round(clock.rate)))}` : ""));
     setText($("clock-date"), I.date(wall, true));
     $("clock-date").dataset.gregorian = new Date(wall).toISOString().slice(0, 10);
     renderConn();
@@ -869,18 +883,33 @@
     paginate($("provinces"), $("provinces-page"));
   }
 
+  /* A chart is drawn in its own pixels (its viewBox is its size on the screen), so its axis
+   * text has the page's type size at every screen size instead of being squeezed with the
+   * drawing; the spacing of the labels follows that size. */
+  function chartBox(svg) {
+    const W = Math.max(160, Math.round(svg.clientWidth || 480));
+    const H = Math.max(48, Math.round(svg.clientHeight || 120));
+    const box = `0 0 ${W} ${H}`;
+    if (svg.getAttribute("viewBox") !== box) svg.setAttribute("viewBox", box);
+    const fs = parseFloat(getComputedStyle(svg).fontSize) * 0.82 || 12;
+    return { W, H, fs };
+  }
+
   function renderCallsChart(t) {
-    const W = 480, H = 130, top = 6, bottom = 14, left = 18;
+    const { W, H, fs } = chartBox($("calls-chart"));
+    const top = Math.ceil(fs * 0.7), bottom = Math.ceil(fs * 1.5), left = Math.ceil(fs * 2.2);
     const hours = lastDayByHour(t);
     const total = (cats) => Object.values(cats).reduce((a, n) => a + n, 0);
     const max = Math.max(4, ...hours.map((h) => total(h.cats)));
     const bw = (W - left) / 24;
     const y = (v) => H - bottom - (v / max) * (H - top - bottom);
     let out = "";
-    for (const g of [0, 0.5, 1]) {
+    const plot = H - top - bottom;
+    for (const g of plot >= fs * 3.2 ? [0, 0.5, 1] : [0, 1]) {  // a half-way label only where it has room
       out += `<line class="grid" x1="${left}" x2="${W}" y1="${y(max * g)}" y2="${y(max * g)}"/>` +
-        `<text x="${left - 3}" y="${y(max * g) + 3}" text-anchor="end">${I.num(Math.round(max * g))}</text>`;
+        `<text x="${left - 4}" y="${y(max * g) + fs * 0.35}" text-anchor="end">${I.num(Math.round(max * g))}</text>`;
     }
+    const every = [1, 2, 3, 4, 6, 8, 12].find((k) => k * bw >= fs * 2.4) || 12;  // hour labels that do not touch
     const used = new Set();
     hours.forEach((hour, i) => {
       let base = 0;
@@ -889,7 +918,7 @@
         out += `<rect x="${left + i * bw + 1}" y="${y(base + n)}" width="${bw - 2}" height="${y(base) - y(base + n)}" fill="${CATEGORY_COLOURS[cat] || "#888"}"/>`;
         base += n;
       }
-      if (i % 3 === 2) out += `<text x="${left + i * bw + bw / 2}" y="${H - 3}" text-anchor="middle">${I.digits(hour.hh)}</text>`;
+      if ((23 - i) % every === 0) out += `<text x="${left + i * bw + bw / 2}" y="${H - fs * 0.6}" text-anchor="middle">${I.digits(hour.hh)}</text>`;
     });
     setHTML($("calls-chart"), out);
     setHTML($("calls-legend"), [...used].sort().map((c) =>
@@ -897,7 +926,8 @@
   }
 
   function renderOccupancyChart(t) {
-    const W = 480, H = 110, top = 6, bottom = 14, left = 26;
+    const { W, H, fs } = chartBox($("occ-chart"));
+    const top = Math.ceil(fs * 0.7), bottom = Math.ceil(fs * 1.5), left = Math.ceil(fs * 2.9);
     t = Math.floor(t / 60000) * 60000;  // drawn once a minute
     const points = state.history[state.mode];
     const estimated = state.estimated[state.mode].filter((p) => !points.length || p.t < points[0].t);
@@ -905,13 +935,14 @@
     const y = (share) => H - bottom - Math.min(1, share) * (H - top - bottom);
     const share = (p) => (p.cap ? p.occ / p.cap : 0);
     let out = "";
-    for (const g of [0, 0.5, 1]) {
-      out += `<line class="grid" x1="${left}" x2="${W}" y1="${y(g)}" y2="${y(g)}"/><text x="${left - 3}" y="${y(g) + 3}" text-anchor="end">${I.digits(Math.round(g * 100) + "%")}</text>`;
+    for (const g of H - top - bottom >= fs * 3.2 ? [0, 0.5, 1] : [0, 1]) {
+      out += `<line class="grid" x1="${left}" x2="${W}" y1="${y(g)}" y2="${y(g)}"/><text x="${left - 4}" y="${y(g) + fs * 0.35}" text-anchor="end">${I.digits(Math.round(g * 100) + "%")}</text>`;
     }
+    const step = (W - left) / 4 >= fs * 3.6 ? 6 : 12;  // time labels that do not touch
     out += `<line class="limit" x1="${left}" x2="${W}" y1="${y(FULL_SHARE)}" y2="${y(FULL_SHARE)}"/>`;
-    for (let h = 0; h <= 24; h += 6) {
+    for (let h = step; h <= 24; h += step) {
       const at = t - DAY_MS + h * 3600000;
-      out += `<text x="${x(at)}" y="${H - 3}" text-anchor="middle">${I.time(at)}</text>`;
+      out += `<text x="${x(at)}" y="${H - fs * 0.6}" text-anchor="${h === 24 ? "end" : "middle"}">${I.time(at)}</text>`;
     }
     const path = (list) => list.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(share(p)).toFixed(1)}`).join("");
     if (estimated.length > 1) out += `<path class="line estimated" d="${path(estimated)}"/>`;
@@ -970,6 +1001,9 @@
     EOC.map.setFollow(EOC.map.state.follow === b.dataset.follow ? null : b.dataset.follow);
     render();
   });
+  // The charts are drawn in the screen's pixels: drawn again when the window changes size.
+  let resizing = null;
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(render, 150); });
   // A new token in the address (developers' tools): load again, so that the session takes it.
   window.addEventListener("hashchange", () => { if (/token=/.test(location.hash)) location.reload(); });
 

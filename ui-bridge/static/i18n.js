@@ -169,10 +169,20 @@ window.EOC = window.EOC || {};
     holding_not_served: ["دوره قرنطینه هنوز تمام نشده است", "The holding period is not over yet"],
     team_in_drill: ["گروه در مانور است", "The team is in a drill"],
     outside_roster: ["خارج از برنامه نوبت کاری", "Outside the duty roster"],
+    malformed_json: ["متن درخواست JSON درستی نیست", "The request is not valid JSON"],
+    malformed_request: ["درخواست ناقص یا نادرست است", "The request is malformed"],
+    method_not_allowed: ["این کار با این روش درخواست انجام نمی‌شود", "That method is not allowed here"],
+    body_too_large: ["درخواست بیش از اندازه بزرگ است", "The request is too large"],
+    unsupported_media_type: ["درخواست باید JSON باشد", "The request must be JSON"],
+    headers_too_large: ["سرآیندهای درخواست بیش از اندازه است", "The request's headers are too large"],
+    idempotency_key_reused: ["این شناسه درخواست پیش‌تر برای درخواست دیگری به کار رفته است", "That request key was already used for another request"],
+    idempotency_in_progress: ["همین درخواست هنوز در حال انجام است", "The same request is still being carried out"],
+    internal_error: ["خطای سامانه؛ چیزی ثبت نشد، دوباره تلاش کنید", "A fault in the system; nothing was stored, try again"],
     "no token": ["توکنی فرستاده نشد: نشانی را با ‎#token=…‎ باز کنید", "No token sent: open the address with #token=…"],
     "malformed token": ["توکن نامعتبر است", "The token is malformed"],
     "bad token signature": ["امضای توکن درست نیست", "The token's signature is wrong"],
     "malformed token claims": ["محتوای توکن نامعتبر است", "The token's claims are malformed"],
+    "the session has ended; sign in again": ["نشست پایان یافته است؛ دوباره وارد شوید", "The session has ended; sign in again"],
     "token expired": ["اعتبار توکن تمام شده است؛ توکن تازه بگیرید", "The token has expired; get a new one"],
   };
 
@@ -261,7 +271,7 @@ window.EOC = window.EOC || {};
 
   const i18n = {
     fold,
-    lang: "fa",
+    lang: (() => { try { return localStorage.getItem("eoc.lang") === "en" ? "en" : "fa"; } catch (e) { return "fa"; } })(),
     toJalali,
     tehran,
     t(key, vars) {
@@ -312,6 +322,27 @@ window.EOC = window.EOC || {};
       const key = String(codeOrReason || "").trim();
       const pair = REFUSALS[key] || REFUSALS[key.split(":")[0]];
       return pair ? pair[this.lang === "fa" ? 0 : 1] : key;
+    },
+    /* The words of a refused request from its answer ``{"error": code, "reason": ...}``: the
+     * catalogue's text for the code in the page's language (the one catalogue of every page:
+     * dashboard, workspaces, users, reports). In English the server's own sentence follows as
+     * the detail; an unknown code shows the server's sentence. */
+    refusalOf(answer, status) {
+      const a = answer || {};
+      const code = a.error || (status ? "http_" + status : "refused");
+      const pair = REFUSALS[code];
+      if (!pair) return a.reason || this.refusal("refused");
+      const text = pair[this.lang === "fa" ? 0 : 1];
+      return this.lang !== "fa" && a.reason && a.reason !== text ? `${text} (${a.reason})` : text;
+    },
+    /* An Error for a refused request, its message in the page's language; code, status and
+     * the answer kept on it. */
+    refusalError(answer, status) {
+      const err = new Error(this.refusalOf(answer, status));
+      err.code = (answer && answer.error) || "";
+      err.status = status;
+      err.data = answer || {};
+      return err;
     },
     /* A county's name in Persian: from the reference table of counties (events/data, served at
      * dashboard/counties.json), else from the place names shipped with the map (a county is

@@ -53,8 +53,9 @@ window.EOC = window.EOC || {};
     }
     M.map.fitBounds([[25.0, 44.0], [39.8, 63.4]]);
     el.classList.toggle("far", M.map.getZoom() < 7);
+    el.classList.toggle("nation", M.map.getZoom() < 6);
     M.teamLayer = L.markerClusterGroup({
-      maxClusterRadius: 56, showCoverageOnHover: false, spiderfyOnMaxZoom: true, disableClusteringAtZoom: 15,
+      maxClusterRadius: (z) => (z < 6 ? 80 : 56), showCoverageOnHover: false, spiderfyOnMaxZoom: true, disableClusteringAtZoom: 15,
       iconCreateFunction: (cluster) => clusterIcon(cluster, "team"), animate: !reducedMotion(),
     }).addTo(M.map);
     M.incidentLayer = L.markerClusterGroup({
@@ -65,8 +66,13 @@ window.EOC = window.EOC || {};
     M.centreLayer = L.layerGroup().addTo(M.map);
     // Counts by status under each cluster at national zoom (one cluster per province or so);
     // closer in, the clusters' rings tell the mix and a hover tells the counts.
-    M.map.on("zoomend", () => el.classList.toggle("far", M.map.getZoom() < 7));
-    M.map.on("zoomend moveend", () => { showCities(); declutter(); });
+    // At the nation's zoom a nation's few hundred centres would bury the teams and the places:
+    // they are drawn from zoom 6 on (a province), their occupancy is in the boards meanwhile.
+    M.map.on("zoomend", () => {
+      el.classList.toggle("far", M.map.getZoom() < 7);
+      el.classList.toggle("nation", M.map.getZoom() < 6);
+    });
+    M.map.on("zoomend moveend", () => { showCities(); showCounties(); declutter(); });
     M.teamLayer.on("animationend", declutter);
     M.map.on("dragstart", () => { if (M.follow) setFollow(null); });
     fetch("basemap/iran.json").then((r) => r.json()).then((base) => { M.base = base; drawBase(); });
@@ -84,7 +90,17 @@ window.EOC = window.EOC || {};
     }).addTo(M.map).bringToBack();
     L.geoJSON(b.rivers, { style: { className: "river", weight: 1.2 }, interactive: false }).addTo(M.map);
     L.geoJSON(b.lakes, { style: { className: "lake", weight: 0.8 }, interactive: false }).addTo(M.map);
-    M.map.attributionControl.addAttribution("Natural Earth · GeoNames · GSHHG");
+    M.map.attributionControl.addAttribution("Natural Earth · GeoNames · GSHHG · © OpenStreetMap contributors (counties)");
+    // County (شهرستان) borders: a second file, fetched once the map is ready and drawn only
+    // at provincial zoom (≥ 7), where they help; at national zoom they would be a mesh.
+    fetch("basemap/counties.json").then((r) => r.json()).then((counties) => {
+      M.countyLayer = L.geoJSON(counties, {
+        style: (f) => ({ className: "county", weight: f.properties.province === M.province ? 1 : 0.7 }),
+        interactive: false,
+      });
+      M.countyCount = counties.features.length;
+      showCounties();
+    });
     M.cityMarkers = b.cities.map((c) => {
       const m = L.marker([c.lat, c.lon], { interactive: false, keyboard: false,
         icon: L.divIcon({ className: "city" + (c.capital ? " capital" : ""), iconSize: [0, 0], html: "<i></i><span class='map-label'></span>" }) });
@@ -105,6 +121,16 @@ window.EOC = window.EOC || {};
     showCities();
     relabel();
     if (EOC.app) EOC.app.render();
+  }
+
+  function showCounties() {
+    if (!M.countyLayer) return;
+    const want = M.map.getZoom() >= 7;
+    if (want && !M.map.hasLayer(M.countyLayer)) {
+      M.countyLayer.addTo(M.map);
+      if (M.provinceLayer) M.provinceLayer.bringToBack();
+    } else if (!want && M.map.hasLayer(M.countyLayer)) M.countyLayer.remove();
+    document.getElementById("map").dataset.counties = want ? "shown" : "hidden";
   }
 
   /* Which places a zoom level has room for: capitals always, bigger towns as one zooms in. */
@@ -263,6 +289,22 @@ window.EOC = window.EOC || {};
     requestAnimationFrame(() => {
       declutterQueued = false;
       const el = document.getElementById("map");
+      const placed = [];
+      const free = (r) => !placed.some((p) => r.left < p.right + 2 && r.right > p.left - 2 && r.top < p.bottom + 1 && r.bottom > p.top - 1);
+      // The clusters' discs stay where they are; their counts by status (under each disc at the
+      // nation's zoom) are shown biggest cluster first, and a strip that would lie on a disc or
+      // on another strip is left out (its disc's ring and its hover still tell the mix).
+      const discs = [...el.querySelectorAll(".cluster")];
+      for (const d of discs) { const r = d.getBoundingClientRect(); if (r.width) placed.push(r); }
+      const strips = discs.map((d) => d.querySelector(".by")).filter(Boolean)
+        .sort((a, b) => (+b.parentNode.dataset.count) - (+a.parentNode.dataset.count));
+      for (const st of strips) {
+        st.classList.remove("hidden");
+        const r = st.getBoundingClientRect();
+        if (!r.width) continue;
+        if (free(r)) placed.push(r);
+        else st.classList.add("hidden");
+      }
       const labels = [...el.querySelectorAll(".map-label")].map((l) => {
         const tm = l.closest(".tm");
         const city = l.closest(".city");
@@ -270,14 +312,12 @@ window.EOC = window.EOC || {};
         return { l, rank };
       });
       labels.sort((a, b) => a.rank - b.rank);
-      const placed = [];
       for (const x of labels) {
         x.l.classList.remove("hidden");
         const r = x.l.getBoundingClientRect();
         if (!r.width) continue;
-        const hit = placed.some((p) => r.left < p.right + 2 && r.right > p.left - 2 && r.top < p.bottom + 1 && r.bottom > p.top - 1);
-        if (hit) x.l.classList.add("hidden");
-        else placed.push(r);
+        if (free(r)) placed.push(r);
+        else x.l.classList.add("hidden");
       }
     });
   }

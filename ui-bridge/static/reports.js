@@ -7,6 +7,7 @@
   const i18n = window.EOC.i18n;
   // session.js has taken a #token= of the address into this tab's session (and out of the
   // address); the page reads the signed-in session, so a link from an alert needs no token.
+  i18n.lang = "fa";  // this page is in Persian only
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
   const session = window.EOC.session;
   const token = () => (session ? session.accessToken() : null);
@@ -81,9 +82,9 @@
       return get(url, true);
     }
     if (!r.ok) {
-      let reason = r.statusText;
-      try { reason = (await r.json()).reason || reason; } catch (_) { /* not JSON */ }
-      throw new Error(reason);
+      let answer = {};
+      try { answer = await r.json(); } catch (_) { /* not JSON */ }
+      throw i18n.refusalError(answer, r.status);
     }
     return r;
   }

@@ -26,7 +26,7 @@
     });
     const data = await r.json().catch(() => ({}));
     if (r.status === 401 && EOC.session.canRefresh()) { await EOC.session.refresh(); return api(method, path, body); }
-    if (!r.ok) throw new Error(data.reason || r.statusText);
+    if (!r.ok) { EOC.i18n.lang = lang ? "en" : "fa"; throw EOC.i18n.refusalError(data, r.status); }
     return data;
   }
 

@@ -124,10 +124,9 @@ window.EOC = window.EOC || {};
           if (!item.silent) toast(ui("sent"), "success");
           w && w.resolve(data);
         } else {
-          if (!item.silent) toast(`${ui("refused")}: ${data.reason || r.status}`, "danger");
-          const err = new Error(data.reason || String(r.status));
-          err.data = data;
-          err.status = r.status;
+          // The refusal in the page's language from its error code (i18n.js, one catalogue).
+          const err = I.refusalError(data, r.status);
+          if (!item.silent) toast(`${ui("refused")}: ${err.message}`, "danger");
           if (w) w.reject(err);
         }
       }
@@ -151,7 +150,7 @@ window.EOC = window.EOC || {};
       body: body ? JSON.stringify(body) : undefined,
     });
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw Object.assign(new Error(data.reason || r.status), { data, status: r.status });
+    if (!r.ok) throw I.refusalError(data, r.status);  // in the page's language, from its code
     return data;
   }
 
