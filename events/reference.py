@@ -13,6 +13,8 @@ Basra (20 km from the border) or Herat is outside; a point on Qeshm inside.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import json
 import math
 from dataclasses import dataclass
@@ -48,8 +50,8 @@ class ProvinceCounties:
     counties: tuple[County, ...]
 
 
-def _read(name: str) -> dict:
-    return json.loads(resources.files("events").joinpath("data", name).read_text(encoding="utf-8"))
+def _read(name: str) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(resources.files("events").joinpath("data", name).read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)
