@@ -145,6 +145,7 @@ class PostgresKeyStore:
                 return None
             row = conn.execute("SELECT request, owner, status, answer FROM idempotency_keys "
                                "WHERE principal=%s AND key=%s", (principal, key)).fetchone()
+        assert row is not None  # the insert met this row
         return Remembered(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
 
     def reclaim(self, principal: str, key: str, request: str) -> bool:
