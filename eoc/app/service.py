@@ -58,7 +58,7 @@ class EOCApplication(Application):
     def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any]) -> list[Recording]:
         """Save these events, in this order, in one transaction (``save`` orders them by
         aggregate); the aggregates they came from are cached as the library's save does."""
-        processing = ProcessingEvent()
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events = list(events)
         processing.aggregates = dict(aggregates)
         recordings = self._record(processing)
@@ -416,6 +416,7 @@ class CommandService(WorkspaceCommands):
         authorize(claims, "register_centre", cmd.province)
         centre_id = self._new_id(cmd.centre_id)
         secret = cmd.secret or cmd.kind in SECRET_KINDS
+        location: ev.Point | None
         location, sealed = cmd.location, None
         with self._keys_kept_only_if_stored() as created:
             if secret:  # the place's location is sealed with the place's own key
