@@ -326,6 +326,7 @@ def run_diff(args: argparse.Namespace) -> int:
 
     opened = _Opened(args)
     try:
+        positions: dict[str, int] | int | None  # an int: one position for every province
         live, positions, role, province = _live_boards(args, opened.settings)
         if args.role != "auditor" or args.province != NATIONAL:  # --as / --province narrow both sides
             role, province = args.role, args.province

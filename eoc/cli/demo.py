@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  dashboard  {addr.dashboard}")
         print(f"  sign in    one link per role, each works once within {LINK_S // 60} minutes"
               f" (more: eoc users link demo-<role>):")
+        assert system.directory is not None  # build attaches the people's directory
         for role, user in demo_users.items():
             code = system.directory.make_link(user.id)
             print(f"    {role:22} {addr.dashboard}signin.html#link={code}")

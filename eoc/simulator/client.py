@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from eoc.app.auth import TokenSigner
+from eoc.app.auth import TokenIssuer
 from eoc.simulator.clock import SimClock
 from eoc.simulator.stats import SimStats
 from events.envelope import iso
@@ -69,7 +69,7 @@ class CommandClient:
     def __init__(
         self,
         base_url: str,
-        signer: TokenSigner,
+        signer: TokenIssuer,
         stats: SimStats,
         stop: asyncio.Event,
         *,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from eoc.app.auth import TokenSigner
+from eoc.app.auth import TokenIssuer
 from eoc.simulator.client import CommandClient
 from eoc.simulator.clock import SimClock
 from eoc.simulator.profiles import expand, profile_for, scaled
@@ -23,7 +23,7 @@ log = logging.getLogger("eoc.simulator")
 
 async def simulate(
     base_url: str,
-    signer: TokenSigner,
+    signer: TokenIssuer,
     *,
     provinces: tuple[str, ...],
     speed: float,
