@@ -61,7 +61,7 @@ from consumers.kafka_codec import (
     encode_row,
 )
 from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
-from events.envelope import iso, parse_iso
+from events.envelope import Envelope, iso, parse_iso
 from projections import Board, apply
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,10 @@ class BoardProcessor:
                 board = boards[partition] = Board(rows)
             # A poison event writes none of its rows: it becomes a dead-letter row on the
             # board (as in every runner) and a record on the dead-letter topic.
-            fresh = apply(board, envelope, lambda e, reason: dead.append(  # called within apply: this message
-                (message, DeadLetter("fold_failed", reason))))
+            def dead_letter(e: Envelope, reason: str, message: Any = message) -> None:
+                dead.append((message, DeadLetter("fold_failed", reason)))
+
+            fresh = apply(board, envelope, dead_letter)
             if not fresh:
                 duplicates += 1
                 continue
