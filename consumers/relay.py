@@ -110,7 +110,7 @@ def _last_relayed(consumer: KafkaConsumer, tp: TopicPartition, begin: int, end: 
         lo = max(begin, hi - window)
         consumer.assign([tp])
         consumer.seek(tp, lo)
-        records = []
+        records: list[Any] = []
         deadline = time.monotonic() + timeout_s
         while consumer.position(tp) < hi:
             if time.monotonic() > deadline:
@@ -137,7 +137,7 @@ class Relay:
         *,
         producer: KafkaProducer | None = None,
         watermark_every_s: float = 0.5,
-        lock: Callable[[], Any] | None = None,
+        lock: Callable[[threading.Event], Any] | None = None,
         heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.app = app

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from kafka.partitioner.default import murmur2
 
@@ -330,8 +330,8 @@ def describe_topics(admin: Any, layout: Layout, created: Iterable[str] = ()) -> 
     return states
 
 
-def _ok(meta: Mapping[str, Any] | None) -> bool:
-    return bool(meta) and meta.get("error_code", 0) == 0 and bool(meta.get("partitions"))
+def _ok(meta: Mapping[str, Any] | None) -> TypeGuard[Mapping[str, Any]]:
+    return meta is not None and bool(meta) and meta.get("error_code", 0) == 0 and bool(meta.get("partitions"))
 
 
 def _config_value(entry: Any) -> str:

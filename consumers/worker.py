@@ -395,7 +395,7 @@ def create_app(
 
     @app.agent(source, name="fold")
     async def fold(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(batch_max, within=batch_within_s):
+        async for events in stream.take_events(batch_max, within=batch_within_s):  # type: ignore[attr-defined]  # Stream has it; StreamT does not declare it
             await processor.process(events)
 
     board.on_recover(processor.redo)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from pydantic import (
@@ -92,7 +92,7 @@ class Payload(BaseModel):
     TELEMETRY: ClassVar[bool] = False
 
     def to_json(self) -> dict[str, Any]:
-        return _plain(self.model_dump(exclude_none=True))
+        return cast(dict[str, Any], _plain(self.model_dump(exclude_none=True)))
 
 
 def _plain(value: Any) -> Any:
@@ -113,10 +113,14 @@ def _plain(value: Any) -> Any:
 CATALOGUE: dict[str, type[Payload]] = {}
 
 
-def event_type(aggregate: str, version: int = 1, telemetry: bool = False):
+_PayloadClass = TypeVar("_PayloadClass", bound=type[Payload])
+
+
+def event_type(aggregate: str, version: int = 1,
+               telemetry: bool = False) -> Callable[[_PayloadClass], _PayloadClass]:
     """Register a payload class in the catalogue under its class name."""
 
-    def register(cls: type[Payload]) -> type[Payload]:
+    def register(cls: _PayloadClass) -> _PayloadClass:
         cls.TYPE = cls.__name__
         cls.VERSION = version
         cls.AGGREGATE = aggregate

@@ -185,7 +185,7 @@ def _zone(z: str | None) -> timezone:
     if not z or z.upper() == "IRST":
         return IRST
     if z.upper() in ("Z", "UTC"):
-        return UTC  # type: ignore[return-value]
+        return UTC
     sign = 1 if z[0] == "+" else -1
     digits = z[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any, cast
 
 _FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "أ": "ا", "إ": "ا", "ۀ": "ه",
                        "\u200c": "", " ": "", "-": "", "'": "", "’": "", "_": ""})
@@ -48,8 +49,8 @@ class ProvinceCounties:
     counties: tuple[County, ...]
 
 
-def _read(name: str) -> dict:
-    return json.loads(resources.files("events").joinpath("data", name).read_text(encoding="utf-8"))
+def _read(name: str) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(resources.files("events").joinpath("data", name).read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ unreadable for ever, while every event and hash around it stays as it was.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -29,6 +29,6 @@ def unseal(key: bytes | None, token: str) -> dict[str, Any]:
     if key is None:
         raise Unreadable("the subject's key was erased")
     try:
-        return json.loads(Fernet(key).decrypt(token.encode()))
+        return cast(dict[str, Any], json.loads(Fernet(key).decrypt(token.encode())))
     except InvalidToken:
         raise Unreadable("wrong key or tampered token") from None

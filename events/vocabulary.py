@@ -13,7 +13,7 @@ class Word(str, Enum):
     """A value of a closed set, serialised as its plain string."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class Line(Word):

@@ -122,4 +122,4 @@ def _text(r: dict[str, Any]) -> str:
         return f"{'has' if code == 'has_skill' else 'lacks'} {r['skill']}"
     if code == "on_shift":
         return f"available, {r['shift']} shift"
-    return code.replace("_", " ")
+    return str(code).replace("_", " ")

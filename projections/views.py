@@ -36,8 +36,8 @@ def latency_quantile(stat: dict[str, Any], q: float) -> float | None:
     for i, count in enumerate(stat["buckets"]):
         seen += count
         if seen >= target:
-            return float(LATENCY_EDGES[i]) if i < len(LATENCY_EDGES) else stat["max_s"]
-    return stat["max_s"]
+            return float(LATENCY_EDGES[i]) if i < len(LATENCY_EDGES) else _seconds(stat["max_s"])
+    return _seconds(stat["max_s"])
 
 
 def summary(rows: dict[str, Any], now: str, *, drill: bool = False) -> dict[str, Any]:
@@ -83,7 +83,8 @@ def summary(rows: dict[str, Any], now: str, *, drill: bool = False) -> dict[str,
 
 
 def _occupancy(centres: list[dict[str, Any]], now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    out, rollup = [], {"nation": _zero(), "provinces": {}, "counties": {}}
+    out: list[dict[str, Any]] = []
+    rollup: dict[str, Any] = {"nation": _zero(), "provinces": {}, "counties": {}}
     due_by = now + TRANSFER_DUE_WITHIN
     for c in sorted(centres, key=lambda c: (c["province"], c["name"])):
         holding = []
@@ -113,6 +114,10 @@ def _occupancy(centres: list[dict[str, Any]], now: datetime) -> tuple[list[dict[
                 bucket["transfers_overdue"] += row["transfers_overdue"]
                 bucket["declined"] += c["declined"]
     return out, rollup
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _zero() -> dict[str, int]:

@@ -15,7 +15,7 @@ topic is for the bridge only (docs/cluster.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from events.policy import (
     SMALL_CELL,
@@ -43,7 +43,7 @@ SECRET_NAME = {"safe_house": "Safe house (secret) · خانه امن", "health_h
 
 def row_province(key: str, row: Any) -> str | None:
     if isinstance(row, dict) and "province" in row:
-        return row["province"]
+        return cast(str | None, row["province"])
     if key.startswith("applied/"):
         return key.split("/", 1)[1]
     return None
@@ -77,7 +77,7 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
         return row if sees_secret_counts(role) else None
     if kind == "alert" and row.get("secret") and sees_secret_counts(role):
         return None  # an alert names one place: the nation sees only counts
-    if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, province):
+    if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, cast(str, province)):
         return {k: v for k, v in row.items() if k not in ("county",)} | {"county": None}
     return row
 
@@ -133,10 +133,10 @@ def secret_counts(rows: dict[str, Any], provinces: set[tuple[str, str]] | None =
             groups.setdefault(group, []).append(row)
     out: dict[str, Any] = {}
     for (ns, province), places in groups.items():
-        row: dict[str, Any] = {"province": province, "places": None, "capacity": None, "occupied": None,
-                               "suppressed": len(places) < SMALL_CELL}
+        counts: dict[str, Any] = {"province": province, "places": None, "capacity": None, "occupied": None,
+                                  "suppressed": len(places) < SMALL_CELL}
         if len(places) >= SMALL_CELL:
-            row.update(places=len(places), capacity=sum(p["capacity"] for p in places if p["open"]),
+            counts.update(places=len(places), capacity=sum(p["capacity"] for p in places if p["open"]),
                        occupied=sum(p["occupied"] for p in places))
-        out[f"{ns}{SECRET_COUNTS}{province}"] = row
+        out[f"{ns}{SECRET_COUNTS}{province}"] = counts
     return out

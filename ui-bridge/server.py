@@ -235,7 +235,7 @@ class _Sessions:
 
     async def _authenticate(self, conn: ServerConnection) -> Any:
         query = parse_qs(urlsplit(conn.request.path if conn.request else "/").query)
-        token = (query.get("token") or [None])[0]
+        token = query["token"][0] if query.get("token") else None
         if token is None:
             # A client that keeps tokens out of addresses (and so out of proxy logs) sends it first.
             first = await asyncio.wait_for(conn.recv(), timeout=p.AUTH_TIMEOUT_S)

@@ -65,7 +65,7 @@ class AccessLog:
                 q("LOCK TABLE access_log IN EXCLUSIVE MODE")
             last = q("SELECT seq, chain FROM access_log ORDER BY seq DESC LIMIT 1")
             seq, previous = (int(last[0][0]) + 1, last[0][1]) if last else (1, GENESIS)
-            fields = {"seq": seq, "at": round(time.time(), 3), "user": user, "role": str(role),
+            fields: dict[str, Any] = {"seq": seq, "at": round(time.time(), 3), "user": user, "role": str(role),
                       "province": province, "action": action, "channel": channel, "subject": subject,
                       "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)}
             chain = link(previous, fields, FIELDS)

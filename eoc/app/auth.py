@@ -157,6 +157,13 @@ class SessionCheck(Protocol):
     def revoked_since(self, since: float) -> tuple[set[str], dict[str, float]]: ...
 
 
+class TokenIssuer(Protocol):
+    """What issues tokens for the simulator: a TokenSigner, or the Authenticator in front of one."""
+
+    def issue(self, role: Role | str, province: str, sub: str = ..., ttl_s: int = ...,
+              team: str | None = ...) -> str: ...
+
+
 class Authenticator:
     """Signer plus directory: a token is good while its signature, times, session and user are."""
 

@@ -49,7 +49,7 @@ class Placed(Command):
     """
 
     province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"],
-                          json_schema_extra={"enum": sorted(PROVINCES)})
+                          json_schema_extra={"enum": [*sorted(PROVINCES)]})
     county: Name(60) = Field(examples=["Qazvin"])  # type: ignore[valid-type]
 
     @field_validator("province")

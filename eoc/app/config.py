@@ -136,6 +136,7 @@ class Settings:
         else:
             from psycopg.conninfo import conninfo_to_dict
 
+            assert self.pg_dsn is not None  # checked by load
             info = conninfo_to_dict(self.pg_dsn)
             env.update(
                 PERSISTENCE_MODULE="eventsourcing.postgres",

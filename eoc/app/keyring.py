@@ -18,6 +18,7 @@ class Keyring(Protocol):
     def create(self, subject: str) -> bytes: ...
     def get(self, subject: str) -> bytes | None: ...
     def erase(self, subject: str) -> bool: ...
+    def close(self) -> None: ...
 
 
 class WrappedKeyring:
@@ -110,7 +111,9 @@ class PostgresKeyring:
             conn.execute(
                 "INSERT INTO subject_keys VALUES (%s, %s) ON CONFLICT DO NOTHING", (subject, key)
             )
-            return bytes(conn.execute("SELECT key FROM subject_keys WHERE subject=%s", (subject,)).fetchone()[0])
+            row = conn.execute("SELECT key FROM subject_keys WHERE subject=%s", (subject,)).fetchone()
+            assert row is not None  # inserted just now, or already there
+            return bytes(row[0])
 
     def get(self, subject: str) -> bytes | None:
         with self._pool.connection() as conn:

@@ -439,6 +439,7 @@ class CommandService(WorkspaceCommands):
         authorize(claims, "register_centre", cmd.province)
         centre_id = self._new_id(cmd.centre_id)
         secret = cmd.secret or cmd.kind in SECRET_KINDS
+        location: ev.Point | None
         location, sealed = cmd.location, None
         with self._keys_kept_only_if_stored() as created:
             if secret:  # the place's location is sealed with the place's own key

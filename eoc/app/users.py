@@ -13,6 +13,7 @@ sessions" moves the user's ``sessions_after`` mark, which kills every token issu
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 import sqlite3
@@ -93,7 +94,7 @@ class _Db:
     def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
         self.pg = dsn is not None
         self._lock = threading.Lock()
-        if self.pg:
+        if dsn is not None:
             from psycopg_pool import ConnectionPool
 
             self._pool = ConnectionPool(dsn, min_size=1, max_size=3, open=True, kwargs={"autocommit": True})
@@ -361,7 +362,7 @@ class UserDirectory:
             raise NotFound(f"no session {sid}")
         return Session(*rows[0])
 
-    def sessions(self, user_id: str) -> list[Session]:
+    def sessions(self, user_id: str) -> builtins.list[Session]:  # list: the method above
         with self._db.tx() as q:
             rows = q("SELECT id, user_id, kind, created, expires, revoked, label FROM user_sessions"
                      " WHERE user_id=? AND revoked IS NULL AND expires > ? ORDER BY created", (user_id, time.time()))

@@ -7,8 +7,8 @@ before any lookup, another province's id is "not found", one transaction per com
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
 from eoc.app import commands as c
@@ -21,11 +21,32 @@ from events.envelope import iso
 from events.reference import county
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from eoc.app.callers import CallerIndex
+    from eoc.app.writer import BatchWriter, Position
+    from events.catalogue import Point
+
+A = TypeVar("A")
 
 
 class WorkspaceCommands:
     callers: CallerIndex | None = None  # set by the bootstrap; None: no repeat-caller matching
+
+    if TYPE_CHECKING:  # the plumbing of CommandService, of which this class is a part
+        writer: BatchWriter
+
+        @staticmethod
+        def _may(claims: Claims, command: str) -> str: ...
+        def _ctx(self, claims: Claims, cmd: c.Command, occurred: datetime | None = None) -> Context: ...
+        def _get(self, cls: type[A], id_: UUID | str, what: str, province: str | None = None) -> A: ...
+        def _new_id(self, chosen: UUID | None) -> UUID: ...
+        def _save(self, *aggregates: Any) -> Position: ...
+        def _run(self, handler: Callable[[], dict[str, Any]]) -> dict[str, Any]: ...
+        def _team_command(self, name: str, team_id: UUID, cmd: c.Command, claims: Claims,
+                          act: Callable[[Team, Context], None]) -> dict[str, Any]: ...
+        def _centre_command(self, name: str, centre_id: UUID, cmd: c.Command, claims: Claims,
+                            act: Callable[[Centre, Context], dict[str, Any] | None]) -> dict[str, Any]: ...
 
     # ------------------------------------------------------------------ repeat callers
 
@@ -78,6 +99,7 @@ class WorkspaceCommands:
 
         def handler() -> dict[str, Any]:
             ctx = self._ctx(claims, cmd)
+            location: Point | dict[str, float] | None  # an incident's is a mapping: the payload validates it
             location, county = cmd.location, None
             if cmd.incident_id is not None:
                 incident = self._get(Incident, cmd.incident_id, "incident", province)

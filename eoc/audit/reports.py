@@ -23,7 +23,7 @@ own day and a report made later includes it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,7 +158,7 @@ class Report:
     drill_events: int = 0  # of which drills, left out
     daily: dict[str, dict[str, int]] = field(default_factory=dict)  # "<province>/<day>" -> counts
 
-    def check_figures(self, rows: dict[str, Any]) -> dict[str, Any]:
+    def check_figures(self, rows: Mapping[str, Any]) -> dict[str, Any]:
         """Compare with the key-figures board rows for the period's days (live rows and the
         period-figures rows of older days): per province, the sums must be equal."""
         on_board = {k: r for k, r in day_rows(rows).items() if self.period.contains_day(r["day"])}

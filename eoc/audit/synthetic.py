@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 from eoc.domain import Actor, Call, Centre, Context, Incident, Team
@@ -25,7 +25,7 @@ from events import catalogue as ev
 from events.envelope import iso
 from events.places import PROVINCES
 from events.sealing import seal
-from events.vocabulary import CallCategory, Priority, ReferralRoute, Role
+from events.vocabulary import CallCategory, Priority, ReferralRoute, Role, TeamStatus
 
 OTHER_ROUTES = [r for r in ReferralRoute if r is not ReferralRoute.LINE_123]
 
@@ -106,6 +106,7 @@ class SyntheticHistory:
             ctx = self._ctx(Role.PROVINCIAL_SUPERVISOR)
             for kind, capacity in (("residential_level_1", 12), ("residential_level_2", 4), ("safe_house", 3)):
                 centre_id = uuid4()
+                location: dict[str, float] | None
                 location, sealed = self._point(p), None
                 if kind == "safe_house" and self.keyring is not None:
                     location, sealed = None, seal(self.keyring.create(f"place:{centre_id}"), self._point(p))
@@ -236,7 +237,7 @@ class SyntheticHistory:
         elif str(team.status) == "at_centre":
             self._admit(p, ReferralRoute.MOBILE_TEAM, incident, team.on_drill)
             nxt = "available"
-        team.change_status(nxt, ctx, self._point(p) if self.rnd.random() < 0.5 else None)
+        team.change_status(cast(TeamStatus, nxt), ctx, self._point(p) if self.rnd.random() < 0.5 else None)  # a busy team's next status
         if nxt == "available":
             del p.engaged[team.id]
             incident.close(ev.IncidentClosed(outcome="resolved_on_scene", opened_at=incident.opened_at),

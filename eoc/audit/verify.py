@@ -93,7 +93,7 @@ class _Province:
         self.events = 0
         self.hash = GENESIS
         self.max_position = 0
-        self.recent: dict[int, tuple[str, str]] = {}  # position -> (id, chain), for redeliveries
+        self.recent: dict[int, tuple[str, str | None]] = {}  # position -> (id, chain), for redeliveries
         self.recent_order: deque[int] = deque()
         self.checkpoint_index = 0
         self.disordered = False
@@ -295,12 +295,12 @@ def diagnose(stream: list[StoredRecord]) -> list[Finding]:
     agg = ordered[0].aggregate_id
 
     # Deleted: version numbers missing from the stream.
-    present = {r.version for r in ordered} | unreadable_versions
+    present = {r.version for r in ordered if r.version is not None} | unreadable_versions
     top = max(present)
     missing = [v for v in range(1, top + 1) if v not in present]
     for first, last in _runs(missing):
-        after = next(r for r in ordered if r.version > last)
-        before = next((r for r in reversed(ordered) if r.version < first), None)
+        after = next(r for r in ordered if r.version is not None and r.version > last)
+        before = next((r for r in reversed(ordered) if r.version is not None and r.version < first), None)
         span = f"version {first}" if first == last else f"versions {first}..{last}"
         detail = (f"{span} of the stream {'is' if first == last else 'are'} missing, between "
                   + (_short(before) if before else "the start of the stream") + f" and {_short(after)}; "
@@ -333,7 +333,7 @@ def diagnose(stream: list[StoredRecord]) -> list[Finding]:
             findings.append(Finding("modified", "its content no longer matches its chain link, and the event "
                                     "after it still links to the original: it was changed after it was written",
                                     **_name(r)))
-        elif nxt_origin is not None and nxt_origin.previous is prev:
+        elif nxt is not None and nxt_origin is not None and nxt_origin.previous is prev:
             findings.append(Finding("inserted", f"nothing links to it, and the next event {_short(nxt)} "
                                     "links past it to the one before: it was added to the stream", **_name(r)))
         elif any(q.version == r.version for q in ordered if q is not r):

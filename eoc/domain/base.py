@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -99,7 +99,7 @@ class EOCAggregate(Aggregate):
         *,
         id: UUID | None = None,
         occurred_at: datetime | None = None,
-    ):
+    ) -> Self:
         id = id or uuid4()
         return cls._create(
             RecordedCreation,

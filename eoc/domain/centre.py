@@ -8,7 +8,7 @@ Drill clients (مانور) fill a separate, imaginary set of the same beds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from eoc.domain.base import Context, EOCAggregate, Recorded
 from eoc.domain.errors import (
@@ -90,7 +90,7 @@ class Centre(EOCAggregate):
 
     def holds(self) -> dict[str, dict[str, Any]]:
         """Places held for incoming clients (رزرو): hold id -> {"until", "drill"}."""
-        return self.__dict__.setdefault("_holds", {})
+        return cast(dict[str, dict[str, Any]], self.__dict__.setdefault("_holds", {}))
 
     def free_now(self, ctx: Context, except_hold: str | None = None) -> int:
         """Free places at this moment: held places that have not expired are not free."""

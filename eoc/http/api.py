@@ -68,6 +68,7 @@ def create_api(system: System) -> FastAPI:
     def claims(request: Request,
                creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
         where = request.client.host if request.client else "?"
+        assert system.limits is not None  # the bootstrap sets them beside the directory
         try:
             if creds is None:
                 raise Unauthorized("a bearer token is needed: sign in (/signin.html or /api/v1/auth/sign-in)")

@@ -10,6 +10,7 @@ shape, before the token is looked at.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException
@@ -29,7 +30,7 @@ class _TooLarge(HTTPException):
         super().__init__(413, f"a command is at most {limit} bytes")
 
 
-async def _answer(send: Send, status: int, code: str, reason: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def _answer(send: Send, status: int, code: str, reason: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps({"error": code, "reason": reason}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

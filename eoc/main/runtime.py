@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ async def serve_embedded(
     host: str,
     port: int,
     bridge_port: int,
-    background: Callable[[str], Awaitable[None]] | None = None,
+    background: Callable[[str], Coroutine[Any, Any, None]] | None = None,
     on_ready: Callable[[Addresses], None] | None = None,
     stop: asyncio.Event | None = None,
     bridge_options: dict[str, Any] | None = None,
@@ -67,7 +67,7 @@ async def serve_embedded(
             raise RuntimeError("the API stopped before it started")
         await asyncio.sleep(0.02)
     base = f"{'https' if tls else 'http'}://{host}:{port}"
-    tasks = [api_task, asyncio.create_task(_watch(Watchdog(system)), name="watchdog")]
+    tasks: list[asyncio.Task[Any]] = [api_task, asyncio.create_task(_watch(Watchdog(system)), name="watchdog")]
     if background is not None:
         tasks.append(asyncio.create_task(background(base), name="background"))
     if on_ready is not None:

