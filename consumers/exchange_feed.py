@@ -171,7 +171,7 @@ class ExchangePublisher:
             new_key = made[0] if made else None
             if old_key and old_key != new_key and old_key in self.published:
                 self._send(topic, old_key, None)  # closed, ended, or no longer exportable
-            if made:
+            if made and new_key is not None:
                 fingerprint = json.dumps(row, sort_keys=True, ensure_ascii=False)
                 if self.published.get(new_key) != fingerprint:
                     self._send(topic, new_key, made[1], fingerprint)

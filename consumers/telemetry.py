@@ -27,6 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -57,6 +58,8 @@ def kafka_down(bootstrap: str, timeout_s: float = 1.0) -> str | None:
 
 class TelemetryPublisher:
     """The ``telemetry`` callback of the cluster's CommandService."""
+
+    track: Any = None  # the cluster's position track (eoc/app/track.py), closed with the publisher
 
     def __init__(self, bootstrap: str, layout: Layout, producer: KafkaProducer | None = None, *,
                  buffer: int = 10_000, timeout_s: float = 5.0, retry_s: float = 1.0,

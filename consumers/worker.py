@@ -62,7 +62,7 @@ from consumers.kafka_codec import (
     relayed,
 )
 from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
-from events.envelope import iso, parse_iso
+from events.envelope import Envelope, iso, parse_iso
 from projections import Board, apply
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,11 @@ class BoardProcessor:
                 board = boards[partition] = Board(rows)
             # A poison event writes none of its rows: it becomes a dead-letter row on the
             # board (as in every runner) and a record on the dead-letter topic.
-            fresh = apply(board, envelope, lambda e, reason, message=message: dead.append(
-                (message, DeadLetter("invalid" if reason.startswith("InvalidPayload") else "fold_failed", reason))))
+            def dead_letter(e: Envelope, reason: str, message: Any = message) -> None:
+                kind = "invalid" if reason.startswith("InvalidPayload") else "fold_failed"
+                dead.append((message, DeadLetter(kind, reason)))
+
+            fresh = apply(board, envelope, dead_letter)
             if not fresh:
                 duplicates += 1
                 continue

@@ -406,7 +406,8 @@ def upcast(type_: str, version: int, payload: dict[str, Any]) -> tuple[int, dict
 
 def validate(type_: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Check a current-version payload against its schema; returns the normalised dict."""
-    return check(type_, payload).to_json()
+    normalised: dict[str, Any] = check(type_, payload).to_json()
+    return normalised
 
 
 def check(type_: str, payload: dict[str, Any]) -> Any:

@@ -201,7 +201,7 @@ def weekday_shares(dow: list[int] | None, phi: float = 1.0) -> np.ndarray:
     chi2 = float(np.sum((counts - total / 7) ** 2) / (total / 7)) / max(phi, 1.0)
     if float(special.gammaincc(3.0, chi2 / 2)) >= DOW_SIGNIFICANCE:  # chi-square, 6 degrees of freedom
         return np.full(7, 1 / 7)
-    return (counts + DOW_PRIOR) / (total + 7 * DOW_PRIOR)
+    return np.asarray((counts + DOW_PRIOR) / (total + 7 * DOW_PRIOR), dtype=float)
 
 
 def _judge(rows: list[dict[str, Any]], day: str, raised: dict[str, Any],

@@ -72,7 +72,7 @@ class EOCApplication(Application):
         """Save these events, in this order, in one transaction (``save`` orders them by
         aggregate); the aggregates they came from are cached as the library's save does.
         ``outcomes``: Idempotency-Key answers written in the same transaction (eoc/app/recorders.py)."""
-        processing = ProcessingEvent()
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events = list(events)
         processing.aggregates = dict(aggregates)
         if outcomes:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
+from pydantic.json_schema import JsonDict
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -39,7 +40,9 @@ _MAPPING: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Context
 
 def _f(default: Any, used_by: str, meaning: str, shown: str | None = None) -> Any:
     """A documented field: which processes read it and what it means (the README table)."""
-    extra = {"used_by": used_by} | ({"shown_default": shown} if shown is not None else {})
+    extra: JsonDict = {"used_by": used_by}
+    if shown is not None:
+        extra["shown_default"] = shown
     return Field(default, description=meaning, json_schema_extra=extra)
 
 

@@ -153,6 +153,8 @@ class KafkaSource:
     read from the beginning with kafka-python, without a consumer group (an auditor's read
     leaves no trace on the cluster and moves nobody's offsets)."""
 
+    track: Any = None  # the cluster's position track, when the auditor's CLI opens one
+
     name = "kafka"
 
     def __init__(self, bootstrap: str, topic: str, *, poll_timeout_s: float = 30.0,

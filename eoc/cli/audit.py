@@ -485,7 +485,7 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _checkpoint_table(settings: Settings) -> Any:
-    from eoc.main.bootstrap import checkpoint_table  # lazy: the CLI starts fast
+    from eoc.app.system import checkpoint_table  # lazy: the CLI starts fast
 
     return checkpoint_table(settings)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -134,7 +134,7 @@ def install(api: FastAPI, on_refused: Callable[[Request, Refused], None] | None 
     async def refused(request: Request, exc: Refused) -> JSONResponse:
         if on_refused is not None:
             on_refused(request, exc)
-        headers = ({"Retry-After": str(int(exc.details.get("retry_after", 1)) + 1)}
+        headers = ({"Retry-After": str(int(cast(float, exc.details.get("retry_after", 1))) + 1)}
                    if exc.kind in ("too_many", "unavailable") else None)
         return JSONResponse(exc.to_dict(), status_code=STATUS[exc.kind], headers=headers)
 

@@ -44,8 +44,9 @@ def report_for(system: System, who: Claims, period: str | None, first: str | Non
         raise InvalidCommand(str(exc)) from None
     source = StoreSource(system.app)
     report, check = report_with_check(source.envelopes(), span, source.describe(), province=province)
-    if getattr(system, "access_log", None) is not None:  # every export leaves a trace for the auditors
-        system.access_log.record(user=who.sub, role=str(who.role), province=who.province, action="export",
+    log = getattr(system, "access_log", None)
+    if log is not None:  # every export leaves a trace for the auditors
+        log.record(user=who.sub, role=str(who.role), province=who.province, action="export",
                                  channel="export", subject="reports", period=period or "", report_province=province or "")
     return report_document(report, check)
 
