@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 
+from eoc.app.config import Settings
 from eoc.http.api import create_api
 from eoc.main.bootstrap import build
-from eoc.app.config import Settings
 from eoc.simulator import SimClock, simulate
 from eoc.simulator.nation import calls_per_day
 from events.places import PROVINCES

@@ -26,7 +26,7 @@ import argparse
 import json
 import time
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 

@@ -96,8 +96,8 @@ def bridge_sink(system: Any) -> Any:
 
 
 async def run_bridge(args: argparse.Namespace, clients: ClientProcess) -> dict[str, Any]:
-    from eoc.main.bootstrap import build
     from eoc.app.config import Settings
+    from eoc.main.bootstrap import build
     from ui_bridge.server import start_embedded_bridge
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,8 +24,8 @@ from .procs import self_rss_mb
 
 
 async def probe(events: int, step: int, data: Path) -> None:
-    from eoc.main.bootstrap import build
     from eoc.app.config import Settings
+    from eoc.main.bootstrap import build
     from ui_bridge.server import start_embedded_bridge
 
     from .history import BoundedHistory

@@ -51,10 +51,10 @@ def services_env() -> dict[str, str]:
 
 
 def make_stream(events: int, seed: int) -> list[dict[str, Any]]:
-    from eoc.audit.synthetic import SyntheticHistory
-    from eoc.domain import to_envelope
     from eoc.app.keyring import SQLiteKeyring
     from eoc.app.service import EOCApplication
+    from eoc.audit.synthetic import SyntheticHistory
+    from eoc.domain import to_envelope
 
     app = EOCApplication(env={})
     SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
@@ -86,8 +86,8 @@ def publish(bootstrap: str, topic: str, values: list[dict[str, Any]]) -> float:
 
 
 def run_replay(bootstrap: str, topic: str) -> dict[str, Any]:
-    from eoc.audit.sources import KafkaSource
     from consumers.replay import replay
+    from eoc.audit.sources import KafkaSource
 
     t0 = time.perf_counter()
     result = replay(KafkaSource(bootstrap, topic))

@@ -85,8 +85,8 @@ def _q(values: list[float], q: float) -> float:
 
 class Served:
     def __init__(self, data_dir: Path) -> None:
-        from eoc.main.bootstrap import build
         from eoc.app.config import Settings
+        from eoc.main.bootstrap import build
         from eoc.main.runtime import serve_embedded
         from ui_bridge.loop_thread import LoopThread
 

@@ -78,8 +78,8 @@ def store(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
     """Build systems on the parametrised store; all are closed after the test."""
-    from eoc.main.bootstrap import build
     from eoc.app.config import Settings
+    from eoc.main.bootstrap import build
 
     built = []
     dsn = request.getfixturevalue("fresh_pg_dsn") if store == "postgres" else None

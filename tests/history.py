@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from uuid import UUID
 
 from eoc.app import commands as c
 from eoc.app.auth import Claims
 from eoc.domain import to_envelope
 from eoc.domain.errors import Refused
-from uuid import UUID
-
 from events.vocabulary import TEAM_TRANSITIONS, CallCategory, Priority, ReferralRoute, Role, TeamStatus
 
 PROVINCES = {"QZV": ("Qazvin", 36.27, 50.00), "ALB": ("Karaj", 35.84, 50.94)}

@@ -15,9 +15,9 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from eoc.app.config import Settings
 from eoc.http.api import create_api
 from eoc.main.bootstrap import build
-from eoc.app.config import Settings
 
 _DATA = Path(tempfile.mkdtemp(prefix="eoc-contract-"))
 # The abuse limits are off here (their 429 is documented and tested in test_identity): the

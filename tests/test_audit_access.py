@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from eoc.audit.sources import StoreSource
 from consumers.replay import replay
 from eoc.audit.erasure import readable, sealed_values
+from eoc.audit.sources import StoreSource
 from eoc.audit.verify import verify
 from eoc.cli import main
 
@@ -100,10 +100,10 @@ def test_erasing_a_person_keeps_the_chain_and_the_boards(make_system: Any, monke
 
 def test_the_running_system_signs_checkpoints_that_verify(make_system):
     """The embedded system keeps signed checkpoints as its log grows; a clean store verifies."""
-    from eoc.audit.sources import StoreSource
-    from eoc.audit.checkpoints import load_public_key
-    from eoc.audit.verify import verify
     from eoc.app.system import checkpoint_table
+    from eoc.audit.checkpoints import load_public_key
+    from eoc.audit.sources import StoreSource
+    from eoc.audit.verify import verify
 
     from .conftest import Api
     from .scenario import centre, classified_call

@@ -8,8 +8,20 @@ from datetime import UTC, date, datetime, timedelta
 import jdatetime
 import pytest
 
-from events.jalali import (IRST, BadMoment, describe, format_jalali, format_long, is_leap, month_length,
-                           parse_moment, parse_period, period_of, to_gregorian, to_jalali)
+from events.jalali import (
+    IRST,
+    BadMoment,
+    describe,
+    format_jalali,
+    format_long,
+    is_leap,
+    month_length,
+    parse_moment,
+    parse_period,
+    period_of,
+    to_gregorian,
+    to_jalali,
+)
 
 
 def _agrees(day: date) -> None:

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from eoc.audit.sources import KafkaSource, StoreSource
 from consumers.follower import Follower
 from consumers.replay import replay
-from eoc.audit.diff import diff_rows, without_telemetry
-from eoc.audit.synthetic import SyntheticHistory
-from eoc.cli import main
 from eoc.app.keyring import SQLiteKeyring
 from eoc.app.service import EOCApplication
+from eoc.audit.diff import diff_rows, without_telemetry
+from eoc.audit.sources import KafkaSource, StoreSource
+from eoc.audit.synthetic import SyntheticHistory
+from eoc.cli import main
 from events.envelope import Envelope, iso
 from events.jalali import format_jalali, parse_moment
 from projections import fold

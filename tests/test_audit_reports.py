@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from eoc.audit.sources import StoreSource
 from consumers.follower import Follower
-from eoc.audit.reports import COUNTS, UNCLASSIFIED, ReportFold, build_report
-from eoc.audit.synthetic import SyntheticHistory
-from eoc.cli import main
 from eoc.app.keyring import SQLiteKeyring
 from eoc.app.service import EOCApplication
+from eoc.audit.reports import COUNTS, UNCLASSIFIED, ReportFold, build_report
+from eoc.audit.sources import StoreSource
+from eoc.audit.synthetic import SyntheticHistory
+from eoc.cli import main
 from events.envelope import Envelope
 from events.jalali import parse_period
 

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
+from eoc.audit.checkpoints import CheckpointPublisher, SQLiteCheckpointLog, load_or_create_key
 from eoc.audit.sources import KafkaSource, StoreSource
-from eoc.audit.checkpoints import (CheckpointPublisher, SQLiteCheckpointLog, load_or_create_key)
 from eoc.audit.synthetic import SyntheticHistory
 from eoc.audit.verify import verify
 from eoc.cli import main
 from events.chain import GENESIS, link
 
 from .test_audit_helpers import RawStore, kafka_topic, longest_stream, publish, stored_dicts, with_history  # noqa: F401
-
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from eoc.main.bootstrap import build
-from eoc.cli import main
 from eoc.app.config import Settings
+from eoc.cli import main
+from eoc.main.bootstrap import build
 from eoc.simulator import SimClock, simulate
 
 from .test_simulator import MORNING, served

@@ -32,6 +32,7 @@ from eoc.domain import to_envelope
 from eoc.domain.errors import Refused
 from events.places import PROVINCES
 from events.vocabulary import (
+    TEAM_TRANSITIONS,
     CallCategory,
     CentreKind,
     DischargeReason,
@@ -39,7 +40,6 @@ from events.vocabulary import (
     Priority,
     ReferralRoute,
     Role,
-    TEAM_TRANSITIONS,
     TeamStatus,
 )
 from projections import fold
@@ -500,8 +500,8 @@ def clock():
 def embedded(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
     """The embedded system on the cluster's PostgreSQL database: its command service writes
     the history, its follower folds it in-process."""
-    from eoc.main.bootstrap import build
     from eoc.app.config import Settings
+    from eoc.main.bootstrap import build
 
     settings = Settings.from_env({}, store="postgres", pg_dsn=fresh_pg_dsn, data_dir=tmp_path / "embedded",
                                  token_secret=b"test-key-3f9a1c7e5b2d8046aa17c93e51")
@@ -513,8 +513,8 @@ def embedded(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
 @pytest.fixture
 def writer(fresh_pg_dsn: str, tmp_path: Path, clock: Any):
     """A command service on the cluster's PostgreSQL database, with no follower of its own."""
-    from eoc.main.bootstrap import build
     from eoc.app.config import Settings
+    from eoc.main.bootstrap import build
 
     settings = Settings.from_env({}, store="postgres", pg_dsn=fresh_pg_dsn, data_dir=tmp_path / "writer",
                                  token_secret=b"test-key-3f9a1c7e5b2d8046aa17c93e51")

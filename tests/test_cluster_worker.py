@@ -65,8 +65,8 @@ def test_one_history_gives_identical_boards_embedded_and_through_relay_and_faust
     # And both are right: without the telemetry, the boards are a replay of the log; with the
     # position track, they are a replay of the log and the track, positions included.
     assert _without_positions(expected) == _without_positions(replay(embedded.app))
-    from eoc.audit.sources import StoreSource
     from consumers.replay import replay as audit_replay
+    from eoc.audit.sources import StoreSource
 
     assert audit_replay(StoreSource(embedded.app, track=embedded.follower.track)).rows == expected
 

@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from eoc.http.api import create_api
-from eoc.audit.late import list_late_entries
-from eoc.main.bootstrap import System, build
-from eoc.cli.demo import day_start
 from eoc.app.config import Settings
+from eoc.audit.late import list_late_entries
+from eoc.cli.demo import day_start
 from eoc.domain import to_envelope
+from eoc.http.api import create_api
+from eoc.main.bootstrap import System, build
 from eoc.simulator import Scenario, SimClock, SimStats, expand, expected_ratios, profile_for, simulate
 from eoc.simulator.nation import CENSUS_2016, calls_per_day
 from events.places import PROVINCES, in_iran

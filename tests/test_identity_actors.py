@@ -4,15 +4,12 @@ account with a role of its own; no event names a shared or made-up identity."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import pytest
 
-from eoc.audit.sources import StoreSource
 from eoc.app.auth import Claims, authorize
-from eoc.domain.errors import Forbidden, InvalidCommand
 from eoc.app.watchdog import ACCOUNT, Watchdog
+from eoc.audit.sources import StoreSource
+from eoc.domain.errors import Forbidden, InvalidCommand
 from events.policy import COMMANDS, POLICY, SERVICE_ROLES, roles_for
 from events.vocabulary import Role
 

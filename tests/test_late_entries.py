@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,8 +14,8 @@ from events.envelope import iso
 from projections import fold
 
 from .conftest import Api, FakeClock
-from .test_audit_tamper import _env
 from .scenario import IN_QAZVIN, QZV
+from .test_audit_tamper import _env
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 EARLY = NOW - timedelta(hours=6)  # the network was down from noon; everything is entered at 18:00

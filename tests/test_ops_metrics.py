@@ -176,8 +176,8 @@ def test_ops_telemetry_waits_for_kafka_within_a_bound_and_goes_out_when_it_is_ba
 
     from consumers.telemetry import Backpressure, TelemetryPublisher
     from consumers.topics import Layout
-    from tests.test_cluster_support import wait_until
     from tests.served import free_port
+    from tests.test_cluster_support import wait_until
 
     port = free_port()
     producers: list[_FakeProducer] = []

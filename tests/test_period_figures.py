@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eoc.audit.sources import StoreSource
-from eoc.audit.reports import COUNTS, build_report
+from eoc.audit.reports import build_report
 from eoc.cli import main
 from events.envelope import Envelope, iso
 from events.jalali import Period, period_of
@@ -23,7 +22,7 @@ from projections.clock import local_day_hour
 from projections.period_figures import day_rows
 
 from .conftest import Api, FakeClock
-from .scenario import IN_QAZVIN, QZV
+from .scenario import QZV
 from .test_audit_tamper import _env
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

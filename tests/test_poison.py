@@ -14,14 +14,22 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consumers.replay import replay
+from eoc.audit.sources import StoreSource
 from events.envelope import Envelope
 from projections import Board, apply, fold
 from projections.visibility import visible_rows
 from tests.history import History, logged_envelopes
-from eoc.audit.sources import StoreSource
-from consumers.replay import replay
-from tests.poison import (ALL, HOSTILE_TEXT, POISON_TYPES, POISONS, SCHEMA_BREAKING, call_in_year_999,
-                          team_with_hostile_name, undecodable_row)
+from tests.poison import (
+    ALL,
+    HOSTILE_TEXT,
+    POISON_TYPES,
+    POISONS,
+    SCHEMA_BREAKING,
+    call_in_year_999,
+    team_with_hostile_name,
+    undecodable_row,
+)
 
 
 def _envelope(type_: str, payload: dict, *, occurred_at: str, position: int) -> Envelope:
@@ -103,8 +111,8 @@ STEPS = st.tuples(st.lists(STEP, min_size=4, max_size=39), st.integers(0, 39),
 @given(steps=STEPS)
 def test_hostile_histories_give_equal_boards_in_the_follower_and_replay(tmp_path_factory, steps):
     """On the embedded store, one fresh system per example (closed after it)."""
-    from eoc.main.bootstrap import build
     from eoc.app.config import Settings
+    from eoc.main.bootstrap import build
     from tests.conftest import FakeClock
 
     clock = FakeClock(datetime.now(UTC) - timedelta(days=2))

@@ -11,7 +11,7 @@ import pytest
 
 from eoc.app.auth import Claims, authorize
 from eoc.domain.errors import Forbidden
-from events.policy import COMMANDS, POLICY, TEAM_COMMANDS, CENTRE_COMMANDS, readme_section
+from events.policy import CENTRE_COMMANDS, COMMANDS, POLICY, TEAM_COMMANDS, readme_section
 from events.vocabulary import Role
 
 from . import scenario

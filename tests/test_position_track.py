@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from eoc.audit.sources import StoreSource
 from consumers.replay import replay
 from eoc.app.track import THIN_S
+from eoc.audit.sources import StoreSource
 from eoc.cli import main
 from events.envelope import canonical_json, iso
 from projections.visibility import visible_rows

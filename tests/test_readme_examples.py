@@ -73,8 +73,8 @@ def test_readme_examples_are_all_tagged() -> None:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Any, str, Path]]:
-    from eoc.main.bootstrap import build
     from eoc.app.config import Settings
+    from eoc.main.bootstrap import build
 
     data = tmp_path / "data"
     # As `eoc demo` builds it: the token secret is the data directory's, shared with `eoc token`.

@@ -9,8 +9,8 @@ import threading
 import time
 from typing import Any
 
-from eoc.audit.sources import StoreSource
 from consumers.replay import replay
+from eoc.audit.sources import StoreSource
 from eoc.cli import main
 from events.envelope import canonical_json
 from projections.visibility import visible_rows

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from eventsourcing.domain import Aggregate
 
-from eoc.cli.board import default_url
-from eoc.main.cluster import ClusterSettings
 from eoc.app.config import Settings
 from eoc.app.service import EOCApplication
 from eoc.app.settings import ConfigurationError, EnvSettings, default_data_dir, readme_with_table
+from eoc.cli.board import default_url
+from eoc.main.cluster import ClusterSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = b"settings-test-9f3c1a7e5b2d8064ee19ab37c5d2f0a1"

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pyotp
-from playwright.sync_api import Error as PlaywrightError
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from .test_dashboard_browser import QAZVIN, QZV, browser, clock, embedded, page, store  # noqa: F401 (fixtures)
 

@@ -23,10 +23,10 @@ import httpx
 import pytest
 import uvicorn
 
-from eoc.http.api import create_api
-from eoc.main.bootstrap import System, build
 from eoc.app.config import Settings
 from eoc.cli.demo import newest_fact
+from eoc.http.api import create_api
+from eoc.main.bootstrap import System, build
 from eoc.simulator import PROFILES, SimClock, SimStats, profile_for, simulate
 from eoc.simulator.casework import CALL_CATEGORIES, classify, escalation_probability
 from eoc.simulator.client import CommandClient, Who

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from events.places import PROVINCES
 from ui_bridge.server import STATIC
 

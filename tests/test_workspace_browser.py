@@ -5,7 +5,6 @@ work before the shift). "Within a second" is Playwright waiting with a 1,000 ms 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

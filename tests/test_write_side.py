@@ -45,8 +45,8 @@ def test_a_transfer_is_one_transaction_out_of_one_place_into_another(api):
 
 
 def test_holding_period_ends_15_to_20_days_later_and_becomes_a_due_transfer(make_system):
-    from projections.views import summary
     from events.envelope import iso
+    from projections.views import summary
 
     clock = FakeClock()
     system = make_system(clock=clock)
@@ -81,8 +81,9 @@ def test_personal_details_are_sealed_with_the_subjects_own_key(api):
     received = _log(api)[-1][1]
     assert "Zahra" not in str(received.payload) and "0912" not in str(received.payload)
     assert received.payload["caller"] == answer["caller_id"]
-    from events.sealing import Unreadable, unseal
     import pytest
+
+    from events.sealing import Unreadable, unseal
 
     key = api.system.keyring.get(answer["caller_id"])
     assert unseal(key, received.payload["caller_sealed"])["name"] == "Zahra"

@@ -76,9 +76,9 @@ def _env() -> dict[str, str]:
 
 async def run_cluster(ctx: Context) -> None:
     from consumers.telemetry import TelemetryPublisher
-    from eoc.main.cluster import ClusterSettings
     from eoc.app.config import Settings
     from eoc.app.service import EOCApplication
+    from eoc.main.cluster import ClusterSettings
 
     from ..history import BoundedHistory
 

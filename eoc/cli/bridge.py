@@ -30,13 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError  # lazy: the CLI starts fast
-    from ui_bridge.kafka_feed import KafkaBoardFeed  # lazy: the CLI starts fast
-    from ui_bridge.server import start_bridge  # lazy: the CLI starts fast
 
     from eoc.main.cluster import (  # lazy: the CLI starts fast
         ClusterSettings,
         configure_logging,
     )  # lazy: the CLI starts fast
+    from ui_bridge.kafka_feed import KafkaBoardFeed  # lazy: the CLI starts fast
+    from ui_bridge.server import start_bridge  # lazy: the CLI starts fast
 
     cluster = ClusterSettings.from_env()
     configure_logging(cluster.log_level, cluster.log_format)

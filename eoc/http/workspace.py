@@ -192,7 +192,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
     def recommendation(incident_id: UUID, who: Who) -> dict[str, Any]:
         """Teams ranked for this incident (distance, availability, shift, skills, exclusions),
         each with its reasons; the danger flags in force there."""
-        if not (who.role in ("dispatcher", "provincial_supervisor")):
+        if who.role not in ("dispatcher", "provincial_supervisor"):
             raise Forbidden("only dispatchers and supervisors send teams", role=str(who.role))
         return recommend(rows_for(who), str(incident_id), now())
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from ui_bridge.server import mount_dashboard, start_embedded_bridge
 
 from eoc.app.metrics import watch_hub
 from eoc.app.system import System
 from eoc.app.watchdog import Watchdog
 from eoc.http.api import create_api
+from ui_bridge.server import mount_dashboard, start_embedded_bridge
 
 log = logging.getLogger(__name__)
 
