@@ -166,7 +166,11 @@ def test_eoc_bridge_runs_standalone_against_kafka(kafka_bootstrap, topic, produc
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "eoc bridge did not start listening"
                 time.sleep(0.1)
-        assert page.status_code == 200 and "app.js" in page.text
+        # A page needs a session, signed in at the API: the standalone bridge sends the browser
+        # there (the API's port on this host, EOC_PORT), and serves the page's scripts itself.
+        assert page.status_code == 302 and page.headers["location"] == "http://127.0.0.1:8123/"
+        script = httpx.get(f"http://127.0.0.1:{port}/app.js", timeout=5)
+        assert script.status_code == 200 and "WebSocket" in script.text
         dash = Dashboard(SimpleNamespace(port=port), SIGNER.issue("dispatcher", "QZV"))
         assert dash.frame()["rows"]["team/a"]["name"] == "QZV-A"
         produce(topic, "team/a", team_row("a", "QZV", "en_route", "QZV-A"))

@@ -36,7 +36,7 @@ STALE_TARGET_MS = 1000.0
 CONNECTIONS = 64
 
 
-async def register_teams(system: System, count: int) -> list[tuple[str, str, str]]:
+async def register_teams(system: System, count: int, start: int = 0) -> list[tuple[str, str, str]]:
     """``count`` teams over the 31 provinces; (team id, province, token)."""
     codes = list(PROVINCES)
     tokens = {c: system.signer.issue("provincial_supervisor", c, sub=f"bench-{c}") for c in codes}
@@ -46,7 +46,7 @@ async def register_teams(system: System, count: int) -> list[tuple[str, str, str
             code = codes[i % len(codes)]
             place = PROVINCES[code]
             status, answer = await pool.post("/api/v1/teams", {
-                "province": code, "county": place.capital, "name": f"{code}-T{i}",
+                "province": code, "county": place.capital, "name": f"{code}-T{start + i}",
                 "home": {"lat": place.lat, "lon": place.lon}}, tokens[code])
             if status >= 300:
                 raise RuntimeError(f"registering a team was refused: {status} {answer}")
@@ -59,8 +59,14 @@ async def register_teams(system: System, count: int) -> list[tuple[str, str, str
 
 async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str, int],
                   body_for: Any, rate: float, seconds: float, warmup_s: float,
-                  profile: tuple[Path, str] | None = None) -> dict[str, Any]:
-    """Position reports at ``rate`` a second; the map's staleness and the CPU."""
+                  profile: tuple[Path, str] | None = None, warm_body: Any = None) -> dict[str, Any]:
+    """Position reports at ``rate`` a second; the map's staleness and the CPU.
+
+    The system keeps at most one report per team per 30 s (the bounded position track,
+    eoc/app/track.py): the others are answered ``"kept": false`` and never reach the map. So the
+    warm-up runs on teams of its own (``warm_body``), and the window's teams have reported
+    nothing before it: each one's first report of the window is kept and its staleness measured,
+    as a dispatcher sees a team appear or move on the map."""
     watcher = await BoardWatcher().connect(bridge_port, watch_token)
     pool = await Pool("127.0.0.1", port, CONNECTIONS).open()
     try:
@@ -69,7 +75,13 @@ async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str,
             status, _ = await pool.request("POST", path, body, headers)
             return status
 
-        await paced(send, rate, warmup_s, max_in_flight=4 * CONNECTIONS)
+        async def warm(due: float) -> int:
+            path, body, headers = (warm_body or body_for)(due)
+            status, _ = await pool.request("POST", path, body, headers)
+            return status
+
+        await paced(warm, rate, warmup_s, max_in_flight=4 * CONNECTIONS)
+        await asyncio.sleep(0.3)  # the warm-up's last reports reach the map before the window
         stale: list[float] = []
         watcher.staleness_ms = stale
         spy = Sampler(pids, seconds, *profile) if profile else None
@@ -125,19 +137,22 @@ def _floor_body(teams: list[tuple[str, str, str]]) -> Any:
 async def measure(ctx: Context, system: System, scenario: str, key: str) -> None:
     sizes = ctx.sizes
     t0 = time.perf_counter()
-    teams = await register_teams(system, sizes.telemetry_teams)
+    windows = {per_team: await register_teams(system, sizes.telemetry_teams, start=k * sizes.telemetry_teams)
+               for k, per_team in enumerate((1, 10))}
     registered_s = time.perf_counter() - t0
+    warmers = await register_teams(system, min(50, sizes.telemetry_teams), start=2 * sizes.telemetry_teams)
     await asyncio.sleep(0.5)
     floor = await ctx.floor()
-    out: dict[str, Any] = {"teams": len(teams), "register_s": registered_s}
-    for per_team in (1, 10):
+    out: dict[str, Any] = {"teams": sizes.telemetry_teams, "register_s": registered_s}
+    for per_team, teams in windows.items():
         rate = per_team * len(teams)
         profile = (ctx.profile_dir, f"{system.mode}-telemetry-{per_team}") if ctx.profile_dir else None
         mine = await reports(system.api_port, system.bridge_port, system.national_token(), system.pids(),
-                             _system_body(teams), rate, sizes.telemetry_s, sizes.warmup_s, profile)
+                             _system_body(teams), rate, sizes.telemetry_s, sizes.warmup_s, profile,
+                             warm_body=_system_body(warmers))
         system.check()
         bare = await reports(floor.api_port, floor.bridge_port, "bench", floor.pids(), _floor_body(teams), rate,
-                             sizes.telemetry_s, sizes.warmup_s)
+                             sizes.telemetry_s, sizes.warmup_s, warm_body=_floor_body(warmers))
         out[f"{per_team}_per_s"] = {"system": mine, "floor": bare}
         label = f"{len(teams):,} teams x {per_team}/s"
         ten = per_team == 10
