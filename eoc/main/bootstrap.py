@@ -75,9 +75,11 @@ class CountedTelemetry:
         self.apply = apply
         self.published = 0
 
-    def __call__(self, envelope: Any) -> None:
-        self.apply(envelope)
+    def __call__(self, envelope: Any) -> Any:
+        """Onto the boards; the envelope as kept in the position track (with its place)."""
+        kept = self.apply(envelope)
         self.published += 1
+        return kept
 
 
 def store_check(app: EOCApplication) -> Callable[[], str | None]:
