@@ -70,6 +70,7 @@ class Embedded:
     """The embedded system served by ``serve_embedded`` on a loop thread, driven over HTTP."""
 
     def __init__(self, system: Any, monkeypatch: pytest.MonkeyPatch, bridge_options: dict[str, Any] | None = None) -> None:
+        import eoc.main.runtime as runtime
         import ui_bridge.server as bridge_server
         from eoc.main.runtime import serve_embedded
 
@@ -84,8 +85,9 @@ class Embedded:
             self.bridges.append(handle)
             return handle
 
-        # serve_embedded imports the bridge at call time: the test keeps the handle to restart it.
-        monkeypatch.setattr(bridge_server, "start_embedded_bridge", recording)
+        # The test keeps the bridge's handle to restart it: serve_embedded calls the bridge by the
+        # name its module imported.
+        monkeypatch.setattr(runtime, "start_embedded_bridge", recording)
         ready = threading.Event()
         self.stop_event = self.loop.run(_make_event())
         self.served = self.loop.spawn(lambda: serve_embedded(
