@@ -44,7 +44,7 @@ def main() -> None:
             stop = asyncio.Event()
             transport = httpx.ASGITransport(app=create_api(system))
             volume = {c: args.volume for c in PROVINCES}
-            task = asyncio.create_task(simulate("http://demo", system.signer, provinces=("all",), speed=args.speed,
+            task = asyncio.create_task(simulate("http://demo", system.signin, provinces=("all",), speed=args.speed,
                                                 seed=1403, clock=clock, stop=stop, transport=transport, volume=volume))
             t0 = time.monotonic()
             rates = []
