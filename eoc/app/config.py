@@ -57,6 +57,7 @@ class Settings:
     api_url: str = ""
     # The bridge's port as the API's pages are told it (EOC_BRIDGE_PORT; default: API port + 1).
     bridge_port: int | None = None
+    fault_kill_before_answer: str = ""  # tests only (EOC_FAULT_KILL_BEFORE_ANSWER, eoc/app/idempotency.py)
     # Pages allowed to open the bridge's websocket (besides the API's own address).
     allowed_origins: tuple[str, ...] = ()
     rate_limit_scale: float = 1.0  # multiplies every abuse limit; 0 turns them off (benchmarks)
@@ -82,7 +83,8 @@ class Settings:
             "store": e.store, "data_dir": e.resolved_data_dir(), "host": e.host, "port": e.port,
             "kafka_bootstrap": e.kafka_bootstrap, "aggregate_cache": e.aggregate_cache,
             "single_writer": e.single_writer, "audit_key": e.audit_key, "topic_prefix": e.topic_prefix,
-            "map_tiles": e.map_tiles, "api_url": e.api_url, "late_entry_window": timedelta(hours=e.late_entry_window_hours),
+            "map_tiles": e.map_tiles, "api_url": e.api_url, "bridge_port": e.bridge_port,
+            "fault_kill_before_answer": e.fault_kill_before_answer, "late_entry_window": timedelta(hours=e.late_entry_window_hours),
             "keyring_path": e.keyring_path, "users_dsn": e.users_dsn or None, "tls_cert": e.tls_cert,
             "tls_key": e.tls_key, "allowed_origins": e.allowed_origins, "rate_limit_scale": e.rate_limit_scale,
             "ws_max_unauthenticated": e.ws_max_unauthenticated, "ws_max_per_user": e.ws_max_per_user,

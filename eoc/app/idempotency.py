@@ -231,10 +231,11 @@ class Idempotent:
     """ASGI middleware for the command API: POSTs under /api/ with an Idempotency-Key."""
 
     def __init__(self, app: ASGIApp, *, keys: Callable[[], KeyStore | None],
-                 verify: Callable[[str], Claims]) -> None:
+                 verify: Callable[[str], Claims], fault_kill_before_answer: str = "") -> None:
         self.app = app
         self.keys = keys
         self.verify = verify
+        self.fault = fault_kill_before_answer  # EOC_FAULT_KILL_BEFORE_ANSWER, tests only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST" or not scope["path"].startswith("/api/"):
@@ -319,7 +320,7 @@ class Idempotent:
             store.release(principal, key)
             return
         answer = b"".join(chunks)
-        fault = os.environ.get(FAULT_KILL_BEFORE_ANSWER)
+        fault = self.fault
         if fault and committed is None and start["status"] < 500 and re.search(fault, scope["path"]):
             os.kill(os.getpid(), signal.SIGKILL)  # tests only: die between the commit and the answer
         if start["status"] < 500:

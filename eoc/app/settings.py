@@ -114,6 +114,10 @@ class EnvSettings(BaseSettings):
     map_tiles: str = _f("", "api, bridge, demo",
                         "a tile server's URL template (`https://tiles.example.ir/{z}/{x}/{y}.png`) drawn under "
                         "the dashboard's shipped layers; empty: shipped layers only")
+    bridge_port: int | None = _f(None, "api, demo", "the bridge's port as the API's pages are told it",
+                                 shown="the API's port + 1")
+    fault_kill_before_answer: str = _f("", "api, demo", "tests only: a path pattern at which the API kills "
+                                       "itself between a command's commit and its answer (eoc/app/idempotency.py)")
     api_url: str = _f("", "bridge", "where the standalone bridge sends people to sign in "
                       "(e.g. `https://eoc.example.ir/`)", shown="the API's port on the bridge's host")
     late_entry_window_hours: float = _f(24.0, "api, demo",

@@ -59,7 +59,8 @@ def create_api(system: System) -> FastAPI:
     )
     mount_docs(api)
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
-    api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify)
+    api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify,
+                       fault_kill_before_answer=system.settings.fault_kill_before_answer)
     api.add_middleware(Limits)
     if system.metrics is not None:  # added last of all: counts what the limits refuse too
         install_metrics(api, system.metrics)
