@@ -341,8 +341,8 @@ def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
     codes = {c.code for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.Refused)}
     codes |= set(FRAMEWORK_CODES.values())
     # The codes answered by the HTTP layers below the domain (limits, idempotency, errors).
-    root = Path(errors.__file__).parent
-    for path in root.glob("*.py"):
+    root = Path(errors.__file__).parent.parent  # eoc/: the application's and the HTTP edge's modules
+    for path in [*root.glob("app/*.py"), *root.glob("http/*.py")]:
         codes |= set(re.findall(r'(?:_answer\(send, |_refuse\(|error\()\d{3}, "([a-z_]+)"', path.read_text()))
     assert {"over_capacity", "idempotency_key_reused", "body_too_large", "malformed_json"} <= codes
     missing = codes - _catalogue()
@@ -648,7 +648,7 @@ def test_wall_page_and_terminal_speak_one_persian_vocabulary():
     for key, fa in BOARD_TERMS.items():  # panel titles and alerts, as `eoc board` shows them
         assert page.get(key) == fa, (key, page.get(key), fa)
     # Every refusal the API can give has Persian words on the page.
-    from eoc.app import errors
+    from eoc.domain import errors
 
     codes = {cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.Refused)}
     assert codes <= set(page), codes - set(page)

@@ -178,6 +178,7 @@ window.EOC = window.EOC || {};
     idempotency_key_reused: ["این شناسه درخواست پیش‌تر برای درخواست دیگری به کار رفته است", "That request key was already used for another request"],
     idempotency_in_progress: ["همین درخواست هنوز در حال انجام است", "The same request is still being carried out"],
     internal_error: ["خطای سامانه؛ چیزی ثبت نشد، دوباره تلاش کنید", "A fault in the system; nothing was stored, try again"],
+    dependency_unavailable: ["بخشی از سامانه (مانند کافکا) در دسترس نیست؛ کمی بعد دوباره تلاش کنید", "A part of the system (such as Kafka) is out of reach; try again shortly"],
     "no token": ["توکنی فرستاده نشد: نشانی را با ‎#token=…‎ باز کنید", "No token sent: open the address with #token=…"],
     "malformed token": ["توکن نامعتبر است", "The token is malformed"],
     "bad token signature": ["امضای توکن درست نیست", "The token's signature is wrong"],
