@@ -59,6 +59,8 @@ def test_replay_as_a_role_unseals_exactly_what_its_live_board_shows(api: Api, mo
                            ("national_eoc", "IR"), ("dispatcher", "QZV"), ("provincial_supervisor", "ALB")):
         live = api.http.get("/api/v1/boards", headers=api.token(role, province)).json()["rows"]
         before = _last_seq(system)
+        # Run by someone of that role (their token): the replay is exactly their live board.
+        monkeypatch.setenv("EOC_TOKEN", system.signer.issue(role, province, sub=f"replay-{role}"))
         rows = _replayed(tmp_path, "--as", role, "--province", province)
         assert canonical_json(rows) == canonical_json(live), (role, province)
         safe = rows.get(f"centre/{places['safe']}")
@@ -72,6 +74,11 @@ def test_replay_as_a_role_unseals_exactly_what_its_live_board_shows(api: Api, mo
             assert safe is None or safe["location"] is None  # counts (nation) or a sealed row
             assert not [e for e in reads if e.action == "read_secret_place"]
         assert "sealed_location" not in json.dumps(rows)  # never a sealed blob, whoever replays
+    # Run by an auditor (no token): --as a supervisor never exceeds the auditor's own rights.
+    monkeypatch.delenv("EOC_TOKEN")
+    rows = _replayed(tmp_path, "--as", "provincial_supervisor", "--province", "QZV")
+    safe = rows.get(f"centre/{places['safe']}")
+    assert safe is None or safe["location"] is None
 
 
 def test_diff_with_a_supervisors_token_equals_its_live_board(api: Api, monkeypatch: pytest.MonkeyPatch,

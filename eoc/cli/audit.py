@@ -150,6 +150,29 @@ def _visible(rows: dict[str, Any], role: str, province: str, unseal: Any = None)
     return visible_rows(rows, role, province, unseal)
 
 
+def _runner(settings: Settings) -> tuple[str, str]:
+    """Who runs the replay: an auditor (pseudonymous ids, secret places as counts), unless the
+    access token of the CLI's settings (EOC_TOKEN, verified with this deployment's keys) names
+    the person and their role."""
+    from eoc.app.auth import TokenSigner  # lazy: the CLI starts fast
+
+    token = EnvSettings.read().token
+    if not token:
+        return "auditor", NATIONAL
+    claims = TokenSigner(settings.token_secret, settings.token_previous).verify(token)
+    return str(claims.role), claims.province
+
+
+def _replayed_as(opened: _Opened, rows: dict[str, Any], role: str, province: str) -> dict[str, Any]:
+    """``--as ROLE``: the rows as that role of that province sees them on its live board, but
+    never more than the one who runs the replay may see (an auditor's --as can never exceed the
+    auditor's own rights). A runner entitled to that role's board (EOC_TOKEN of a supervisor or
+    centre staff) sees it exactly, secret places unsealed as the live board does."""
+    runner_role, runner_province = _runner(opened.settings)
+    mine = _visible(rows, runner_role, runner_province, _unsealer(opened))
+    return _visible(mine, role, province, _keep_unsealed)
+
+
 def _unsealer(opened: _Opened) -> Any:
     """Opens a secret place's sealed location with the deployment's keyring."""
     if opened.system is not None:
@@ -311,7 +334,7 @@ def run_replay(args: argparse.Namespace) -> int:
         result = _replay(opened, args, until=until, until_position=args.position, by=args.by,
                          positions=positions, telemetry=telemetry)
         seconds = time.perf_counter() - t0
-        rows = _visible(result.rows, args.role, args.province, _unsealer(opened))
+        rows = _replayed_as(opened, result.rows, args.role, args.province)
     except (LookupError, TimeoutError) as exc:
         return _fail(str(exc))
     finally:
