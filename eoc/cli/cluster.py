@@ -1,4 +1,4 @@
-"""The cluster processes: ``eoc api``, ``eoc relay``, ``eoc worker`` and ``eoc topics``.
+"""The cluster processes: ``eoc api``, ``eoc relay``, ``eoc worker``, ``eoc exchange`` and ``eoc topics``.
 
 Settings come from the environment (see eoc/main/cluster.py and docs/cluster.md). Each process
 stops cleanly on SIGTERM or SIGINT; the relay and the worker are also safe to kill (-9): they
@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("worker", help="run a Faust worker: fold the topics into the boards (eoc.boards)")
     p.add_argument("--web-port", type=int, help="Faust's web port (default EOC_WORKER_WEB_PORT; none: no web)")
     p.set_defaults(run=run_worker)
+
+    p = sub.add_parser("exchange", help="keep the partner topic (eoc.exchange.partner: EIDO, EDXL-HAVE, CAP) "
+                                        "in step with the boards; no secret place ever")
+    p.set_defaults(run=run_exchange)
 
     p = sub.add_parser("watchdog", help="the staff-safety watchdog of a cluster (exactly one active; others stand by)")
     p.add_argument("--every", type=float, default=30.0, help="seconds between sweeps (default 30)")
@@ -156,6 +160,27 @@ def run_worker(args: argparse.Namespace) -> int:
         return 0
     ensure_topics(cs)  # Faust does not create its source topics with the right partitions
     run(build_worker(cs), loglevel=cs.log_level, logging_config=logging_config(cs.log_level, cs.log_format))
+    return 0
+
+
+def run_exchange(args: argparse.Namespace) -> int:
+    from consumers.exchange_feed import ExchangePublisher  # lazy: the CLI starts fast
+    from eoc.main.cluster import heartbeat  # lazy: the CLI starts fast
+
+    cs = ClusterSettings.from_env()
+    configure_logging(cs.log_level, cs.log_format)
+    ensure_topics(cs)
+    publisher = ExchangePublisher(cs.kafka_bootstrap, cs.layout, heartbeat=heartbeat(cs))
+
+    def stop(_sig: int, _frame: object) -> None:
+        publisher.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        publisher.run()
+    finally:
+        publisher.close()
     return 0
 
 
