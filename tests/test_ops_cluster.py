@@ -16,12 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from eoc.app.auth import TokenSigner
+from events.envelope import iso
 from tests import scenario
 from tests.served import free_port
 from tests.test_cluster_support import (  # noqa: F401  (fixtures)
@@ -160,11 +162,17 @@ def test_ops_fault_api_takes_commands_with_kafka_down_and_reconnects(cluster, ga
     shift = http.post(f"/api/v1/teams/{team_id}/shift/start",
                       json={"shift": "morning", "members": ["staff-1", "staff-2"]}, headers=auth)
     assert shift.status_code == 200, shift.text
-    # Position reports wait for Kafka, up to the buffer's bound; then a clear 503.
-    for _ in range(2):
-        held = http.post(f"/api/v1/teams/{team_id}/position", json={"position": scenario.IN_QAZVIN}, headers=auth)
-        assert held.status_code == 202, held.text
-    full = http.post(f"/api/v1/teams/{team_id}/position", json={"position": scenario.IN_QAZVIN}, headers=auth)
+    # Position reports wait for Kafka, up to the buffer's bound; then a clear 503. The reports
+    # are taken 40 s apart, so each is kept in the position track (at most one per 30 s).
+    def report(seconds_ago: int) -> httpx.Response:
+        at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+        return http.post(f"/api/v1/teams/{team_id}/position", headers=auth,
+                         json={"position": scenario.IN_QAZVIN, "reported_at": iso(at)})
+
+    for ago in (120, 80):
+        held = report(ago)
+        assert held.status_code == 202 and held.json()["kept"], held.text
+    full = report(40)
     assert full.status_code == 503 and full.headers.get("Retry-After")
     assert full.json()["error"] == "dependency_unavailable" and "Kafka" in full.json()["reason"]
     metrics = http.get("/metrics").text
