@@ -2,7 +2,8 @@
 (``BoardTopicView``, the cluster API's stand-in for the embedded follower's ``snapshot``).
 
 The topic holds the latest value of every row per key; a tombstone (null value) deletes the
-row. Read from the beginning it is a snapshot; followed, it is the deltas.
+row. Read from the beginning it is a snapshot; followed, it is the deltas. Rows are shown a
+worker's batch at a time (``projections.batches``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from consumers.kafka_codec import decode_row
 from consumers.telemetry import kafka_down
+from projections.batches import BatchGate, apply_changes
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +39,14 @@ def _consumer(bootstrap: str, topic: str) -> tuple[KafkaConsumer, list[TopicPart
     return consumer, tps
 
 
-def _fold(rows: dict[str, Any], records: Any, changes: dict[str, Any] | None = None) -> None:
-    for record in records:
-        key = record.key.decode()
-        row = decode_row(record.value)
-        if row is None:
-            rows.pop(key, None)
-        else:
-            rows[key] = row
-        if changes is not None:
-            changes[key] = row
+def _fold(rows: dict[str, Any], gate: BatchGate, records: Any, changes: dict[str, Any] | None = None) -> None:
+    """Whole batches of ``records`` (one partition's) into ``rows`` (see projections.batches)."""
+    if not records:
+        return
+    done = gate.feed(records[0].partition, ((r.key.decode(), decode_row(r.value)) for r in records if r.key))
+    apply_changes(rows, done)
+    if changes is not None:
+        changes.update(done)
 
 
 def read_boards(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
@@ -55,12 +55,13 @@ def read_boards(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> dict[
     try:
         ends = consumer.end_offsets(tps)
         rows: dict[str, Any] = {}
+        gate = BatchGate()
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"could not read {topic} to its end in {timeout_s} s")
             for records in consumer.poll(timeout_ms=200, max_records=10_000).values():
-                _fold(rows, records)
+                _fold(rows, gate, records)
         return rows
     finally:
         consumer.close()
@@ -102,6 +103,7 @@ class BoardTopicView:
             if problem is None:
                 try:
                     consumer, _ = _consumer(self.bootstrap, self.topic)
+                    gate = BatchGate()
                     with self._lock:
                         self.rows = {}  # read again from the beginning: the topic is the truth
                 except Exception as exc:
@@ -123,9 +125,11 @@ class BoardTopicView:
                     if not polled:
                         continue
                     changes: dict[str, Any] = {}
-                    with self._lock:
+                    with self._lock:  # whole batches only: a half-shown batch is a board no replay makes
                         for records in polled.values():
-                            _fold(self.rows, records, changes)
+                            _fold(self.rows, gate, records, changes)
+                        if not changes:  # only the start of a batch: shown when it ends
+                            continue
                         for key, row in changes.items():
                             if key.startswith("applied/") and isinstance(row, int) and row > self.position:
                                 self.position = row

@@ -40,6 +40,7 @@ from consumers.topics import Layout
 from eoc.exchange import cap, eido, have
 from eoc.exchange.policy import exportable_rows
 from events.envelope import iso
+from projections.batches import BatchGate
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +198,10 @@ class ExchangePublisher:
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             snapshot: dict[str, Any] = {}
+            gate = BatchGate()  # a worker's batch whole or not at all (projections.batches)
 
             def fold(record: Any) -> None:
-                snapshot[record.key.decode()] = decode_row(record.value)
+                snapshot.update(gate.feed(record.partition, [(record.key.decode(), decode_row(record.value))]))
 
             _read_to_end(consumer, tps, fold, 120.0)
             self._publish({k: v for k, v in snapshot.items() if v is not None})
@@ -216,8 +218,8 @@ class ExchangePublisher:
                     continue
                 changes: dict[str, Any] = {}
                 for records in polled.values():
-                    for record in records:
-                        changes[record.key.decode()] = decode_row(record.value)
+                    changes.update(gate.feed(records[0].partition,
+                                             [(r.key.decode(), decode_row(r.value)) for r in records]))
                 self._publish(changes)
                 self.producer.flush()
         finally:

@@ -22,7 +22,8 @@ durable together at the end of the batch:
    the new window counts, then the rows one by one, all to the same changelog partition — so
    what survives a crash is a prefix: no commit record and no row, or the commit record and
    some of the rows;
-2. the rows to ``eoc.boards``, the window counts to their table and topic, dead letters;
+2. the rows to ``eoc.boards`` (on the same partition, ended by a batch mark, so that readers
+   show the batch whole: ``projections.batches``), the window counts to their table and topic, dead letters;
 3. wait until Kafka has acknowledged all of it, and only then acknowledge the batch's source
    records (Faust commits offsets of acknowledged records only).
 
@@ -64,6 +65,7 @@ from consumers.kafka_codec import (
 from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
 from events.envelope import Envelope, iso, parse_iso
 from projections import Board, apply
+from projections.batches import batch_mark
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +209,13 @@ class BoardProcessor:
             if i == crash_after_rows:
                 await self._die_torn()
             sends.append(await self._changelog(self.board_table, partition, key, row))
-            sends.append(await producer.send(boards_topic, key.encode(), encode_row(row), None, None, None))
+            # On the events' partition, in order, then the batch's mark: readers show a batch
+            # whole or not at all (projections.batches).
+            sends.append(await producer.send(boards_topic, key.encode(), encode_row(row), partition, None, None))
+        if record["rows"]:
+            mark = {"partition": partition, "rows": len(record["rows"]), "offsets": record["offsets"]}
+            sends.append(await producer.send(boards_topic, batch_mark(partition).encode(), encode_row(mark),
+                                             partition, None, None))
         if record["windows"]:
             hourly = self.hourly_table.data.data
             for label, start, end, value in record["windows"]:

@@ -15,6 +15,7 @@ import pytest
 
 from eoc.app.auth import TokenSigner
 from events.sealing import new_key, seal, unseal
+from projections.batches import batch_mark
 from ui_bridge.kafka_feed import KafkaBoardFeed
 from ui_bridge.loop_thread import LoopThread
 from ui_bridge.server import BridgeHandle, start_bridge
@@ -52,9 +53,12 @@ def produce(kafka_bootstrap: str):
 
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
 
-    def send(topic: str, key: str, row: object | None) -> None:
+    def send(topic: str, key: str, row: object | None, *, mark: bool = True) -> None:
+        """One row as a worker publishes it: on its partition, then the batch's mark."""
         value = None if row is None else json.dumps(row).encode()
-        producer.send(topic, key=key.encode(), value=value)
+        producer.send(topic, key=key.encode(), value=value, partition=0)
+        if mark:
+            producer.send(topic, key=batch_mark(0).encode(), value=b"{}", partition=0)
         producer.flush()
 
     yield send

@@ -43,6 +43,7 @@ from events.vocabulary import (
     TeamStatus,
 )
 from projections import fold
+from projections.batches import BatchGate, apply_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 # Provinces in four of the eight partitions (QZV and THR share one), so partitioning matters.
@@ -387,6 +388,8 @@ class TopicReader:
         self.consumer.seek_to_beginning(*self.tps)
         self.records: list[Any] = []
         self.rows: dict[str, Any] = {}  # latest value per key (for compacted topics)
+        # The board topic is read as its readers do: a worker's batch whole (projections.batches).
+        self.gate = BatchGate() if topic.endswith("eoc.boards") else None
 
     def end_offsets(self) -> int:
         return sum(self.consumer.end_offsets(self.tps).values())
@@ -405,7 +408,9 @@ class TopicReader:
                     if self.fold_rows and record.key is not None:
                         row = decode_row(record.value) if record.value is not None else None
                         key = record.key.decode(errors="replace")
-                        if row is None:
+                        if self.gate is not None:
+                            apply_changes(self.rows, self.gate.feed(record.partition, [(key, row)]))
+                        elif row is None:
                             self.rows.pop(key, None)
                         else:
                             self.rows[key] = row

@@ -390,7 +390,7 @@ def test_demo_outage_entries_arrive_late_with_their_real_times(nation):
     # they happened. They are most of the late entries; the strays of a loaded machine are few.
     held = [r for r in late if in_outage(r) and datetime.fromisoformat(r["recorded_at"]) >= back]
     assert held and {r["province"] for r in held} == {"KSH"}, "only the province whose line dropped"
-    assert len(held) > 2 * (len(late) - len(held)), (len(held), len(late))
+    assert len(held) > 2 * (len(late) - len(held)), (len(held), len(late), [r for r in late if r not in held][:6], start, back)
     late = held
     f = figures(system, "KSH")
     assert f["late_entries"] >= len({r["aggregate_id"] for r in late}) > 0

@@ -580,6 +580,7 @@ def test_map_county_borders_load_from_the_system_at_provincial_zoom(embedded, br
         pg.wait_for_selector("#map[data-counties='shown']", timeout=8000)
         assert pg.locator("#map path.county").count() >= 400
         # Back out to the nation: the county mesh goes away, the provinces stay.
+        pg.wait_for_selector("#map[data-counties='shown']:not([data-moving])", timeout=8000)  # the fit has ended
         pg.evaluate("EOC.map.state.map.setZoom(5, {animate: false})")
         pg.wait_for_selector("#map[data-counties='hidden']", timeout=5000)
         assert pg.locator("#map path.county").count() == 0

@@ -4,8 +4,9 @@ The topic (``eoc.boards`` by default) holds every board row: key = the row's key
 (``team/<id>``, ``centre/<id>``, ``drill/...``), value = the row as JSON, or a tombstone
 (no value) for a row that is gone. Compaction keeps the newest value per key, so reading the
 topic from the beginning to its current end gives the whole board (the snapshot); after that
-every batch of records is one delta. A key always lives in one partition, so a row's
-changes arrive in order whichever partitions the producer uses.
+every worker's batch is one delta: rows are held until the batch's mark, so a dashboard never
+shows half a batch (``projections.batches``). A key always lives in one partition (its
+province's), so a row's changes arrive in order.
 
 The feed reads with its own assignment and no consumer group: every bridge reads the whole
 topic, and nothing is committed (a restarted bridge starts again from a snapshot).
@@ -21,6 +22,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+
+from projections.batches import BatchGate, apply_changes
 
 from .feed import OnChanges
 
@@ -50,6 +53,7 @@ class KafkaBoardFeed:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_changes: OnChanges | None = None
+        self._gate = BatchGate()
 
     async def start(self, on_changes: OnChanges) -> tuple[int, dict[str, Any]]:
         self._on_changes = on_changes
@@ -65,15 +69,12 @@ class KafkaBoardFeed:
             await consumer.seek_to_beginning(*partitions)
             end = await consumer.end_offsets(partitions)
             rows: dict[str, Any] = {}
-            # The snapshot: everything up to the end offsets taken now (compaction keeps it short).
+            # The snapshot: everything up to the end offsets taken now (compaction keeps it short),
+            # a worker's batch whole or not at all (projections.batches).
             while not await self._reached(end):
                 batch = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
-                for records in batch.values():
-                    for key, value in self._decode(records):
-                        if value is None:
-                            rows.pop(key, None)
-                        else:
-                            rows[key] = value
+                for tp, records in batch.items():
+                    apply_changes(rows, self._gate.feed(tp.partition, self._decode(records)))
         except BaseException:
             await consumer.stop()
             raise
@@ -123,9 +124,8 @@ class KafkaBoardFeed:
                 await asyncio.sleep(1.0)
                 continue
             changes: dict[str, Any] = {}
-            for records in batch.values():
-                for key, value in self._decode(records):
-                    changes[key] = value
+            for tp, records in batch.items():
+                changes.update(self._gate.feed(tp.partition, self._decode(records)))
             if changes and self._on_changes is not None:
                 self.seq += 1
                 self._on_changes(self.seq, changes)

@@ -94,10 +94,23 @@ class ProvinceSim:
         self.tasks.spawn(self.referrals.incidents(), f"{self.code}:referrals")
         self.tasks.spawn(self.referrals.admissions(), f"{self.code}:direct-admissions")
         self.tasks.spawn(self.dispatcher.watch(), f"{self.code}:dispatcher")
+        self._roll_call()
         self.ready.set()
         for spec in self.profile.places:
             if spec.opens_after_days and not self._named(earlier, "centre/", spec.name):
                 self.tasks.spawn(self._open_later(spec), f"{self.code}:opening:{spec.name}")
+
+    def desks(self) -> list[Who]:
+        """Everyone this province's simulation acts as: its supervisor, desks and teams."""
+        return [self.supervisor, self.dispatcher.who, self.calls.who, self.centres.who,
+                *self.referrals.opened_by.values(), *(team.who for team in self.teams)]
+
+    def _roll_call(self) -> None:
+        """Every desk signs in while the shared clock still stands (حضور و غیاب): a sign-in is
+        the system's work, and done on the first command it would stamp that command, and all
+        those waiting behind it, later than the moment it happened."""
+        for who in self.desks():
+            self.client.desks.token(who)
 
     async def _earlier_run(self) -> dict[str, Any]:
         """The boards' rows of this province, as the supervisor sees them (names, clients)."""

@@ -73,6 +73,10 @@ window.EOC = window.EOC || {};
       el.classList.toggle("nation", M.map.getZoom() < 6);
     });
     M.map.on("zoomend moveend", () => { showCities(); showCounties(); declutter(); });
+    // While the map moves (a fit to the province is animated), a zoom asked of it is dropped by
+    // Leaflet: the map says when it is still, for what waits on it (the tests, a screenshot).
+    M.map.on("movestart zoomstart", () => { el.dataset.moving = "yes"; });
+    M.map.on("moveend", () => { delete el.dataset.moving; });
     M.teamLayer.on("animationend", declutter);
     M.map.on("dragstart", () => { if (M.follow) setFollow(null); });
     fetch("basemap/iran.json").then((r) => r.json()).then((base) => { M.base = base; drawBase(); });
