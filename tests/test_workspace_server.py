@@ -141,6 +141,7 @@ def test_duress_raises_an_alarm_with_the_last_position_seen_by_the_nation(wapi, 
     clock.advance(minutes=5)
     wapi.ok(f"/teams/{t}/position", {"position": {"lat": 36.30, "lon": 50.05}}, role="team", team=t)
     wapi.ok(f"/teams/{t}/duress", {"covert": True}, role="team", team=t)
+    _board(wapi)  # the alarm is folded (the follower reads the store on its own thread)
     rows = wapi.http.get("/api/v1/boards", headers=wapi.token("national_eoc", "IR")).json()["rows"]
     alarm = rows[f"alert/duress/{t}"]
     assert alarm["covert"] is True and (alarm["position"]["lat"], alarm["position"]["lon"]) == (36.30, 50.05)

@@ -10,13 +10,11 @@ an unknown category), 431 headers too large. Limits are checked before the body 
 
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from eoc.app import commands as c
 from eoc.app.access_log import record_secret_reads
 from eoc.app.auth import Claims
 from eoc.app.idempotency import Committed, Idempotent, answer_committed
@@ -32,6 +30,8 @@ from eoc.http.personal import personal_router
 from eoc.http.publish import publish_router
 from eoc.http.reports import add_report_routes
 from eoc.http.rosters import add_roster_routes
+from eoc.http.routes import CORE
+from eoc.http.routes import mount as mount_commands
 from eoc.http.transport import install_transport_guards
 from eoc.http.workspace import install_workspaces
 from events.envelope import iso
@@ -94,101 +94,9 @@ def create_api(system: System) -> FastAPI:
             system.access_log.record(user=who.sub, role=str(who.role), province=who.province, action="refused",
                                      channel="api", subject=request.url.path, error=exc.code, reason=exc.reason)
 
-    # ---------------------------------------------------------------- calls (تماس)
+    # ---------------------------------------------------------------- commands (eoc.http.routes)
 
-    @api.post("/api/v1/calls", status_code=201, tags=["line 123"])
-    def receive_call(cmd: c.ReceiveCall, who: Who) -> dict[str, Any]:
-        return svc.receive_call(cmd, who)
-
-    @api.post("/api/v1/calls/{call_id}/classify", tags=["line 123"])
-    def classify_call(call_id: UUID, cmd: c.ClassifyCall, who: Who) -> dict[str, Any]:
-        return svc.classify_call(call_id, cmd, who)
-
-    @api.post("/api/v1/calls/{call_id}/counsel", tags=["line 123"])
-    def counsel_call(call_id: UUID, cmd: c.CounselCall, who: Who) -> dict[str, Any]:
-        return svc.counsel_call(call_id, cmd, who)
-
-    @api.post("/api/v1/calls/{call_id}/refer", tags=["line 123"])
-    def refer_call(call_id: UUID, cmd: c.ReferCall, who: Who) -> dict[str, Any]:
-        return svc.refer_call(call_id, cmd, who)
-
-    @api.post("/api/v1/calls/{call_id}/escalate", status_code=201, tags=["line 123"])
-    def escalate_call(call_id: UUID, cmd: c.EscalateCall, who: Who) -> dict[str, Any]:
-        return svc.escalate_call(call_id, cmd, who)
-
-    # ---------------------------------------------------------------- incidents
-
-    @api.post("/api/v1/incidents", status_code=201, tags=["incidents"])
-    def open_incident(cmd: c.OpenIncident, who: Who) -> dict[str, Any]:
-        return svc.open_incident(cmd, who)
-
-    @api.post("/api/v1/incidents/{incident_id}/close", tags=["incidents"])
-    def close_incident(incident_id: UUID, cmd: c.CloseIncident, who: Who) -> dict[str, Any]:
-        return svc.close_incident(incident_id, cmd, who)
-
-    # ---------------------------------------------------------------- teams (گروه سیار)
-
-    @api.post("/api/v1/teams", status_code=201, tags=["teams"])
-    def register_team(cmd: c.RegisterTeam, who: Who) -> dict[str, Any]:
-        return svc.register_team(cmd, who)
-
-    @api.post("/api/v1/teams/{team_id}/shift/start", tags=["teams"])
-    def start_shift(team_id: UUID, cmd: c.StartShift, who: Who) -> dict[str, Any]:
-        return svc.start_shift(team_id, cmd, who)
-
-    @api.post("/api/v1/teams/{team_id}/shift/end", tags=["teams"])
-    def end_shift(team_id: UUID, cmd: c.EndShift, who: Who) -> dict[str, Any]:
-        return svc.end_shift(team_id, cmd, who)
-
-    @api.post("/api/v1/teams/{team_id}/dispatch", tags=["teams"])
-    def dispatch_team(team_id: UUID, cmd: c.DispatchTeam, who: Who) -> dict[str, Any]:
-        return svc.dispatch_team(team_id, cmd, who)
-
-    @api.post("/api/v1/teams/{team_id}/status", tags=["teams"])
-    def change_team_status(team_id: UUID, cmd: c.ChangeTeamStatus, who: Who) -> dict[str, Any]:
-        return svc.change_team_status(team_id, cmd, who)
-
-    @api.post("/api/v1/teams/{team_id}/position", status_code=202, tags=["teams"])
-    def report_position(team_id: UUID, cmd: c.ReportPosition, who: Who) -> dict[str, Any]:
-        return svc.report_position(team_id, cmd, who)
-
-    @api.post("/api/v1/teams/{team_id}/check-in", tags=["teams"])
-    def check_in(team_id: UUID, cmd: c.CheckIn, who: Who) -> dict[str, Any]:
-        return svc.check_in(team_id, cmd, who)
-
-    @api.post("/api/v1/teams/{team_id}/check-in-missed", tags=["teams"])
-    def record_missed_check_in(team_id: UUID, cmd: c.RecordMissedCheckIn, who: Who) -> dict[str, Any]:
-        return svc.record_missed_check_in(team_id, cmd, who)
-
-    # ---------------------------------------------------------------- centres and stays (مراکز)
-
-    @api.post("/api/v1/centres", status_code=201, tags=["centres"])
-    def register_centre(cmd: c.RegisterCentre, who: Who) -> dict[str, Any]:
-        return svc.register_centre(cmd, who)
-
-    @api.post("/api/v1/centres/{centre_id}/capacity", tags=["centres"])
-    def change_capacity(centre_id: UUID, cmd: c.ChangeCapacity, who: Who) -> dict[str, Any]:
-        return svc.change_capacity(centre_id, cmd, who)
-
-    @api.post("/api/v1/centres/{centre_id}/close", tags=["centres"])
-    def close_centre(centre_id: UUID, cmd: c.CloseCentre, who: Who) -> dict[str, Any]:
-        return svc.close_centre(centre_id, cmd, who)
-
-    @api.post("/api/v1/centres/{centre_id}/admissions", status_code=201, tags=["stays"])
-    def admit_client(centre_id: UUID, cmd: c.AdmitClient, who: Who) -> dict[str, Any]:
-        return svc.admit_client(centre_id, cmd, who)
-
-    @api.post("/api/v1/centres/{centre_id}/holding", tags=["stays"])
-    def start_holding(centre_id: UUID, cmd: c.StartHolding, who: Who) -> dict[str, Any]:
-        return svc.start_holding(centre_id, cmd, who)
-
-    @api.post("/api/v1/centres/{centre_id}/transfers", tags=["stays"])
-    def transfer_client(centre_id: UUID, cmd: c.TransferClient, who: Who) -> dict[str, Any]:
-        return svc.transfer_client(centre_id, cmd, who)
-
-    @api.post("/api/v1/centres/{centre_id}/discharges", tags=["stays"])
-    def discharge_client(centre_id: UUID, cmd: c.DischargeClient, who: Who) -> dict[str, Any]:
-        return svc.discharge_client(centre_id, cmd, who)
+    mount_commands(api, "/api/v1", CORE, svc, Who)
 
     # ---------------------------------------------------------------- boards (read)
 

@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from eoc.app import workspace_commands as w
 from eoc.app.auth import Claims
 from eoc.domain.errors import Forbidden, NotFound
+from eoc.http.routes import WORKSPACE
+from eoc.http.routes import mount as mount_commands
 from events.envelope import iso
 from events.policy import may_see_calls, policy
 from events.reference import counties_of
@@ -96,50 +98,9 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     svc = system.service
 
-    # ---------------------------------------------------------------- commands
+    # ---------------------------------------------------------------- commands (eoc.http.routes)
 
-    @r.post("/calls/{call_id}/link", tags=["line 123"])
-    def link_call(call_id: UUID, cmd: w.LinkCall, who: Who) -> dict[str, Any]:
-        """Link the call to an incident already open instead of opening a duplicate."""
-        return svc.link_call(call_id, cmd, who)
-
-    @r.post("/incidents/{incident_id}/conflicts", tags=["incidents"])
-    def record_team_conflict(incident_id: UUID, cmd: w.RecordTeamConflict, who: Who) -> dict[str, Any]:
-        return svc.record_team_conflict(incident_id, cmd, who)
-
-    @r.post("/danger-flags", status_code=201, tags=["danger to staff"])
-    def record_danger_flag(cmd: w.RecordDangerFlag, who: Who) -> dict[str, Any]:
-        return svc.record_danger_flag(cmd, who)
-
-    @r.post("/danger-flags/{flag_id}/review", tags=["danger to staff"])
-    def review_danger_flag(flag_id: UUID, cmd: w.ReviewDangerFlag, who: Who) -> dict[str, Any]:
-        return svc.review_danger_flag(flag_id, cmd, who)
-
-    @r.post("/follow-ups", status_code=201, tags=["call-backs"])
-    def schedule_follow_up(cmd: w.ScheduleFollowUp, who: Who) -> dict[str, Any]:
-        return svc.schedule_follow_up(cmd, who)
-
-    @r.post("/follow-ups/{follow_up_id}/done", tags=["call-backs"])
-    def complete_follow_up(follow_up_id: UUID, cmd: w.CompleteFollowUp, who: Who) -> dict[str, Any]:
-        return svc.complete_follow_up(follow_up_id, cmd, who)
-
-    @r.post("/teams/{team_id}/duress", tags=["teams"])
-    def raise_duress(team_id: UUID, cmd: w.RaiseDuress, who: Who) -> dict[str, Any]:
-        """SOS: an immediate alarm at the province and the national EOC with the last position."""
-        return svc.raise_duress(team_id, cmd, who)
-
-    @r.post("/teams/{team_id}/duress/clear", tags=["teams"])
-    def clear_duress(team_id: UUID, cmd: w.ClearDuress, who: Who) -> dict[str, Any]:
-        return svc.clear_duress(team_id, cmd, who)
-
-    @r.post("/centres/{centre_id}/holds", status_code=201, tags=["stays"])
-    def hold_place(centre_id: UUID, cmd: w.HoldPlace, who: Who) -> dict[str, Any]:
-        """Hold a place for a client on the way; it frees itself when the time is up."""
-        return svc.hold_place(centre_id, cmd, who)
-
-    @r.post("/centres/{centre_id}/holds/{hold_id}/release", tags=["stays"])
-    def release_place_hold(centre_id: UUID, hold_id: UUID, cmd: w.ReleasePlaceHold, who: Who) -> dict[str, Any]:
-        return svc.release_place_hold(centre_id, hold_id, cmd, who)
+    mount_commands(r, "", WORKSPACE, svc, Who)
 
     # ---------------------------------------------------------------- queries
 

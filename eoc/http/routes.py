@@ -1,0 +1,126 @@
+"""Every command's endpoint, in one table: its path, its body, its tag and its status.
+
+A command's endpoint is always the same thing — the ids in its path, its body (the command's
+model) and the caller (a verified token) handed to the service method of the command's name —
+so the endpoints are made from this table, not written out one by one (one copy of each
+concept). The table is also what the simulator and the docs could read a command's path from.
+
+Each made endpoint is an ordinary function with a real signature (path ids as UUIDs, the body,
+the caller), so FastAPI validates and documents it exactly as a hand-written one: the OpenAPI
+document is the same (tests/test_api_routes.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from eoc.app import commands as c
+from eoc.app import workspace_commands as w
+
+_IDS = re.compile(r"{(\w+)}")
+
+
+@dataclass(frozen=True)
+class Route:
+    command: str  # the service's method of this name runs it (and events.policy names it so)
+    path: str  # under /api/v1; ``{…_id}`` are the ids the method takes first
+    model: type[BaseModel]
+    tag: str
+    status: int = 200
+    doc: str | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return _IDS.findall(self.path)
+
+
+# The command API's core: the line, incidents, teams, centres and stays.
+CORE: tuple[Route, ...] = (
+    # calls (تماس)
+    Route("receive_call", "/calls", c.ReceiveCall, "line 123", 201),
+    Route("classify_call", "/calls/{call_id}/classify", c.ClassifyCall, "line 123"),
+    Route("counsel_call", "/calls/{call_id}/counsel", c.CounselCall, "line 123"),
+    Route("refer_call", "/calls/{call_id}/refer", c.ReferCall, "line 123"),
+    Route("escalate_call", "/calls/{call_id}/escalate", c.EscalateCall, "line 123", 201),
+    # incidents (حادثه)
+    Route("open_incident", "/incidents", c.OpenIncident, "incidents", 201),
+    Route("close_incident", "/incidents/{incident_id}/close", c.CloseIncident, "incidents"),
+    # teams (گروه سیار)
+    Route("register_team", "/teams", c.RegisterTeam, "teams", 201),
+    Route("start_shift", "/teams/{team_id}/shift/start", c.StartShift, "teams"),
+    Route("end_shift", "/teams/{team_id}/shift/end", c.EndShift, "teams"),
+    Route("dispatch_team", "/teams/{team_id}/dispatch", c.DispatchTeam, "teams"),
+    Route("change_team_status", "/teams/{team_id}/status", c.ChangeTeamStatus, "teams"),
+    Route("report_position", "/teams/{team_id}/position", c.ReportPosition, "teams", 202),
+    Route("check_in", "/teams/{team_id}/check-in", c.CheckIn, "teams"),
+    Route("record_missed_check_in", "/teams/{team_id}/check-in-missed", c.RecordMissedCheckIn, "teams"),
+    # centres and stays (مراکز، پذیرش)
+    Route("register_centre", "/centres", c.RegisterCentre, "centres", 201),
+    Route("change_capacity", "/centres/{centre_id}/capacity", c.ChangeCapacity, "centres"),
+    Route("close_centre", "/centres/{centre_id}/close", c.CloseCentre, "centres"),
+    Route("admit_client", "/centres/{centre_id}/admissions", c.AdmitClient, "stays", 201),
+    Route("start_holding", "/centres/{centre_id}/holding", c.StartHolding, "stays"),
+    Route("transfer_client", "/centres/{centre_id}/transfers", c.TransferClient, "stays"),
+    Route("discharge_client", "/centres/{centre_id}/discharges", c.DischargeClient, "stays"),
+)
+
+# The workspaces' commands: duplicates, danger to staff, call-backs, duress, held places.
+WORKSPACE: tuple[Route, ...] = (
+    Route("link_call", "/calls/{call_id}/link", w.LinkCall, "line 123",
+          doc="Link the call to an incident already open instead of opening a duplicate."),
+    Route("record_team_conflict", "/incidents/{incident_id}/conflicts", w.RecordTeamConflict, "incidents"),
+    Route("record_danger_flag", "/danger-flags", w.RecordDangerFlag, "danger to staff", 201),
+    Route("review_danger_flag", "/danger-flags/{flag_id}/review", w.ReviewDangerFlag, "danger to staff"),
+    Route("schedule_follow_up", "/follow-ups", w.ScheduleFollowUp, "call-backs", 201),
+    Route("complete_follow_up", "/follow-ups/{follow_up_id}/done", w.CompleteFollowUp, "call-backs"),
+    Route("raise_duress", "/teams/{team_id}/duress", w.RaiseDuress, "teams",
+          doc="SOS: an immediate alarm at the province and the national EOC with the last position."),
+    Route("clear_duress", "/teams/{team_id}/duress/clear", w.ClearDuress, "teams"),
+    Route("hold_place", "/centres/{centre_id}/holds", w.HoldPlace, "stays", 201,
+          doc="Hold a place for a client on the way; it frees itself when the time is up."),
+    Route("release_place_hold", "/centres/{centre_id}/holds/{hold_id}/release", w.ReleasePlaceHold, "stays"),
+)
+
+ROUTES: tuple[Route, ...] = CORE + WORKSPACE
+
+
+def path_of(command: str, *ids: object) -> str:
+    """The path of a command under /api/v1 with its ids filled in (``/teams/<id>/check-in``)."""
+    route = next(r for r in ROUTES if r.command == command)
+    names = route.ids
+    if len(ids) != len(names):
+        raise TypeError(f"{command} takes {len(names)} ids, not {len(ids)}")
+    values = iter(ids)
+    return _IDS.sub(lambda _: str(next(values)), route.path)
+
+
+def endpoint(route: Route, handler: Callable[..., dict[str, Any]], who: Any) -> Callable[..., dict[str, Any]]:
+    """The endpoint of one command: ``handler(*ids, cmd, who)`` with a signature FastAPI reads."""
+    names = route.ids
+
+    def run(**kw: Any) -> dict[str, Any]:
+        return handler(*(kw[n] for n in names), kw["cmd"], kw["who"])
+
+    param = inspect.Parameter
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [param(n, param.KEYWORD_ONLY, annotation=UUID) for n in names]
+        + [param("cmd", param.KEYWORD_ONLY, annotation=route.model),
+           param("who", param.KEYWORD_ONLY, annotation=who)],
+        return_annotation=dict[str, Any])
+    run.__name__ = run.__qualname__ = route.command
+    run.__doc__ = route.doc
+    return run
+
+
+def mount(app: Any, prefix: str, routes: Iterable[Route], service: Any, who: Any) -> None:
+    """Add each route's POST endpoint to ``app`` (a FastAPI app or an APIRouter)."""
+    for route in routes:
+        app.post(prefix + route.path, status_code=route.status, tags=[route.tag])(
+            endpoint(route, getattr(service, route.command), who))
