@@ -25,9 +25,11 @@ log = logging.getLogger(__name__)
 Listener = Callable[[int, dict[str, Any]], None]
 
 
-def _consumer(bootstrap: str, topic: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
+def from_start(bootstrap: str, topic: str, *, client_id: str = "eoc-board-reader") -> tuple[KafkaConsumer, list[TopicPartition]]:
+    """A consumer of every partition of ``topic``, at its beginning, in no group (nothing is
+    committed: a reader that starts again reads again from the beginning)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             auto_offset_reset="earliest", client_id="eoc-board-reader",
+                             auto_offset_reset="earliest", client_id=client_id,
                              bootstrap_timeout_ms=5_000, reconnect_backoff_max_ms=1_000)
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
@@ -37,6 +39,19 @@ def _consumer(bootstrap: str, topic: str) -> tuple[KafkaConsumer, list[TopicPart
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
     return consumer, tps
+
+
+def read_to_end(consumer: KafkaConsumer, tps: list[TopicPartition], on_records: Callable[[list[Any]], None],
+                timeout_s: float) -> None:
+    """Hand every record up to the end offsets taken now to ``on_records``, a partition's
+    records at a time."""
+    ends = consumer.end_offsets(tps)
+    deadline = time.monotonic() + timeout_s
+    while any(consumer.position(tp) < ends[tp] for tp in tps):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"could not read {tps[0].topic} to its end in {timeout_s} s")
+        for records in consumer.poll(timeout_ms=200, max_records=10_000).values():
+            on_records(records)
 
 
 def _fold(rows: dict[str, Any], gate: BatchGate, records: Any, changes: dict[str, Any] | None = None) -> None:
@@ -51,17 +66,11 @@ def _fold(rows: dict[str, Any], gate: BatchGate, records: Any, changes: dict[str
 
 def read_boards(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
     """Every row of the board topic as it stands now (latest value per key)."""
-    consumer, tps = _consumer(bootstrap, topic)
+    consumer, tps = from_start(bootstrap, topic)
     try:
-        ends = consumer.end_offsets(tps)
         rows: dict[str, Any] = {}
         gate = BatchGate()
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end in {timeout_s} s")
-            for records in consumer.poll(timeout_ms=200, max_records=10_000).values():
-                _fold(rows, gate, records)
+        read_to_end(consumer, tps, lambda records: _fold(rows, gate, records), timeout_s)
         return rows
     finally:
         consumer.close()
@@ -102,7 +111,7 @@ class BoardTopicView:
             problem = kafka_down(self.bootstrap)
             if problem is None:
                 try:
-                    consumer, _ = _consumer(self.bootstrap, self.topic)
+                    consumer, _ = from_start(self.bootstrap, self.topic)
                     gate = BatchGate()
                     with self._lock:
                         self.rows = {}  # read again from the beginning: the topic is the truth

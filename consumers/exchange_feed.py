@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
+from consumers.board_topic import from_start, read_to_end
 from consumers.kafka_codec import decode_row
 from consumers.topics import Layout
 from eoc.exchange import cap, eido, have
@@ -99,18 +99,6 @@ def encode(value: dict[str, Any] | None) -> bytes | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _read_to_end(consumer: KafkaConsumer, tps: list[TopicPartition], fold: Callable[[Any], None],
-                 timeout_s: float) -> None:
-    ends = consumer.end_offsets(tps)
-    deadline = time.monotonic() + timeout_s
-    while any(consumer.position(tp) < ends[tp] for tp in tps):
-        if time.monotonic() > deadline:
-            raise TimeoutError("could not read the topics to their end")
-        for records in consumer.poll(timeout_ms=200, max_records=10_000).values():
-            for record in records:
-                fold(record)
-
-
 class ExchangePublisher:
     """Keeps ``eoc.exchange.partner`` in step with the boards. ``run()`` blocks until ``stop()``."""
 
@@ -136,23 +124,15 @@ class ExchangePublisher:
 
     def _existing_keys(self) -> set[str]:
         """The keys that hold a document on the partner topic now."""
-        topic = self.layout.exchange_partner
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                 client_id="eoc-exchange-resume")
+        consumer, tps = from_start(self.bootstrap, self.layout.exchange_partner, client_id="eoc-exchange-resume")
         try:
-            parts = consumer.partitions_for_topic(topic)
-            if not parts:
-                raise RuntimeError(f"topic {topic} does not exist: run `eoc topics` first")
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
             held: set[str] = set()
 
-            def fold(record: Any) -> None:
-                key = record.key.decode()
-                (held.add if record.value is not None else held.discard)(key)
+            def fold(records: list[Any]) -> None:
+                for record in records:
+                    (held.add if record.value is not None else held.discard)(record.key.decode())
 
-            _read_to_end(consumer, tps, fold, 60.0)
+            read_to_end(consumer, tps, fold, 60.0)
             return held
         finally:
             consumer.close()
@@ -188,22 +168,15 @@ class ExchangePublisher:
     def run(self) -> None:
         held = self._existing_keys()
         boards = self.layout.boards
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                 client_id="eoc-exchange-boards")
+        consumer, tps = from_start(self.bootstrap, boards, client_id="eoc-exchange-boards")
         try:
-            parts = consumer.partitions_for_topic(boards)
-            if not parts:
-                raise RuntimeError(f"topic {boards} does not exist: run `eoc topics` first")
-            tps = [TopicPartition(boards, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
             snapshot: dict[str, Any] = {}
             gate = BatchGate()  # a worker's batch whole or not at all (projections.batches)
 
-            def fold(record: Any) -> None:
-                snapshot.update(gate.feed(record.partition, [(record.key.decode(), decode_row(record.value))]))
+            def fold(records: list[Any]) -> None:
+                snapshot.update(gate.feed(records[0].partition, [(r.key.decode(), decode_row(r.value)) for r in records]))
 
-            _read_to_end(consumer, tps, fold, 120.0)
+            read_to_end(consumer, tps, fold, 120.0)
             self._publish({k: v for k, v in snapshot.items() if v is not None})
             for stale in held - set(self.published):  # on the topic, but no longer exportable
                 self._send(self.layout.exchange_partner, stale, None)

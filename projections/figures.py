@@ -20,6 +20,15 @@ COUNTERS = ("calls", "classified", "interventions", "counselled", "referred", "i
             "late_entries")
 
 
+# Events that count once on the day they happened, and the day's counter each one adds to.
+COUNTED = {
+    "CallEscalated": "interventions", "CallCounselled": "counselled", "CallReferred": "referred",
+    "IncidentOpened": "incidents_opened", "IncidentClosed": "incidents_closed",
+    "ClientAdmitted": "admissions", "AdmissionDeclined": "declined", "ClientTransferredIn": "transfers",
+    "ClientDischarged": "discharges",
+}
+
+
 def _new_day(province: str, day: str) -> dict[str, Any]:
     row: dict[str, Any] = {"province": province, "day": day}
     row.update({c: 0 for c in COUNTERS})
@@ -78,16 +87,8 @@ def apply_figures(board: Board, ns: str, e: Envelope) -> None:
         by_hour[cat] = by_hour.get(cat, 0) + 1
         row["calls_by_hour_category"] = {**row["calls_by_hour_category"], hour: by_hour}
         _put(board, key, row)
-    elif t == "CallEscalated":
-        _count(board, ns, e, "interventions")
-    elif t == "CallCounselled":
-        _count(board, ns, e, "counselled")
-    elif t == "CallReferred":
-        _count(board, ns, e, "referred")
-    elif t == "IncidentOpened":
-        _count(board, ns, e, "incidents_opened")
-    elif t == "IncidentClosed":
-        _count(board, ns, e, "incidents_closed")
+    elif t in COUNTED:
+        _count(board, ns, e, COUNTED[t])
     elif t == "TeamDispatched":
         key, row, _ = _day_row(board, ns, e, e.occurred_at)
         row["dispatches"] += 1
@@ -100,14 +101,6 @@ def apply_figures(board: Board, ns: str, e: Envelope) -> None:
         row["dispatch_to_scene"] = _add_latency(
             row["dispatch_to_scene"], seconds_between(p["dispatched_at"], e.occurred_at))
         _put(board, key, row)
-    elif t == "ClientAdmitted":
-        _count(board, ns, e, "admissions")
-    elif t == "AdmissionDeclined":
-        _count(board, ns, e, "declined")
-    elif t == "ClientTransferredIn":
-        _count(board, ns, e, "transfers")
-    elif t == "ClientDischarged":
-        _count(board, ns, e, "discharges")
 
 
 def count_late_entry(board: Board, ns: str, e: Envelope) -> None:

@@ -21,6 +21,8 @@ import pytest
 
 from ui_bridge.loop_thread import LoopThread
 
+from .offline_page import offline_page
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
@@ -152,25 +154,8 @@ def embedded(make_system: Callable[..., Any], clock: Clock, monkeypatch: pytest.
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=WALL, device_scale_factor=1)
-    outside: list[str] = []
-
-    def only_loopback(route: Any) -> None:
-        # Fully offline: anything not from this machine is refused, and the test fails on it.
-        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:")):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not outside, f"the page asked for outside resources: {outside}"
-    assert not errors, f"the page raised: {errors}"
+    with offline_page(browser, viewport=WALL, device_scale_factor=1) as pg:
+        yield pg
 
 
 QZV = {"province": "QZV", "county": "Qazvin"}

@@ -18,6 +18,7 @@ from eoc.publish import exports
 from eoc.publish.figures import SUPPRESSED, Span, directors_report
 from eoc.publish.prevention import prevention_view, week_of
 
+from .offline_page import offline_page
 from .test_dashboard_browser import ARTIFACTS, QAZVIN, QZV, Clock, Embedded, browser  # noqa: F401 (fixture)
 
 DAY = date(2024, 4, 10)  # 22 Farvardin 1403
@@ -151,23 +152,8 @@ def embedded(make_system, monkeypatch: pytest.MonkeyPatch) -> Iterator[Embedded]
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    outside: list[str] = []
-
-    def only_loopback(route: Any) -> None:
-        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not outside and not errors, (outside, errors)
+    with offline_page(browser, viewport={"width": 1400, "height": 1000}, accept_downloads=True) as pg:
+        yield pg
 
 
 def seed(embedded: Embedded) -> None:

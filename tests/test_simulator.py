@@ -9,10 +9,7 @@ runs on the simulator's clock (every command says when it happened on that clock
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,11 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from eoc.app.config import Settings
 from eoc.cli.demo import newest_fact
-from eoc.http.api import create_api
 from eoc.main.bootstrap import System, build
 from eoc.simulator import PROFILES, SimClock, SimStats, profile_for, simulate
 from eoc.simulator.casework import CALL_CATEGORIES, classify, escalation_probability
@@ -36,33 +31,14 @@ from events.places import PROVINCES, in_iran
 from events.vocabulary import CentreKind, ShiftKind
 from projections.clock import IRST
 
+from .served import served
+
 SECRET = b"test-key-3f9a1c7e5b2d8046aa17c93e51"
 # 08:30 in Qazvin: the morning shift is on, the day's calls are picking up.
 MORNING = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ a system served over HTTP
-
-
-@contextlib.contextmanager
-def served(system: System) -> Iterator[str]:
-    """The command API of ``system`` on a free loopback port, in a background thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_api(system), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, name="test-api", daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the API did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def make_system(path: Path) -> System:
