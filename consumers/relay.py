@@ -23,6 +23,11 @@ Exactly once in effect, after any crash:
 * Only one relay may publish at a time (a second one would duplicate): a relay holds a
   PostgreSQL advisory lock while it runs, so extra replicas wait as hot standbys.
 
+A stored row that is not an event (written by hand, of a type no catalogue knows) does not
+stop the relay: it goes to partition 0 as a record that says so (``eoc_undecodable``, its
+position and reason), which the workers and a replay from Kafka turn into the same dead-letter
+row as the embedded follower.
+
 Downstream, a duplicate would still change nothing (projections/fold.py skips positions it has
 folded per province); the relay does not rely on that.
 """
@@ -46,8 +51,12 @@ from consumers.kafka_codec import (
 )
 from consumers.topics import Layout
 from eoc.domain import to_envelope
+from events.undecodable import UNDECODABLE_HEADER, undecodable_record
+from projections import reason_of
 
 log = logging.getLogger(__name__)
+
+UNDECODABLE_PARTITION = 0  # a stored row that is not an event has no province: the first partition
 
 
 @dataclass
@@ -149,6 +158,7 @@ class Relay:
         self.heartbeat = heartbeat or (lambda: None)  # for a container's health check
         self.sent = 0  # events published by this process
         self.skipped = 0  # events found already in their partition on resume
+        self.undecodable = 0  # stored rows that are not events, relayed as dead letters
         self.last_sent = 0  # log position of the last event handed to the producer
         self.watermark = 0  # every event up to here is acknowledged by Kafka
         self.resume: ResumePoint | None = None
@@ -201,16 +211,28 @@ class Relay:
             for notification in subscription:
                 if self._error is not None:
                     raise RuntimeError("Kafka refused an event; restart to resume") from self._error
-                envelope = to_envelope(mapper.to_domain_event(notification), position=notification.id,
-                                       as_stored=True)
-                partition = partition_for(envelope.province)
+                try:
+                    envelope = to_envelope(mapper.to_domain_event(notification), position=notification.id,
+                                           as_stored=True)
+                except Exception as exc:  # a stored row that is not an event: said, and the stream goes on
+                    envelope = None
+                    reason = reason_of(exc)
+                partition = partition_for(envelope.province) if envelope is not None else UNDECODABLE_PARTITION
                 if notification.id <= highest_skippable and notification.id <= last_in.get(partition, 0):
                     self.skipped += 1
                     continue
-                headers = envelope.cloudevent_headers()
-                headers.extend(relay_headers(notification.id, self.watermark))
-                send(topic, key=envelope.province.encode(), value=envelope.to_json(),
-                     headers=headers, partition=partition).add_errback(errback)
+                if envelope is None:
+                    log.error("the stored row at position %d is not an event (%s); relayed as such",
+                              notification.id, reason)
+                    self.undecodable += 1
+                    send(topic, key=None, value=undecodable_record(notification.id, reason),
+                         headers=[(UNDECODABLE_HEADER, b"1"), *relay_headers(notification.id, self.watermark)],
+                         partition=partition).add_errback(errback)
+                else:
+                    headers = envelope.cloudevent_headers()
+                    headers.extend(relay_headers(notification.id, self.watermark))
+                    send(topic, key=envelope.province.encode(), value=envelope.to_json(),
+                         headers=headers, partition=partition).add_errback(errback)
                 self.last_sent = notification.id
                 self.sent += 1
         self._subscription = None

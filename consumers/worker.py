@@ -64,7 +64,8 @@ from consumers.kafka_codec import (
 )
 from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
 from events.envelope import Envelope, iso, parse_iso
-from projections import Board, apply
+from events.undecodable import undecodable_of
+from projections import Board, apply, undecodable
 from projections.batches import batch_mark
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,14 @@ class BoardProcessor:
                 rewind[tp] = expected
                 continue
             next_offset[tp] = message.offset + 1
+            if (row := undecodable_of(_headers(message.headers), message.value)) is not None:
+                # A stored row that is not an event: the same dead-letter row as every runner's.
+                board = boards.get(partition)
+                if board is None:
+                    board = boards[partition] = Board(rows)
+                undecodable(board, *row)
+                dead.append((message, DeadLetter("not_an_event", row[1])))
+                continue
             try:
                 envelope = decode_event(message.value, telemetry=message.topic == telemetry_topic,
                                         partition=partition, partition_of=partition_of)

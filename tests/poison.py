@@ -63,8 +63,8 @@ def incident_without_a_location(app: Any, now: datetime, _: str) -> str:
 
 def undecodable_row(app: Any, now: datetime, _: str) -> str:
     """Poison: a stored row that is no event at all (a topic no version knows). The follower and
-    replay make it the same dead letter of no province. (The relay does not read past it yet,
-    so the cluster's runners are not fed it.)"""
+    replay make it the same dead letter of no province; the relay sends it on as such
+    (events.undecodable), and the workers and a replay from Kafka make the same row."""
     from eventsourcing.persistence import StoredEvent
 
     app.recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1,

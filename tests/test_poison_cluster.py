@@ -15,7 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.kafka_codec import DLQ_ERROR, DLQ_REASON, header
-from tests.poison import HOSTILE_TEXT, incident_in_year_999, incident_without_a_location, team_with_hostile_name
+from tests.poison import (
+    HOSTILE_TEXT,
+    incident_in_year_999,
+    incident_without_a_location,
+    team_with_hostile_name,
+    undecodable_row,
+)
 from tests.test_cluster_support import (  # noqa: F401  (fixtures)
     History,
     boards_converge,
@@ -81,3 +87,46 @@ def test_hostile_histories_fold_alike_in_the_follower_the_faust_worker_and_repla
         else:
             assert b"Invalid isoformat" in reason
     assert {header(r.headers, DLQ_REASON).decode() for r in dlq.records} == {r["reason"] for r in letters.values()}
+
+
+def test_a_stored_row_that_is_not_an_event_is_relayed_as_a_dead_letter_and_the_stream_goes_on(cluster, embedded,
+                                                                                            clock):
+    """A row no catalogue knows, in the middle of the log: the relay does not stop on it (it
+    once did, and every restart stopped there again). It reaches eoc.events as the relay's
+    record of it; the worker makes the same dead-letter row as the follower and a replay, and
+    the events after it are folded too. A replay from Kafka makes the same boards."""
+    from eoc.audit.sources import KafkaSource
+    from projections import Board, fold, undecodable
+
+    boards = cluster.reader(cluster.layout.boards)
+    dlq = cluster.reader(cluster.layout.dlq, rows=False)
+    cluster.start("relay")
+    cluster.start("worker")
+    history = History(embedded.service, clock, seed=99)
+    history.setup()
+    history.run(5)
+    undecodable_row(embedded.app, datetime.now(UTC), "")
+    bad = embedded.app.recorder.max_notification_id()
+    clock.advance(seconds=61)
+    history.run(40)  # after it: these must reach the boards too
+    last = embedded.app.recorder.max_notification_id()
+    assert last > bad
+    assert embedded.follower.wait_for(last, timeout=30)
+    _, followed = embedded.follower.snapshot()
+    expected = replay(embedded.app)
+    assert followed == expected
+    letter = expected[f"deadletter/{bad}"]
+    assert letter["type"] is None and "vanished" in letter["reason"], letter
+    boards_converge(boards, expected, timeout=120, cluster=cluster)
+    wait_until(lambda: dlq.catch_up() >= 0 and any(header(r.headers, DLQ_ERROR) == b"not_an_event"
+                                                   for r in dlq.records), timeout=60,
+               what="the dead-letter record of the stored row")
+    record = next(r for r in dlq.records if header(r.headers, DLQ_ERROR) == b"not_an_event")
+    assert header(record.headers, DLQ_REASON).decode() == letter["reason"]
+    # The auditor's replay from Kafka: the same boards, the row said in its errors.
+    board, errors = Board(), []
+    source = KafkaSource(cluster.bootstrap, cluster.layout.events)
+    fold(source.envelopes(errors=errors, undecodable=lambda p, why: undecodable(board, p, why)), board)
+    assert dict(board.rows) == expected
+    assert errors == [(f"position {bad}", letter["reason"])]
+    assert "relay stops" not in cluster.logs()

@@ -24,6 +24,7 @@ from typing import Any
 
 from eoc.domain import to_envelope
 from events.envelope import Envelope, iso
+from events.undecodable import undecodable_of
 from projections import reason_of
 
 Progress = Callable[[int], None]  # called with how many more records were read
@@ -274,6 +275,8 @@ class KafkaSource:
     def records(self, *, progress: Progress | None = None, until_position: int | None = None,
                 after: int = 0) -> Iterator[StoredRecord]:
         for tp, rec, value, error in self._raw(until=None, by="recorded", progress=progress, lag=timedelta(0)):
+            if (bad := undecodable_of(rec.headers, rec.value)) is not None:  # as StoreSource says it
+                value, error = None, f"the stored row cannot be decoded: {bad[1]}"
             if value is not None and isinstance(value.get("position"), int) and (
                     value["position"] <= after or (until_position is not None and value["position"] > until_position)):
                 continue
@@ -291,13 +294,22 @@ class KafkaSource:
         progress: Progress | None = None,
         errors: list[tuple[str, str]] | None = None,
         lag: timedelta = timedelta(minutes=5),
-        undecodable: Callable[[int, str], None] | None = None,  # the relay never sends such rows
+        undecodable: Callable[[int, str], None] | None = None,
     ) -> Iterator[Envelope]:
+        """As StoreSource.envelopes; a stored row that is not an event reaches the topic as the
+        relay's record of it (``consumers.kafka_codec.undecodable_record``)."""
         cut, field = _cutoff(until), TIME_FIELDS[by]
         # Cutting by occurrence time: the broker's timestamps say nothing about it; read all.
         search = until if by == "recorded" else None
         for tp, rec, value, error in self._raw(until=search, by=by, progress=progress, lag=lag):
             where = f"partition {tp.partition}, offset {rec.offset}"
+            if (bad := undecodable_of(rec.headers, rec.value)) is not None:
+                position, reason = bad
+                if errors is not None:
+                    errors.append((f"position {position}", reason))
+                if undecodable is not None and (until_position is None or position <= until_position):
+                    undecodable(position, reason)
+                continue
             if value is None:
                 if errors is not None:
                     errors.append((where, error or "unreadable"))
