@@ -18,6 +18,7 @@ R = Role
 # The commands, in the README's words (what the "may" column says of each).
 COMMANDS: dict[str, str] = {
     "receive_call": "receive calls",
+    "take_call": "take a call in one step (received, classified, then escalated, counselled or referred)",
     "classify_call": "classify calls",
     "counsel_call": "counsel calls",
     "refer_call": "refer calls",
@@ -95,8 +96,8 @@ def _p(role: Role, persian: str, commands: set[str], *, may: str, sees: str, nat
 
 POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
     _p(R.CALL_TAKER, "کارشناس خط ۱۲۳",
-       {"receive_call", "classify_call", "counsel_call", "refer_call", "escalate_call", "open_incident",
-        "link_call", "schedule_follow_up", "complete_follow_up"},
+       {"receive_call", "take_call", "classify_call", "counsel_call", "refer_call", "escalate_call",
+        "open_incident", "link_call", "schedule_follow_up", "complete_follow_up"},
        personal_data=True,
        may="receive, classify, counsel, refer, escalate calls; open incidents; link calls; call-backs",
        sees="own province, callers' details"),

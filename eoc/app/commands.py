@@ -93,29 +93,65 @@ class ReceiveCall(Placed):
     caller: PersonDetails | None = None
 
 
-class ClassifyCall(Command):
+class Classification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     category: CallCategory
     priority: Priority
     risk_flags: list[RiskFlag] = Field([], max_length=len(RiskFlag))
 
 
-class CounselCall(Command):
+class Counselling(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     services: list[CallService] = Field(min_length=1, max_length=len(CallService))
     duration_s: Count = Field(ge=0, le=6 * 3600)
 
 
-class ReferCall(Command):
+class Referral(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     target: ReferralTarget
     centre_id: UUID | None = None
     agency: Name(200) | None = None  # type: ignore[valid-type]
 
 
-class EscalateCall(Command):
+class Escalation(BaseModel):
     """Open an incident from this call (the call's category and priority carry over)."""
 
+    model_config = ConfigDict(extra="forbid")
     location: Point
     priority: Priority | None = None
     incident_id: UUID | None = Field(None, description=NEW_ID)
+
+
+class ClassifyCall(Command, Classification):
+    pass
+
+
+class CounselCall(Command, Counselling):
+    pass
+
+
+class ReferCall(Command, Referral):
+    pass
+
+
+class EscalateCall(Command, Escalation):
+    """Open an incident from this call (the call's category and priority carry over)."""
+
+
+class TakeCall(ReceiveCall, Classification):
+    """The intake in one command (ثبت تماس): the call received and classified, then at most one
+    of escalated to an incident, counselled or referred — every event in one transaction, so a
+    call-taker's form is one request (one Idempotency-Key) and never half stored."""
+
+    escalate: Escalation | None = None
+    counsel: Counselling | None = None
+    refer: Referral | None = None
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> TakeCall:
+        if sum(x is not None for x in (self.escalate, self.counsel, self.refer)) > 1:
+            raise ValueError("a call is escalated, counselled or referred: at most one of them")
+        return self
 
 
 # ------------------------------------------------------------------ incidents

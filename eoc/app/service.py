@@ -266,28 +266,70 @@ class CommandService(WorkspaceCommands):
         def handler() -> dict[str, Any]:
             call = self._get(Call, call_id, "call", province)
             authorize(claims, "escalate_call", call.province)
-            ctx = self._ctx(claims, cmd)
-            incident_id = self._new_id(cmd.incident_id)
-            call.escalate(ev.CallEscalated(incident_id=incident_id), ctx)
-            incident = Incident.open(
-                ev.IncidentOpened(
-                    route=ReferralRoute.LINE_123,
-                    category=call.category,
-                    priority=cmd.priority or call.priority,
-                    risk_flags=call.risk_flags,
-                    location=cmd.location,
-                    call_id=call.id,
-                    call_received_at=call.received_at,
-                ),
-                ctx.as_drill(ctx.exercise or call.exercise),
-                call.province,
-                call.county,
-                id=incident_id,
-            )
-            return {"call_id": str(call.id), "incident_id": str(incident_id),
+            incident = self._escalate(call, cmd, self._ctx(claims, cmd))
+            return {"call_id": str(call.id), "incident_id": str(incident.id),
                     "position": self._save(call, incident)}
 
         return self._run(handler)
+
+    def _escalate(self, call: Call, how: c.Escalation, ctx: Context) -> Incident:
+        """The call escalated, and the incident it opens (both to be saved together)."""
+        incident_id = self._new_id(how.incident_id)
+        call.escalate(ev.CallEscalated(incident_id=incident_id), ctx)
+        return Incident.open(
+            ev.IncidentOpened(
+                route=ReferralRoute.LINE_123,
+                category=call.category,
+                priority=how.priority or call.priority,
+                risk_flags=call.risk_flags,
+                location=how.location,
+                call_id=call.id,
+                call_received_at=call.received_at,
+            ),
+            ctx.as_drill(ctx.exercise or call.exercise),
+            call.province,
+            call.county,
+            id=incident_id,
+        )
+
+    def take_call(self, cmd: c.TakeCall, claims: Claims) -> dict[str, Any]:
+        """The intake in one command (ثبت تماس): received, classified and, if asked, escalated,
+        counselled or referred, in one transaction. Each step is authorized as its own command."""
+        steps = ["receive_call", "classify_call"]
+        steps += [f"{k}_call" for k in ("escalate", "counsel", "refer") if getattr(cmd, k) is not None]
+        for step in ("take_call", *steps):
+            authorize(claims, step, cmd.province)
+        if cmd.refer is not None and cmd.refer.target == "centre":
+            if cmd.refer.centre_id is None:
+                raise InvalidCommand("a referral to a centre names the centre (centre_id)")
+            self._get(Centre, cmd.refer.centre_id, "centre", claims.province)
+        ctx = self._ctx(claims, cmd, cmd.received_at)
+        with self._keys_kept_only_if_stored() as created:
+            caller, sealed = self._seal_person(cmd.caller_id or self.known_caller(cmd), cmd.caller, created)
+            received = ev.CallReceived(line=cmd.line, caller=caller, caller_sealed=sealed, received_at=ctx.now)
+
+            def handler() -> dict[str, Any]:
+                call = Call.receive(received, ctx, cmd.province, cmd.county, id=self._new_id(cmd.call_id))
+                call.classify(ev.CallClassified(category=cmd.category, priority=cmd.priority,
+                                                risk_flags=cmd.risk_flags, received_at=call.received_at), ctx)
+                out: dict[str, Any] = {"call_id": str(call.id), "caller_id": caller}
+                saved: list[Any] = [call]
+                if cmd.escalate is not None:
+                    incident = self._escalate(call, cmd.escalate, ctx)
+                    saved.append(incident)
+                    out["incident_id"] = str(incident.id)
+                elif cmd.counsel is not None:
+                    call.counsel(ev.CallCounselled(services=cmd.counsel.services,
+                                                   duration_s=cmd.counsel.duration_s), ctx)
+                elif cmd.refer is not None:
+                    call.refer(ev.CallReferred(target=cmd.refer.target, centre_id=cmd.refer.centre_id,
+                                               agency=cmd.refer.agency), ctx)
+                out["position"] = self._save(*saved)
+                return out
+
+            result = self._run(handler)
+            self.remember_caller(cmd, caller)
+            return result
 
     # ------------------------------------------------------------------ incidents
 

@@ -45,6 +45,9 @@ class Route:
 CORE: tuple[Route, ...] = (
     # calls (تماس)
     Route("receive_call", "/calls", c.ReceiveCall, "line 123", 201),
+    Route("take_call", "/calls/intake", c.TakeCall, "line 123", 201,
+          doc="The intake in one request: the call received and classified, then escalated, counselled or "
+              "referred; all of it stored in one transaction, or nothing."),
     Route("classify_call", "/calls/{call_id}/classify", c.ClassifyCall, "line 123"),
     Route("counsel_call", "/calls/{call_id}/counsel", c.CounselCall, "line 123"),
     Route("refer_call", "/calls/{call_id}/refer", c.ReferCall, "line 123"),

@@ -154,26 +154,40 @@
     const body = { call_id: callId, province: me.province, county: $("ct-county").value, line: $("ct-line").value };
     if (Object.keys(caller).length) body.caller = caller;
     const risk = [...document.querySelectorAll("[id^=ct-risk-]:checked")].map((c) => c.value);
-    const steps = [W.command("/calls", body),
-      W.command(`/calls/${callId}/classify`, { category: $("ct-category").value, priority: $("ct-priority").value, risk_flags: risk })];
+    // The intake in one request (POST /calls/intake): received, classified and what follows,
+    // stored together or not at all; a link or a call-back follow it in the queue, in order.
+    Object.assign(body, { category: $("ct-category").value, priority: $("ct-priority").value, risk_flags: risk });
+    const after = [];
     const action = linkTo ? "link" : $("ct-action").value;
-    if (action === "link") steps.push(W.command(`/calls/${callId}/link`, { incident_id: linkTo }));
+    if (action === "link") after.push([`/calls/${callId}/link`, { incident_id: linkTo }]);
     else if (action === "escalate") {
       const loc = location_();
       if (!loc) { W.toast(w("lat") + " / " + w("lon"), "danger"); }
       else {
         const incidentId = W.uuid();
         document.body.dataset.lastIncident = incidentId;  // the benchmark follows it to the dispatcher's queue
-        steps.push(W.command(`/calls/${callId}/escalate`, { location: loc, incident_id: incidentId }));
+        body.escalate = { location: loc, incident_id: incidentId };
       }
     } else if (action === "counsel") {
-      steps.push(W.command(`/calls/${callId}/counsel`, { services: ["counselling"],
-        duration_s: Math.min(6 * 3600, Math.round((Date.now() - started) / 1000)) }));
-    } else if (action === "refer_1480") steps.push(W.command(`/calls/${callId}/refer`, { target: "line_1480" }));
-    else if (action === "refer_agency") steps.push(W.command(`/calls/${callId}/refer`, { target: "outside_agency", agency: $("ct-agency").value.trim() || null }));
-    if ($("ct-callback").checked) steps.push(W.command("/follow-ups", { call_id: callId, after_hours: [24, 72] }));
-    Promise.allSettled(steps);
-    document.getElementById("ct-form").reset();
+      body.counsel = { services: ["counselling"], duration_s: Math.min(6 * 3600, Math.round((Date.now() - started) / 1000)) };
+    } else if (action === "refer_1480") body.refer = { target: "line_1480" };
+    else if (action === "refer_agency") body.refer = { target: "outside_agency", agency: $("ct-agency").value.trim() || null };
+    if ($("ct-callback").checked) after.push(["/follow-ups", { call_id: callId, after_hours: [24, 72] }]);
+    const form = document.getElementById("ct-form");
+    const typed = [...form.elements].filter((el) => el.id).map((el) => [el.id, el.value, el.checked]);
+    const intake = W.command("/calls/intake", body);
+    // Refused (nothing of it is stored): the form comes back as it was typed, unless the next
+    // call is already being written in it.
+    intake.catch(() => {
+      if ([...form.elements].some((el) => el.id && el.type !== "checkbox" && el.tagName !== "SELECT"
+                                   && el.value && el.id !== "ct-county")) return;
+      for (const [id, value, checked] of typed) {
+        const el = document.getElementById(id);
+        if (el) { el.value = value; el.checked = checked; }
+      }
+    });
+    Promise.allSettled([intake, ...after.map(([path, b]) => W.command(path, b))]);
+    form.reset();
     $("ct-county").value = $("ct-county").dataset.default;
     document.getElementById("ct-related-body").textContent = "—";
     if (mapPicker) mapPicker.clear();
