@@ -324,7 +324,9 @@ def test_demo_ratios_after_a_simulated_week_within_tolerance(nation):
             # 35% of the figure, or three standard errors of a share of this many calls if larger.
             tolerance = max(TOLERANCE * value, 3 * math.sqrt(value * (1 - min(value, 0.99)) / f["calls"]))
             assert abs(ratios[name] - value) <= tolerance, (code, name, ratios[name], value, tolerance)
-    assert seen["QZV"]["dispatches"] > 4 * seen["KSH"]["dispatches"], seen  # Qazvin sends teams on referrals
+    # Qazvin sends teams on referrals: its dispatches per call are several times Kermanshah's (about
+    # 0.9 against 0.1 to 0.2; a scaled week of Kermanshah is some 65 calls, so its share varies).
+    assert seen["QZV"]["dispatches"] > 2.5 * seen["KSH"]["dispatches"], seen
 
 
 # ------------------------------------------------------------------ the national wall during --provinces all
