@@ -11,6 +11,7 @@ the same command again and sees the boards caught up from where they were.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -182,3 +183,6 @@ def test_readme_run_command_serves_simulates_stops_and_catches_up(clone: Path, r
     text = log.read_text(errors="replace")
     assert text.count("python: creating the project's virtual environment") == 1, tail(log)
     assert text.count("python: installing") == 1, tail(log)
+    # Its logs are the system's: one JSON object a line (EOC_LOG_FORMAT), beside the banner.
+    records = [json.loads(line) for line in text.splitlines() if line.startswith('{"time"')]
+    assert any(r["logger"].startswith("eoc.") and r["level"] == "info" for r in records), tail(log)

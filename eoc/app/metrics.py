@@ -239,6 +239,20 @@ def logging_config(level: str, fmt: str = "json") -> dict[str, Any]:
             "loggers": {"kafka": {"level": "WARNING"}, "aiokafka": {"level": "WARNING"}}}
 
 
+def configure_logging(level: str, fmt: str = "json") -> None:
+    """One line per record (JSON by default, EOC_LOG_FORMAT=text for a person); a run of equal
+    warnings (a dependency that is down) is logged once, then once every 30 s with a count."""
+    logging.basicConfig(level=_LEVELS.get(level, logging.INFO), handlers=[log_handler(fmt)], force=True)
+    # The Kafka clients log every connection at info, httpx every request (the simulator's, the
+    # CLI's): their warnings are what matters.
+    for name in ("kafka", "aiokafka", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, _LEVELS.get(level, logging.INFO)))
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+           "warning": logging.WARNING, "error": logging.ERROR, "crit": logging.CRITICAL}
+
+
 LIBRARIES = {"kafka", "aiokafka", "faust", "mode"}
 
 

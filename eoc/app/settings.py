@@ -143,7 +143,7 @@ class EnvSettings(BaseSettings):
                                   "port of `/metrics`, `/healthz`, `/readyz` of the relay and the watchdog "
                                   "(the API and the bridge serve them on their own port, a worker on its web port)")
     log_level: Literal["debug", "info", "warn", "warning", "error", "crit"] = _f("info", ALL, "log level")
-    log_format: Literal["json", "text"] = _f("json", "api, relay, worker, bridge, watchdog",
+    log_format: Literal["json", "text"] = _f("json", "demo, api, relay, worker, bridge, watchdog",
                                              "`json`: one JSON object a line; `text`: for a person")
 
     @classmethod

@@ -16,7 +16,7 @@ import signal
 from consumers.telemetry import kafka_down
 from eoc.app.config import Settings
 from eoc.app.keyring import Keyring
-from eoc.app.metrics import Metrics, watch_dependency
+from eoc.app.metrics import Metrics, configure_logging, watch_dependency
 from events.sealing import Unreadable, unseal
 
 
@@ -31,10 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError  # lazy: the CLI starts fast
 
-    from eoc.main.cluster import (  # lazy: the CLI starts fast
-        ClusterSettings,
-        configure_logging,
-    )  # lazy: the CLI starts fast
+    from eoc.main.cluster import ClusterSettings  # lazy: the CLI starts fast
     from ui_bridge.kafka_feed import KafkaBoardFeed  # lazy: the CLI starts fast
     from ui_bridge.server import start_bridge  # lazy: the CLI starts fast
 

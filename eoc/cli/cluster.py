@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from consumers.telemetry import kafka_down
+from eoc.app.metrics import configure_logging
 from eoc.main.cluster import (
     ClusterSettings,
     check_kafka,
-    configure_logging,
     ensure_topics,
     wait_for_kafka,
 )

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eoc.app.config import Settings
+from eoc.app.metrics import configure_logging
+from eoc.app.settings import EnvSettings
 from eoc.main.bootstrap import build
 from eoc.main.runtime import Addresses, serve_embedded
 from events.envelope import iso
@@ -115,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
     from eoc.simulator.scenarios import Scenario  # lazy: the CLI starts fast
 
     settings = Settings.from_env(**({"port": args.port} if args.port else {}))
+    # Logs as every process of the system writes them (EOC_LOG_FORMAT, EOC_LOG_LEVEL): one JSON
+    # object a line on stderr by default; the banner and the sign-in links are on stdout.
+    env = EnvSettings.read()
+    configure_logging(env.log_level, env.log_format)
     provinces = expand([p.strip() for p in args.provinces.split(",") if p.strip()])
     try:
         scenarios = tuple(Scenario.parse(s) for s in args.scenario)

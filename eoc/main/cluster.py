@@ -28,7 +28,6 @@ from eoc.app.config import Settings
 from eoc.app.metrics import (
     Metrics,
     health_answer,
-    log_handler,
     watch_dependency,
     watch_follower,
     watch_writer,
@@ -103,19 +102,6 @@ class ClusterSettings:
             raise ConfigurationError("cluster processes use the PostgreSQL event store: set EOC_STORE=postgres "
                              "and EOC_PG_DSN")
         return settings
-
-
-def configure_logging(level: str, fmt: str = "json") -> None:
-    """One line per record (JSON by default, EOC_LOG_FORMAT=text for a person); a run of equal
-    warnings (a dependency that is down) is logged once, then once every 30 s with a count."""
-    logging.basicConfig(level=_LEVELS.get(level, logging.INFO), handlers=[log_handler(fmt)], force=True)
-    # The Kafka clients log every connection at info; their warnings are what matters.
-    for name in ("kafka", "aiokafka"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, _LEVELS.get(level, logging.INFO)))
-
-
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-           "warning": logging.WARNING, "error": logging.ERROR, "crit": logging.CRITICAL}
 
 
 # ---------------------------------------------------------------------- topics
