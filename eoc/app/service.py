@@ -206,6 +206,13 @@ class CommandService(WorkspaceCommands):
 
     def receive_call(self, cmd: c.ReceiveCall, claims: Claims) -> dict[str, Any]:
         authorize(claims, "receive_call", cmd.province)
+        return self._receive(cmd, claims, lambda call, ctx: ({}, []))
+
+    def _receive(self, cmd: c.ReceiveCall, claims: Claims,
+                 then: Callable[[Call, Context], tuple[dict[str, Any], list[Any]]]) -> dict[str, Any]:
+        """A call received (its caller sealed, a known number's caller found again), then what
+        ``then`` decides on the new call in the same transaction: more of the answer and more
+        aggregates to save with it."""
         # A call's own time (received_at) is when it happened: checked like any occurred_at.
         ctx = self._ctx(claims, cmd, cmd.received_at)
         with self._keys_kept_only_if_stored() as created:
@@ -214,11 +221,18 @@ class CommandService(WorkspaceCommands):
 
             def handler() -> dict[str, Any]:
                 call = Call.receive(payload, ctx, cmd.province, cmd.county, id=self._new_id(cmd.call_id))
-                return {"call_id": str(call.id), "caller_id": caller, "position": self._save(call)}
+                more, others = then(call, ctx)
+                return {"call_id": str(call.id), "caller_id": caller, **more, "position": self._save(call, *others)}
 
             result = self._run(handler)
             self.remember_caller(cmd, caller)
             return result
+
+    def _check_referral(self, referral: c.Referral, claims: Claims) -> None:
+        if referral.target == "centre":
+            if referral.centre_id is None:
+                raise InvalidCommand("a referral to a centre names the centre (centre_id)")
+            self._get(Centre, referral.centre_id, "centre", claims.province)
 
     def _call_command(self, name: str, call_id: UUID, cmd: c.Command, claims: Claims,
                       act: Callable[[Call, Context], None]) -> dict[str, Any]:
@@ -248,10 +262,7 @@ class CommandService(WorkspaceCommands):
 
     def refer_call(self, call_id: UUID, cmd: c.ReferCall, claims: Claims) -> dict[str, Any]:
         self._may(claims, "refer_call")
-        if cmd.target == "centre":
-            if cmd.centre_id is None:
-                raise InvalidCommand("a referral to a centre names the centre (centre_id)")
-            self._get(Centre, cmd.centre_id, "centre", claims.province)
+        self._check_referral(cmd, claims)
         return self._call_command(
             "refer_call", call_id, cmd, claims,
             lambda call, ctx: call.refer(
@@ -299,37 +310,23 @@ class CommandService(WorkspaceCommands):
         steps += [f"{k}_call" for k in ("escalate", "counsel", "refer") if getattr(cmd, k) is not None]
         for step in ("take_call", *steps):
             authorize(claims, step, cmd.province)
-        if cmd.refer is not None and cmd.refer.target == "centre":
-            if cmd.refer.centre_id is None:
-                raise InvalidCommand("a referral to a centre names the centre (centre_id)")
-            self._get(Centre, cmd.refer.centre_id, "centre", claims.province)
-        ctx = self._ctx(claims, cmd, cmd.received_at)
-        with self._keys_kept_only_if_stored() as created:
-            caller, sealed = self._seal_person(cmd.caller_id or self.known_caller(cmd), cmd.caller, created)
-            received = ev.CallReceived(line=cmd.line, caller=caller, caller_sealed=sealed, received_at=ctx.now)
+        if cmd.refer is not None:
+            self._check_referral(cmd.refer, claims)
 
-            def handler() -> dict[str, Any]:
-                call = Call.receive(received, ctx, cmd.province, cmd.county, id=self._new_id(cmd.call_id))
-                call.classify(ev.CallClassified(category=cmd.category, priority=cmd.priority,
-                                                risk_flags=cmd.risk_flags, received_at=call.received_at), ctx)
-                out: dict[str, Any] = {"call_id": str(call.id), "caller_id": caller}
-                saved: list[Any] = [call]
-                if cmd.escalate is not None:
-                    incident = self._escalate(call, cmd.escalate, ctx)
-                    saved.append(incident)
-                    out["incident_id"] = str(incident.id)
-                elif cmd.counsel is not None:
-                    call.counsel(ev.CallCounselled(services=cmd.counsel.services,
-                                                   duration_s=cmd.counsel.duration_s), ctx)
-                elif cmd.refer is not None:
-                    call.refer(ev.CallReferred(target=cmd.refer.target, centre_id=cmd.refer.centre_id,
-                                               agency=cmd.refer.agency), ctx)
-                out["position"] = self._save(*saved)
-                return out
+        def then(call: Call, ctx: Context) -> tuple[dict[str, Any], list[Any]]:
+            call.classify(ev.CallClassified(category=cmd.category, priority=cmd.priority,
+                                            risk_flags=cmd.risk_flags, received_at=call.received_at), ctx)
+            if cmd.escalate is not None:
+                incident = self._escalate(call, cmd.escalate, ctx)
+                return {"incident_id": str(incident.id)}, [incident]
+            if cmd.counsel is not None:
+                call.counsel(ev.CallCounselled(services=cmd.counsel.services, duration_s=cmd.counsel.duration_s), ctx)
+            elif cmd.refer is not None:
+                call.refer(ev.CallReferred(target=cmd.refer.target, centre_id=cmd.refer.centre_id,
+                                           agency=cmd.refer.agency), ctx)
+            return {}, []
 
-            result = self._run(handler)
-            self.remember_caller(cmd, caller)
-            return result
+        return self._receive(cmd, claims, then)
 
     # ------------------------------------------------------------------ incidents
 
