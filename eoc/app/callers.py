@@ -17,6 +17,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from eoc.app.pgschema import create_tables
+
 
 def normalise_phone(phone: str) -> str:
     """Digits only, Iranian numbers in one form: +98 912…, 0098 912…, 0912… -> 0912…"""
@@ -54,7 +56,7 @@ class CallerIndex:
 
             self._pg = ConnectionPool(dsn, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
             with self._pg.connection() as conn:
-                conn.execute(ddl)
+                create_tables(conn, [ddl])
         else:
             self._db = sqlite3.connect(sqlite_path or ":memory:", check_same_thread=False, isolation_level=None,
                                        timeout=30)

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eoc.app.auth import Claims
+from eoc.app.pgschema import create_tables
 
 HEADER = "idempotency-key"
 KEEP = 48 * 3600  # seconds: "at least 24 hours", with a day of margin
@@ -187,8 +188,8 @@ class PostgresKeyStore:
 
         self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
         with self._pool.connection() as conn:
-            conn.execute(_DDL.format(blob="BYTEA"))
-            conn.execute("ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA")
+            create_tables(conn, [_DDL.format(blob="BYTEA"),
+                                 "ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA"])
             conn.execute("DELETE FROM idempotency_keys WHERE created < %s", (time.time() - KEEP,))
 
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:

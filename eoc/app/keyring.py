@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from typing import Protocol
 
+from eoc.app.pgschema import create_tables
 from events.sealing import new_key
 
 
@@ -99,9 +100,7 @@ class PostgresKeyring:
 
         self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
         with self._pool.connection() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, key BYTEA NOT NULL)"
-            )
+            create_tables(conn, ["CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, key BYTEA NOT NULL)"])
 
     def create(self, subject: str) -> bytes:
         return self.create_raw(subject, new_key())

@@ -28,6 +28,7 @@ from eventsourcing.utils import Environment
 from eoc.app import commands as c
 from eoc.app.auth import Claims, authorize
 from eoc.app.keyring import Keyring
+from eoc.app.pgschema import taking_turns
 from eoc.app.track import Thinning
 from eoc.app.workspace_service import WorkspaceCommands
 from eoc.app.writer import BatchWriter, Position, resolved
@@ -88,6 +89,13 @@ class EOCApplication(Application):
             last = recordings[-1].notification.id
             for listener in self.saved_listeners:
                 listener(last)
+
+
+def open_application(settings: Any) -> EOCApplication:
+    """The event store's application (``eoc.app.config.Settings``): on PostgreSQL its tables are
+    made one starting process at a time (eoc.app.pgschema)."""
+    with taking_turns(settings.pg_dsn if settings.store == "postgres" else None):
+        return EOCApplication(env=settings.eventsourcing_env())
 
 
 class CommandService(WorkspaceCommands):

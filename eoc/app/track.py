@@ -75,9 +75,7 @@ class PositionTrack:
     def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
 
         self._db = _Db(path=path, dsn=dsn)
-        with self._db.tx() as q:
-            for statement in (PG_SCHEMA if self._db.pg else SQLITE_SCHEMA):
-                q(statement)
+        self._db.create(PG_SCHEMA if self._db.pg else SQLITE_SCHEMA)  # one process at a time
 
     def close(self) -> None:
         self._db.close()

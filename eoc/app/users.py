@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eoc.app.pgschema import SCHEMA_LOCK
 from eoc.domain.errors import Conflict, InvalidCommand, NotFound
 from events.policy import POLICY, valid_scope
 from events.vocabulary import Role
@@ -125,7 +126,7 @@ class _Db:
         so they take turns on an advisory lock held for the transaction."""
         with self.tx() as q:
             if self.pg:
-                q("SELECT pg_advisory_xact_lock(7461020213)")
+                q("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             for statement in statements:
                 q(statement)
 

@@ -275,8 +275,10 @@ class PostgresCheckpointLog:
         import psycopg
 
         self._conn = psycopg.connect(dsn, autocommit=True)
-        self._conn.execute("CREATE TABLE IF NOT EXISTS eoc_audit_checkpoints "
-                           "(sequence bigint PRIMARY KEY, record jsonb NOT NULL)")
+        with self._conn.transaction():  # one starting process at a time (eoc.app.pgschema's lock)
+            self._conn.execute("SELECT pg_advisory_xact_lock(7461020213)")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS eoc_audit_checkpoints "
+                               "(sequence bigint PRIMARY KEY, record jsonb NOT NULL)")
         self._lock = threading.Lock()
 
     def append(self, record: dict[str, Any]) -> None:

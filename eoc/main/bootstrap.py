@@ -15,7 +15,7 @@ from eoc.app.idempotency import KeyStore, PostgresKeyStore, SQLiteKeyStore
 from eoc.app.keyring import Keyring, PostgresKeyring, SQLiteKeyring, WrappedKeyring
 from eoc.app.limits import Limits
 from eoc.app.metrics import Metrics, watch_dependency, watch_follower, watch_writer
-from eoc.app.service import CommandService, EOCApplication
+from eoc.app.service import CommandService, EOCApplication, open_application
 from eoc.app.signin import SignIn
 from eoc.app.system import System
 from eoc.app.track import PositionTrack, Thinning
@@ -117,7 +117,7 @@ def build(
     start_follower: bool = True,
 ) -> System:
     secure_data_dir(settings.data_dir)
-    app = EOCApplication(env=settings.eventsourcing_env())
+    app = open_application(settings)
     keyring = make_keyring(settings)
     idempotency: KeyStore = (SQLiteKeyStore(str(settings.sqlite_path)) if settings.store == "sqlite"
                              else PostgresKeyStore(settings.pg_dsn or ""))

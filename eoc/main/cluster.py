@@ -32,7 +32,7 @@ from eoc.app.metrics import (
     watch_follower,
     watch_writer,
 )
-from eoc.app.service import CommandService, EOCApplication
+from eoc.app.service import CommandService, open_application
 from eoc.app.settings import (
     ConfigurationError,
     EnvSettings,
@@ -178,7 +178,7 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
 
 
     settings = settings or cs.core()
-    app = EOCApplication(env=settings.eventsourcing_env())
+    app = open_application(settings)
     keyring = make_keyring(settings)
     publisher = TelemetryPublisher(cs.kafka_bootstrap, cs.layout, buffer=settings.telemetry_buffer,
                                    timeout_s=cs.kafka_timeout_s)
@@ -241,7 +241,7 @@ def build_relay(cs: ClusterSettings, *, settings: Settings | None = None) -> Any
 
     # The relay signs no tokens; a fixed secret keeps it from making a local secret file.
     settings = settings or cs.core(token_secret=b"the-relay-issues-no-tokens")
-    app = EOCApplication(env=settings.eventsourcing_env())
+    app = open_application(settings)
     lock = AdvisoryLock(settings.pg_dsn or "", f"eoc-relay:{cs.layout.events}")
     relay = Relay(app, cs.kafka_bootstrap, cs.layout, watermark_every_s=cs.relay_watermark_s, lock=lock,
                   heartbeat=heartbeat(cs))
