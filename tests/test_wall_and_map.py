@@ -101,6 +101,15 @@ def test_wall_fits_at_both_sizes_in_both_languages_for_each_role(embedded, clock
                     # Every list has its column headers.
                     for table in ("#teams-table", "#incidents-table"):
                         assert pg.locator(f"{table} thead th").count() >= 5
+                    # The team sent (or that none was) is on screen at both sizes: the names on a
+                    # wall, a mark (⚠ none, ✓ how many) on a laptop.
+                    assert pg.is_visible("#incidents-table thead th:nth-child(4)")
+                    shown = pg.evaluate("""() => [...document.querySelectorAll('#incidents-table td.who')]
+                        .filter((td) => td.offsetParent !== null)
+                        .map((td) => [...td.children].filter((c) => c.offsetParent !== null).map((c) => c.textContent).join(''))""")
+                    assert shown and all(shown), (role, name, lang, shown)
+                    assert any(("⚠" if size is LAPTOP else ("بدون گروه" if lang == "fa" else "unassigned")) in w
+                               for w in shown), (role, name, lang, shown)
                     if province == "IR":
                         assert pg.locator("#provinces-table tbody tr").count() == 31
                         assert pg.is_visible("#provinces-panel")

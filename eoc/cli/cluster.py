@@ -19,6 +19,7 @@ from eoc.main.cluster import (
     check_kafka,
     ensure_topics,
     wait_for_kafka,
+    what_failed,
 )
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "events" / "asyncapi.yaml"
@@ -119,9 +120,9 @@ def run_relay(args: argparse.Namespace) -> int:
         try:
             ensure_topics(cs)
             relay = build_relay(cs, settings=settings)
-        except Exception as exc:  # Kafka went again between the check and the client
-            log.warning("Kafka at %s does not answer (%s: %s); trying again", cs.kafka_bootstrap,
-                        type(exc).__name__, exc)
+        except Exception as exc:  # Kafka went again between the check and the client, or the store
+            log.warning("the relay could not start: %s; trying again",
+                        what_failed(exc, kafka=cs.kafka_bootstrap, dsn=settings.pg_dsn))
             stop.wait(1.0)
             continue
         current[:] = [relay]
@@ -135,7 +136,7 @@ def run_relay(args: argparse.Namespace) -> int:
         except Exception as exc:
             if stop.is_set():
                 break
-            log.warning("the relay stopped (%s: %s); it resumes when Kafka answers", type(exc).__name__, exc)
+            log.warning("the relay stopped: %s; it starts again", what_failed(exc, kafka=cs.kafka_bootstrap, dsn=settings.pg_dsn))
             stop.wait(1.0)
         finally:
             relay.close()

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from consumers.board_topic import BoardTopicView
@@ -150,6 +152,33 @@ def wait_for_kafka(cs: ClusterSettings, who: str, stop: threading.Event | None =
     log.warning("Kafka at %s is back after %.0f s; the %s goes on", cs.kafka_bootstrap,
                 time.monotonic() - since, who)
     return True
+
+
+def what_failed(exc: BaseException, *, kafka: str, dsn: str | None = None) -> str:
+    """The dependency a start-up or run failure is about, in the words of an operator's log line:
+    Kafka only when Kafka's client failed, PostgreSQL when the store did (its address, never its
+    password), else the error as it is (a bug or a refusal is not an outage)."""
+    kind = type(exc)
+    mod = kind.__module__ or ""
+    what = f"{kind.__name__}: {exc}"
+    if mod.split(".")[0] in ("kafka", "aiokafka"):
+        return f"Kafka at {kafka} does not answer ({what})"
+    if mod.split(".")[0] in ("psycopg", "psycopg_pool"):
+        where = _pg_where(dsn or "")
+
+        if isinstance(exc, psycopg.OperationalError):
+            return f"PostgreSQL at {where} does not answer ({what})"
+        return f"PostgreSQL at {where} refused ({what})"
+    return f"failed ({what})"
+
+
+def _pg_where(dsn: str) -> str:
+    """host:port/database of a DSN, without user or password."""
+    try:
+        d = conninfo_to_dict(dsn)
+    except Exception:  # an unparsable DSN: say nothing of it
+        return "the configured DSN"
+    return f"{d.get('host') or 'localhost'}:{d.get('port') or 5432}/{d.get('dbname') or ''}"
 
 
 # ---------------------------------------------------------------------- the command API

@@ -794,12 +794,17 @@
     const body = header($("incidents-table"), cols);
     const items = list.map((i) => {
       const hot = i.unassigned && (i.priority === "urgent" || (i.priority === "high" && i.age > URGENT_UNASSIGNED_S));
-      const who = i.unassigned ? `<b>${esc(I.t("unassigned"))}</b>` : esc(i.teams.map((id) => names[id] || id.slice(0, 6)).join("، "));
+      // The team sent, in full on a wall; on a laptop (≤ 1500 px, style.css) a short mark: ⚠ with
+      // «بدون گروه» when none was sent, else ✓ and how many (the names in the cell's title).
+      const sent = i.unassigned ? "" : i.teams.map((id) => names[id] || id.slice(0, 6)).join("، ");
+      const who = i.unassigned
+        ? `<b class="who-full">${esc(I.t("unassigned"))}</b><b class="who-short" aria-label="${esc(I.t("unassigned"))}">⚠</b>`
+        : `<span class="who-full">${esc(sent)}</span><span class="who-short">✓${I.lang === "fa" ? "" : " "}${esc(I.num(i.teams.length))}</span>`;
       return {
         key: i.id, cls: hot ? "hot pin" : "", attrs: { "data-incident-id": i.id },
         sig: [i.priority, i.category, who, place(i), i.opened_at].join("|"),
         html: `<td>${chip("p", i.priority)}</td><td class="name">${esc(I.word(i.category))}</td>` +
-          `<td class="age tick num" data-at="${ms(i.opened_at)}"></td><td>${who}</td><td>${esc(place(i))}</td>`,
+          `<td class="age tick num" data-at="${ms(i.opened_at)}"></td><td class="who" title="${esc(sent || I.t("unassigned"))}">${who}</td><td>${esc(place(i))}</td>`,
       };
     });
     keyed(body, items.length ? items : emptyItem(I.t("noIncidents"), cols.length), "tr");
