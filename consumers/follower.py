@@ -201,14 +201,17 @@ class Follower:
     # ------------------------------------------------------------------ reading
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
-        """Block until the log is folded up to ``position`` (for tests and the API's read-your-writes)."""
+        """Block until the log is folded up to ``position`` (tests, benchmarks): True, or
+        ``TimeoutError`` naming both positions when it is not folded within ``timeout`` seconds
+        (a caller that forgets to check cannot read a board that is behind as if it were not)."""
         self.wake()
         deadline = time.monotonic() + timeout
         with self._progress:
             while self.position < position:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    raise TimeoutError(f"the follower folded the log to {self.position}, not to {position}, "
+                                       f"within {timeout:g} s")
                 self._progress.wait(left)
         return True
 

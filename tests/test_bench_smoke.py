@@ -64,3 +64,41 @@ def test_the_json_says_where_and_how_it_ran(smoke: tuple[str, dict]) -> None:
     assert record["command"].startswith("python -m bench --smoke")
     assert record["machine"]["cores"] >= 1
     assert record["started"] and record["finished"]
+
+
+def test_figures_are_plausible(smoke: tuple[str, dict]) -> None:
+    """A figure that cannot be true fails here: a negative or infinite value, a zero baseline
+    (but Kafka's tool, which prints whole milliseconds), percentiles out of order, more reports
+    carried than were offered, more CPU than the machine has, a process of no size."""
+    import math
+    import re
+
+    _, record = smoke
+    cores = record["machine"]["cores"]
+    figures = record["figures"]
+    for f in figures:
+        where = f"{f['scenario']} / {f['name']}: {f['value']} vs {f['baseline']}"
+        for x in (f["value"], f["baseline"]):
+            assert math.isfinite(x) and x >= 0, where
+        if f["baseline"] == 0:
+            assert "Kafka" in f["baseline_name"], where
+        if f["unit"] in ("ms", "/s", "MB"):
+            assert f["value"] > 0, where
+        if f["unit"] == "cores":
+            assert f["value"] <= cores * 4 + 0.5, where  # four processes at most, each at most the machine
+        if f["unit"] == "MB":
+            assert f["value"] > 20 and f["baseline"] > 20, where  # a Python process of the system
+        offered = re.search(r"offered ([\d.]+)/s", f["baseline_name"])
+        if offered:
+            assert f["value"] <= float(offered.group(1)) * 1.1 and f["baseline"] <= float(offered.group(1)) * 1.1, where
+    # p50 <= p99 <= p99.9 at the same rate, for the system and for its baseline.
+    by_rate: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
+    for f in figures:
+        m = re.fullmatch(r"(p50|p99|p99\.9) (at .+)", f["name"])
+        if m:
+            by_rate.setdefault((f["scenario"], m.group(2)), {})[m.group(1)] = (f["value"], f["baseline"])
+    assert by_rate, "no latency figures"
+    for (scenario, rate), ps in by_rate.items():
+        assert set(ps) == {"p50", "p99", "p99.9"}, (scenario, rate, ps)
+        for i in (0, 1):
+            assert ps["p50"][i] <= ps["p99"][i] <= ps["p99.9"][i], (scenario, rate, ps)

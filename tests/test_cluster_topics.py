@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from consumers import asyncapi
 from consumers.kafka_codec import DeadLetter, decode_event, encode_row, event_record
@@ -113,7 +114,6 @@ def test_the_asyncapi_document_describes_every_topic_and_every_event_type():
 
 
 def test_the_yaml_reads_back_to_the_document():
-    yaml = pytest.importorskip("yaml")
     assert yaml.safe_load(asyncapi.render()) == asyncapi.build()
 
 

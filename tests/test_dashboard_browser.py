@@ -113,6 +113,14 @@ class Embedded:
         assert r.status_code in (200, 201, 202), (path, r.status_code, r.text)
         return r.json()
 
+    def refused(self, path: str, body: dict[str, Any] | None = None, role: str = "provincial_supervisor",
+                province: str = "QZV") -> str:
+        """A command that must be refused by a rule (409): its error code."""
+        r = self.http.post(f"/api/v1{path}", json=body or {},
+                           headers={"Authorization": "Bearer " + self.system.signer.issue(role, province)})
+        assert r.status_code == 409, (path, r.status_code, r.text)
+        return str(r.json()["error"])
+
     def stop_bridge(self) -> None:
         self.loop.run(self.bridges[-1].stop())
 
@@ -440,10 +448,8 @@ def seed_province(e: Embedded, clock: Clock) -> dict[str, Any]:
          {"due_at": (datetime.now(UTC) - timedelta(minutes=7)).isoformat()}, **d)
     for t, county in zip(teams, homes, strict=True):
         post(f"/teams/{t}/position", {"position": near(county, 0.12), "speed_kmh": 40})
-    try:
-        post(f"/centres/{centres['takestan']}/admissions", {"route": "police"}, **staff)
-    except AssertionError:
-        pass  # full: recorded as a declined admission (unmet demand), which the board shows
+    # Full: refused, and recorded as a declined admission (unmet demand), which the board shows.
+    assert e.refused(f"/centres/{centres['takestan']}/admissions", {"route": "police"}, **staff) == "over_capacity"
     return {"teams": teams, "centres": centres, "waiting": waiting, "high": high}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import pytest
+
 from eoc.domain import Call, to_envelope
 from eoc.domain.base import RecordedCreation
 from events.chain import GENESIS, link
@@ -39,6 +41,47 @@ def test_a_transfer_is_one_transaction_out_of_one_place_into_another(api):
     assert p2 == p1 + 1 or api.system.settings.store == "postgres"  # PostgreSQL ids may have gaps
     assert (str(out.originator_id), str(into.originator_id)) == (source, house)
     assert api.system.follower.wait_for(p2)
+    _, rows = api.system.follower.snapshot()
+    assert rows[f"centre/{source}"]["occupied"] == 0
+    assert list(rows[f"centre/{house}"]["clients"]) == [client]
+
+
+def test_a_transfer_cut_between_its_two_sides_stores_neither(api, monkeypatch):
+    """The power goes after the place is left and before the other is entered: the recorder has
+    written the ClientTransferredOut row in the open transaction, then fails. Neither side is
+    stored, the client is still where she was, and the same command succeeds afterwards."""
+    source, house = centre(api, capacity=3), centre(api, capacity=2, kind="safe_house", name="House")
+    client = api.ok(f"/centres/{source}/admissions", {"route": "police"})["client_id"]
+    api.ok(f"/centres/{source}/holding", {"client_id": client, "days": 15, "destination_kind": "safe_house"})
+    recorder = api.system.app.recorder
+    # SQLite writes the rows in _insert_events; PostgreSQL in _insert_stored_events (one statement).
+    name = "_insert_stored_events" if hasattr(type(recorder), "_insert_stored_events") else "_insert_events"
+    write = getattr(recorder, name)
+    cut: list[str] = []
+
+    def power_cut(curs, stored_events, **kw):
+        sides = {str(s.originator_id) for s in stored_events}
+        if {source, house} <= sides:  # the two sides come to the recorder together
+            out = [s for s in stored_events if str(s.originator_id) == source]
+            write(curs, out, **kw)  # one side is in the transaction...
+            cut.append(source)
+            raise RuntimeError("the power went between the two sides")  # ...and the other never comes
+        return write(curs, stored_events, **kw)
+
+    before = _log(api)
+    monkeypatch.setattr(recorder, name, power_cut)
+    body = {"client_id": client, "to_centre_id": house, "override_reason": "a court order moves her today"}
+    with pytest.raises(RuntimeError, match="between the two sides"):  # the test client re-raises the 500's cause
+        api.post(f"/centres/{source}/transfers", body)
+    assert cut, "the failure was injected"
+    after = _log(api)
+    assert [p for p, _ in after] == [p for p, _ in before], [(p, e.type, str(e.originator_id)) for p, e in after]
+    assert not {"ClientTransferredOut", "ClientTransferredIn"} & {e.type for _, e in after}
+
+    monkeypatch.setattr(recorder, name, write)  # the power is back: the same command, whole
+    api.ok(f"/centres/{source}/transfers", body)
+    assert [e.type for _, e in _log(api)[-2:]] == ["ClientTransferredOut", "ClientTransferredIn"]
+    assert api.system.follower.wait_for(_log(api)[-1][0])
     _, rows = api.system.follower.snapshot()
     assert rows[f"centre/{source}"]["occupied"] == 0
     assert list(rows[f"centre/{house}"]["clients"]) == [client]
