@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from consumers.telemetry import kafka_down
 from eoc.app.auth import TokenSigner
 from events.envelope import iso
 from tests import scenario
@@ -288,3 +289,37 @@ def test_ops_metrics_cluster_processes(cluster, writer, clock) -> None:
         assert json.loads(dashboard.recv(timeout=30))["type"] == "snapshot"
         wait_until(lambda: value(scrape("bridge") or "", "eoc_bridge_clients") == 1, timeout=30,
                    what="the bridge to count the open dashboard")
+
+
+def _services(*args: str) -> None:
+    done = subprocess.run([str(Path(__file__).resolve().parents[1] / "scripts" / "services"), *args],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"scripts/services {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_ops_fault_relay_and_worker_ride_out_kafka_going_down_mid_run(cluster, writer, clock) -> None:
+    """Not the bootstrap address but the broker itself goes, while the relay and the worker are
+    connected and following: the store keeps taking commands, the processes stay up and say so
+    in a few lines (not a traceback, not hundreds of errors), and when the broker is back the
+    boards catch up with everything written meanwhile, nothing lost or counted twice."""
+    history = History(writer.service, clock, seed=5150)
+    history.setup()
+    history.run(80)
+    relay = cluster.start("relay")
+    worker = cluster.start("worker")
+    boards_converge(cluster.reader(cluster.layout.boards), replay(writer.app), timeout=240, cluster=cluster)
+    _services("stop", "kafka")
+    try:
+        assert kafka_down(cluster.bootstrap) is not None, "the broker is down"
+        history.run(80)  # the line goes on taking calls: the store does not need Kafka
+        time.sleep(8)
+        assert relay.alive and worker.alive, cluster.logs()
+    finally:
+        _services("start", "kafka")
+    history.run(40)
+    boards_converge(cluster.reader(cluster.layout.boards), replay(writer.app), timeout=300, cluster=cluster)
+    assert relay.alive and worker.alive
+    for name in ("relay", "worker"):
+        text = _log(cluster, name)
+        assert "Traceback" not in text, text[-3000:]
+        assert len(_lines(text)) < 200, f"{name}: {len(_lines(text))} lines\n{text[-3000:]}"
