@@ -53,8 +53,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from faust.types import TP
 
+from consumers.faust_adapter import changelog_topic_name, owned_partitions, read_again_from, rows_of
 from consumers.kafka_codec import (
     DeadLetter,
     dead_letter_headers,
@@ -106,7 +106,7 @@ class BoardProcessor:
     # ------------------------------------------------------------------ the hot path
 
     async def process(self, events: Sequence[Any]) -> None:
-        rows = self.board_table.data.data  # the memory store's dict: key -> row
+        rows = rows_of(self.board_table)  # the memory store's dict: key -> row
         boards: dict[int, Board] = {}
         counts: dict[int, dict[tuple[str, tuple[float, float]], int]] = defaultdict(lambda: defaultdict(int))
         dead: list[tuple[Any, DeadLetter]] = []
@@ -176,14 +176,13 @@ class BoardProcessor:
             for (topic, partition), offset in rewind.items():
                 log.warning("records missing before %s[%d]@%d; reading again from there", topic, partition, offset)
             self.rewinds += len(rewind)
-            # On the consumer's own thread (seek_wait): aiokafka is not thread-safe.
-            await self.app.consumer.seek_wait({TP(t, p): offset for (t, p), offset in rewind.items()})
+            await read_again_from(self.app, rewind)
         if time.monotonic() - self._last_sweep > SWEEP_EVERY_S:
             await self.sweep_windows()
 
     async def commit(self, boards: dict[int, Board], counts: dict[int, dict], dead: list) -> None:
         """Make the batch durable (see the module docstring), then return."""
-        hourly = self.hourly_table.data.data
+        hourly = rows_of(self.hourly_table)
         sends: list[Any] = []
         if dead:
             # Dead letters first: the commit records below move the source offsets past them.
@@ -199,7 +198,7 @@ class BoardProcessor:
             offsets = {topic: self.next_offset[(topic, partition)] for topic in self.sources
                        if (topic, partition) in self.next_offset}
             record = {"rows": changes, "windows": windows, "offsets": offsets}
-            self.board_table.data.data[commit_key(partition)] = record
+            rows_of(self.board_table)[commit_key(partition)] = record
             sends.append(await self._changelog(self.board_table, partition, commit_key(partition), record))
             crash = self.crash_after[1] if self.crash_after and self.batches >= self.crash_after[0] else None
             sends.extend(await self._apply_commit(partition, record, crash_after_rows=crash))
@@ -226,7 +225,7 @@ class BoardProcessor:
             sends.append(await producer.send(boards_topic, batch_mark(partition).encode(), encode_row(mark),
                                              partition, None, None))
         if record["windows"]:
-            hourly = self.hourly_table.data.data
+            hourly = rows_of(self.hourly_table)
             for label, start, end, value in record["windows"]:
                 hourly[(label, (start, end))] = value
                 sends.append(await self._changelog(self.hourly_table, partition, [label, [start, end]], value))
@@ -237,7 +236,7 @@ class BoardProcessor:
     async def _changelog(self, table: Any, partition: int, key: Any, value: Any) -> Any:
         # The table's own serialisers (json) so that Faust's recovery reads these records back.
         return await self.app.producer.send(
-            table.changelog_topic.get_topic_name(), _json(key), None if value is None else _json(value),
+            changelog_topic_name(table), _json(key), None if value is None else _json(value),
             partition, None, None)
 
     async def _dead_letter(self, message: Any, letter: DeadLetter) -> Any:
@@ -252,8 +251,8 @@ class BoardProcessor:
 
     async def redo(self) -> None:
         """After recovery: apply again the last commit record of every partition we own."""
-        mine = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.layout.events}
-        rows = self.board_table.data.data
+        mine = owned_partitions(self.app, self.layout.events)
+        rows = rows_of(self.board_table)
         self._forget_others(mine)
         sends: list[Any] = []
         self.next_offset = {}
@@ -277,10 +276,10 @@ class BoardProcessor:
         """Drop the rows of partitions another worker owns now. A partition that comes back is
         read again from the start of its changelog (the memory store keeps no offsets), and a
         row left over from before could have been deleted meanwhile."""
-        rows, partition_of = self.board_table.data.data, self.partition_of
+        rows, partition_of = rows_of(self.board_table), self.partition_of
         for key in [k for k, row in rows.items() if _partition_of_row(k, row, partition_of) not in (None, *mine)]:
             del rows[key]
-        hourly = self.hourly_table.data.data
+        hourly = rows_of(self.hourly_table)
         for key in [k for k in hourly if partition_of(k[0].split("/", 1)[0]) not in mine]:
             del hourly[key]
 
@@ -289,7 +288,7 @@ class BoardProcessor:
         self._last_sweep = time.monotonic()
         if not self.stream_time:
             return
-        hourly = self.hourly_table.data.data
+        hourly = rows_of(self.hourly_table)
         horizon = self.stream_time - HOURLY_EXPIRES_S
         stale = [key for key in hourly if key[1][1] < horizon]
         for label, rng in stale:

@@ -33,6 +33,7 @@ from projections.visibility import Unseal, secret_counts, visible_row, visible_r
 
 from . import protocol as p
 from .feed import BoardFeed
+from .flow import is_backed_up
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ ViewKey = tuple[str, str]  # (role, province)
 class Client:
     """One dashboard's socket and where its stream of frames stands."""
 
-    conn: Any  # websockets ServerConnection (or anything with send(), paused, protocol.state)
+    conn: Any  # websockets ServerConnection (or anything with send(), paused (flow.py), protocol.state)
     role: str
     province: str
     user: str = ""  # the signed-in user's pseudonymous id (for the access log)
@@ -61,7 +62,7 @@ class Client:
     @property
     def draining(self) -> bool:
         """True while its socket is not keeping up: new frames go to the backlog."""
-        return bool(self.backlog) or self.needs_snapshot or self.conn.paused
+        return bool(self.backlog) or self.needs_snapshot or is_backed_up(self.conn)
 
 
 @dataclass(eq=False)

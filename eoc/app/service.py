@@ -17,15 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    ProcessingEvent,
-)
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Recording
 from eventsourcing.utils import Environment
 
 from eoc.app import commands as c
+from eoc.app import es_adapter
 from eoc.app.auth import Claims, authorize
 from eoc.app.keyring import Keyring
 from eoc.app.pgschema import taking_turns
@@ -70,18 +67,11 @@ class EOCApplication(Application):
 
     def save_in_order(self, events: list[Any], aggregates: dict[UUID, Any],
                       outcomes: list[Any] | None = None) -> list[Recording]:
-        """Save these events, in this order, in one transaction (``save`` orders them by
-        aggregate); the aggregates they came from are cached as the library's save does.
-        ``outcomes``: Idempotency-Key answers written in the same transaction (eoc/app/recorders.py)."""
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events = list(events)
-        processing.aggregates = dict(aggregates)
-        if outcomes:
-            processing.saved_kwargs["outcomes"] = outcomes
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return recordings
+        """Save these events, in this order, in one transaction (``save`` given aggregates orders
+        their events by aggregate); the aggregates they came from are cached as the library's save
+        does (eoc/app/es_adapter.py). ``outcomes``: Idempotency-Key answers written in the same
+        transaction (eoc/app/recorders.py)."""
+        return es_adapter.save_in_order(self, events, aggregates, **({"outcomes": outcomes} if outcomes else {}))
 
     def _notify(self, recordings: list[Recording]) -> None:
         # Called after every commit: wakes the embedded follower (SQLite cannot be subscribed).

@@ -27,6 +27,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from eoc.app import es_adapter
 from eoc.app.idempotency import CLAIM, Claim
 from eoc.app.recorders import Outcome
 
@@ -262,11 +263,4 @@ class BatchWriter:
         return outcomes
 
     def _evict(self, aggregates: dict[UUID, Any]) -> None:
-        cache = self.app.repository.cache
-        if cache is None:
-            return
-        for aggregate_id in aggregates:
-            try:
-                cache.get(aggregate_id, evict=True)
-            except KeyError:
-                pass
+        es_adapter.forget_cached(self.app, aggregates)
