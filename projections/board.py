@@ -8,7 +8,7 @@ replaced, never mutated in place, so a table backend sees every change.
 Keys: ``team/<id>``, ``position/<team id>``, ``centre/<id>``, ``incident/<id>``,
 ``figures/<province>/<local day>``, ``alert/<kind>/<subject>``, and ``applied/<province>``
 (the last log position folded in, per province). Drill events write the same keys under
-``drill/``.
+``drill/``. Every kind of key and the fields of its rows: ``projections/rows.py`` (``ROW_KINDS``).
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ The AsyncAPI document (consumers/asyncapi.py) describes the board topic from the
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired
+from typing import Any, Literal, NewType, NotRequired
 
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
 
 from projections.board import DRILL
 
-__all__ = ["DRILL", "ROW_KINDS", "kind_of", "row_type"]
+__all__ = ["DRILL", "ROW_KINDS", "kind_of", "row_type", "schema_name"]
 
 FORBID = ConfigDict(extra="forbid")
 
@@ -477,8 +477,8 @@ class BatchMarkRow(TypedDict):
     offsets: dict[str, int]
 
 
-# The last log position folded, per province: a bare number.
-AppliedRow = int
+# ``applied/<province>``: the last log position folded, per province: a bare number.
+AppliedRow = NewType("AppliedRow", int)
 
 # Key prefix -> the type of the rows under it. ``*`` is one part of a key; the longest prefix
 # that matches wins (``harm/QZV`` is a province's state, ``harm/QZV/...`` one of its series).
@@ -535,3 +535,8 @@ def row_type(key: str) -> Any:
     """The type of the rows under ``key``, or None for a key of no kind."""
     kind = kind_of(key)
     return None if kind is None else ROW_KINDS[kind]
+
+
+def schema_name(kind: str) -> str:
+    """The name of a kind's type (``TeamRow``): what the AsyncAPI document calls its schema."""
+    return str(ROW_KINDS[kind].__name__)

@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from pydantic import TypeAdapter, ValidationError
 
 from bench.harm_history import draw, envelopes, seasonal_rates
+from consumers import asyncapi
 from eoc.app.keyring import SQLiteKeyring
 from eoc.app.service import CommandService, EOCApplication
 from events.catalogue import CATALOGUE
@@ -27,7 +29,7 @@ from events.envelope import Envelope
 from events.vocabulary import CentreKind, ReferralRoute
 from projections import Board, fold, undecodable
 from projections.batches import batch_mark_row
-from projections.rows import ROW_KINDS, kind_of, row_type
+from projections.rows import ROW_KINDS, kind_of, row_type, schema_name
 from projections.visibility import secret_counts
 
 from .conftest import FakeClock
@@ -37,6 +39,19 @@ from .history import logged_envelopes, run_history
 @cache
 def adapter(kind: str) -> TypeAdapter[Any]:
     return TypeAdapter(ROW_KINDS[kind])
+
+
+@cache
+def documented(kind: str) -> Draft202012Validator:
+    """The kind's schema as events/asyncapi.yaml documents it (the board topic's rows)."""
+    schemas = asyncapi.build()["components"]["schemas"]
+    return Draft202012Validator({**schemas[schema_name(kind)], "components": {"schemas": schemas}})
+
+
+def check_documented(rows: dict[str, Any]) -> None:
+    for key, row in rows.items():
+        errors = [e.message for e in documented(kind_of(key)).iter_errors(row)]
+        assert not errors, f"{key} breaks its AsyncAPI schema: {errors}"
 
 
 def check_rows(rows: dict[str, Any]) -> set[str]:
@@ -148,12 +163,14 @@ def test_every_row_of_a_random_history_is_of_its_kind(seed, steps):
     board = board_of(seed, steps)
     check_rows(board.rows)
     check_rows(other_rows(board.rows))
+    check_documented({**board.rows, **other_rows(board.rows)})
 
 
 def test_every_kind_occurs():
     board = board_of(20261202, 200)
     seen = check_rows(board.rows) | check_rows(other_rows(board.rows)) | check_rows(harm_board().rows)
     assert set(ROW_KINDS) - seen == set()
+    check_documented({**board.rows, **other_rows(board.rows), **harm_board().rows})
     assert any(k.startswith("drill/") for k in board.rows)
 
 
@@ -170,6 +187,17 @@ def test_a_field_no_type_declares_is_refused():
     missing = {k: v for k, v in centre.items() if k != "capacity"}
     with pytest.raises(AssertionError, match="missing"):
         check_rows({key: missing})
+    check_documented({key: centre})  # the document says the same
+    for wrong in ({**centre, "surprise": 1}, missing, {**centre, "clients": {"c1": stay}}):
+        with pytest.raises(AssertionError, match="AsyncAPI"):
+            check_documented({key: wrong})
+
+
+def test_the_board_topic_documents_every_kind():
+    board_row = asyncapi.build()["components"]["schemas"]["BoardRow"]
+    named = {ref["$ref"].rsplit("/", 1)[1] for ref in board_row["anyOf"] if "$ref" in ref}
+    assert named == {schema_name(kind) for kind in ROW_KINDS}
+    assert {"type": "null"} in board_row["anyOf"]  # a deleted row's tombstone
 
 
 def test_a_key_of_no_kind_is_refused():
@@ -184,5 +212,5 @@ def test_keys_find_their_kinds():
     assert kind_of("alert/duress/t1") == "alert/duress/"
     assert kind_of("alert/other/t1") is None
     assert kind_of("team") is None
-    assert row_type("applied/QZV") is int
+    assert row_type("applied/QZV").__supertype__ is int
     assert kind_of("figures/QZV/2026-01-02") == "figures/"
