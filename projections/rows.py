@@ -18,10 +18,9 @@ from typing import Any, Literal, NewType, NotRequired
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
 
-from projections.board import DRILL
-
 __all__ = ["DRILL", "ROW_KINDS", "kind_of", "row_type", "schema_name"]
 
+DRILL = "drill/"
 FORBID = ConfigDict(extra="forbid")
 
 
@@ -510,23 +509,25 @@ ROW_KINDS: dict[str, Any] = {
     "~batch/": BatchMarkRow,
 }
 
-# Most specific first: more parts, then literal before ``*``.
-_BY_SPECIFICITY = sorted(ROW_KINDS, key=lambda p: (-p.count("/"), p.count("*")))
-
-
-def _matches(prefix: str, key: str) -> bool:
-    parts = prefix.rstrip("/").split("/")
-    key_parts = key.split("/")
-    if len(key_parts) <= len(parts):  # the prefix and at least one part after it
-        return False
-    return all(p in ("*", k) for p, k in zip(parts, key_parts, strict=False))
+# The kinds by the first part of their prefix, most specific first (more parts, then literal
+# before ``*``): kind_of is called for every row a viewer is sent, so it looks up, not scans.
+_BY_HEAD: dict[str, list[tuple[str, list[str]]]] = {}
+for _prefix in sorted(ROW_KINDS, key=lambda p: (-p.count("/"), p.count("*"))):
+    _head, *_rest = _prefix.rstrip("/").split("/")
+    _BY_HEAD.setdefault(_head, []).append((_prefix, _rest))
 
 
 def kind_of(key: str) -> str | None:
-    """The ``ROW_KINDS`` prefix of a key (drill keys: of the key without ``drill/``), or None."""
-    bare = key.removeprefix(DRILL)
-    for prefix in _BY_SPECIFICITY:
-        if _matches(prefix, bare):
+    """The ``ROW_KINDS`` prefix of a key (drill keys: of the key without ``drill/``), or None.
+    A key is of a kind when it starts with the prefix (``*``: any one part) and goes on after it."""
+    head, _, rest = key.removeprefix(DRILL).partition("/")
+    for prefix, parts in _BY_HEAD.get(head, ()):
+        if not parts:
+            if rest:
+                return prefix
+            continue
+        key_parts = rest.split("/")
+        if len(key_parts) > len(parts) and all(p in ("*", k) for p, k in zip(parts, key_parts, strict=False)):
             return prefix
     return None
 

@@ -114,7 +114,8 @@ def hand_made(after: int, at: str) -> list[Envelope]:
     centre = e("CentreRegistered", new(), {"name": "c", "kind": list(CentreKind)[0].value, "capacity": 3,
                                            "secret": False, "location": here})
     e("ClientAdmitted", centre, {"client": "client-1", "route": list(ReferralRoute)[0].value})
-    e("HoldingPeriodStarted", centre, {"client": "client-1", "days": 15, "ends_at": at, "destination_kind": "safe_house"})
+    e("HoldingPeriodStarted", centre, {"client": "client-1", "days": 15, "ends_at": at,
+                                        "destination_kind": "safe_house"})
     e("ClientAdmitted", centre, {"client": "client-2", "route": list(ReferralRoute)[0].value})
     e("ClientAdmitted", centre, {"client": "client-3", "route": list(ReferralRoute)[0].value})  # full
     e("PlaceHeld", centre, {"hold_id": new(), "until": at, "incident_id": incident})
