@@ -66,7 +66,7 @@ from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
 from events.envelope import Envelope, iso, parse_iso
 from events.undecodable import undecodable_of
 from projections import Board, apply, undecodable
-from projections.batches import batch_mark
+from projections.batches import batch_mark, batch_mark_row
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class BoardProcessor:
             # whole or not at all (projections.batches).
             sends.append(await producer.send(boards_topic, key.encode(), encode_row(row), partition, None, None))
         if record["rows"]:
-            mark = {"partition": partition, "rows": len(record["rows"]), "offsets": record["offsets"]}
+            mark = batch_mark_row(partition, len(record["rows"]), record["offsets"])
             sends.append(await producer.send(boards_topic, batch_mark(partition).encode(), encode_row(mark),
                                              partition, None, None))
         if record["windows"]:

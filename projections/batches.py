@@ -17,12 +17,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from projections.rows import BatchMarkRow
+
 BATCH_MARK = "~batch/"
 
 
 def batch_mark(partition: int) -> str:
     """The key of the mark that ends a batch of ``partition``'s rows."""
     return f"{BATCH_MARK}{partition}"
+
+
+def batch_mark_row(partition: int, rows: int, offsets: dict[str, int]) -> BatchMarkRow:
+    """The mark's value: the partition, how many rows the batch had, and the source offsets
+    the worker committed with it."""
+    return {"partition": partition, "rows": rows, "offsets": offsets}
 
 
 def is_mark(key: str) -> bool:

@@ -8,7 +8,7 @@ replaced, never mutated in place, so a table backend sees every change.
 Keys: ``team/<id>``, ``position/<team id>``, ``centre/<id>``, ``incident/<id>``,
 ``figures/<province>/<local day>``, ``alert/<kind>/<subject>``, and ``applied/<province>``
 (the last log position folded in, per province). Drill events write the same keys under
-``drill/``.
+``drill/``. Every kind of key and the fields of its rows: ``projections/rows.py`` (``ROW_KINDS``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from projections.rows import DRILL, kind_of
+
+__all__ = ["DRILL", "Board", "Row", "boards_equal_view"]
+
 Row = dict[str, Any]
-DRILL = "drill/"
 
 
 class Board:
@@ -55,5 +58,5 @@ def boards_equal_view(rows: MutableMapping[str, Any], *, telemetry: bool = True)
     return {
         k: v
         for k, v in rows.items()
-        if telemetry or not (k.startswith("position/") or k.startswith(DRILL + "position/"))
+        if telemetry or kind_of(k) != "position/"
     }

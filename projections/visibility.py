@@ -25,6 +25,7 @@ from events.policy import (
     may_see_secret,
     sees_secret_counts,
 )
+from projections.rows import DRILL, kind_of
 
 # Opens a secret place's sealed location (the edge passes one that reads the keyring).
 Unseal = Callable[[str, str], dict[str, float] | None]
@@ -44,7 +45,7 @@ SECRET_NAME = {"safe_house": "Safe house (secret) · خانه امن", "health_h
 def row_province(key: str, row: Any) -> str | None:
     if isinstance(row, dict) and "province" in row:
         return cast(str | None, row["province"])
-    if key.startswith("applied/"):
+    if kind_of(key) == "applied/":
         return key.split("/", 1)[1]
     return None
 
@@ -56,28 +57,29 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     province = row_province(key, row)
     if viewer_province != NATIONAL and province != viewer_province:
         return None
-    kind = key.removeprefix("drill/").split("/", 1)[0]
-    if kind == "refseq":
+    kind = kind_of(key)  # a key of no kind (projections/rows.py) is shown as it is
+    if kind == "refseq/":
         return None  # counters of the short references: nobody's business
-    if kind == "danger":
+    if kind == "danger/":
         return row if may_see_danger_flags(role) else None
-    if kind in ("call", "caller", "follow_up"):
+    if kind in ("call/", "caller/", "follow_up/"):
         return row if may_see_calls(role) else None
-    if kind == "harm":
+    if kind in ("harm/", "harm/*/"):
         return None  # the emerging-harm detector's own series (projections/emerging.py): not a screen's board
-    if kind == "deadletter" and role not in DEAD_LETTER_READERS:
+    if kind == "deadletter/" and role not in DEAD_LETTER_READERS:
         return None
-    if kind in ("period-figures", "figures-days"):
+    if kind in ("period-figures/", "figures-days/"):
         return None  # older days' figures are for reports, not for the live dashboards
-    if kind == "centre":
+    if kind == "centre/":
         if row.get("secret") and sees_secret_counts(role):
             return None  # counted in its province's secret_places row, never shown one by one
         return _centre(row, role, viewer_province, unseal)
-    if kind == "secret_places":
+    if kind == "secret_places/":
         return row if sees_secret_counts(role) else None
-    if kind == "alert" and row.get("secret") and sees_secret_counts(role):
+    alert = key.removeprefix(DRILL).startswith("alert/")  # of a kind in ROW_KINDS or not: secrecy never rests on it
+    if alert and row.get("secret") and sees_secret_counts(role):
         return None  # an alert names one place: the nation sees only counts
-    if kind == "alert" and row.get("secret") and not may_see_secret(role, viewer_province, cast(str, province)):
+    if alert and row.get("secret") and not may_see_secret(role, viewer_province, cast(str, province)):
         return {k: v for k, v in row.items() if k not in ("county",)} | {"county": None}
     return row
 
@@ -125,8 +127,8 @@ def secret_counts(rows: dict[str, Any], provinces: set[tuple[str, str]] | None =
     ``provinces`` limits the work to these (namespace, province) pairs (a tick's changes)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for key, row in rows.items():
-        ns = "drill/" if key.startswith("drill/") else ""
-        if not key.removeprefix(ns).startswith("centre/") or not isinstance(row, dict) or not row.get("secret"):
+        ns = DRILL if key.startswith(DRILL) else ""
+        if kind_of(key) != "centre/" or not isinstance(row, dict) or not row.get("secret"):
             continue
         group = (ns, row["province"])
         if provinces is None or group in provinces:
