@@ -20,6 +20,7 @@ from eoc.app.auth import Claims
 from eoc.app.idempotency import Committed, Idempotent, answer_committed
 from eoc.app.system import System
 from eoc.domain.errors import Refused, Unauthorized
+from eoc.http.answers import Boards, BoardSummary, Health
 from eoc.http.docs import mount_docs
 from eoc.http.errors import STATUS, install, known_query_only
 from eoc.http.exchange import exchange_router
@@ -107,7 +108,7 @@ def create_api(system: System) -> FastAPI:
         record_secret_reads(system.access_log, who.sub, str(who.role), who.province, "api", seen, what=what)
         return seen
 
-    @api.get("/api/v1/boards", tags=["boards"])
+    @api.get("/api/v1/boards", tags=["boards"], response_model=Boards)
     def boards(who: Who) -> dict[str, Any]:
         """Every board row this token may see, with the sequence number of the last delta."""
         sequence, rows = system.follower.snapshot()
@@ -116,7 +117,7 @@ def create_api(system: System) -> FastAPI:
         mark = as_of(seen)
         return {"sequence": sequence, "position": mark["position"], "as_of": mark, "rows": seen}
 
-    @api.get("/api/v1/boards/summary", tags=["boards"])
+    @api.get("/api/v1/boards/summary", tags=["boards"], response_model=BoardSummary)
     def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:
         """The boards as an operator reads them now: ages, rollups, alerts."""
         return summary(board_read(who, "summary"), iso(system.service.clock()), drill=drill)  # the system's clock (a demo's is simulated)
@@ -130,7 +131,7 @@ def create_api(system: System) -> FastAPI:
     add_report_routes(api, system, claims)
     add_roster_routes(api, system, claims)
 
-    @api.get("/health", tags=["system"])
+    @api.get("/health", tags=["system"], response_model=Health)
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": system.settings.store, "position": system.follower.position}
 

@@ -17,14 +17,35 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import Response
+from pydantic import Field
 
 from eoc.app.auth import Claims, authorize
 from eoc.domain.errors import Forbidden, NotFound
 from eoc.exchange import cap, eido, have
 from eoc.exchange.policy import FEED_READERS, exportable_rows
+from eoc.http.answers import Answer, ReferralOpened
 from events.envelope import iso
 
 REFERRERS = frozenset({"partner", "provincial_supervisor"})
+
+
+class EidoFeed(Answer):
+    eido: list[dict[str, Any]] = Field(description="one NENA EIDO message per open incident")
+
+
+class CapAlert(Answer):
+    id: str = Field(description="the CAP identifier (GET /api/v1/exchange/alerts/{id})")
+    key: str
+    kind: str
+    cap: str = Field(description="the CAP 1.2 message, XML text")
+
+
+class CapAlerts(Answer):
+    alerts: list[CapAlert]
+
+
+def _xml(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": what, "content": {media_type: {"schema": {"type": "string"}}}}}
 
 
 def exchange_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
@@ -45,17 +66,18 @@ def exchange_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
     def now() -> str:
         return iso(datetime.now(UTC))
 
-    @router.get("/incidents")
+    @router.get("/incidents", response_model=EidoFeed)
     def incidents(who: Who) -> dict[str, Any]:
         """Open incidents as NENA EIDO JSON messages."""
         return {"eido": eido.feed(rows_for(who, "incidents"), now())}
 
-    @router.get("/availability", response_class=Response)
+    @router.get("/availability", response_class=Response,
+                responses=_xml("application/xml", "an EDXL-HAVE 1.0 HospitalStatus document"))
     def availability(who: Who) -> Response:
         """Centres' free places as one EDXL-HAVE HospitalStatus document."""
         return Response(have.have_status(rows_for(who, "availability"), now()), media_type="application/xml")
 
-    @router.get("/alerts")
+    @router.get("/alerts", response_model=CapAlerts)
     def alerts(who: Who) -> dict[str, Any]:
         """Every current alert as a CAP 1.2 message."""
         sent = now()
@@ -63,14 +85,15 @@ def exchange_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
                             "cap": cap.cap_alert(k, r, sent).decode()}
                            for k, r in cap.alert_rows(rows_for(who, "alerts")).items()]}
 
-    @router.get("/alerts/{identifier}", response_class=Response)
+    @router.get("/alerts/{identifier}", response_class=Response,
+                responses=_xml("application/cap+xml", "one CAP 1.2 alert message"))
     def one_alert(identifier: str, who: Who) -> Response:
         for k, r in cap.alert_rows(rows_for(who, "alert")).items():
             if cap.identifier(k, r) == identifier:
                 return Response(cap.cap_alert(k, r, now()), media_type="application/cap+xml")
         raise NotFound(f"no current alert {identifier}", identifier=identifier)
 
-    @router.post("/referrals", status_code=201)
+    @router.post("/referrals", status_code=201, response_model=ReferralOpened)
     def referral(who: Who, doc: Annotated[Any, Body()], province: str | None = None,
                  county: str | None = None) -> dict[str, Any]:
         """An inbound EIDO referral from a partner becomes an incident (route: police, judiciary, other)."""

@@ -17,13 +17,21 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
+from pydantic import Field
 
 from eoc.app.auth import Claims
 from eoc.domain.call import Call
 from eoc.domain.centre import Centre
 from eoc.domain.errors import Forbidden, NotFound
+from eoc.http.answers import ANSWER_AS_GIVEN, Answer
 from events.policy import POLICY, may_see_calls
 from events.sealing import Unreadable, unseal
+
+
+class PersonalDetails(Answer):
+    subject: str = Field(description="the person's pseudonymous id")
+    details: dict[str, Any] | None = Field(description="the unsealed details (none: erased or never given)")
+    erased: bool | None = Field(None, description="given with no details: true when the person was erased")
 
 
 def may_open_personal(claims: Claims) -> None:
@@ -64,7 +72,7 @@ def personal_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
             out["erased"] = bool(sealed)  # sealed once, its key gone: erased (else nothing was given)
         return out
 
-    @r.get("/calls/{call_id}/caller")
+    @r.get("/calls/{call_id}/caller", response_model=PersonalDetails, **ANSWER_AS_GIVEN)
     def caller_details(call_id: UUID, claims: Who) -> dict[str, Any]:
         """The caller's details of this call (call-takers, centre staff, the supervisor)."""
         may_open_personal(claims)
@@ -77,7 +85,7 @@ def personal_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
                               call=str(call.id))
         raise NotFound(f"no call with id {call_id}", id=str(call_id))
 
-    @r.get("/centres/{centre_id}/clients/{client_id}")
+    @r.get("/centres/{centre_id}/clients/{client_id}", response_model=PersonalDetails, **ANSWER_AS_GIVEN)
     def client_details(centre_id: UUID, client_id: str, claims: Who) -> dict[str, Any]:
         """A client's details, at the centre where the client stays or stayed (centre staff of
         that centre, the supervisor)."""

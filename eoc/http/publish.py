@@ -13,10 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import Field
 
 from eoc.app.auth import Claims
 from eoc.audit.sources import StoreSource
 from eoc.domain.errors import Forbidden, InvalidCommand, NotFound, WrongProvince
+from eoc.http.answers import Answer
 from eoc.publish import exports
 from eoc.publish.figures import Span, directors_report
 from eoc.publish.prevention import prevention_view
@@ -28,6 +30,48 @@ MAX_DAYS = 3 * 366
 MEDIA = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "pdf": "application/pdf"}
+
+
+class Prevention(Answer):
+    period: dict[str, Any]
+    province: str
+    counties: list[dict[str, Any]] = Field(description="per county: weeks of calls and call-outs beside its bases")
+
+
+class HarmSeries(Answer):
+    """One emerging-harm series as its board row holds it."""
+
+    province: str
+    category: str
+    county: str
+    days: list[int] = Field(description="recent daily counts, oldest first")
+    week: int
+    weeks: list[int] = Field(description="weekly counts, oldest first")
+    open: int = Field(description="the count of the day still open")
+    last_day: str | None
+    dow: list[Any]
+    model: dict[str, Any] | None
+    verdict: dict[str, Any] | None
+
+
+class DirectorsReport(Answer):
+    """Every cell meant for publication: small counts suppressed."""
+
+    period: dict[str, Any]
+    place: dict[str, Any]
+    published: bool
+    small_cells: str | None
+    totals: dict[str, Any]
+    by_category: list[dict[str, Any]]
+    by_county: list[dict[str, Any]]
+    compare: dict[str, Any]
+    unclassified: str
+
+
+def _files() -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": "the report as JSON, or as a file with format=csv, xlsx or pdf",
+                  "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                              for media in MEDIA.values()}}}
 
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)  # the service's records: 1378 (1999) on
@@ -64,14 +108,14 @@ def publish_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
             raise InvalidCommand(f"unknown province {province!r}", field="province")
         return Span(start, end), province or None
 
-    @router.get("/prevention")
+    @router.get("/prevention", response_model=Prevention)
     def prevention(who: Who, first: Annotated[str, Query(alias="from")], last: Annotated[str, Query(alias="to")],
                    province: str | None = None) -> dict[str, Any]:
         """Per county and week: calls and mobile call-outs beside the social-service bases open there."""
         span, province = scope(who, first, last, province)
         return prevention_view(StoreSource(system.app).envelopes(), span, province=province)
 
-    @router.get("/harm/{province}/{category}/{county}")
+    @router.get("/harm/{province}/{category}/{county}", response_model=HarmSeries)
     def harm_series(province: str, category: str, county: str, who: Who) -> dict[str, Any]:
         """The weekly and recent daily counts of one emerging-harm series, with its model and
         last verdict (the chart an emerging-harm alert links to). County ``*``: the province."""
@@ -87,9 +131,10 @@ def publish_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
                            category=category, county=county)
         return row
 
-    @router.get("/report")
+    @router.get("/report", response_model=DirectorsReport, responses=_files())
     def report(who: Who, first: Annotated[str, Query(alias="from")], last: Annotated[str, Query(alias="to")],
                province: str | None = None, county: str | None = None, format: str = "json") -> Any:
+        """The directors' figures: JSON (this schema), or a csv, xlsx or pdf file of the same."""
         if format not in ("json", *MEDIA):
             raise InvalidCommand(f"format must be json, csv, xlsx or pdf, not {format!r}", field="format")
         span, province = scope(who, first, last, province)

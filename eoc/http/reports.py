@@ -23,6 +23,7 @@ from eoc.audit.reports import (
 )
 from eoc.audit.sources import StoreSource
 from eoc.domain.errors import Forbidden, InvalidCommand, WrongProvince
+from eoc.http.answers import Report
 from events.jalali import BadMoment
 from events.vocabulary import NATIONAL, Role
 
@@ -54,7 +55,7 @@ def report_for(system: System, who: Claims, period: str | None, first: str | Non
 def add_report_routes(api: FastAPI, system: System, claims: Callable[..., Claims]) -> None:
     Who = Annotated[Claims, Depends(claims)]
 
-    @api.get("/api/v1/reports", tags=["reports"])
+    @api.get("/api/v1/reports", tags=["reports"], response_model=Report)
     def report(
         who: Who,
         period: Annotated[str | None, Query(

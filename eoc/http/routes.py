@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from eoc.app import commands as c
 from eoc.app import workspace_commands as w
+from eoc.http import answers as a
 
 _IDS = re.compile(r"{(\w+)}")
 
@@ -93,6 +94,24 @@ WORKSPACE: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = CORE + WORKSPACE
 
+# What each command answers when it is stored (eoc.http.answers): the service's dict, key for key.
+ANSWERS: dict[str, type[BaseModel]] = {
+    "receive_call": a.CallReceived, "take_call": a.CallTaken, "classify_call": a.CallStored,
+    "counsel_call": a.CallStored, "refer_call": a.CallStored, "escalate_call": a.CallEscalated,
+    "open_incident": a.IncidentStored, "close_incident": a.IncidentStored,
+    "register_team": a.TeamRegistered, "start_shift": a.TeamStored, "end_shift": a.TeamStored,
+    "dispatch_team": a.TeamStored, "change_team_status": a.TeamStored, "report_position": a.PositionReported,
+    "check_in": a.TeamStored, "record_missed_check_in": a.TeamStored,
+    "register_centre": a.CentreRegistered, "change_capacity": a.CentreStored, "close_centre": a.CentreStored,
+    "admit_client": a.ClientAdmitted, "start_holding": a.HoldingStarted, "transfer_client": a.ClientTransferred,
+    "discharge_client": a.ClientDischarged,
+    "link_call": a.CallLinked, "record_team_conflict": a.IncidentStored,
+    "record_danger_flag": a.DangerFlagStored, "review_danger_flag": a.DangerFlagStored,
+    "schedule_follow_up": a.FollowUpsScheduled, "complete_follow_up": a.FollowUpDone,
+    "raise_duress": a.TeamStored, "clear_duress": a.TeamStored,
+    "hold_place": a.PlaceHeld, "release_place_hold": a.CentreStored,
+}
+
 
 def path_of(command: str, *ids: object) -> str:
     """The path of a command under /api/v1 with its ids filled in (``/teams/<id>/check-in``)."""
@@ -125,5 +144,6 @@ def endpoint(route: Route, handler: Callable[..., dict[str, Any]], who: Any) -> 
 def mount(app: Any, prefix: str, routes: Iterable[Route], service: Any, who: Any) -> None:
     """Add each route's POST endpoint to ``app`` (a FastAPI app or an APIRouter)."""
     for route in routes:
-        app.post(prefix + route.path, status_code=route.status, tags=[route.tag])(
+        app.post(prefix + route.path, status_code=route.status, tags=[route.tag],
+                 response_model=ANSWERS[route.command], **a.ANSWER_AS_GIVEN)(
             endpoint(route, getattr(service, route.command), who))

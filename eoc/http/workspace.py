@@ -16,11 +16,13 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Query
+from pydantic import Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from eoc.app import workspace_commands as w
 from eoc.app.auth import Claims
 from eoc.domain.errors import Forbidden, NotFound
+from eoc.http.answers import ANSWER_AS_GIVEN, Answer
 from eoc.http.routes import WORKSPACE
 from eoc.http.routes import mount as mount_commands
 from events.envelope import iso
@@ -34,6 +36,54 @@ from projections.workspace_views import active_danger_flags, follow_ups, open_at
 REF = re.compile(r"^(?P<province>[A-Z]{3})-X?[A-Z]?[0-9]{4,}$")
 PATH = re.compile(r"^(/api/v1/(?:calls|incidents|teams|centres|danger-flags|follow-ups)/)([^/]+)(.*)$")
 KIND_OF_PATH = {"calls": "call", "incidents": "incident", "teams": "team", "centres": "centre"}
+
+
+class IntakeFound(Answer):
+    caller_id: str | None = Field(description="the caller's id, when the number is known")
+    calls: list[dict[str, Any]]
+    open_incidents: list[dict[str, Any]]
+    at_address: list[dict[str, Any]]
+    danger: list[dict[str, Any]]
+    totals: dict[str, int] = Field(description="how many of each list there are before ``limit``")
+
+
+class Recommendation(Answer):
+    incident_id: str
+    open: bool
+    needs: list[str]
+    teams: list[dict[str, Any]]
+    danger: list[dict[str, Any]]
+    estimate: dict[str, Any] | None = Field(None, description="how distances become times (an open incident)")
+
+
+class FollowUpsDue(Answer):
+    at: str
+    total: int
+    offset: int
+    limit: int
+    follow_ups: list[dict[str, Any]]
+
+
+class Workspace(Answer):
+    user: str
+    role: str
+    province: str
+    team: str | None
+    centre: str | None
+    now: str
+    commands: list[str]
+    manages: str | None
+
+
+class Vocabulary(Answer):
+    words: dict[str, list[str]]
+    counties: list[list[str]] | None = Field(None, description="the province's counties, [name, Persian name]")
+
+
+class Reference(Answer):
+    ref: str
+    kind: str
+    id: str
 
 
 def resolve_ref(rows: dict[str, Any], kind: str, ref: str) -> str | None:
@@ -111,7 +161,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
     def now() -> str:
         return iso(system.service.clock() if hasattr(system.service, "clock") else datetime.now(UTC))
 
-    @r.post("/intake/lookup", tags=["line 123"])
+    @r.post("/intake/lookup", tags=["line 123"], response_model=IntakeFound)
     def intake_lookup(cmd: w.IntakeLookup, who: Who) -> dict[str, Any]:
         """While the intake form is filled: the caller's earlier calls and incidents (by the
         keyed hash of the number; nothing is stored), open incidents at the same address and
@@ -149,7 +199,8 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
             out[k] = out[k][:cmd.limit]
         return out
 
-    @r.get("/incidents/{incident_id}/recommendation", tags=["incidents"])
+    @r.get("/incidents/{incident_id}/recommendation", tags=["incidents"], response_model=Recommendation,
+           **ANSWER_AS_GIVEN)
     def recommendation(incident_id: UUID, who: Who) -> dict[str, Any]:
         """Teams ranked for this incident (distance, availability, shift, skills, exclusions),
         each with its reasons; the danger flags in force there."""
@@ -157,7 +208,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
             raise Forbidden("only dispatchers and supervisors send teams", role=str(who.role))
         return recommend(rows_for(who), str(incident_id), now())
 
-    @r.get("/follow-ups", tags=["call-backs"])
+    @r.get("/follow-ups", tags=["call-backs"], response_model=FollowUpsDue)
     def due_follow_ups(who: Who, state: Literal["scheduled", "due", "overdue"] | None = None,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100,
                        offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -170,7 +221,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
         return {"at": at, "total": len(listed), "offset": offset, "limit": limit,
                 "follow_ups": listed[offset:offset + limit]}
 
-    @r.get("/workspace/me", tags=["boards"])
+    @r.get("/workspace/me", tags=["boards"], response_model=Workspace)
     def workspace_me(who: Who) -> dict[str, Any]:
         """Who is signed in, and so which workspace opens: role, province, bound team or centre."""
 
@@ -178,7 +229,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
         return {"user": who.sub, "role": str(who.role), "province": who.province, "team": who.team,
                 "centre": who.centre, "now": now(), "commands": sorted(rules.commands), "manages": rules.manages}
 
-    @r.get("/vocabulary", tags=["boards"])
+    @r.get("/vocabulary", tags=["boards"], response_model=Vocabulary, **ANSWER_AS_GIVEN)
     def vocabulary(province: str | None = None) -> dict[str, Any]:
         """The service's words in Persian and English (one catalogue with the server's
         ``events/vocabulary.py``), and the counties of a province for the intake form."""
@@ -189,7 +240,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
             out["counties"] = [[c.name, c.name_fa] for c in counties_of(province)]
         return out
 
-    @r.get("/refs/{ref}", tags=["boards"])
+    @r.get("/refs/{ref}", tags=["boards"], response_model=Reference)
     def lookup_ref(ref: str, who: Who) -> dict[str, Any]:
         """The id and kind of a short reference (one of the token's province)."""
         m = REF.match(ref)

@@ -1,0 +1,174 @@
+"""What the HTTP API answers on success: one pydantic model per answer, named in OpenAPI.
+
+Each model declares exactly the keys its handler returns today (the service's dicts in
+eoc/app/service.py and eoc/app/workspace_service.py, the queries' dicts in the routers): an
+undeclared key is refused (``extra="forbid"``) so a handler that grows a key fails in the
+tests instead of losing it silently. Keys a handler gives only sometimes have a default and
+the routes answer with ``response_model_exclude_unset=True``, so no key is ever added.
+Rows of the boards and reports stay open objects (``dict``): their shape is the folds'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Answer(BaseModel):
+    """An answer with exactly these keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Routes whose answers have keys given only sometimes: nothing is added to what the handler gave.
+ANSWER_AS_GIVEN: dict[str, Any] = {"response_model_exclude_unset": True}
+
+
+# ---------------------------------------------------------------- commands (eoc.http.routes)
+
+
+class Stored(Answer):
+    position: int = Field(description="the event log position of the command's last event")
+
+
+class CallStored(Stored):
+    call_id: str
+
+
+class CallReceived(CallStored):
+    caller_id: str = Field(description="the caller's pseudonymous id (a known number finds its caller again)")
+
+
+class CallTaken(CallReceived):
+    incident_id: str | None = Field(None, description="the incident opened, when the call was escalated")
+
+
+class CallEscalated(CallStored):
+    incident_id: str
+
+
+class IncidentStored(Stored):
+    incident_id: str
+
+
+class TeamRegistered(Stored):
+    team_id: str
+
+
+class TeamStored(TeamRegistered):
+    status: str
+
+
+class PositionReported(Answer):
+    team_id: str
+    reported_at: str
+    kept: bool = Field(description="false: thinned out of the track (at most one report per 30 s)")
+
+
+class CentreRegistered(Stored):
+    centre_id: str
+    secret: bool
+
+
+class CentreStored(Stored):
+    centre_id: str
+    occupied: int
+    capacity: int
+
+
+class ClientAdmitted(CentreStored):
+    client_id: str
+    admitted: bool
+
+
+class HoldingStarted(CentreStored):
+    holding_ends_at: str
+
+
+class ClientDischarged(CentreStored):
+    follow_up_ids: list[str] | None = Field(None, description="the call-backs scheduled, when any")
+
+
+class PlaceHeld(CentreStored):
+    hold_id: str
+    until: str
+
+
+class ClientTransferred(Stored):
+    centre_id: str
+    to_centre_id: str
+
+
+class CallLinked(CallStored):
+    incident_id: str
+
+
+class DangerFlagStored(Stored):
+    flag_id: str
+    expires_at: str
+
+
+class FollowUpsScheduled(Stored):
+    follow_up_ids: list[str]
+
+
+class FollowUpDone(Stored):
+    follow_up_id: str
+
+
+class RosterSet(Stored):
+    roster_id: str
+    province: str
+    county: str
+    shifts: dict[str, Any]
+
+
+class ReferralOpened(IncidentStored):
+    route: str
+    category: str
+
+
+# ---------------------------------------------------------------- reads
+
+
+class Health(Answer):
+    status: str
+    store: str
+    position: int
+
+
+class Boards(Answer):
+    sequence: int
+    position: int
+    as_of: dict[str, Any]
+    rows: dict[str, Any]
+
+
+class BoardSummary(Answer):
+    now: str
+    drill: bool
+    teams: list[dict[str, Any]]
+    team_status: dict[str, int]
+    incidents: list[dict[str, Any]]
+    centres: list[dict[str, Any]]
+    occupancy: dict[str, Any]
+    figures: dict[str, Any]
+    rosters: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+class Report(Answer):
+    """``eoc report --format json`` for the same period and province."""
+
+    period: dict[str, Any]
+    source: str
+    events: int
+    drill_events_excluded: int
+    nation: dict[str, Any]
+    by_province: list[dict[str, Any]]
+    by_county: list[dict[str, Any]]
+    by_category: list[dict[str, Any]]
+    by_province_category: list[dict[str, Any]]
+    cells: list[dict[str, Any]]
+    key_figures_check: dict[str, Any]
