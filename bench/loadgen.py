@@ -141,6 +141,17 @@ class Run:
     window_s: float = 0.0
     loadgen_cpu_s: float = 0.0
 
+    def record(self, status: int, since: float) -> None:
+        """One answer with HTTP ``status``, to a request sent at ``since`` (time.perf_counter())."""
+        self.latencies_ms.append((time.perf_counter() - since) * 1000)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status >= 500:
+            self.failed += 1
+        else:
+            self.answered += 1
+            if status >= 400:
+                self.refused += 1
+
     def note(self, exc: BaseException) -> None:
         what = f"{type(exc).__name__}: {exc}"[:120]
         if what in self.errors or len(self.errors) < 10:
@@ -183,14 +194,7 @@ async def paced(send: Send, rate: float, seconds: float, *, max_in_flight: int =
             run.failed += 1
             run.note(exc)
             return
-        run.latencies_ms.append((time.perf_counter() - t) * 1000)
-        run.statuses[status] = run.statuses.get(status, 0) + 1
-        if status >= 500:
-            run.failed += 1
-        else:
-            run.answered += 1
-            if status >= 400:
-                run.refused += 1
+        run.record(status, t)
 
     cpu0 = cpu_seconds()
     t0, wall0 = time.perf_counter(), time.time()
@@ -228,13 +232,7 @@ async def flat_out(send: Send, connections: int, seconds: float) -> Run:
                 run.failed += 1
                 run.note(exc)
                 continue
-            run.latencies_ms.append((time.perf_counter() - t) * 1000)
-            run.statuses[status] = run.statuses.get(status, 0) + 1
-            if status >= 500:
-                run.failed += 1
-            else:
-                run.answered += 1
-                run.refused += status >= 400
+            run.record(status, t)
 
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
