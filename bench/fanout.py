@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+from bench.floor import TICK_S, hold_subscriber
+
 RESULTS = Path(__file__).resolve().parent / "results" / "fanout.json"
-TICK_S = 0.05
 
 
 # ---------------------------------------------------------------------- load: position reports
@@ -129,12 +130,7 @@ async def run_baseline(args: argparse.Namespace, clients: ClientProcess) -> dict
     seq = 0
 
     async def handler(ws: Any) -> None:
-        await ws.send(p.snapshot_frame(seq, "national_eoc", "IR", p.now_iso(), "{}"))
-        conns.add(ws)
-        try:
-            await ws.wait_closed()
-        finally:
-            conns.discard(ws)
+        await hold_subscriber(ws, conns, seq)
 
     def on_report(key: str, row: dict[str, Any]) -> None:
         pending[key] = row

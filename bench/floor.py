@@ -69,6 +69,18 @@ def create_app(on_position: Any) -> Any:
     return app
 
 
+async def hold_subscriber(ws: Any, subscribers: set[Any], seq: int) -> None:
+    """A bare map's subscriber: an empty snapshot at ``seq``, then every broadcast until it leaves."""
+    from ui_bridge import protocol as p
+
+    await ws.send(p.snapshot_frame(seq, "national_eoc", "IR", p.now_iso(), "{}"))
+    subscribers.add(ws)
+    try:
+        await ws.wait_closed()
+    finally:
+        subscribers.discard(ws)
+
+
 async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
     import uvicorn
     from websockets.asyncio.server import broadcast
@@ -91,12 +103,7 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
             async for message in ws:
                 await ws.send(message)
             return
-        await ws.send(p.snapshot_frame(seq, "national_eoc", "IR", p.now_iso(), "{}"))
-        subscribers.add(ws)
-        try:
-            await ws.wait_closed()
-        finally:
-            subscribers.discard(ws)
+        await hold_subscriber(ws, subscribers, seq)
 
     async def ticks() -> None:
         nonlocal seq, pending

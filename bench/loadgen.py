@@ -141,6 +141,24 @@ class Run:
     window_s: float = 0.0
     loadgen_cpu_s: float = 0.0
 
+    async def attempt(self, send: Send, due: float) -> None:
+        """Send one request (due at ``due``) and count what came of it."""
+        t = time.perf_counter()
+        try:
+            status = await send(due)
+        except Exception as exc:
+            self.failed += 1
+            self.note(exc)
+            return
+        self.latencies_ms.append((time.perf_counter() - t) * 1000)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status >= 500:
+            self.failed += 1
+        else:
+            self.answered += 1
+            if status >= 400:
+                self.refused += 1
+
     def note(self, exc: BaseException) -> None:
         what = f"{type(exc).__name__}: {exc}"[:120]
         if what in self.errors or len(self.errors) < 10:
@@ -174,24 +192,6 @@ async def paced(send: Send, rate: float, seconds: float, *, max_in_flight: int =
     """Start ``rate`` requests a second for ``seconds`` (open loop), then wait for the answers."""
     run = Run(offered_per_s=rate, seconds=seconds)
     in_flight: set[asyncio.Task[None]] = set()
-
-    async def one(due: float) -> None:
-        t = time.perf_counter()
-        try:
-            status = await send(due)
-        except Exception as exc:
-            run.failed += 1
-            run.note(exc)
-            return
-        run.latencies_ms.append((time.perf_counter() - t) * 1000)
-        run.statuses[status] = run.statuses.get(status, 0) + 1
-        if status >= 500:
-            run.failed += 1
-        else:
-            run.answered += 1
-            if status >= 400:
-                run.refused += 1
-
     cpu0 = cpu_seconds()
     t0, wall0 = time.perf_counter(), time.time()
     end = t0 + seconds
@@ -201,7 +201,7 @@ async def paced(send: Send, rate: float, seconds: float, *, max_in_flight: int =
             break
         due = int((now - t0) * rate)
         while run.started < due and len(in_flight) < max_in_flight:
-            task = asyncio.create_task(one(wall0 + run.started / rate))
+            task = asyncio.create_task(run.attempt(send, wall0 + run.started / rate))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
             run.started += 1
@@ -220,21 +220,8 @@ async def flat_out(send: Send, connections: int, seconds: float) -> Run:
 
     async def sender() -> None:
         while time.perf_counter() < end:
-            t = time.perf_counter()
             run.started += 1
-            try:
-                status = await send(time.time())
-            except Exception as exc:
-                run.failed += 1
-                run.note(exc)
-                continue
-            run.latencies_ms.append((time.perf_counter() - t) * 1000)
-            run.statuses[status] = run.statuses.get(status, 0) + 1
-            if status >= 500:
-                run.failed += 1
-            else:
-                run.answered += 1
-                run.refused += status >= 400
+            await run.attempt(send, time.time())
 
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()

@@ -79,17 +79,24 @@ class Proc:
                                f"{self.tail()}")
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
+        if self.proc is not None:
+            stop_session(self.proc, timeout)
+
+
+def stop_session(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop a process started in a session of its own, and its children: SIGTERM to the session,
+    then SIGKILL if it is not gone within ``timeout`` seconds. Nothing to do if it has ended."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
         try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=timeout)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=10)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
 
 
 def cpu_seconds_of(pid: int) -> float:

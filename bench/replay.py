@@ -35,19 +35,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .services import env as services_env
+
 print = functools.partial(print, flush=True)  # noqa: A001 (progress lines while it runs)
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "replay.json"
-
-
-def services_env() -> dict[str, str]:
-    out = subprocess.run([str(ROOT / "scripts" / "services"), "env"], capture_output=True, text=True, check=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
-            env[key] = value.strip("'\"")
-    return env
 
 
 def make_stream(events: int, seed: int) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from kafka import KafkaProducer
 
 from consumers.board_topic import from_start, read_to_end
 from consumers.kafka_codec import decode_row
+from consumers.relay import close_producer
 from consumers.topics import Layout
 from eoc.exchange import cap, eido, have
 from eoc.exchange.policy import exportable_rows
@@ -200,7 +201,4 @@ class ExchangePublisher:
 
     def close(self) -> None:
         self.stop()
-        try:
-            self.producer.flush(timeout=10)
-        finally:
-            self.producer.close(timeout=10)
+        close_producer(self.producer)

@@ -89,6 +89,14 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+def close_producer(producer: KafkaProducer, *, timeout_s: float = 10) -> None:
+    """Hand Kafka what is still buffered, then close the producer (even if the flush failed)."""
+    try:
+        producer.flush(timeout=timeout_s)
+    finally:
+        producer.close(timeout=timeout_s)
+
+
 def find_resume_point(bootstrap: str, topic: str, partitions: int, *, timeout_s: float = 30.0) -> ResumePoint:
     """Read the last relayed record of each partition (skipping records not from a relay)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
@@ -260,10 +268,7 @@ class Relay:
 
     def close(self) -> None:
         self.stop()
-        try:
-            self.producer.flush(timeout=10)
-        finally:
-            self.producer.close(timeout=10)
+        close_producer(self.producer)
 
 
 class AdvisoryLock:

@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from bench.procs import eoc_command, stop_session
 from eoc.app import commands as c
 from eoc.app.auth import Claims
 from eoc.domain import to_envelope
@@ -336,9 +336,7 @@ class Process:
         self.starts += 1
         log = open(self.logdir / f"{self.name}.{self.starts}.log", "wb")
         # The eoc console script, from the interpreter running the tests.
-        eoc = Path(sys.executable).with_name("eoc")
-        cmd = [str(eoc)] if eoc.exists() else [sys.executable, "-m", "eoc.cli"]
-        self.proc = subprocess.Popen([*cmd, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([*eoc_command(), *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      cwd=self.logdir, start_new_session=True)
         return self
 
@@ -352,17 +350,8 @@ class Process:
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_session(self.proc, 20)
 
     def log_tail(self, lines: int = 40) -> str:
         out = []

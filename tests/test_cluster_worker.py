@@ -12,15 +12,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from consumers.kafka_codec import (
-    DLQ_ERROR,
-    DLQ_OFFSET,
-    DLQ_PARTITION,
-    DLQ_REASON,
-    DLQ_TOPIC,
-    POSITION_HEADER,
-    header,
-)
+from consumers.kafka_codec import DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC, POSITION_HEADER, header
 from consumers.telemetry import TelemetryPublisher
 from events.envelope import iso
 from tests.test_cluster_support import (  # noqa: F401  (fixtures)

@@ -664,32 +664,34 @@ def test_wall_page_and_terminal_speak_one_persian_vocabulary():
     assert codes <= set(page), codes - set(page)
 
 
-def test_wall_a_new_urgent_alert_beeps_only_when_sound_is_on(embedded, page):
-    t = embedded.post("/teams", {**QZV, "name": "QZV-Hotel", "home": QAZVIN})["team_id"]
-    embedded.post(f"/teams/{t}/shift/start", {"shift": "morning", "members": ["s1", "s2"]})
-    live(page, embedded.url("dispatcher", "QZV"))
-    page.wait_for_selector(f"#teams tr[data-team-id='{t}']", timeout=5000)
-    assert page.get_attribute("#sound", "aria-pressed") == "false"
+def _team_on_shift(embedded: Embedded, name: str) -> str:
+    team = embedded.post("/teams", {**QZV, "name": name, "home": QAZVIN})["team_id"]
+    embedded.post(f"/teams/{team}/shift/start", {"shift": "morning", "members": ["s1", "s2"]})
+    return team
+
+
+def _misses_a_check_in_on_an_urgent_call(embedded: Embedded, team: str) -> None:
+    """The team is sent to an urgent call (suicide), is on scene, and misses its check-in."""
     call = embedded.post("/calls", QZV, role="call_taker")["call_id"]
     embedded.post(f"/calls/{call}/classify", {"category": "suicide", "priority": "urgent"}, role="call_taker")
     incident = embedded.post(f"/calls/{call}/escalate", {"location": QAZVIN}, role="call_taker")["incident_id"]
-    embedded.post(f"/teams/{t}/dispatch", {"incident_id": incident}, role="dispatcher")
-    embedded.post(f"/teams/{t}/status", {"status": "en_route"}, role="dispatcher")
-    embedded.post(f"/teams/{t}/status", {"status": "on_scene"}, role="dispatcher")
-    embedded.post(f"/teams/{t}/check-in-missed", {"due_at": datetime.now(UTC).isoformat()}, role="dispatcher")
+    embedded.post(f"/teams/{team}/dispatch", {"incident_id": incident}, role="dispatcher")
+    embedded.post(f"/teams/{team}/status", {"status": "en_route"}, role="dispatcher")
+    embedded.post(f"/teams/{team}/status", {"status": "on_scene"}, role="dispatcher")
+    embedded.post(f"/teams/{team}/check-in-missed", {"due_at": datetime.now(UTC).isoformat()}, role="dispatcher")
+
+
+def test_wall_a_new_urgent_alert_beeps_only_when_sound_is_on(embedded, page):
+    t = _team_on_shift(embedded, "QZV-Hotel")
+    live(page, embedded.url("dispatcher", "QZV"))
+    page.wait_for_selector(f"#teams tr[data-team-id='{t}']", timeout=5000)
+    assert page.get_attribute("#sound", "aria-pressed") == "false"
+    _misses_a_check_in_on_an_urgent_call(embedded, t)
     page.wait_for_selector("#alerts [data-alert='check_in_missed']", timeout=5000)
     assert page.evaluate("EOC.app.state.beeps") == 0  # sound off: silent
     page.click("#sound")
     assert page.get_attribute("#sound", "aria-pressed") == "true"
-    other = embedded.post("/teams", {**QZV, "name": "QZV-India", "home": QAZVIN})["team_id"]
-    embedded.post(f"/teams/{other}/shift/start", {"shift": "morning", "members": ["s1", "s2"]})
-    call = embedded.post("/calls", QZV, role="call_taker")["call_id"]
-    embedded.post(f"/calls/{call}/classify", {"category": "suicide", "priority": "urgent"}, role="call_taker")
-    incident = embedded.post(f"/calls/{call}/escalate", {"location": QAZVIN}, role="call_taker")["incident_id"]
-    embedded.post(f"/teams/{other}/dispatch", {"incident_id": incident}, role="dispatcher")
-    embedded.post(f"/teams/{other}/status", {"status": "en_route"}, role="dispatcher")
-    embedded.post(f"/teams/{other}/status", {"status": "on_scene"}, role="dispatcher")
-    embedded.post(f"/teams/{other}/check-in-missed", {"due_at": datetime.now(UTC).isoformat()}, role="dispatcher")
+    _misses_a_check_in_on_an_urgent_call(embedded, _team_on_shift(embedded, "QZV-India"))
     page.wait_for_function("() => EOC.app.state.beeps === 1", timeout=5000)  # one new urgent alert, one beep
     page.wait_for_timeout(1500)
     assert page.evaluate("EOC.app.state.beeps") == 1  # and not again every second

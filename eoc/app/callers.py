@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from eoc.app.pgschema import create_tables
+from eoc.app.pgschema import pool_with_tables
 
 
 def normalise_phone(phone: str) -> str:
@@ -52,11 +52,7 @@ class CallerIndex:
         self._pg = None
         ddl = "CREATE TABLE IF NOT EXISTS caller_index (phone_hash TEXT PRIMARY KEY, subject TEXT NOT NULL)"
         if dsn:
-            from psycopg_pool import ConnectionPool
-
-            self._pg = ConnectionPool(dsn, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
-            with self._pg.connection() as conn:
-                create_tables(conn, [ddl])
+            self._pg = pool_with_tables(dsn, [ddl], max_size=2)
         else:
             self._db = sqlite3.connect(sqlite_path or ":memory:", check_same_thread=False, isolation_level=None,
                                        timeout=30)

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eoc.app.auth import Claims
-from eoc.app.pgschema import create_tables
+from eoc.app.pgschema import pool_with_tables
 
 HEADER = "idempotency-key"
 KEEP = 48 * 3600  # seconds: "at least 24 hours", with a day of margin
@@ -184,12 +184,10 @@ class PostgresKeyStore:
     """Keys in the cluster's PostgreSQL event store database."""
 
     def __init__(self, dsn: str) -> None:
-        from psycopg_pool import ConnectionPool
-
-        self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
+        self._pool = pool_with_tables(dsn, [_DDL.format(blob="BYTEA"),
+                                            "ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA"],
+                                      max_size=4)
         with self._pool.connection() as conn:
-            create_tables(conn, [_DDL.format(blob="BYTEA"),
-                                 "ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA"])
             conn.execute("DELETE FROM idempotency_keys WHERE created < %s", (time.time() - KEEP,))
 
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:

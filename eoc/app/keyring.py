@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from typing import Protocol
 
-from eoc.app.pgschema import create_tables
+from eoc.app.pgschema import pool_with_tables
 from events.sealing import new_key
 
 
@@ -96,11 +96,8 @@ class SQLiteKeyring:
 
 class PostgresKeyring:
     def __init__(self, dsn: str) -> None:
-        from psycopg_pool import ConnectionPool
-
-        self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, kwargs={"autocommit": True})
-        with self._pool.connection() as conn:
-            create_tables(conn, ["CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, key BYTEA NOT NULL)"])
+        self._pool = pool_with_tables(
+            dsn, ["CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, key BYTEA NOT NULL)"], max_size=4)
 
     def create(self, subject: str) -> bytes:
         return self.create_raw(subject, new_key())

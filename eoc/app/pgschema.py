@@ -28,6 +28,16 @@ def create_tables(conn: Any, statements: Iterable[str]) -> None:
             conn.execute(statement)
 
 
+def pool_with_tables(dsn: str, statements: Iterable[str], *, max_size: int) -> Any:
+    """A pool of autocommit connections to ``dsn`` (psycopg_pool), its tables made first."""
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(dsn, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True})
+    with pool.connection() as conn:
+        create_tables(conn, statements)
+    return pool
+
+
 @contextlib.contextmanager
 def taking_turns(dsn: str | None) -> Iterator[None]:
     """Hold the schema lock while a library makes its tables (``dsn`` None: no PostgreSQL,

@@ -244,55 +244,51 @@ class CheckpointLog(Protocol):
     def close(self) -> None: ...
 
 
-class SQLiteCheckpointLog:
-    """A table in a file of its own, beside the embedded event store."""
+class _CheckpointTable:
+    """Checkpoints as rows (sequence, record) of a table, on one DB-API connection."""
 
-    def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS audit_checkpoints "
-                         "(sequence INTEGER PRIMARY KEY, record TEXT NOT NULL)")
+    def __init__(self, db: Any, insert: str, select: str) -> None:
+        self._db, self._insert, self._select = db, insert, select
         self._lock = threading.Lock()
 
     def append(self, record: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO audit_checkpoints VALUES (?, ?)",
-                             (record["sequence"], json.dumps(record, sort_keys=True)))
+            self._db.execute(self._insert, (record["sequence"], json.dumps(record, sort_keys=True)))
 
     def load(self) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT record FROM audit_checkpoints ORDER BY sequence").fetchall()
-        return [json.loads(r[0]) for r in rows]
+            rows = self._db.execute(self._select).fetchall()
+        return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]  # jsonb comes decoded
 
     def close(self) -> None:
         self._db.close()
 
 
-class PostgresCheckpointLog:
+class SQLiteCheckpointLog(_CheckpointTable):
+    """A table in a file of its own, beside the embedded event store."""
+
+    def __init__(self, path: str | Path) -> None:
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS audit_checkpoints "
+                   "(sequence INTEGER PRIMARY KEY, record TEXT NOT NULL)")
+        super().__init__(db, "INSERT INTO audit_checkpoints VALUES (?, ?)",
+                         "SELECT record FROM audit_checkpoints ORDER BY sequence")
+
+
+class PostgresCheckpointLog(_CheckpointTable):
     """A table in the PostgreSQL database of the event store."""
 
     def __init__(self, dsn: str) -> None:
         import psycopg
 
-        self._conn = psycopg.connect(dsn, autocommit=True)
-        with self._conn.transaction():  # one starting process at a time (eoc.app.pgschema's lock)
-            self._conn.execute("SELECT pg_advisory_xact_lock(7461020213)")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS eoc_audit_checkpoints "
-                               "(sequence bigint PRIMARY KEY, record jsonb NOT NULL)")
-        self._lock = threading.Lock()
-
-    def append(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            self._conn.execute("INSERT INTO eoc_audit_checkpoints VALUES (%s, %s)",
-                               (record["sequence"], json.dumps(record, sort_keys=True)))
-
-    def load(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._conn.execute("SELECT record FROM eoc_audit_checkpoints ORDER BY sequence").fetchall()
-        return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
-
-    def close(self) -> None:
-        self._conn.close()
+        conn = psycopg.connect(dsn, autocommit=True)
+        with conn.transaction():  # one starting process at a time (eoc.app.pgschema's lock)
+            conn.execute("SELECT pg_advisory_xact_lock(7461020213)")
+            conn.execute("CREATE TABLE IF NOT EXISTS eoc_audit_checkpoints "
+                         "(sequence bigint PRIMARY KEY, record jsonb NOT NULL)")
+        super().__init__(conn, "INSERT INTO eoc_audit_checkpoints VALUES (%s, %s)",
+                         "SELECT record FROM eoc_audit_checkpoints ORDER BY sequence")
 
 
 class KafkaCheckpointLog:

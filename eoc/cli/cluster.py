@@ -17,6 +17,7 @@ from eoc.app.metrics import configure_logging
 from eoc.main.cluster import (
     ClusterSettings,
     check_kafka,
+    describe_topics,
     ensure_topics,
     wait_for_kafka,
     what_failed,
@@ -67,19 +68,7 @@ def run_topics(args: argparse.Namespace) -> int:
         return 0
     configure_logging(cs.log_level, cs.log_format)
     check_kafka(cs)  # down: one line (eoc topics: Kafka at ... is down), not a 30 s wait and a traceback
-    if args.check:
-        from kafka import KafkaAdminClient  # lazy: the CLI starts fast
-
-        from consumers.topics import describe_topics  # lazy: the CLI starts fast
-
-        admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics",
-                                 bootstrap_timeout_ms=int(cs.kafka_timeout_s * 1000))
-        try:
-            states = describe_topics(admin, cs.layout)
-        finally:
-            admin.close()
-    else:
-        states = ensure_topics(cs)
+    states = describe_topics(cs) if args.check else ensure_topics(cs)
     specs = cs.layout.specs()
     print(f"{'topic':46} {'status':9} {'parts':>5}  cleanup.policy   retention.ms")
     for state in states:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from consumers.board_topic import BoardTopicView
 from consumers.relay import AdvisoryLock, Relay
 from consumers.telemetry import Backpressure, TelemetryPublisher, kafka_down
 from consumers.topics import Layout
+from consumers.topics import describe_topics as describe
 from consumers.topics import ensure_topics as ensure
 from consumers.worker import create_app
 from eoc.app.auth import Authenticator, TokenSigner
@@ -109,17 +110,26 @@ class ClusterSettings:
 # ---------------------------------------------------------------------- topics
 
 
-def ensure_topics(cs: ClusterSettings) -> list[Any]:
-    """Create the missing topics of the layout; report the existing ones that differ."""
+def _with_topic_admin(cs: ClusterSettings, use: Callable[[Any, Layout], list[Any]]) -> list[Any]:
+    """``use(admin, layout)`` with a Kafka admin client of the cluster, closed afterwards."""
     from kafka import KafkaAdminClient
-
 
     admin = KafkaAdminClient(bootstrap_servers=cs.kafka_bootstrap, client_id="eoc-topics",
                              bootstrap_timeout_ms=int(cs.kafka_timeout_s * 1000))
     try:
-        states = ensure(admin, cs.layout)
+        return use(admin, cs.layout)
     finally:
         admin.close()
+
+
+def describe_topics(cs: ClusterSettings) -> list[Any]:
+    """The topics of the layout as they are on the cluster (missing or differing: their problems)."""
+    return _with_topic_admin(cs, describe)
+
+
+def ensure_topics(cs: ClusterSettings) -> list[Any]:
+    """Create the missing topics of the layout; report the existing ones that differ."""
+    states = _with_topic_admin(cs, ensure)
     for state in states:
         if state.problems:
             log.warning("topic %s: %s", state.name, "; ".join(state.problems))

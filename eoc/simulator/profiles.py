@@ -21,15 +21,7 @@ lie inside Iran.
 from __future__ import annotations
 
 from eoc.simulator.nation import profile
-from eoc.simulator.shape import (
-    DAY_SHIFTS,
-    ROUND_THE_CLOCK,
-    County,
-    K,
-    PlaceSpec,
-    ProvinceProfile,
-    TeamSpec,
-)
+from eoc.simulator.shape import DAY_SHIFTS, ROUND_THE_CLOCK, County, K, PlaceSpec, ProvinceProfile, TeamSpec
 from events.places import PROVINCES
 
 
