@@ -105,6 +105,15 @@ def test_a_shift_of_huge_member_names_is_never_stored(api):
     refused(api, f"/teams/{team_id}/shift/start", {"shift": "morning", "members": [f"m{i}" for i in range(9)]})
 
 
+def test_a_query_parameter_given_twice_is_refused_not_read_as_its_last(api):
+    """``?limit=true&limit=5`` would pass as limit=5 (the framework keeps the last value): the
+    first, not an integer, was never looked at. Found by the contract run's negative data."""
+    refused(api, "/follow-ups?limit=true&limit=5", method="get", reason_has="query.limit: given more than once")
+    refused(api, "/calls?x=1&x=2", raw=b"{}", reason_has="query.x")
+    r = api.http.get("/api/v1/follow-ups?limit=5&offset=0", headers=api.token())
+    assert r.status_code == 200 and r.json()["limit"] == 5, r.text
+
+
 def test_too_many_or_too_large_headers_are_431(api):
     refused(api, "/calls", headers={"x-junk": "j" * 9000}, raw=b"{}", status=431, error="headers_too_large")
     many = {f"x-h{i}": "1" for i in range(80)}

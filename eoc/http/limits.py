@@ -1,7 +1,8 @@
 """Limits checked before anything is read or parsed: body size, headers, content type.
 
 A 40 MB body must not be read, parsed and only then refused for its token. This ASGI
-middleware runs first: it answers 431 for too many or too large headers, 415 for a command
+middleware runs first: it answers 431 for too many or too large headers, 422 for a query
+parameter given twice (the framework would keep the last one silently), 415 for a command
 body that is not JSON, 413 for a body over ``max_body`` — from ``Content-Length`` before a
 byte of the body is read, or while a chunked body streams in — all in the project's error
 shape, before the token is looked at.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +38,17 @@ async def _answer(send: Send, status: int, code: str, reason: str, headers: Sequ
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close"), *headers]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _repeated_query_key(query: bytes) -> str | None:
+    """A query parameter given more than once (``?limit=true&limit=5``), or None. No endpoint
+    takes a list in its query, and the framework would read only the last value."""
+    seen: set[str] = set()
+    for key, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
 
 
 def _is_json(content_type: str) -> bool:
@@ -65,6 +78,10 @@ class Limits:
             await _answer(send, 431, "headers_too_large",
                           f"at most {self.max_headers} headers, {self.max_header_bytes} bytes each, "
                           f"{self.max_all_headers} in all")
+            return
+        twice = _repeated_query_key(scope.get("query_string", b""))
+        if twice is not None:  # the framework would keep the last silently: refused, as any bad input
+            await _answer(send, 422, "invalid_command", f"query.{twice[:40]}: given more than once")
             return
         if scope.get("method") not in BODY_METHODS:
             await self.app(scope, receive, send)
