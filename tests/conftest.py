@@ -58,7 +58,6 @@ def fresh_pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -99,7 +98,6 @@ def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
 @pytest.fixture
 def system(make_system: Callable[..., object]):
     return make_system()
-
 
 
 @pytest.fixture

@@ -17,11 +17,9 @@ from tests.support.browser import ARTIFACTS, QAZVIN, QZV, WALL, live, seed_provi
 pytestmark = pytest.mark.browser
 
 
-
 @pytest.fixture
 def store() -> str:
     return "sqlite"
-
 
 
 # ---------------------------------------------------------------------- behaviour
@@ -186,8 +184,6 @@ def test_secret_places_are_on_the_map_only_for_those_who_may_see_them(embedded, 
 
 
 # ---------------------------------------------------------------------- the wall screen
-
-
 
 
 def test_the_wall_screen(embedded, clock, page):

@@ -152,8 +152,6 @@ def test_replay_command_exports_json_and_csv_as_an_auditor_sees_them(
 # ---------------------------------------------------------------------- diff against the live boards
 
 
-
-
 def test_diff_against_the_live_boards(make_system: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     system = make_system()

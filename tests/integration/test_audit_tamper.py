@@ -142,10 +142,7 @@ def test_the_verify_command_names_it_and_fails(history: Any, monkeypatch: pytest
     assert "DELETED" in out and stream[5]["aggregate_id"] in out and "version 6" in out and "TAMPERED" in out
 
 
-
 # ---------------------------------------------------------------------- signed checkpoints
-
-
 
 
 def test_a_history_rewritten_with_new_links_fails_its_checkpoints(history: Any) -> None:

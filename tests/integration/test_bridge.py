@@ -24,7 +24,6 @@ def store() -> str:
     return "sqlite"  # the bridge reads the follower; both stores feed it the same way
 
 
-
 def token(system, role: str = "dispatcher", province: str = "QZV", **kw: Any) -> str:
     return system.signer.issue(role, province, **kw)
 

@@ -19,8 +19,6 @@ NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 EARLY = NOW - timedelta(hours=6)  # the network was down from noon; everything is entered at 18:00
 
 
-
-
 @pytest.fixture
 def late(make_system):
     clock = FakeClock(NOW)

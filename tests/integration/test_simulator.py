@@ -42,7 +42,6 @@ def live(tmp_path: Path) -> Iterator[tuple[System, str]]:
         system.close()
 
 
-
 def boards(system: System, url: str, province: str) -> dict[str, Any]:
     token = system.signer.issue("provincial_supervisor", province, sub="test")
     r = httpx.get(f"{url}/api/v1/boards", headers={"Authorization": f"Bearer {token}"})

@@ -145,7 +145,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, system: Any) -> None:
     monkeypatch.delenv("EOC_AUDIT_KEY", raising=False)
 
 
-
 def signed_checkpoints(system: Any, every: int = 100) -> tuple[list[dict[str, Any]], Any]:
     """Checkpoints every ``every`` events over the whole log, as the publisher would have made them."""
     key = load_or_create_key(system.settings.data_dir / "audit_ed25519.pem")

@@ -17,7 +17,6 @@ ALB = {"province": "ALB", "county": "Karaj"}
 IN_KARAJ = {"lat": 35.84, "lon": 50.94}
 
 
-
 @pytest.fixture
 def loop_thread() -> Iterator[LoopThread]:
     lt = LoopThread()
@@ -88,6 +87,3 @@ class Dashboard:
 
     def close(self) -> None:
         self.ws.close()
-
-
-

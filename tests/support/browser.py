@@ -163,7 +163,6 @@ def live(page: Any, url: str) -> None:
     page.wait_for_selector("body[data-conn='live']", timeout=10_000)
 
 
-
 def seed_province(e: Embedded, clock: Clock) -> dict[str, Any]:
     """A realistic morning in Qazvin (and a little of Alborz): what a wall screen shows."""
     import random
@@ -318,8 +317,6 @@ MEASURE = """() => {
 }"""
 
 
-
-
 def sign_in_on_the_page(page: Any, base: str, username: str, totp: str | None) -> None:
     page.goto(f"{base}/signin.html")
     page.fill("#si-user", username)
@@ -328,6 +325,3 @@ def sign_in_on_the_page(page: Any, base: str, username: str, totp: str | None) -
         page.fill("#si-code", pyotp.TOTP(totp).now())
     page.click("#si-submit")
     page.wait_for_selector("body[data-conn='live']", timeout=10_000)
-
-
-

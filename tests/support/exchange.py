@@ -33,7 +33,3 @@ def have_schema() -> etree.XMLSchema:
     """The published OASIS EDXL-HAVE 1.0 XSD with the CIQ and GML schemas it imports (SOURCES.md)."""
     with resources.as_file(SCHEMAS / "edxl-have" / "1.0" / "edxl-have.xsd") as path:
         return etree.XMLSchema(etree.parse(str(path)))
-
-
-
-

@@ -139,4 +139,3 @@ def run_history(service, steps: int, seed: int, clock=None) -> None:
 def logged_envelopes(app, *, as_stored: bool = False):
     return [to_envelope(app.mapper.to_domain_event(n), position=n.id, as_stored=as_stored)
             for n in app.recorder.select_notifications(start=0, limit=10_000_000)]
-

@@ -16,7 +16,7 @@ SECRET = b"test-key-3f9a1c7e5b2d8046aa17c93e51"
 MORNING = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
 
-# ------------------------------------------------------------------ a system served over HTTP
+# ------------------------------------------------------------------ a system on the simulated clock
 
 
 def make_system(path: Path) -> System:
@@ -34,13 +34,9 @@ def sim_clock(system: System, speed: float = 30_000) -> SimClock:
     return clock
 
 
-
 def run(system: System, url: str, provinces: tuple[str, ...], max_commands: int, *, speed: float = 30_000,
         seed: int = 1403) -> SimStats:
     stats = asyncio.run(simulate(url, system.signin, provinces=provinces, speed=speed, seed=seed,
                                  max_commands=max_commands, clock=sim_clock(system, speed)))
     assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=30)
     return stats
-
-
-
