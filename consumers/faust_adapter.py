@@ -1,5 +1,5 @@
 """What the worker (consumers/worker.py) uses of faust-streaming (pinned: 0.15.3) beyond its
-documented API, in one place; ``tests/test_adapter_faust.py`` pins each behaviour without a
+documented API, in one place; ``tests/unit/test_adapter_faust.py`` pins each behaviour without a
 broker, so that an upgrade that changes one fails there and nowhere else.
 
 - ``rows_of``: a table's rows as its memory store keeps them (``table.data.data``, the dict

@@ -7,7 +7,7 @@ kind of the key without ``drill/``. ``kind_of(key)`` names a key's kind, ``row_t
 type. The types are ``TypedDict``s (a row stays a plain JSON-ready dict): a field that every
 row of the kind has is required, one that only some rows get is ``NotRequired``. Each forbids
 fields it does not declare, so validating a row against its type (pydantic's ``TypeAdapter``,
-as tests/test_row_types.py does) finds a field a projection added without saying so here.
+as tests/unit/test_row_types.py does) finds a field a projection added without saying so here.
 The AsyncAPI document (consumers/asyncapi.py) describes the board topic from these types.
 """
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.support.bridge import bridge, loop_thread  # noqa: F401  (fixtures of the bridge and the tests that open dashboards)
+from tests.support.system import Api
 
 ROOT = Path(__file__).resolve().parents[1]
 _started: dict[str, dict[str, str]] = {}
@@ -56,20 +58,6 @@ def fresh_pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -110,37 +98,6 @@ def make_system(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
 @pytest.fixture
 def system(make_system: Callable[..., object]):
     return make_system()
-
-
-class Api:
-    """A test client for the command API that knows how to get tokens."""
-
-    def __init__(self, system) -> None:
-        from fastapi.testclient import TestClient
-
-        from eoc.http.api import create_api
-
-        self.system = system
-        self.http = TestClient(create_api(system))
-
-    def token(self, role: str = "provincial_supervisor", province: str = "QZV", **kw: object) -> dict[str, str]:
-        return {"Authorization": "Bearer " + self.system.signer.issue(role, province, **kw)}
-
-    def post(self, path: str, body: object = None, *, role: str = "provincial_supervisor",
-             province: str = "QZV", **kw: object):
-        return self.http.post(f"/api/v1{path}", json=body if body is not None else {},
-                              headers=self.token(role, province, **kw))
-
-    def ok(self, path: str, body: object = None, **kw: object) -> dict:
-        r = self.post(path, body, **kw)
-        assert r.status_code in (200, 201, 202), (r.status_code, r.text)
-        return r.json()
-
-    def stored(self) -> list[str]:
-        """The types of all events in the store, in log order (telemetry is never stored)."""
-        rec = self.system.app.recorder
-        return [self.system.app.mapper.to_domain_event(n).type
-                for n in rec.select_notifications(start=0, limit=1_000_000)]
 
 
 @pytest.fixture

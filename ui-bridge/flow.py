@@ -3,7 +3,7 @@
 ``is_backed_up``: the connection's ``paused`` flag, which websockets' asyncio connection keeps
 as asyncio's transports report their write buffer: set when it rises above the high-water mark
 (``write_limit``), cleared when the client has read enough for it to fall below the low one.
-It is not documented API; ``tests/test_adapter_websockets.py`` pins it against a real server
+It is not documented API; ``tests/integration/test_adapter_websockets.py`` pins it against a real server
 and a client that stops reading, so that an upgrade that changes it fails there.
 """
 

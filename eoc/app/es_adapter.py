@@ -1,5 +1,5 @@
 """What the project uses of the eventsourcing library (pinned: 9.5.6) beyond its documented
-API, in one place; ``tests/test_adapter_eventsourcing.py`` pins each behaviour, so that an
+API, in one place; ``tests/unit/test_adapter_eventsourcing.py`` pins each behaviour, so that an
 upgrade that changes one fails there and nowhere else.
 
 - ``save_in_order``: the library's public ``Application.save`` takes domain events as well as

@@ -25,7 +25,7 @@ Only answers below 500 are kept (a 409 declined admission included: it was recor
 Fault injection, for tests only: with ``EOC_FAULT_KILL_BEFORE_ANSWER`` set to a regular
 expression, a command whose path matches it is answered by a SIGKILL of the server itself,
 right after its events (and outcome) were committed and before its answer is written or sent
-(tests/test_kill_restart.py). Never set it in service.
+(tests/e2e/test_kill_restart.py). Never set it in service.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
         transaction block has ended, to spare psycopg a warning; a failure that is not the
         database's own (an outcome that cannot be rendered, a bug) then ended the block normally,
         and PostgreSQL committed the rows written so far: one side of a transfer, the events
-        without their outcome (tests/test_write_side.py cuts a transfer between its sides)."""
+        without their outcome (tests/integration/test_write_side.py cuts a transfer between its sides)."""
         if self.datastore.enable_db_functions:  # one statement: nothing to cut (not configured here)
             return super().insert_events(stored_events, **kwargs)
         ids: Sequence[int] | None = None

@@ -7,7 +7,7 @@ concept). The table is also what the simulator and the docs could read a command
 
 Each made endpoint is an ordinary function with a real signature (path ids as UUIDs, the body,
 the caller), so FastAPI validates and documents it exactly as a hand-written one: the OpenAPI
-document is the same (tests/test_api_routes.py).
+document is the same (tests/integration/test_api_routes.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,385 @@
+"""Every finding of the hostile-input review: refused with a status, one error shape and a
+reason, and nothing stored anywhere (event count, keyring, boards unchanged).
+
+Runs against SQLite and a real PostgreSQL (the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support.scenario import IN_QAZVIN, QZV, centre, team
+from tests.support.scenario import incident as incident_for
+
+
+def keys(system) -> int:
+    """Rows in the keyring (sealed personal data and secret places each get one)."""
+    ring = system.keyring
+    if hasattr(ring, "_db"):
+        return ring._db.execute("SELECT count(*) FROM subject_keys").fetchone()[0]
+    with ring._pool.connection() as conn:
+        return conn.execute("SELECT count(*) FROM subject_keys").fetchone()[0]
+
+
+def state(api) -> tuple[int, int, dict]:
+    api.system.follower.wait_for(api.system.app.recorder.max_notification_id() or 0)
+    return len(api.stored()), keys(api.system), api.system.follower.snapshot()[1]
+
+
+def refused(api, path, body=None, status=422, error="invalid_command", *, reason_has="", raw=None,
+            headers=None, method="post", **kw):
+    """Send, check the answer's status and shape, and that nothing was stored anywhere."""
+    before = state(api)
+    if raw is not None or headers is not None or method != "post":
+        hdrs = {**api.token(), "content-type": "application/json", **(headers or {})}
+        r = api.http.request(method.upper(), f"/api/v1{path}", content=raw, headers=hdrs)
+    else:
+        r = api.post(path, body, **kw)
+    assert r.status_code == status, r.text
+    answer = r.json()
+    assert set(answer) >= {"error", "reason"} and "detail" not in answer, answer
+    assert answer["error"] == error, answer
+    assert isinstance(answer["reason"], str) and reason_has in answer["reason"], answer
+    assert state(api) == before, "a refused request stored something"
+    return answer
+
+
+# ------------------------------------------------------------------ moments
+
+
+@pytest.mark.parametrize("moment", ["0999-12-31T00:00:00Z", "1998-12-31T23:59:59Z", "1999-03-20T12:00:00Z"])
+def test_a_call_before_the_service_existed_is_refused(api, moment):
+    refused(api, "/calls", {**QZV, "received_at": moment}, reason_has="before the service existed")
+
+
+@pytest.mark.parametrize("moment", ["2200-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00"])
+def test_a_call_in_the_future_is_refused(api, moment):
+    refused(api, "/calls", {**QZV, "received_at": moment}, reason_has="future")
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00-01:00",
+                                    "9999-12-31T23:59:59-14:00"])
+def test_moments_at_the_ends_of_the_calendar_are_422_not_500(api, moment):
+    refused(api, "/calls", {**QZV, "received_at": moment})
+    team_id = team(api)
+    refused(api, f"/teams/{team_id}/check-in-missed", {"due_at": moment}, role="dispatcher")
+    refused(api, f"/teams/{team_id}/position", {"position": IN_QAZVIN, "reported_at": moment})
+
+
+def test_a_moment_without_an_offset_or_as_a_number_is_refused(api):
+    team_id = team(api)
+    refused(api, f"/teams/{team_id}/check-in-missed", {"due_at": 1732000000}, role="dispatcher")
+    refused(api, f"/teams/{team_id}/check-in-missed", {"due_at": "2024-08-28T02:13:00"}, role="dispatcher")
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def test_a_token_with_a_non_ascii_byte_is_401(api):
+    before = state(api)
+    r = api.http.post("/api/v1/calls", json=QZV, headers={"Authorization": b"Bearer abc.d\xe9f"})
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
+    assert state(api) == before
+
+
+# ------------------------------------------------------------------ sizes
+
+
+def test_a_40_mb_body_is_refused_before_it_is_read_or_the_token_looked_at(api):
+    before = state(api)
+    big = b'{"province": "QZV", "county": "' + b"x" * (40 * 1024 * 1024) + b'"}'
+    # No token at all: the size is checked first, so the answer is 413, not 401.
+    r = api.http.post("/api/v1/calls", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large", r.text[:200]
+    assert state(api) == before
+
+
+def test_a_shift_of_huge_member_names_is_never_stored(api):
+    team_id = team(api, on_shift=False)
+    members = ["x" * 1_300_000] * 8
+    refused(api, f"/teams/{team_id}/shift/start", {"shift": "morning", "members": members}, 413, "body_too_large")
+    refused(api, f"/teams/{team_id}/shift/start", {"shift": "morning", "members": ["x" * 81]},
+            reason_has="at most 80")
+    refused(api, f"/teams/{team_id}/shift/start", {"shift": "morning", "members": [f"m{i}" for i in range(9)]})
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_as_its_last(api):
+    """``?limit=true&limit=5`` would pass as limit=5 (the framework keeps the last value): the
+    first, not an integer, was never looked at. Found by the contract run's negative data."""
+    refused(api, "/follow-ups?limit=true&limit=5", method="get", reason_has="query.limit: given more than once")
+    refused(api, "/calls?x=1&x=2", raw=b"{}", reason_has="query.x")
+    r = api.http.get("/api/v1/follow-ups?limit=5&offset=0", headers=api.token())
+    assert r.status_code == 200 and r.json()["limit"] == 5, r.text
+
+
+def test_too_many_or_too_large_headers_are_431(api):
+    refused(api, "/calls", headers={"x-junk": "j" * 9000}, raw=b"{}", status=431, error="headers_too_large")
+    many = {f"x-h{i}": "1" for i in range(80)}
+    refused(api, "/calls", headers=many, raw=b"{}", status=431, error="headers_too_large")
+
+
+# ------------------------------------------------------------------ text and places
+
+
+@pytest.mark.parametrize("name", ["Team\x00one", "Team \x1b[31mred", "Team\u202eeno", "Team\u2066x",
+                                  "line\nbreak", " padded"])
+def test_control_and_bidi_characters_in_names_are_refused(api, name):
+    refused(api, "/teams", {**QZV, "name": name, "home": IN_QAZVIN}, reason_has="not allowed")
+
+
+def test_free_text_refuses_control_characters_but_keeps_persian(api):
+    centre_id = centre(api, capacity=0)
+    refused(api, f"/centres/{centre_id}/close", {"reason": "moved\x1b[2J"})
+    # The zero-width non-joiner (نیم‌فاصله) is part of Persian writing, and stays.
+    assert api.ok(f"/centres/{centre_id}/close", {"reason": "انتقال به ساختمان\u200cهای جدید\nدر کرج"})
+
+
+@pytest.mark.parametrize("county", ["[/]", "Karaj", "Tehran", "", "x" * 61])
+def test_a_county_must_be_one_of_the_provinces_counties(api, county):
+    refused(api, "/calls", {"province": "QZV", "county": county})
+
+
+def test_a_county_by_its_persian_name_is_stored_under_its_reference_name(api):
+    call_id = api.ok("/calls", {"province": "QZV", "county": "تاکستان"})["call_id"]
+    api.system.follower.wait_for(api.system.app.recorder.max_notification_id())
+    assert api.system.app.repository.get(uuid.UUID(call_id)).county == "Takestan"
+
+
+CITIES_ABROAD = {"Doha": (25.29, 51.53), "Baghdad": (33.31, 44.36), "Basra": (30.51, 47.81),
+                 "Erbil": (36.19, 44.01), "Kuwait City": (29.37, 47.98), "Dubai": (25.20, 55.27),
+                 "Ashgabat": (37.95, 58.38), "Herat": (34.35, 62.20)}
+
+
+@pytest.mark.parametrize("city", sorted(CITIES_ABROAD))
+def test_an_incident_abroad_is_refused(api, city):
+    lat, lon = CITIES_ABROAD[city]
+    refused(api, "/incidents", {**QZV, "route": "police", "category": "child_abuse", "priority": "high",
+                                "location": {"lat": lat, "lon": lon}}, reason_has="outside Iran")
+
+
+# ------------------------------------------------------------------ coercion
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/centres", {**QZV, "name": "C", "kind": "residential_level_1", "capacity": "1000", "location": IN_QAZVIN}),
+    ("/centres", {**QZV, "name": "C", "kind": "residential_level_1", "capacity": True, "location": IN_QAZVIN}),
+    ("/centres", {**QZV, "name": "C", "kind": "residential_level_1", "capacity": 4.0, "location": IN_QAZVIN}),
+    ("/calls", {**QZV, "exercise": "yes"}),
+    ("/calls", {**QZV, "exercise": 1}),
+    ("/calls", {**QZV, "caller": {"age": False}}),
+    ("/calls", {**QZV, "caller": {"age": "30"}}),
+    ("/teams", {**QZV, "name": "T", "home": {"lat": "36.27", "lon": 50.0}}),
+    ("/teams", {**QZV, "name": "T", "home": {"lat": True, "lon": 50.0}}),
+    ("/teams", {**QZV, "name": 7, "home": IN_QAZVIN}),
+])
+def test_no_value_is_coerced(api, path, body):
+    refused(api, path, body)
+
+
+# ------------------------------------------------------------------ authorization first
+
+
+def test_a_refused_admission_writes_no_key(api):
+    """Wrong role, wrong province, unknown centre, outpatient centre: the client's details
+    were never sealed, so the keyring is unchanged (``refused`` checks it)."""
+    residential = centre(api)
+    outpatient = centre(api, kind="outpatient", capacity=0)
+    person = {"route": "self", "client": {"name": "مریم", "age": 30}}
+    refused(api, f"/centres/{residential}/admissions", person, 403, "forbidden", role="dispatcher")
+    refused(api, f"/centres/{residential}/admissions", person, 404, "not_found", role="centre_staff",
+            province="ALB")
+    refused(api, f"/centres/{uuid.uuid4()}/admissions", person, 404, "not_found", role="centre_staff")
+    refused(api, f"/centres/{outpatient}/admissions", person, 409, "not_residential", reason_has="keeps no one",
+            role="centre_staff")  # a rule of the service (issue 14): 409, not a field
+    refused(api, f"/centres/{residential}/admissions", {**person, "incident_id": str(uuid.uuid4())}, 404,
+            "not_found", role="centre_staff")
+
+
+def test_a_wrong_role_is_refused_before_the_id_is_looked_up(api):
+    # An unknown id and a real one answer the same 403 to a role that may not act.
+    team_id = team(api)
+    known = refused(api, f"/teams/{team_id}/dispatch", {"incident_id": str(uuid.uuid4())}, 403, "forbidden",
+                    role="call_taker")
+    unknown = refused(api, f"/teams/{uuid.uuid4()}/dispatch", {"incident_id": str(uuid.uuid4())}, 403,
+                      "forbidden", role="call_taker")
+    assert known == unknown
+
+
+# ------------------------------------------------------------------ the framework's refusals
+
+
+def test_framework_refusals_answer_in_the_project_shape(api):
+    refused(api, "/calls", raw=b"[" * 100_000 + b"]" * 100_000, status=413, error="body_too_large")
+    refused(api, "/calls", raw=b"[" * 30_000 + b"]" * 30_000, status=400, error="malformed_json")
+    refused(api, "/calls", raw=b'{"province": "QZV", "county": ' + b"9" * 20_000 + b"}", status=400,
+            error="malformed_json")
+    refused(api, "/nothing/here", raw=b"{}", status=404, error="not_found")
+    refused(api, "/calls", method="put", raw=b"{}", status=405, error="method_not_allowed")
+    refused(api, "/calls", raw=b"province=QZV", headers={"content-type": "application/x-www-form-urlencoded"},
+            status=415, error="unsupported_media_type")
+
+
+def test_options_on_a_command_path_names_the_commands_own_method(api):
+    r = api.http.options("/api/v1/calls")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error"] == "method_not_allowed"
+    r = api.http.get("/api/v1/no-such-board", headers=api.token())
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_openapi_documents_every_refusal_with_the_real_error_schema(api):
+    doc = api.http.get("/openapi.json").json()
+    assert "ErrorAnswer" in doc["components"]["schemas"]
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            if method != "post":
+                continue
+            codes = set(op["responses"])
+            assert {"400", "401", "403", "404", "409", "413", "415", "422", "431"} <= codes, (path, codes)
+            assert any(c.startswith("2") for c in codes), path
+            for code in codes - {c for c in codes if c.startswith("2")}:
+                schema = op["responses"][code]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorAnswer"}, (path, code)
+            assert any(p["name"] == "Idempotency-Key" for p in op.get("parameters", [])), path
+
+
+# ------------------------------------------------------------------ retries
+
+
+def test_a_retried_call_with_the_same_idempotency_key_stores_one_call(api):
+    headers = {**api.token(), "Idempotency-Key": "retry-0001-abcdef"}
+    first = api.http.post("/api/v1/calls", json={**QZV, "caller": {"name": "سارا"}}, headers=headers)
+    assert first.status_code == 201, first.text
+    before = state(api)
+    again = api.http.post("/api/v1/calls", json={**QZV, "caller": {"name": "سارا"}}, headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert state(api) == before
+    other = api.http.post("/api/v1/calls", json={**QZV, "county": "Takestan"}, headers=headers)
+    assert other.status_code == 409 and other.json()["error"] == "idempotency_key_reused"
+    assert state(api) == before
+
+
+def test_idempotency_keys_are_per_user(api):
+    key = {"Idempotency-Key": "same-key-for-two"}
+    a = api.http.post("/api/v1/calls", json=QZV, headers={**api.token(sub="alice"), **key})
+    b = api.http.post("/api/v1/calls", json=QZV, headers={**api.token(sub="bob"), **key})
+    assert a.status_code == b.status_code == 201
+    assert a.json()["call_id"] != b.json()["call_id"]
+
+
+def test_a_retried_create_with_its_own_id_cannot_make_two(api):
+    call_id = str(uuid.uuid4())
+    assert api.ok("/calls", {**QZV, "call_id": call_id})["call_id"] == call_id
+    refused(api, "/calls", {**QZV, "call_id": call_id}, 409, "already_exists")
+    team_id = str(uuid.uuid4())
+    assert api.ok("/teams", {**QZV, "team_id": team_id, "name": "T", "home": IN_QAZVIN})["team_id"] == team_id
+    refused(api, "/teams", {**QZV, "team_id": team_id, "name": "T", "home": IN_QAZVIN}, 409, "already_exists")
+
+
+def _lose_the_answer(api, key: str) -> None:
+    """As if the server were killed between the commit and the answer: the key's row keeps only
+    what was written with the events (its outcome), and its owner is a dead process."""
+    store = api.system.idempotency
+    sql = "UPDATE idempotency_keys SET status=NULL, answer=NULL, owner='dead-process' WHERE key={p}"
+    if hasattr(store, "_db"):
+        store._db.execute(sql.format(p="?"), (key,))
+    else:
+        with store._pool.connection() as conn:
+            conn.execute(sql.format(p="%s"), (key,))
+
+
+def _outcome_of(api, key: str) -> bytes | None:
+    store = api.system.idempotency
+    sql = "SELECT outcome FROM idempotency_keys WHERE key={p}"
+    if hasattr(store, "_db"):
+        row = store._db.execute(sql.format(p="?"), (key,)).fetchone()
+    else:
+        with store._pool.connection() as conn:
+            row = conn.execute(sql.format(p="%s"), (key,)).fetchone()
+    return None if row is None or row[0] is None else bytes(row[0])
+
+
+def test_the_idempotency_outcome_is_committed_with_the_events_and_answers_a_retry(api):
+    """A retry whose first answer was lost after the commit gets the first answer from the
+    outcome stored with the events: a create, a transition the rules would now refuse as a
+    repeat, and a declined admission (409, recorded) alike; nothing new is stored."""
+    team_id = team(api)
+    api.ok(f"/teams/{team_id}/dispatch", {"incident_id": incident_for(api)})
+    cases = [
+        ("/calls", {**QZV, "call_id": str(uuid.uuid4()), "caller": {"name": "سارا"}}, 201),
+        (f"/teams/{team_id}/status", {"status": "en_route"}, 200),
+        (f"/teams/{team_id}/check-in", {"position": IN_QAZVIN}, 200),
+    ]
+    full = centre(api, capacity=1)
+    api.ok(f"/centres/{full}/admissions", {"route": "line_123"})
+    cases.append((f"/centres/{full}/admissions", {"route": "line_123", "client": {"name": "مریم"}}, 409))
+    for n, (path, body, status) in enumerate(cases):
+        key = f"lost-answer-{n}-{uuid.uuid4().hex[:8]}"
+        headers = {**api.token(), "Idempotency-Key": key}
+        first = api.http.post(f"/api/v1{path}", json=body, headers=headers)
+        assert first.status_code == status, first.text
+        assert _outcome_of(api, key) is not None, path  # written with the events
+        _lose_the_answer(api, key)
+        before = state(api)
+        again = api.http.post(f"/api/v1{path}", json=body, headers=headers)
+        assert (again.status_code, again.json()) == (status, first.json()), (path, again.text)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert state(api) == before, path
+        if n < 2:  # without the key, the chosen id or the rules refuse these as repeats
+            plain = api.http.post(f"/api/v1{path}", json=body, headers=api.token())
+            assert plain.status_code == 409, (path, plain.text)
+
+
+def _age_key(api, key: str, hours: float) -> None:
+    """Make the key's row ``hours`` old, then open the key store again (as a restart does: old
+    keys are forgotten when it opens)."""
+    import time
+
+    from eoc.app.idempotency import PostgresKeyStore, SQLiteKeyStore
+
+    store = api.system.idempotency
+    sql = "UPDATE idempotency_keys SET created={p} WHERE key={p}"
+    if hasattr(store, "_db"):
+        store._db.execute(sql.format(p="?"), (time.time() - hours * 3600, key))
+        SQLiteKeyStore(str(api.system.settings.sqlite_path)).close()
+    else:
+        with store._pool.connection() as conn:
+            conn.execute(sql.format(p="%s"), (time.time() - hours * 3600, key))
+        PostgresKeyStore(api.system.settings.pg_dsn).close()
+
+
+def test_idempotency_keys_are_kept_at_least_24_hours_across_restarts(api):
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    headers = {**api.token(), "Idempotency-Key": "kept-a-day-0001"}
+    first = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert first.status_code == 201
+    _age_key(api, "kept-a-day-0001", 25)
+    again = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    _age_key(api, "kept-a-day-0001", 49)  # past KEEP (48 h): forgotten; the chosen id still refuses a second call
+    before = state(api)
+    late = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert late.status_code == 409 and late.json()["error"] == "already_exists"
+    assert "idempotent-replayed" not in late.headers and state(api) == before
+
+
+def test_a_refused_command_writes_no_outcome_and_its_retry_gets_the_same_refusal(api):
+    key = "refused-first-0001"
+    headers = {**api.token(), "Idempotency-Key": key}
+    missing = uuid.uuid4()
+    before = state(api)
+    first = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
+    assert first.status_code == 404 and first.json()["error"] == "not_found"
+    assert _outcome_of(api, key) is None  # nothing was committed, so no outcome either
+    again = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
+    assert (again.status_code, again.json()) == (404, first.json())
+    assert state(api) == before
+
+
+def test_a_malformed_idempotency_key_is_refused(api):
+    refused(api, "/calls", headers={"Idempotency-Key": "short"}, raw=b'{"province": "QZV", "county": "Qazvin"}',
+            status=422, error="invalid_command", reason_has="Idempotency-Key")

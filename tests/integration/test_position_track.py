@@ -1,0 +1,138 @@
+"""The bounded position track (eoc/app/track.py): what the map shows of a team is kept, at
+most one report per team per 30 s beside the events' own positions, so a replay shows the same
+positions — `eoc diff --with-telemetry` is equal under live traffic with position reports."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from consumers.replay import replay
+from eoc.app.limits import Limits
+from eoc.app.track import THIN_S
+from eoc.audit.sources import StoreSource
+from eoc.cli import main
+from events.envelope import canonical_json, iso
+from projections.visibility import visible_rows
+from tests.support.audit import cli_env
+from tests.support.history import PROVINCES, run_history
+from tests.support.scenario import IN_QAZVIN, team
+from tests.support.served import served
+from tests.support.system import Api, FakeClock
+
+
+def _report(api: Api, team_id: str, at: datetime, where: dict[str, float], province: str = "QZV") -> dict[str, Any]:
+    return api.ok(f"/teams/{team_id}/position", {"position": where, "reported_at": iso(at)}, province=province)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=2))
+
+
+@pytest.fixture
+def api(make_system: Any, clock: FakeClock) -> Api:
+    """The system runs on a clock the test moves: reports a day long take no day."""
+    return Api(make_system(clock=clock))
+
+
+def test_at_most_one_report_per_team_per_30_s_is_kept_and_shown(api: Api, clock: FakeClock) -> None:
+    t = team(api)
+    start = clock.advance(minutes=1)
+    first = {"lat": 36.30, "lon": 50.05}
+    assert _report(api, t, start, first)["kept"] is True
+    # 10 s later: answered, not kept, not on the board (the map shows only what the track keeps).
+    assert _report(api, t, start + timedelta(seconds=10), {"lat": 36.31, "lon": 50.06})["kept"] is False
+    rows = api.http.get("/api/v1/boards", headers=api.token()).json()["rows"]
+    assert (rows[f"position/{t}"]["lat"], rows[f"position/{t}"]["lon"]) == (36.30, 50.05)
+    clock.advance(seconds=THIN_S)
+    assert _report(api, t, start + timedelta(seconds=THIN_S), {"lat": 36.32, "lon": 50.07})["kept"] is True
+    answer = api.http.get("/api/v1/boards", headers=api.token()).json()
+    assert answer["rows"][f"position/{t}"]["lat"] == 36.32
+    track = api.system.follower.track
+    kept = list(track.points())
+    assert [p.payload["position"]["lat"] for p in kept] == [36.30, 36.32]
+    assert [p.position for p in kept] == [1, 2]  # each point's place in the track
+    # The snapshot names the last track point it folded, per province.
+    assert answer["as_of"]["telemetry"] == {"QZV": 2} and answer["as_of"]["at"].endswith("~QZV=2")
+
+
+def test_the_track_measured_per_team_per_day(api: Api, clock: FakeClock) -> None:
+    """A team reporting every 10 s for a day keeps 2,880 points (one per 30 s), about 1.2 MB
+    (BENCHMARKS.md and docs/telemetry.md give the figures; `python -m bench.track` measures)."""
+    api.system.limits = Limits.default(0.0)  # one tablet's two hours sent at once: no abuse limit
+    t = team(api)
+    kept = 0
+    for _ in range(720):  # two hours of a day at one report every 10 s
+        kept += _report(api, t, clock.advance(seconds=10), {"lat": 36.27, "lon": round(50.0 + kept * 1e-5, 5)})["kept"]
+    size = api.system.follower.track.size()
+    assert size["points"] == kept == 2880 // 12 and size["teams"] == 1
+    assert 300 < size["bytes"] / size["points"] < 700  # bytes per point (its envelope as JSON)
+
+
+def test_diff_with_telemetry_is_equal_under_live_traffic_with_position_reports(
+        api: Api, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    system = api.system
+    run_history(system.service, 60, seed=3)  # teams and centres first
+    teams = [(k.split("/")[1], r["province"]) for k, r in system.follower.snapshot()[1].items()
+             if k.startswith("team/")]
+    assert teams
+    rnd = random.Random(11)
+    done = threading.Event()
+
+    def traffic() -> None:
+        try:
+            for i in range(400):
+                if i % 2:
+                    run_history(system.service, 1, seed=1000 + i)
+                else:
+                    t, province = rnd.choice(teams)
+                    _, lat, lon = PROVINCES[province]
+                    _report(api, t, clock.advance(seconds=11),
+                            {"lat": round(lat + rnd.uniform(-0.1, 0.1), 5), "lon": round(lon + rnd.uniform(-0.1, 0.1), 5)},
+                            province=province)
+        finally:
+            done.set()
+
+    cli_env(monkeypatch, system)
+    with served(system) as url:
+        worker = threading.Thread(target=traffic)
+        worker.start()
+        runs = 0
+        while not done.is_set() or runs < 3:
+            assert main(["diff", "--quiet", "--live", url, "--with-telemetry"]) == 0, capsys.readouterr().out
+            runs += 1
+        worker.join()
+        assert main(["diff", "--quiet", "--live", url, "--with-telemetry"]) == 0, capsys.readouterr().out
+    assert "equals the live boards" in capsys.readouterr().out
+    assert system.follower.track.size()["points"] >= 20  # positions came from the track, not only events
+    # Positions are among the rows compared: a replay to the end holds them, equal to live.
+    replayed = visible_rows(replay(StoreSource(system.app, track=system.follower.track)).rows, "auditor", "IR")
+    live = visible_rows(system.follower.snapshot()[1], "auditor", "IR")
+    positions = {k for k in live if k.startswith("position/")}
+    assert positions and {k: replayed[k] for k in positions} == {k: live[k] for k in positions}
+
+
+def test_a_restart_folds_the_points_kept_after_the_boards_checkpoint(make_system: Any, clock: FakeClock) -> None:
+    system = make_system(checkpoint=True, clock=clock)
+    api = Api(system)
+    t = team(api)
+    start = clock.advance(minutes=1)
+    _report(api, t, start, {"lat": 36.30, "lon": 50.05})
+    system.follower.save_checkpoint()  # the board as saved: one point
+    _report(api, t, clock.advance(seconds=40), {"lat": 36.35, "lon": 50.10})  # kept, after the save
+    data_dir = system.settings.data_dir
+    system.follower.checkpoint = None  # the process dies: the last point is only in the track
+    make_system.close(system)
+    again = make_system(checkpoint=True, data_dir=data_dir, clock=clock)
+    rows = again.follower.snapshot()[1]
+    assert rows[f"position/{t}"]["lat"] == 36.35 and rows["as-of/QZV"]["telemetry"] == 2
+    # And the thinning goes on from the track: 10 s after the last kept point is not kept.
+    assert Api(again).ok(f"/teams/{t}/position", {"position": IN_QAZVIN,
+                                                  "reported_at": iso(start + timedelta(seconds=50))})["kept"] is False
+    assert canonical_json(visible_rows(replay(StoreSource(again.app, track=again.follower.track)).rows,
+                                       "auditor", "IR")) == canonical_json(visible_rows(rows, "auditor", "IR"))

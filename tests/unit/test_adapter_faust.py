@@ -1,0 +1,124 @@
+"""Pins what consumers/faust_adapter.py relies on in faust-streaming, without a broker: the
+worker's app is built as ``create_app`` builds it (memory store) and never started, so an
+upgrade that changes one of these fails here and not in a cluster test."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import tomllib
+import weakref
+from importlib.metadata import version
+from pathlib import Path
+
+import faust.streams
+import pytest
+from faust.assignor.client_assignment import ClientAssignment
+from faust.types import TP
+
+from consumers import faust_adapter
+from consumers.topics import Layout
+from consumers.worker import _json, create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def worker(tmp_path):
+    layout = Layout(prefix="pin-")
+    app, processor = create_app("127.0.0.1:1", layout, datadir=str(tmp_path / "faust"))  # never connects
+    return app, processor, layout
+
+
+class _Message:
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic, self.partition = topic, partition
+
+
+class _Event:
+    """What a table asks of the stream's current event when it is written: its source partition."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = _Message(topic, partition)
+
+
+def test_the_installed_library_is_the_pinned_one():
+    assert version("faust-streaming") == faust_adapter.PINNED_VERSION
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [d.replace(" ", "") for d in deps if d.startswith("faust-streaming")]
+    assert pins and all(d.endswith(f"=={faust_adapter.PINNED_VERSION}") for d in pins), pins
+
+
+def test_a_table_write_lands_in_the_rows_and_its_changelog_record_is_the_one_the_worker_writes(worker):
+    app, processor, layout = worker
+    board = processor.board_table
+    row = {"kind": "incident", "province": "QZV", "note": "شب"}
+
+    async def write() -> object:
+        current = _Event(layout.events, 3)
+        faust.streams._current_event.set(weakref.ref(current))  # as inside the agent's stream
+        board["incident/1"] = row
+        return app.producer.buffer.pending.get_nowait()
+
+    sent = asyncio.run(write())
+    rows = faust_adapter.rows_of(board)
+    assert rows == {"incident/1": row}
+    rows["incident/2"] = {"kind": "team"}  # written in the store, read by the table
+    assert board["incident/2"] == {"kind": "team"}
+    # Faust's own changelog record: the topic and partition the worker writes to by hand, and JSON
+    # that reads back as what the worker writes (Faust escapes non-ASCII, the worker does not).
+    message = sent.message  # type: ignore[attr-defined]
+    assert message.channel.get_topic_name() == faust_adapter.changelog_topic_name(board) == "pin-eoc-worker-board-changelog"
+    assert message.partition == 3
+    assert (json.loads(message.key), json.loads(message.value)) == (json.loads(_json("incident/1")), json.loads(_json(row)))
+
+
+def test_recovery_turns_the_worker_s_window_records_back_into_its_keys(worker):
+    app, processor, layout = worker
+    hourly = processor.hourly_table
+    assert faust_adapter.changelog_topic_name(hourly) == "pin-eoc-worker-calls_per_hour-changelog"
+    # What Faust's recovery hands the table: the changelog record's key and value, JSON-decoded.
+    records = [_Recovered(json.loads(_json(["QZV/spouse_abuse", [0.0, 3600.0]])), json.loads(_json(4)), 2)]
+    hourly.apply_changelog_batch(records)
+    assert faust_adapter.rows_of(hourly) == {("QZV/spouse_abuse", (0.0, 3600.0)): 4}
+    processor.board_table.apply_changelog_batch([_Recovered("incident/1", {"a": 1}, 2),
+                                                 _Recovered("incident/1", None, 2)])  # a tombstone
+    assert faust_adapter.rows_of(processor.board_table) == {}
+
+
+class _Recovered:
+    def __init__(self, key: object, value: object, partition: int) -> None:
+        self.key, self.value = key, value
+        self.message = type("M", (), {"value": value, "partition": partition, "key": key})()
+
+
+def test_owned_partitions_are_the_assignors_active_ones_of_the_topic(worker):
+    app, processor, layout = worker
+    assert faust_adapter.owned_partitions(app, layout.events) == set()  # nothing assigned before a rebalance
+    # Where the assignor keeps what the group gave this worker (set by its on_assignment).
+    app.assignor._assignment = ClientAssignment(actives={layout.events: [0, 2], layout.telemetry: [1]},
+                                                standbys={layout.events: [1]})
+    assert app.assignor.assigned_actives() == {TP(layout.events, 0), TP(layout.events, 2), TP(layout.telemetry, 1)}
+    assert faust_adapter.owned_partitions(app, layout.events) == {0, 2}
+    assert faust_adapter.owned_partitions(app, layout.telemetry) == {1}
+
+
+def test_reading_again_seeks_the_consumer_with_topic_partitions(worker, monkeypatch):
+    app, processor, layout = worker
+    consumer = app.consumer
+    seek_wait = type(consumer).seek_wait
+    assert inspect.iscoroutinefunction(seek_wait)
+    assert list(inspect.signature(seek_wait).parameters) == ["self", "partitions"]
+    # The consumer delegates to its thread (aiokafka's own), which seeks each partition.
+    thread_seek_wait = type(consumer._thread).seek_wait
+    assert inspect.iscoroutinefunction(thread_seek_wait)
+    assert list(inspect.signature(thread_seek_wait).parameters) == ["self", "partitions"]
+    asked: list[dict] = []
+
+    async def recorded(partitions):
+        asked.append(dict(partitions))
+
+    monkeypatch.setattr(consumer, "seek_wait", recorded)
+    asyncio.run(faust_adapter.read_again_from(app, {(layout.events, 4): 17, (layout.telemetry, 4): 0}))
+    assert asked == [{TP(layout.events, 4): 17, TP(layout.telemetry, 4): 0}]
