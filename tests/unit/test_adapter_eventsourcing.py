@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sqlite3
-import tomllib
-from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -21,8 +19,7 @@ from eoc.app import es_adapter
 from eoc.app.recorders import Outcome, PostgresRecorder, SQLiteRecorder
 from eoc.app.service import EOCApplication
 from eoc.app.writer import BatchWriter
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.pins import assert_pinned
 
 
 class Desk(Aggregate):
@@ -68,10 +65,7 @@ def _interleaved(a, b):
 
 
 def test_the_installed_library_is_the_pinned_one():
-    assert version("eventsourcing") == es_adapter.PINNED_VERSION
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    pins = [d.replace(" ", "") for d in deps if d.startswith("eventsourcing")]
-    assert pins and all(d.endswith(f"=={es_adapter.PINNED_VERSION}") for d in pins), pins
+    assert_pinned("eventsourcing", es_adapter.PINNED_VERSION)
 
 
 def test_events_of_two_aggregates_get_notification_ids_in_the_order_given(app):
