@@ -108,7 +108,8 @@ class Team(EOCAggregate):
 
     def raise_duress(self, payload: "ws.DuressRaised", ctx: Context) -> None:
         """SOS (هشدار اضطرار): always recorded, whatever the status: an alarm is never refused."""
-        self.record(payload.model_copy(update={"incident_id": self.incident_id}), ctx)
+        # Validated, not copied: the team's incident id (text) becomes the payload's UUID.
+        self.record(type(payload).model_validate({**payload.model_dump(), "incident_id": self.incident_id}), ctx)
 
     def clear_duress(self, payload: "ws.DuressCleared", ctx: Context) -> None:
         if not self.__dict__.get("duress", False):
