@@ -99,7 +99,8 @@ def test_a_gap_in_the_deltas_makes_the_page_ask_for_a_fresh_snapshot(embedded, p
                          changes: {"team/bogus": {id: "bogus", name: "must not show", province: "QZV", status: "available"}}});
     }""")
     assert page.evaluate("EOC.app.state.resyncs") == 1
-    page.wait_for_function("EOC.app.state.snapshots === 2", timeout=1000)  # the bridge answered
+    # a function, not an expression: a polled expression is eval'd in the page, which its CSP refuses
+    page.wait_for_function("() => EOC.app.state.snapshots === 2", timeout=5000)  # the bridge answered
     assert page.query_selector("#teams tr[data-team-id='bogus']") is None
     embedded.post(f"/teams/{t}/shift/start", {"shift": "morning", "members": ["s1"]})
     page.wait_for_selector(f"#teams tr[data-team-id='{t}'][data-status='available']", timeout=1000)

@@ -101,7 +101,7 @@ def test_wall_chart_axis_is_readable_at_both_sizes(embedded, clock, browser):
         for lang in ("fa", "en"):
             context, pg = open_wall(browser, embedded, "national_eoc", "IR", size, lang)
             try:
-                pg.wait_for_function("document.querySelectorAll('#calls-chart rect').length > 0", timeout=5000)
+                pg.wait_for_function("() => document.querySelectorAll('#calls-chart rect').length > 0", timeout=5000)
                 problems = pg.evaluate(CHART_AXIS)
                 assert not problems, (size, lang, problems)
                 px = pg.evaluate("Math.min(...[...document.querySelectorAll('svg.chart text')]"
@@ -343,7 +343,7 @@ def test_wall_refusal_reasons_are_shown_from_their_codes_on_every_page(embedded,
                 assert shown.startswith("The request is not valid"), shown
             # a workspace: a request the service refuses (an id that is no incident's: invalid_command)
             pg.goto(f"{embedded.base}/work.html#token={embedded.token('dispatcher', 'QZV')}")
-            pg.wait_for_function("!!(window.EOC && EOC.work && EOC.work.query)", timeout=10000)
+            pg.wait_for_function("() => !!(window.EOC && EOC.work && EOC.work.query)", timeout=10000)
             message = pg.evaluate("EOC.work.query('GET', '/incidents/no-such-incident/recommendation')"
                                   ".then(() => 'answered', (e) => e.message + '|' + e.code)")
             text, code = message.split("|")
