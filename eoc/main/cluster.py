@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from eventsourcing import persistence as es_persistence
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
@@ -173,10 +174,11 @@ def what_failed(exc: BaseException, *, kafka: str, dsn: str | None = None) -> st
     what = f"{kind.__name__}: {exc}"
     if mod.split(".")[0] in ("kafka", "aiokafka"):
         return f"Kafka at {kafka} does not answer ({what})"
-    if mod.split(".")[0] in ("psycopg", "psycopg_pool"):
+    # The event store's errors come as psycopg's own or as eventsourcing's wrappers of them.
+    if mod.split(".")[0] in ("psycopg", "psycopg_pool") or isinstance(exc, es_persistence.PersistenceError):
         where = _pg_where(dsn or "")
-
-        if isinstance(exc, psycopg.OperationalError):
+        if isinstance(exc, (psycopg.OperationalError, es_persistence.OperationalError,
+                            es_persistence.InterfaceError)):
             return f"PostgreSQL at {where} does not answer ({what})"
         return f"PostgreSQL at {where} refused ({what})"
     return f"failed ({what})"

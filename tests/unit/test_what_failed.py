@@ -8,6 +8,7 @@ from __future__ import annotations
 import kafka.errors
 import psycopg
 import pytest
+from eventsourcing import persistence as es_persistence
 
 from eoc.main.cluster import what_failed
 
@@ -20,8 +21,9 @@ def test_a_kafka_client_error_blames_kafka_at_its_address():
     assert "PostgreSQL" not in line
 
 
-def test_a_store_that_does_not_answer_is_named_without_its_password():
-    line = what_failed(psycopg.OperationalError("connection refused"), kafka="k1:9092", dsn=DSN)
+@pytest.mark.parametrize("error", [psycopg.OperationalError, es_persistence.OperationalError])
+def test_a_store_that_does_not_answer_is_named_without_its_password(error):
+    line = what_failed(error("connection refused"), kafka="k1:9092", dsn=DSN)
     assert line.startswith("PostgreSQL at db.example:6543/eoc does not answer")
     assert "s3cret" not in line and "Kafka" not in line
 
