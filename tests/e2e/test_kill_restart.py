@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,16 +27,11 @@ import pytest
 
 from eoc.app.idempotency import FAULT_KILL_BEFORE_ANSWER as FAULT
 from tests.support.poison import incident_in_year_999
+from tests.support.served import free_port
 
 pytestmark = pytest.mark.slow
 SECRET = "kill-restart-secret-0123456789abcdef"
 EOC = [sys.executable, "-c", "import sys; from eoc.cli import main; sys.exit(main())"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -52,7 +46,7 @@ class Server:
 
     def start(self, kill_before_answer: str | None = None) -> Server:
         """``kill_before_answer``: a path pattern for the fault hook (the server dies on it)."""
-        port, bridge = _free_port(), _free_port()
+        port, bridge = free_port(), free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = {**self.env, FAULT: kill_before_answer} if kill_before_answer else self.env
         self.proc = subprocess.Popen(

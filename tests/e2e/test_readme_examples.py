@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.support.readme import KINDS, run_command, shell_examples, untagged_commands
-from tests.support.served import embedded, free_port
+from tests.support.served import embedded, free_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_IN_README = 8123
@@ -171,7 +171,7 @@ def test_readme_examples_cluster_against_real_services(fresh_pg_dsn: str, kafka_
     first = next(b for b in blocks if "scripts/services env" in b.text)
     rest = [b for b in blocks if b is not first]
     assert first.text.splitlines()[0].startswith('eval "$(scripts/services env)"')
-    port, secret, prefix = free_port(), "readme-cluster-secret-0123456789", f"t{uuid.uuid4().hex[:8]}."
+    port, secret, prefix = free_port_pair(), "readme-cluster-secret-0123456789", f"t{uuid.uuid4().hex[:8]}."
     overrides = {"EOC_PG_DSN": fresh_pg_dsn, "EOC_TOPIC_PREFIX": prefix, "EOC_PORT": str(port),
                  "EOC_DATA_DIR": str(tmp_path / "data"), "EOC_TOKEN_SECRET": secret, "EOC_LOG_LEVEL": "warn"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("EOC_") or k == "EOC_SERVICES_DIR"}

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.support.readme import run_command
-from tests.support.served import free_port
+from tests.support.served import free_port_pair
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +126,7 @@ def runs() -> Iterator[list[Run]]:
 def test_readme_run_command_serves_simulates_stops_and_catches_up(clone: Path, runs: list[Run]) -> None:
     command = run_command((clone / "README.md").read_text(encoding="utf-8"))
     assert command == "scripts/demo"  # what the README shows a new user; a change must be looked at
-    port = free_port()
+    port = free_port_pair()
     bare_python(clone.parent / "bin")
     env = bare_env(port, clone.parent / "bin")
     bare = subprocess.run(["python3", "-c", "import fastapi, eoc"], cwd=clone.parent, env=env, capture_output=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from events.envelope import Envelope, iso
 from events.jalali import format_jalali, parse_moment
 from projections import fold
 from tests.support.audit import api_boards, cli_env, publish, stored_dicts, with_history
+from tests.support.served import free_port
 
 
 def live_view(rows: dict[str, Any]) -> dict[str, Any]:
@@ -175,12 +175,6 @@ def test_diff_against_the_live_boards(make_system: Any, tmp_path: Path, monkeypa
     assert "+ " in out  # the row the live side lost is in the replay
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_diff_against_a_running_system(make_system: Any, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     import uvicorn
@@ -190,7 +184,7 @@ def test_diff_against_a_running_system(make_system: Any, monkeypatch: pytest.Mon
     system = make_system()
     with_history(system, 300, seed=15)
     cli_env(monkeypatch, system)
-    server = uvicorn.Server(uvicorn.Config(create_api(system), host="127.0.0.1", port=_free_port(),
+    server = uvicorn.Server(uvicorn.Config(create_api(system), host="127.0.0.1", port=free_port(),
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ from eoc.app.auth import MAX_ACCESS_S, TokenSigner
 from eoc.app.config import Settings, WeakSecret
 from tests.support import scenario
 from tests.support.bridge import Dashboard
+from tests.support.served import free_port_pair
 
 
 @pytest.fixture
@@ -497,15 +498,12 @@ def test_a_flood_of_bad_tokens_is_answered_429(api):
 def test_eoc_demo_prints_one_time_links_and_keeps_its_files_closed(tmp_path: Path):
     import re
     import signal
-    import socket
     import subprocess
     import sys
 
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port_pair()  # the demo's bridge takes port + 1
     data = tmp_path / "demo-data"
     env = {**os.environ, "EOC_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
     env.pop("EOC_TOKEN_SECRET", None)

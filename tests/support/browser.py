@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import pyotp
 import pytest
 
 from tests.support.offline_page import offline_page
+from tests.support.served import free_port
 from ui_bridge.loop_thread import LoopThread
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,12 +38,6 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Clock:

@@ -18,6 +18,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A port whose next one is free too: a server started with only ``--port`` puts its
+    bridge on port + 1, and a lone free port's neighbour may be someone else's (a CI run
+    once failed so: the bridge found its port taken)."""
+    for _ in range(200):
+        port = free_port()
+        if port >= 65535:
+            continue
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two neighbouring free ports on 127.0.0.1")
+
+
 @contextlib.contextmanager
 def served(system: Any, port: int | None = None) -> Iterator[str]:
     """The command API of ``system`` in a background thread; yields its base URL."""
