@@ -220,7 +220,7 @@ def _other_messages() -> dict[str, Any]:
         },
         "HourlyCalls": {
             "name": "HourlyCalls", "title": "Calls in one hour",
-            "summary": "Real (not drill) calls classified in one category, in one province, in one hour.",
+            "summary": "Real (not drill) calls classified in one category, in one province, in one local hour (its UTC window): a cell of the key-figures rows.",
             "contentType": "application/json",
             "bindings": {"kafka": {"key": {"type": "string", "description": t.FIGURES_HOURLY.key},
                                    "bindingVersion": KAFKA_BINDING}},
@@ -290,7 +290,7 @@ def _other_schemas() -> dict[str, Any]:
                            "province": {"type": "string"}, "sent": {"type": "string", "format": "date-time"},
                            "content": {"type": ["object", "string"],
                                        "description": "the EIDO object, or the XML document as text"}}},
-        "HourlyCalls": {"type": "object", "required": ["province", "category", "window_start", "window_end", "calls"],
+        "HourlyCalls": {"type": "object", "additionalProperties": False, "required": ["province", "category", "window_start", "window_end", "calls"],
                         "properties": {"province": {"type": "string"}, "category": {"type": "string"},
                                        "window_start": {"type": "string", "format": "date-time"},
                                        "window_end": {"type": "string", "format": "date-time"},

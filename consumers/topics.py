@@ -24,12 +24,12 @@ Retention (what is kept, and for how long):
 * ``eoc.boards`` — compacted: the latest value of every board row; deleted rows are tombstones
   kept 24 hours so that a reader that is behind still sees the deletion.
 * ``eoc.figures.hourly`` — compacted and deleted after 7 days: calls per hour per province and
-  category (the worker's windowed table).
+  category (the cells of the key-figures rows a batch changed: projections/hourly.py).
 * ``eoc.exchange.partner`` — compacted: the exchange with partner organizations (EIDO, EDXL-HAVE,
   CAP), the latest document per incident, centre and alert; never a secret place.
 * ``eoc.events.dlq`` — dead letters for 30 days: long enough for an operator to look at them;
   the events they came from are still in the event store and on ``eoc.events``.
-* the worker's changelogs — compacted (the windowed one deleted after its window expiry).
+* the worker's changelog — compacted.
 """
 
 from __future__ import annotations
@@ -44,8 +44,6 @@ from kafka.partitioner.default import murmur2
 PARTITIONS = 8  # the co-partitioned group; see the module docstring before changing it
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-HOURLY_WINDOW_S = 3600
-HOURLY_EXPIRES_S = 48 * 3600  # windows kept in the worker's windowed table
 # A worker writes one commit record per partition and batch (consumers/worker.py); a big batch
 # of a busy province can exceed Kafka's default 1 MB, so its changelog allows more.
 CHANGELOG_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -133,8 +131,9 @@ FIGURES_HOURLY = Topic(
     "eoc.figures.hourly",
     key="<province>/<category>/<window start, UTC ISO>",
     value='{"province", "category", "window_start", "window_end", "calls"} JSON',
-    summary="Real (not drill) calls per hour per province and category, from the worker's "
-            "tumbling windowed table.",
+    summary="Real (not drill) calls per hour (a local hour, as a UTC window) per province and "
+            "category: the cells of the key-figures rows that a batch changed, the same figures "
+            "every runner folds.",
     compacted=True,
     retention_ms=7 * DAY_MS,
     configs={"segment.ms": str(HOUR_MS)},
@@ -184,14 +183,9 @@ BOARD_CHANGELOG = _changelog(
     configs={"max.message.bytes": str(CHANGELOG_MAX_MESSAGE_BYTES), "segment.ms": str(HOUR_MS),
              "min.cleanable.dirty.ratio": "0.1"},
 )
-HOURLY_CHANGELOG = _changelog(
-    "calls_per_hour", "Changelog of the worker's windowed table of calls per hour.",
-    retention_ms=(HOURLY_EXPIRES_S + HOURLY_WINDOW_S) * 1000,
-    configs={"segment.ms": str(HOUR_MS)},
-)
 
 TOPICS: tuple[Topic, ...] = (EVENTS, TELEMETRY, POSITIONS_LATEST, BOARDS, FIGURES_HOURLY, DLQ,
-                             EXCHANGE_PARTNER, BOARD_CHANGELOG, HOURLY_CHANGELOG)
+                             EXCHANGE_PARTNER, BOARD_CHANGELOG)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ province's events and its teams' positions share a partition number) and folds e
 with ``projections.fold.apply`` into a ``Board`` whose rows live in a Faust table (``board``,
 changelog ``<app>-board-changelog``), so that a restarted worker gets its state back. After
 each batch the changed rows go to the compacted ``eoc.boards`` topic (a tombstone for a deleted
-row), and the real (not drill) classified calls go to a tumbling windowed table of calls per
-hour per province and category (``calls_per_hour``), published on ``eoc.figures.hourly``.
+row), and the hourly figures the batch changed (calls per hour per province and category, read
+off the key-figures rows: projections/hourly.py) go to ``eoc.figures.hourly``.
 A record that cannot be decoded or folded goes to ``eoc.events.dlq`` with the reason; the
 worker goes on.
 
@@ -19,16 +19,16 @@ to the table's store as the fold goes (the next event of the batch must see them
 durable together at the end of the batch:
 
 1. one *commit record* (key ``~commit/<partition>``) holding every row the batch changed and
-   the new window counts, then the rows one by one, all to the same changelog partition — so
+   the hourly figures it changed, then the rows one by one, all to the same changelog partition — so
    what survives a crash is a prefix: no commit record and no row, or the commit record and
    some of the rows;
 2. the rows to ``eoc.boards`` (on the same partition, ended by a batch mark, so that readers
-   show the batch whole: ``projections.batches``), the window counts to their table and topic, dead letters;
+   show the batch whole: ``projections.batches``), the hourly figures to their topic, dead letters;
 3. wait until Kafka has acknowledged all of it, and only then acknowledge the batch's source
    records (Faust commits offsets of acknowledged records only).
 
 On recovery (``redo``) the commit record of each partition this worker now owns is applied
-again — the rows to the store, the changelog and ``eoc.boards``, the counts to their table —
+again — the rows to the store, the changelog and ``eoc.boards``, the hourly figures to theirs —
 which completes a batch cut short, and is harmless otherwise (the values are absolute).
 
 Which source records are folded is decided here too, not left to Faust's committed offsets:
@@ -46,10 +46,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -62,16 +59,16 @@ from consumers.kafka_codec import (
     encode_row,
     relayed,
 )
-from consumers.topics import HOURLY_EXPIRES_S, HOURLY_WINDOW_S, Layout
-from events.envelope import Envelope, iso, parse_iso
+from consumers.topics import Layout
+from events.envelope import Envelope
 from events.undecodable import undecodable_of
-from projections import Board, apply, undecodable
+from projections import apply, undecodable
 from projections.batches import batch_mark, batch_mark_row
+from projections.hourly import BatchBoard, hourly_changes
 
 log = logging.getLogger(__name__)
 
 COMMIT_PREFIX = "~commit/"  # never a board row key: rows start with a letter
-SWEEP_EVERY_S = 60.0  # expired windows are removed this often
 
 
 def commit_key(partition: int) -> str:
@@ -81,34 +78,28 @@ def commit_key(partition: int) -> str:
 class BoardProcessor:
     """Folds batches of records into the board table and publishes what changed."""
 
-    def __init__(self, app: faust.App, layout: Layout, board: Any, hourly: Any) -> None:
+    def __init__(self, app: faust.App, layout: Layout, board: Any) -> None:
         self.app = app
         self.layout = layout
         self.board_table = board
-        self.hourly = hourly  # the windowed view, for readers: hourly["QZV/spouse_abuse"].now()
-        self.hourly_table = hourly.table
-        self.window = hourly.table.window
         self.partition_of = layout.partition_for
         self.sources = (layout.events, layout.telemetry)
         self.folded = 0
         self.duplicates = 0
         self.dead_letters = 0
         self.batches = 0
-        self.stream_time = 0.0  # the newest call time seen (windows expire relative to it)
         self.crash_after: tuple[int, int] | None = None  # (batches, rows): see _die_torn
         # The next offset to fold, per source (topic, partition): durable in the commit records,
         # so that what Faust delivers twice is skipped and what it skips is read again.
         self.next_offset: dict[tuple[str, int], int] = {}
         self.redelivered = 0
         self.rewinds = 0
-        self._last_sweep = time.monotonic()
 
     # ------------------------------------------------------------------ the hot path
 
     async def process(self, events: Sequence[Any]) -> None:
         rows = rows_of(self.board_table)  # the memory store's dict: key -> row
-        boards: dict[int, Board] = {}
-        counts: dict[int, dict[tuple[str, tuple[float, float]], int]] = defaultdict(lambda: defaultdict(int))
+        boards: dict[int, BatchBoard] = {}
         dead: list[tuple[Any, DeadLetter]] = []
         telemetry_topic, partition_of = self.layout.telemetry, self.partition_of
         next_offset, rewind = self.next_offset, {}
@@ -133,7 +124,7 @@ class BoardProcessor:
                 # A stored row that is not an event: the same dead-letter row as every runner's.
                 board = boards.get(partition)
                 if board is None:
-                    board = boards[partition] = Board(rows)
+                    board = boards[partition] = BatchBoard(rows)
                 undecodable(board, *row)
                 dead.append((message, DeadLetter("not_an_event", row[1])))
                 continue
@@ -149,7 +140,7 @@ class BoardProcessor:
                 envelope = letter.envelope
             board = boards.get(partition)
             if board is None:
-                board = boards[partition] = Board(rows)
+                board = boards[partition] = BatchBoard(rows)
             # A poison event writes none of its rows: it becomes a dead-letter row on the
             # board (as in every runner) and a record on the dead-letter topic.
             def dead_letter(e: Envelope, reason: str, message: Any = message) -> None:
@@ -161,43 +152,31 @@ class BoardProcessor:
                 duplicates += 1
                 continue
             folded += 1
-            if envelope.type == "CallClassified" and not envelope.exercise:
-                received = parse_iso(envelope.payload["received_at"]).timestamp()
-                label = f"{envelope.province}/{envelope.payload['category']}"
-                counts[partition][(label, self.window.current(received))] += 1
-                if received > self.stream_time:
-                    self.stream_time = received
         self.folded += folded
         self.duplicates += duplicates
         self.redelivered += redelivered
-        await self.commit(boards, counts, dead)
+        await self.commit(boards, dead)
         self.batches += 1
         if rewind:
             for (topic, partition), offset in rewind.items():
                 log.warning("records missing before %s[%d]@%d; reading again from there", topic, partition, offset)
             self.rewinds += len(rewind)
             await read_again_from(self.app, rewind)
-        if time.monotonic() - self._last_sweep > SWEEP_EVERY_S:
-            await self.sweep_windows()
 
-    async def commit(self, boards: dict[int, Board], counts: dict[int, dict], dead: list) -> None:
+    async def commit(self, boards: dict[int, BatchBoard], dead: list) -> None:
         """Make the batch durable (see the module docstring), then return."""
-        hourly = rows_of(self.hourly_table)
         sends: list[Any] = []
         if dead:
             # Dead letters first: the commit records below move the source offsets past them.
             sends.extend([await self._dead_letter(message, letter) for message, letter in dead])
             await self.app.producer.flush()
-        for partition in sorted(set(boards) | set(counts)):
-            board = boards.get(partition)
-            changes = board.take_changes() if board is not None else {}
-            windows = [[label, rng[0], rng[1], hourly.get((label, rng), 0) + n]
-                       for (label, rng), n in counts.get(partition, {}).items()]
-            if not changes and not windows:
+        for partition, board in sorted(boards.items()):
+            changes = board.take_changes()
+            if not changes:
                 continue
             offsets = {topic: self.next_offset[(topic, partition)] for topic in self.sources
                        if (topic, partition) in self.next_offset}
-            record = {"rows": changes, "windows": windows, "offsets": offsets}
+            record = {"rows": changes, "hourly": hourly_changes(board.before, changes), "offsets": offsets}
             rows_of(self.board_table)[commit_key(partition)] = record
             sends.append(await self._changelog(self.board_table, partition, commit_key(partition), record))
             crash = self.crash_after[1] if self.crash_after and self.batches >= self.crash_after[0] else None
@@ -210,7 +189,7 @@ class BoardProcessor:
 
     async def _apply_commit(self, partition: int, record: dict[str, Any], *,
                             crash_after_rows: int | None = None) -> list[Any]:
-        """Write a committed batch's rows and window counts everywhere they belong."""
+        """Write a committed batch's rows and hourly figures everywhere they belong."""
         producer, boards_topic = self.app.producer, self.layout.boards
         sends = []
         for i, (key, row) in enumerate(record["rows"].items()):
@@ -224,13 +203,11 @@ class BoardProcessor:
             mark = batch_mark_row(partition, len(record["rows"]), record["offsets"])
             sends.append(await producer.send(boards_topic, batch_mark(partition).encode(), encode_row(mark),
                                              partition, None, None))
-        if record["windows"]:
-            hourly = rows_of(self.hourly_table)
-            for label, start, end, value in record["windows"]:
-                hourly[(label, (start, end))] = value
-                sends.append(await self._changelog(self.hourly_table, partition, [label, [start, end]], value))
-                sends.append(await producer.send(self.layout.figures_hourly, *_hourly_record(label, start, end, value),
-                                                 None, None, None))
+        # A commit record of a worker before the hourly figures were a projection has "windows"
+        # instead (counts of its own windowed table): not sent again, the next batch's cells are.
+        for key, hourly in record.get("hourly", {}).items():
+            sends.append(await producer.send(self.layout.figures_hourly, key.encode(), _json(hourly),
+                                             None, None, None))
         return sends
 
     async def _changelog(self, table: Any, partition: int, key: Any, value: Any) -> Any:
@@ -279,24 +256,6 @@ class BoardProcessor:
         rows, partition_of = rows_of(self.board_table), self.partition_of
         for key in [k for k, row in rows.items() if _partition_of_row(k, row, partition_of) not in (None, *mine)]:
             del rows[key]
-        hourly = rows_of(self.hourly_table)
-        for key in [k for k in hourly if partition_of(k[0].split("/", 1)[0]) not in mine]:
-            del hourly[key]
-
-    async def sweep_windows(self) -> None:
-        """Drop windows older than the expiry (relative to the newest call seen)."""
-        self._last_sweep = time.monotonic()
-        if not self.stream_time:
-            return
-        hourly = rows_of(self.hourly_table)
-        horizon = self.stream_time - HOURLY_EXPIRES_S
-        stale = [key for key in hourly if key[1][1] < horizon]
-        for label, rng in stale:
-            del hourly[(label, rng)]
-            partition = self.partition_of(label.split("/", 1)[0])
-            await self._changelog(self.hourly_table, partition, [label, [rng[0], rng[1]]], None)
-        if stale:
-            await self.app.producer.flush()
 
     async def _die_torn(self) -> None:
         # Fault injection (EOC_WORKER_CRASH_AFTER, for the tests only): end the process the
@@ -339,15 +298,6 @@ def _headers(headers: Any) -> list[tuple[str, bytes]]:
     if isinstance(headers, dict):
         return list(headers.items())
     return list(headers)
-
-
-def _hourly_record(label: str, start: float, end: float, calls: int) -> tuple[bytes, bytes]:
-    province, category = label.split("/", 1)
-    window_start = iso(datetime.fromtimestamp(start, UTC))
-    window_end = iso(datetime.fromtimestamp(start, UTC) + timedelta(seconds=HOURLY_WINDOW_S))
-    key = f"{label}/{window_start}".encode()
-    return key, _json({"province": province, "category": category, "window_start": window_start,
-                       "window_end": window_end, "calls": calls})
 
 
 # ---------------------------------------------------------------------- the Faust application
@@ -402,14 +352,10 @@ def create_app(
     )
     source = app.topic(layout.events, layout.telemetry, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw", partitions=layout.partitions)
-    # Keys and values of both tables are JSON in their changelogs (Faust's default).
+    # The table's keys and values are JSON in its changelog (Faust's default).
     board = app.Table("board", partitions=layout.partitions,
                       help="every board row, sharded like the events (by province)")
-    hourly = app.Table(
-        "calls_per_hour", default=int, partitions=layout.partitions,
-        help="real calls per hour per province/category",
-    ).tumbling(HOURLY_WINDOW_S, expires=timedelta(seconds=HOURLY_EXPIRES_S))
-    processor = BoardProcessor(app, layout, board, hourly)
+    processor = BoardProcessor(app, layout, board)
     processor.crash_after = crash_after
 
     @app.agent(source, name="fold")

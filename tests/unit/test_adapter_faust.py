@@ -67,17 +67,16 @@ def test_a_table_write_lands_in_the_rows_and_its_changelog_record_is_the_one_the
     assert (json.loads(message.key), json.loads(message.value)) == (json.loads(_json("incident/1")), json.loads(_json(row)))
 
 
-def test_recovery_turns_the_worker_s_window_records_back_into_its_keys(worker):
+def test_recovery_applies_the_changelog_records_and_tombstones_of_the_board_table(worker):
     app, processor, layout = worker
-    hourly = processor.hourly_table
-    assert faust_adapter.changelog_topic_name(hourly) == "pin-eoc-worker-calls_per_hour-changelog"
     # What Faust's recovery hands the table: the changelog record's key and value, JSON-decoded.
-    records = [_Recovered(json.loads(_json(["QZV/spouse_abuse", [0.0, 3600.0]])), json.loads(_json(4)), 2)]
-    hourly.apply_changelog_batch(records)
-    assert faust_adapter.rows_of(hourly) == {("QZV/spouse_abuse", (0.0, 3600.0)): 4}
-    processor.board_table.apply_changelog_batch([_Recovered("incident/1", {"a": 1}, 2),
-                                                 _Recovered("incident/1", None, 2)])  # a tombstone
-    assert faust_adapter.rows_of(processor.board_table) == {}
+    row = {"province": "QZV", "day": "2026-12-02", "note": "شب"}
+    records = [_Recovered(json.loads(_json("figures/QZV/2026-12-02")), json.loads(_json(row)), 2),
+               _Recovered("incident/1", {"a": 1}, 2), _Recovered("incident/1", None, 2)]  # a tombstone
+    processor.board_table.apply_changelog_batch(records)
+    assert faust_adapter.rows_of(processor.board_table) == {"figures/QZV/2026-12-02": row}
+    # The worker has one table: its hourly figures are the board's cells, not a windowed table.
+    assert [t.name for t in app.tables.values()] == ["board"]
 
 
 class _Recovered:

@@ -1,5 +1,5 @@
 """The Faust worker against the real broker and PostgreSQL: the same boards as the embedded
-follower, windowed key figures, and poison messages on the dead-letter topic."""
+follower, the hourly figures, and poison messages on the dead-letter topic."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from kafka import KafkaProducer
 from consumers.kafka_codec import DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC, POSITION_HEADER, header
 from consumers.telemetry import TelemetryPublisher
 from events.envelope import iso
+from events.jalali import IRST
+from projections.hourly import hourly_figures
 from tests.support.cluster import History, boards_converge, replay, stored_envelopes, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -54,9 +56,11 @@ def test_one_history_gives_identical_boards_embedded_and_through_relay_and_faust
     assert audit_replay(StoreSource(embedded.app, track=embedded.follower.track)).rows == expected
 
 
-def test_calls_per_hour_windows_count_real_classified_calls(cluster, embedded, clock):
-    """The windowed table (eoc.figures.hourly) counts each real classified call once, in the
-    hour it came in, per province and category; drill calls are not counted."""
+def test_hourly_figures_on_the_topic_are_the_projections_real_calls_per_local_hour(cluster, embedded, clock):
+    """eoc.figures.hourly counts each real classified call once, in the local hour (Iran
+    Standard Time) it came in, per province and category; drill calls are not counted. The
+    records are the embedded follower's own hourly figures, record for record: one projection,
+    folded by every runner (projections/hourly.py)."""
     hourly = cluster.reader(cluster.layout.figures_hourly)
     cluster.start("relay")
     cluster.start("worker")
@@ -71,18 +75,21 @@ def test_calls_per_hour_windows_count_real_classified_calls(cluster, embedded, c
             if e.exercise:
                 drills += 1
                 continue
-            received = datetime.fromisoformat(e.payload["received_at"])
+            received = datetime.fromisoformat(e.payload["received_at"]).astimezone(IRST)
             hour = iso(received.replace(minute=0, second=0, microsecond=0))
             expected[f"{e.province}/{e.payload['category']}/{hour}"] += 1
     assert drills and expected
+    assert all(key.endswith(":30:00.000Z") for key in expected), "a local hour starts at half past in UTC"
 
     def counted() -> dict[str, int]:
         hourly.catch_up()
         return {k: v["calls"] for k, v in hourly.rows.items()}
 
-    wait_until(lambda: counted() == dict(expected), timeout=120, what="the hourly windows")
-    row = next(iter(hourly.rows.values()))
-    assert set(row) == {"province", "category", "window_start", "window_end", "calls"}
+    wait_until(lambda: counted() == dict(expected), timeout=120, what="the hourly figures")
+    last = embedded.app.recorder.max_notification_id()
+    assert embedded.follower.wait_for(last, timeout=30)
+    _, rows = embedded.follower.snapshot()
+    assert hourly.rows == hourly_figures(rows)
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_and_the_boards_stay_right(cluster, embedded, clock):
