@@ -18,7 +18,7 @@ from typing import Any, Literal, NewType, NotRequired
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
 
-__all__ = ["DRILL", "ROW_KINDS", "kind_of", "row_type", "schema_name"]
+__all__ = ["DRILL", "ROW_KINDS", "NEVER_SEEN", "SEEN_KINDS", "kind_of", "row_type", "schema_name", "seen_schema_name", "seen_type"]
 
 DRILL = "drill/"
 FORBID = ConfigDict(extra="forbid")
@@ -541,3 +541,80 @@ def row_type(key: str) -> Any:
 def schema_name(kind: str) -> str:
     """The name of a kind's type (``TeamRow``): what the AsyncAPI document calls its schema."""
     return str(ROW_KINDS[kind].__name__)
+
+
+# ---------------------------------------------------------------- rows as a screen receives them
+#
+# What the bridge and the API send a page is each row passed through projections/visibility.py
+# for the viewer. Most kinds reach a screen as they are; two change shape: a centre never
+# carries its sealed location, and a secret place the viewer may not see loses its county,
+# place, name, references and holds, and its stays their client ids; an alert about such a
+# place loses its county. Kinds no screen receives are left out. The AsyncAPI document
+# publishes these as ``DashboardRow`` (the websocket's rows, ui-bridge/protocol.py).
+
+
+@with_config(FORBID)
+class AnonymousStay(TypedDict):
+    """A stay without its client's id (``#1``, ``#2``…): enough to count holding periods."""
+
+    since: str
+    holding_until: str | None
+
+
+@with_config(FORBID)
+class SeenCentreRow(TypedDict):
+    """``centre/<centre id>`` as a viewer receives it: never the sealed location; a secret
+    place outside the viewer's right: no county or location, a generic name, anonymous stays."""
+
+    id: str
+    name: str
+    kind: str
+    province: str
+    county: str | None
+    capacity: int
+    occupied: int
+    secret: bool
+    location: Point | None
+    open: bool
+    clients: dict[str, ClientStay | AnonymousStay]
+    declined: int
+    admitted: int
+    since: NotRequired[str]
+    ref: NotRequired[str]
+    holds: NotRequired[dict[str, Hold]]
+
+
+@with_config(FORBID)
+class SeenCentreFullAlert(TypedDict):
+    """``alert/centre_full/<centre id>`` as a viewer receives it: no county for a secret place
+    outside the viewer's right (the nation gets no such alert at all, only counts)."""
+
+    kind: Literal["centre_full"]
+    centre_id: str
+    province: str
+    county: str | None
+    secret: bool
+    occupied: int
+    capacity: int
+    since: str
+
+
+# Reference counters, the emerging-harm detector's series, reports' days, and the board
+# topic's batch marks (which its readers consume: projections/batches.py).
+NEVER_SEEN = ("refseq/", "harm/", "harm/*/", "period-figures/", "figures-days/", "~batch/")
+SEEN_KINDS: dict[str, Any] = {
+    kind: {"centre/": SeenCentreRow, "alert/centre_full/": SeenCentreFullAlert}.get(kind, row_type)
+    for kind, row_type in ROW_KINDS.items() if kind not in NEVER_SEEN
+}
+
+
+def seen_type(key: str) -> Any:
+    """The type of the rows under ``key`` as a screen receives them, or None (no kind, or a
+    kind no screen receives)."""
+    kind = kind_of(key)
+    return None if kind is None else SEEN_KINDS.get(kind)
+
+
+def seen_schema_name(kind: str) -> str:
+    """What the AsyncAPI document calls the seen type of a kind (``SeenCentreRow``, ``TeamRow``)."""
+    return str(SEEN_KINDS[kind].__name__)

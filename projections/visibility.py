@@ -25,7 +25,7 @@ from events.policy import (
     may_see_secret,
     sees_secret_counts,
 )
-from projections.rows import DRILL, kind_of
+from projections.rows import DRILL, SeenCentreRow, kind_of
 
 # Opens a secret place's sealed location (the edge passes one that reads the keyring).
 Unseal = Callable[[str, str], dict[str, float] | None]
@@ -84,7 +84,8 @@ def visible_row(key: str, row: Any, role: str, viewer_province: str, unseal: Uns
     return row
 
 
-def _centre(row: dict[str, Any], role: str, viewer_province: str, unseal: Unseal | None) -> dict[str, Any]:
+def _centre(row: dict[str, Any], role: str, viewer_province: str, unseal: Unseal | None) -> SeenCentreRow:
+    """A centre as this viewer receives it (its type: projections/rows.py, SeenCentreRow)."""
     if row["secret"] and not may_see_secret(role, viewer_province, row["province"]):
         return {
             "id": row["id"], "kind": row["kind"], "province": row["province"], "county": None,
@@ -98,7 +99,7 @@ def _centre(row: dict[str, Any], role: str, viewer_province: str, unseal: Unseal
         out["location"] = unseal(row["id"], row["sealed_location"])
     if not may_see_client_ids(role, viewer_province, row["province"]):
         out["clients"] = _anonymous(row["clients"])
-    return out
+    return cast(SeenCentreRow, out)
 
 
 def _anonymous(clients: dict[str, Any]) -> dict[str, Any]:

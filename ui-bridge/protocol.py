@@ -15,7 +15,9 @@ Connecting
 Frames the bridge sends, in this order
     ``{"type": "snapshot", "seq": N, "rows": {key: row}, "role": r, "province": p,
     "now": t, "as_of": {...}}``
-        every board row this role and province may see, consistent with sequence number N;
+        every board row this role and province may see, consistent with sequence number N
+        (each row of the type its key's kind has on a screen: projections/rows.py
+        ``SEEN_KINDS``, published in events/asyncapi.yaml as ``DashboardRow``);
         ``as_of`` says what they are as of, as ``GET /api/v1/boards`` does: the log and
         position-track positions folded per province, the latest recording time, and ``at``
         (``eoc replay --at`` with it gives these rows back exactly).

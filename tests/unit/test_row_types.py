@@ -26,11 +26,20 @@ from eoc.app.keyring import SQLiteKeyring
 from eoc.app.service import CommandService, EOCApplication
 from events.catalogue import CATALOGUE
 from events.envelope import Envelope
-from events.vocabulary import CentreKind, ReferralRoute
+from events.vocabulary import NATIONAL, CentreKind, ReferralRoute, Role
 from projections import Board, fold, undecodable
 from projections.batches import batch_mark_row
-from projections.rows import ROW_KINDS, kind_of, row_type, schema_name
-from projections.visibility import secret_counts
+from projections.rows import (
+    NEVER_SEEN,
+    ROW_KINDS,
+    SEEN_KINDS,
+    kind_of,
+    row_type,
+    schema_name,
+    seen_schema_name,
+    seen_type,
+)
+from projections.visibility import secret_counts, visible_rows
 from tests.support.history import logged_envelopes, run_history
 from tests.support.system import FakeClock
 
@@ -214,3 +223,72 @@ def test_keys_find_their_kinds():
     assert kind_of("team") is None
     assert row_type("applied/QZV").__supertype__ is int
     assert kind_of("figures/QZV/2026-01-02") == "figures/"
+
+
+@cache
+def seen_adapter(kind: str) -> TypeAdapter[Any]:
+    return TypeAdapter(SEEN_KINDS[kind])
+
+
+@cache
+def seen_documented(kind: str) -> Draft202012Validator:
+    """The kind's schema as events/asyncapi.yaml documents what a screen receives (DashboardRow)."""
+    schemas = asyncapi.build()["components"]["schemas"]
+    return Draft202012Validator({**schemas[seen_schema_name(kind)], "components": {"schemas": schemas}})
+
+
+def check_seen(rows: dict[str, Any]) -> set[str]:
+    """Every row every role receives, in its province and nationally, is of its kind's seen
+    type (strictly) and as documented; no sealed location reaches anyone. The kinds seen."""
+    kinds: set[str] = set()
+    unseal = lambda centre, sealed: {"lat": 36.1, "lon": 50.2}  # noqa: E731  # a viewer with the keyring
+    for role in Role:
+        for province in ("QZV", NATIONAL):
+            for unsealed in (None, unseal):
+                for key, row in visible_rows(rows, role, province, unsealed).items():
+                    kind, seen = kind_of(key), seen_type(key)
+                    assert kind not in NEVER_SEEN and seen is not None, f"{role}/{province} got {key}"
+                    try:
+                        seen_adapter(kind).validate_python(row, strict=True)
+                    except ValidationError as exc:
+                        raise AssertionError(f"{role}/{province}: {key} is not a {seen.__name__}: {exc}\n{row}") from exc
+                    errors = [e.message for e in seen_documented(kind).iter_errors(row)]
+                    assert not errors, f"{key} as {role} sees it breaks DashboardRow: {errors}"
+                    assert not isinstance(row, dict) or "sealed_location" not in row
+                    kinds.add(kind)
+    return kinds
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32), steps=st.integers(60, 200))
+def test_every_row_a_viewer_receives_is_of_its_seen_kind(seed, steps):
+    check_seen(board_of(seed, steps).rows)
+
+
+def test_every_seen_kind_reaches_some_viewer_and_secret_places_change_shape():
+    board = board_of(20261202, 200)
+    kinds = check_seen(board.rows) | check_seen(harm_board().rows)
+    assert set(SEEN_KINDS) - kinds == set()
+    # The hand-made secret house, as a call-taker of its province sees it: the seen type's shape.
+    key = next(k for k, r in board.rows.items() if kind_of(k) == "centre/" and r["secret"])
+    seen = visible_rows(board.rows, "dispatcher", "QZV")[key]
+    assert seen["county"] is None and seen["location"] is None and "since" not in seen
+    with pytest.raises(ValidationError):
+        TypeAdapter(ROW_KINDS["centre/"]).validate_python(seen, strict=True)  # not a stored centre row
+
+
+def test_the_page_reads_only_kinds_a_screen_receives():
+    """The page's rows by prefix (rowsOf("team/"), ns() + "incident/", "drill/" + "centre/" …)
+    are kinds of SEEN_KINDS: renaming a kind, or hiding one from screens, fails here."""
+    import re
+    from pathlib import Path
+
+    static = Path(__file__).resolve().parents[2] / "ui-bridge" / "static"
+    used: set[str] = set()
+    for path in [*static.glob("*.js"), *static.glob("work/*.js")]:
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'rowsOf\("([a-z_-]+/)"\)', text))
+        used |= set(re.findall(r'(?:ns\(\)|"drill/"\)?) \+ "([a-z_-]+/)"', text))
+    assert {"team/", "incident/", "centre/", "figures/", "alert/", "position/"} <= used
+    for prefix in used:
+        assert any(kind.startswith(prefix) for kind in SEEN_KINDS), f"the page reads {prefix}, which no screen receives"
