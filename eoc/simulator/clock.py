@@ -141,6 +141,12 @@ class SimClock:
         """Simulated seconds from now to ``moment`` (0 if it has passed)."""
         return max(0.0, (moment - self.now()).total_seconds())
 
+    async def sleep_until(self, moment: datetime) -> None:
+        """Until the simulated clock reads ``moment``: a sleep is taken at the present rate and
+        the rate may change meanwhile (a loaded machine), so one sleep can end early."""
+        while (left := self.until(moment)) > 0:
+            await self.sleep(left)
+
 
 def shift_at(moment: datetime) -> ShiftKind:
     hour = moment.astimezone(IRST).hour

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from eoc.simulator.client import Outage
 from eoc.simulator.dispatch import Case
 from eoc.simulator.geo import Point, scatter
+from events.envelope import iso
 from events.vocabulary import CallCategory, CentreKind, Priority, ReferralRoute, Role
 
 if TYPE_CHECKING:
@@ -69,11 +70,12 @@ async def play(s: Scenario, p: ProvinceSim) -> None:
     start = max(p.clock.start + timedelta(hours=s.after_h), p.clock.now())
     if s.kind == "outage":  # commands check the line's state as they are sent
         outage = p.client.outages[p.code] = Outage(start, start + timedelta(hours=s.hours))
-        await p.clock.sleep(p.clock.until(outage.end))
+        p.stats.outages[p.code] = (iso(outage.start), iso(outage.end))
+        await p.clock.sleep_until(outage.end)  # never back before its end
         outage.back.set()
         p.stats.scenario[f"outage:{p.code}"] += 1
         return
-    await p.clock.sleep(p.clock.until(start))
+    await p.clock.sleep_until(start)
     if s.kind == "drill":
         await _drill(p)
     elif s.kind == "surge":

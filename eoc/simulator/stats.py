@@ -36,6 +36,9 @@ class SimStats:
     positions_skipped: int = 0  # position reports not sent because the system was busy
     # What the scenarios did: "drill:QZV" incidents, "surge:QZV/Takestan/suicide" calls...
     scenario: Counter[str] = field(default_factory=Counter)
+    # When each outage's line was down (simulated moments, ISO): it begins at its hour or, on a
+    # machine slow to set the province up, as soon as the province is ready.
+    outages: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     # -------------------------------------------------------------- the life, read off the commands
 
@@ -82,4 +85,5 @@ class SimStats:
             "registered": dict(sorted(self.registered.items())), "adopted": dict(sorted(self.adopted.items())),
             "restamped": self.restamped, "late_entries": self.late_entries,
             "dropped_in_outage": self.dropped_in_outage, "positions_skipped": self.positions_skipped, "scenario": dict(sorted(self.scenario.items())),
+            "outages": {p: list(w) for p, w in sorted(self.outages.items())},
         }
