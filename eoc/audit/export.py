@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from eoc.audit.reports import COUNTS, GROUPINGS, Report
 from events.jalali import format_jalali
 from projections.clock import local
+from projections.views import BoardSummary
 
 
 def kind_of(key: str) -> str:
@@ -76,7 +78,7 @@ def _when(moment: str | None) -> str:
     return format_jalali(local(moment))
 
 
-def print_summary(console: Any, summary: dict[str, Any], header: str) -> None:
+def print_summary(console: Any, summary: BoardSummary, header: str) -> None:
     from rich.table import Table
 
     console.print(header)
@@ -97,17 +99,19 @@ def print_summary(console: Any, summary: dict[str, Any], header: str) -> None:
     centres = Table(title=f"Centres and houses ({len(summary['centres'])}) · مراکز")
     for c in ("province", "county", "name", "kind", "capacity", "occupied", "free", "holding", "declined"):
         centres.add_column(c)
-    for c in summary["centres"]:
-        centres.add_row(c["province"], c.get("county") or "—", c["name"], c["kind"], str(c["capacity"]),
-                        str(c["occupied"]), str(c["free"]), str(len(c["holding"])), str(c["declined"]))
+    for centre in summary["centres"]:
+        centres.add_row(centre["province"], centre["county"] or "—", centre["name"], centre["kind"],
+                        str(centre["capacity"]), str(centre["occupied"]), str(centre["free"]),
+                        str(len(centre["holding"])), str(centre["declined"]))
     console.print(centres)
     figures = summary["figures"]
     table = Table(title=f"Key figures for {figures['day']} · آمار روز")
     for c in ("province", *COUNTS, "share", "call→dispatch p50 s"):
         table.add_column(c)
     for name, row in sorted(figures["provinces"].items()) + [("nation", figures["nation"])]:
-        table.add_row(name, *(str(row[c]) for c in COUNTS), _pct(row.get("intervention_share")),
-                      str(row.get("call_to_dispatch_p50_s") or "—"))
+        counts: Mapping[str, Any] = row  # COUNTS names its fields by text
+        table.add_row(name, *(str(counts[c]) for c in COUNTS), _pct(row["intervention_share"]),
+                      str(row["call_to_dispatch_p50_s"] or "—"))
     console.print(table)
     alerts = Table(title=f"Alerts ({len(summary['alerts'])}) · هشدارها")
     for c in ("kind", "province", "since (Jalali)", "subject"):

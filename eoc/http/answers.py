@@ -5,7 +5,9 @@ eoc/app/service.py and eoc/app/workspace_service.py, the queries' dicts in the r
 undeclared key is refused (``extra="forbid"``) so a handler that grows a key fails in the
 tests instead of losing it silently. Keys a handler gives only sometimes have a default and
 the routes answer with ``response_model_exclude_unset=True``, so no key is ever added.
-Rows of the boards and reports stay open objects (``dict``): their shape is the folds'.
+The board summary is typed through (projections/views.py, on the row types of
+projections/rows.py); raw board rows and reports stay open objects (``dict``): their types are
+the folds' (``SEEN_KINDS``, published in AsyncAPI as ``DashboardRow``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from projections import views
+from projections.rosters import RosterLine
 
 
 class Answer(BaseModel):
@@ -146,16 +151,18 @@ class Boards(Answer):
 
 
 class BoardSummary(Answer):
+    """What the boards say now, for the viewer: the types of projections/views.py."""
+
     now: str
     drill: bool
-    teams: list[dict[str, Any]]
+    teams: list[views.TeamView]
     team_status: dict[str, int]
-    incidents: list[dict[str, Any]]
-    centres: list[dict[str, Any]]
-    occupancy: dict[str, Any]
-    figures: dict[str, Any]
-    rosters: list[dict[str, Any]]
-    alerts: list[dict[str, Any]]
+    incidents: list[views.IncidentView]
+    centres: list[views.CentreView]
+    occupancy: views.Occupancy
+    figures: views.FiguresForDay
+    rosters: list[RosterLine]
+    alerts: list[views.AlertView]
 
 
 class Report(Answer):

@@ -36,7 +36,7 @@ from eoc.http.routes import mount as mount_commands
 from eoc.http.transport import install_transport_guards
 from eoc.http.workspace import install_workspaces
 from events.envelope import iso
-from projections import as_of
+from projections import as_of, views
 from projections.views import summary
 from projections.visibility import visible_rows
 
@@ -118,7 +118,7 @@ def create_api(system: System) -> FastAPI:
         return {"sequence": sequence, "position": mark["position"], "as_of": mark, "rows": seen}
 
     @api.get("/api/v1/boards/summary", tags=["boards"], response_model=BoardSummary)
-    def board_summary(who: Who, drill: bool = False) -> dict[str, Any]:
+    def board_summary(who: Who, drill: bool = False) -> views.BoardSummary:
         """The boards as an operator reads them now: ages, rollups, alerts."""
         return summary(board_read(who, "summary"), iso(system.service.clock()), drill=drill)  # the system's clock (a demo's is simulated)
 
