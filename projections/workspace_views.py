@@ -6,6 +6,7 @@ due then."""
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
 SAME_ADDRESS_M = 150.0  # two incidents this close are "at the same address"
@@ -51,8 +52,6 @@ def active_danger_flags(rows: dict[str, Any], now: str, *, location: dict[str, f
 def follow_ups(rows: dict[str, Any], now: str, province: str | None = None) -> list[dict[str, Any]]:
     """Every call-back not yet made, with ``state``: ``scheduled``, ``due`` (its moment has
     come) or ``overdue`` (more than a quarter of its interval late, at least 2 hours)."""
-    from datetime import datetime, timedelta
-
     at = datetime.fromisoformat(now.replace("Z", "+00:00"))
     out = []
     for key, f in rows.items():

@@ -7,9 +7,13 @@ verifiable, the details become unreadable.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
 import threading
 from typing import Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from eoc.app.pgschema import pool_with_tables
 from events.sealing import new_key
@@ -29,16 +33,10 @@ class WrappedKeyring:
     PREFIX = b"W1"
 
     def __init__(self, inner: Keyring, master: bytes) -> None:
-        import hashlib
-
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         self.inner = inner
         self._aead = AESGCM(hashlib.sha256(b"eoc-keyring\n" + master).digest())
 
     def _wrap(self, subject: str, key: bytes) -> bytes:
-        import os
-
         nonce = os.urandom(12)
         return self.PREFIX + nonce + self._aead.encrypt(nonce, key, subject.encode())
 

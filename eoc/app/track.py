@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,6 @@ class PositionTrack:
 
     def append(self, envelope: Envelope) -> Envelope:
         """Keep one report; the envelope back with its place in the track as ``position``."""
-        from dataclasses import replace
-
         with self._db.tx() as q:
             rows = q("INSERT INTO position_track (team, province, occurred_at, recorded_at, envelope) "
                      "VALUES (?, ?, ?, ?, '') RETURNING seq",

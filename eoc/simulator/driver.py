@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -90,8 +91,6 @@ async def simulate(
 
 
 def _on(s: Scenario, province: str) -> Scenario:
-    from dataclasses import replace
-
     return replace(s, province=province)
 
 
