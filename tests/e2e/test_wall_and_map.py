@@ -15,6 +15,7 @@ import pytest
 
 from events.places import PROVINCES
 from tests.support.browser import ARTIFACTS, LAPTOP, MEASURE, QAZVIN, QZV, WALL, Embedded, live, seed_province
+from tests.support.page_files import page_modules
 from ui_bridge.server import STATIC
 
 SHOTS = ARTIFACTS / "wall"
@@ -312,9 +313,9 @@ def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
     assert {"over_capacity", "idempotency_key_reused", "body_too_large", "malformed_json"} <= codes
     missing = codes - _catalogue()
     assert not missing, f"refusal codes without Persian and English words in i18n.js: {sorted(missing)}"
-    # Every page that can be refused loads the one catalogue.
+    # Every page that can be refused loads the one catalogue: its script imports i18n.js.
     for html in ("index.html", "work.html", "users.html", "reports.html"):
-        assert '<script src="i18n.js">' in (STATIC / html).read_text(), html
+        assert STATIC / "i18n.js" in page_modules(html), html
     for js in ("users.js", "reports.js", "work/core.js"):
         text = (STATIC / js).read_text()
         assert "refusalError(" in text and "data.reason ||" not in text, js

@@ -12,10 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from events.places import PROVINCES
+from tests.support.page_files import page_modules
 from ui_bridge.loop_thread import LoopThread
 from ui_bridge.server import STATIC, mount_dashboard, start_bridge
 
-PAGE_FILES = ["index.html", "app.js", "i18n.js", "geo.js", "map.js", "style.css", "basemap/iran.json"]
+# The page, the modules its script (app.js) imports, its style and its base layers.
+PAGE_FILES = ["index.html", *(str(p.relative_to(STATIC)) for p in page_modules("index.html")), "style.css",
+              "basemap/iran.json"]
 # Installed from the npm registry by scripts/install (git-ignored), loaded by the page.
 VENDOR_FILES = ["vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css",
                 "vendor/markercluster/leaflet.markercluster.js", "vendor/markercluster/MarkerCluster.css"]
@@ -27,6 +30,7 @@ def store() -> str:
 
 
 def test_the_page_fetches_nothing_from_outside():
+    assert {"app.js", "i18n.js", "geo.js", "session.js", "map.js"} <= set(PAGE_FILES)
     for name in PAGE_FILES:
         text = (STATIC / name).read_text()
         # The SVG namespace is a name, not an address the browser fetches.
