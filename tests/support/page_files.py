@@ -1,6 +1,5 @@
-"""What a page of ui-bridge/static loads: its scripts as the browser finds them — the classic
-ones of the page, its module script and every module that one imports, and what they import as
-data (the words' catalogues)."""
+"""What a page of ui-bridge/static loads as the browser finds it: its module script, every module
+that one imports, and what they import as data (the words' catalogues)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from pathlib import Path
 
 from ui_bridge.server import STATIC
 
-SCRIPT = re.compile(r'<script(?P<module> type="module")? src="(?P<src>[^"]+)"></script>')
+MODULE_SCRIPT = re.compile(r'<script type="module" src="([^"]+)"></script>')
 # A static import of the page's own files: `import { x } from "./x.js";`, `import "./x.js";`,
 # `import words from "./words.json" with { type: "json" };`.
 IMPORT = re.compile(r'^import\s(?:[^"]*\sfrom\s)?"(?P<spec>[^"]+)"', re.M)
@@ -18,7 +17,7 @@ IMPORT = re.compile(r'^import\s(?:[^"]*\sfrom\s)?"(?P<spec>[^"]+)"', re.M)
 def page_modules(html: str) -> list[Path]:
     """The files the page's module script brings in, itself first, each once (in STATIC)."""
     page = (STATIC / html).read_text()
-    todo = [STATIC / m["src"] for m in SCRIPT.finditer(page) if m["module"]]
+    todo = [STATIC / src for src in MODULE_SCRIPT.findall(page)]
     seen: list[Path] = []
     while todo:
         path = todo.pop(0).resolve()
@@ -31,9 +30,3 @@ def page_modules(html: str) -> list[Path]:
                 todo.append(path.parent / spec)
     return seen
 
-
-def page_scripts(html: str) -> list[Path]:
-    """The page's classic scripts, then its modules (see ``page_modules``)."""
-    page = (STATIC / html).read_text()
-    classic = [(STATIC / m["src"]).resolve() for m in SCRIPT.finditer(page) if not m["module"]]
-    return classic + page_modules(html)

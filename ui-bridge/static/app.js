@@ -581,8 +581,7 @@ function schedule() {
 
 function render() {
   const t = now();
-  document.documentElement.lang = I.lang;
-  document.documentElement.dir = I.lang === "fa" ? "rtl" : "ltr";
+  I.showLanguage();
   document.body.dataset.mode = state.mode;
   for (const el of document.querySelectorAll("[data-t]")) setText(el, I.t(el.dataset.t));
   setText($("title"), I.t("title"));
@@ -981,8 +980,7 @@ function sound(list) {
 // ---------------------------------------------------------------- controls
 
 function setLanguage(lang) {
-  I.lang = lang;
-  try { localStorage.setItem("eoc.lang", lang); } catch (e) { /* no storage */ }
+  I.choose(lang);
   map.relabel();
   render();
 }

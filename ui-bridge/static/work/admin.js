@@ -9,19 +9,6 @@ import { geo } from "../geo.js";
 import { work as W } from "./core.js";
 import { picker } from "./picker.js";
 
-W.addWords({
-  admin: ["مدیریت", "Administration"], registerTeam: ["ثبت گروه سیار", "Register a team"],
-  registerPlace: ["ثبت مرکز / خانه", "Register a place"], teamName: ["نام گروه", "Team name"],
-  placeName: ["نام مرکز", "Place name"], kind: ["نوع", "Kind"], capacity: ["ظرفیت", "Capacity"],
-  secret: ["محرمانه", "Secret"], home: ["پایگاه", "Home base"], register: ["ثبت", "Register"],
-  roster: ["برنامه نوبت‌کاری", "Roster"], everyCounty: ["همه شهرستان‌ها", "Every county"],
-  planned: ["برنامه", "planned"], actual: ["در نوبت", "on shift"], setRoster: ["ثبت برنامه", "Set roster"],
-  drills: ["مانور", "Drills"], openDrill: ["تشکیل مورد مانور", "Open a drill incident"],
-  users: ["مدیریت کاربران", "User management"], usersNote: ["حساب‌ها، نقش‌ها، نشست‌ها و رمز دوم", "Accounts, roles, sessions and second factors"],
-  changeCapacity: ["تغییر ظرفیت", "Change capacity"], closePlace: ["بستن مرکز", "Close place"], reason: ["دلیل", "Reason"],
-  watchOnly: ["مرکز عملیات کشور فقط پایش می‌کند؛ کاربران ملی و ناظران استان را مدیریت می‌کند.",
-              "The national EOC watches; it manages national users and provincial supervisors."],
-});
 const w = (k) => W.ui(k);
 const KINDS = ["residential_level_1", "residential_level_2", "outpatient", "safe_house", "health_house", "social_service_base", "mobile_base"];
 const SHIFTS = ["morning", "evening", "night"];
@@ -161,5 +148,3 @@ function update(keys) {
   }
 }
 
-W.addWords({ lat: ["عرض جغرافیایی", "Latitude"], lon: ["طول جغرافیایی", "Longitude"], county: ["شهرستان", "County"],
-             category: ["موضوع", "Category"], places: ["مراکز", "Places"], close: ["بستن", "Close"] });

@@ -6,21 +6,6 @@ import { geo } from "../geo.js";
 import { work as W } from "./core.js";
 import { picker } from "./picker.js";
 
-W.addWords({
-  intake: ["تماس جدید", "New call"], phone: ["شماره تلفن", "Phone number"], name: ["نام", "Name"],
-  line: ["خط", "Line"], county: ["شهرستان", "County"], category: ["موضوع", "Category"],
-  priority: ["اولویت", "Priority"], risk: ["نشانه‌های خطر", "Risk flags"], narrative: ["شرح تماس", "Narrative"],
-  lat: ["عرض جغرافیایی", "Latitude"], lon: ["طول جغرافیایی", "Longitude"], action: ["اقدام", "Action"],
-  escalate: ["تشکیل مورد و اعزام", "Escalate to an incident"], counsel: ["مشاوره تلفنی", "Counsel"],
-  refer_1480: ["ارجاع به ۱۴۸۰", "Refer to 1480"], refer_agency: ["ارجاع به دستگاه بیرونی", "Refer to an agency"],
-  callback: ["تماس پیگیری ۲۴ و ۷۲ ساعت بعد", "Call back after 24 h and 72 h"],
-  take: ["ثبت (Enter)", "Take the call (Enter)"], related: ["تماس‌ها و موارد مرتبط", "Related calls and incidents"],
-  earlier: ["تماس‌های قبلی این تماس‌گیرنده", "This caller's earlier calls"],
-  sameAddress: ["موارد باز در همین نشانی", "Open incidents at this address"],
-  link: ["پیوند به این مورد", "Link to this incident"], openCalls: ["تماس‌های باز نوبت", "Open calls of the shift"],
-  callbacks: ["تماس‌های پیگیری", "Call-backs"], done: ["انجام شد", "Done"], none: ["—", "—"],
-  agency: ["نام دستگاه", "Agency"],
-});
 const w = (k) => W.ui(k);
 const CATEGORIES = ["spouse_abuse", "child_abuse", "child_maltreatment", "elder_abuse", "disabled_abuse",
   "family_dispute", "spouse_addiction", "suicide", "runaway", "street_children", "divorce", "other"];

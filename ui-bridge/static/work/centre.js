@@ -4,14 +4,6 @@
  * optional call-back. */
 import { work as W } from "./core.js";
 
-W.addWords({
-  places: ["تخت‌ها", "Places"], free: ["آزاد", "free"], held: ["رزرو", "held"], occupied: ["پر", "occupied"],
-  admit: ["پذیرش", "Admit"], hold: ["رزرو تخت برای مددجوی در راه", "Hold a place for an incoming client"],
-  minutes: ["دقیقه", "minutes"], release: ["لغو رزرو", "Release"], startHolding: ["شروع قرنطینه", "Start holding"],
-  transfer: ["انتقال", "Transfer"], discharge: ["ترخیص", "Discharge"], withCallBack: ["با تماس پیگیری", "with call-back"],
-  daysLeft: ["روز مانده", "days left"], route: ["مسیر ارجاع", "Route"], client: ["مددجو", "Client"],
-  noHold: ["بدون رزرو", "no hold"],
-});
 const w = (k) => W.ui(k);
 const ROUTES = ["mobile_team", "line_123", "self", "police", "judiciary", "other_centre", "other_organization"];
 const REASONS = ["returned_home", "independent", "referred", "left", "other"];

@@ -4,20 +4,9 @@
  * with the same keys when the network comes back (so nothing is done twice). */
 import { i18n as I } from "../i18n.js";
 import { session } from "../session.js";
+// The workspaces' own words, [Persian, English] (the role names, the controls, each workspace's).
+import UI from "./words.json" with { type: "json" };
 
-const UI = {
-  title: ["میز کار اورژانس اجتماعی", "Social emergency workspace"],
-  board: ["داشبورد", "Dashboard"],
-  lang: ["English", "فارسی"],
-  live: ["متصل", "Live"], connecting: ["در حال اتصال…", "Connecting…"],
-  reconnecting: ["اتصال قطع شد — اتصال دوباره", "Disconnected — reconnecting"],
-  offline: ["آفلاین — اقدام‌ها در صف", "Offline — actions queued"],
-  queued: ["در صف", "queued"], sent: ["ثبت شد", "Done"], refused: ["رد شد", "Refused"],
-  call_taker: ["کارشناس خط ۱۲۳", "Line 123 call-taker"], dispatcher: ["اعزام‌کننده", "Dispatcher"],
-  team: ["گروه سیار", "Mobile team"], centre_staff: ["کارکنان مرکز", "Centre staff"],
-  provincial_supervisor: ["ناظر استانی", "Provincial supervisor"],
-  national_eoc: ["مرکز عملیات اضطراری کشور", "National EOC"], auditor: ["حسابرس", "Auditor"],
-};
 const words = {};  // the server's catalogue: value -> [fa, en]
 const state = { me: null, rows: {}, seq: 0, conn: "connecting", offset: 0, counties: [] };
 const listeners = [];
@@ -26,9 +15,7 @@ let ws = null, config = null, attempts = 0, renderQueued = false, baseListeners 
 // ------------------------------------------------------------------ words, digits, dates
 
 function lang() { return I.lang === "fa" ? 0 : 1; }
-function ui(key) { const p = UI[key] || EXTRA[key]; return p ? p[lang()] : key; }
-const EXTRA = {};
-function addWords(more) { Object.assign(EXTRA, more); }
+function ui(key) { const p = UI[key]; return p ? p[lang()] : key; }
 function word(value) {
   if (value === null || value === undefined) return "—";
   const p = words[value];
@@ -390,8 +377,7 @@ async function start(mounts) {
   I.lang = localStorage.getItem("eoc.lang") === "en" ? "en" : "fa";
   applyLang();
   document.getElementById("w-lang").addEventListener("click", () => {
-    I.lang = I.lang === "fa" ? "en" : "fa";
-    localStorage.setItem("eoc.lang", I.lang);
+    I.choose(I.lang === "fa" ? "en" : "fa");
     applyLang();
     mountRole(mounts);
   });
@@ -434,8 +420,7 @@ function mountRole(mounts) {
   renderConn();
 }
 function applyLang() {
-  document.documentElement.lang = I.lang;
-  document.documentElement.dir = I.lang === "fa" ? "rtl" : "ltr";
+  I.showLanguage();
   document.getElementById("bs-css").href = `work/vendor/bootstrap/bootstrap${I.lang === "fa" ? ".rtl" : ""}.min.css`;
   document.getElementById("w-title").textContent = ui("title");
   document.getElementById("w-board").textContent = ui("board");
@@ -458,7 +443,7 @@ function tick() {
   }
 }
 
-export const work = { state, ui, addWords, word, when, since, esc, ref, uuid, latin, command, query, toast, rows, row, byId,
+export const work = { state, ui, word, when, since, esc, ref, uuid, latin, command, query, toast, rows, row, byId,
              onChange, changed, touches, changedIds, keyedList, dangerAt, dangerHtml, followUps, km, start, now, I };
 window.EOC = window.EOC || {};
 EOC.work = work;  // the page's handle (console, tests)

@@ -3,19 +3,10 @@
  * closing with an outcome, the teams' statuses and missed check-ins. */
 import { work as W } from "./core.js";
 
-W.addWords({
-  queue: ["صف موارد", "Incident queue"], recommended: ["گروه‌های پیشنهادی", "Recommended teams"],
-  dispatch: ["اعزام", "Dispatch"], close: ["بستن مورد", "Close"], outcome: ["نتیجه", "Outcome"],
-  teams: ["گروه‌ها", "Teams"], age: ["سن", "Age"], flags: ["خطر", "Flags"], assigned: ["گروه", "Team"],
-  select: ["یک مورد را انتخاب کنید", "Select an incident"], needs: ["نیاز", "Needs"],
-  missed: ["بازدید ایمنی از دست رفته", "missed check-in"], km: ["کیلومتر", "km"], min: ["دقیقه", "min"],
-  estimate: ["برآورد با خط مستقیم × ۱٫۳ (بدون نقشه راه)", "estimate: straight line × 1.3 (no road graph)"],
-});
 const w = (k) => W.ui(k);
 const RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
 const OUTCOMES = ["resolved_on_scene", "admitted", "referred", "no_contact", "false_report", "cancelled"];
 let selected = null, rec = null, fetching = false, pending = false;
-W.addWords({ more: ["بیشتر", "more"] });
 
 const TEAM_PAGE = 100;
 let queueList = null, teamList = null, flagsCache = null;
@@ -163,4 +154,3 @@ function refreshSoon() {
   soon = setTimeout(() => { soon = null; refresh(); }, 1000);
 }
 
-W.addWords({ priority: ["اولویت", "Priority"], category: ["موضوع", "Category"], risk: ["نشانه‌های خطر", "Risk flags"] });

@@ -7,15 +7,6 @@ import { mount as admin } from "./admin.js";
 import { mount as callTaker } from "./calltaker.js";
 import { mount as dispatcher } from "./dispatcher.js";
 
-W.addWords({
-  today: ["وضعیت امروز", "Today"], openIncidents: ["موارد باز", "Open incidents"], unassigned: ["بدون گروه", "unassigned"],
-  teamsBy: ["گروه‌ها بر اساس وضعیت", "Teams by status"], occupancy: ["ظرفیت مراکز", "Occupancy"],
-  overdue: ["تماس‌های پیگیری با دیرکرد", "Overdue call-backs"], missedCheckIns: ["اعلام سلامت‌های از دست رفته", "Missed check-ins"],
-  dispatchWork: ["اعزام", "Dispatch"], intakeWork: ["خط ۱۲۳", "Line 123"], board: ["داشبورد", "Dashboard"],
-  secretCounts: ["خانه‌های امن و سلامت (شمار)", "Safe and health houses (counts)"],
-  emerging: ["آسیب‌های اجتماعی نوپدید", "Emerging social harms"], chart: ["نمودار", "Chart"],
-  wholeProvince: ["کل استان", "whole province"], observedExpected: ["مشاهده / انتظار", "observed / expected"],
-});
 const w = (k) => W.ui(k);
 
 const TABS = { dispatcher, call_taker: callTaker, admin };  // the supervisor's tabs
@@ -105,4 +96,3 @@ function occupancy() {
       <td colspan="2">${s.suppressed ? "<3" : W.I.digits(`${s.occupied}/${s.capacity}`)}</td></tr>`).join("")}</tbody></table>`;
 }
 
-W.addWords({ held: ["رزرو", "held"] });

@@ -7,10 +7,6 @@ import { mount as team } from "./team.js";
 import { mount as centre } from "./centre.js";
 import { mount as overview } from "./eoc.js";
 
-W.addWords({
-  duress: ["هشدار اضطرار — گروه در خطر", "DURESS — team in danger"], covertTag: ["پنهان", "covert"],
-  lastPosition: ["آخرین موقعیت", "last position"], clear: ["رفع هشدار", "Clear"], sosSent: ["درخواست کمک ارسال شد", "SOS sent"],
-});
 const w = (k) => W.ui(k);
 
 function alarms(keys) {

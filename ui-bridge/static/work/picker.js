@@ -78,4 +78,3 @@ export async function picker(el, lat, lon, province) {
   return out;
 }
 
-W.addWords({ incidentHere: ["محل مورد", "Incident location"], pickOnMap: ["محل را روی نقشه انتخاب کنید یا مختصات را بنویسید", "Pick the place on the map or type its coordinates"] });

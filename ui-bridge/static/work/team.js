@@ -4,14 +4,6 @@
  * position from the browser when allowed. Offline, actions wait in order in the page. */
 import { work as W } from "./core.js";
 
-W.addWords({
-  myTeam: ["گروه من", "My team"], incident: ["مورد", "Incident"], checkIn: ["اعلام سلامت", "Check in"],
-  nextCheckIn: ["اعلام سلامت بعدی", "Next check-in"], sos: ["درخواست کمک فوری (SOS)", "SOS — duress"],
-  covert: ["ارسال پنهان", "silent alarm"], noIncident: ["بدون مورد", "No incident"],
-  startShift: ["شروع نوبت", "Start shift"], endShift: ["پایان نوبت", "End shift"], members: ["اعضا", "Members"],
-  recordDanger: ["ثبت خطر برای کارکنان", "Record a danger to staff"], unbound: ["این حساب به گروهی متصل نیست", "This account is not bound to a team"],
-  location: ["موقعیت", "Location"],
-});
 const w = (k) => W.ui(k);
 const ORDER = ["en_route", "on_scene", "transporting", "at_centre", "available"];
 const NEXT = { dispatched: ["en_route", "available"], en_route: ["on_scene", "available"],
