@@ -106,7 +106,8 @@ const current = load();
 schedule(current);
 if (document.getElementById("top")) {  // the dashboard (not the sign-in page)
   if (!current) toSignIn();
-  else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", addSignOutButton);
+  // After the page's own modules have run (they run before DOMContentLoaded): in the page's language.
+  else if (document.readyState !== "complete") document.addEventListener("DOMContentLoaded", addSignOutButton);
   else addSignOutButton();
 }
 
