@@ -21,6 +21,16 @@ import { map } from "./map.js";
 window.EOC = window.EOC || {};
 const $ = (id) => document.getElementById(id);
 
+/* The panel of a list (<section id="NAME-panel" data-rows="table|list">): its title (the word
+ * NAME), the page shown (#NAME-page), the count (#NAME-count), and its rows: #NAME-table or
+ * #NAME-list in the box #NAME that pages them. */
+for (const panel of document.querySelectorAll("section[data-rows]")) {
+  const name = panel.id.replace(/-panel$/, "");
+  const rows = panel.dataset.rows === "table" ? `<table id="${name}-table"><tbody></tbody></table>` : `<div class="list" id="${name}-list"></div>`;
+  panel.innerHTML = `<h2><span data-t="${name}"></span><span class="pager" id="${name}-page"></span><span class="count" id="${name}-count"></span></h2>` +
+    `<div class="scroll" id="${name}">${rows}</div>`;
+}
+
 const URGENT_UNASSIGNED_S = 5 * 60;
 const FULL_SHARE = 0.9;
 const DAY_MS = 86400 * 1000;
@@ -810,7 +820,7 @@ function renderOccupancy(list) {
   const res = list.filter((c) => RESIDENTIAL.has(c.kind) || c.capacity > 0);
   const cap = res.filter((c) => c.open).reduce((s, c) => s + c.capacity, 0);
   const occ = res.filter((c) => c.open).reduce((s, c) => s + c.occupied, 0);
-  setText($("occupancy-total"), cap ? I.t("ofPlaces", { occ: I.num(occ), cap: I.num(cap) }) : "");
+  setText($("occupancy-count"), cap ? I.t("ofPlaces", { occ: I.num(occ), cap: I.num(cap) }) : "");
   const items = res.map((c) => {
     const share = c.capacity ? Math.min(1, c.occupied / c.capacity) : 0;
     const level = share >= FULL_SHARE ? "bad" : share >= 0.75 ? "warn" : "";
