@@ -288,7 +288,7 @@ class Skill(Word):
     WOMAN_SOCIAL_WORKER = "woman_social_worker"  # مددکار زن
     PSYCHOLOGIST = "psychologist"  # روانشناس
     LAWYER = "lawyer"  # مشاور حقوقی
-# The words of the live boards, one vocabulary for the dashboard (ui-bridge/static/i18n.js,
+# The words of the live boards, one vocabulary for the dashboard (ui-bridge/static/words.json,
 # a test keeps them equal) and the terminal board (eoc board).
 BOARD_TERMS: dict[str, str] = {
     "teams": "گروه‌های سیار",

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.browser import PASSWORD, QAZVIN, QZV, sign_in_on_the_page
+from tests.support.offline_page import offline_page
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +104,22 @@ def test_a_user_opening_the_standalone_bridges_address_signs_in(embedded, page):
         page.wait_for_selector("text=BRIDGE-SIGNED-IN", timeout=5_000)
     finally:
         embedded.loop.run(handle.stop())
+
+
+def test_the_sign_in_page_and_the_sign_out_button_speak_the_chosen_language(embedded, browser):
+    """English chosen on the sign-in page stays chosen: the workspace and the dashboard it leads
+    to are in English, their sign-out button and users link too (added once the page's own
+    scripts have set its language)."""
+    _, totp = embedded.system.directory.add("sup.en", PASSWORD, "provincial_supervisor", "QZV")
+    with offline_page(browser, viewport={"width": 1366, "height": 768}) as pg:
+        pg.goto(f"{embedded.base}/signin.html")
+        assert pg.inner_text("#si-submit") == "ورود" and pg.get_attribute("html", "dir") == "rtl"
+        pg.click("#si-lang")
+        assert pg.inner_text("#si-submit") == "Sign in" and pg.get_attribute("html", "dir") == "ltr"
+        assert pg.inner_text("#si-user-l") == "Username" and pg.inner_text("#si-lang") == "فارسی"
+        sign_in_on_the_page(pg, embedded.base, "sup.en", totp)  # lands in the workspace
+        for _ in ("workspace", "dashboard"):
+            assert pg.get_attribute("html", "lang") == "en"
+            assert pg.inner_text("#sign-out") == "Sign out" and pg.inner_text("#users-link") == "Users"
+            pg.goto(f"{embedded.base}/")
+            pg.wait_for_selector("body[data-conn='live']", timeout=10_000)

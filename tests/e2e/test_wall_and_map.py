@@ -15,6 +15,7 @@ import pytest
 
 from events.places import PROVINCES
 from tests.support.browser import ARTIFACTS, LAPTOP, MEASURE, QAZVIN, QZV, WALL, Embedded, live, seed_province
+from tests.support.page_files import page_modules
 from ui_bridge.server import STATIC
 
 SHOTS = ARTIFACTS / "wall"
@@ -293,10 +294,13 @@ def test_wall_refusal_reasons_are_persian(embedded, page):
     assert page.evaluate("EOC.i18n.refusal('over_capacity')") == "ظرفیت مرکز پر است"
 
 
+def _words() -> dict[str, dict[str, list[str]]]:
+    """The pages' one catalogue (words.json, imported by i18n.js): words, refusals, vocabulary."""
+    return json.loads((STATIC / "words.json").read_text())
+
+
 def _catalogue() -> set[str]:
-    js = (STATIC / "i18n.js").read_text()
-    block = js[js.index("const REFUSALS = {"):js.index("};", js.index("const REFUSALS = {"))]
-    return set(re.findall(r'^\s*"?([a-z_][a-z_ ;,]*)"?:\s*\[', block, re.M))
+    return set(_words()["refusals"])
 
 
 def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
@@ -311,10 +315,10 @@ def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
         codes |= set(re.findall(r'(?:_answer\(send, |_refuse\(|error\()\d{3}, "([a-z_]+)"', path.read_text()))
     assert {"over_capacity", "idempotency_key_reused", "body_too_large", "malformed_json"} <= codes
     missing = codes - _catalogue()
-    assert not missing, f"refusal codes without Persian and English words in i18n.js: {sorted(missing)}"
-    # Every page that can be refused loads the one catalogue.
+    assert not missing, f"refusal codes without Persian and English words in words.json: {sorted(missing)}"
+    # Every page that can be refused loads the one catalogue: its script imports i18n.js.
     for html in ("index.html", "work.html", "users.html", "reports.html"):
-        assert '<script src="i18n.js">' in (STATIC / html).read_text(), html
+        assert STATIC / "i18n.js" in page_modules(html), html
     for js in ("users.js", "reports.js", "work/core.js"):
         text = (STATIC / js).read_text()
         assert "refusalError(" in text and "data.reason ||" not in text, js
@@ -600,9 +604,8 @@ def test_wall_county_names_are_persian_from_the_reference_table(embedded, page):
 
 
 def _i18n_pairs() -> dict[str, str]:
-    text = (STATIC / "i18n.js").read_text()
-    pairs = re.findall(r'(?:"([^"]+)"|(\w+)): \["([^"]*)", "[^"]*"\]', text)
-    return {quoted or bare: fa for quoted, bare, fa in pairs}
+    """Each word of the catalogue -> its Persian (a key in two sections: the vocabulary's)."""
+    return {key: fa for section in _words().values() for key, (fa, _en) in section.items()}
 
 
 def test_wall_page_and_terminal_speak_one_persian_vocabulary():

@@ -12,10 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from events.places import PROVINCES
+from tests.support.page_files import page_modules
 from ui_bridge.loop_thread import LoopThread
 from ui_bridge.server import STATIC, mount_dashboard, start_bridge
 
-PAGE_FILES = ["index.html", "app.js", "i18n.js", "geo.js", "map.js", "style.css", "basemap/iran.json"]
+# The page, the modules its script (app.js) imports, its style and its base layers.
+PAGE_FILES = ["index.html", *(str(p.relative_to(STATIC)) for p in page_modules("index.html")), "style.css",
+              "basemap/iran.json"]
 # Installed from the npm registry by scripts/install (git-ignored), loaded by the page.
 VENDOR_FILES = ["vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css",
                 "vendor/markercluster/leaflet.markercluster.js", "vendor/markercluster/MarkerCluster.css"]
@@ -27,6 +30,7 @@ def store() -> str:
 
 
 def test_the_page_fetches_nothing_from_outside():
+    assert {"app.js", "i18n.js", "geo.js", "session.js", "map.js"} <= set(PAGE_FILES)
     for name in PAGE_FILES:
         text = (STATIC / name).read_text()
         # The SVG namespace is a name, not an address the browser fetches.
@@ -73,6 +77,7 @@ def test_mount_dashboard_serves_the_page_beside_the_api(system):
     assert "app.js" in page.text
     for name in PAGE_FILES + VENDOR_FILES + ["fonts/Vazirmatn-wght.woff2"]:
         assert http.get(f"/{name}").status_code == 200, name
+    assert http.get("/words.json").headers["content-type"].startswith("application/json")  # a JSON module
     assert http.get("/dashboard/counties.json").json()["QZV/takestan"] == "تاکستان"
     assert http.get("/dashboard/config.json").json() == {"bridge_port": 9124, "bridge_path": "/"}
     assert http.get("/health").json()["status"] == "ok"  # the API's routes still win
@@ -90,6 +95,8 @@ def test_the_standalone_bridge_serves_the_page_on_its_own_port(system):
         page = httpx.get(base + "/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert httpx.get(base + "/app.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        # The words are imported as a JSON module: the browser takes it only as application/json.
+        assert httpx.get(base + "/words.json").headers["content-type"].startswith("application/json")
         assert httpx.get(base + "/dashboard/config.json").json() == {"bridge_port": handle.port, "bridge_path": "/"}
         assert httpx.get(base + "/dashboard/counties.json").json()["QZV/takestan"] == "تاکستان"
         assert httpx.get(base + "/basemap/iran.json").status_code == 200

@@ -1,8 +1,6 @@
 /* The 31 provinces and their capitals, the same as events/places.py (a test checks that
  * they agree). The map's base layers (borders, water, places) are basemap/iran.json. */
-"use strict";
-window.EOC = window.EOC || {};
-EOC.geo = {
+export const geo = {
   PROVINCES: {
     THR: { fa: "تهران", en: "Tehran", capital: "Tehran", lat: 35.69, lon: 51.39 },
     ALB: { fa: "البرز", en: "Alborz", capital: "Karaj", lat: 35.84, lon: 50.94 },

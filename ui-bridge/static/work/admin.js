@@ -5,46 +5,33 @@
  * (مانور: incidents kept apart from the real figures) and manages the province's users; the
  * national EOC, which only watches, manages national users and supervisors. Users are the
  * identity's page (users.html), linked here. Every list is bounded. */
-"use strict";
+import { geo } from "../geo.js";
+import { work as W } from "./core.js";
+import { picker } from "./picker.js";
 
-(function () {
-  const W = EOC.work;
-  W.addWords({
-    admin: ["مدیریت", "Administration"], registerTeam: ["ثبت گروه سیار", "Register a team"],
-    registerPlace: ["ثبت مرکز / خانه", "Register a place"], teamName: ["نام گروه", "Team name"],
-    placeName: ["نام مرکز", "Place name"], kind: ["نوع", "Kind"], capacity: ["ظرفیت", "Capacity"],
-    secret: ["محرمانه", "Secret"], home: ["پایگاه", "Home base"], register: ["ثبت", "Register"],
-    roster: ["برنامه نوبت‌کاری", "Roster"], everyCounty: ["همه شهرستان‌ها", "Every county"],
-    planned: ["برنامه", "planned"], actual: ["در نوبت", "on shift"], setRoster: ["ثبت برنامه", "Set roster"],
-    drills: ["مانور", "Drills"], openDrill: ["تشکیل مورد مانور", "Open a drill incident"],
-    users: ["مدیریت کاربران", "User management"], usersNote: ["حساب‌ها، نقش‌ها، نشست‌ها و رمز دوم", "Accounts, roles, sessions and second factors"],
-    changeCapacity: ["تغییر ظرفیت", "Change capacity"], closePlace: ["بستن مرکز", "Close place"], reason: ["دلیل", "Reason"],
-    watchOnly: ["مرکز عملیات کشور فقط پایش می‌کند؛ کاربران ملی و ناظران استان را مدیریت می‌کند.",
-                "The national EOC watches; it manages national users and provincial supervisors."],
-  });
-  const w = (k) => W.ui(k);
-  const KINDS = ["residential_level_1", "residential_level_2", "outpatient", "safe_house", "health_house", "social_service_base", "mobile_base"];
-  const SHIFTS = ["morning", "evening", "night"];
-  const CATEGORIES = ["spouse_abuse", "child_abuse", "family_dispute", "suicide", "runaway", "other"];
-  const SHOWN = 50;
+const w = (k) => W.ui(k);
+const KINDS = ["residential_level_1", "residential_level_2", "outpatient", "safe_house", "health_house", "social_service_base", "mobile_base"];
+const SHIFTS = ["morning", "evening", "night"];
+const CATEGORIES = ["spouse_abuse", "child_abuse", "family_dispute", "suicide", "runaway", "other"];
+const SHOWN = 50;
 
-  function may(command) { return (W.state.me.commands || []).includes(command); }
+function may(command) { return (W.state.me.commands || []).includes(command); }
 
-  function mount(root) {
-    const me = W.state.me;
-    const opt = (v, label) => `<option value="${W.esc(v)}">${W.esc(label || W.word(v))}</option>`;
-    const counties = W.state.counties.map(([en, fa]) => opt(en, W.I.lang === "fa" ? fa : en)).join("");
-    const point = (id) => `<div class="col-6"><input id="${id}-lat" class="form-control form-control-sm" inputmode="decimal" dir="ltr" placeholder="${w("lat")}" aria-label="${w("lat")}"></div>
+export function mount(root) {
+  const me = W.state.me;
+  const opt = (v, label) => `<option value="${W.esc(v)}">${W.esc(label || W.word(v))}</option>`;
+  const counties = W.state.counties.map(([en, fa]) => opt(en, W.I.lang === "fa" ? fa : en)).join("");
+  const point = (id) => `<div class="col-6"><input id="${id}-lat" class="form-control form-control-sm" inputmode="decimal" dir="ltr" placeholder="${w("lat")}" aria-label="${w("lat")}"></div>
       <div class="col-6"><input id="${id}-lon" class="form-control form-control-sm" inputmode="decimal" dir="ltr" placeholder="${w("lon")}" aria-label="${w("lon")}"></div>
       <div class="col-12"><div id="${id}-map" class="pick-map pick-map-sm"></div></div>`;
-    const users = me.manages ? `<div class="col-12"><div class="panel d-flex justify-content-between align-items-center">
+  const users = me.manages ? `<div class="col-12"><div class="panel d-flex justify-content-between align-items-center">
         <div><h2 class="mb-0">${w("users")}</h2><small class="text-muted">${w("usersNote")}</small></div>
         <a class="btn btn-outline-primary" id="ad-users" href="users.html">${w("users")}</a></div></div>` : "";
-    if (!may("register_team")) {  // the national EOC and the auditors: no commands
-      root.innerHTML = `<div class="row g-2">${users}<div class="col-12"><div class="panel text-muted" id="ad-watch">${w("watchOnly")}</div></div></div>`;
-      return;
-    }
-    root.innerHTML = `<div class="row g-2">${users}
+  if (!may("register_team")) {  // the national EOC and the auditors: no commands
+    root.innerHTML = `<div class="row g-2">${users}<div class="col-12"><div class="panel text-muted" id="ad-watch">${w("watchOnly")}</div></div></div>`;
+    return;
+  }
+  root.innerHTML = `<div class="row g-2">${users}
       <div class="col-lg-6"><form class="panel" id="ad-team" autocomplete="off"><h2>${w("registerTeam")}</h2><div class="row g-1">
         <div class="col-7"><input id="ad-team-name" class="form-control form-control-sm" placeholder="${w("teamName")}" aria-label="${w("teamName")}" maxlength="80" required></div>
         <div class="col-5"><select id="ad-team-county" class="form-select form-select-sm" aria-label="${w("county")}">${counties}</select></div>
@@ -77,92 +64,87 @@
         <div class="col-md-2 d-grid"><button class="btn btn-sm btn-warning" type="submit">${w("openDrill")}</button></div></div>
         <table class="table table-sm mt-2" id="ad-drills"><tbody></tbody></table></form></div>
     </div>`;
-    const $ = (id) => root.querySelector("#" + id);
-    const num = (id) => parseFloat(W.latin($(id).value));
-    const at = (id) => ({ lat: num(id + "-lat"), lon: num(id + "-lon") });
-    const valid = (p) => Number.isFinite(p.lat) && Number.isFinite(p.lon);
-    // the county selects start at the province's capital county, as the intake form does
-    const province = EOC.geo && EOC.geo.PROVINCES && EOC.geo.PROVINCES[me.province];
-    const capital = province && W.state.counties.find(([en]) => en === (province.capital || province.en));
-    if (capital) for (const id of ["ad-team-county", "ad-place-county", "ad-drill-county"]) $(id).value = capital[0];
-    for (const id of ["ad-team", "ad-place"]) W.picker($(id + "-map"), $(id + "-lat"), $(id + "-lon"), me.province).catch(() => {});
-    $("ad-team").addEventListener("submit", (e) => {
-      e.preventDefault();
-      const p = at("ad-team");
-      if (!valid(p)) { W.toast(`${w("lat")} / ${w("lon")}`, "danger"); return; }
-      W.command("/teams", { province: me.province, county: $("ad-team-county").value, name: $("ad-team-name").value.trim(),
-                            home: p, team_id: W.uuid() });
-      e.target.reset();
-    });
-    $("ad-place").addEventListener("submit", (e) => {
-      e.preventDefault();
-      const p = at("ad-place");
-      if (!valid(p)) { W.toast(`${w("lat")} / ${w("lon")}`, "danger"); return; }
-      W.command("/centres", { province: me.province, county: $("ad-place-county").value, name: $("ad-place-name").value.trim(),
-                              kind: $("ad-place-kind").value, capacity: parseInt(W.latin($("ad-place-capacity").value), 10) || 0,
-                              secret: $("ad-place-secret").checked, location: p, centre_id: W.uuid() });
-      e.target.reset();
-    });
-    $("ad-capacity").addEventListener("click", () => {
-      const c = $("ad-centre").value;
-      if (c) W.command(`/centres/${c}/capacity`, { capacity: parseInt(W.latin($("ad-centre-capacity").value), 10) || 0 });
-    });
-    $("ad-close").addEventListener("click", () => {
-      const c = $("ad-centre").value, reason = $("ad-close-reason").value.trim();
-      if (c && reason) W.command(`/centres/${c}/close`, { reason });
-    });
-    $("ad-roster").addEventListener("submit", (e) => {
-      e.preventDefault();
-      const shifts = {};
-      for (const s of SHIFTS) shifts[s] = parseInt(W.latin($("ad-roster-" + s).value), 10) || 0;
-      W.command("/rosters", { province: me.province, county: $("ad-roster-county").value, shifts });
-    });
-    $("ad-drill").addEventListener("submit", (e) => {
-      e.preventDefault();
-      const p = at("ad-drill");
-      if (!valid(p)) { W.toast(`${w("lat")} / ${w("lon")}`, "danger"); return; }
-      W.command("/incidents", { province: me.province, county: $("ad-drill-county").value, route: "other_organization",
-                                category: $("ad-drill-category").value, priority: "normal", location: p, exercise: true,
-                                incident_id: W.uuid() });
-    });
-    root.addEventListener("click", (e) => {
-      const b = e.target.closest("[data-close-drill]");
-      if (b) W.command(`/incidents/${b.dataset.closeDrill}/close`, { outcome: "cancelled", exercise: true });
-    });
-    W.onChange(update, root);
-  }
+  const $ = (id) => root.querySelector("#" + id);
+  const num = (id) => parseFloat(W.latin($(id).value));
+  const at = (id) => ({ lat: num(id + "-lat"), lon: num(id + "-lon") });
+  const valid = (p) => Number.isFinite(p.lat) && Number.isFinite(p.lon);
+  // the county selects start at the province's capital county, as the intake form does
+  const province = geo.PROVINCES[me.province];
+  const capital = province && W.state.counties.find(([en]) => en === (province.capital || province.en));
+  if (capital) for (const id of ["ad-team-county", "ad-place-county", "ad-drill-county"]) $(id).value = capital[0];
+  for (const id of ["ad-team", "ad-place"]) picker($(id + "-map"), $(id + "-lat"), $(id + "-lon"), me.province).catch(() => {});
+  $("ad-team").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = at("ad-team");
+    if (!valid(p)) { W.toast(`${w("lat")} / ${w("lon")}`, "danger"); return; }
+    W.command("/teams", { province: me.province, county: $("ad-team-county").value, name: $("ad-team-name").value.trim(),
+                          home: p, team_id: W.uuid() });
+    e.target.reset();
+  });
+  $("ad-place").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = at("ad-place");
+    if (!valid(p)) { W.toast(`${w("lat")} / ${w("lon")}`, "danger"); return; }
+    W.command("/centres", { province: me.province, county: $("ad-place-county").value, name: $("ad-place-name").value.trim(),
+                            kind: $("ad-place-kind").value, capacity: parseInt(W.latin($("ad-place-capacity").value), 10) || 0,
+                            secret: $("ad-place-secret").checked, location: p, centre_id: W.uuid() });
+    e.target.reset();
+  });
+  $("ad-capacity").addEventListener("click", () => {
+    const c = $("ad-centre").value;
+    if (c) W.command(`/centres/${c}/capacity`, { capacity: parseInt(W.latin($("ad-centre-capacity").value), 10) || 0 });
+  });
+  $("ad-close").addEventListener("click", () => {
+    const c = $("ad-centre").value, reason = $("ad-close-reason").value.trim();
+    if (c && reason) W.command(`/centres/${c}/close`, { reason });
+  });
+  $("ad-roster").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const shifts = {};
+    for (const s of SHIFTS) shifts[s] = parseInt(W.latin($("ad-roster-" + s).value), 10) || 0;
+    W.command("/rosters", { province: me.province, county: $("ad-roster-county").value, shifts });
+  });
+  $("ad-drill").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = at("ad-drill");
+    if (!valid(p)) { W.toast(`${w("lat")} / ${w("lon")}`, "danger"); return; }
+    W.command("/incidents", { province: me.province, county: $("ad-drill-county").value, route: "other_organization",
+                              category: $("ad-drill-category").value, priority: "normal", location: p, exercise: true,
+                              incident_id: W.uuid() });
+  });
+  root.addEventListener("click", (e) => {
+    const b = e.target.closest("[data-close-drill]");
+    if (b) W.command(`/incidents/${b.dataset.closeDrill}/close`, { outcome: "cancelled", exercise: true });
+  });
+  W.onChange(update, root);
+}
 
-  function update(keys) {
-    const rosters = document.querySelector("#ad-rosters tbody");
-    if (!rosters) return;
-    if (W.touches(keys, "centre/")) {
-      const sel = document.getElementById("ad-centre");
-      const was = sel.value;
-      const centres = W.rows("centre/").filter((c) => c.open).sort((a, b) => ((a.ref || "") < (b.ref || "") ? -1 : 1));
-      sel.innerHTML = centres.map((c) => `<option value="${W.esc(c.id)}">${W.esc(c.ref || "")} ${W.esc(c.name)} (${W.I.digits(c.capacity)})</option>`).join("");
-      if (was && centres.some((c) => c.id === was)) sel.value = was;
-    }
-    if (W.touches(keys, "roster/", "team/")) {
-      const teams = W.rows("team/");
-      const on = {};
-      for (const t of teams) if (t.shift && t.status !== "off_duty") on[`${t.county}/${t.shift}`] = (on[`${t.county}/${t.shift}`] || 0) + 1;
-      const list = W.rows("roster/").sort((a, b) => (a.county < b.county ? -1 : 1));
-      rosters.innerHTML = list.slice(0, SHOWN).map((r) => `<tr data-roster="${W.esc(r.county)}">
+function update(keys) {
+  const rosters = document.querySelector("#ad-rosters tbody");
+  if (!rosters) return;
+  if (W.touches(keys, "centre/")) {
+    const sel = document.getElementById("ad-centre");
+    const was = sel.value;
+    const centres = W.rows("centre/").filter((c) => c.open).sort((a, b) => ((a.ref || "") < (b.ref || "") ? -1 : 1));
+    sel.innerHTML = centres.map((c) => `<option value="${W.esc(c.id)}">${W.esc(c.ref || "")} ${W.esc(c.name)} (${W.I.digits(c.capacity)})</option>`).join("");
+    if (was && centres.some((c) => c.id === was)) sel.value = was;
+  }
+  if (W.touches(keys, "roster/", "team/")) {
+    const teams = W.rows("team/");
+    const on = {};
+    for (const t of teams) if (t.shift && t.status !== "off_duty") on[`${t.county}/${t.shift}`] = (on[`${t.county}/${t.shift}`] || 0) + 1;
+    const list = W.rows("roster/").sort((a, b) => (a.county < b.county ? -1 : 1));
+    rosters.innerHTML = list.slice(0, SHOWN).map((r) => `<tr data-roster="${W.esc(r.county)}">
         <td>${r.county === "*" ? w("everyCounty") : W.esc(W.I.county ? W.I.county(r.county, r.province) : r.county)}</td>
         <td>${Object.entries(r.shifts).map(([s, n]) => `<span data-shift="${W.esc(s)}">${W.esc(W.word(s))} ${W.I.digits(n)}</span>`).join(" · ")}</td>
         <td>${r.county === "*" ? "" : SHIFTS.map((s) => on[`${r.county}/${s}`] ? `${W.esc(W.word(s))} ${W.I.digits(on[`${r.county}/${s}`])}` : "").filter(Boolean).join(" · ")}</td></tr>`).join("")
-        + (list.length > SHOWN ? `<tr><td colspan="3" class="text-muted small">${W.I.digits(`+${list.length - SHOWN}`)}</td></tr>` : "");
-    }
-    if (W.touches(keys, "drill/incident/")) {
-      const drills = W.rows("drill/incident/").sort((a, b) => (a.opened_at < b.opened_at ? 1 : -1));
-      document.querySelector("#ad-drills tbody").innerHTML = drills.slice(0, SHOWN).map((i) => `<tr data-drill="${W.esc(i.id)}">
+      + (list.length > SHOWN ? `<tr><td colspan="3" class="text-muted small">${W.I.digits(`+${list.length - SHOWN}`)}</td></tr>` : "");
+  }
+  if (W.touches(keys, "drill/incident/")) {
+    const drills = W.rows("drill/incident/").sort((a, b) => (a.opened_at < b.opened_at ? 1 : -1));
+    document.querySelector("#ad-drills tbody").innerHTML = drills.slice(0, SHOWN).map((i) => `<tr data-drill="${W.esc(i.id)}">
         <td>${W.ref(i, i.id)}</td><td>${W.esc(W.word(i.category))}</td><td class="timer" data-since="${W.esc(i.opened_at)}">${W.since(i.opened_at)}</td>
         <td><button type="button" class="btn btn-sm btn-outline-secondary" data-close-drill="${W.esc(i.id)}">${W.ui("close")}</button></td></tr>`).join("");
-    }
   }
+}
 
-  W.addWords({ lat: ["عرض جغرافیایی", "Latitude"], lon: ["طول جغرافیایی", "Longitude"], county: ["شهرستان", "County"],
-               category: ["موضوع", "Category"], places: ["مراکز", "Places"], close: ["بستن", "Close"] });
-  EOC.workspaces = EOC.workspaces || {};
-  EOC.workspaces.admin = mount;
-})();
