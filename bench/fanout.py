@@ -348,10 +348,7 @@ async def _clients(port: int, token: str, n: int, sample: int, started: Any, sto
 
 
 ROWS = [
-    ("p50 latency (ms)", "p50_ms", "{:.1f}"),
-    ("p90 latency (ms)", "p90_ms", "{:.1f}"),
-    ("p99 latency (ms)", "p99_ms", "{:.1f}"),
-    ("max latency (ms)", "max_ms", "{:.1f}"),
+    *((f"{q} latency (ms)", f"{q}_ms", "{:.1f}") for q in ("p50", "p90", "p99", "max")),
     ("reports sent / s", "sent_per_s", "{:,.0f}"),
     ("deltas / s per client", "deltas_per_client_per_s", "{:,.0f}"),
     ("deltas / s, all clients", "deltas_per_s_all_clients", "{:,.0f}"),

@@ -127,26 +127,35 @@ def _payloads() -> tuple[dict[str, Any], dict[str, Any]]:
         cls = CATALOGUE[name]
         schemas[f"{name}Payload"] = schema
         key = "the team id (UUID text)" if cls.TELEMETRY else "the province code (UTF-8)"
-        messages[name] = {
-            "name": name,
-            "title": name,
-            "summary": (cls.__doc__ or name).strip().splitlines()[0],
-            "contentType": "application/json",
-            "traits": [_ref("messageTraits", "CloudEvent")],
-            "bindings": {"kafka": {"key": {"type": "string", "description": key},
-                                   "bindingVersion": KAFKA_BINDING}},
-            "payload": {"allOf": [
-                _ref("schemas", "Envelope"),
-                {"type": "object", "properties": {
-                    "type": {"const": name},
-                    "version": {"type": "integer", "maximum": cls.VERSION,
-                                "description": f"the stored version; v{cls.VERSION} is current, older ones "
-                                               "are upcast by events.catalogue.upcast"},
-                    "payload": _ref("schemas", f"{name}Payload"),
-                }},
-            ]},
-        }
+        envelope = {"allOf": [
+            _ref("schemas", "Envelope"),
+            {"type": "object", "properties": {
+                "type": {"const": name},
+                "version": {"type": "integer", "maximum": cls.VERSION,
+                            "description": f"the stored version; v{cls.VERSION} is current, older ones "
+                                           "are upcast by events.catalogue.upcast"},
+                "payload": _ref("schemas", f"{name}Payload"),
+            }},
+        ]}
+        messages[name] = _message(name, name, (cls.__doc__ or name).strip().splitlines()[0], envelope,
+                                  key=key, traits=[_ref("messageTraits", "CloudEvent")])
     return schemas, messages
+
+
+def _message(name: str, title: str, summary: str, payload: dict[str, Any], *, key: str | None = None,
+             content_type: str = "application/json", traits: list[dict[str, str]] | None = None,
+             headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A message; ``key`` says what the record's key is (in the Kafka binding)."""
+    message: dict[str, Any] = {"name": name, "title": title, "summary": summary, "contentType": content_type}
+    if traits:
+        message["traits"] = traits
+    if headers:
+        message["headers"] = headers
+    if key is not None:
+        message["bindings"] = {"kafka": {"key": {"type": "string", "description": key},
+                                         "bindingVersion": KAFKA_BINDING}}
+    message["payload"] = payload
+    return message
 
 
 def _envelope_schema() -> dict[str, Any]:
@@ -210,14 +219,10 @@ def _cloudevent_trait() -> dict[str, Any]:
 
 def _other_messages() -> dict[str, Any]:
     return {
-        "BoardRow": {
-            "name": "BoardRow", "title": "A board row",
-            "summary": "The latest value of one row of the live boards; null (a tombstone) when deleted.",
-            "contentType": "application/json",
-            "bindings": {"kafka": {"key": {"type": "string", "description": t.BOARDS.key},
-                                   "bindingVersion": KAFKA_BINDING}},
-            "payload": _ref("schemas", "BoardRow"),
-        },
+        "BoardRow": _message(
+            "BoardRow", "A board row",
+            "The latest value of one row of the live boards; null (a tombstone) when deleted.",
+            _ref("schemas", "BoardRow"), key=t.BOARDS.key),
         "HourlyCalls": {
             "name": "HourlyCalls", "title": "Calls in one hour",
             "summary": "Real (not drill) calls classified in one category, in one province, in one local hour (its UTC window): a cell of the key-figures rows.",
@@ -226,30 +231,25 @@ def _other_messages() -> dict[str, Any]:
                                    "bindingVersion": KAFKA_BINDING}},
             "payload": _ref("schemas", "HourlyCalls"),
         },
-        "PartnerDocument": {
-            "name": "PartnerDocument", "title": "A document for partner organizations",
-            "summary": "One incident (NENA EIDO JSON), one centre's availability (OASIS EDXL-HAVE 1.0) or one "
-                       "alert (OASIS CAP 1.2), as a partner of the province may read it; null when withdrawn.",
-            "contentType": "application/json",
-            "bindings": {"kafka": {"key": {"type": "string", "description": t.EXCHANGE_PARTNER.key},
-                                   "bindingVersion": KAFKA_BINDING}},
-            "payload": _ref("schemas", "PartnerDocument"),
-        },
-        "DeadLetter": {
-            "name": "DeadLetter", "title": "A record a worker refused",
-            "summary": "The original key, value and headers, with why and where from in eoc_dlq_* headers.",
-            "contentType": "application/octet-stream",
-            "headers": {"type": "object", "required": [DLQ_REASON, DLQ_ERROR, DLQ_TOPIC, DLQ_PARTITION, DLQ_OFFSET],
-                        "properties": {
-                            DLQ_REASON: {"type": "string", "description": "why, in words an operator can act on"},
-                            DLQ_ERROR: {"type": "string", "enum": ["not_an_event", "unknown_type", "invalid",
-                                                                  "wrong_topic", "wrong_partition", "fold_failed"]},
-                            DLQ_TOPIC: {"type": "string"},
-                            DLQ_PARTITION: {"type": "string", "description": "decimal"},
-                            DLQ_OFFSET: {"type": "string", "description": "decimal"},
-                        }},
-            "payload": {"description": "the original value, byte for byte (may be anything)"},
-        },
+        "PartnerDocument": _message(
+            "PartnerDocument", "A document for partner organizations",
+            "One incident (NENA EIDO JSON), one centre's availability (OASIS EDXL-HAVE 1.0) or one alert "
+            "(OASIS CAP 1.2), as a partner of the province may read it; null when withdrawn.",
+            _ref("schemas", "PartnerDocument"), key=t.EXCHANGE_PARTNER.key),
+        "DeadLetter": _message(
+            "DeadLetter", "A record a worker refused",
+            "The original key, value and headers, with why and where from in eoc_dlq_* headers.",
+            {"description": "the original value, byte for byte (may be anything)"},
+            content_type="application/octet-stream",
+            headers={"type": "object", "required": [DLQ_REASON, DLQ_ERROR, DLQ_TOPIC, DLQ_PARTITION, DLQ_OFFSET],
+                     "properties": {
+                         DLQ_REASON: {"type": "string", "description": "why, in words an operator can act on"},
+                         DLQ_ERROR: {"type": "string", "enum": ["not_an_event", "unknown_type", "invalid",
+                                                               "wrong_topic", "wrong_partition", "fold_failed"]},
+                         DLQ_TOPIC: {"type": "string"},
+                         DLQ_PARTITION: {"type": "string", "description": "decimal"},
+                         DLQ_OFFSET: {"type": "string", "description": "decimal"},
+                     }}),
     }
 
 

@@ -48,6 +48,9 @@ DAY_MS = 24 * HOUR_MS
 # of a busy province can exceed Kafka's default 1 MB, so its changelog allows more.
 CHANGELOG_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 WORKER_APP = "eoc-worker"  # Faust application id (and consumer group), before the prefix
+# A compacted topic of latest values: rolled hourly, cleaned early, tombstones kept a day so that
+# a reader that is behind still sees the deletion.
+LATEST_VALUE = {"segment.ms": str(HOUR_MS), "min.cleanable.dirty.ratio": "0.1", "delete.retention.ms": str(DAY_MS)}
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,7 @@ POSITIONS_LATEST = Topic(
     value="Envelope JSON of the team's last TeamPositionReported",
     summary="The last known position of every team (compacted).",
     compacted=True,
-    configs={"segment.ms": str(HOUR_MS), "min.cleanable.dirty.ratio": "0.1",
-             "delete.retention.ms": str(DAY_MS)},
+    configs=LATEST_VALUE,
     producer="eoc api",
     consumers=("map tools", "auditors"),
     cloudevents=True,
@@ -122,8 +124,7 @@ BOARDS = Topic(
     summary="The live boards: latest value of every row (compacted). Read from the beginning "
             "for a snapshot, then followed for deltas.",
     compacted=True,
-    configs={"segment.ms": str(HOUR_MS), "min.cleanable.dirty.ratio": "0.1",
-             "delete.retention.ms": str(DAY_MS)},
+    configs=LATEST_VALUE,
     producer="eoc worker",
     consumers=("eoc bridge", "eoc api"),
 )
@@ -165,8 +166,7 @@ EXCHANGE_PARTNER = Topic(
             "filtered by the same policy as the HTTP feed: no safe or health house, no alert about one, "
             "no drill, ever (compacted: the latest document per key).",
     compacted=True,
-    configs={"segment.ms": str(HOUR_MS), "min.cleanable.dirty.ratio": "0.1",
-             "delete.retention.ms": str(DAY_MS)},
+    configs=LATEST_VALUE,
     producer="eoc exchange",
     consumers=("partner gateways",),
 )
@@ -188,6 +188,16 @@ TOPICS: tuple[Topic, ...] = (EVENTS, TELEMETRY, POSITIONS_LATEST, BOARDS, FIGURE
                              EXCHANGE_PARTNER, BOARD_CHANGELOG)
 
 
+class _NameOf:
+    """A layout's name of one topic, read as an attribute of the layout."""
+
+    def __init__(self, topic: Topic) -> None:
+        self.topic = topic
+
+    def __get__(self, layout: Layout, owner: type[Layout] | None = None) -> str:
+        return layout.name(self.topic)
+
+
 @dataclass(frozen=True)
 class Layout:
     """The topics of one deployment: a name prefix (tests and side-by-side deployments use
@@ -203,33 +213,14 @@ class Layout:
     def partitions_of(self, topic: Topic) -> int:
         return self.partitions if topic.partitions is None else topic.partitions
 
-    @property
-    def events(self) -> str:
-        return self.name(EVENTS)
-
-    @property
-    def telemetry(self) -> str:
-        return self.name(TELEMETRY)
-
-    @property
-    def positions_latest(self) -> str:
-        return self.name(POSITIONS_LATEST)
-
-    @property
-    def boards(self) -> str:
-        return self.name(BOARDS)
-
-    @property
-    def figures_hourly(self) -> str:
-        return self.name(FIGURES_HOURLY)
-
-    @property
-    def dlq(self) -> str:
-        return self.name(DLQ)
-
-    @property
-    def exchange_partner(self) -> str:
-        return self.name(EXCHANGE_PARTNER)
+    # The deployment's name of each topic: ``layout.events`` is ``layout.name(EVENTS)``.
+    events = _NameOf(EVENTS)
+    telemetry = _NameOf(TELEMETRY)
+    positions_latest = _NameOf(POSITIONS_LATEST)
+    boards = _NameOf(BOARDS)
+    figures_hourly = _NameOf(FIGURES_HOURLY)
+    dlq = _NameOf(DLQ)
+    exchange_partner = _NameOf(EXCHANGE_PARTNER)
 
     @property
     def worker_app(self) -> str:

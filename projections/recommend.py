@@ -108,18 +108,21 @@ def _assess(rows: dict[str, Any], ns: str, team: dict[str, Any], incident: dict[
             "text": "; ".join(_text(r) for r in reasons)}
 
 
+# A reason in words, from its fields; a code not here reads as itself ("duress").
+_REASON_TEXTS = {
+    "busy": "busy ({status})",
+    "conflict": "excluded: conflict with the family ({reason})",
+    "crew_too_small": "crew of {crew}: two-person rule",
+    "has_skill": "has {skill}",
+    "missing_skill": "lacks {skill}",
+    "on_shift": "available, {shift} shift",
+}
+
+
 def _text(r: dict[str, Any]) -> str:
     code = r["code"]
     if code == "distance":
         return f"{r['km']} km (about {r['eta_min']} min by road, estimated)" if r["km"] is not None else "no position"
-    if code == "busy":
-        return f"busy ({r['status']})"
-    if code == "conflict":
-        return f"excluded: conflict with the family ({r['reason']})"
-    if code == "crew_too_small":
-        return f"crew of {r['crew']}: two-person rule"
-    if code in ("has_skill", "missing_skill"):
-        return f"{'has' if code == 'has_skill' else 'lacks'} {r['skill']}"
-    if code == "on_shift":
-        return f"available, {r['shift']} shift"
+    if code in _REASON_TEXTS:
+        return _REASON_TEXTS[code].format(**r)
     return str(code).replace("_", " ")

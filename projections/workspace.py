@@ -47,8 +47,7 @@ def apply_ref(board: Board, ns: str, e: Envelope) -> None:
         kind = "house"
     row_kind = "centre" if kind == "house" else kind
     ref = _next_ref(board, ns, e, kind)
-    key = f"{ns}{row_kind}/{e.aggregate_id}"
-    row = board.get(key)
+    key, row = _row(board, ns, row_kind, e)
     if row is not None:
         board.put(key, {**row, "ref": ref})
 
@@ -93,9 +92,14 @@ def _remember_call(board: Board, ns: str, e: Envelope, call: dict[str, Any], out
 # ---------------------------------------------------------------- incidents, teams, centres: extra fields
 
 
+def _row(board: Board, ns: str, kind: str, e: Envelope) -> tuple[str, Any]:
+    """The key of the row of this kind that the event's aggregate has, and the row (None: none yet)."""
+    key = f"{ns}{kind}/{e.aggregate_id}"
+    return key, board.get(key)
+
+
 def apply_incident_extra(board: Board, ns: str, e: Envelope) -> None:
-    key = f"{ns}incident/{e.aggregate_id}"
-    row = board.get(key)
+    key, row = _row(board, ns, "incident", e)
     if row is None:
         return
     if e.type == "IncidentCallLinked":
@@ -106,8 +110,7 @@ def apply_incident_extra(board: Board, ns: str, e: Envelope) -> None:
 
 
 def apply_team_extra(board: Board, ns: str, e: Envelope) -> None:
-    key = f"{ns}team/{e.aggregate_id}"
-    row = board.get(key)
+    key, row = _row(board, ns, "team", e)
     if row is None:
         return
     p = e.payload
@@ -134,8 +137,7 @@ def _last_position(board: Board, ns: str, team_id: str) -> dict[str, Any] | None
 
 
 def apply_centre_extra(board: Board, ns: str, e: Envelope) -> None:
-    key = f"{ns}centre/{e.aggregate_id}"
-    row = board.get(key)
+    key, row = _row(board, ns, "centre", e)
     if row is None:
         return
     p = e.payload

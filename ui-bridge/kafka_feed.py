@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,28 +33,22 @@ log = logging.getLogger(__name__)
 BOARDS_TOPIC = "eoc.boards"
 
 
+@dataclass(eq=False)
 class KafkaBoardFeed:
-    def __init__(
-        self,
-        bootstrap: str,
-        topic: str = BOARDS_TOPIC,
-        *,
-        client_id: str = "eoc-bridge",
-        wait_for_topic_s: float | None = 60.0,
-        max_records: int = 5000,
-    ) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.client_id = client_id
-        self.wait_for_topic_s = wait_for_topic_s
-        self.max_records = max_records
-        self.seq = 0
-        self.records = 0
-        self.bad_records = 0
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._on_changes: OnChanges | None = None
-        self._gate = BatchGate()
+    bootstrap: str
+    topic: str = BOARDS_TOPIC
+    _: KW_ONLY
+    client_id: str = "eoc-bridge"
+    wait_for_topic_s: float | None = 60.0  # None: wait for the topic as long as it takes
+    max_records: int = 5000  # at most this many records a read
+    # What was read: the last sequence number given out, records read, records skipped.
+    seq: int = field(default=0, init=False)
+    records: int = field(default=0, init=False)
+    bad_records: int = field(default=0, init=False)
+    _consumer: AIOKafkaConsumer | None = field(default=None, init=False, repr=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _on_changes: OnChanges | None = field(default=None, init=False, repr=False)
+    _gate: BatchGate = field(default_factory=BatchGate, init=False, repr=False)
 
     async def start(self, on_changes: OnChanges) -> tuple[int, dict[str, Any]]:
         self._on_changes = on_changes

@@ -9,10 +9,10 @@ need state.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from eoc.app.fields import Count, Flag, FreeText, Moment, Name, Number, SubjectId
 from events.catalogue import CallService, Point
@@ -41,6 +41,26 @@ class Command(BaseModel):
         None, description="when it happened, for a late entry (ثبت با تأخیر); default: now")
 
 
+def _known_province(code: str) -> str:
+    if code not in PROVINCES:
+        raise ValueError(f"unknown province {code!r}; one of {', '.join(sorted(PROVINCES))}")
+    return code
+
+
+# A province by its code, one of the reference table's.
+Province = Annotated[str, Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"]),
+                     AfterValidator(_known_province)]
+
+
+def _county_named(province: str, county: str) -> str:
+    """The reference table's (English) name of one of the province's counties, named in English
+    or Persian; a county the province does not have is refused."""
+    found = reference_county(province, county)
+    if found is None:
+        raise ValueError(f"{province} has no county {county!r} (see events/data/counties.json)")
+    return found.name
+
+
 class Placed(Command):
     """A command that creates something in a province and county (شهرستان).
 
@@ -48,23 +68,12 @@ class Placed(Command):
     English or Persian name; it is stored under the table's English name.
     """
 
-    province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"],
-                          json_schema_extra={"enum": [*sorted(PROVINCES)]})
+    province: Province = Field(json_schema_extra={"enum": [*sorted(PROVINCES)]})
     county: Name(60) = Field(examples=["Qazvin"])  # type: ignore[valid-type]
-
-    @field_validator("province")
-    @classmethod
-    def _known_province(cls, code: str) -> str:
-        if code not in PROVINCES:
-            raise ValueError(f"unknown province {code!r}; one of {', '.join(sorted(PROVINCES))}")
-        return code
 
     @model_validator(mode="after")
     def _county_of_the_province(self) -> Placed:
-        found = reference_county(self.province, self.county)
-        if found is None:
-            raise ValueError(f"{self.province} has no county {self.county!r} (see events/data/counties.json)")
-        self.county = found.name
+        self.county = _county_named(self.province, self.county)
         return self
 
 
@@ -272,19 +281,12 @@ class SetRoster(Command):
     """A county's shift pattern: planned teams per shift (0 or absent: the shift does not run
     there). County ``*`` is the pattern of every county without one of its own."""
 
-    province: str = Field(min_length=3, max_length=3, description="province code, e.g. QZV", examples=["QZV"])
+    province: Province
     county: str = Field(min_length=1, max_length=60, description="a county of the province, or * for every county",
                         examples=["Qazvin", "*"])
     shifts: dict[ShiftKind, Count] = Field(
         max_length=3, description="planned teams per shift, e.g. {\"morning\": 2, \"evening\": 2}",
         examples=[{"morning": 2, "evening": 2, "night": 1}])
-
-    @field_validator("province")
-    @classmethod
-    def _known_province(cls, code: str) -> str:
-        if code not in PROVINCES:
-            raise ValueError(f"unknown province {code!r}; one of {', '.join(sorted(PROVINCES))}")
-        return code
 
     @field_validator("shifts")
     @classmethod
@@ -296,8 +298,5 @@ class SetRoster(Command):
     @model_validator(mode="after")
     def _county_of_the_province(self) -> SetRoster:
         if self.county != "*":
-            found = reference_county(self.province, self.county)
-            if found is None:
-                raise ValueError(f"{self.province} has no county {self.county!r} (see events/data/counties.json)")
-            self.county = found.name
+            self.county = _county_named(self.province, self.county)
         return self

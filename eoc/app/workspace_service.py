@@ -189,13 +189,12 @@ class WorkspaceCommands:
     # ------------------------------------------------------------------ duress
 
     def raise_duress(self, team_id: UUID, cmd: w.RaiseDuress, claims: Claims) -> dict[str, Any]:
-        return self._team_command("raise_duress", team_id, cmd, claims,
-                                  lambda t, ctx: t.raise_duress(ws.DuressRaised(covert=cmd.covert,
-                                                                                position=cmd.position), ctx))
+        alarm = ws.DuressRaised(covert=cmd.covert, position=cmd.position)  # the team adds its incident
+        return self._team_command("raise_duress", team_id, cmd, claims, lambda t, ctx: t.raise_duress(alarm, ctx))
 
     def clear_duress(self, team_id: UUID, cmd: w.ClearDuress, claims: Claims) -> dict[str, Any]:
-        return self._team_command("clear_duress", team_id, cmd, claims,
-                                  lambda t, ctx: t.clear_duress(ws.DuressCleared(note=cmd.note), ctx))
+        cleared = ws.DuressCleared(note=cmd.note)
+        return self._team_command("clear_duress", team_id, cmd, claims, lambda t, ctx: t.clear_duress(cleared, ctx))
 
     # ------------------------------------------------------------------ held places
 

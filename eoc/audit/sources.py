@@ -61,10 +61,54 @@ def _cutoff(until: datetime | None) -> str | None:
     return iso(until) if until is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one read of the envelopes asks for: the arguments of ``envelopes()``."""
+
+    until: datetime | None
+    by: str
+    until_position: int | None
+    progress: Progress | None
+    errors: list[tuple[str, str]] | None
+    lag: timedelta
+    undecodable: Callable[[int, str], None] | None
+
+    def not_an_event(self, position: int, error: str, reason: str) -> None:
+        """A stored row that is not an event: listed in ``errors`` (``error``), and told to
+        ``undecodable`` (``reason``, the follower's words) when it lies within the read."""
+        if self.errors is not None:
+            self.errors.append((f"position {position}", error))
+        if self.undecodable is not None and (self.until_position is None or position <= self.until_position):
+            self.undecodable(position, reason)
+
+
+class _Source:
+    def envelopes(
+        self,
+        *,
+        until: datetime | None = None,
+        by: str = "recorded",
+        until_position: int | None = None,
+        progress: Progress | None = None,
+        errors: list[tuple[str, str]] | None = None,
+        lag: timedelta = timedelta(minutes=5),
+        undecodable: Callable[[int, str], None] | None = None,
+    ) -> Iterator[Envelope]:
+        """Upcast envelopes in stream order. With ``until`` (by recording time) reading stops
+        once events are recorded more than ``lag`` after the moment: writers stamp an event a
+        moment before its commit, so the log is in recording order up to that jitter.
+        ``undecodable(position, reason)`` is told of a stored row that is not an event, in the
+        follower's words (``projections.reason_of``), so that a replay dead-letters it alike."""
+        return self._envelopes(Reading(until, by, until_position, progress, errors, lag, undecodable))
+
+    def _envelopes(self, read: Reading) -> Iterator[Envelope]:
+        raise NotImplementedError
+
+
 # ---------------------------------------------------------------------- the event store
 
 
-class StoreSource:
+class StoreSource(_Source):
     """The event store's ordered log (SQLite or PostgreSQL), read through the application's
     recorder and mapper in batches, from the oldest notification on."""
 
@@ -107,40 +151,23 @@ class StoreSource:
             yield StoredRecord(value, f"position {n.id}", (0, n.id), str(n.originator_id),
                                int(n.originator_version), error)
 
-    def envelopes(
-        self,
-        *,
-        until: datetime | None = None,
-        by: str = "recorded",
-        until_position: int | None = None,
-        progress: Progress | None = None,
-        errors: list[tuple[str, str]] | None = None,
-        lag: timedelta = timedelta(minutes=5),
-        undecodable: Callable[[int, str], None] | None = None,
-    ) -> Iterator[Envelope]:
-        """Upcast envelopes in log order. With ``until`` (by recording time) reading stops
-        once events are recorded more than ``lag`` after the moment: writers stamp an event a
-        moment before its commit, so the log is in recording order up to that jitter.
-        ``undecodable(position, reason)`` is told of a stored row that is not an event, in the
-        follower's words (``projections.reason_of``), so that a replay dead-letters it alike."""
-
-        mapper, field = self.app.mapper, TIME_FIELDS[by]
-        cut, stop_after = _cutoff(until), _cutoff(until + lag) if until is not None else None
-        for n in self._notifications(until_position):
-            if progress:
-                progress(1)
+    def _envelopes(self, read: Reading) -> Iterator[Envelope]:
+        """In log order."""
+        mapper, field = self.app.mapper, TIME_FIELDS[read.by]
+        until = read.until
+        cut, stop_after = _cutoff(until), _cutoff(until + read.lag) if until is not None else None
+        for n in self._notifications(read.until_position):
+            if read.progress:
+                read.progress(1)
             try:
                 envelope = to_envelope(mapper.to_domain_event(n), position=n.id)
             except Exception as exc:
-                if errors is not None:
-                    errors.append((f"position {n.id}", f"{type(exc).__name__}: {exc}"))
-                if undecodable is not None and (until_position is None or n.id <= until_position):
-                    undecodable(n.id, reason_of(exc))
+                read.not_an_event(n.id, f"{type(exc).__name__}: {exc}", reason_of(exc))
                 continue
             if cut is not None:
                 moment = getattr(envelope, field)
                 if moment > cut:
-                    if by == "recorded" and moment > stop_after:  # type: ignore[operator]
+                    if read.by == "recorded" and moment > stop_after:  # type: ignore[operator]
                         return
                     continue
             yield envelope
@@ -149,7 +176,7 @@ class StoreSource:
 # ---------------------------------------------------------------------- Kafka
 
 
-class KafkaSource:
+class KafkaSource(_Source):
     """A topic of envelopes (``eoc.events``: key = province, value = the stored envelope's JSON),
     read from the beginning with kafka-python, without a consumer group (an auditor's read
     leaves no trace on the cluster and moves nobody's offsets)."""
@@ -285,30 +312,18 @@ class KafkaSource:
             yield StoredRecord(value, f"partition {tp.partition}, offset {rec.offset}", (tp.partition, rec.offset),
                                agg, version if isinstance(version, int) else None, error, rec.timestamp)
 
-    def envelopes(
-        self,
-        *,
-        until: datetime | None = None,
-        by: str = "recorded",
-        until_position: int | None = None,
-        progress: Progress | None = None,
-        errors: list[tuple[str, str]] | None = None,
-        lag: timedelta = timedelta(minutes=5),
-        undecodable: Callable[[int, str], None] | None = None,
-    ) -> Iterator[Envelope]:
-        """As StoreSource.envelopes; a stored row that is not an event reaches the topic as the
-        relay's record of it (``consumers.kafka_codec.undecodable_record``)."""
-        cut, field = _cutoff(until), TIME_FIELDS[by]
+    def _envelopes(self, read: Reading) -> Iterator[Envelope]:
+        """In offset order per partition. A stored row that is not an event reaches the topic
+        as the relay's record of it (``consumers.kafka_codec.undecodable_record``)."""
+        cut, field = _cutoff(read.until), TIME_FIELDS[read.by]
+        errors, until_position = read.errors, read.until_position
         # Cutting by occurrence time: the broker's timestamps say nothing about it; read all.
-        search = until if by == "recorded" else None
-        for tp, rec, value, error in self._raw(until=search, by=by, progress=progress, lag=lag):
+        search = read.until if read.by == "recorded" else None
+        for tp, rec, value, error in self._raw(until=search, by=read.by, progress=read.progress, lag=read.lag):
             where = f"partition {tp.partition}, offset {rec.offset}"
             if (bad := undecodable_of(rec.headers, rec.value)) is not None:
                 position, reason = bad
-                if errors is not None:
-                    errors.append((f"position {position}", reason))
-                if undecodable is not None and (until_position is None or position <= until_position):
-                    undecodable(position, reason)
+                read.not_an_event(position, reason, reason)
                 continue
             if value is None:
                 if errors is not None:

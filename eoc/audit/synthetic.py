@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import uuid4
 
 from eoc.domain import Actor, Call, Centre, Context, Incident, Team
@@ -28,6 +28,7 @@ from events.sealing import seal
 from events.vocabulary import CallCategory, Priority, ReferralRoute, Role, TeamStatus
 
 OTHER_ROUTES = [r for r in ReferralRoute if r is not ReferralRoute.LINE_123]
+A = TypeVar("A")
 
 
 class _Province:
@@ -84,6 +85,12 @@ class SyntheticHistory:
     def _save(self, *aggregates: Any) -> None:
         self.events += len(self.app.save(*aggregates))
 
+    def _keep(self, aggregate: A, waiting: list[A]) -> bool:
+        """Save a step's aggregate and keep it where the next step looks for it: a step taken."""
+        self._save(aggregate)
+        waiting.append(aggregate)
+        return True
+
     def _point(self, p: _Province) -> dict[str, float]:
         place = PROVINCES[p.code]
         return {"lat": round(place.lat + self.rnd.uniform(-0.15, 0.15), 5),
@@ -98,6 +105,11 @@ class SyntheticHistory:
 
     def _drill(self) -> bool:
         return self.rnd.random() < self.drill_share
+
+    def _engaged_team(self, p: _Province) -> Team | None:
+        """A team on an incident, picked at random (None: no team is)."""
+        busy = [t for t in p.teams if t.id in p.engaged]
+        return self.rnd.choice(busy) if busy else None
 
     # ------------------------------------------------------------------ setting up
 
@@ -164,9 +176,7 @@ class SyntheticHistory:
         caller, sealed = self._person()
         call = Call.receive(ev.CallReceived(line="123", caller=caller, caller_sealed=sealed, received_at=self.now),
                             self._ctx(Role.CALL_TAKER, self._drill()), p.code, p.county)
-        self._save(call)
-        p.received.append(call)
-        return True
+        return self._keep(call, p.received)
 
     def _classify(self, p: _Province) -> bool:
         if not p.received:
@@ -175,9 +185,7 @@ class SyntheticHistory:
         call.classify(ev.CallClassified(category=self.rnd.choice(list(CallCategory)),
                                         priority=self.rnd.choice(list(Priority)), received_at=call.received_at),
                       self._ctx(Role.CALL_TAKER, call.exercise))
-        self._save(call)
-        p.classified.append(call)
-        return True
+        return self._keep(call, p.classified)
 
     def _outcome(self, p: _Province) -> bool:
         if not p.classified:
@@ -206,9 +214,7 @@ class SyntheticHistory:
             route=self.rnd.choice(OTHER_ROUTES), category=self.rnd.choice(list(CallCategory)),
             priority=self.rnd.choice(list(Priority)), location=self._point(p)),
             self._ctx(Role.DISPATCHER, self._drill()), p.code, p.county)
-        self._save(incident)
-        p.open.append(incident)
-        return True
+        return self._keep(incident, p.open)
 
     def _dispatch(self, p: _Province) -> bool:
         free = [t for t in p.teams if t.status == "available"]
@@ -225,10 +231,9 @@ class SyntheticHistory:
         return True
 
     def _move(self, p: _Province) -> bool:
-        busy = [t for t in p.teams if t.id in p.engaged]
-        if not busy:
+        team = self._engaged_team(p)
+        if team is None:
             return False
-        team = self.rnd.choice(busy)
         incident = p.engaged[team.id]
         ctx = self._ctx(Role.TEAM)
         nxt = {"dispatched": "en_route", "en_route": "on_scene", "transporting": "at_centre"}.get(str(team.status))
@@ -295,10 +300,9 @@ class SyntheticHistory:
         return True
 
     def _check_in(self, p: _Province) -> bool:
-        busy = [t for t in p.teams if t.id in p.engaged]
-        if not busy:
+        team = self._engaged_team(p)
+        if team is None:
             return False
-        team = self.rnd.choice(busy)
         if self.rnd.random() < 0.85:
             team.check_in(ev.SafetyCheckedIn(incident_id=team.incident_id), self._ctx(Role.TEAM))
         else:

@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class _Accepted:
+    """How many of these commands were accepted: a figure of the run's life, read off ``by_command``."""
+
+    def __init__(self, *commands: str) -> None:
+        self.commands = commands
+
+    def __get__(self, stats: SimStats, owner: type[SimStats] | None = None) -> int:
+        return sum(stats.by_command[command] for command in self.commands)
+
+
 @dataclass
 class SimStats:
     """Counts of one run. ``by_command`` counts accepted commands by handler name (the
@@ -42,25 +52,11 @@ class SimStats:
 
     # -------------------------------------------------------------- the life, read off the commands
 
-    @property
-    def calls(self) -> int:
-        return self.by_command["receive_call"]
-
-    @property
-    def escalations(self) -> int:
-        return self.by_command["escalate_call"]
-
-    @property
-    def incidents(self) -> int:
-        return self.by_command["escalate_call"] + self.by_command["open_incident"]
-
-    @property
-    def dispatches(self) -> int:
-        return self.by_command["dispatch_team"]
-
-    @property
-    def admissions(self) -> int:
-        return self.by_command["admit_client"]
+    calls = _Accepted("receive_call")
+    escalations = _Accepted("escalate_call")
+    incidents = _Accepted("escalate_call", "open_incident")
+    dispatches = _Accepted("dispatch_team")
+    admissions = _Accepted("admit_client")
 
     @property
     def declined(self) -> int:
