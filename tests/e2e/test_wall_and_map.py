@@ -15,7 +15,7 @@ import pytest
 
 from events.places import PROVINCES
 from tests.support.browser import ARTIFACTS, LAPTOP, MEASURE, QAZVIN, QZV, WALL, Embedded, live, seed_province
-from tests.support.page_files import page_modules
+from tests.support.page_files import catalogue, page_modules
 from ui_bridge.server import STATIC
 
 SHOTS = ARTIFACTS / "wall"
@@ -295,8 +295,8 @@ def test_wall_refusal_reasons_are_persian(embedded, page):
 
 
 def _words() -> dict[str, dict[str, list[str]]]:
-    """The pages' one catalogue (words.json, imported by i18n.js): words, refusals, vocabulary."""
-    return json.loads((STATIC / "words.json").read_text())
+    """The pages' one catalogue (words.js, imported by i18n.js): words, refusals, vocabulary."""
+    return catalogue(STATIC / "words.js")
 
 
 def _catalogue() -> set[str]:
@@ -315,7 +315,7 @@ def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
         codes |= set(re.findall(r'(?:_answer\(send, |_refuse\(|error\()\d{3}, "([a-z_]+)"', path.read_text()))
     assert {"over_capacity", "idempotency_key_reused", "body_too_large", "malformed_json"} <= codes
     missing = codes - _catalogue()
-    assert not missing, f"refusal codes without Persian and English words in words.json: {sorted(missing)}"
+    assert not missing, f"refusal codes without Persian and English words in words.js: {sorted(missing)}"
     # Every page that can be refused loads the one catalogue: its script imports i18n.js.
     for html in ("index.html", "work.html", "users.html", "reports.html"):
         assert STATIC / "i18n.js" in page_modules(html), html

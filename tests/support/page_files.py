@@ -1,16 +1,18 @@
 """What a page of ui-bridge/static loads as the browser finds it: its module script, every module
-that one imports, and what they import as data (the words' catalogues)."""
+that one imports, the words' catalogues (data modules) among them."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 from ui_bridge.server import STATIC
 
 MODULE_SCRIPT = re.compile(r'<script type="module" src="([^"]+)"></script>')
 # A static import of the page's own files: `import { x } from "./x.js";`, `import "./x.js";`,
-# `import words from "./words.json" with { type: "json" };`.
+# `import words from "./words.js";` (a data module: see catalogue()).
 IMPORT = re.compile(r'^import\s(?:[^"]*\sfrom\s)?"(?P<spec>[^"]+)"', re.M)
 
 
@@ -30,3 +32,9 @@ def page_modules(html: str) -> list[Path]:
                 todo.append(path.parent / spec)
     return seen
 
+
+def catalogue(path: Path) -> Any:
+    """A data module of the pages (words.js): the JSON object it exports by default."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("export default ") + len("export default ")
+    return json.loads(text[start:].rstrip().removesuffix(";"))

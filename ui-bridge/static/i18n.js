@@ -2,7 +2,7 @@
  * Dates are Solar Hijri (Jalali) in Iran Standard Time (UTC+03:30, no daylight saving
  * since 1401), whatever the time zone of the screen's computer. */
 import { geo } from "./geo.js";
-import catalogue from "./words.json" with { type: "json" };
+import catalogue from "./words.js";
 
 const IRST_MS = 3.5 * 3600 * 1000;
 const FA_DIGITS = "۰۱۲۳۴۵۶۷۸۹";
@@ -44,7 +44,7 @@ function tehran(ms) {
            mm: d.getUTCMinutes(), ss: d.getUTCSeconds(), wd: d.getUTCDay() };
 }
 
-/* The one catalogue of every page (words.json), each word [Persian, English]: the pages' words;
+/* The one catalogue of every page (words.js), each word [Persian, English]: the pages' words;
  * refusals in the operator's words, by error code (eoc/errors.py) or by the bridge's close
  * reason (an unknown one is shown as it came); the service's closed vocabularies
  * (events/vocabulary.py PERSIAN) with English labels, and the workspaces' words for them. */

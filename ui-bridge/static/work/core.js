@@ -5,7 +5,7 @@
 import { i18n as I } from "../i18n.js";
 import { session } from "../session.js";
 // The workspaces' own words, [Persian, English] (the role names, the controls, each workspace's).
-import UI from "./words.json" with { type: "json" };
+import UI from "./words.js";
 
 const words = {};  // the server's catalogue: value -> [fa, en]
 const state = { me: null, rows: {}, seq: 0, conn: "connecting", offset: 0, counties: [] };

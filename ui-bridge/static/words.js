@@ -1,4 +1,7 @@
-{
+/* The pages' words (every page): [Persian, English] per key, the refusals and the service's vocabulary. Data: one JSON object after `export default`, imported as a plain module
+ * (a JSON module import would need Chrome 123 / Firefox 138; this loads wherever the pages'
+ * modules do). tests/support/page_files.py reads it as JSON. */
+export default {
   "words": {
     "title": ["مرکز عملیات اضطراری اورژانس اجتماعی", "Social Emergency EOC"],
     "subtitle": ["بهزیستی · خط ۱۲۳ · گروه‌های سیار · مراکز مداخله در بحران", "Welfare · Line 123 · mobile teams · crisis centres"],
@@ -270,4 +273,4 @@
     "escalated": ["ارجاع به مورد", "Escalated"],
     "linked": ["پیوند به مورد باز", "Linked"]
   }
-}
+};

@@ -1,4 +1,7 @@
-{
+/* The workspaces' own words: [Persian, English] per key. Data: one JSON object after `export default`, imported as a plain module
+ * (a JSON module import would need Chrome 123 / Firefox 138; this loads wherever the pages'
+ * modules do). tests/support/page_files.py reads it as JSON. */
+export default {
   "title": ["میز کار اورژانس اجتماعی", "Social emergency workspace"],
   "board": ["داشبورد", "Dashboard"],
   "lang": ["English", "فارسی"],
@@ -132,4 +135,4 @@
   "lastPosition": ["آخرین موقعیت", "last position"],
   "clear": ["رفع هشدار", "Clear"],
   "sosSent": ["درخواست کمک ارسال شد", "SOS sent"]
-}
+};

@@ -1,0 +1,34 @@
+"""The pages' modules as a browser finds them (tests/support/page_files.py): every import and
+data file exists, and none needs a newer browser than the pages' modules do."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.page_files import catalogue, page_modules
+from ui_bridge.server import STATIC
+
+PAGES = sorted(p.name for p in STATIC.glob("*.html") if 'type="module"' in p.read_text())
+
+
+def test_there_are_pages_with_modules():
+    assert {"index.html", "work.html", "signin.html", "users.html"} <= set(PAGES)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_file_a_page_loads_exists_and_the_words_are_among_them(page):
+    files = page_modules(page)
+    assert all(f.is_file() for f in files), [str(f) for f in files if not f.is_file()]
+    assert STATIC / "words.js" in files  # imported by i18n.js: there before any page code runs
+    assert catalogue(STATIC / "words.js")["words"]["title"][0] == "مرکز عملیات اضطراری اورژانس اجتماعی"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_module_imports_json_as_a_module(page):
+    """`import … with { type: "json" }` needs Chrome 123 / Firefox 138: a page using it would
+    not load at all on an older browser of a night shift's desk. Data is a module (words.js)."""
+    for f in page_modules(page):
+        if f.suffix == ".js":
+            assert not re.search(r"^import\s[^;]*\swith\s*\{\s*type\s*:", f.read_text(), re.M), f"{f.name} imports JSON as a module"
