@@ -40,6 +40,18 @@ from .hub import Client, Hub
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The pages' words are data (static/words.json, static/work/words.json) that the pages import
+# as modules: served as ``export default <the JSON>;`` at the same path with ``.js``. (A JSON
+# module import, ``with { type: "json" }``, needs Chrome 123 / Firefox 138: on an older desk
+# browser no page would load at all.)
+DATA_MODULES = ("words.js", "work/words.js")
+
+
+def data_module(name: str) -> bytes | None:
+    """The module a page imports for one of its data files, or None if ``name`` is not one."""
+    if name not in DATA_MODULES:
+        return None
+    return b"export default " + (STATIC / name).with_suffix(".json").read_bytes().rstrip() + b";\n"
 
 
 @dataclass
@@ -290,6 +302,7 @@ def county_names() -> dict[str, str]:
 
 def mount_dashboard(api: Any, *, bridge_port: int, map_tiles: str = "") -> None:
     """Serve the dashboard at "/" of the API, and where its bridge listens at /dashboard/config.json."""
+    from starlette.responses import Response as HTTPResponse
     from starlette.staticfiles import StaticFiles
 
     @api.get("/dashboard/config.json", include_in_schema=False)
@@ -299,6 +312,14 @@ def mount_dashboard(api: Any, *, bridge_port: int, map_tiles: str = "") -> None:
     @api.get("/dashboard/counties.json", include_in_schema=False)
     def dashboard_counties() -> dict[str, str]:
         return county_names()
+
+    def module_of(name: str) -> Any:
+        def words_module() -> HTTPResponse:
+            return HTTPResponse(data_module(name), media_type="text/javascript")
+        return words_module
+
+    for name in DATA_MODULES:
+        api.add_api_route(f"/{name}", module_of(name), methods=["GET"], include_in_schema=False)
 
     # Mounted last: the API's own routes, registered before, keep precedence over "/".
     api.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
@@ -353,6 +374,8 @@ def _serve_page(conn: ServerConnection, request: Request, map_tiles: str = "", a
     if path == "/dashboard/counties.json":
         return _response(200, json.dumps(county_names(), ensure_ascii=False).encode(), "application/json")
     name = "index.html" if path in ("", "/") else path.lstrip("/")
+    if (module := data_module(name)) is not None:
+        return _response(200, module, "text/javascript")
     target = (STATIC / name).resolve()
     if STATIC not in target.parents or not target.is_file():
         return _response(404, b"not found", "text/plain")

@@ -295,8 +295,8 @@ def test_wall_refusal_reasons_are_persian(embedded, page):
 
 
 def _words() -> dict[str, dict[str, list[str]]]:
-    """The pages' one catalogue (words.js, imported by i18n.js): words, refusals, vocabulary."""
-    return catalogue(STATIC / "words.js")
+    """The pages' one catalogue (words.json, imported by i18n.js as words.js): words, refusals, vocabulary."""
+    return catalogue(STATIC / "words.json")
 
 
 def _catalogue() -> set[str]:
@@ -315,7 +315,7 @@ def test_wall_every_refusal_code_the_server_answers_is_in_the_one_catalogue():
         codes |= set(re.findall(r'(?:_answer\(send, |_refuse\(|error\()\d{3}, "([a-z_]+)"', path.read_text()))
     assert {"over_capacity", "idempotency_key_reused", "body_too_large", "malformed_json"} <= codes
     missing = codes - _catalogue()
-    assert not missing, f"refusal codes without Persian and English words in words.js: {sorted(missing)}"
+    assert not missing, f"refusal codes without Persian and English words in words.json: {sorted(missing)}"
     # Every page that can be refused loads the one catalogue: its script imports i18n.js.
     for html in ("index.html", "work.html", "users.html", "reports.html"):
         assert STATIC / "i18n.js" in page_modules(html), html

@@ -77,7 +77,12 @@ def test_mount_dashboard_serves_the_page_beside_the_api(system):
     assert "app.js" in page.text
     for name in PAGE_FILES + VENDOR_FILES + ["fonts/Vazirmatn-wght.woff2"]:
         assert http.get(f"/{name}").status_code == 200, name
-    assert http.get("/words.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    words = http.get("/words.js")  # words.json, served as the module the pages import
+    assert words.headers["content-type"].startswith("text/javascript")
+    assert words.text.startswith("export default {") and words.text.rstrip().endswith("};")
+    assert json.loads(words.text.removeprefix("export default ").rstrip().removesuffix(";")) == json.loads(
+        (STATIC / "words.json").read_text(encoding="utf-8"))
+    assert http.get("/work/words.js").text.startswith("export default {")
     assert http.get("/dashboard/counties.json").json()["QZV/takestan"] == "تاکستان"
     assert http.get("/dashboard/config.json").json() == {"bridge_port": 9124, "bridge_path": "/"}
     assert http.get("/health").json()["status"] == "ok"  # the API's routes still win
@@ -96,7 +101,8 @@ def test_the_standalone_bridge_serves_the_page_on_its_own_port(system):
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert httpx.get(base + "/app.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
         # The words are a data module: the browser takes it only as JavaScript.
-        assert httpx.get(base + "/words.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        words = httpx.get(base + "/words.js")
+        assert words.headers["content-type"].startswith("text/javascript") and words.text.startswith("export default {")
         assert httpx.get(base + "/dashboard/config.json").json() == {"bridge_port": handle.port, "bridge_path": "/"}
         assert httpx.get(base + "/dashboard/counties.json").json()["QZV/takestan"] == "تاکستان"
         assert httpx.get(base + "/basemap/iran.json").status_code == 200

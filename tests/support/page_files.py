@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ui_bridge.server import STATIC
+from ui_bridge.server import DATA_MODULES, STATIC
 
 MODULE_SCRIPT = re.compile(r'<script type="module" src="([^"]+)"></script>')
 # A static import of the page's own files: `import { x } from "./x.js";`, `import "./x.js";`,
-# `import words from "./words.js";` (a data module: see catalogue()).
+# `import words from "./words.js";` (a data module: words.json served as a module, DATA_MODULES).
 IMPORT = re.compile(r'^import\s(?:[^"]*\sfrom\s)?"(?P<spec>[^"]+)"', re.M)
 
 
@@ -26,7 +26,9 @@ def page_modules(html: str) -> list[Path]:
         if path in seen:
             continue
         seen.append(path)
-        if path.suffix == ".js":
+        if str(path.relative_to(STATIC.resolve())) in DATA_MODULES:
+            seen[-1] = path.with_suffix(".json")  # what the server makes the module of
+        elif path.suffix == ".js":
             for spec in IMPORT.findall(path.read_text()):
                 assert spec.startswith(("./", "../")), f"{path.name} imports {spec}: the page's own files only"
                 todo.append(path.parent / spec)
@@ -34,7 +36,5 @@ def page_modules(html: str) -> list[Path]:
 
 
 def catalogue(path: Path) -> Any:
-    """A data module of the pages (words.js): the JSON object it exports by default."""
-    text = path.read_text(encoding="utf-8")
-    start = text.index("export default ") + len("export default ")
-    return json.loads(text[start:].rstrip().removesuffix(";"))
+    """A data file of the pages (words.json), as its module exports it."""
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -21,14 +21,14 @@ def test_there_are_pages_with_modules():
 def test_every_file_a_page_loads_exists_and_the_words_are_among_them(page):
     files = page_modules(page)
     assert all(f.is_file() for f in files), [str(f) for f in files if not f.is_file()]
-    assert STATIC / "words.js" in files  # imported by i18n.js: there before any page code runs
-    assert catalogue(STATIC / "words.js")["words"]["title"][0] == "مرکز عملیات اضطراری اورژانس اجتماعی"
+    assert STATIC / "words.json" in files  # imported by i18n.js as words.js: there before any page code runs
+    assert catalogue(STATIC / "words.json")["words"]["title"][0] == "مرکز عملیات اضطراری اورژانس اجتماعی"
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_no_module_imports_json_as_a_module(page):
     """`import … with { type: "json" }` needs Chrome 123 / Firefox 138: a page using it would
-    not load at all on an older browser of a night shift's desk. Data is a module (words.js)."""
+    not load at all on an older browser of a night shift's desk. Data is served as a module (ui_bridge.server.data_module)."""
     for f in page_modules(page):
         if f.suffix == ".js":
             assert not re.search(r"^import\s[^;]*\swith\s*\{\s*type\s*:", f.read_text(), re.M), f"{f.name} imports JSON as a module"

@@ -50,10 +50,15 @@ def adapter(kind: str) -> TypeAdapter[Any]:
 
 
 @cache
-def documented(kind: str) -> Draft202012Validator:
-    """The kind's schema as events/asyncapi.yaml documents it (the board topic's rows)."""
+def validator(name: str) -> Draft202012Validator:
+    """A schema of events/asyncapi.yaml, by name, with the document's other schemas to refer to."""
     schemas = asyncapi.build()["components"]["schemas"]
-    return Draft202012Validator({**schemas[schema_name(kind)], "components": {"schemas": schemas}})
+    return Draft202012Validator({**schemas[name], "components": {"schemas": schemas}})
+
+
+def documented(kind: str) -> Draft202012Validator:
+    """The kind's schema as the board topic's rows are documented."""
+    return validator(schema_name(kind))
 
 
 def check_documented(rows: dict[str, Any]) -> None:
@@ -230,11 +235,9 @@ def seen_adapter(kind: str) -> TypeAdapter[Any]:
     return TypeAdapter(SEEN_KINDS[kind])
 
 
-@cache
 def seen_documented(kind: str) -> Draft202012Validator:
-    """The kind's schema as events/asyncapi.yaml documents what a screen receives (DashboardRow)."""
-    schemas = asyncapi.build()["components"]["schemas"]
-    return Draft202012Validator({**schemas[seen_schema_name(kind)], "components": {"schemas": schemas}})
+    """The kind's schema as what a screen receives is documented (DashboardRow)."""
+    return validator(seen_schema_name(kind))
 
 
 def check_seen(rows: dict[str, Any]) -> set[str]:
