@@ -133,7 +133,7 @@ function renderRec() {
         </tr>`).join("")}</tbody></table>
       <div class="small text-muted">${w("estimate")}</div>
       <div class="input-group input-group-sm mt-2"><select id="dp-outcome" class="form-select">${OUTCOMES.map((o) => `<option value="${o}">${W.esc(W.word(o))}</option>`).join("")}</select>
-      <button id="dp-close" class="btn btn-outline-secondary">${w("close")}</button></div>`;
+      <button id="dp-close" class="btn btn-outline-secondary">${w("close_incident")}</button></div>`;
 }
 
 /* Keyed: only the incidents and teams a frame names are drawn again; a change of danger
