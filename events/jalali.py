@@ -1,10 +1,10 @@
 """Solar Hijri (Jalali, هجری شمسی) dates: conversion, parsing and formatting of moments.
 
 Operators, inspectors and the provincial reports read dates as ``7 Shahrivar 1403``; the
-system stores UTC ISO text. This module is the bridge both ways, without I/O and without a
-third-party calendar: the conversion is the 33-year-cycle arithmetic of Borkowski's
-algorithm (as in jalaali-js), exact for Jalali years -61..3177, checked day by day against
-``jdatetime`` in the tests.
+system stores UTC ISO text. This module is the bridge both ways, without I/O. The calendar
+itself is ``jdatetime``'s (one conversion for the whole system; the pages use the browser's
+own Persian calendar, ``Intl.DateTimeFormat`` with ``ca-persian``, checked against this one
+day by day in the tests).
 
 Local time is Iran Standard Time, UTC+03:30 — the same fixed offset the boards use to cut
 days (projections/clock.py; Iran has kept no daylight saving time since 1401), so that a
@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
+
+import jdatetime
 
 IRST = timezone(timedelta(hours=3, minutes=30), "IRST")
 
@@ -44,9 +46,6 @@ _SEASON_ALIASES["پائیز"] = 3
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
-# Years in which the 33-year cycle of leap years is broken (Borkowski).
-_BREAKS = (-61, 9, 38, 199, 426, 686, 756, 818, 1111, 1181, 1210, 1635, 2060, 2097, 2192,
-           2262, 2324, 2394, 2456, 3178)
 
 
 class BadMoment(ValueError):
@@ -56,81 +55,34 @@ class BadMoment(ValueError):
 # ---------------------------------------------------------------------- the calendar
 
 
-def _div(a: int, b: int) -> int:  # truncating division, as the reference algorithm uses
-    return int(a / b)
-
-
-def _mod(a: int, b: int) -> int:
-    return a - _div(a, b) * b
-
-
-def _jal_cal(jy: int) -> tuple[int, int, int]:
-    """(leap index, Gregorian year, March day of Nowruz) for a Jalali year; leap index 0 = leap."""
-    if not _BREAKS[0] <= jy < _BREAKS[-1]:
-        raise BadMoment(f"Jalali year {jy} is outside {_BREAKS[0]}..{_BREAKS[-1] - 1}")
-    gy = jy + 621
-    leap_j = -14
-    jp = _BREAKS[0]
-    jump = 0
-    for jm in _BREAKS[1:]:
-        jump = jm - jp
-        if jy < jm:
-            break
-        leap_j += _div(jump, 33) * 8 + _div(_mod(jump, 33), 4)
-        jp = jm
-    n = jy - jp
-    leap_j += _div(n, 33) * 8 + _div(_mod(n, 33) + 3, 4)
-    if _mod(jump, 33) == 4 and jump - n == 4:
-        leap_j += 1
-    leap_g = _div(gy, 4) - _div((_div(gy, 100) + 1) * 3, 4) - 150
-    march = 20 + leap_j - leap_g
-    if jump - n < 6:
-        n = n - jump + _div(jump + 4, 33) * 33
-    leap = _mod(_mod(n + 1, 33) - 1, 4)
-    if leap == -1:
-        leap = 4
-    return leap, gy, march
+def _year(jy: int) -> int:
+    if not jdatetime.MINYEAR <= jy <= jdatetime.MAXYEAR:
+        raise BadMoment(f"Jalali year {jy} is outside {jdatetime.MINYEAR}..{jdatetime.MAXYEAR}")
+    return jy
 
 
 def is_leap(jy: int) -> bool:
-    return _jal_cal(jy)[0] == 0
+    return bool(jdatetime.date(_year(jy), 1, 1).isleap())
 
 
 def month_length(jy: int, jm: int) -> int:
     if not 1 <= jm <= 12:
         raise BadMoment(f"month {jm} is not 1..12")
-    if jm <= 6:
-        return 31
-    if jm <= 11:
-        return 30
-    return 30 if is_leap(jy) else 29
+    return 30 if jm == 12 and is_leap(jy) else int(jdatetime.j_days_in_month[jm - 1])
 
 
 def to_gregorian(jy: int, jm: int, jd: int) -> date:
     """The Gregorian date of a Jalali date (raises BadMoment for a day that does not exist)."""
     if not 1 <= jm <= 12 or not 1 <= jd <= month_length(jy, jm):
         raise BadMoment(f"{jy}-{jm:02d}-{jd:02d} is not a Jalali date")
-    _, gy, march = _jal_cal(jy)
-    nowruz = date(gy, 3, march).toordinal()
-    return date.fromordinal(nowruz + (jm - 1) * 31 - _div(jm, 7) * (jm - 7) + jd - 1)
+    g = jdatetime.date(jy, jm, jd).togregorian()
+    return date(g.year, g.month, g.day)
 
 
 def to_jalali(d: date) -> tuple[int, int, int]:
     """(year, month, day) of a Gregorian date."""
-    ordinal = d.toordinal()
-    jy = d.year - 621
-    leap, gy, march = _jal_cal(jy)
-    k = ordinal - date(gy, 3, march).toordinal()
-    if k >= 0:
-        if k <= 185:
-            return jy, 1 + _div(k, 31), _mod(k, 31) + 1
-        k -= 186
-    else:
-        jy -= 1
-        k += 179
-        if leap == 1:
-            k += 1
-    return jy, 7 + _div(k, 30), _mod(k, 30) + 1
+    j = jdatetime.date.fromgregorian(date=d)
+    return int(j.year), int(j.month), int(j.day)
 
 
 # ---------------------------------------------------------------------- moments
@@ -375,7 +327,7 @@ def parse_period(text: str) -> Period:
         raise BadMoment(f"month {period.index} is not 1..12")
     if period.year >= 1700:
         raise BadMoment(f"{period.year} looks Gregorian: reports are by Jalali month, season or year")
-    _jal_cal(period.year)  # range check
+    _year(period.year)  # range check
     return period
 
 

@@ -7,24 +7,15 @@ import catalogue from "./words.js";
 const IRST_MS = 3.5 * 3600 * 1000;
 const FA_DIGITS = "۰۱۲۳۴۵۶۷۸۹";
 
-/* Gregorian -> Jalali, by day counts (the arithmetic algorithm of jdf / jalaali-js,
- * exact for 1800-2200). Months are 1-based. 2024-08-28 -> 1403-06-07 (7 Shahrivar). */
+/* Gregorian -> Jalali by the browser's own Persian calendar (ICU, as Python's jdatetime is
+ * the server's: the tests hold the two to the same day over a century). Months are 1-based.
+ * 2024-08-28 -> 1403-06-07 (7 Shahrivar). Noon UTC: the date itself, whatever the zone. */
+const PERSIAN = new Intl.DateTimeFormat("en-US-u-ca-persian-nu-latn",
+  { timeZone: "UTC", year: "numeric", month: "numeric", day: "numeric" });
 function toJalali(gy, gm, gd) {
-  const before = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-  const gy2 = gm > 2 ? gy + 1 : gy;
-  let days = 355666 + 365 * gy + Math.floor((gy2 + 3) / 4) - Math.floor((gy2 + 99) / 100)
-    + Math.floor((gy2 + 399) / 400) + gd + before[gm - 1];
-  let jy = -1595 + 33 * Math.floor(days / 12053);
-  days %= 12053;
-  jy += 4 * Math.floor(days / 1461);
-  days %= 1461;
-  if (days > 365) {
-    jy += Math.floor((days - 1) / 365);
-    days = (days - 1) % 365;
-  }
-  const jm = days < 186 ? 1 + Math.floor(days / 31) : 7 + Math.floor((days - 186) / 30);
-  const jd = 1 + (days < 186 ? days % 31 : (days - 186) % 30);
-  return [jy, jm, jd];
+  const parts = PERSIAN.formatToParts(Date.UTC(gy, gm - 1, gd, 12));
+  const part = (type) => Number(parts.find((p) => p.type === type).value);
+  return [part("year"), part("month"), part("day")];
 }
 
 const MONTHS = {
