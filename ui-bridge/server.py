@@ -31,6 +31,7 @@ from eoc.app.metrics import health_answer, watch_hub
 from eoc.domain.errors import Unauthorized
 from eoc.http.transport import headers_for, server_ssl
 from events import reference
+from events.vocabulary import vocabulary
 from projections.visibility import Unseal
 
 from . import protocol as p
@@ -48,10 +49,15 @@ DATA_MODULES = ("words.js", "work/words.js")
 
 
 def data_module(name: str) -> bytes | None:
-    """The module a page imports for one of its data files, or None if ``name`` is not one."""
+    """The module a page imports for one of its data files, or None if ``name`` is not one.
+    The pages' catalogue (words.js) gets the service's vocabulary from events/vocabulary.py,
+    [Persian, English] per word: one vocabulary for the server, the terminal and the pages."""
     if name not in DATA_MODULES:
         return None
-    return b"export default " + (STATIC / name).with_suffix(".json").read_bytes().rstrip() + b";\n"
+    data = json.loads((STATIC / name).with_suffix(".json").read_text(encoding="utf-8"))
+    if name == "words.js":
+        data["vocabulary"] = vocabulary()
+    return b"export default " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b";\n"
 
 
 @dataclass

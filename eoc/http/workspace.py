@@ -28,7 +28,7 @@ from eoc.http.routes import mount as mount_commands
 from events.envelope import iso
 from events.policy import may_see_calls, policy
 from events.reference import counties_of
-from events.vocabulary import PERSIAN
+from events.vocabulary import vocabulary as service_words
 from projections.recommend import recommend
 from projections.visibility import visible_rows
 from projections.workspace_views import active_danger_flags, follow_ups, open_at_address
@@ -234,8 +234,7 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
         """The service's words in Persian and English (one catalogue with the server's
         ``events/vocabulary.py``), and the counties of a province for the intake form."""
 
-        words = {k: [fa, k.replace("_", " ").capitalize()] for k, fa in PERSIAN.items()}
-        out: dict[str, Any] = {"words": words}
+        out: dict[str, Any] = {"words": service_words()}
         if province:
             out["counties"] = [[c.name, c.name_fa] for c in counties_of(province)]
         return out

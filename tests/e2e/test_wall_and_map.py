@@ -296,7 +296,7 @@ def test_wall_refusal_reasons_are_persian(embedded, page):
 
 def _words() -> dict[str, dict[str, list[str]]]:
     """The pages' one catalogue (words.json, imported by i18n.js as words.js): words, refusals, vocabulary."""
-    return catalogue(STATIC / "words.json")
+    return catalogue("words.js")
 
 
 def _catalogue() -> set[str]:

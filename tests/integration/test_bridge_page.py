@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from events.places import PROVINCES
+from events.vocabulary import vocabulary
 from tests.support.page_files import page_modules
 from ui_bridge.loop_thread import LoopThread
 from ui_bridge.server import STATIC, mount_dashboard, start_bridge
@@ -80,8 +81,10 @@ def test_mount_dashboard_serves_the_page_beside_the_api(system):
     words = http.get("/words.js")  # words.json, served as the module the pages import
     assert words.headers["content-type"].startswith("text/javascript")
     assert words.text.startswith("export default {") and words.text.rstrip().endswith("};")
-    assert json.loads(words.text.removeprefix("export default ").rstrip().removesuffix(";")) == json.loads(
-        (STATIC / "words.json").read_text(encoding="utf-8"))
+    served = json.loads(words.text.removeprefix("export default ").rstrip().removesuffix(";"))
+    # words.json, and the service's vocabulary from events/vocabulary.py (one vocabulary everywhere)
+    assert served == {**json.loads((STATIC / "words.json").read_text(encoding="utf-8")), "vocabulary": vocabulary()}
+    assert served["vocabulary"]["spouse_abuse"] == ["همسرآزاری", "Spouse abuse"]
     assert http.get("/work/words.js").text.startswith("export default {")
     assert http.get("/dashboard/counties.json").json()["QZV/takestan"] == "تاکستان"
     assert http.get("/dashboard/config.json").json() == {"bridge_port": 9124, "bridge_path": "/"}

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ui_bridge.server import DATA_MODULES, STATIC
+from ui_bridge.server import DATA_MODULES, STATIC, data_module
 
 MODULE_SCRIPT = re.compile(r'<script type="module" src="([^"]+)"></script>')
 # A static import of the page's own files: `import { x } from "./x.js";`, `import "./x.js";`,
@@ -35,6 +35,8 @@ def page_modules(html: str) -> list[Path]:
     return seen
 
 
-def catalogue(path: Path) -> Any:
-    """A data file of the pages (words.json), as its module exports it."""
-    return json.loads(path.read_text(encoding="utf-8"))
+def catalogue(name: str) -> Any:
+    """A data module of the pages (``words.js``), as the system serves it: the JSON it exports."""
+    module = data_module(name)
+    assert module is not None, f"{name} is not a data module"
+    return json.loads(module.decode().removeprefix("export default ").rstrip().removesuffix(";"))
