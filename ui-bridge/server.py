@@ -48,10 +48,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 DATA_MODULES = ("words.js", "work/words.js")
 
 
+@functools.lru_cache(maxsize=len(DATA_MODULES) + 8)
 def data_module(name: str) -> bytes | None:
     """The module a page imports for one of its data files, or None if ``name`` is not one.
     The pages' catalogue (words.js) gets the service's vocabulary from events/vocabulary.py,
-    [Persian, English] per word: one vocabulary for the server, the terminal and the pages."""
+    [Persian, English] per word: one vocabulary for the server, the terminal and the pages.
+    Made once per process (the files ship with the release), not at every page load."""
     if name not in DATA_MODULES:
         return None
     data = json.loads((STATIC / name).with_suffix(".json").read_text(encoding="utf-8"))
