@@ -770,7 +770,7 @@ function renderTeams(teamList, incidentList) {
         `<td class="tick num" data-at="${ms(x.since)}"></td>` +
         `<td>${inc ? esc(I.word(inc.category)) : ""}</td>` +
         `<td class="opt">${x.shift ? esc(I.word(x.shift)) : ""}</td>` +
-        `<td>${esc(where)}</td>`,
+        `<td class="place">${esc(where)}</td>`,
     };
   });
   keyed(body, items.length ? items : emptyItem(I.t("noTeams"), cols.length), "tr");
