@@ -103,7 +103,7 @@ class FloorSession(BoardSession):
     """Commands to the floor's bare broadcast endpoint and a dashboard on its bare websocket."""
 
     async def __aenter__(self) -> FloorSession:
-        await self.open("board")  # any path but "echo" subscribes to the broadcasts
+        await self.open("board")  # the floor asks for no token
         return self
 
     async def post(self) -> tuple[str, int, Any, float]:

@@ -11,11 +11,10 @@ One process, one asyncio loop, like ``eoc demo``:
   ``applied/<province>``, the command's number for the province, which the answer gives as its
   ``position`` — what a stored command's answer and its board frame carry, with nothing between
   (no store, no follower, no views). An ``async`` handler: the least the stack costs;
-* ``POST /api/v1/position`` — the same, and the report goes into a bare "map": the latest row
+* ``POST /api/v1/position`` — a plain handler like ``noop``'s, and the report goes into a bare "map": the latest row
   per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
-* a ``websockets`` server: a path naming ``echo`` sends back every message; any other subscribes to
-  the bare map.
+* a ``websockets`` server: every client subscribes to the bare map and the commands' frames.
 
 What the suite divides by: the HTTP framework's floor (requests a second), send to frame on
 the bare broadcast endpoint (the least "command to board" can cost on this stack, timed by the
@@ -119,10 +118,6 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
             pending[f"position/{team}"] = row
 
     async def handler(ws: Any) -> None:
-        if "echo" in ws.request.path:  # "/echo", or "/?token=echo" from the light client
-            async for message in ws:
-                await ws.send(message)
-            return
         await hold_subscriber(ws, subscribers, seq)
 
     async def ticks() -> None:
