@@ -11,8 +11,8 @@ One process, one asyncio loop, like ``eoc demo``:
   ``applied/<province>``, the command's number for the province, which the answer gives as its
   ``position`` — what a stored command's answer and its board frame carry, with nothing between
   (no store, no follower, no views). An ``async`` handler: the least the stack costs;
-* ``POST /api/v1/position`` — a plain handler like ``noop``'s, and the report goes into a bare "map": the latest row
-  per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
+* ``POST /api/v1/position`` — a plain handler like ``noop``'s, and the report goes into a bare
+  "map": the latest row per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
 * a ``websockets`` server: every client subscribes to the bare map and the commands' frames.
 
