@@ -54,6 +54,7 @@ def source(samples: str, stat: str) -> dict[str, str]:
     return {"samples": samples, "stat": stat}
 
 
+MEASURED = ("ms", "/s", "cores", "MB", "MB/100k")  # units of which no baseline can be 0
 QUANTILES = {"p50": 0.5, "p99": 0.99, "p99.9": 0.999}
 
 
@@ -85,8 +86,9 @@ def derive(details: dict[str, Any], where: dict[str, str]) -> float | None:
 
 def problems(figure: dict[str, Any], details: dict[str, Any]) -> list[str]:
     """Why a figure of the JSON cannot be true (empty: plausible): a value or baseline missing,
-    negative or infinite; a zero baseline (Kafka's EndToEndLatency excepted: it prints whole
-    milliseconds); a latency of zero or less; a ratio that is not value / baseline; a value or
+    negative or infinite; a zero baseline of a latency, a rate, CPU or memory (Kafka's
+    EndToEndLatency excepted: it prints whole milliseconds; a count, such as commands waiting,
+    can be 0); a latency of zero or less; a ratio that is not value / baseline; a value or
     baseline that does not follow from the samples it names."""
     import math
 
@@ -98,7 +100,7 @@ def problems(figure: dict[str, Any], details: dict[str, Any]) -> list[str]:
     if found:
         return found
     assert isinstance(value, (int, float)) and isinstance(baseline, (int, float))
-    if baseline == 0 and "Kafka" not in figure.get("baseline_name", ""):
+    if baseline == 0 and figure.get("unit") in MEASURED and "Kafka" not in figure.get("baseline_name", ""):
         found.append("a zero baseline")
     if figure.get("unit") == "ms" and value <= 0:
         found.append(f"a latency of {value} ms")

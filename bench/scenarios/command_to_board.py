@@ -36,8 +36,8 @@ EMBEDDED = "Command to board, embedded"
 CLUSTER = "Command to board, cluster"
 TARGET_MS = 20.0
 CLUSTER_FACTOR = 10.0
-FLOOR_FRAME = "bare endpoint + websocket broadcast, send to frame, interleaved"
-FLOOR_ANSWER = "bare endpoint, send to answer, interleaved"
+FLOOR_FRAME = "floor: bare broadcast endpoint, send to frame, interleaved"
+FLOOR_ANSWER = "floor: bare broadcast endpoint, send to answer, interleaved"
 STATS = (("p50", "p50_ms"), ("p99", "p99_ms"), ("p99.9", "p99_9_ms"))
 
 

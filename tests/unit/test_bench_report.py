@@ -78,6 +78,13 @@ def test_a_zero_baseline_is_rejected(tmp_path: Path) -> None:
     assert all("a zero baseline" in p for p in found.values())
 
 
+def test_a_count_may_be_zero_where_a_rate_may_not() -> None:
+    lag = {"scenario": "s", "name": "board lag, last third (commands waiting)", "value": 2.0, "unit": "",
+           "baseline": 0.0, "baseline_name": "the same, first third", "ratio": None}
+    assert problems(lag, {}) == []
+    assert problems({**lag, "unit": "/s", "baseline_name": "HTTP floor"}, {}) == ["a zero baseline"]
+
+
 def test_a_latency_of_zero_or_less_is_rejected() -> None:
     figure = {"scenario": "s", "name": "p50 at 100/s", "value": 0.0, "unit": "ms", "baseline": 1.0,
               "baseline_name": "floor", "ratio": 0.0}
