@@ -5,12 +5,16 @@
   shaped like stored events (a sequence id, a few keys, a 300-byte payload);
 * the HTTP framework's floor: the minimal endpoint of ``bench.floor`` flat out, with the same
   load generator and connection count as the system;
-* a bare HTTP round trip plus a websocket echo, paced like the command-to-board run.
+* command to board on the floor (``FloorSession``): the bare endpoint that broadcasts a small
+  frame on a bare websocket server, sent to with the same load generator, pacing and
+  connections as the system and timed by the same dashboard client — send to frame, and send
+  to answer.
+
+The scenarios measure them in windows interleaved with the system's (``session.interleaved``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
@@ -19,10 +23,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .loadgen import Pool, flat_out, quantile
+from .loadgen import Pool, flat_out
 from .procs import CpuMeter
+from .session import BoardSession
 from .systems import System
-from .watch import EchoClient
 
 PAYLOAD = os.urandom(150).hex().encode()  # 300 bytes, about a stored event's state
 
@@ -92,35 +96,17 @@ async def http_floor(floor: System, seconds: float, connections: int) -> dict[st
             "connections": connections}
 
 
-async def round_trips(floor: System, rate: float, seconds: float) -> dict[str, Any]:
-    """At ``rate`` a second: one minimal HTTP POST round trip, then one websocket echo; the sum
-    of each pair is one sample (the least that "command answered, then its frame read" costs)."""
-    pool = await Pool("127.0.0.1", floor.api_port, 1).open()
-    echo = await EchoClient().connect(floor.bridge_port)
-    http_ms: list[float] = []
-    ws_ms: list[float] = []
-    sums: list[float] = []
-    try:
-        t0 = time.perf_counter()
-        i = 0
-        while time.perf_counter() - t0 < seconds:
-            t = time.perf_counter()
-            await pool.request("POST", "/api/v1/noop", NOOP_BODY)
-            h = (time.perf_counter() - t) * 1000
-            w = await echo.echo()
-            http_ms.append(h)
-            ws_ms.append(w)
-            sums.append(h + w)
-            i += 1
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-    finally:
-        pool.close()
-        echo.close()
+NOOP = json.loads(NOOP_BODY)
 
-    def q(values: list[float]) -> dict[str, float | None]:
-        s = sorted(values)
-        return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "p99_9_ms": quantile(s, 0.999)}
 
-    return {"samples": len(sums), "rate": rate, **q(sums), "http": q(http_ms), "websocket_echo": q(ws_ms)}
+class FloorSession(BoardSession):
+    """Commands to the floor's bare broadcast endpoint and a dashboard on its bare websocket."""
+
+    async def __aenter__(self) -> FloorSession:
+        await self.open("board")  # the floor asks for no token
+        return self
+
+    async def post(self) -> tuple[str, int, Any, float]:
+        assert self.pool is not None
+        status, answer, sent = await self.pool.post_timed("/api/v1/command", NOOP)
+        return NOOP["province"], status, answer, sent

@@ -6,15 +6,20 @@ One process, one asyncio loop, like ``eoc demo``:
 * FastAPI + uvicorn (the versions and settings the command API runs with) serving
   ``POST /api/v1/noop`` — a small validated JSON body, a plain (thread-pool) handler like the
   API's own, a small JSON answer; no token, no store, no follower;
-* ``POST /api/v1/position`` — the same, and the report goes into a bare "map": the latest row
-  per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
+* ``POST /api/v1/command`` — the same small validated body, and at once (no tick) a small frame
+  broadcast to every websocket subscriber: a delta frame in the bridge's format carrying
+  ``applied/<province>``, the command's number for the province, which the answer gives as its
+  ``position`` — what a stored command's answer and its board frame carry, with nothing between
+  (no store, no follower, no views). An ``async`` handler: the least the stack costs;
+* ``POST /api/v1/position`` — a plain handler like ``noop``'s, and the report goes into a bare
+  "map": the latest row per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
-* a ``websockets`` server: a path naming ``echo`` sends back every message; any other subscribes to
-  the bare map.
+* a ``websockets`` server: every client subscribes to the bare map and the commands' frames.
 
-What the suite divides by: the HTTP framework's floor (requests a second), a bare HTTP round
-trip plus a websocket echo (the least a command-to-board measurement can cost), and the bare
-map's staleness and CPU at the telemetry scenario's rates.
+What the suite divides by: the HTTP framework's floor (requests a second), send to frame on
+the bare broadcast endpoint (the least "command to board" can cost on this stack, timed by the
+same dashboard client as the system's), and the bare map's staleness and CPU at the telemetry
+scenario's rates.
 """
 
 from __future__ import annotations
@@ -51,10 +56,14 @@ class Position(BaseModel):
     reported_at: str
 
 
-def create_app(on_position: Any) -> Any:
+def create_app(on_position: Any, on_command: Any = None) -> Any:
     from fastapi import FastAPI
 
     app = FastAPI(title="floor")
+
+    @app.post("/api/v1/command")
+    async def command(body: Noop) -> dict[str, Any]:
+        return {"ok": True, "province": body.province, "position": on_command(body.province)}
 
     @app.post("/api/v1/noop")
     def noop(body: Noop) -> dict[str, Any]:
@@ -93,16 +102,22 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
     pending: dict[str, Any] = {}
     lock = threading.Lock()  # the handlers run on the thread pool
     seq = 0
+    applied: dict[str, int] = {}
+
+    def on_command(province: str) -> int:
+        """On the loop (an async handler): number the command, broadcast its frame now."""
+        nonlocal seq
+        position = applied[province] = applied.get(province, 0) + 1
+        prev, seq = seq, seq + 1
+        changes = p.dumps({f"applied/{province}": position})
+        broadcast(subscribers, p.delta_frame(seq, prev, changes, p.now_iso()).encode(), text=True)
+        return position
 
     def on_position(team: str, row: dict[str, Any]) -> None:
         with lock:
             pending[f"position/{team}"] = row
 
     async def handler(ws: Any) -> None:
-        if "echo" in ws.request.path:  # "/echo", or "/?token=echo" from the light client
-            async for message in ws:
-                await ws.send(message)
-            return
         await hold_subscriber(ws, subscribers, seq)
 
     async def ticks() -> None:
@@ -117,7 +132,7 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
                 prev, seq = seq, seq + 1
                 broadcast(subscribers, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
 
-    server = uvicorn.Server(uvicorn.Config(create_app(on_position), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(on_position, on_command), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     async with ws_serve(handler, "127.0.0.1", ws_port, compression=None, ping_interval=p.PING_S,
                         write_limit=p.WRITE_LIMIT, max_size=1 << 20):

@@ -1,7 +1,7 @@
 """Where a cluster command's time goes: the moment its event reaches ``eoc.events`` (the relay's
 hop) and the moment its effect reaches ``eoc.boards`` (the worker's hop), read by this process
 with its own Kafka consumers while the commands run; the dashboard's frame (the bridge's hop)
-comes from ``bench.watch``. All three are measured from the command's answer, on one clock.
+comes from ``bench.watch``. All three are measured from the moment the command was sent, on one clock.
 
 Events carry their log position in a header (``eoc_position``); the worker publishes
 ``applied/<province>`` with every batch, so the first such record at or past a command's
@@ -26,7 +26,7 @@ class Hops:
         self.topics = (events_topic, boards_topic)
         self.events_at: dict[int, float] = {}  # log position -> arrival on eoc.events
         self.boards_at: dict[str, tuple[list[int], list[float]]] = {}  # province -> (positions, arrivals)
-        self.commands: list[tuple[str, int, float]] = []  # (province, position, answered at)
+        self.commands: list[tuple[str, int, float]] = []  # (province, position, sent at)
         self._consumers: list[Any] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -69,8 +69,8 @@ class Hops:
                 positions.append(value)
                 arrivals.append(arrived)
 
-    def expect(self, province: str, position: int, answered_at: float) -> None:
-        self.commands.append((province, position, answered_at))
+    def expect(self, province: str, position: int, sent_at: float) -> None:
+        self.commands.append((province, position, sent_at))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -83,17 +83,17 @@ class Hops:
     def report(self) -> dict[str, Any]:
         relay: list[float] = []
         worker: list[float] = []
-        for province, position, answered in self.commands:
+        for province, position, sent in self.commands:
             at = self.events_at.get(position)
             if at is not None:
-                relay.append(max(0.0, (at - answered) * 1000))
+                relay.append((at - sent) * 1000)
             positions, arrivals = self.boards_at.get(province, ([], []))
             i = bisect.bisect_left(positions, position)
             if i < len(positions):
-                worker.append(max(0.0, (arrivals[i] - answered) * 1000))
+                worker.append((arrivals[i] - sent) * 1000)
 
         def q(values: list[float]) -> dict[str, float | None]:
             s = sorted(values)
             return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}
 
-        return {"answer_to_events_topic": q(relay), "answer_to_boards_topic": q(worker)}
+        return {"send_to_events_topic": q(relay), "send_to_boards_topic": q(worker)}

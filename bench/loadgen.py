@@ -34,6 +34,7 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.sent_at = 0.0  # perf_counter when the last request went on the wire
 
     async def open(self) -> Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 22)
@@ -45,6 +46,7 @@ class Connection:
         assert self.reader is not None and self.writer is not None
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{headers}"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        self.sent_at = time.perf_counter()
         self.writer.write(head.encode() + body)
         try:
             raw = await self.reader.readuntil(b"\r\n\r\n")
@@ -108,6 +110,16 @@ class Pool:
     async def post(self, path: str, value: Any, token: str) -> tuple[int, Any]:
         status, data = await self.request("POST", path, json.dumps(value).encode(), auth(token))
         return status, (json.loads(data) if data else None)
+
+    async def post_timed(self, path: str, value: Any, token: str | None = None) -> tuple[int, Any, float]:
+        """``post``, and the moment (``perf_counter``) the request went on the wire: after a free
+        connection was found, so a wait for one is the load generator's, not the server's."""
+        conn = await self._free.get()
+        try:
+            status, data = await conn.request("POST", path, json.dumps(value).encode(), auth(token) if token else "")
+            return status, (json.loads(data) if data else None), conn.sent_at
+        finally:
+            self._free.put_nowait(conn)
 
     async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
         status, data = await self.request("GET", path, b"", auth(token) if token else "")

@@ -2,16 +2,19 @@
 national dashboard on the bridge timing what each command did to the board.
 
 ``window()`` runs the mix at a steady rate and returns everything the scenarios report: the
-requests (offered, achieved, refused, failed), command-to-board latencies, the boards' lag
-sampled four times a second, and the CPU of every process of the system and of the load
+requests (offered, achieved, refused, failed), command-to-board latencies (from the moment the
+request went on the wire to the frame with its effect), send-to-answer latencies, the boards'
+lag sampled four times a second, and the CPU of every process of the system and of the load
 generator over the same window. ``saturate()`` sends flat out to find what the system answers.
+``interleaved()`` alternates windows of two sessions at one rate (the system and its baseline on
+the floor), so that both see the same machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,16 +34,16 @@ class Window:
     """What one measured window saw."""
 
     run: Run
-    latencies_ms: list[float]
+    latencies_ms: list[float]  # command to board: sent to the frame with its effect
     lag: list[tuple[float, int, float]]  # (seconds into the window, commands waiting, oldest age ms)
     cpu: dict[str, float]  # cores, per process of the system
     before_answer: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    answers_ms: list[float] = field(default_factory=list)  # sent to the HTTP answer (status < 500)
+    unmatched: int = 0
 
     def quantiles(self) -> dict[str, float | None]:
-        lat = sorted(self.latencies_ms)
-        return {"p50_ms": quantile(lat, 0.5), "p99_ms": quantile(lat, 0.99), "p99_9_ms": quantile(lat, 0.999),
-                "max_ms": lat[-1] if lat else None, "n": len(lat)}
+        return quantiles(self.latencies_ms)
 
     def lag_growth(self) -> dict[str, float]:
         """Commands waiting for the board: mean over the first and the last third of the window."""
@@ -69,30 +72,47 @@ class Window:
         return True, "held"
 
     def summary(self) -> dict[str, Any]:
+        """Everything but the samples (``samples()``)."""
         return {"requests": self.run.summary(), "command_to_board": self.quantiles(),
-                "before_answer": self.before_answer, "lag": self.lag_growth(), "cpu_cores": self.cpu,
+                "send_to_answer": quantiles(self.answers_ms), "before_answer": self.before_answer,
+                "unmatched": self.unmatched, "lag": self.lag_growth(), "cpu_cores": self.cpu,
                 "lag_samples": [(round(t, 2), c, round(a, 1)) for t, c, a in self.lag], **self.extra}
 
+    def samples(self) -> dict[str, Any]:
+        """The summary and every latency sample (ms, rounded to the microsecond as measured)."""
+        return {**self.summary(), "command_to_board_ms": self.latencies_ms, "send_to_answer_ms": self.answers_ms,
+                "answered": self.run.answered, "seconds": self.run.window_s}
 
-class Session:
-    """The mix, a pool and a dashboard on one system."""
 
-    def __init__(self, system: System, *, telemetry: bool = False, connections: int = 32,
-                 teams_per_province: int = 8, seed: int = 1403) -> None:
+def quantiles(values: list[float]) -> dict[str, float | None]:
+    s = sorted(values)
+    return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "p99_9_ms": quantile(s, 0.999),
+            "max_ms": s[-1] if s else None, "n": len(s)}
+
+
+def pooled(windows: list[Window], kind: str) -> list[float]:
+    """Every sample of ``kind`` ("command_to_board_ms" or "send_to_answer_ms") of the windows."""
+    attr = "latencies_ms" if kind == "command_to_board_ms" else "answers_ms"
+    return [x for w in windows for x in getattr(w, attr)]
+
+
+class BoardSession:
+    """A pool sending commands and a dashboard timing their effects, on one system. What a
+    command is comes from ``post`` (the command mix on the system; a bare command on the floor)."""
+
+    def __init__(self, system: System, *, connections: int = 32) -> None:
         self.system = system
         self.connections = connections
-        self.mix = Mix(system.signer, telemetry=telemetry, teams_per_province=teams_per_province, seed=seed)
         self.pool: Pool | None = None
         self.watcher: BoardWatcher | None = None
         self.profile_dir: Path | None = None  # set: windows with a label are profiled (py-spy)
-        # Also told of every stored command's answer: (province, log position, answered at).
+        # Also told of every stored command's answer: (province, log position, sent at).
         self.observers: list[Callable[[str, int, float], None]] = []
+        self._answers: list[float] | None = None  # set to a list to record send -> answer
 
-    async def __aenter__(self) -> Session:
-        self.watcher = await BoardWatcher().connect(self.system.bridge_port, self.system.national_token())
+    async def open(self, token: str) -> None:
+        self.watcher = await BoardWatcher().connect(self.system.bridge_port, token)
         self.pool = await Pool("127.0.0.1", self.system.api_port, self.connections).open()
-        await self.mix.setup(self.pool)
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self.pool is not None:
@@ -100,17 +120,20 @@ class Session:
         if self.watcher is not None:
             self.watcher.close()
 
+    async def post(self) -> tuple[str, int, Any, float]:
+        """Send one command: (its province, the answer's status and body, when it was sent)."""
+        raise NotImplementedError
+
     async def send(self, due: float) -> int:
-        assert self.pool is not None and self.watcher is not None
-        mix = self.mix
-        cmd = mix.next()
-        status, answer = await self.pool.post(cmd.path, cmd.body, mix.token(cmd))
+        assert self.watcher is not None
+        province, status, answer, sent = await self.post()
         answered = time.perf_counter()
-        mix.answered(cmd, status, answer)
+        if self._answers is not None and status < 500:
+            self._answers.append(round((answered - sent) * 1000, 3))
         if status < 300 and isinstance(answer, dict) and isinstance(answer.get("position"), int):
-            self.watcher.expect(cmd.province, answer["position"], answered)
+            self.watcher.expect(province, answer["position"], sent)
             for observe in self.observers:
-                observe(cmd.province, answer["position"], answered)
+                observe(province, answer["position"], sent)
         return status
 
     async def window(self, rate: float, seconds: float, *, settle_s: float = 1.0, label: str | None = None) -> Window:
@@ -118,8 +141,9 @@ class Session:
         watcher = self.watcher
         assert watcher is not None
         latencies: list[float] = []
-        watcher.latencies_ms = latencies
-        before = watcher.before_answer
+        answers: list[float] = []
+        watcher.latencies_ms, self._answers = latencies, answers
+        before, unmatched = watcher.before_answer, watcher.unmatched
         lag: list[tuple[float, int, float]] = []
         t0 = time.perf_counter()
 
@@ -141,9 +165,10 @@ class Session:
         deadline = time.perf_counter() + settle_s
         while watcher.lag()[0] and time.perf_counter() < deadline:
             await asyncio.sleep(0.02)
-        watcher.latencies_ms = None
+        watcher.latencies_ms, self._answers = None, None
         self.system.check()
-        window = Window(run, latencies, lag, cpu, watcher.before_answer - before)
+        window = Window(run, latencies, lag, cpu, watcher.before_answer - before, answers_ms=answers,
+                        unmatched=watcher.unmatched - unmatched)
         if spy is not None:
             window.extra["profile"] = await asyncio.to_thread(spy.summary)
         return window
@@ -154,9 +179,53 @@ class Session:
         cpu0 = cpu_seconds()
         run = await flat_out(self.send, connections or self.connections, seconds)
         run.loadgen_cpu_s = cpu_seconds() - cpu0
-        # Let the board catch up before the next window measures it.
-        deadline = time.perf_counter() + 10
+        await self.drain()
+        return run
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let the board catch up before the next window measures it (up to ``timeout``), then
+        forget what still waits: it is not the next window's."""
+        assert self.watcher is not None
+        deadline = time.perf_counter() + timeout
         while self.watcher.lag()[0] and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
         self.watcher.forget_waiting()
-        return run
+
+
+class Session(BoardSession):
+    """The mix, a pool and a national dashboard on one system."""
+
+    def __init__(self, system: System, *, telemetry: bool = False, connections: int = 32,
+                 teams_per_province: int = 8, seed: int = 1403) -> None:
+        super().__init__(system, connections=connections)
+        self.mix = Mix(system.signer, telemetry=telemetry, teams_per_province=teams_per_province, seed=seed)
+
+    async def __aenter__(self) -> Session:
+        await self.open(self.system.national_token())
+        assert self.pool is not None
+        await self.mix.setup(self.pool)
+        return self
+
+    async def post(self) -> tuple[str, int, Any, float]:
+        assert self.pool is not None
+        mix = self.mix
+        cmd = mix.next()
+        status, answer, sent = await self.pool.post_timed(cmd.path, cmd.body, mix.token(cmd))
+        mix.answered(cmd, status, answer)
+        return cmd.province, status, answer, sent
+
+
+async def interleaved(system: BoardSession, floor: BoardSession, rate: float, seconds: float, rounds: int, *,
+                      between: Callable[[int], Awaitable[None]] | None = None,
+                      label: str | None = None) -> tuple[list[Window], list[Window]]:
+    """``rounds`` times: the system at ``rate`` for ``seconds``, then the floor alike (same rate,
+    same pacing, same dashboard client), then ``between(round)`` (other baselines of the round).
+    Both run all along; only one is driven at a time."""
+    mine: list[Window] = []
+    bare: list[Window] = []
+    for i in range(rounds):
+        mine.append(await system.window(rate, seconds, label=f"{label}-{i}" if label and i == 0 else None))
+        bare.append(await floor.window(rate, seconds))
+        if between is not None:
+            await between(i)
+    return mine, bare

@@ -19,13 +19,13 @@ class Sizes:
     on two cores; ``SMOKE`` runs every scenario for seconds (CI)."""
 
     latency_rate: float  # commands a second for command to board
-    latency_s: float
+    latency_s: float  # the system's command-to-board time in all, split into ``rounds`` windows
     warmup_s: float
-    probe_s: float  # flat out, to find what the system answers
-    hold_s: float  # the steady rate that must be held with a flat lag
-    holds: int  # attempts, each at a lower rate than the one before
-    floor_s: float
-    insert_s: float
+    probe_s: float  # flat out, to find what the system answers (where the held-rate search starts)
+    hold_s: float  # each step of the held-rate search: a steady rate that must be held with a flat lag
+    search_s: float  # the held-rate search in all (steps, each ``hold_s`` plus its settling)
+    floor_s: float  # the HTTP floor flat out in all, split over the rounds
+    insert_s: float  # the raw insert rate in all, split over the rounds
     telemetry_teams: int
     telemetry_s: float
     memory_events: int
@@ -33,14 +33,19 @@ class Sizes:
     cluster_memory_events: int
     kafka_records: int
     connections: int = 32
+    rounds: int = 4  # each baseline in windows alternating with the system's, this many rounds
+    held_s: float = 20.0  # at the held rate: the system's time in all (and the floor's), over the rounds
+    search_start: float = 0.5  # the search starts at this share of the flat-out probe ...
+    search_step: float = 1.25  # ... and multiplies the rate by this after each rate held
 
 
-FULL = Sizes(latency_rate=100, latency_s=20, warmup_s=3, probe_s=8, hold_s=60, holds=2, floor_s=8, insert_s=5,
-             telemetry_teams=1000, telemetry_s=15, memory_events=1_000_000, memory_step=100_000,
+FULL = Sizes(latency_rate=100, latency_s=20, warmup_s=3, probe_s=8, hold_s=20, search_s=180, floor_s=8,
+             insert_s=4, telemetry_teams=1000, telemetry_s=15, memory_events=1_000_000, memory_step=100_000,
              cluster_memory_events=200_000, kafka_records=3000)
-SMOKE = Sizes(latency_rate=100, latency_s=2, warmup_s=0.5, probe_s=1.5, hold_s=3, holds=1, floor_s=1.5,
+SMOKE = Sizes(latency_rate=100, latency_s=2, warmup_s=0.5, probe_s=1.5, hold_s=1.5, search_s=8, floor_s=1,
               insert_s=0.5, telemetry_teams=50, telemetry_s=2, memory_events=10_000, memory_step=1_000,
-              cluster_memory_events=5_000, kafka_records=100, connections=16)
+              cluster_memory_events=5_000, kafka_records=100, connections=16, rounds=2, held_s=2,
+              search_step=1.5)
 
 
 class Context:
@@ -81,8 +86,11 @@ class Context:
             yield system
 
     def add(self, scenario: str, name: str, value: float | None, unit: str, baseline: float | None,
-            baseline_name: str, *, target: str = "", met: bool | None = None, note: str = "") -> Figure:
-        figure = Figure(scenario, name, value, unit, baseline, baseline_name, target, met, note)
+            baseline_name: str, *, target: str = "", met: bool | None = None, note: str = "",
+            value_from: dict[str, str] | None = None, baseline_from: dict[str, str] | None = None) -> Figure:
+        """``value_from``, ``baseline_from``: where the numbers come from (``report.source``)."""
+        figure = Figure(scenario, name, value, unit, baseline, baseline_name, target, met, note, value_from,
+                        baseline_from)
         self.results.figures.append(figure)
         return figure
 

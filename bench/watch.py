@@ -6,26 +6,31 @@ frame reading and ping answers), it parses every frame and keeps two clocks:
 * **commands** — every stored command's answer carries the log position of its last event;
   every board carries ``applied/<province>``, the last log position folded for the province.
   A command's effect is on the dashboard when a frame brings ``applied/<province>`` at or past
-  its position, so "command to board" is the time from reading the answer to reading that
-  frame. If the frame came first (the answer was slower than the tick), the latency is 0 and
-  counted as ``before_answer``.
+  its position, so "command to board" is the time from sending the command (the request going
+  on the wire) to reading that frame. A frame can come before the command's answer (the answer
+  is slower than the board): the watcher keeps the arrival time of each province's recent
+  frames, and when the answer tells the position, the first frame at or past it is matched
+  with its real arrival time (counted as ``before_answer``).
 * **positions** — a position row carries the time the team reported it (``at``, stamped by the
   load generator on the same clock); its staleness is arrival time minus ``at``.
 
 The lag of the boards behind the store is what is still waiting: commands answered (so
 committed: the store's head has passed them) whose effect no frame has brought yet. It is
-sampled as a count and as the age of the oldest one.
+sampled as a count and as the age (since it was sent) of the oldest one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import json
 import time
 from datetime import datetime
 
-from .fanout import Light, _masked
+from .fanout import Light
+
+KEEP_FRAMES = 50_000  # per province: the arrivals a late answer can still be matched against
 
 
 class BoardWatcher(Light):
@@ -34,10 +39,14 @@ class BoardWatcher(Light):
     def __init__(self) -> None:
         super().__init__(True, None, None)
         self.applied: dict[str, int] = {}
-        self._waiting: dict[str, list[tuple[int, float]]] = {}
+        self._waiting: dict[str, list[tuple[int, float]]] = {}  # (position, sent at), per province
+        # Each province's frames that moved ``applied``: positions (ascending) and arrival times.
+        self._frames: dict[str, tuple[list[int], list[float]]] = {}
+        self._unkept: dict[str, int] = {}  # positions at or below: no arrival kept (snapshot, old frames)
         self.latencies_ms: list[float] | None = None  # set to a list to record
         self.staleness_ms: list[float] | None = None
-        self.before_answer = 0
+        self.before_answer = 0  # matched with a frame that came before the command's answer
+        self.unmatched = 0  # answered past frames no longer kept (never in a sane run)
         self.frames_seen = 0
         self.bytes_seen = 0
         self.position_rows = 0
@@ -62,14 +71,23 @@ class BoardWatcher(Light):
 
     # ------------------------------------------------------------------ commands
 
-    def expect(self, province: str, position: int, answered_at: float) -> None:
-        """A command was answered at ``answered_at`` (perf_counter) with this log position."""
+    def expect(self, province: str, position: int, sent_at: float) -> None:
+        """A command sent at ``sent_at`` (perf_counter) was answered with this log position."""
         if self.applied.get(province, 0) >= position:
+            # Its frame came before the answer: the first frame at or past the position.
+            positions, arrivals = self._frames.get(province, ([], []))
+            i = bisect.bisect_left(positions, position)
+            if i == len(positions) or position <= self._unkept.get(province, 0):
+                self.unmatched += 1
+                return
             self.before_answer += 1
-            if self.latencies_ms is not None:
-                self.latencies_ms.append(0.0)
+            self._record(arrivals[i] - sent_at)
             return
-        heapq.heappush(self._waiting.setdefault(province, []), (position, answered_at))
+        heapq.heappush(self._waiting.setdefault(province, []), (position, sent_at))
+
+    def _record(self, seconds: float) -> None:
+        if self.latencies_ms is not None:
+            self.latencies_ms.append(round(seconds * 1000, 3))
 
     def lag(self) -> tuple[int, float]:
         """(commands answered but not yet on the board, age in ms of the oldest of them)."""
@@ -91,6 +109,7 @@ class BoardWatcher(Light):
             for key, row in frame["rows"].items():
                 if key.startswith("applied/") and isinstance(row, int):
                     self.applied[key[8:]] = max(row, self.applied.get(key[8:], 0))
+                    self._unkept[key[8:]] = self.applied[key[8:]]
             self.snapshot.set()
             return
         if kind != "delta":
@@ -110,43 +129,13 @@ class BoardWatcher(Light):
         if position <= self.applied.get(province, 0):
             return
         self.applied[province] = position
+        positions, arrivals = self._frames.setdefault(province, ([], []))
+        positions.append(position)
+        arrivals.append(arrived)
+        if len(positions) > 2 * KEEP_FRAMES:
+            self._unkept[province] = positions[KEEP_FRAMES - 1]
+            del positions[:KEEP_FRAMES], arrivals[:KEEP_FRAMES]
         waiting = self._waiting.get(province)
-        record = self.latencies_ms
         while waiting and waiting[0][0] <= position:
-            _, answered_at = heapq.heappop(waiting)
-            if record is not None:
-                record.append((arrived - answered_at) * 1000)
-
-
-class EchoClient(Light):
-    """A websocket echo round trip on the floor server (``bench.floor``), for the baseline."""
-
-    def __init__(self) -> None:
-        super().__init__(True, None, None)
-        self._reply: asyncio.Future[bytes] | None = None
-
-    async def connect(self, port: int) -> EchoClient:
-        # The floor echoes on any path that names "echo"; Light puts the token in the query.
-        self.task = asyncio.create_task(self.run(port, "echo"))
-        for _ in range(500):
-            if getattr(self, "writer", None) is not None:
-                return self
-            await asyncio.sleep(0.01)
-        raise TimeoutError("the echo server did not answer the handshake")
-
-    def on_text(self, payload: bytes) -> None:
-        if self._reply is not None and not self._reply.done():
-            self._reply.set_result(payload)
-
-    def close(self) -> None:
-        super().close()
-        if not self.task.done():
-            self.task.cancel()
-
-    async def echo(self, payload: bytes = b'{"ping":1}') -> float:
-        """One round trip, in ms."""
-        self._reply = asyncio.get_running_loop().create_future()
-        t = time.perf_counter()
-        self.writer.write(_masked(0x81, payload))
-        await self._reply
-        return (time.perf_counter() - t) * 1000
+            _, sent_at = heapq.heappop(waiting)
+            self._record(arrived - sent_at)

@@ -22,11 +22,11 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("command-to-board-embedded", command_to_board.EMBEDDED, command_to_board.run_embedded, False, 120),
-    Scenario("sustained-embedded", sustained.EMBEDDED, sustained.run_embedded, False, 240),
+    Scenario("sustained-embedded", sustained.EMBEDDED, sustained.run_embedded, False, 360),
     Scenario("telemetry-embedded", telemetry.EMBEDDED, telemetry.run_embedded, False, 180),
     Scenario("memory-embedded", memory.EMBEDDED, memory.run_embedded, False, 300),
-    Scenario("command-to-board-cluster", command_to_board.CLUSTER, command_to_board.run_cluster, True, 150),
-    Scenario("sustained-cluster", sustained.CLUSTER, sustained.run_cluster, True, 240),
+    Scenario("command-to-board-cluster", command_to_board.CLUSTER, command_to_board.run_cluster, True, 200),
+    Scenario("sustained-cluster", sustained.CLUSTER, sustained.run_cluster, True, 360),
     Scenario("telemetry-cluster", telemetry.CLUSTER, telemetry.run_cluster, True, 180),
     Scenario("memory-cluster", memory.CLUSTER, memory.run_cluster, True, 300),
 )

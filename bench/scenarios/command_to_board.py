@@ -1,12 +1,21 @@
-"""Command to board: from the HTTP command's answer to the websocket frame that carries its
-effect on a connected national dashboard, at a steady 100 commands a second.
+"""Command to board: from the moment the client sends a command (the request goes on the wire) to
+the moment a connected national dashboard receives the websocket frame that carries its effect,
+at a steady 100 commands a second. The HTTP answer (send to answer) is a figure of its own: a
+frame may come before the answer, and is then matched with its real arrival time when the
+answer tells the command's log position (``bench.watch``).
 
-Embedded (``eoc demo``: SQLite, writer, follower, bridge in one process); baseline: a bare
-HTTP round trip on the same stack plus a websocket echo, on the same loopback, paced alike.
+Embedded (``eoc demo``: SQLite, writer, follower, bridge in one process); baseline: the same
+span on the floor (``bench.floor``: a bare endpoint on the same HTTP stack that broadcasts a
+small frame on a bare websocket server), sent to with the same load generator, pacing,
+connections and dashboard client.
 Cluster (``eoc api`` → PostgreSQL → ``eoc relay`` → Kafka → ``eoc worker`` (Faust) →
 ``eoc.boards`` → ``eoc bridge``); baseline: Kafka's own EndToEndLatency (acks=all) — one
 hop of the several that a command's effect makes on its way. The cluster run also records where
-the time goes (``bench.hops``): answer to ``eoc.events``, to ``eoc.boards``, to the frame.
+the time goes (``bench.hops``): send to ``eoc.events``, to ``eoc.boards``, to the frame.
+
+Every baseline is measured in windows interleaved with the system's (``Sizes.rounds`` rounds:
+a system window, then the floor's at the same rate, then the round's Kafka run in the cluster);
+the figures are taken of all the rounds' samples together, which the JSON keeps.
 
 The same figures at the highest rate held come from the sustained scenarios.
 """
@@ -15,68 +24,137 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import baselines, services
+from .. import services
+from ..baselines import FloorSession
 from ..hops import Hops
-from ..session import Session, Window
+from ..loadgen import quantile
+from ..report import QUANTILES, source
+from ..session import Session, Window, interleaved, pooled, quantiles
 from ..suite import Context
 
 EMBEDDED = "Command to board, embedded"
 CLUSTER = "Command to board, cluster"
 TARGET_MS = 20.0
 CLUSTER_FACTOR = 10.0
+FLOOR_FRAME = "floor: bare broadcast endpoint, send to frame, interleaved"
+FLOOR_ANSWER = "floor: bare broadcast endpoint, send to answer, interleaved"
+STATS = (("p50", "p50_ms"), ("p99", "p99_ms"), ("p99.9", "p99_9_ms"))
 
 
-async def measure(ctx: Context, system: Any, hops: Hops | None = None) -> Window:
+def windows_record(mine: list[Window], bare: list[Window], rate: float) -> dict[str, Any]:
+    """The rounds (each window's summary) and every sample, pooled over the rounds, of the system
+    and of the floor: what the figures are taken of."""
+    return {"rate": rate, "rounds": [{"system": m.summary(), "floor": b.summary()} for m, b in zip(mine, bare)],
+            "system": {k: pooled(mine, k) for k in ("command_to_board_ms", "send_to_answer_ms")},
+            "floor": {k: pooled(bare, k) for k in ("command_to_board_ms", "send_to_answer_ms")}}
+
+
+def latency_figures(ctx: Context, scenario: str, at: str, key: str, record: dict[str, Any], *,
+                    baseline: dict[str, Any] | None = None, target_ms: float | None = TARGET_MS) -> None:
+    """p50, p99, p99.9 of command to board and p50, p99 of send to answer, from ``record`` (stored
+    at ``key`` in the details). ``baseline``: for command to board, Kafka's (cluster: the mean of
+    the rounds' runs, ``record["kafka_rounds"]``); otherwise the floor's samples. ``target_ms``:
+    the p99's target against the floor (none: no target)."""
+
+    def q(samples: list[float], stat: str) -> float | None:
+        return quantile(sorted(samples), QUANTILES[stat])
+
+    for stat, field in STATS:
+        value = q(record["system"]["command_to_board_ms"], stat)
+        mine = source(f"{key}/system/command_to_board_ms", stat)
+        extra: dict[str, Any] = {}
+        if stat == "p99":
+            if baseline is None and target_ms is not None:
+                extra = {"target": f"<= {target_ms:g} ms", "met": value is not None and value <= target_ms}
+            elif baseline is not None:
+                extra = {"target": f"<= {CLUSTER_FACTOR:g} x Kafka p99",
+                         "met": value is not None and value <= CLUSTER_FACTOR * max(1.0, baseline["p99_ms"])}
+        if baseline is None:
+            ctx.add(scenario, f"{stat} {at}", value, "ms", q(record["floor"]["command_to_board_ms"], stat),
+                    f"{FLOOR_FRAME}, {stat}", value_from=mine,
+                    baseline_from=source(f"{key}/floor/command_to_board_ms", stat), **extra)
+        else:
+            ctx.add(scenario, f"{stat} {at}", value, "ms", baseline[field],
+                    f"Kafka EndToEndLatency acks=all, {stat} (mean of the rounds' runs)", value_from=mine,
+                    baseline_from=source(f"{key}/kafka_rounds/{field}", "mean"), **extra)
+    for stat in ("p50", "p99"):
+        ctx.add(scenario, f"HTTP answer (send to answer) {stat} {at}", q(record["system"]["send_to_answer_ms"], stat),
+                "ms", q(record["floor"]["send_to_answer_ms"], stat), f"{FLOOR_ANSWER}, {stat}",
+                value_from=source(f"{key}/system/send_to_answer_ms", stat),
+                baseline_from=source(f"{key}/floor/send_to_answer_ms", stat))
+
+
+async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: list[dict[str, Any]] | None = None
+                  ) -> tuple[list[Window], list[Window]]:
+    """Warm both up, then the rounds: the system, the floor (and Kafka's tool, when ``kafka``)."""
     sizes = ctx.sizes
-    async with Session(system, connections=8) as session:
-        await session.window(sizes.latency_rate, sizes.warmup_s)
+    rate = sizes.latency_rate
+    async with Session(system, connections=8) as session, FloorSession(await ctx.floor(), connections=8) as bare:
+        await session.window(rate, sizes.warmup_s)
+        await bare.window(rate, sizes.warmup_s)
         if hops is not None:
             await hops.start()
             session.observers.append(hops.expect)
+
+        async def kafka_round(_: int) -> None:
+            if kafka is not None:
+                kafka.append(await kafka_end_to_end(ctx, max(20, sizes.kafka_records // sizes.rounds)))
+
         try:
-            return await session.window(sizes.latency_rate, sizes.latency_s)
+            return await interleaved(session, bare, rate, sizes.latency_s / sizes.rounds, sizes.rounds,
+                                     between=kafka_round)
         finally:
             if hops is not None:
                 await hops.stop()
 
 
+async def kafka_end_to_end(ctx: Context, records: int) -> dict[str, Any]:
+    svc = ctx.services()
+    return await services.kafka_end_to_end(svc["EOC_KAFKA_BOOTSTRAP"], svc["EOC_KAFKA_TOOLS_CLASSPATH"],
+                                           svc["EOC_KAFKA_TOOLS_LOG4J"], records=records)
+
+
+KAFKA_FIELDS = ("avg_ms", "p50_ms", "p99_ms", "p99_9_ms")
+
+
+def kafka_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds' Kafka runs, each percentile as the list of the runs' (the tool prints only its
+    percentiles, in whole milliseconds: they cannot be pooled), and every run."""
+    return {**{f: [r[f] for r in runs] for f in KAFKA_FIELDS}, "runs": runs}
+
+
+def kafka_mean(rounds: dict[str, Any]) -> dict[str, float]:
+    return {f: sum(rounds[f]) / len(rounds[f]) for f in KAFKA_FIELDS}
+
+
 async def run_embedded(ctx: Context) -> None:
-    sizes = ctx.sizes
+    rate = ctx.sizes.latency_rate
     async with ctx.embedded("c2b-embedded") as system:
-        window = await measure(ctx, system)
-    base = await baselines.round_trips(await ctx.floor(), sizes.latency_rate, sizes.latency_s)
-    q = window.quantiles()
-    ctx.detail("command_to_board_embedded", {"window": window.summary(), "baseline": base})
-    rate = f"at {sizes.latency_rate:g}/s"
-    ctx.add(EMBEDDED, f"p50 {rate}", q["p50_ms"], "ms", base["p50_ms"], "HTTP round trip + websocket echo, p50")
-    ctx.add(EMBEDDED, f"p99 {rate}", q["p99_ms"], "ms", base["p99_ms"], "HTTP round trip + websocket echo, p99",
-            target=f"<= {TARGET_MS:g} ms", met=q["p99_ms"] is not None and q["p99_ms"] <= TARGET_MS)
-    ctx.add(EMBEDDED, f"p99.9 {rate}", q["p99_9_ms"], "ms", base["p99_9_ms"],
-            "HTTP round trip + websocket echo, p99.9")
+        mine, bare = await measure(ctx, system)
+    key = "command_to_board_embedded"
+    record = windows_record(mine, bare, rate)
+    ctx.detail(key, record)
+    latency_figures(ctx, EMBEDDED, f"at {rate:g}/s", key, record)
 
 
 async def run_cluster(ctx: Context) -> None:
     sizes = ctx.sizes
     svc = ctx.services()
+    await services.fetch_kafka_tools_async()
+    kafka: list[dict[str, Any]] = []
     async with ctx.cluster() as system:
         from eoc.main.cluster import ClusterSettings
 
         layout = ClusterSettings.from_env({"EOC_TOPIC_PREFIX": system.info["topic_prefix"]}).layout
         hops = Hops(svc["EOC_KAFKA_BOOTSTRAP"], layout.events, layout.boards)
-        window = await measure(ctx, system, hops)
+        mine, bare = await measure(ctx, system, hops, kafka)
         cluster_info = dict(system.info)
-    await services.fetch_kafka_tools_async()
-    kafka = await services.kafka_end_to_end(svc["EOC_KAFKA_BOOTSTRAP"], svc["EOC_KAFKA_TOOLS_CLASSPATH"],
-                                            svc["EOC_KAFKA_TOOLS_LOG4J"], records=sizes.kafka_records)
-    q = window.quantiles()
-    # Where the time goes: answer -> eoc.events (relay) -> eoc.boards (worker) -> frame (bridge).
-    where = {**hops.report(), "answer_to_dashboard_frame": {k: q[k] for k in ("p50_ms", "p99_ms", "n")}}
-    ctx.detail("command_to_board_cluster", {"window": window.summary(), "kafka_end_to_end": kafka,
-                                            "cluster": cluster_info, "hops": where})
-    rate = f"at {sizes.latency_rate:g}/s"
-    ctx.add(CLUSTER, f"p50 {rate}", q["p50_ms"], "ms", kafka["p50_ms"], "Kafka EndToEndLatency acks=all, p50")
-    ctx.add(CLUSTER, f"p99 {rate}", q["p99_ms"], "ms", kafka["p99_ms"], "Kafka EndToEndLatency acks=all, p99",
-            target=f"<= {CLUSTER_FACTOR:g} x Kafka p99",
-            met=q["p99_ms"] is not None and q["p99_ms"] <= CLUSTER_FACTOR * max(1.0, kafka["p99_ms"]))
-    ctx.add(CLUSTER, f"p99.9 {rate}", q["p99_9_ms"], "ms", kafka["p99_9_ms"],
-            "Kafka EndToEndLatency acks=all, p99.9")
+    key = "command_to_board_cluster"
+    record = windows_record(mine, bare, sizes.latency_rate)
+    # Where the time goes: send -> eoc.events (relay) -> eoc.boards (worker) -> frame (bridge).
+    frame = quantiles(record["system"]["command_to_board_ms"])
+    where = {**hops.report(), "send_to_dashboard_frame": {k: frame[k] for k in ("p50_ms", "p99_ms", "n")}}
+    record.update(kafka_rounds=kafka_rounds(kafka), cluster=cluster_info, hops=where)
+    ctx.detail(key, record)
+    latency_figures(ctx, CLUSTER, f"at {sizes.latency_rate:g}/s", key, record,
+                    baseline=kafka_mean(record["kafka_rounds"]))
