@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,16 @@ class Sizes:
     cluster_memory_events: int
     kafka_records: int
     connections: int = 32
+    # Fan-out (bench/scenarios/fanout.py): dashboards on the bridge, position reports a second,
+    # the measured window of each run, runs of each side (alternated).
+    fanout_dashboards: int = 1000
+    fanout_rate: float = 500
+    fanout_s: float = 10
+    fanout_rounds: int = 3
+    # Scale-out (bench/scenarios/scaleout.py): the steady rates tried, stepping up, each for
+    # scaleout_hold_s, on one API + one worker and on two of each.
+    scaleout_rates: tuple[float, ...] = (250, 500, 750, 1000, 1500, 2000, 3000)
+    scaleout_hold_s: float = 20
 
 
 FULL = Sizes(latency_rate=100, latency_s=20, warmup_s=3, probe_s=8, hold_s=60, holds=2, floor_s=8, insert_s=5,
@@ -41,6 +51,8 @@ FULL = Sizes(latency_rate=100, latency_s=20, warmup_s=3, probe_s=8, hold_s=60, h
 SMOKE = Sizes(latency_rate=100, latency_s=2, warmup_s=0.5, probe_s=1.5, hold_s=3, holds=1, floor_s=1.5,
               insert_s=0.5, telemetry_teams=50, telemetry_s=2, memory_events=10_000, memory_step=1_000,
               cluster_memory_events=5_000, kafka_records=100, connections=16)
+SMOKE = replace(SMOKE, fanout_dashboards=20, fanout_rate=50, fanout_s=1.5, fanout_rounds=1)
+SMOKE = replace(SMOKE, scaleout_rates=(50, 100), scaleout_hold_s=2)
 
 
 class Context:
