@@ -29,6 +29,6 @@ SCENARIOS = (
     Scenario("sustained-cluster", sustained.CLUSTER, sustained.run_cluster, True, 240),
     Scenario("telemetry-cluster", telemetry.CLUSTER, telemetry.run_cluster, True, 180),
     Scenario("memory-cluster", memory.CLUSTER, memory.run_cluster, True, 300),
-    Scenario("fanout-embedded", fanout.TITLE, fanout.run, False, 360),
+    Scenario("fanout-embedded", fanout.TITLE, fanout.run, False, 480),
     Scenario("scaleout-cluster", scaleout.TITLE, scaleout.run, True, 900, smoke_budget_s=240),
 )
