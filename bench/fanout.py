@@ -18,6 +18,10 @@ them parse every frame and time each report from the moment it was handed to the
 (stamped into the report's time, microseconds) to the moment the frame was read. The rest
 count frames and bytes. Latency therefore includes the wait for the tick (0 to 50 ms).
 
+The runs of the two sides alternate (bridge, baseline, baseline, bridge, ...), so that other
+work on the machine hits both alike. ``python -m bench`` runs the same comparison as its
+fan-out scenario (bench/scenarios/fanout.py) through ``compare()``.
+
 Prints a table and writes bench/results/fanout.json.
 """
 
@@ -35,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,17 @@ from uuid import UUID, uuid4
 from bench.floor import TICK_S, hold_subscriber
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fanout.json"
+
+
+@dataclass(frozen=True)
+class Load:
+    """The clients and the load of one comparison (the same for both sides)."""
+
+    clients: int = 500  # dashboards connected
+    seconds: float = 10.0  # the measured window of each run
+    rate: float = 500.0  # position reports a second, each a delta every client receives
+    teams: int = 2000  # vehicles reporting, round-robin
+    sample: int = 50  # clients that parse and time every frame
 
 
 # ---------------------------------------------------------------------- load: position reports
@@ -96,7 +112,7 @@ def bridge_sink(system: Any) -> Any:
 # ---------------------------------------------------------------------- the two servers
 
 
-async def run_bridge(args: argparse.Namespace, clients: ClientProcess) -> dict[str, Any]:
+async def run_bridge(load: Load, clients: ClientProcess) -> dict[str, Any]:
     from eoc.app.config import Settings
     from eoc.main.bootstrap import build
     from ui_bridge.server import start_embedded_bridge
@@ -105,10 +121,13 @@ async def run_bridge(args: argparse.Namespace, clients: ClientProcess) -> dict[s
         system = build(Settings.from_env({}, data_dir=Path(tmp), token_secret=b"bench-key-7c1e9a3f5d2b8064ee19ab37c5d2"),
                        checkpoint=False)
         try:
-            handle = await start_embedded_bridge(system, host="127.0.0.1", port=0, tick_s=TICK_S)
+            # Every client is one user's dashboard: the cap on dashboards per user (an abuse limit,
+            # eight by default) would refuse all but the first eight.
+            handle = await start_embedded_bridge(system, host="127.0.0.1", port=0, tick_s=TICK_S,
+                                                 max_per_user=load.clients)
             token = system.signer.issue("national_eoc", "IR", sub="bench")
             try:
-                result = await clients.measure(handle.port, token, bridge_sink(system), args)
+                result = await clients.measure(handle.port, token, bridge_sink(system), load)
                 result["overflows"] = handle.hub.stats.overflows
                 result["snapshots"] = handle.hub.stats.snapshots
             finally:
@@ -118,7 +137,7 @@ async def run_bridge(args: argparse.Namespace, clients: ClientProcess) -> dict[s
     return result
 
 
-async def run_baseline(args: argparse.Namespace, clients: ClientProcess) -> dict[str, Any]:
+async def run_baseline(load: Load, clients: ClientProcess) -> dict[str, Any]:
     """A bare websockets server: the same delta frames per tick, broadcast, nothing else."""
     from websockets.asyncio.server import broadcast, serve
 
@@ -155,7 +174,7 @@ async def run_baseline(args: argparse.Namespace, clients: ClientProcess) -> dict
                          write_limit=p.WRITE_LIMIT)
     ticker = asyncio.create_task(ticks())
     try:
-        return await clients.measure(server.sockets[0].getsockname()[1], "unused", sink, args)
+        return await clients.measure(server.sockets[0].getsockname()[1], "unused", sink, load)
     finally:
         ticker.cancel()
         server.close()
@@ -171,11 +190,11 @@ class ClientProcess:
     def __init__(self) -> None:
         self.ctx = mp.get_context("spawn")
 
-    async def measure(self, port: int, token: str, sink: Any, args: argparse.Namespace) -> dict[str, Any]:
+    async def measure(self, port: int, token: str, sink: Any, load: Load) -> dict[str, Any]:
         started, stop_at = self.ctx.Value("d", 0.0), self.ctx.Value("d", 0.0)
         ready, done = self.ctx.Event(), self.ctx.Event()
         out = self.ctx.Queue()
-        proc = self.ctx.Process(target=client_main, args=(port, token, args.clients, args.sample, started, stop_at,
+        proc = self.ctx.Process(target=client_main, args=(port, token, load.clients, load.sample, started, stop_at,
                                                          ready, done, out), daemon=True)
         proc.start()
         loop = asyncio.get_running_loop()
@@ -183,9 +202,9 @@ class ClientProcess:
             proc.kill()
             raise RuntimeError("the clients did not all connect")
         # Warm up (connections settled, first frames out), then the measured window.
-        await loop.run_in_executor(None, drive, sink, args.rate, 1.0, args.teams, mp.Value("d"), mp.Value("d"))
+        await loop.run_in_executor(None, drive, sink, load.rate, 1.0, load.teams, mp.Value("d"), mp.Value("d"))
         cpu0, wall0 = _cpu(), time.monotonic()
-        sent = await loop.run_in_executor(None, drive, sink, args.rate, args.seconds, args.teams, started, stop_at)
+        sent = await loop.run_in_executor(None, drive, sink, load.rate, load.seconds, load.teams, started, stop_at)
         cpu = (_cpu() - cpu0) / (time.monotonic() - wall0)
         await asyncio.sleep(0.5)  # the last tick's frames reach the clients
         done.set()
@@ -199,7 +218,7 @@ class ClientProcess:
             "p50_ms": _q(lat, 0.50), "p90_ms": _q(lat, 0.90), "p99_ms": _q(lat, 0.99),
             "max_ms": lat[-1] if lat else None, "mean_ms": statistics.fmean(lat) if lat else None,
             "deltas_per_client_per_s": result["sample_deltas"] / max(1, result["sampled"]) / seconds,
-            "deltas_per_s_all_clients": result["sample_deltas"] / max(1, result["sampled"]) / seconds * args.clients,
+            "deltas_per_s_all_clients": result["sample_deltas"] / max(1, result["sampled"]) / seconds * load.clients,
             "completeness": result["sample_deltas"] / max(1, result["sampled"] * sent),
             "frames_per_s_all_clients": result["frames"] / result["window_s"],
             "mbytes_per_s_all_clients": result["bytes"] / result["window_s"] / 1e6,
@@ -208,6 +227,24 @@ class ClientProcess:
             "client_cpu_share": result["cpu_share"],
             "timed_reports": len(lat),
         }
+
+
+async def compare(load: Load, repeat: int = 1, only: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """``repeat`` runs of each side (``only``: one side) with the same load, alternated: bridge,
+    baseline, then baseline, bridge, and so on. Every run, by side."""
+    _raise_fd_limit()  # a thousand dashboards: as many sockets on the server's side
+    clients = ClientProcess()
+    sides = {"bridge": run_bridge, "baseline": run_baseline}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides if only in (None, side)}
+    for i in range(repeat):
+        for side in (list(runs) if i % 2 == 0 else list(reversed(runs))):
+            runs[side].append(await sides[side](load, clients))
+    return runs
+
+
+def medians(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each side's figures: the median over its runs."""
+    return {side: _median(found) for side, found in runs.items() if found}
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -361,10 +398,10 @@ ROWS = [
 ]
 
 
-def table(args: argparse.Namespace, bridge: dict[str, Any], baseline: dict[str, Any]) -> str:
-    lines = [f"fan-out: {args.clients} clients, {args.rate:g} position reports/s for {args.seconds:g} s, "
+def table(load: Load, repeat: int, bridge: dict[str, Any], baseline: dict[str, Any]) -> str:
+    lines = [f"fan-out: {load.clients} clients, {load.rate:g} position reports/s for {load.seconds:g} s, "
              f"tick {TICK_S * 1000:.0f} ms, {os.cpu_count()} cores (load {os.getloadavg()[0]:.1f}), "
-             f"{args.sample} clients timing" + (f", median of {args.repeat} runs" if args.repeat > 1 else ""),
+             f"{load.sample} clients timing" + (f", median of {repeat} runs" if repeat > 1 else ""),
              f"{'':26}{'bridge':>12}{'baseline':>12}{'ratio':>8}"]
     for label, key, fmt in ROWS:
         a, b = bridge.get(key), baseline.get(key)
@@ -376,26 +413,20 @@ def table(args: argparse.Namespace, bridge: dict[str, Any], baseline: dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=500)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=500.0, help="position reports per second")
-    parser.add_argument("--teams", type=int, default=2000, help="vehicles reporting, round-robin")
-    parser.add_argument("--sample", type=int, default=50, help="clients that parse and time every frame")
+    parser.add_argument("--clients", type=int, default=Load.clients)
+    parser.add_argument("--seconds", type=float, default=Load.seconds)
+    parser.add_argument("--rate", type=float, default=Load.rate, help="position reports per second")
+    parser.add_argument("--teams", type=int, default=Load.teams, help="vehicles reporting, round-robin")
+    parser.add_argument("--sample", type=int, default=Load.sample, help="clients that parse and time every frame")
     parser.add_argument("--only", choices=["bridge", "baseline"], help="run one side only")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side; the table shows medians")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    _raise_fd_limit()
-    clients = ClientProcess()
-    runs: dict[str, list[dict[str, Any]]] = {"bridge": [], "baseline": []}
-    for _ in range(args.repeat):  # alternated, so that other work on the machine hits both alike
-        if args.only != "baseline":
-            runs["bridge"].append(asyncio.run(run_bridge(args, clients)))
-        if args.only != "bridge":
-            runs["baseline"].append(asyncio.run(run_baseline(args, clients)))
-    results = {side: _median(found) for side, found in runs.items() if found}
+    load = Load(clients=args.clients, seconds=args.seconds, rate=args.rate, teams=args.teams, sample=args.sample)
+    runs = asyncio.run(compare(load, args.repeat, args.only))
+    results = medians(runs)
     if len(results) == 2:
-        print(table(args, results["bridge"], results["baseline"]))
+        print(table(load, args.repeat, results["bridge"], results["baseline"]))
     else:
         print(json.dumps(results, indent=1))
     record = {
@@ -404,8 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     # Other work on the machine shows in the figures: say how busy it was.
                     "load_average_1m_at_end": os.getloadavg()[0]},
-        "settings": {"clients": args.clients, "seconds": args.seconds, "rate": args.rate, "teams": args.teams,
-                     "sample": args.sample, "tick_s": TICK_S, "repeat": args.repeat},
+        "settings": {**asdict(load), "tick_s": TICK_S, "repeat": args.repeat},
         **results,
         "runs": runs,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,16 @@ class Sizes:
     held_s: float = 20.0  # at the held rate: the system's time in all (and the floor's), over the rounds
     search_start: float = 0.5  # the search starts at this share of the flat-out probe ...
     search_step: float = 1.25  # ... and multiplies the rate by this after each rate held
+    # Fan-out (bench/scenarios/fanout.py): dashboards on the bridge, position reports a second,
+    # the measured window of each run, runs of each side (alternated).
+    fanout_dashboards: int = 1000
+    fanout_rate: float = 500
+    fanout_s: float = 10
+    fanout_rounds: int = 3
+    # Scale-out (bench/scenarios/scaleout.py): the steady rates tried, stepping up, each for
+    # scaleout_hold_s, on one API + one worker and on two of each.
+    scaleout_rates: tuple[float, ...] = (250, 500, 750, 1000, 1500, 2000, 3000)
+    scaleout_hold_s: float = 20
 
 
 FULL = Sizes(latency_rate=100, latency_s=20, warmup_s=3, probe_s=8, hold_s=20, search_s=180, floor_s=8,
@@ -46,6 +56,8 @@ SMOKE = Sizes(latency_rate=100, latency_s=2, warmup_s=0.5, probe_s=1.5, hold_s=1
               insert_s=0.5, telemetry_teams=50, telemetry_s=2, memory_events=10_000, memory_step=1_000,
               cluster_memory_events=5_000, kafka_records=100, connections=16, rounds=2, held_s=2,
               search_step=1.5)
+SMOKE = replace(SMOKE, fanout_dashboards=20, fanout_rate=50, fanout_s=1.5, fanout_rounds=1)
+SMOKE = replace(SMOKE, scaleout_rates=(50, 100), scaleout_hold_s=3)
 
 
 class Context:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..suite import Context
-from . import command_to_board, memory, sustained, telemetry
+from . import command_to_board, fanout, memory, scaleout, sustained, telemetry
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,6 @@ SCENARIOS = (
     Scenario("sustained-cluster", sustained.CLUSTER, sustained.run_cluster, True, 360),
     Scenario("telemetry-cluster", telemetry.CLUSTER, telemetry.run_cluster, True, 180),
     Scenario("memory-cluster", memory.CLUSTER, memory.run_cluster, True, 300),
+    Scenario("fanout-embedded", fanout.TITLE, fanout.run, False, 480),
+    Scenario("scaleout-cluster", scaleout.TITLE, scaleout.run, True, 900, smoke_budget_s=240),
 )
