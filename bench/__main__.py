@@ -44,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smoke", action="store_true", help="every scenario at a tiny size (seconds each)")
     p.add_argument("--only", help="embedded, cluster, or scenario names separated by commas: "
                    "command-to-board-embedded, sustained-embedded, telemetry-embedded, memory-embedded, "
-                   "command-to-board-cluster, sustained-cluster, telemetry-cluster, memory-cluster")
+                   "fanout-embedded, command-to-board-cluster, sustained-cluster, telemetry-cluster, memory-cluster, "
+                   "scaleout-cluster")
     p.add_argument("--out", type=Path, help="JSON results (default bench/results/latest.json; smoke: smoke.json)")
     p.add_argument("--markdown", action="store_true", help="also print the table as Markdown (for BENCHMARKS.md)")
     p.add_argument("--keep", action="store_true", help="keep the working directory (logs of every process)")

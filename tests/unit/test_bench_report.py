@@ -132,3 +132,18 @@ def test_a_frame_before_the_answer_counts_from_the_send_with_its_real_arrival() 
     # A position the snapshot already covered has no arrival to match: not counted as 0.
     watcher.expect("QZV", 1, time.perf_counter())
     assert watcher.unmatched == 1 and len(watcher.latencies_ms) == 2
+
+
+def test_the_only_option_names_every_scenario_of_the_suite() -> None:
+    """``--only``'s help is written out (the ``eoc`` parser is built without importing the
+    scenarios); a scenario added to the suite must be named there too."""
+    import argparse
+
+    from bench.__main__ import add_arguments
+    from bench.scenarios import SCENARIOS
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    help_text = next(a.help for a in p._actions if a.dest == "only") or ""
+    named = {n.strip() for n in help_text.split(":", 1)[1].split(",")}
+    assert named == {s.name for s in SCENARIOS}
