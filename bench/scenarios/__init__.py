@@ -1,5 +1,5 @@
 """The scenarios of ``python -m bench``, in the order they run (one module per scenario kind;
-each has an embedded and a cluster variant)."""
+each has an embedded and a cluster variant; replay's are its sources)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..suite import Context
-from . import command_to_board, memory, sustained, telemetry
+from . import command_to_board, memory, replay, sustained, telemetry
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,7 @@ SCENARIOS = (
     Scenario("sustained-cluster", sustained.CLUSTER, sustained.run_cluster, True, 240),
     Scenario("telemetry-cluster", telemetry.CLUSTER, telemetry.run_cluster, True, 180),
     Scenario("memory-cluster", memory.CLUSTER, memory.run_cluster, True, 300),
+    Scenario("replay-sqlite", replay.SQLITE, replay.run_sqlite, False, 240),
+    Scenario("replay-kafka", replay.KAFKA, replay.run_kafka, True, 300),
+    Scenario("replay-postgres", replay.POSTGRES, replay.run_postgres, True, 300),
 )
