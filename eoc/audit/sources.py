@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -65,12 +66,18 @@ class StoredRecord:
         return self.value.get("position") if self.value else None
 
 
+_LONG_NUMBER = re.compile(rb"\d{19}")  # orjson makes a float of an integer past 64 bits
+
+
 def loads_object(data: bytes | None) -> tuple[dict[str, Any] | None, str | None]:
     """A record's value as a JSON object, or None and why not. orjson decodes (several times as
-    fast); what it refuses (NaN, integers past 64 bits, lone surrogates) ``json`` decides, so
-    the values and the errors are ``json.loads``'s."""
+    fast); what it refuses (NaN, lone surrogates, not UTF-8) or might read otherwise (an
+    integer of 19 digits or more) ``json`` decides, so the values and the errors are
+    ``json.loads``'s (tests/unit/test_audit_loads_object.py)."""
     try:
-        value = orjson.loads(data)  # type: ignore[arg-type]
+        if data is None or _LONG_NUMBER.search(data):
+            raise TypeError("json decides")
+        value = orjson.loads(data)
     except (orjson.JSONDecodeError, TypeError):
         try:
             value = json.loads(data)  # type: ignore[arg-type]
