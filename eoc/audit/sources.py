@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -66,7 +65,10 @@ class StoredRecord:
         return self.value.get("position") if self.value else None
 
 
-_LONG_NUMBER = re.compile(rb"\d{19}")  # orjson makes a float of an integer past 64 bits
+# orjson makes a float of an integer past 64 bits: a value with a run of 19 digits or more is
+# left to json. Found with every digit made a "0" (bytes.translate, in C): a tenth of a regex's time.
+_DIGITS_AS_ZERO = bytes(ord("0") if chr(b).isdigit() and b < 128 else b for b in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def loads_object(data: bytes | None) -> tuple[dict[str, Any] | None, str | None]:
@@ -75,7 +77,7 @@ def loads_object(data: bytes | None) -> tuple[dict[str, Any] | None, str | None]
     integer of 19 digits or more) ``json`` decides, so the values and the errors are
     ``json.loads``'s (tests/unit/test_audit_loads_object.py)."""
     try:
-        if data is None or _LONG_NUMBER.search(data):
+        if data is None or _LONG_RUN in data.translate(_DIGITS_AS_ZERO):
             raise TypeError("json decides")
         value = orjson.loads(data)
     except (orjson.JSONDecodeError, TypeError):
