@@ -130,11 +130,26 @@ def replay_rate(source: Any, expected: int) -> dict[str, Any]:
 UNDECODED = "a record of the stream does not decode"
 
 
+def decoded(batches: dict[Any, list[Any]], left: dict[Any, int], pause: Callable[[Any], None]) -> int:
+    """Decode every record of a fetch's ``batches``; a partition read to its end (``left``: the
+    end offset of each partition not yet read to it) is paused and dropped. How many records."""
+    from eoc.audit.sources import loads_object
+
+    n = 0
+    for tp, records in batches.items():
+        for rec in records:
+            if loads_object(rec.value)[0] is None:
+                raise AssertionError(UNDECODED)
+        n += len(records)
+        if tp in left and records and records[-1].offset + 1 >= left[tp]:
+            del left[tp]
+            pause(tp)
+    return n
+
+
 def kafka_python(bootstrap: str, topic: str) -> int:
     """kafka-python: large fetches, 10,000 records a poll; every value decoded."""
     from kafka import KafkaConsumer, TopicPartition
-
-    from eoc.audit.sources import loads_object
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                              fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -150,14 +165,7 @@ def kafka_python(bootstrap: str, topic: str) -> int:
                 left[tp] = end[tp]
         n = 0
         while left:
-            for tp, records in consumer.poll(timeout_ms=500, max_records=PAGE).items():
-                for rec in records:
-                    if loads_object(rec.value)[0] is None:
-                        raise AssertionError(UNDECODED)
-                n += len(records)
-                if tp in left and records and records[-1].offset + 1 >= left[tp]:
-                    del left[tp]
-                    consumer.pause(tp)
+            n += decoded(consumer.poll(timeout_ms=500, max_records=PAGE), left, consumer.pause)
         return n
     finally:
         consumer.close()
@@ -169,8 +177,6 @@ def aiokafka(bootstrap: str, topic: str) -> int:
     async def read() -> int:
         from aiokafka import AIOKafkaConsumer, TopicPartition
         from aiokafka.admin import AIOKafkaAdminClient
-
-        from eoc.audit.sources import loads_object
 
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
@@ -195,14 +201,7 @@ def aiokafka(bootstrap: str, topic: str) -> int:
                     consumer.pause(tp)
             n = 0
             while left:
-                for tp, records in (await consumer.getmany(timeout_ms=500, max_records=PAGE)).items():
-                    for rec in records:
-                        if loads_object(rec.value)[0] is None:
-                            raise AssertionError(UNDECODED)
-                    n += len(records)
-                    if tp in left and records and records[-1].offset + 1 >= left[tp]:
-                        del left[tp]
-                        consumer.pause(tp)
+                n += decoded(await consumer.getmany(timeout_ms=500, max_records=PAGE), left, consumer.pause)
             return n
         finally:
             await consumer.stop()
