@@ -150,7 +150,7 @@ def main() -> None:
     print(f"\nmedians of {args.repeat} runs, events per second:")
     print(f"  full replay (read + decode + upcast + fold)  {median['replay']:>10,.0f}")
     print(f"  read + decode + upcast, no fold              {median['decode']:>10,.0f}")
-    print(f"  raw read + json.loads (same client)          {median['raw']:>10,.0f}")
+    print(f"  raw read + decode (fastest Python client)    {median['raw']:>10,.0f}")
     print(f"  Kafka ConsumerPerformance (Java)             {median['kafka_consumer_performance']:>10,.0f}"
           f"  (fetch only: {cp_fetch:,.0f})")
     for name, value in ratios.items():
