@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", help="embedded, cluster, or scenario names separated by commas: "
                    "command-to-board-embedded, sustained-embedded, telemetry-embedded, memory-embedded, "
                    "fanout-embedded, command-to-board-cluster, sustained-cluster, telemetry-cluster, memory-cluster, "
-                   "scaleout-cluster")
+                   "scaleout-cluster, replay-sqlite, replay-kafka, replay-postgres")
     p.add_argument("--out", type=Path, help="JSON results (default bench/results/latest.json; smoke: smoke.json)")
     p.add_argument("--markdown", action="store_true", help="also print the table as Markdown (for BENCHMARKS.md)")
     p.add_argument("--keep", action="store_true", help="keep the working directory (logs of every process)")

@@ -4,19 +4,20 @@ rate of the same topic with the same client and to Kafka's own consumer.
     python -m bench.replay --events 100000 --repeat 3
 
 One run, in this order and alternating ``--repeat`` times over the same topic:
-* **replay** — ``consumers.replay.replay(KafkaSource(...))``: kafka-python reads every record,
-  ``json.loads``, ``Envelope.from_dict`` (upcasting), ``projections.fold``: what
+* **replay** — ``consumers.replay.replay(KafkaSource(...))``: aiokafka reads every record,
+  ``loads_object`` (orjson), ``Envelope.from_dict`` (upcasting), ``projections.fold``: what
   ``eoc replay --from kafka`` does, without the progress bar;
 * **decode** — the same read and decoding, no fold (where the time goes);
-* **raw read** — the same client, the same consumer settings, every record and ``json.loads``
-  of its value, nothing else: the floor for a Python replay with this client;
+* **raw read** — each Python client (kafka-python, aiokafka, confluent-kafka when installed:
+  the suite's raw readers, bench/scenarios/replay.py) reads every record and decodes its
+  value, nothing else; the fastest of them: the floor for a Python replay;
 * **Kafka's ConsumerPerformance** (kafka-tools 4.3.1, Java, ``scripts/services
   fetch-kafka-tools``): the broker's and the protocol's floor, ``--messages N`` from the start.
 
-The stream: ``--events`` events of a synthetic history (eoc/audit/synthetic.py: the real
-domain aggregates, three provinces, drills), published as the relay publishes them (key =
-province, the stored envelope's JSON, CloudEvents headers) to a fresh topic of 8 partitions,
-deleted afterwards unless ``--keep``. Figures and ratios are printed and written to
+The stream: ``--events`` events of the seeded synthetic history (``history`` in
+bench/scenarios/replay.py: the real domain aggregates, three provinces, drills), published as
+the relay publishes them (key = province, the stored envelope's JSON, CloudEvents headers) to a
+fresh topic of 8 partitions, deleted afterwards unless ``--keep``. Figures and ratios are printed and written to
 ``bench/results/replay.json``.
 """
 
@@ -35,6 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .scenarios.replay import envelopes, history, kafka_readers, publish, timed
 from .services import env as services_env
 
 print = functools.partial(print, flush=True)  # noqa: A001 (progress lines while it runs)
@@ -43,38 +45,7 @@ RESULTS = ROOT / "bench" / "results" / "replay.json"
 
 
 def make_stream(events: int, seed: int) -> list[dict[str, Any]]:
-    from eoc.app.keyring import SQLiteKeyring
-    from eoc.app.service import EOCApplication
-    from eoc.audit.synthetic import SyntheticHistory
-    from eoc.domain import to_envelope
-
-    app = EOCApplication(env={})
-    SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
-    return [to_envelope(app.mapper.to_domain_event(n), position=n.id, as_stored=True).to_dict()
-            for n in app.recorder.select_notifications(start=0, limit=10_000_000)]
-
-
-def publish(bootstrap: str, topic: str, values: list[dict[str, Any]]) -> float:
-    from kafka import KafkaAdminClient, KafkaProducer
-    from kafka.admin import NewTopic
-
-    from events.envelope import canonical_json
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="eoc-bench")
-    admin.create_topics([NewTopic(topic, 8, 1)])
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024,
-                             max_in_flight_requests_per_connection=1)
-    t0 = time.perf_counter()
-    for v in values:
-        headers = [("ce_specversion", b"1.0"), ("ce_id", v["id"].encode()),
-                   ("ce_type", f"ir.behzisti.eoc.{v['type']}.v{v['version']}".encode()),
-                   ("ce_source", f"/eoc/{v['province']}".encode()), ("ce_time", v["occurred_at"].encode()),
-                   ("content-type", b"application/json")]
-        producer.send(topic, key=v["province"].encode(), value=canonical_json(v), headers=headers)
-    producer.flush(timeout=120)
-    producer.close()
-    return time.perf_counter() - t0
+    return envelopes(history(events, seed))
 
 
 def run_replay(bootstrap: str, topic: str) -> dict[str, Any]:
@@ -97,34 +68,11 @@ def run_decode(bootstrap: str, topic: str) -> dict[str, Any]:
 
 
 def run_raw(bootstrap: str, topic: str) -> dict[str, Any]:
-    """The same client and settings as KafkaSource: read every record, json.loads, nothing else."""
-    from eoc.audit.sources import KafkaSource
-
-    source = KafkaSource(bootstrap, topic)
-    t0 = time.perf_counter()
-    consumer = source._consumer()
-    bounds = source.bounds(consumer)
-    consumer.assign(list(bounds))
-    left = {}
-    for tp, (first, _, hard) in bounds.items():
-        if hard > first:
-            consumer.seek(tp, first)
-            left[tp] = hard
-        else:
-            consumer.pause(tp)
-    n = 0
-    loads = json.loads
-    while left:
-        for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
-            for rec in records:
-                loads(rec.value)
-            n += len(records)
-            if tp in left and records and records[-1].offset + 1 >= left[tp]:
-                del left[tp]
-                consumer.pause(tp)
-    consumer.close()
-    seconds = time.perf_counter() - t0
-    return {"events": n, "seconds": seconds, "rate": n / seconds}
+    """Each Python client reads every record and decodes its value, nothing else (the suite's
+    raw readers, bench/scenarios/replay.py); the fastest of them."""
+    rates = {name: timed(lambda read=read: read(bootstrap, topic)) for name, read in kafka_readers().items()}
+    fastest = max(rates, key=lambda name: rates[name]["rate"])
+    return {**rates[fastest], "client": fastest, "clients": rates}
 
 
 def run_consumer_performance(bootstrap: str, topic: str, messages: int, env: dict[str, str]) -> dict[str, Any]:
@@ -202,7 +150,7 @@ def main() -> None:
     print(f"\nmedians of {args.repeat} runs, events per second:")
     print(f"  full replay (read + decode + upcast + fold)  {median['replay']:>10,.0f}")
     print(f"  read + decode + upcast, no fold              {median['decode']:>10,.0f}")
-    print(f"  raw read + json.loads (same client)          {median['raw']:>10,.0f}")
+    print(f"  raw read + decode (fastest Python client)    {median['raw']:>10,.0f}")
     print(f"  Kafka ConsumerPerformance (Java)             {median['kafka_consumer_performance']:>10,.0f}"
           f"  (fetch only: {cp_fetch:,.0f})")
     for name, value in ratios.items():

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eoc.audit.sources import KafkaSource, Progress, StoreSource
-from events.envelope import iso
+from events.envelope import Envelope, iso
 from events.jalali import describe, format_jalali, iso_utc
 from projections import Board, apply, undecodable
 
@@ -92,22 +92,31 @@ def replay(
         if until is None:  # a row with no moment is cut by position only
             undecodable(board, position, reason)
 
+    def poison(e: Envelope, reason: str) -> None:
+        result.rejected.append((f"position {e.position}", reason))
+
+    changes, folded, redelivered = board.changes, 0, 0
+    position, last_recorded_at = result.position, result.last_recorded_at
     for envelope in source.envelopes(until=until, by=by, until_position=until_position,
                                      progress=progress, errors=result.rejected, lag=lag,
                                      undecodable=not_an_event):
         if positions is not None and envelope.position is not None and (
                 envelope.position > positions.get(envelope.province, 0)):
             continue
-        if apply(board, envelope, lambda e, reason: result.rejected.append((f"position {e.position}", reason))):
-            result.events += 1
+        if apply(board, envelope, poison):
+            folded += 1
             types[envelope.type] = types.get(envelope.type, 0) + 1
         else:
-            result.redelivered += 1
-        if envelope.position is not None and envelope.position > result.position:
-            result.position = envelope.position
-        if result.last_recorded_at is None or envelope.recorded_at > result.last_recorded_at:
-            result.last_recorded_at = envelope.recorded_at
-        board.changes.clear()  # a replay keeps no deltas
+            redelivered += 1
+        if envelope.position is not None and envelope.position > position:
+            position = envelope.position
+        if last_recorded_at is None or envelope.recorded_at > last_recorded_at:
+            last_recorded_at = envelope.recorded_at
+        changes.clear()  # a replay keeps no deltas
+    result.events += folded
+    result.redelivered += redelivered
+    result.position = position
+    result.last_recorded_at = last_recorded_at
     track = getattr(source, "track", None)
     if track is not None:
         _fold_track(board, result, track, until=until, by=by, until_position=until_position,

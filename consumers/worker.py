@@ -39,6 +39,11 @@ seek to the committed offsets race), a record that comes after a gap makes the w
 back to the first missing offset instead of folding on. Behind that, the fold itself skips
 what it has folded (positions at or below ``applied/<province>``), and position reports are
 latest-by-time, so idempotent as well.
+
+A table recovery that stops making progress — faust-streaming can wait for ever on a changelog
+partition it never starts to read ("Still fetching changelog ... have offset -1", its issues
+#155 and #74), and the worker then serves nothing — ends the process (``RecoveryWatchdog``):
+its supervisor starts it again, and a fresh recovery reads the changelog.
 """
 
 from __future__ import annotations
@@ -46,12 +51,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
 
-from consumers.faust_adapter import changelog_topic_name, owned_partitions, read_again_from, rows_of
+from consumers.faust_adapter import (
+    RecoveryProgress,
+    changelog_topic_name,
+    owned_partitions,
+    read_again_from,
+    recovery_progress,
+    rows_of,
+)
 from consumers.kafka_codec import (
     DeadLetter,
     dead_letter_headers,
@@ -69,6 +83,7 @@ from projections.hourly import BatchBoard, hourly_changes
 log = logging.getLogger(__name__)
 
 COMMIT_PREFIX = "~commit/"  # never a board row key: rows start with a letter
+EXIT_RECOVERY_STALLED = 75  # EX_TEMPFAIL: started again, the worker recovers afresh
 
 
 def commit_key(partition: int) -> str:
@@ -300,6 +315,59 @@ def _headers(headers: Any) -> list[tuple[str, bytes]]:
     return list(headers)
 
 
+class RecoveryWatchdog:
+    """Tells a table recovery that has made no progress for ``stall_s`` seconds: under way, and
+    no changelog partition read any further (nor the partitions changed) all that time."""
+
+    def __init__(self, stall_s: float, read: Callable[[], RecoveryProgress],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stall_s = stall_s
+        self.read = read
+        self.clock = clock
+        self._seen: dict[tuple[str, int], int] | None = None
+        self._since = 0.0
+
+    def check(self) -> str | None:
+        """None while recovery is done or moving; once stalled past the bound, what to log."""
+        progress, now = self.read(), self.clock()
+        if not progress.in_recovery:
+            self._seen = None
+            return None
+        if progress.offsets != self._seen:
+            self._seen, self._since = progress.offsets, now
+            return None
+        stalled = now - self._since
+        if stalled < self.stall_s:
+            return None
+        behind = ", ".join(f"{topic}[{partition}] at offset {progress.offsets.get((topic, partition), -1)} "
+                           f"of {high}" for (topic, partition), high in sorted(progress.highwaters.items())
+                           if high > progress.offsets.get((topic, partition), -1))
+        return (f"table recovery made no progress for {stalled:.0f} s (EOC_WORKER_RECOVERY_STALL_S="
+                f"{self.stall_s:g}; {progress.remaining} changelog records left: {behind or 'none'}); "
+                f"the worker exits so that its supervisor starts it again")
+
+    def watch(self, every_s: float) -> threading.Thread:
+        """Check every ``every_s`` seconds on a thread of its own (Faust starts its timers only
+        after the first recovery); a stall ends the process with ``EXIT_RECOVERY_STALLED``."""
+
+        def run() -> None:
+            while True:
+                time.sleep(every_s)
+                try:
+                    stalled = self.check()
+                except RuntimeError:  # the tables changed under the copy: look again next time
+                    continue
+                if stalled is not None:
+                    log.critical(stalled)
+                    logging.shutdown()
+                    os._exit(EXIT_RECOVERY_STALLED)
+                    return  # (os._exit does not return; a test's stand-in does)
+
+        thread = threading.Thread(target=run, name="eoc-recovery-watchdog", daemon=True)
+        thread.start()
+        return thread
+
+
 # ---------------------------------------------------------------------- the Faust application
 
 
@@ -372,9 +440,13 @@ def create_app(
     return app, processor
 
 
-def run_worker(app: faust.App, *, loglevel: str = "warn", logging_config: dict[str, Any] | None = None) -> None:
+def run_worker(app: faust.App, *, loglevel: str = "warn", logging_config: dict[str, Any] | None = None,
+               recovery_stall_s: float = 0.0) -> None:
     """Run the worker until SIGTERM/SIGINT (blocks); ``logging_config``: a dictConfig for the
-    records of every library (the cluster's JSON lines)."""
+    records of every library (the cluster's JSON lines). ``recovery_stall_s`` (0: never): a
+    table recovery with no progress for that long ends the process (``RecoveryWatchdog``)."""
+    if recovery_stall_s > 0:
+        RecoveryWatchdog(recovery_stall_s, lambda: recovery_progress(app)).watch(min(5.0, recovery_stall_s / 4))
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                           logging_config=logging_config)
     worker.execute_from_commandline()

@@ -20,6 +20,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, cast
 
+import numpy as np
+
 _FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "أ": "ا", "إ": "ا", "ۀ": "ه",
                        "\u200c": "", " ": "", "-": "", "'": "", "’": "", "_": ""})
 
@@ -97,16 +99,21 @@ def _boxes() -> tuple[tuple[float, float, float, float], ...]:
                   max(x for x, _ in poly[0]), max(y for _, y in poly[0])) for poly in _boundary())
 
 
-def _in_ring(lon: float, lat: float, ring: tuple[tuple[float, float], ...]) -> bool:
-    inside = False
-    j = len(ring) - 1
-    for i in range(len(ring)):
-        xi, yi = ring[i]
-        xj, yj = ring[j]
-        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-            inside = not inside
-        j = i
-    return inside
+@lru_cache(maxsize=1)
+def _edges() -> tuple[tuple[tuple[Any, Any, Any, Any], ...], ...]:
+    """Per polygon, per ring: its edges as arrays (x, y of each vertex; x, y of the one before)."""
+    return tuple(tuple((np.array([x for x, _ in ring]), np.array([y for _, y in ring]),
+                        np.roll(np.array([x for x, _ in ring]), 1), np.roll(np.array([y for _, y in ring]), 1))
+                       for ring in polygon) for polygon in _boundary())
+
+
+def _in_ring(lon: float, lat: float, edges: tuple[Any, Any, Any, Any]) -> bool:
+    """Even-odd rule: the edges that straddle the point's latitude and cross east of it. The
+    same float operations, in the same order, as the loop over the ring they replace, on arrays."""
+    xi, yi, xj, yj = edges
+    straddle = (yi > lat) != (yj > lat)
+    xi, yi, xj, yj = xi[straddle], yi[straddle], xj[straddle], yj[straddle]
+    return bool(np.count_nonzero(lon < (xj - xi) * (lat - yi) / (yj - yi) + xi) % 2)
 
 
 COAST_MARGIN_KM = 5.0
@@ -131,10 +138,10 @@ def inside_iran(lat: float, lon: float) -> bool:
         return False
     margin = COAST_MARGIN_KM / _KM_PER_DEGREE * 2  # in degrees, generous for longitude at 40°N
     near = []
-    for polygon, (x0, y0, x1, y1) in zip(_boundary(), _boxes()):
+    for polygon, edges, (x0, y0, x1, y1) in zip(_boundary(), _edges(), _boxes()):
         if not (x0 - margin <= lon <= x1 + margin and y0 - margin <= lat <= y1 + margin):
             continue
-        if _in_ring(lon, lat, polygon[0]) and not any(_in_ring(lon, lat, hole) for hole in polygon[1:]):
+        if _in_ring(lon, lat, edges[0]) and not any(_in_ring(lon, lat, hole) for hole in edges[1:]):
             return True
         near.append(polygon)
     return any(_km_to_ring(lon, lat, ring) <= COAST_MARGIN_KM for polygon in near for ring in polygon)

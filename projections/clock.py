@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from events.jalali import IRST
 
@@ -17,10 +18,11 @@ def local(moment: str) -> datetime:
     return datetime.fromisoformat(moment).astimezone(IRST)
 
 
+@lru_cache(maxsize=256)  # a fold asks several times for the same moment (its figures, its day clock)
 def local_day_hour(moment: str) -> tuple[str, str]:
     """The local day (YYYY-MM-DD) and hour (HH) a UTC moment falls in."""
     t = local(moment)
-    return t.strftime("%Y-%m-%d"), t.strftime("%H")
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}", f"{t.hour:02d}"
 
 
 def seconds_between(earlier: str, later: str) -> float:

@@ -1,5 +1,5 @@
 """The scenarios of ``python -m bench``, in the order they run (one module per scenario kind;
-each has an embedded and a cluster variant)."""
+each has an embedded and a cluster variant; replay's are its sources)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..suite import Context
-from . import command_to_board, fanout, memory, scaleout, sustained, telemetry
+from . import command_to_board, fanout, memory, replay, scaleout, sustained, telemetry
 
 
 @dataclass(frozen=True)
@@ -31,4 +31,7 @@ SCENARIOS = (
     Scenario("memory-cluster", memory.CLUSTER, memory.run_cluster, True, 300),
     Scenario("fanout-embedded", fanout.TITLE, fanout.run, False, 480),
     Scenario("scaleout-cluster", scaleout.TITLE, scaleout.run, True, 900, smoke_budget_s=240),
+    Scenario("replay-sqlite", replay.SQLITE, replay.run_sqlite, False, 240),
+    Scenario("replay-kafka", replay.KAFKA, replay.run_kafka, True, 300),
+    Scenario("replay-postgres", replay.POSTGRES, replay.run_postgres, True, 300),
 )

@@ -136,6 +136,8 @@ class EnvSettings(BaseSettings):
     worker_batch_ms: float = _f(2.0, "worker", "longest a worker waits to fill a batch (milliseconds)")
     worker_id: str | None = _f(None, "worker", "static group member id: a restarted worker resumes at once")
     worker_session_s: float = _f(10.0, "worker", "seconds before a silent worker's partitions go to others")
+    worker_recovery_stall_s: float = _f(60.0, "worker", "seconds a table recovery may make no progress before the "
+                                        "worker exits for its supervisor to restart it (0: never)")
     worker_crash_after: str | None = _f(None, "worker", "tests only: `<batches>:<rows>`, the worker dies mid-batch")
     relay_watermark_s: float = _f(0.5, "relay", "how often the relay confirms what Kafka has acknowledged")
     heartbeat_file: Path | None = _f(None, "relay, worker", "a file the relay and the worker touch while they work")

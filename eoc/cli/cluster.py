@@ -149,7 +149,8 @@ def run_worker(args: argparse.Namespace) -> int:
     if not wait_for_kafka(cs, "worker"):
         return 0
     ensure_topics(cs)  # Faust does not create its source topics with the right partitions
-    run(build_worker(cs), loglevel=cs.log_level, logging_config=logging_config(cs.log_level, cs.log_format))
+    run(build_worker(cs), loglevel=cs.log_level, logging_config=logging_config(cs.log_level, cs.log_format),
+        recovery_stall_s=cs.worker_recovery_stall_s)
     return 0
 
 

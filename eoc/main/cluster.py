@@ -65,6 +65,7 @@ class ClusterSettings:
     worker_batch_ms: float = 2.0
     worker_id: str | None = None
     worker_session_s: float = 10.0
+    worker_recovery_stall_s: float = 60.0
     relay_watermark_s: float = 0.5
     log_level: str = "info"
     heartbeat_file: str | None = None
@@ -92,6 +93,7 @@ class ClusterSettings:
             layout=Layout(prefix=e.topic_prefix, partitions=e.kafka_partitions, replication=e.kafka_replication),
             worker_web_port=e.worker_web_port, worker_batch=e.worker_batch, worker_batch_ms=e.worker_batch_ms,
             worker_id=e.worker_id or None, worker_session_s=e.worker_session_s,
+            worker_recovery_stall_s=e.worker_recovery_stall_s,
             relay_watermark_s=e.relay_watermark_s, log_level=e.log_level, log_format=e.log_format,
             heartbeat_file=str(e.heartbeat_file) if e.heartbeat_file else None,
             data_dir=e.resolved_data_dir(), worker_crash_after=_crash_after(e.worker_crash_after),

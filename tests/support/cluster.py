@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -316,46 +317,80 @@ def cluster_env(*, bootstrap: str, pg_dsn: str, prefix: str, **extra: str) -> di
     env.update(
         EOC_STORE="postgres", EOC_PG_DSN=pg_dsn, EOC_KAFKA_BOOTSTRAP=bootstrap, EOC_TOPIC_PREFIX=prefix,
         EOC_TOKEN_SECRET="test-key-3f9a1c7e5b2d8046aa17c93e51", EOC_LOG_LEVEL="info", PYTHONUNBUFFERED="1",
+        # A test's changelogs recover in seconds: a recovery stalled this long is the Faust stall
+        # (faust-streaming #155/#74); the worker exits and the harness starts it again.
+        EOC_WORKER_RECOVERY_STALL_S="20",
     )
     env.update(extra)
     return env
 
 
 class Process:
-    """One cluster process (``eoc relay`` / ``eoc worker``) run as the console script would."""
+    """One cluster process (``eoc relay`` / ``eoc worker``) run as the console script would.
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path) -> None:
+    ``supervised``: started again when it exits by itself, as docker-compose's ``restart:
+    unless-stopped`` does (a worker whose table recovery stalls exits for that:
+    ``EOC_WORKER_RECOVERY_STALL_S``); never after ``kill9()`` or ``stop()``, which the test
+    follows with its own ``start()``. ``starts`` counts the test's starts, ``restarts`` the
+    supervisor's (with the status each run ended with), ``runs`` both (one log file each)."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path, *,
+                 supervised: bool = False) -> None:
         self.name = name
         self.args = args
         self.env = env
         self.logdir = logdir
+        self.supervised = supervised
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.runs = 0
+        self.restarts: list[int] = []  # the status of each run the supervisor started again
+        self.wanted = False  # running, as far as the test is concerned
+        self._lock = threading.Lock()
 
     def start(self) -> Process:
-        self.starts += 1
-        log = open(self.logdir / f"{self.name}.{self.starts}.log", "wb")
+        with self._lock:
+            self.starts += 1
+            self.wanted = True
+            self._run()
+        return self
+
+    def _run(self) -> None:
+        self.runs += 1
+        log = open(self.logdir / f"{self.name}.{self.runs}.log", "wb")
         # The eoc console script, from the interpreter running the tests.
         self.proc = subprocess.Popen([*eoc_command(), *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      cwd=self.logdir, start_new_session=True)
-        return self
+
+    def revive(self) -> bool:
+        """The supervisor's round: start the process again if it ended by itself."""
+        with self._lock:
+            if not (self.supervised and self.wanted and self.proc is not None) or self.proc.poll() is None:
+                return False
+            self.restarts.append(self.proc.returncode)
+            self._run()
+            return True
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self) -> None:
+        with self._lock:
+            self.wanted = False
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        with self._lock:
+            self.wanted = False
         if self.proc is not None:
             stop_session(self.proc, 20)
 
     def log_tail(self, lines: int = 40) -> str:
         out = []
-        for i in range(1, self.starts + 1):
+        for i in range(1, self.runs + 1):
             text = (self.logdir / f"{self.name}.{i}.log").read_text(errors="replace").splitlines()
             out.append(f"--- {self.name} run {i} ---")
             out.extend(text[-lines:])
@@ -430,12 +465,25 @@ class Cluster:
         ensure_topics(self.settings)
         self.processes: dict[str, Process] = {}
         self.readers: list[TopicReader] = []
+        self._closing = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="cluster-supervisor", daemon=True)
+        self._supervisor.start()
 
-    def start(self, name: str, *args: str, **env: str) -> Process:
+    def start(self, name: str, *args: str, supervised: bool | None = None, **env: str) -> Process:
+        """Start (again) the process ``name``; a worker is supervised unless it is made to die
+        (``EOC_WORKER_CRASH_AFTER``: the test waits for its death)."""
         if name not in self.processes:
             command = name.split("-")[0]
-            self.processes[name] = Process(name, [command, *args], {**self.env, **env}, self.workdir)
+            if supervised is None:
+                supervised = command == "worker" and "EOC_WORKER_CRASH_AFTER" not in env
+            self.processes[name] = Process(name, [command, *args], {**self.env, **env}, self.workdir,
+                                           supervised=supervised)
         return self.processes[name].start()
+
+    def _supervise(self) -> None:
+        while not self._closing.wait(0.5):
+            for process in list(self.processes.values()):
+                process.revive()
 
     def reader(self, topic: str, *, rows: bool = True) -> TopicReader:
         reader = TopicReader(self.bootstrap, topic, rows=rows)
@@ -446,6 +494,8 @@ class Cluster:
         return "\n".join(p.log_tail() for p in self.processes.values())
 
     def close(self) -> None:
+        self._closing.set()
+        self._supervisor.join(5)
         for process in self.processes.values():
             process.stop()
         for reader in self.readers:

@@ -114,3 +114,29 @@ def test_reading_again_seeks_the_consumer_with_topic_partitions(worker, monkeypa
     monkeypatch.setattr(consumer, "seek_wait", recorded)
     asyncio.run(faust_adapter.read_again_from(app, {(layout.events, 4): 17, (layout.telemetry, 4): 0}))
     assert asked == [{TP(layout.events, 4): 17, TP(layout.telemetry, 4): 0}]
+
+
+def test_recovery_progress_reads_what_faust_recovery_counts(worker):
+    """The watchdog's reading (consumers/worker.py, RecoveryWatchdog): Faust's Recovery service
+    under ``app.tables.recovery``, its ``in_recovery`` flag and its per-changelog-partition
+    ``active_offsets`` and ``active_highwaters``, which its recovery loop writes as it reads."""
+    app, processor, _ = worker
+    recovery = app.tables.recovery
+    topic = faust_adapter.changelog_topic_name(processor.board_table)
+    stuck, done = TP(topic, 5), TP(topic, 2)
+    recovery.add_active(processor.board_table, stuck)  # as an assignment adds them: no offset yet
+    recovery.add_active(processor.board_table, done)
+    assert faust_adapter.recovery_progress(app) == faust_adapter.RecoveryProgress(False, {}, {})
+    recovery._set_recovery_started()  # what its on_rebalance does
+    # As its recovery loop sets them: nothing read of partition 5 ("have offset -1"), 2 read to its end.
+    recovery.active_offsets[stuck], recovery.active_offsets[done] = -1, 40
+    recovery.active_highwaters[stuck], recovery.active_highwaters[done] = 120, 40
+    progress = faust_adapter.recovery_progress(app)
+    assert progress.in_recovery and app.in_recovery
+    assert progress.offsets == {(topic, 5): -1, (topic, 2): 40}
+    assert progress.highwaters == {(topic, 5): 120, (topic, 2): 40}
+    assert progress.remaining == recovery.active_remaining_total() == 121
+    recovery.active_offsets[stuck] = 120
+    recovery._set_recovery_ended()
+    assert faust_adapter.recovery_progress(app).remaining == recovery.active_remaining_total() == 0
+    assert not faust_adapter.recovery_progress(app).in_recovery
