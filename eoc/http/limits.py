@@ -3,7 +3,8 @@
 A 40 MB body must not be read, parsed and only then refused for its token. This ASGI
 middleware runs first: it answers 431 for too many or too large headers, 422 for a query
 parameter given twice (the framework would keep the last one silently), 415 for a command
-body that is not JSON, 413 for a body over ``max_body`` — from ``Content-Length`` before a
+body that is not JSON, 413 for a body over ``max_body`` (``BATCH_BODIES`` for a path that takes a
+batch: a gateway's second of position reports) — from ``Content-Length`` before a
 byte of the body is read, or while a chunked body streams in — all in the project's error
 shape, before the token is looked at.
 """

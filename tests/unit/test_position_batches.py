@@ -170,3 +170,37 @@ def test_without_a_board_feed_every_report_reads_its_team():
     index.card("t", load)
     index.card("t", load)
     assert len(loaded) == 3
+
+
+def test_a_cluster_batch_is_sent_together_or_waits_whole_for_kafka(service, clock, telemetry):
+    """consumers/telemetry.py: a batch goes to the producer at once (both topics, each report on
+    its province's partition); while Kafka is down it waits whole, or is refused whole (503)."""
+    from consumers.telemetry import Backpressure, TelemetryPublisher
+    from consumers.topics import Layout
+
+    class Producer:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, bytes, int | None]] = []
+
+        def send(self, topic: str, *, key: bytes, partition: int | None = None, **_: object) -> Any:
+            self.sent.append((topic, key, partition))
+            return self
+
+        def add_errback(self, _fn: object) -> None:
+            pass
+
+    teams = [register(service) for _ in range(2)] + [register(service, "ALB")]
+    service.report_positions(batch(*((t, clock()) for t in teams[:2])), claims())
+    service.report_positions(batch((teams[2], clock()), where=IN_KARAJ), claims("ALB"))
+    envelopes = [e for sent in telemetry.batches for e in sent]
+    layout, producer = Layout(prefix="t."), Producer()
+    publisher = TelemetryPublisher("127.0.0.1:9", layout, producer=producer, buffer=3)  # type: ignore[arg-type]
+    publisher.publish_many(envelopes)
+    assert [(topic, key.decode(), p) for topic, key, p in producer.sent if topic == layout.telemetry] == [
+        (layout.telemetry, e.aggregate_id, layout.partition_for(e.province)) for e in envelopes]
+    assert sum(topic == layout.positions_latest for topic, _, _ in producer.sent) == 3
+    publisher.producer = None  # Kafka is out of reach (a given producer starts no reconnecting thread)
+    publisher.publish_many(envelopes[:2])
+    with pytest.raises(Backpressure, match="Kafka"):
+        publisher.publish_many(envelopes[:2])  # room for one more: the batch is refused whole
+    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0}
