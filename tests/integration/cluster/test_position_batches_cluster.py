@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from events.envelope import iso
-from tests.support.cluster import cluster, wait_until  # noqa: F401  (fixtures)
+from tests.support.cluster import wait_until
 from tests.support.scenario import IN_QAZVIN, team
 from tests.support.system import Api, FakeClock
 
