@@ -476,19 +476,21 @@ class CommandService(WorkspaceCommands):
         now = self.clock()
         kept: list[Envelope] = []
         answers: list[dict[str, Any]] = []
-        for report in cmd.reports:
-            try:
-                envelope, answer = self._position_report(report.team_id, report, claims, now)
-            except Refused as exc:
-                if exc.kind in ("unavailable", "too_many"):
-                    raise
-                answers.append({"team_id": str(report.team_id), **exc.to_dict()})
-                continue
-            if envelope is not None:
-                kept.append(envelope)
-            answers.append(answer)
-        if kept:
-            self.telemetry_many(kept)
+        try:
+            for report in cmd.reports:
+                try:
+                    envelope, answer = self._position_report(report.team_id, report, claims, now)
+                except Refused as exc:
+                    if exc.kind in ("unavailable", "too_many"):
+                        raise
+                    answers.append({"team_id": str(report.team_id), **exc.to_dict()})
+                    continue
+                if envelope is not None:
+                    kept.append(envelope)
+                answers.append(answer)
+        finally:  # the reports the thinning kept go on even if a later one failed (store down)
+            if kept:
+                self.telemetry_many(kept)
         return {"reports": answers, "kept": len(kept),
                 "refused": sum(1 for answer in answers if "error" in answer)}
 

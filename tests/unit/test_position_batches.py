@@ -204,3 +204,20 @@ def test_a_cluster_batch_is_sent_together_or_waits_whole_for_kafka(service, cloc
     with pytest.raises(Backpressure, match="Kafka"):
         publisher.publish_many(envelopes[:2])  # room for one more: the batch is refused whole
     assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0}
+
+
+def test_the_reports_kept_before_a_failure_still_reach_the_boards(service, clock, telemetry, monkeypatch):
+    """The store fails while the batch is checked: the reports the thinning already kept go on
+    (a retry would find them thinned out: they must not be lost), and the batch fails."""
+    a, b = register(service), register(service)
+    real_get = service._get
+
+    def failing(cls: Any, id_: Any, *args: Any) -> Any:
+        if str(id_) == b:
+            raise OSError("the store is out of reach")
+        return real_get(cls, id_, *args)
+
+    monkeypatch.setattr(service, "_get", failing)
+    with pytest.raises(OSError):
+        service.report_positions(batch((a, clock()), (b, clock())), claims())
+    assert [[e.aggregate_id for e in sent] for sent in telemetry.batches] == [[a]]
