@@ -14,6 +14,8 @@ One process, one asyncio loop, like ``eoc demo``:
 * ``POST /api/v1/position`` — a plain handler like ``noop``'s, and the report goes into a bare
   "map": the latest row per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
+  ``POST /api/v1/positions`` the same for a batch of reports (a gateway's second of them); the
+  map shows what the product's shows: at most one report per team per 30 s, the first;
 * a ``websockets`` server: every client subscribes to the bare map and the commands' frames.
 
 What the suite divides by: the HTTP framework's floor (requests a second), send to frame on
@@ -29,11 +31,13 @@ import asyncio
 import contextlib
 import signal
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 TICK_S = 0.05
+THIN_S = 30.0  # the product's thinning of position reports (eoc/app/track.py THIN_S)
 
 
 class Noop(BaseModel):
@@ -56,6 +60,11 @@ class Position(BaseModel):
     reported_at: str
 
 
+class Positions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reports: list[Position] = Field(min_length=1, max_length=5_000)
+
+
 def create_app(on_position: Any, on_command: Any = None) -> Any:
     from fastapi import FastAPI
 
@@ -74,6 +83,14 @@ def create_app(on_position: Any, on_command: Any = None) -> Any:
         on_position(body.team_id, {"team_id": body.team_id, "province": body.province,
                                    "lat": body.position.lat, "lon": body.position.lon, "at": body.reported_at})
         return {"team_id": body.team_id, "reported_at": body.reported_at}
+
+    @app.post("/api/v1/positions", status_code=202)
+    def positions(body: Positions) -> dict[str, Any]:  # a gateway's batch, as the telemetry scenario sends it
+        for report in body.reports:
+            on_position(report.team_id, {"team_id": report.team_id, "province": report.province,
+                                         "lat": report.position.lat, "lon": report.position.lon,
+                                         "at": report.reported_at})
+        return {"reports": [{"team_id": r.team_id, "reported_at": r.reported_at} for r in body.reports]}
 
     return app
 
@@ -113,8 +130,17 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
         broadcast(subscribers, p.delta_frame(seq, prev, changes, p.now_iso()).encode(), text=True)
         return position
 
+    shown: dict[str, datetime] = {}  # each team's report last put on the map
+
     def on_position(team: str, row: dict[str, Any]) -> None:
+        # The product's bounded map (eoc/app/track.py): the first report of a team, then the first
+        # one THIN_S or more after it — so the floor shows the same reports the system does.
+        at = datetime.fromisoformat(row["at"])
         with lock:
+            last = shown.get(team)
+            if last is not None and at < last + timedelta(seconds=THIN_S):
+                return
+            shown[team] = at
             pending[f"position/{team}"] = row
 
     async def handler(ws: Any) -> None:

@@ -167,12 +167,18 @@ class Follower:
         """A position report (already thinned by the command service): kept in the position
         track, then folded at once, not through the log. Both under the board's lock, so
         the boards never show a track point after one that is not yet folded."""
+        return self.apply_telemetry_many([envelope])[0]
+
+    def apply_telemetry_many(self, envelopes: list[Envelope]) -> list[Envelope]:
+        """A batch of position reports, as ``apply_telemetry``: kept in the track in one
+        transaction, folded in their order, and shown in one delta."""
         with self._lock:
             if self.track is not None:
-                envelope = self.track.append(envelope)
-            apply(self.board, envelope)
+                envelopes = self.track.append_many(envelopes)
+            for envelope in envelopes:
+                apply(self.board, envelope)
             self._publish()
-        return envelope  # with its place in the track
+        return envelopes  # with their places in the track
 
     def _catch_up_track(self) -> None:
         """After a restart: the track points kept after the board's checkpoint was saved."""

@@ -110,6 +110,30 @@ class TelemetryPublisher:
                 self._lost(exc)
                 self._hold(envelope)
 
+    def publish_many(self, envelopes: list[Envelope]) -> None:
+        """A batch of reports: sent together (the producer batches them per partition), or held
+        together while Kafka is down; a batch the buffer has no room for is refused whole."""
+        with self._lock:
+            producer = self.producer
+            if producer is None or self._buffer:
+                if len(self._buffer) + len(envelopes) > self.limit:
+                    self.refused += len(envelopes)
+                    raise Backpressure(f"Kafka at {self.bootstrap} is down and {len(self._buffer)} position "
+                                       f"reports already wait for it (at most {self.limit})")
+                for envelope in envelopes:
+                    self._hold(envelope)
+                return
+        sent = 0
+        try:
+            for envelope in envelopes:
+                self._send(envelope, producer)
+                sent += 1
+        except KafkaError as exc:
+            with self._lock:
+                self._lost(exc)
+                for envelope in envelopes[sent:]:
+                    self._hold(envelope)
+
     def _hold(self, envelope: Envelope) -> None:
         if len(self._buffer) >= self.limit:
             self.refused += 1

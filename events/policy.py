@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "dispatch_team": "dispatch teams",
     "change_team_status": "change team status",
     "report_position": "report a team's position",
+    "report_positions": "report teams' positions in a batch",
     "check_in": "check in for a team",
     "record_missed_check_in": "record missed check-ins",
     "register_centre": "register places",
@@ -57,7 +58,8 @@ COMMANDS: dict[str, str] = {
 # What a command acts on: a team's commands are bound to the team of a team's account, a
 # centre's to the centre of a centre account (binding checked in ``authorize``).
 TEAM_COMMANDS = frozenset({"start_shift", "end_shift", "dispatch_team", "change_team_status",
-                           "report_position", "check_in", "record_missed_check_in", "raise_duress"})
+                           "report_position", "report_positions", "check_in", "record_missed_check_in",
+                           "raise_duress"})
 CENTRE_COMMANDS = frozenset({"change_capacity", "close_centre", "admit_client", "start_holding",
                              "transfer_client", "discharge_client", "hold_place", "release_place_hold"})
 
@@ -107,7 +109,7 @@ POLICY: dict[Role, RolePolicy] = {p.role: p for p in (
        may="open/close incidents, dispatch, team status, shifts, missed check-ins; link calls, conflicts, clear duress",
        sees="own province"),
     _p(R.TEAM, "گروه سیار",
-       {"change_team_status", "report_position", "check_in", "start_shift", "end_shift",
+       {"change_team_status", "report_position", "report_positions", "check_in", "start_shift", "end_shift",
         "raise_duress", "record_danger_flag"},
        binding="team",
        may="its own status, position, check-ins, shift; duress (SOS); danger flags",

@@ -132,10 +132,40 @@ def _km_to_ring(lon: float, lat: float, ring: tuple[tuple[float, float], ...]) -
     return best * _KM_PER_DEGREE
 
 
+CELL_DEG = 0.1  # the cells of inside_iran's cache: about 11 km a side
+
+
 def inside_iran(lat: float, lon: float) -> bool:
-    """True if the point lies on Iran's land or islands, or within the coastal margin."""
+    """True if the point lies on Iran's land or islands, or within the coastal margin.
+
+    Every position of a command is checked (10,000 position reports a second at the national
+    scale), and the exact test walks the boundary's rings: so the answer is kept per cell of
+    ``CELL_DEG`` degrees for the cells that lie wholly inside or wholly outside (beyond the
+    margin); only a point in a cell the boundary or its margin passes through is tested exactly.
+    The answer is the exact test's, for every point (tests/unit/test_inside_iran_cells.py)."""
     if not (math.isfinite(lat) and math.isfinite(lon)):
         return False
+    whole = _cell(math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG))
+    return _inside_iran_exactly(lat, lon) if whole is None else whole
+
+
+@lru_cache(maxsize=65_536)
+def _cell(row: int, column: int) -> bool | None:
+    """True: every point of the cell is inside; False: none is (nor within the margin); None:
+    the boundary or its margin passes near, each point is tested exactly."""
+    lat, lon = (row + 0.5) * CELL_DEG, (column + 0.5) * CELL_DEG
+    if not -90 <= lat <= 90:
+        return None
+    k = math.cos(math.radians(lat))
+    # From the centre to any point of the cell, with room for the plane's scale at the point.
+    reach = math.hypot(CELL_DEG * k, CELL_DEG) / 2 * _KM_PER_DEGREE * 1.5
+    nearest = min(_km_to_ring(lon, lat, ring) for polygon in _boundary() for ring in polygon)
+    if nearest <= reach + COAST_MARGIN_KM:
+        return None
+    return _inside_iran_exactly(lat, lon)
+
+
+def _inside_iran_exactly(lat: float, lon: float) -> bool:
     margin = COAST_MARGIN_KM / _KM_PER_DEGREE * 2  # in degrees, generous for longitude at 40°N
     near = []
     for polygon, edges, (x0, y0, x1, y1) in zip(_boundary(), _edges(), _boxes()):

@@ -1,21 +1,27 @@
 """Telemetry: 1,000 teams reporting their position every second, then ten times a second —
 how stale the map board is on a dashboard (p99) and what it costs in CPU.
 
-Each report is a ``POST /api/v1/teams/{id}/position`` stamped with the moment it was due
-(``reported_at``): a report the load generator could only send late, because the system did not
-keep up, is as stale as it is on a real map. Staleness is the moment the dashboard reads the
-frame carrying the team's new position minus ``reported_at`` (same clock: the load generator
-stamps and reads). It includes the bridge's 50 ms tick.
+The reports come in batches, as a province's gateway (or a tablet connection) sends them: one
+``POST /api/v1/teams/positions`` per gateway per ``GATEWAY_HOLD_S`` (one second), carrying the
+reports its teams took in that second (a gateway per province: a token is one province's, and a
+report for another province's team is refused). The gateways' requests are staggered evenly
+over the second. Each report is stamped with the moment it was taken (``reported_at``), so the
+gateway's hold is part of the staleness, as on a real map, and so is any lateness of a load
+generator that did not keep up. Staleness is the moment the dashboard reads the frame carrying
+the team's new position minus ``reported_at`` (same clock: the load generator stamps and
+reads). It includes the bridge's 50 ms tick. The JSON says how many reports went in a request.
 
-Baseline, same rates, same load generator: the floor server (``bench.floor``) — a minimal
-validated POST on the same HTTP stack putting the report into a bare map broadcast on the same
-50 ms tick, with no token, no team lookup, no follower and no visibility filter.
+Baseline, same rates, same gateways, same batches, same load generator: the floor server
+(``bench.floor``) — a minimal validated POST of the batch on the same HTTP stack putting each
+report into a bare map broadcast on the same 50 ms tick, with no token, no team lookup, no
+follower and no visibility filter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,7 @@ EMBEDDED = "Telemetry, embedded"
 CLUSTER = "Telemetry, cluster"
 STALE_TARGET_MS = 1000.0
 CONNECTIONS = 64
+GATEWAY_HOLD_S = 1.0  # a gateway sends the reports it gathered once a second
 
 
 async def register_teams(system: System, count: int, start: int = 0) -> list[tuple[str, str, str]]:
@@ -57,36 +64,104 @@ async def register_teams(system: System, count: int, start: int = 0) -> list[tup
         pool.close()
 
 
+class Gateways:
+    """Each province's gateway: the reports its teams took in the last ``hold_s``, in one request.
+
+    Team ``j`` of ``n`` takes its reports at ``(j / n + m) / per_team`` seconds (m = 0, 1, …), so
+    all teams together report evenly at ``n × per_team`` a second. The requests go out
+    round-robin over the gateways, ``len(gateways) / hold_s`` a second: each gateway once per
+    ``hold_s``, staggered; a request due at ``due`` carries its teams' reports of
+    ``[due − hold_s, due)``, each stamped with its own moment."""
+
+    def __init__(self, teams: list[tuple[str, str, str]], per_team: float, hold_s: float, floor: bool) -> None:
+        self.per_team, self.hold_s, self.floor = per_team, hold_s, floor
+        by_province: dict[str, list[tuple[int, str, str]]] = {}
+        tokens: dict[str, str] = {}
+        for j, (team, code, token) in enumerate(teams):
+            by_province.setdefault(code, []).append((j, team, code))
+            tokens[code] = token
+        self.n = len(teams)
+        self.gateways = [(members, tokens[code]) for code, members in by_province.items()]
+        self._next = itertools.cycle(range(len(self.gateways)))
+        self.reports_sent = 0
+        self.reports_carried = 0  # in answered (2xx) requests
+        self.reports_refused = 0  # refused one by one inside an answered batch
+
+    @property
+    def requests_per_s(self) -> float:
+        return len(self.gateways) / self.hold_s
+
+    @property
+    def reports_per_request(self) -> float:
+        return self.n * self.per_team * self.hold_s / len(self.gateways)
+
+    def batch(self, due: float) -> tuple[str, bytes, str, int]:
+        """The next gateway's request due at ``due`` (wall clock): path, body, headers, reports."""
+        import json
+
+        from ..loadgen import auth
+
+        members, token = self.gateways[next(self._next)]
+        start, reports = due - self.hold_s, []
+        for j, team, code in members:
+            phase = j / self.n
+            m = math.ceil(start * self.per_team - phase)  # the team's first report at or after start
+            while (at := (phase + m) / self.per_team) < due:
+                if at >= start:
+                    reports.append((at, team, code))
+                m += 1
+        reports.sort()
+        items = [self._item(at, team, code) for at, team, code in reports]
+        self.reports_sent += len(items)
+        if self.floor:
+            return "/api/v1/positions", json.dumps({"reports": items}).encode(), "", len(items)
+        return "/api/v1/teams/positions", json.dumps({"reports": items}).encode(), auth(token), len(items)
+
+    def _item(self, at: float, team: str, code: str) -> dict[str, Any]:
+        place = PROVINCES[code]
+        position = {"lat": round(place.lat + (at % 10) / 100, 5), "lon": place.lon}
+        if self.floor:
+            return {"team_id": team, "province": code, "position": position, "reported_at": stamp(at)}
+        return {"team_id": team, "position": position, "speed_kmh": 35.0, "heading": 90.0, "reported_at": stamp(at)}
+
+    def counted(self, status: int, answer: bytes, reports: int) -> None:
+        if status < 300:
+            self.reports_carried += reports
+            if not self.floor:
+                import json
+
+                self.reports_refused += int(json.loads(answer).get("refused", 0))
+
+
 async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str, int],
-                  body_for: Any, rate: float, seconds: float, warmup_s: float,
-                  profile: tuple[Path, str] | None = None, warm_body: Any = None) -> dict[str, Any]:
-    """Position reports at ``rate`` a second; the map's staleness and the CPU.
+                  gateways: Gateways, seconds: float, warmup_s: float,
+                  profile: tuple[Path, str] | None = None, warm: Gateways | None = None) -> dict[str, Any]:
+    """The gateways' batches for ``seconds``; the map's staleness and the CPU.
 
     The system keeps at most one report per team per 30 s (the bounded position track,
     eoc/app/track.py): the others are answered ``"kept": false`` and never reach the map. So the
-    warm-up runs on teams of its own (``warm_body``), and the window's teams have reported
-    nothing before it: each one's first report of the window is kept and its staleness measured,
-    as a dispatcher sees a team appear or move on the map."""
+    warm-up runs on teams of its own (``warm``), and the window's teams have reported nothing
+    before it: each one's first report of the window is kept and its staleness measured, as a
+    dispatcher sees a team appear or move on the map."""
     watcher = await BoardWatcher().connect(bridge_port, watch_token)
     pool = await Pool("127.0.0.1", port, CONNECTIONS).open()
     try:
-        async def send(due: float) -> int:
-            path, body, headers = body_for(due)
-            status, _ = await pool.request("POST", path, body, headers)
-            return status
+        def sender(batches: Gateways) -> Any:
+            async def send(due: float) -> int:
+                path, body, headers, count = batches.batch(due)
+                status, answer = await pool.request("POST", path, body, headers)
+                batches.counted(status, answer, count)
+                return status
+            return send
 
-        async def warm(due: float) -> int:
-            path, body, headers = (warm_body or body_for)(due)
-            status, _ = await pool.request("POST", path, body, headers)
-            return status
-
-        await paced(warm, rate, warmup_s, max_in_flight=4 * CONNECTIONS)
+        warming = warm or gateways
+        await paced(sender(warming), warming.requests_per_s, warmup_s, max_in_flight=4 * CONNECTIONS)
         await asyncio.sleep(0.3)  # the warm-up's last reports reach the map before the window
         stale: list[float] = []
         watcher.staleness_ms = stale
         spy = Sampler(pids, seconds, *profile) if profile else None
         meter = CpuMeter(pids).start()
-        run = await paced(send, rate, seconds, max_in_flight=4 * CONNECTIONS)
+        run = await paced(sender(gateways), gateways.requests_per_s, seconds, max_in_flight=4 * CONNECTIONS)
         cpu = meter.stop()
         await asyncio.sleep(0.3)  # the last tick
         watcher.staleness_ms = None
@@ -94,44 +169,18 @@ async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str,
         pool.close()
         watcher.close()
     s = sorted(stale)
+    lat = sorted(run.latencies_ms)
     extra = {"profile": await asyncio.to_thread(spy.summary)} if spy else {}
-    return {**extra, "offered_per_s": rate, "carried_per_s": run.achieved_per_s, "failed": run.failed,
-            "refused": run.refused, "errors": run.errors,
+    return {**extra, "offered_per_s": gateways.n * gateways.per_team,
+            "carried_per_s": gateways.reports_carried / run.window_s if run.window_s else 0.0,
+            "reports_sent": gateways.reports_sent, "reports_refused_in_batches": gateways.reports_refused,
+            "gateways": len(gateways.gateways), "gateway_hold_s": gateways.hold_s,
+            "reports_per_request": gateways.reports_per_request, "requests_per_s": gateways.requests_per_s,
+            "requests_answered_per_s": run.achieved_per_s, "failed": run.failed,
+            "refused": run.refused, "errors": run.errors, "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
+            "answer_p50_ms": quantile(lat, 0.5), "answer_p99_ms": quantile(lat, 0.99),
             "stale_p50_ms": quantile(s, 0.5), "stale_p99_ms": quantile(s, 0.99), "stale_max_ms": s[-1] if s else None,
             "rows_seen": len(s), "cpu_cores": cpu, "load_generator_cpu_cores": run.loadgen_cpu_share}
-
-
-def _system_body(teams: list[tuple[str, str, str]]) -> Any:
-    import json
-
-    from ..loadgen import auth
-
-    cycle = itertools.cycle(teams)
-
-    def body_for(due: float) -> tuple[str, bytes, str]:
-        team, code, token = next(cycle)
-        place = PROVINCES[code]
-        body = {"position": {"lat": round(place.lat + (due % 10) / 100, 5), "lon": place.lon},
-                "speed_kmh": 35.0, "heading": 90.0, "reported_at": stamp(due)}
-        return f"/api/v1/teams/{team}/position", json.dumps(body).encode(), auth(token)
-
-    return body_for
-
-
-def _floor_body(teams: list[tuple[str, str, str]]) -> Any:
-    import json
-
-    cycle = itertools.cycle(teams)
-
-    def body_for(due: float) -> tuple[str, bytes, str]:
-        team, code, _ = next(cycle)
-        place = PROVINCES[code]
-        body = {"team_id": team, "province": code,
-                "position": {"lat": round(place.lat + (due % 10) / 100, 5), "lon": place.lon},
-                "reported_at": stamp(due)}
-        return "/api/v1/position", json.dumps(body).encode(), ""
-
-    return body_for
 
 
 async def measure(ctx: Context, system: System, scenario: str, key: str) -> None:
@@ -146,22 +195,27 @@ async def measure(ctx: Context, system: System, scenario: str, key: str) -> None
     out: dict[str, Any] = {"teams": sizes.telemetry_teams, "register_s": registered_s}
     for per_team, teams in windows.items():
         rate = per_team * len(teams)
+        warm_per_team = rate / len(warmers)  # the warm-up offers the window's rate on its own teams
         profile = (ctx.profile_dir, f"{system.mode}-telemetry-{per_team}") if ctx.profile_dir else None
         mine = await reports(system.api_port, system.bridge_port, system.national_token(), system.pids(),
-                             _system_body(teams), rate, sizes.telemetry_s, sizes.warmup_s, profile,
-                             warm_body=_system_body(warmers))
+                             Gateways(teams, per_team, GATEWAY_HOLD_S, floor=False), sizes.telemetry_s,
+                             sizes.warmup_s, profile, warm=Gateways(warmers, warm_per_team, GATEWAY_HOLD_S, floor=False))
         system.check()
-        bare = await reports(floor.api_port, floor.bridge_port, "bench", floor.pids(), _floor_body(teams), rate,
-                             sizes.telemetry_s, sizes.warmup_s, warm_body=_floor_body(warmers))
+        bare = await reports(floor.api_port, floor.bridge_port, "bench", floor.pids(),
+                             Gateways(teams, per_team, GATEWAY_HOLD_S, floor=True), sizes.telemetry_s, sizes.warmup_s,
+                             warm=Gateways(warmers, warm_per_team, GATEWAY_HOLD_S, floor=True))
         out[f"{per_team}_per_s"] = {"system": mine, "floor": bare}
         label = f"{len(teams):,} teams x {per_team}/s"
+        batches = (f"{mine['reports_per_request']:,.0f} reports a request: {mine['gateways']} province gateways, "
+                   f"each once per {GATEWAY_HOLD_S:g} s")
         ten = per_team == 10
         ctx.add(scenario, f"{label}: map staleness p99", mine["stale_p99_ms"], "ms", bare["stale_p99_ms"],
                 "bare map on the floor stack, p99",
                 target=f"<= {STALE_TARGET_MS:g} ms" if ten else "",
-                met=(mine["stale_p99_ms"] is not None and mine["stale_p99_ms"] <= STALE_TARGET_MS) if ten else None)
+                met=(mine["stale_p99_ms"] is not None and mine["stale_p99_ms"] <= STALE_TARGET_MS) if ten else None,
+                note=batches)
         ctx.add(scenario, f"{label}: reports carried", mine["carried_per_s"], "/s", bare["carried_per_s"],
-                f"bare map on the floor stack (offered {rate:,.0f}/s)")
+                f"bare map on the floor stack, same batches (offered {rate:,.0f}/s)", note=batches)
         ctx.add(scenario, f"{label}: CPU of the system", sum(mine["cpu_cores"].values()), "cores",
                 sum(bare["cpu_cores"].values()), "bare map on the floor stack")
     ctx.detail(key, out)

@@ -217,6 +217,23 @@ class ReportPosition(Command):
     reported_at: Moment | None = None
 
 
+MAX_REPORTS = 5_000  # position reports in one batch: a province's second of reports at 10 a second each
+
+
+class TeamPositionReport(ReportPosition):
+    """One report of a batch: a team's position, as ``ReportPosition`` with the team named."""
+
+    team_id: UUID
+
+
+class ReportPositions(BaseModel):
+    """A batch of position reports (a gateway's or a tablet connection's second of reports): each
+    one checked, thinned and answered as ``ReportPosition``, one by one and in this order."""
+
+    model_config = ConfigDict(extra="forbid")
+    reports: list[TeamPositionReport] = Field(min_length=1, max_length=MAX_REPORTS)
+
+
 class CheckIn(Command):
     position: Point | None = None
 

@@ -26,6 +26,7 @@ from eoc.app import es_adapter
 from eoc.app.auth import Claims, authorize
 from eoc.app.keyring import Keyring
 from eoc.app.pgschema import taking_turns
+from eoc.app.team_index import TeamCard, TeamIndex, card_of
 from eoc.app.track import Thinning
 from eoc.app.workspace_service import WorkspaceCommands
 from eoc.app.writer import BatchWriter, Position, resolved
@@ -36,6 +37,7 @@ from eoc.domain.errors import (
     NotFound,
     OccurredOutOfOrder,
     OverCapacity,
+    Refused,
 )
 from eoc.domain.when import DEFAULT_LATE_WINDOW, occurred_time
 from events import catalogue as ev
@@ -99,6 +101,7 @@ class CommandService(WorkspaceCommands):
         clock: Callable[[], datetime] | None = None,
         late_window: timedelta = DEFAULT_LATE_WINDOW,
         thinning: Any = None,
+        telemetry_many: Callable[[list[Envelope]], None] | None = None,
     ) -> None:
 
         self.app = app
@@ -107,6 +110,10 @@ class CommandService(WorkspaceCommands):
         self.late_window = late_window
         self.keyring = keyring
         self.telemetry = telemetry or (lambda envelope: None)
+        # A batch's kept reports at once (the track and the boards, or Kafka); else one by one.
+        self.telemetry_many = telemetry_many or self._one_by_one
+        # What a position report needs of its team, kept while the boards show no change of it.
+        self.teams = TeamIndex()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.writer = BatchWriter(app)
 
@@ -451,24 +458,73 @@ class CommandService(WorkspaceCommands):
         """Telemetry: checked like a command, thinned to the bounded position track (at most
         one report per team per 30 s, eoc/app/track.py), then sent to the live board, not
         the event store. A report thinned out is answered ``"kept": false`` and goes nowhere."""
-        team = self._get(Team, team_id, "team", self._may(claims, "report_position"))
-        authorize(claims, "report_position", team.province, team_id=str(team.id))
+        self._may(claims, "report_position")
+        envelope, answer = self._position_report(team_id, cmd, claims, self.clock())
+        if envelope is not None:
+            self.telemetry(envelope)
+        return answer
+
+    def report_positions(self, cmd: c.ReportPositions, claims: Claims) -> dict[str, Any]:
+        """A batch of position reports (a gateway's or a tablet connection's second of them):
+        each checked and thinned exactly as ``report_position``, in order, and answered in
+        order; a report refused by a rule (an unknown team, another province's, another team
+        than a team account's own, from the future) is answered with its refusal in the one
+        error shape, and the others go on. The kept reports go to the track and the boards
+        (or Kafka) together, in one batch. A retried batch keeps nothing twice: its reports
+        are thinned out as repeats (and with an ``Idempotency-Key`` it gets its first answer)."""
+        self._may(claims, "report_positions")
         now = self.clock()
+        kept: list[Envelope] = []
+        answers: list[dict[str, Any]] = []
+        try:
+            for report in cmd.reports:
+                try:
+                    envelope, answer = self._position_report(report.team_id, report, claims, now)
+                except Refused as exc:
+                    if exc.kind in ("unavailable", "too_many"):
+                        raise
+                    answers.append({"team_id": str(report.team_id), **exc.to_dict()})
+                    continue
+                if envelope is not None:
+                    kept.append(envelope)
+                answers.append(answer)
+        finally:  # the reports the thinning kept go on even if a later one failed (store down)
+            if kept:
+                self.telemetry_many(kept)
+        return {"reports": answers, "kept": len(kept),
+                "refused": sum(1 for answer in answers if "error" in answer)}
+
+    def _one_by_one(self, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            self.telemetry(envelope)
+
+    def _team_card(self, team_id: UUID, province: str) -> TeamCard:
+        """The reporting team's card (eoc/app/team_index.py): one of another province is not
+        found, like an unknown id and in the same words, as ``_get`` says."""
+        card = self.teams.card(str(team_id), lambda: card_of(self._get(Team, team_id, "team", province)))
+        if card.province != province:
+            raise NotFound(f"no team with id {team_id}", id=str(team_id))
+        return card
+
+    def _position_report(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims,
+                         now: datetime) -> tuple[Envelope | None, dict[str, Any]]:
+        """One report's rules: its envelope if it is kept (None if thinned out) and its answer."""
+        team = self._team_card(team_id, claims.province)
+        authorize(claims, "report_position", team.province, team_id=team.id)
         at = iso(cmd.reported_at or now)
         if cmd.reported_at and cmd.reported_at > now + timedelta(minutes=2):
             raise InvalidCommand("the report is from the future; check the device clock", reported_at=at)
+        if not self.thinning.keep(team.id, at):
+            return None, {"team_id": team.id, "reported_at": at, "kept": False}
         payload = ev.TeamPositionReported(position=cmd.position, speed_kmh=cmd.speed_kmh, heading=cmd.heading)
         envelope = Envelope(
-            type=payload.TYPE, version=payload.VERSION, id=str(uuid4()), aggregate_id=str(team.id),
+            type=payload.TYPE, version=payload.VERSION, id=str(uuid4()), aggregate_id=team.id,
             aggregate_version=team.version, occurred_at=at, recorded_at=iso(now),
             province=team.province, county=team.county,
             actor={"role": str(claims.role), "user": claims.sub},
             exercise=cmd.exercise or team.on_drill, payload=payload.to_json(),
         )
-        if not self.thinning.keep(envelope.aggregate_id, at):
-            return {"team_id": str(team.id), "reported_at": at, "kept": False}
-        self.telemetry(envelope)
-        return {"team_id": str(team.id), "reported_at": at, "kept": True}
+        return envelope, {"team_id": team.id, "reported_at": at, "kept": True}
 
     # ------------------------------------------------------------------ centres and stays
 

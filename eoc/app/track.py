@@ -83,13 +83,23 @@ class PositionTrack:
 
     def append(self, envelope: Envelope) -> Envelope:
         """Keep one report; the envelope back with its place in the track as ``position``."""
+        return self.append_many([envelope])[0]
+
+    def append_many(self, envelopes: list[Envelope]) -> list[Envelope]:
+        """Keep these reports, in this order, in one transaction (a batch of reports); the
+        envelopes back with their places in the track."""
+        kept: list[Envelope] = []
+        if not envelopes:
+            return kept
         with self._db.tx() as q:
-            rows = q("INSERT INTO position_track (team, province, occurred_at, recorded_at, envelope) "
-                     "VALUES (?, ?, ?, ?, '') RETURNING seq",
-                     (envelope.aggregate_id, envelope.province, envelope.occurred_at, envelope.recorded_at))
-            seq = int(rows[0][0])
-            kept = replace(envelope, position=seq)
-            q("UPDATE position_track SET envelope = ? WHERE seq = ?", (kept.to_json().decode(), seq))
+            for envelope in envelopes:
+                rows = q("INSERT INTO position_track (team, province, occurred_at, recorded_at, envelope) "
+                         "VALUES (?, ?, ?, ?, '') RETURNING seq",
+                         (envelope.aggregate_id, envelope.province, envelope.occurred_at, envelope.recorded_at))
+                seq = int(rows[0][0])
+                point = replace(envelope, position=seq)
+                q("UPDATE position_track SET envelope = ? WHERE seq = ?", (point.to_json().decode(), seq))
+                kept.append(point)
         return kept
 
     def last_kept(self) -> dict[str, str]:

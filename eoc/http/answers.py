@@ -71,6 +71,23 @@ class PositionReported(Answer):
     kept: bool = Field(description="false: thinned out of the track (at most one report per 30 s)")
 
 
+class PositionInBatch(BaseModel):
+    """One report of a batch: as ``PositionReported``, or refused in the one error shape."""
+
+    model_config = ConfigDict(extra="allow")  # a refusal's details (eoc/domain/errors.py)
+    team_id: str
+    reported_at: str | None = None
+    kept: bool | None = Field(None, description="false: thinned out of the track (at most one report per 30 s)")
+    error: str | None = Field(None, description="this report was refused: a stable code, e.g. not_found")
+    reason: str | None = None
+
+
+class PositionsReported(Answer):
+    reports: list[PositionInBatch] = Field(description="one answer per report, in the batch's order")
+    kept: int = Field(description="reports kept in the track and shown on the map")
+    refused: int = Field(description="reports refused (each answered with its error)")
+
+
 class CentreRegistered(Stored):
     centre_id: str
     secret: bool

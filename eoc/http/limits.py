@@ -3,7 +3,8 @@
 A 40 MB body must not be read, parsed and only then refused for its token. This ASGI
 middleware runs first: it answers 431 for too many or too large headers, 422 for a query
 parameter given twice (the framework would keep the last one silently), 415 for a command
-body that is not JSON, 413 for a body over ``max_body`` — from ``Content-Length`` before a
+body that is not JSON, 413 for a body over ``max_body`` (``BATCH_BODIES`` for a path that takes a
+batch: a gateway's second of position reports) — from ``Content-Length`` before a
 byte of the body is read, or while a chunked body streams in — all in the project's error
 shape, before the token is looked at.
 """
@@ -19,6 +20,8 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 64 * 1024  # a command is a few hundred bytes; the largest (a shift, a note) a few KB
+# Batches: a position report is about 200 bytes, a batch at most 5,000 of them (eoc/app/commands.py).
+BATCH_BODIES = {"/api/v1/teams/positions": 1024 * 1024}
 MAX_HEADERS = 64
 MAX_HEADER_BYTES = 8 * 1024  # one header's name and value
 MAX_ALL_HEADERS = 16 * 1024
@@ -60,9 +63,11 @@ class Limits:
     """Wraps the API application; see the module's docstring."""
 
     def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY, max_headers: int = MAX_HEADERS,
-                 max_header_bytes: int = MAX_HEADER_BYTES, max_all_headers: int = MAX_ALL_HEADERS) -> None:
+                 max_header_bytes: int = MAX_HEADER_BYTES, max_all_headers: int = MAX_ALL_HEADERS,
+                 batch_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        self.batch_bodies = BATCH_BODIES if batch_bodies is None else batch_bodies
         self.max_headers = max_headers
         self.max_header_bytes = max_header_bytes
         self.max_all_headers = max_all_headers
@@ -86,6 +91,7 @@ class Limits:
         if scope.get("method") not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        limit = self.batch_bodies.get(scope.get("path", ""), self.max_body)
         length = content_type = None
         for k, v in headers:
             if k == b"content-length":
@@ -96,17 +102,17 @@ class Limits:
             if not length.isdigit() or len(length) > 12:
                 await _answer(send, 400, "malformed_request", "Content-Length is not a number")
                 return
-            if int(length) > self.max_body:
+            if int(length) > limit:
                 await _answer(send, 413, "body_too_large",
-                              f"the body is {int(length)} bytes; a command is at most {self.max_body}")
+                              f"the body is {int(length)} bytes; a command is at most {limit}")
                 return
         if length != b"0" and (content_type is None or not _is_json(content_type)):
             await _answer(send, 415, "unsupported_media_type",
                           f"commands are application/json, not {(content_type or 'without a type')[:80]!r}")
             return
-        await self._bounded(scope, receive, send)
+        await self._bounded(scope, receive, send, limit)
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """A body without Content-Length (chunked) is counted as it streams in."""
         seen = 0
         started = False
@@ -116,8 +122,8 @@ class Limits:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooLarge(self.max_body)
+                if seen > limit:
+                    raise _TooLarge(limit)
             return message
 
         async def watched(message: Message) -> None:
@@ -130,7 +136,7 @@ class Limits:
             await self.app(scope, counted, watched)
         except _TooLarge:
             if not started:
-                await _answer(send, 413, "body_too_large", f"a command is at most {self.max_body} bytes")
+                await _answer(send, 413, "body_too_large", f"a command is at most {limit} bytes")
 
 
 def limit(app: Any, **kw: Any) -> Limits:

@@ -63,6 +63,11 @@ CORE: tuple[Route, ...] = (
     Route("dispatch_team", "/teams/{team_id}/dispatch", c.DispatchTeam, "teams"),
     Route("change_team_status", "/teams/{team_id}/status", c.ChangeTeamStatus, "teams"),
     Route("report_position", "/teams/{team_id}/position", c.ReportPosition, "teams", 202),
+    Route("report_positions", "/teams/positions", c.ReportPositions, "teams", 202,
+          doc="A batch of position reports (a gateway's or a tablet connection's second of them, up to "
+              f"{c.MAX_REPORTS:,}): each checked and thinned as a single report and answered in order; a "
+              "report refused by a rule (an unknown team or another province's, another team than a team "
+              "account's own, a report from the future) is answered with its error, and the others go on."),
     Route("check_in", "/teams/{team_id}/check-in", c.CheckIn, "teams"),
     Route("record_missed_check_in", "/teams/{team_id}/check-in-missed", c.RecordMissedCheckIn, "teams"),
     # centres and stays (مراکز، پذیرش)
@@ -101,6 +106,7 @@ ANSWERS: dict[str, type[BaseModel]] = {
     "open_incident": a.IncidentStored, "close_incident": a.IncidentStored,
     "register_team": a.TeamRegistered, "start_shift": a.TeamStored, "end_shift": a.TeamStored,
     "dispatch_team": a.TeamStored, "change_team_status": a.TeamStored, "report_position": a.PositionReported,
+    "report_positions": a.PositionsReported,
     "check_in": a.TeamStored, "record_missed_check_in": a.TeamStored,
     "register_centre": a.CentreRegistered, "change_capacity": a.CentreStored, "close_centre": a.CentreStored,
     "admit_client": a.ClientAdmitted, "start_holding": a.HoldingStarted, "transfer_client": a.ClientTransferred,

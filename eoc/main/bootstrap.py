@@ -71,14 +71,23 @@ def attach_identity(system: System) -> System:
 class CountedTelemetry:
     """The embedded system's telemetry: straight onto the boards, counted for /metrics."""
 
-    def __init__(self, apply: Callable[[Any], Any]) -> None:
+    def __init__(self, apply: Callable[[Any], Any], apply_many: Callable[[list[Any]], Any] | None = None) -> None:
         self.apply = apply
+        self.apply_many = apply_many
         self.published = 0
 
     def __call__(self, envelope: Any) -> Any:
         """Onto the boards; the envelope as kept in the position track (with its place)."""
         kept = self.apply(envelope)
         self.published += 1
+        return kept
+
+    def many(self, envelopes: list[Any]) -> Any:
+        """A batch onto the boards at once (``apply_many``), else one by one."""
+        if self.apply_many is None:
+            return [self(envelope) for envelope in envelopes]
+        kept = self.apply_many(envelopes)
+        self.published += len(envelopes)
         return kept
 
 
@@ -125,9 +134,11 @@ def build(
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None, track=track,
     )
-    telemetry = CountedTelemetry(follower.apply_telemetry)
+    telemetry = CountedTelemetry(follower.apply_telemetry, follower.apply_telemetry_many)
     service = CommandService(app, keyring, telemetry=telemetry, clock=clock,
-                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()))
+                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()),
+                             telemetry_many=telemetry.many)
+    service.teams.follow(follower.listeners)  # a team's card is forgotten when its board row changes
     service.callers = make_caller_index(settings)
     system = attach_identity(System(settings, app, keyring, service, follower,
                                     Authenticator(TokenSigner(settings.token_secret)), idempotency=idempotency))

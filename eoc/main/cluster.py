@@ -234,11 +234,17 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
         with kept_in_order:
             publisher(track.append(envelope))
 
+    def kept_many(envelopes: list[Any]) -> None:  # a batch: one transaction, one batched send
+        with kept_in_order:
+            publisher.publish_many(track.append_many(envelopes))
+
     service = CommandService(app, keyring, telemetry=refusing_when_full(kept), clock=clock,
-                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()))
+                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()),
+                             telemetry_many=refusing_when_full(kept_many))
     publisher.track = track
     boards = BoardTopicView(cs.kafka_bootstrap, cs.layout.boards)
     if follow_boards:
+        service.teams.follow(boards.listeners)  # a team's card is forgotten when its board row changes
         boards.start()
     system = attach_identity(System(settings, app, keyring, service, boards,  # type: ignore[arg-type]
                                     Authenticator(TokenSigner(settings.token_secret))))
@@ -250,7 +256,7 @@ def refusing_when_full(publisher: Any) -> Any:
     """The publisher as the service's telemetry: a full buffer is a 503 in the API's shape."""
 
 
-    def telemetry(envelope: Any) -> None:
+    def telemetry(envelope: Any) -> None:  # one report, or a batch of them
         try:
             publisher(envelope)
         except Backpressure as exc:

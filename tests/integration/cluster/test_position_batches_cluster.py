@@ -1,0 +1,51 @@
+"""A batch of position reports in a cluster's command API: its kept reports get their places in
+the PostgreSQL position track in one transaction and go to Kafka together, each on its team's
+province partition of eoc.telemetry.positions and on eoc.positions.latest; refused and thinned
+reports go nowhere."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from events.envelope import iso
+from tests.support.cluster import wait_until
+from tests.support.scenario import IN_QAZVIN, team
+from tests.support.system import Api, FakeClock
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def test_a_batchs_kept_reports_go_to_kafka_together_with_their_places_in_the_track(cluster, tmp_path: Path):
+    from eoc.main.cluster import build_api
+
+    clock = FakeClock()
+    built = build_api(cluster.settings, clock=clock, follow_boards=False,
+                      settings=cluster.settings.core(data_dir=tmp_path / "api"))
+    try:
+        api = Api(built.system)
+        a, b, unknown = team(api), team(api), str(uuid.uuid4())
+        t0 = clock.advance(minutes=1)
+        body = {"reports": [{"team_id": t, "position": IN_QAZVIN, "reported_at": iso(at)} for t, at in
+                            ((a, t0), (unknown, t0), (b, t0), (a, t0 + timedelta(seconds=5)))]}
+        answer = api.ok("/teams/positions", body)
+        assert (answer["kept"], answer["refused"]) == (2, 1)
+        assert api.post("/teams/positions", body).json()["kept"] == 0  # the retry: thinned out
+        positions = cluster.reader(cluster.layout.telemetry, rows=False)
+        wait_until(lambda: positions.catch_up() >= 0 and len(positions.records) >= 2, timeout=60,
+                   what="the batch's two kept reports on eoc.telemetry.positions")
+        records = positions.records
+        assert len(records) == 2
+        assert [r.key.decode() for r in records] == [a, b]
+        assert {r.partition for r in records} == {cluster.layout.partition_for("QZV")}
+        assert [json.loads(r.value)["position"] for r in records] == [1, 2]  # their places in the track
+        latest = cluster.reader(cluster.layout.positions_latest, rows=False)
+        wait_until(lambda: latest.catch_up() >= 0 and len(latest.records) >= 2, timeout=60,
+                   what="the two reports on eoc.positions.latest")
+        assert built.publisher.counts()["published"] == 2
+    finally:
+        built.close()

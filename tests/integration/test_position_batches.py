@@ -1,0 +1,88 @@
+"""Batched position reports over HTTP, on both stores: ``POST /api/v1/teams/positions`` keeps
+what the single report keeps (one per team per 30 s, in the position track and on the map),
+refuses per report, is answered 202 with one answer per report, takes a province's second of
+reports (more than a single command's 64 KB body), and a retry — with or without an
+Idempotency-Key — keeps nothing twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from eoc.http.limits import MAX_BODY
+from events.envelope import iso
+from tests.support.scenario import IN_QAZVIN, team
+from tests.support.system import Api, FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+
+
+@pytest.fixture
+def api(make_system: Any, clock: FakeClock) -> Api:
+    return Api(make_system(clock=clock))
+
+
+def _reports(*items: tuple[str, datetime, float]) -> dict[str, Any]:
+    return {"reports": [{"team_id": t, "position": {"lat": lat, "lon": 50.0}, "reported_at": iso(at)}
+                        for t, at, lat in items]}
+
+
+def _rows(api: Api) -> dict[str, Any]:
+    return api.http.get("/api/v1/boards", headers=api.token()).json()["rows"]
+
+
+def test_a_batch_is_kept_thinned_and_refused_per_report_and_shown_on_the_map(api: Api, clock: FakeClock) -> None:
+    a, b, unknown = team(api), team(api), str(uuid.uuid4())
+    t0 = clock.advance(minutes=1)
+    r = api.post("/teams/positions", _reports((a, t0, 36.30), (unknown, t0, 36.31), (b, t0, 36.32),
+                                              (a, t0 + timedelta(seconds=10), 36.33)))
+    assert r.status_code == 202, r.text
+    answer = r.json()
+    assert (answer["kept"], answer["refused"]) == (2, 1)
+    assert [x.get("kept") for x in answer["reports"]] == [True, None, True, False]
+    assert answer["reports"][1] == {"team_id": unknown, "error": "not_found",
+                                    "reason": f"no team with id {unknown}", "id": unknown}
+    api.system.follower.wait_for(api.system.app.recorder.max_notification_id())
+    rows = _rows(api)
+    assert (rows[f"position/{a}"]["lat"], rows[f"position/{b}"]["lat"]) == (36.30, 36.32)
+    track = api.system.follower.track
+    assert [(p.aggregate_id, p.payload["position"]["lat"]) for p in track.points()] == [(a, 36.30), (b, 36.32)]
+    # Another province's token: the teams are not found there, each in its own answer.
+    other = api.post("/teams/positions", _reports((a, t0 + timedelta(minutes=1), 35.8)), province="ALB")
+    assert other.status_code == 202 and other.json()["reports"][0]["error"] == "not_found"
+    assert len(list(track.points())) == 2
+    assert "TeamPositionReported" not in api.stored()  # telemetry, not history
+
+
+def test_a_retried_batch_keeps_nothing_twice(api: Api, clock: FakeClock) -> None:
+    a = team(api)
+    t0 = clock.advance(minutes=1)
+    body = _reports((a, t0, 36.30))
+    keyed = {**api.token(), "Idempotency-Key": "gateway-QZV-0001"}
+    first = api.http.post("/api/v1/teams/positions", json=body, headers=keyed)
+    again = api.http.post("/api/v1/teams/positions", json=body, headers=keyed)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and first.json()["kept"] == 1  # the first answer, once more
+    unkeyed = api.post("/teams/positions", body)  # no key: thinned out as the repeat it is
+    assert unkeyed.status_code == 202 and unkeyed.json()["reports"][0]["kept"] is False
+    assert len(list(api.system.follower.track.points())) == 1
+
+
+def test_a_provinces_second_of_reports_fits_in_one_request(api: Api, clock: FakeClock) -> None:
+    teams = [team(api, on_shift=False) for _ in range(3)]
+    t0 = clock.advance(minutes=1)
+    items = [(teams[i % 3], t0 + timedelta(milliseconds=i), IN_QAZVIN["lat"]) for i in range(600)]
+    body = _reports(*items)
+    assert len(json.dumps(body)) > MAX_BODY  # more than any single command may be
+    r = api.post("/teams/positions", body)
+    assert r.status_code == 202, r.text[:300]
+    assert r.json()["kept"] == 3 and len(r.json()["reports"]) == 600
+    too_many = api.post("/teams/positions", _reports(*(items * 9)))  # 5,400: more than a batch may hold
+    assert too_many.status_code == 422 and too_many.json()["error"] == "invalid_command"
