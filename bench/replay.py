@@ -13,7 +13,7 @@ One run, in this order and alternating ``--repeat`` times over the same topic:
 * **Kafka's ConsumerPerformance** (kafka-tools 4.3.1, Java, ``scripts/services
   fetch-kafka-tools``): the broker's and the protocol's floor, ``--messages N`` from the start.
 
-The stream: ``--events`` events of a synthetic history (eoc/audit/synthetic.py: the real
+The stream: ``--events`` events of a synthetic history (tests/support/history.py: the real
 domain aggregates, three provinces, drills), published as the relay publishes them (key =
 province, the stored envelope's JSON, CloudEvents headers) to a fresh topic of 8 partitions,
 deleted afterwards unless ``--keep``. Figures and ratios are printed and written to
@@ -45,11 +45,11 @@ RESULTS = ROOT / "bench" / "results" / "replay.json"
 def make_stream(events: int, seed: int) -> list[dict[str, Any]]:
     from eoc.app.keyring import SQLiteKeyring
     from eoc.app.service import EOCApplication
-    from eoc.audit.synthetic import SyntheticHistory
     from eoc.domain import to_envelope
+    from tests.support.history import aggregates
 
     app = EOCApplication(env={})
-    SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
+    aggregates(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
     return [to_envelope(app.mapper.to_domain_event(n), position=n.id, as_stored=True).to_dict()
             for n in app.recorder.select_notifications(start=0, limit=10_000_000)]
 
