@@ -114,12 +114,9 @@ class History:
         self.now: datetime = clock.now if clock is not None else start or START
         if clock is None and not self.simulated:
             self.now = hand.service.clock()  # type: ignore[union-attr]
-        self.mean_gap_s = mean_gap_s
-        self.drill_share = drill_share
-        self.team_count = teams
-        self.centre_kinds = centres
-        self.known_callers = known_callers
-        self.most_stays = most_stays
+        self.mean_gap_s, self.drill_share = mean_gap_s, drill_share
+        self.team_count, self.centre_kinds = teams, centres  # what each province registers
+        self.known_callers, self.most_stays = known_callers, most_stays  # the sizes a world keeps to
         self.provinces = {code: Province(code, PROVINCES[code].capital) for code in provinces}
         self.status: dict[Any, str] = {}  # team -> status, as the hand answered
         self.stays: dict[Any, dict[str, Stay]] = {}  # centre -> client -> stay
@@ -252,10 +249,13 @@ class History:
             caller, details = self.person()
             p.callers.append(caller)
         drill = self.drill()
-        call = self.hand.receive_call(p, caller, details, drill, known=bool(known))
-        p.received.append(call)
+        return self._new(self.hand.receive_call(p, caller, details, drill, known=bool(known)), p.received, drill)
+
+    def _new(self, thing: Any, waiting: list[Any], drill: bool) -> bool:
+        """A new call or incident, where the next step looks for it: a step taken."""
+        waiting.append(thing)
         if drill:
-            self.drills.add(call)
+            self.drills.add(thing)
         return True
 
     def _classify(self, p: Province) -> bool:
@@ -273,10 +273,7 @@ class History:
         call = p.classified[0]
         roll = self.rnd.random()
         if roll < 0.2:
-            incident = self.hand.escalate(p, call, self.point(p))
-            p.open.append(incident)
-            if call in self.drills:
-                self.drills.add(incident)
+            self._new(self.hand.escalate(p, call, self.point(p)), p.open, call in self.drills)
         elif roll < 0.8:
             self.hand.counsel(p, call, self.rnd.randint(60, 1800))
         else:
@@ -287,12 +284,8 @@ class History:
 
     def _other_route(self, p: Province) -> bool:
         drill = self.drill()
-        incident = self.hand.open_incident(p, self.rnd.choice(OTHER_ROUTES), self.rnd.choice(list(CallCategory)),
-                                           self.rnd.choice(list(Priority)), self.point(p), drill)
-        p.open.append(incident)
-        if drill:
-            self.drills.add(incident)
-        return True
+        return self._new(self.hand.open_incident(p, self.rnd.choice(OTHER_ROUTES), self.rnd.choice(list(CallCategory)),
+                                                 self.rnd.choice(list(Priority)), self.point(p), drill), p.open, drill)
 
     def _close_unassigned(self, p: Province) -> bool:
         if not p.open:
