@@ -4,8 +4,8 @@
 
 Builds the embedded system as ``eoc demo`` does (SQLite store with its aggregate cache, the
 group-commit writer, the follower with its checkpoint, the websocket bridge's hub with its
-mirror of the rows), feeds it a bounded world's history (``bench.history``) and, after every
-``step`` events, once the follower and the bridge have caught up, prints one JSON line: events
+mirror of the rows), feeds it a bounded world's history (``tests.support.history.bounded``)
+and, after every ``step`` events, once the follower and the bridge have caught up, prints one JSON line: events
 so far, resident memory, board rows. The command API itself holds no state that grows with
 events, so it is not started.
 """
@@ -26,15 +26,15 @@ from .procs import self_rss_mb
 async def probe(events: int, step: int, data: Path) -> None:
     from eoc.app.config import Settings
     from eoc.main.bootstrap import build
+    from tests.support.history import bounded
     from ui_bridge.server import start_embedded_bridge
 
-    from .history import BoundedHistory
     from .systems import SECRET
 
     system = build(Settings.from_env({}, data_dir=data, token_secret=SECRET))
     bridge = await start_embedded_bridge(system, host="127.0.0.1", port=0)
     try:
-        history = await asyncio.to_thread(BoundedHistory, system.app, system.follower.apply_telemetry)
+        history = await asyncio.to_thread(bounded, system.app, system.follower.apply_telemetry)
         t0 = time.perf_counter()
         emit(history, system, bridge, t0)
         done = 0

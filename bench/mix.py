@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from events.places import PROVINCES
+from tests.support.history import near
 
-from .history import point_near
 from .loadgen import Pool
 
 PROVINCE_CODES = tuple(PROVINCES)
@@ -100,7 +100,7 @@ class Mix:
         return n
 
     def point(self, code: str) -> dict[str, float]:
-        return point_near(code, self.rnd)
+        return near(code, self.rnd, spread=0.1)
 
     # ------------------------------------------------------------------ the mix
 

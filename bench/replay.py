@@ -14,8 +14,8 @@ One run, in this order and alternating ``--repeat`` times over the same topic:
 * **Kafka's ConsumerPerformance** (kafka-tools 4.3.1, Java, ``scripts/services
   fetch-kafka-tools``): the broker's and the protocol's floor, ``--messages N`` from the start.
 
-The stream: ``--events`` events of the seeded synthetic history (``history`` in
-bench/scenarios/replay.py: the real domain aggregates, three provinces, drills), published as
+The stream: ``--events`` events of the seeded history (tests/support/history.py, through
+``history`` in bench/scenarios/replay.py: the real domain aggregates, three provinces, drills), published as
 the relay publishes them (key = province, the stored envelope's JSON, CloudEvents headers) to a
 fresh topic of 8 partitions, deleted afterwards unless ``--keep``. Figures and ratios are printed and written to
 ``bench/results/replay.json``.

@@ -1,7 +1,8 @@
 """Memory: resident memory of each process after a million events, and its growth per further
-100,000, over a bounded world (``bench.history``: 248 teams and 62 centres; position reports,
-status changes, check-ins, admissions and discharges, calls that only add counts to a row per
-province and day). Boards whose size does not grow must not grow in memory.
+100,000, over a bounded world (``tests.support.history.bounded``: 248 teams and 62 centres, 20
+known callers a province; calls with their outcomes, incidents, status changes, check-ins,
+position reports, admissions, holding periods and discharges, drills). Boards whose size does
+not grow must not grow in memory.
 
 Embedded: one process (``bench.memory_probe``: the store and its aggregate cache, the writer,
 the follower and its board, the bridge's mirror of the rows) fed the history in-process.
@@ -83,8 +84,7 @@ async def run_cluster(ctx: Context) -> None:
     from eoc.app.config import Settings
     from eoc.app.service import EOCApplication
     from eoc.main.cluster import ClusterSettings
-
-    from ..history import BoundedHistory
+    from tests.support.history import bounded
 
     sizes = ctx.sizes
     events = sizes.cluster_memory_events
@@ -102,7 +102,7 @@ async def run_cluster(ctx: Context) -> None:
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in system.procs}
         t0 = time.perf_counter()
         try:
-            history = await asyncio.to_thread(BoundedHistory, app, publisher)
+            history = await asyncio.to_thread(bounded, app, publisher)
 
             async def caught_up() -> None:
                 publisher.flush()

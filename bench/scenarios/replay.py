@@ -2,7 +2,7 @@
 event store, against the fastest raw read and decode of the same stream in the same run.
 
 The stream: a seeded synthetic history (the real domain aggregates of three provinces, drills
-included; ``SyntheticHistory``), written once and copied as stored: for Kafka published as the
+included; tests/support/history.py ``aggregates``), written once and copied as stored: for Kafka published as the
 relay publishes it (key = province, the stored envelope's JSON, CloudEvents headers) to a
 fresh topic of 8 partitions; for the store the same stored events inserted into a fresh
 SQLite file or PostgreSQL database.
@@ -52,10 +52,10 @@ def history(events: int, seed: int = SEED) -> Any:
     """A fresh in-memory application holding ``events`` events of the seeded synthetic history."""
     from eoc.app.keyring import SQLiteKeyring
     from eoc.app.service import EOCApplication
-    from eoc.audit.synthetic import SyntheticHistory  # the one import of the history generator
+    from tests.support.history import aggregates  # the project's one seeded history generator
 
     app = EOCApplication(env={})
-    SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
+    aggregates(app, keyring=SQLiteKeyring(":memory:"), seed=seed).run(events)
     return app
 
 

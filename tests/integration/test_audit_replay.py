@@ -18,12 +18,12 @@ from eoc.app.keyring import SQLiteKeyring
 from eoc.app.service import EOCApplication
 from eoc.audit.diff import diff_rows, without_telemetry
 from eoc.audit.sources import KafkaSource, StoreSource
-from eoc.audit.synthetic import SyntheticHistory
 from eoc.cli import main
 from events.envelope import Envelope, iso
 from events.jalali import format_jalali, parse_moment
 from projections import fold
 from tests.support.audit import api_boards, cli_env, publish, stored_dicts, with_history
+from tests.support.history import aggregates
 from tests.support.served import free_port
 
 
@@ -41,7 +41,7 @@ def test_replay_of_100k_events_from_the_store_and_from_kafka_equals_the_live_boa
     app = EOCApplication(env={})
     follower = Follower(app).start()  # the live boards, folded as the events are written
     try:
-        history = SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=1403)
+        history = aggregates(app, keyring=SQLiteKeyring(":memory:"), seed=1403)
         written = history.run(100_000)
         head = app.recorder.max_notification_id()
         assert written >= 100_000 and head == written

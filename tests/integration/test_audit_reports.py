@@ -14,11 +14,11 @@ from eoc.app.keyring import SQLiteKeyring
 from eoc.app.service import EOCApplication
 from eoc.audit.reports import COUNTS, UNCLASSIFIED, ReportFold, build_report
 from eoc.audit.sources import StoreSource
-from eoc.audit.synthetic import SyntheticHistory
 from eoc.cli import main
 from events.envelope import Envelope
 from events.jalali import parse_period
 from tests.support.audit import cli_env, with_history
+from tests.support.history import aggregates
 from tests.support.system import FakeClock
 
 SHAHRIVAR = parse_period("Shahrivar 1403")  # 2024-08-22 .. 2024-09-21
@@ -43,7 +43,7 @@ def six_weeks() -> tuple[EOCApplication, dict[str, Any]]:
     app = EOCApplication(env={})
     follower = Follower(app).start()
     clock = FakeClock(datetime(2024, 8, 10, 0, 0, tzinfo=UTC))
-    history = SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=45, clock=clock,
+    history = aggregates(app, keyring=SQLiteKeyring(":memory:"), seed=45, clock=clock,
                                mean_gap_s=490, drill_share=0.08)
     history.run(9000)
     assert (clock.now - datetime(2024, 8, 10, tzinfo=UTC)).days >= 44

@@ -12,7 +12,6 @@ import pytest
 
 from eoc.audit.checkpoints import CheckpointPublisher, SQLiteCheckpointLog, load_or_create_key
 from eoc.audit.sources import KafkaSource, StoreSource
-from eoc.audit.synthetic import SyntheticHistory
 from eoc.audit.verify import verify
 from eoc.cli import main
 from events.chain import GENESIS, link
@@ -25,6 +24,7 @@ from tests.support.audit import (
     stored_dicts,
     with_history,
 )
+from tests.support.history import aggregates
 
 
 @pytest.fixture
@@ -233,7 +233,7 @@ def stream_values() -> list[dict[str, Any]]:
     from eoc.app.service import EOCApplication
 
     app = EOCApplication(env={})
-    SyntheticHistory(app, keyring=SQLiteKeyring(":memory:"), seed=9).run(400)
+    aggregates(app, keyring=SQLiteKeyring(":memory:"), seed=9).run(400)
     return stored_dicts(app)
 
 

@@ -8,7 +8,6 @@ poison event, and an Idempotency-Key retry across a kill -9, run the real server
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +18,7 @@ from eoc.audit.sources import StoreSource
 from events.envelope import Envelope
 from projections import Board, apply, fold
 from projections.visibility import visible_rows
-from tests.support.history import History, logged_envelopes
+from tests.support.history import commands, logged_envelopes
 from tests.support.poison import (
     ALL,
     HOSTILE_TEXT,
@@ -125,8 +124,7 @@ def test_hostile_histories_give_equal_boards_in_the_follower_and_replay(tmp_path
 
 
 def _hostile_history(system, clock, steps) -> None:
-    history = History(system.service, seed=len(steps))
-    history.rnd = random.Random(len(steps))
+    history = commands(system.service, seed=len(steps))
     poisons = schema_breaking = not_events = 0
     for kind, value in steps:
         clock.advance(seconds=97)

@@ -17,9 +17,10 @@ from eoc.app.track import THIN_S
 from eoc.audit.sources import StoreSource
 from eoc.cli import main
 from events.envelope import canonical_json, iso
+from events.places import PROVINCES
 from projections.visibility import visible_rows
 from tests.support.audit import cli_env
-from tests.support.history import PROVINCES, run_history
+from tests.support.history import run_history
 from tests.support.scenario import IN_QAZVIN, team
 from tests.support.served import served
 from tests.support.system import Api, FakeClock
@@ -91,9 +92,10 @@ def test_diff_with_telemetry_is_equal_under_live_traffic_with_position_reports(
                     run_history(system.service, 1, seed=1000 + i)
                 else:
                     t, province = rnd.choice(teams)
-                    _, lat, lon = PROVINCES[province]
+                    place = PROVINCES[province]
                     _report(api, t, clock.advance(seconds=11),
-                            {"lat": round(lat + rnd.uniform(-0.1, 0.1), 5), "lon": round(lon + rnd.uniform(-0.1, 0.1), 5)},
+                            {"lat": round(place.lat + rnd.uniform(-0.1, 0.1), 5),
+                             "lon": round(place.lon + rnd.uniform(-0.1, 0.1), 5)},
                             province=province)
         finally:
             done.set()

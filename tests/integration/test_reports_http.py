@@ -19,8 +19,8 @@ FOUR_MONTHS = {"from": "1 Mehr 1403", "to": "30 Dey 1403"}  # 2024-09-22 .. 2025
 @pytest.fixture
 def history_system(make_system: Any) -> Any:
     system = make_system()
-    # Five months of life (about one event every 1.7 hours), through Mehr, Aban, Azar and Dey.
-    with_history(system, 2600, seed=47, start=datetime(2024, 9, 12, tzinfo=UTC), mean_gap_s=6000)
+    # Five months of life (about one event every 1.4 hours), through Mehr, Aban, Azar and Dey.
+    with_history(system, 2800, seed=47, start=datetime(2024, 9, 12, tzinfo=UTC), mean_gap_s=5500)
     return system
 
 

@@ -15,13 +15,13 @@ import pytest
 
 from eoc.audit.checkpoints import CheckpointPublisher, SQLiteCheckpointLog, load_or_create_key
 from eoc.audit.sources import StoreSource
-from eoc.audit.synthetic import SyntheticHistory
 from eoc.domain import to_envelope
 from events.envelope import canonical_json
+from tests.support.history import History, aggregates
 
 
-def with_history(system: Any, events: int, **kw: Any) -> SyntheticHistory:
-    history = SyntheticHistory(system.app, keyring=system.keyring, **kw)
+def with_history(system: Any, events: int, **kw: Any) -> History:
+    history = aggregates(system.app, keyring=system.keyring, **kw)
     history.run(events)
     system.follower.wait_for(system.app.recorder.max_notification_id(), timeout=60)
     return history

@@ -1,257 +1,39 @@
-"""What the cluster tests share (no tests here): a seeded random history of commands, the
-cluster processes as real subprocesses (``eoc relay``, ``eoc worker``), and reading back.
-
-A history drives the CommandService on PostgreSQL with a random mix of what a province does
-in a day — calls received, classified, counselled, referred, escalated; incidents opened and
-closed; teams on and off shift, dispatched, moving through their statuses, checking in;
-centres admitting, declining, transferring and discharging clients — with drills (exercise
-commands) among them, and optionally position reports. Commands that the rules refuse are
-part of the mix (they store nothing, except a declined admission, which is recorded).
+"""What the cluster tests share (no tests here): the seeded history of tests/support/history.py
+through the CommandService on PostgreSQL, over provinces in four partitions; the cluster
+processes as real subprocesses (``eoc relay``, ``eoc worker``), and reading back.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.procs import eoc_command, stop_session
-from eoc.app import commands as c
-from eoc.app.auth import Claims
 from eoc.domain import to_envelope
-from eoc.domain.errors import Refused
-from events.places import PROVINCES
-from events.vocabulary import (
-    TEAM_TRANSITIONS,
-    CallCategory,
-    CentreKind,
-    DischargeReason,
-    IncidentOutcome,
-    Priority,
-    ReferralRoute,
-    Role,
-    TeamStatus,
-)
 from projections import Board, fold, undecodable
 from projections.batches import BatchGate, apply_changes
+from tests.support.history import History, commands
+from tests.support.history import claims as supervisor  # noqa: F401  (the cluster tests' name for it)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Provinces in four of the eight partitions (QZV and THR share one), so partitioning matters.
 PROVINCES_UNDER_TEST = ("QZV", "THR", "ESF", "ALB", "KSH")
 
 
-def supervisor(province: str) -> Claims:
-    return Claims(sub=f"sup-{province}", role=Role.PROVINCIAL_SUPERVISOR, province=province, exp=2**40)
-
-
-def near(province: str, rnd: random.Random) -> dict[str, float]:
-    p = PROVINCES[province]
-    return {"lat": round(p.lat + rnd.uniform(-0.2, 0.2), 5), "lon": round(p.lon + rnd.uniform(-0.2, 0.2), 5)}
-
-
-@dataclass
-class History:
-    """A seeded random stream of commands against one CommandService."""
-
-    service: Any
-    clock: Any  # tests.conftest.FakeClock
-    seed: int = 1403
-    provinces: tuple[str, ...] = PROVINCES_UNDER_TEST
-    drill_share: float = 0.15
-    telemetry: bool = False
-    rnd: random.Random = field(init=False)
-    calls: dict[str, list[str]] = field(default_factory=dict)  # received, not yet classified
-    classified: dict[str, list[str]] = field(default_factory=dict)
-    incidents: dict[str, list[str]] = field(default_factory=dict)
-    teams: dict[str, list[str]] = field(default_factory=dict)
-    centres: dict[str, list[str]] = field(default_factory=dict)
-    clients: dict[str, list[str]] = field(default_factory=dict)  # centre id -> clients staying
-    status: dict[str, str] = field(default_factory=dict)  # team id -> status, as the service said
-    accepted: int = 0
-    refused: int = 0
-    reports: int = 0
-
-    def __post_init__(self) -> None:
-        self.rnd = random.Random(self.seed)
-        for p in self.provinces:
-            for bucket in (self.calls, self.classified, self.incidents, self.teams, self.centres):
-                bucket[p] = []
-
-    def setup(self) -> None:
-        """Every province starts with teams on shift and centres."""
-        for p in self.provinces:
-            for _ in range(3):
-                self._do(self._register_team, p)
-            for kind in (CentreKind.RESIDENTIAL_LEVEL_1, CentreKind.SAFE_HOUSE, CentreKind.OUTPATIENT):
-                self._do(lambda p, kind=kind: self._register_centre(p, kind), p)
-            for team in self.teams[p]:
-                self._do(lambda p, team=team: self._team(team, self.service.start_shift(
-                    uuid.UUID(team), c.StartShift(shift="morning", members=["a", "b"]), supervisor(p))), p)
-
-    def _team(self, team: str, result: dict[str, Any]) -> None:
-        self.status[team] = result["status"]
-
-    def run(self, commands: int, *, on_step: Callable[[int], None] | None = None) -> None:
-        for i in range(commands):
-            self.step()
-            if on_step is not None:
-                on_step(i)
-
-    def step(self) -> None:
-        p = self.rnd.choice(self.provinces)
-        action = self.rnd.choices(self.ACTIONS, weights=self.WEIGHTS)[0]
-        self._do(lambda p: action(self, p), p)
-
-    def _do(self, fn: Callable[[str], Any], p: str) -> None:
-        # Strictly increasing time: equal moments would make "latest position wins" depend
-        # on the order two runners happen to see a report and a status change.
-        self.clock.advance(milliseconds=self.rnd.randint(1, 90_000))
-        try:
-            fn(p)
-            self.accepted += 1
-        except Refused:
-            self.refused += 1
-
-    def _drill(self) -> bool:
-        return self.rnd.random() < self.drill_share
-
-    def _pick(self, items: list[str]) -> str:
-        if not items:
-            raise Refused("nothing to act on")
-        return self.rnd.choice(items)
-
-    # ------------------------------------------------------------------ the actions
-
-    def _register_team(self, p: str) -> None:
-        r = self.service.register_team(c.RegisterTeam(province=p, county=PROVINCES[p].capital, name=f"{p}-{len(self.teams[p])}",
-                                                      home=near(p, self.rnd)), supervisor(p))
-        self.teams[p].append(r["team_id"])
-
-    def _register_centre(self, p: str, kind: str) -> None:
-        r = self.service.register_centre(c.RegisterCentre(province=p, county=PROVINCES[p].capital, name=f"{kind} {p}", kind=kind,
-                                                          capacity=self.rnd.randint(1, 4),
-                                                          location=near(p, self.rnd)), supervisor(p))
-        self.centres[p].append(r["centre_id"])
-
-    def receive(self, p: str) -> None:
-        r = self.service.receive_call(c.ReceiveCall(province=p, county=PROVINCES[p].capital, exercise=self._drill(),
-                                                    received_at=self.clock.now - timedelta(seconds=30)),
-                                      supervisor(p))
-        self.calls[p].append(r["call_id"])
-
-    def classify(self, p: str) -> None:
-        call = self._pick(self.calls[p])
-        self.service.classify_call(uuid.UUID(call), c.ClassifyCall(
-            category=self.rnd.choice(list(CallCategory)), priority=self.rnd.choice(list(Priority))), supervisor(p))
-        self.calls[p].remove(call)
-        self.classified[p].append(call)
-
-    def counsel(self, p: str) -> None:
-        self.service.counsel_call(uuid.UUID(self._pick(self.classified[p])),
-                                  c.CounselCall(services=["counselling"], duration_s=self.rnd.randint(60, 900)),
-                                  supervisor(p))
-
-    def refer(self, p: str) -> None:
-        self.service.refer_call(uuid.UUID(self._pick(self.classified[p])),
-                                c.ReferCall(target="outside_agency", agency="police"), supervisor(p))
-
-    def escalate(self, p: str) -> None:
-        call = self._pick(self.classified[p])
-        r = self.service.escalate_call(uuid.UUID(call), c.EscalateCall(location=near(p, self.rnd)), supervisor(p))
-        self.classified[p].remove(call)
-        self.incidents[p].append(r["incident_id"])
-
-    def open_incident(self, p: str) -> None:
-        r = self.service.open_incident(c.OpenIncident(
-            province=p, county=PROVINCES[p].capital, route=self.rnd.choice(list(ReferralRoute)),
-            category=self.rnd.choice(list(CallCategory)), priority=self.rnd.choice(list(Priority)),
-            location=near(p, self.rnd), exercise=self._drill()), supervisor(p))
-        self.incidents[p].append(r["incident_id"])
-
-    def close_incident(self, p: str) -> None:
-        incident = self._pick(self.incidents[p])
-        self.service.close_incident(uuid.UUID(incident),
-                                    c.CloseIncident(outcome=self.rnd.choice(list(IncidentOutcome))), supervisor(p))
-        self.incidents[p].remove(incident)
-
-    def dispatch(self, p: str) -> None:
-        team = self._pick([t for t in self.teams[p] if self.status.get(t) == "available"] or self.teams[p])
-        self._team(team, self.service.dispatch_team(uuid.UUID(team), c.DispatchTeam(
-            incident_id=self._pick(self.incidents[p])), supervisor(p)))
-
-    def move(self, p: str) -> None:
-        team = self._pick([t for t in self.teams[p] if self.status.get(t) not in ("available", "off_duty")]
-                          or self.teams[p])
-        # Mostly the next legal status; sometimes an illegal one (refused, stores nothing).
-        status = self.rnd.choice(sorted(TEAM_TRANSITIONS.get(TeamStatus(self.status.get(team, "available")), ()))
-                                 or ["en_route"]) if self.rnd.random() < 0.9 else "on_scene"
-        position = near(p, self.rnd) if self.rnd.random() < 0.5 else None
-        self._team(team, self.service.change_team_status(uuid.UUID(team), c.ChangeTeamStatus(
-            status=status, position=position), supervisor(p)))
-
-    def shift(self, p: str) -> None:
-        team = self._pick(self.teams[p])
-        if self.status.get(team) == "off_duty":
-            self._team(team, self.service.start_shift(uuid.UUID(team), c.StartShift(shift="evening", members=["c"]),
-                                                      supervisor(p)))
-        else:
-            self._team(team, self.service.end_shift(uuid.UUID(team), c.EndShift(), supervisor(p)))
-
-    def check_in(self, p: str) -> None:
-        team = uuid.UUID(self._pick(self.teams[p]))
-        if self.rnd.random() < 0.8:
-            self.service.check_in(team, c.CheckIn(position=near(p, self.rnd)), supervisor(p))
-        else:
-            self.service.record_missed_check_in(team, c.RecordMissedCheckIn(due_at=self.clock.now), supervisor(p))
-
-    def report(self, p: str) -> None:
-        if not self.telemetry:
-            raise Refused("no telemetry in this history")
-        self.service.report_position(uuid.UUID(self._pick(self.teams[p])),
-                                     c.ReportPosition(position=near(p, self.rnd), speed_kmh=40.0,
-                                                      heading=90.0), supervisor(p))
-        self.reports += 1
-
-    def admit(self, p: str) -> None:
-        centre = self._pick(self.centres[p])
-        # A full centre refuses (OverCapacity) after recording the declined admission.
-        r = self.service.admit_client(uuid.UUID(centre), c.AdmitClient(
-            route=self.rnd.choice(list(ReferralRoute)), exercise=self._drill()), supervisor(p))
-        self.clients.setdefault(centre, []).append(r["client_id"])
-
-    def discharge(self, p: str) -> None:
-        centre = self._pick([k for k in self.centres[p] if self.clients.get(k)])
-        client = self.clients[centre].pop(self.rnd.randrange(len(self.clients[centre])))
-        self.service.discharge_client(uuid.UUID(centre), c.DischargeClient(
-            client_id=client, reason=self.rnd.choice(list(DischargeReason))), supervisor(p))
-
-    def transfer(self, p: str) -> None:
-        source = self._pick([k for k in self.centres[p] if self.clients.get(k)])
-        dest = self._pick([k for k in self.centres[p] if k != source])
-        client = self.rnd.choice(self.clients[source])
-        self.service.transfer_client(uuid.UUID(source), c.TransferClient(client_id=client, to_centre_id=dest),
-                                     supervisor(p))
-        self.clients[source].remove(client)
-        self.clients.setdefault(dest, []).append(client)
-
-    def capacity(self, p: str) -> None:
-        self.service.change_capacity(uuid.UUID(self._pick(self.centres[p])),
-                                     c.ChangeCapacity(capacity=self.rnd.randint(1, 6)), supervisor(p))
-
-    ACTIONS = (receive, classify, counsel, refer, escalate, open_incident, close_incident, dispatch, move,
-               shift, check_in, report, admit, discharge, transfer, capacity)
-    WEIGHTS = (14, 12, 4, 3, 5, 2, 4, 8, 12, 2, 4, 10, 5, 3, 1, 1)
+def cluster_history(service: Any, clock: Any, **kw: Any) -> History:
+    """The seeded history of tests/support/history.py through ``service``, over the provinces
+    under test, a FakeClock moved along (``kw``: History's, ``telemetry``)."""
+    return commands(service, clock=clock, **{"provinces": PROVINCES_UNDER_TEST, "drill_share": 0.15,
+                                             "mean_gap_s": 45.0, **kw})
 
 
 # ---------------------------------------------------------------------- the event store side

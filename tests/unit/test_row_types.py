@@ -181,7 +181,7 @@ def test_every_row_of_a_random_history_is_of_its_kind(seed, steps):
 
 
 def test_every_kind_occurs():
-    board = board_of(20261202, 200)
+    board = board_of(20261202, 600)
     seen = check_rows(board.rows) | check_rows(other_rows(board.rows)) | check_rows(harm_board().rows)
     assert set(ROW_KINDS) - seen == set()
     check_documented({**board.rows, **other_rows(board.rows), **harm_board().rows})
@@ -269,7 +269,7 @@ def test_every_row_a_viewer_receives_is_of_its_seen_kind(seed, steps):
 
 
 def test_every_seen_kind_reaches_some_viewer_and_secret_places_change_shape():
-    board = board_of(20261202, 200)
+    board = board_of(20261202, 600)
     kinds = check_seen(board.rows) | check_seen(harm_board().rows)
     assert set(SEEN_KINDS) - kinds == set()
     # The hand-made secret house, as a call-taker of its province sees it: the seen type's shape.

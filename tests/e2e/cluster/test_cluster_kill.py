@@ -14,7 +14,7 @@ import pytest
 
 from consumers.kafka_codec import POSITION_HEADER, header
 from consumers.topics import BOARD_CHANGELOG
-from tests.support.cluster import History, boards_converge, replay, wait_until
+from tests.support.cluster import boards_converge, cluster_history, replay, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ def test_kill_9_in_the_middle_of_a_stream_loses_nothing_and_counts_nothing_twice
     output = cluster.reader(layout.events if victim == "relay" else layout.boards, rows=False)
     processes = {"relay": cluster.start("relay"), "worker": cluster.start("worker", EOC_WORKER_ID="worker-1")}
     process = processes[victim]
-    history = History(writer.service, clock, seed=4242)
+    history = cluster_history(writer.service, clock, seed=4242)
     failure: list[BaseException] = []
 
     def write() -> None:
@@ -101,7 +101,7 @@ def test_a_worker_dying_halfway_through_making_a_batch_durable_completes_it_on_r
     cluster.start("relay")
     # Some state first, folded whole by a worker that then stops cleanly...
     first = cluster.start("worker-first", EOC_WORKER_ID="worker-1")
-    history = History(writer.service, clock, seed=77)
+    history = cluster_history(writer.service, clock, seed=77)
     history.setup()
     wait_until(lambda: boards.catch_up() >= 0 and len(boards.rows) > 10, timeout=120, what="a first batch")
     first.stop()
@@ -145,7 +145,7 @@ def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_dies
     boards = cluster.reader(layout.boards)
     cluster.start("relay")
     first = cluster.start("worker-1", EOC_WORKER_ID="worker-1", EOC_WORKER_SESSION_S="6")
-    history = History(writer.service, clock, seed=31337)
+    history = cluster_history(writer.service, clock, seed=31337)
     history.setup()
     history.run(800)
     second = cluster.start("worker-2", EOC_WORKER_ID="worker-2", EOC_WORKER_SESSION_S="6")

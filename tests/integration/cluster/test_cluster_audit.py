@@ -15,7 +15,7 @@ import pytest
 
 from consumers.telemetry import TelemetryPublisher
 from eoc.cli import main
-from tests.support.cluster import History, wait_until
+from tests.support.cluster import cluster_history, wait_until
 from tests.support.served import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -43,7 +43,7 @@ def test_diff_live_is_equal_every_time_under_cluster_traffic(cluster: Any, write
     cluster.start("relay")
     cluster.start("worker")
     cluster.start("api", "--port", str(port))
-    history = History(writer.service, clock, seed=1414, telemetry=True)
+    history = cluster_history(writer.service, clock, seed=1414, telemetry=True)
     history.setup()
     done = threading.Event()
     failed: list[BaseException] = []
@@ -95,7 +95,7 @@ def test_verify_finds_the_clusters_signed_checkpoints_and_fails_loudly_without(
         capsys: pytest.CaptureFixture[str]) -> None:
     key = tmp_path / "audit_ed25519.pem"
     _cli_env(monkeypatch, cluster, tmp_path, EOC_AUDIT_KEY=str(key))
-    history = History(writer.service, clock, seed=7)
+    history = cluster_history(writer.service, clock, seed=7)
     history.setup()
     history.run(300)
     # A deployment that signs nothing: verify fails, and says why.

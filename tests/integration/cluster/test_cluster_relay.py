@@ -17,7 +17,7 @@ from consumers.relay import AdvisoryLock, Relay, find_resume_point
 from eoc.domain import to_envelope
 from events.chain import GENESIS, link
 from events.envelope import Envelope
-from tests.support.cluster import History, wait_until
+from tests.support.cluster import cluster_history, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -36,7 +36,7 @@ def _stop(relay: Relay, thread: threading.Thread) -> None:
 
 
 def test_a_published_event_is_a_cloudevent_keyed_by_province_in_its_province_partition(cluster, embedded, clock):
-    history = History(embedded.service, clock, seed=5, provinces=("QZV", "THR"))
+    history = cluster_history(embedded.service, clock, seed=5, provinces=("QZV", "THR"))
     history.setup()
     history.run(60)
     relay = Relay(embedded.app, cluster.bootstrap, cluster.layout)
@@ -96,7 +96,7 @@ def test_a_relay_resumes_after_a_torn_publish_with_no_gap_and_nothing_twice(clus
     exactly the missing events: not everything after the highest position (a gap in the
     partitions that were behind), not everything again (duplicates)."""
     layout = cluster.layout
-    history = History(embedded.service, clock, seed=11, provinces=("QZV", "ESF", "ALB"))
+    history = cluster_history(embedded.service, clock, seed=11, provinces=("QZV", "ESF", "ALB"))
     history.setup()
     history.run(200)
     notifications = embedded.app.recorder.select_notifications(start=0, limit=10_000)

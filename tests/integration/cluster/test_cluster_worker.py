@@ -17,7 +17,7 @@ from consumers.telemetry import TelemetryPublisher
 from events.envelope import iso
 from events.jalali import IRST
 from projections.hourly import hourly_figures
-from tests.support.cluster import History, boards_converge, replay, stored_envelopes, wait_until
+from tests.support.cluster import boards_converge, cluster_history, replay, stored_envelopes, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def test_one_history_gives_identical_boards_embedded_and_through_relay_and_faust
     cluster.start("relay")
     cluster.start("worker")
 
-    history = History(embedded.service, clock, seed=2026, telemetry=True)
+    history = cluster_history(embedded.service, clock, seed=2026, telemetry=True)
     history.setup()
     history.run(1500)  # while the relay and the worker run
     publisher.close()
@@ -64,7 +64,7 @@ def test_hourly_figures_on_the_topic_are_the_projections_real_calls_per_local_ho
     hourly = cluster.reader(cluster.layout.figures_hourly)
     cluster.start("relay")
     cluster.start("worker")
-    history = History(embedded.service, clock, seed=7, drill_share=0.3)
+    history = cluster_history(embedded.service, clock, seed=7, drill_share=0.3)
     history.setup()
     history.run(600)
 
@@ -100,7 +100,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_boards_stay_right(c
     boards, dlq = cluster.reader(layout.boards), cluster.reader(layout.dlq, rows=False)
     cluster.start("relay")
     cluster.start("worker")
-    history = History(embedded.service, clock, seed=99)
+    history = cluster_history(embedded.service, clock, seed=99)
     history.setup()
     history.run(150)
 

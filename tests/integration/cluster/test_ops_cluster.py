@@ -26,7 +26,7 @@ from consumers.telemetry import kafka_down
 from eoc.app.auth import TokenSigner
 from events.envelope import iso
 from tests.support import scenario
-from tests.support.cluster import History, boards_converge, cluster_env, replay, wait_until
+from tests.support.cluster import boards_converge, cluster_env, cluster_history, replay, wait_until
 from tests.support.metrics import value
 from tests.support.served import free_port
 
@@ -192,7 +192,7 @@ def test_ops_fault_api_takes_commands_with_kafka_down_and_reconnects(cluster, ga
 
 
 def test_ops_fault_relay_and_worker_wait_for_kafka_then_go_on(cluster, gate: Gate, writer, clock) -> None:
-    history = History(writer.service, clock, seed=4242)
+    history = cluster_history(writer.service, clock, seed=4242)
     history.setup()
     history.run(150)
     relay = cluster.start("relay", EOC_KAFKA_BOOTSTRAP=gate.address)
@@ -250,7 +250,7 @@ def test_ops_metrics_cluster_processes(cluster, writer, clock) -> None:
                          json={"shift": "morning", "members": ["s-1", "s-2"]}).status_code == 200
         assert http.post(f"/api/v1/teams/{team_id}/position", json={"position": scenario.IN_QAZVIN},
                          headers=auth).status_code == 202
-    history = History(writer.service, clock, seed=77)
+    history = cluster_history(writer.service, clock, seed=77)
     history.setup()
     history.run(50)
 
@@ -293,7 +293,7 @@ def test_ops_fault_relay_and_worker_ride_out_kafka_going_down_mid_run(cluster, w
     connected and following: the store keeps taking commands, the processes stay up and say so
     in a few lines (not a traceback, not hundreds of errors), and when the broker is back the
     boards catch up with everything written meanwhile, nothing lost or counted twice."""
-    history = History(writer.service, clock, seed=5150)
+    history = cluster_history(writer.service, clock, seed=5150)
     history.setup()
     history.run(80)
     relay = cluster.start("relay")

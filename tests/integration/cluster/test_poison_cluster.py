@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.kafka_codec import DLQ_ERROR, DLQ_REASON, header
-from tests.support.cluster import History, boards_converge, replay, wait_until
+from tests.support.cluster import boards_converge, cluster_history, replay, wait_until
 from tests.support.poison import (
     HOSTILE_TEXT,
     incident_in_year_999,
@@ -44,7 +44,7 @@ def test_hostile_histories_fold_alike_in_the_follower_the_faust_worker_and_repla
     if "worker" not in cluster.processes:
         cluster.start("relay")
         cluster.start("worker")
-    history = History(embedded.service, clock, seed=len(steps))
+    history = cluster_history(embedded.service, clock, seed=len(steps))
     history.setup()
     breaking = 0
     for kind, value in steps:
@@ -94,7 +94,7 @@ def test_a_stored_row_that_is_not_an_event_is_relayed_as_a_dead_letter_and_the_s
     dlq = cluster.reader(cluster.layout.dlq, rows=False)
     cluster.start("relay")
     cluster.start("worker")
-    history = History(embedded.service, clock, seed=99)
+    history = cluster_history(embedded.service, clock, seed=99)
     history.setup()
     history.run(5)
     undecodable_row(embedded.app, datetime.now(UTC), "")
