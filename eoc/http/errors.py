@@ -109,7 +109,7 @@ def _document(api: FastAPI) -> None:
     api.openapi = openapi  # type: ignore[method-assign]
 
 
-def known_query_only(request: Request) -> None:
+async def known_query_only(request: Request) -> None:
     """A query parameter the operation does not declare is refused, not silently ignored."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
