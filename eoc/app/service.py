@@ -28,7 +28,7 @@ from eoc.app.keyring import Keyring
 from eoc.app.pgschema import taking_turns
 from eoc.app.track import Thinning
 from eoc.app.workspace_service import WorkspaceCommands
-from eoc.app.writer import BatchWriter, Position, resolved
+from eoc.app.writer import BatchWriter, Position, off_loop, resolved
 from eoc.domain import Call, Centre, Context, Incident, Roster, Team, roster_id
 from eoc.domain.errors import (
     AlreadyExists,
@@ -135,7 +135,7 @@ class CommandService(WorkspaceCommands):
         unknown = NotFound(f"no {what} with id {id_}", id=str(id_))
         try:
             aggregate_id = UUID(str(id_))
-            agg = uow.get(aggregate_id) if uow is not None else self.app.repository.get(aggregate_id)
+            agg = uow.get(aggregate_id) if uow is not None else self._load(aggregate_id)
         except (AggregateNotFoundError, ValueError):
             raise unknown from None
         if province is not None and getattr(agg, "province", None) != province:
@@ -144,13 +144,21 @@ class CommandService(WorkspaceCommands):
             raise NotFound(f"{id_} is not a {what}", id=str(id_))
         return agg
 
+    def _load(self, aggregate_id: UUID) -> Any:
+        """Outside a command (a check before it): the repository's copy, read from the store off the
+        event loop (``off_loop``) unless it is cached and need not be brought up to date."""
+        repository = self.app.repository
+        if not repository.fastforward and es_adapter.is_cached(self.app, aggregate_id):
+            return repository.get(aggregate_id)
+        return off_loop(repository.get, aggregate_id)
+
     def _new_id(self, chosen: UUID | None) -> UUID:
         """A new aggregate's id: the client's choice if it made one, and then not taken."""
         if chosen is None:
             return uuid4()
         uow = self.writer.uow
         try:
-            uow.get(chosen) if uow is not None else self.app.repository.get(chosen)
+            uow.get(chosen) if uow is not None else self._load(chosen)
         except AggregateNotFoundError:
             return chosen
         raise AlreadyExists(f"{chosen} already exists; a retried create makes nothing new", id=str(chosen))
@@ -169,10 +177,13 @@ class CommandService(WorkspaceCommands):
             yield created
         except BaseException:
             for subject in created:
-                self.keyring.erase(subject)
+                off_loop(self.keyring.erase, subject)
             raise
 
     def _new_key(self, subject: str, created: list[str]) -> bytes:
+        return off_loop(self._make_key, subject, created)
+
+    def _make_key(self, subject: str, created: list[str]) -> bytes:
         if self.keyring.get(subject) is None:
             created.append(subject)
         return self.keyring.create(subject)
@@ -467,7 +478,7 @@ class CommandService(WorkspaceCommands):
         )
         if not self.thinning.keep(envelope.aggregate_id, at):
             return {"team_id": str(team.id), "reported_at": at, "kept": False}
-        self.telemetry(envelope)
+        off_loop(self.telemetry, envelope)  # the board, or the track and Kafka (a cluster)
         return {"team_id": str(team.id), "reported_at": at, "kept": True}
 
     # ------------------------------------------------------------------ centres and stays
