@@ -111,6 +111,8 @@ def _document(api: FastAPI) -> None:
 
 async def known_query_only(request: Request) -> None:
     """A query parameter the operation does not declare is refused, not silently ignored."""
+    if not request.scope.get("query_string"):  # most requests: no query to parse (QueryParams costs)
+        return
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
