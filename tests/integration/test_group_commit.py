@@ -16,8 +16,8 @@ from tests.support.scenario import IN_QAZVIN
 WHO = claims("QZV")
 
 
-def _queue_behind_a_gate(service, calls):
-    """Hold the writer on a gate, queue ``calls`` from threads, then open the gate."""
+def _hold_the_writer(service) -> tuple[threading.Event, threading.Thread]:
+    """The writer busy with a command that waits for the gate: what is queued meanwhile waits too."""
     gate, entered = threading.Event(), threading.Event()
 
     def held() -> dict:
@@ -28,6 +28,12 @@ def _queue_behind_a_gate(service, calls):
     holder = threading.Thread(target=service._run, args=(held,))
     holder.start()
     entered.wait(10)
+    return gate, holder
+
+
+def _queue_behind_a_gate(service, calls):
+    """Hold the writer on a gate, queue ``calls`` from threads, then open the gate."""
+    gate, holder = _hold_the_writer(service)
     results: list = [None] * len(calls)
 
     def call(i: int) -> None:
@@ -124,16 +130,7 @@ def test_commands_awaited_on_the_event_loop_share_a_batch_and_keep_their_refusal
     centre = svc.register_centre(c.RegisterCentre(province="QZV", county="Qazvin", name="One bed",
                                                   kind="residential_level_1", capacity=1, location=IN_QAZVIN),
                                  WHO)["centre_id"]
-    gate, entered = threading.Event(), threading.Event()
-
-    def held() -> dict:
-        entered.set()
-        gate.wait(10)
-        return {}
-
-    holder = threading.Thread(target=svc._run, args=(held,))
-    holder.start()
-    entered.wait(10)
+    gate, holder = _hold_the_writer(svc)
 
     async def admit_two() -> tuple[list, int, list[int], int]:
         ran_on: list[int] = []
