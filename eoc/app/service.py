@@ -29,7 +29,7 @@ from eoc.app.pgschema import taking_turns
 from eoc.app.team_index import TeamCard, TeamIndex, card_of
 from eoc.app.track import Thinning
 from eoc.app.workspace_service import WorkspaceCommands
-from eoc.app.writer import BatchWriter, Position, resolved
+from eoc.app.writer import BatchWriter, Position, off_loop, resolved
 from eoc.domain import Call, Centre, Context, Incident, Roster, Team, roster_id
 from eoc.domain.errors import (
     AlreadyExists,
@@ -142,7 +142,7 @@ class CommandService(WorkspaceCommands):
         unknown = NotFound(f"no {what} with id {id_}", id=str(id_))
         try:
             aggregate_id = UUID(str(id_))
-            agg = uow.get(aggregate_id) if uow is not None else self.app.repository.get(aggregate_id)
+            agg = uow.get(aggregate_id) if uow is not None else self._load(aggregate_id)
         except (AggregateNotFoundError, ValueError):
             raise unknown from None
         if province is not None and getattr(agg, "province", None) != province:
@@ -151,13 +151,21 @@ class CommandService(WorkspaceCommands):
             raise NotFound(f"{id_} is not a {what}", id=str(id_))
         return agg
 
+    def _load(self, aggregate_id: UUID) -> Any:
+        """Outside a command (a check before it): the repository's copy, read from the store off the
+        event loop (``off_loop``) unless it is cached and need not be brought up to date."""
+        repository = self.app.repository
+        if not repository.fastforward and es_adapter.is_cached(self.app, aggregate_id):
+            return repository.get(aggregate_id)
+        return off_loop(repository.get, aggregate_id)
+
     def _new_id(self, chosen: UUID | None) -> UUID:
         """A new aggregate's id: the client's choice if it made one, and then not taken."""
         if chosen is None:
             return uuid4()
         uow = self.writer.uow
         try:
-            uow.get(chosen) if uow is not None else self.app.repository.get(chosen)
+            uow.get(chosen) if uow is not None else self._load(chosen)
         except AggregateNotFoundError:
             return chosen
         raise AlreadyExists(f"{chosen} already exists; a retried create makes nothing new", id=str(chosen))
@@ -176,10 +184,13 @@ class CommandService(WorkspaceCommands):
             yield created
         except BaseException:
             for subject in created:
-                self.keyring.erase(subject)
+                off_loop(self.keyring.erase, subject)
             raise
 
     def _new_key(self, subject: str, created: list[str]) -> bytes:
+        return off_loop(self._make_key, subject, created)
+
+    def _make_key(self, subject: str, created: list[str]) -> bytes:
         if self.keyring.get(subject) is None:
             created.append(subject)
         return self.keyring.create(subject)
@@ -461,7 +472,7 @@ class CommandService(WorkspaceCommands):
         self._may(claims, "report_position")
         envelope, answer = self._position_report(team_id, cmd, claims, self.clock())
         if envelope is not None:
-            self.telemetry(envelope)
+            off_loop(self.telemetry, envelope)  # the board, or the track and Kafka (a cluster)
         return answer
 
     def report_positions(self, cmd: c.ReportPositions, claims: Claims) -> dict[str, Any]:
@@ -490,7 +501,7 @@ class CommandService(WorkspaceCommands):
                 answers.append(answer)
         finally:  # the reports the thinning kept go on even if a later one failed (store down)
             if kept:
-                self.telemetry_many(kept)
+                off_loop(self.telemetry_many, kept)
         return {"reports": answers, "kept": len(kept),
                 "refused": sum(1 for answer in answers if "error" in answer)}
 

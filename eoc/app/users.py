@@ -160,6 +160,11 @@ class UserDirectory:
         self._dummy = self._hasher.hash(secrets.token_hex(8))
         self._db.create(SCHEMA)
 
+    @property
+    def networked(self) -> bool:
+        """Whether a look-up is a round trip to PostgreSQL (else a read of a local SQLite file)."""
+        return self._db.pg
+
     def close(self) -> None:
         self._db.close()
 

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from eoc.app import commands as c
 from eoc.app import workspace_commands as w
 from eoc.app.auth import Claims, authorize
+from eoc.app.writer import off_loop
 from eoc.domain import Call, Centre, Context, DangerFlag, FollowUp, Incident, Team
 from eoc.domain.errors import InvalidCommand
 from events import workspace as ws
@@ -54,11 +55,11 @@ class WorkspaceCommands:
         """The caller id of an earlier call from this number (keyed hash), if any."""
         if self.callers is None or cmd.caller is None or not cmd.caller.phone:
             return None
-        return self.callers.match(cmd.caller.phone)
+        return off_loop(self.callers.match, cmd.caller.phone)
 
     def remember_caller(self, cmd: c.ReceiveCall, caller: str) -> None:
         if self.callers is not None and cmd.caller is not None and cmd.caller.phone:
-            self.callers.remember(cmd.caller.phone, caller)
+            off_loop(self.callers.remember, cmd.caller.phone, caller)
 
     # ------------------------------------------------------------------ calls and incidents
 

@@ -10,10 +10,19 @@ and each command is decided again on its own, from fresh state.
 
 Why: one save per command is bounded by the store's commit (SQLite 0.3 ms, PostgreSQL
 1.2 ms, RUNBOOK.md); one commit per batch is not.
+
+Awaiting the writer (``on_loop``): the command API's endpoints are coroutines. They run the
+service's synchronous method on the event loop's own thread, in a greenlet; where it hands a
+handler to the writer, the greenlet gives the loop the job's future and is resumed with its
+answer once the batch is committed (one wake-up of the loop per batch). No thread is held while
+a command waits for its batch; what would block the loop in that method (a key made in the
+keyring, a look-up in a store) goes through ``off_loop``, which runs it in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
 import queue
@@ -22,9 +31,10 @@ import threading
 import time
 from collections.abc import Callable
 from copy import deepcopy
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+import greenlet
 from eventsourcing.persistence import IntegrityError
 
 from eoc.app import es_adapter
@@ -32,6 +42,58 @@ from eoc.app.idempotency import CLAIM, Claim
 from eoc.app.recorders import Outcome
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _OnLoop(greenlet.greenlet):  # type: ignore[misc]
+    """Synchronous code run for a coroutine on the event loop's thread (``on_loop``)."""
+
+
+async def on_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, synchronous, run on this event loop's thread; each awaitable it hands over
+    (``_suspend``: the writer's answer, ``off_loop``'s thread) is awaited here and its result (or
+    error) given back to it. A cancelled request still waits for what it handed over — a command
+    given to the writer is finished, its keys kept or erased, as a thread would finish it — and is
+    cancelled then."""
+    run = _OnLoop(fn)
+    run.gr_context = contextvars.copy_context()  # the request's context (the Idempotency-Key's claim)
+    value = run.switch(*args)
+    cancelled = False
+    while not run.dead:
+        step = asyncio.ensure_future(value)
+        try:
+            try:
+                result = await asyncio.shield(step)
+            except asyncio.CancelledError:
+                if step.cancelled():
+                    raise
+                cancelled = True
+                result = await step
+        except BaseException as exc:
+            value = run.throw(exc)
+        else:
+            value = run.switch(result)
+    if cancelled:
+        raise asyncio.CancelledError()
+    return value  # type: ignore[no-any-return]
+
+
+def _awaiting() -> bool:
+    """Whether this code runs for a coroutine (``on_loop``), on the event loop's thread."""
+    return isinstance(greenlet.getcurrent(), _OnLoop)
+
+
+def _suspend(awaitable: Any) -> Any:
+    """Inside ``on_loop``: give the loop ``awaitable``; its result when it is done (or its error)."""
+    return greenlet.getcurrent().parent.switch(awaitable)
+
+
+def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` for something that may block (a store, a socket): in a worker thread when
+    called for a coroutine on the event loop (``on_loop``), directly anywhere else."""
+    if _awaiting():
+        return _suspend(asyncio.to_thread(fn, *args))  # type: ignore[no-any-return]
+    return fn(*args)
 
 
 class Position:
@@ -98,16 +160,25 @@ def resolved(result: Any) -> Any:
 
 
 class _Job:
-    __slots__ = ("claim", "done", "error", "events", "handler", "position", "result")
+    __slots__ = ("claim", "done", "error", "events", "future", "handler", "position", "result")
 
-    def __init__(self, handler: Callable[[], Any], claim: Claim | None = None) -> None:
+    def __init__(self, handler: Callable[[], Any], claim: Claim | None = None,
+                 future: asyncio.Future[None] | None = None) -> None:
         self.handler = handler
         self.claim = claim  # the Idempotency-Key it came with: its outcome is stored with its events
-        self.done = threading.Event()
+        # How its caller is told it is decided: a thread waits on ``done``; a coroutine awaits ``future``.
+        self.future = future
+        self.done = threading.Event() if future is None else None
         self.result: Any = None
         self.error: BaseException | None = None
         self.events: list[Any] = []
         self.position: Position | None = None
+
+
+def _wake(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # (a cancelled caller's is)
+            future.set_result(None)
 
 
 class BatchWriter:
@@ -145,9 +216,15 @@ class BatchWriter:
         """Decide and commit one command; returns its handler's answer or raises its refusal."""
         if threading.current_thread() is self._thread:
             raise RuntimeError("a handler may not submit another command")
-        job = _Job(handler, CLAIM.get())
-        self._queue.put(job)
-        job.done.wait()
+        if _awaiting():  # a coroutine's: the loop awaits the batch, no thread waits
+            job = _Job(handler, CLAIM.get(), asyncio.get_running_loop().create_future())
+            self._queue.put(job)
+            _suspend(job.future)
+        else:
+            job = _Job(handler, CLAIM.get())
+            self._queue.put(job)
+            assert job.done is not None
+            job.done.wait()
         if job.error is not None:
             raise job.error
         return job.result
@@ -178,10 +255,23 @@ class BatchWriter:
             except BaseException as exc:  # never leave a caller waiting
                 log.exception("the writer failed a batch")
                 for j in batch:
-                    if not j.done.is_set():
-                        j.error = exc
-            for j in batch:
+                    j.error = exc
+            self._tell(batch)
+
+    @staticmethod
+    def _tell(batch: list[_Job]) -> None:
+        """Wake each job's caller: a thread at once, the coroutines of a loop in one call."""
+        loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for j in batch:
+            if j.done is not None:
                 j.done.set()
+            elif j.future is not None:
+                loops.setdefault(j.future.get_loop(), []).append(j.future)
+        for loop, futures in loops.items():
+            try:
+                loop.call_soon_threadsafe(_wake, futures)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
 
     def _decide(self, batch: list[_Job], uow: UnitOfWork) -> list[_Job]:
         decided = []

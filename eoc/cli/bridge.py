@@ -17,6 +17,7 @@ from consumers.telemetry import kafka_down
 from eoc.app.config import Settings
 from eoc.app.keyring import Keyring
 from eoc.app.metrics import Metrics, configure_logging, watch_dependency
+from eoc.main.loop import run_serving
 from events.sealing import Unreadable, unseal
 
 
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(main())
+            run_serving(main())  # uvloop
     finally:
         keyring.close()
         directory.close()

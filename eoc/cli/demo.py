@@ -23,6 +23,7 @@ from eoc.app.config import Settings
 from eoc.app.metrics import configure_logging
 from eoc.app.settings import EnvSettings
 from eoc.main.bootstrap import build
+from eoc.main.loop import run_serving
 from eoc.main.runtime import Addresses, serve_embedded
 from events.envelope import iso
 from projections.clock import IRST
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(main())
+            run_serving(main())  # uvloop
     finally:
         system.close()
     return 0

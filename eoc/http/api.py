@@ -9,6 +9,7 @@ an unknown category), 431 headers too large. Limits are checked before the body 
 """
 
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -43,7 +44,7 @@ from projections.visibility import visible_rows
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _answer_committed(request: Request) -> None:
+async def _answer_committed(request: Request) -> None:
     """A retried Idempotency-Key whose command was committed (its answer lost with a killed
     process) is answered from the committed outcome: the command is not run again."""
     answer_committed(request.scope)
@@ -67,14 +68,19 @@ def create_api(system: System) -> FastAPI:
         install_metrics(api, system.metrics)
     svc = system.service
 
-    def claims(request: Request,
-               creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
+    # The token check reads the user directory: a local SQLite file is read on the event loop
+    # (tens of microseconds), a PostgreSQL round trip in a worker thread.
+    verify_in_thread = bool(getattr(system.directory, "networked", False))
+
+    async def claims(request: Request,
+                     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
         where = request.client.host if request.client else "?"
         assert system.limits is not None  # the bootstrap sets them beside the directory
         try:
             if creds is None:
                 raise Unauthorized("a bearer token is needed: sign in (/signin.html or /api/v1/auth/sign-in)")
-            who = system.signer.verify(creds.credentials)
+            who = (await asyncio.to_thread(system.signer.verify, creds.credentials) if verify_in_thread
+                   else system.signer.verify(creds.credentials))
         except Unauthorized:
             system.limits.unauthenticated.take(where, "requests without a valid token from this address")
             raise

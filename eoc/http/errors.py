@@ -109,8 +109,10 @@ def _document(api: FastAPI) -> None:
     api.openapi = openapi  # type: ignore[method-assign]
 
 
-def known_query_only(request: Request) -> None:
+async def known_query_only(request: Request) -> None:
     """A query parameter the operation does not declare is refused, not silently ignored."""
+    if not request.scope.get("query_string"):  # most requests: no query to parse (QueryParams costs)
+        return
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:

@@ -11,7 +11,7 @@ visibility policy gives their role and province, and no secret place ever leaves
 """
 
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -48,7 +48,7 @@ def _xml(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"description": what, "content": {media_type: {"schema": {"type": "string"}}}}}
 
 
-def exchange_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
+def exchange_router(system: Any, claims: Callable[..., Awaitable[Claims]]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
     Who = Annotated[Claims, Depends(claims)]
 

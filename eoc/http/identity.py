@@ -7,7 +7,7 @@ auditors read here.
 """
 
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -142,7 +142,7 @@ def address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def identity_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
+def identity_router(system: Any, who: Callable[..., Awaitable[Claims]]) -> APIRouter:
     r = APIRouter(prefix="/api/v1")
     Who = Annotated[Claims, Depends(who)]
     signin, directory, log = system.signin, system.directory, system.access_log

@@ -12,7 +12,7 @@ personal text. An erased person (``eoc erase``) answers ``erased`` and no detail
 """
 
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -56,7 +56,7 @@ def _open(system: Any, subject: str, sealed: str | None) -> dict[str, Any] | Non
         return None
 
 
-def personal_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
+def personal_router(system: Any, who: Callable[..., Awaitable[Claims]]) -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["personal details"])
     Who = Annotated[Claims, Depends(who)]
     svc = system.service

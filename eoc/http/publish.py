@@ -7,7 +7,7 @@ the place; ``format`` is json, csv, xlsx or pdf. Every answer is meant for publi
 small cells are suppressed. A provincial token reports only on its own province.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -87,7 +87,7 @@ def _day(text: str, name: str) -> date:
     return day
 
 
-def publish_router(system: Any, claims: Callable[..., Claims]) -> APIRouter:
+def publish_router(system: Any, claims: Callable[..., Awaitable[Claims]]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/publish", tags=["reports"])
     Who = Annotated[Claims, Depends(claims)]
 

@@ -8,7 +8,7 @@ board folded from it. Periods: ``period=1403-06`` (a Jalali month, season or yea
 """
 
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query
@@ -52,7 +52,7 @@ def report_for(system: System, who: Claims, period: str | None, first: str | Non
     return report_document(report, check)
 
 
-def add_report_routes(api: FastAPI, system: System, claims: Callable[..., Claims]) -> None:
+def add_report_routes(api: FastAPI, system: System, claims: Callable[..., Awaitable[Claims]]) -> None:
     Who = Annotated[Claims, Depends(claims)]
 
     @api.get("/api/v1/reports", tags=["reports"], response_model=Report)

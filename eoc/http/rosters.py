@@ -1,7 +1,7 @@
 """The roster command over HTTP (برنامه نوبت‌کاری): a provincial supervisor sets one county's
 shift pattern. Its own module, so that the command API's table of endpoints stays focused."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
@@ -12,7 +12,7 @@ from eoc.app.system import System
 from eoc.http.answers import RosterSet
 
 
-def add_roster_routes(api: FastAPI, system: System, claims: Callable[..., Claims]) -> None:
+def add_roster_routes(api: FastAPI, system: System, claims: Callable[..., Awaitable[Claims]]) -> None:
     Who = Annotated[Claims, Depends(claims)]
 
     @api.post("/api/v1/rosters", tags=["teams"], response_model=RosterSet)

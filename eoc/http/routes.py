@@ -5,16 +5,18 @@ model) and the caller (a verified token) handed to the service method of the com
 so the endpoints are made from this table, not written out one by one (one copy of each
 concept). The table is also what the simulator and the docs could read a command's path from.
 
-Each made endpoint is an ordinary function with a real signature (path ids as UUIDs, the body,
-the caller), so FastAPI validates and documents it exactly as a hand-written one: the OpenAPI
-document is the same (tests/integration/test_api_routes.py).
+Each made endpoint is a coroutine with a real signature (path ids as UUIDs, the body, the
+caller), so FastAPI validates and documents it exactly as a hand-written one: the OpenAPI
+document is the same (tests/integration/test_api_routes.py). It runs the service's method on
+the event loop and awaits the group-commit writer (``eoc.app.writer.on_loop``): no thread of
+the pool is held while a command waits for its batch.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -23,6 +25,7 @@ from pydantic import BaseModel
 
 from eoc.app import commands as c
 from eoc.app import workspace_commands as w
+from eoc.app.writer import on_loop
 from eoc.http import answers as a
 
 _IDS = re.compile(r"{(\w+)}")
@@ -129,12 +132,13 @@ def path_of(command: str, *ids: object) -> str:
     return _IDS.sub(lambda _: str(next(values)), route.path)
 
 
-def endpoint(route: Route, handler: Callable[..., dict[str, Any]], who: Any) -> Callable[..., dict[str, Any]]:
+def endpoint(route: Route, handler: Callable[..., dict[str, Any]],
+             who: Any) -> Callable[..., Awaitable[dict[str, Any]]]:
     """The endpoint of one command: ``handler(*ids, cmd, who)`` with a signature FastAPI reads."""
     names = route.ids
 
-    def run(**kw: Any) -> dict[str, Any]:
-        return handler(*(kw[n] for n in names), kw["cmd"], kw["who"])
+    async def run(**kw: Any) -> dict[str, Any]:
+        return await on_loop(handler, *(kw[n] for n in names), kw["cmd"], kw["who"])
 
     param = inspect.Parameter
     run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

@@ -38,15 +38,35 @@ def headers_for(path: str, tls: bool = False) -> dict[str, str]:
     return out
 
 
+class SecurityHeaders:
+    """ASGI middleware: ``headers_for`` the path on every HTTP answer, unless the answer names
+    one itself. Plain ASGI, not ``@app.middleware("http")``: that one runs every request through
+    a task group and memory streams, which cost more than most endpoints."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                 for name, value in headers_for(scope["path"], scope.get("scheme") == "https").items()]
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                given = {name.lower() for name, _ in message.get("headers", ())}
+                missing = [(name, value) for name, value in extra if name not in given]
+                if missing:
+                    message = {**message, "headers": [*message.get("headers", ()), *missing]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def install_transport_guards(api: Any) -> None:
     """Add the security headers to every answer of this FastAPI app (errors included)."""
-
-    @api.middleware("http")
-    async def security_headers(request: Any, call_next: Any) -> Any:
-        response = await call_next(request)
-        for name, value in headers_for(request.url.path, request.url.scheme == "https").items():
-            response.headers.setdefault(name, value)
-        return response
+    api.add_middleware(SecurityHeaders)
 
 
 def server_ssl(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:

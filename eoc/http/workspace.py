@@ -10,7 +10,7 @@ one: it never tells an id).
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -140,7 +140,7 @@ class ShortReferences:
         return resolve_ref(rows, kind, ref)
 
 
-def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
+def workspace_router(system: Any, who: Callable[..., Awaitable[Claims]]) -> APIRouter:
 
     from fastapi import Depends
 
@@ -255,6 +255,6 @@ def workspace_router(system: Any, who: Callable[..., Claims]) -> APIRouter:
     return r
 
 
-def install_workspaces(api: FastAPI, system: Any, who: Callable[..., Claims]) -> None:
+def install_workspaces(api: FastAPI, system: Any, who: Callable[..., Awaitable[Claims]]) -> None:
     api.include_router(workspace_router(system, who))
     api.add_middleware(ShortReferences, system=system)

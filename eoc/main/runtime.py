@@ -2,6 +2,10 @@
 
 One asyncio loop runs the API (uvicorn), the bridge (websockets) and, for the demo, the
 simulated province; the follower runs on its own thread and is woken by every commit.
+
+The loop is uvloop's and uvicorn parses HTTP with httptools (``uvicorn[standard]``), as
+``uvicorn.run`` chooses them for the cluster's API: a process that serves HTTP is started with
+``eoc.main.loop.run_serving``.
 """
 
 from __future__ import annotations

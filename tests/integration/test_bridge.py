@@ -33,6 +33,8 @@ def token(system, role: str = "dispatcher", province: str = "QZV", **kw: Any) ->
 
 def test_snapshot_first_then_deltas_of_commands(system, api, bridge):
     before = team(api, name="QZV-Before")
+    # The answer comes once the command is stored; the board has it once the follower folded it.
+    assert system.follower.wait_for(system.app.recorder.max_notification_id() or 0, timeout=10)
     handle = bridge()
     dash = Dashboard(handle, token(system))
     first = dash.frame()
