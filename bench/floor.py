@@ -2,16 +2,17 @@
 
     python -m bench.floor --port 18000 --ws-port 18001
 
-One process, one asyncio loop, like ``eoc demo``:
-* FastAPI + uvicorn (the versions and settings the command API runs with) serving
-  ``POST /api/v1/noop`` — a small validated JSON body, a plain (thread-pool) handler like the
-  API's own, a small JSON answer; no token, no store, no follower;
+One process, one event loop (uvloop, ``eoc.main.loop``), like ``eoc demo``:
+* FastAPI + uvicorn (the versions and settings the command API runs with: httptools) serving
+  ``POST /api/v1/noop`` — a small validated JSON body, an ``async`` handler like the API's own
+  (they await the group-commit writer on the loop), a small JSON answer; no token, no store, no
+  follower;
 * ``POST /api/v1/command`` — the same small validated body, and at once (no tick) a small frame
   broadcast to every websocket subscriber: a delta frame in the bridge's format carrying
   ``applied/<province>``, the command's number for the province, which the answer gives as its
   ``position`` — what a stored command's answer and its board frame carry, with nothing between
-  (no store, no follower, no views). An ``async`` handler: the least the stack costs;
-* ``POST /api/v1/position`` — a plain handler like ``noop``'s, and the report goes into a bare
+  (no store, no follower, no views);
+* ``POST /api/v1/position`` — a handler like ``noop``'s, and the report goes into a bare
   "map": the latest row per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
   ``POST /api/v1/positions`` the same for a batch of reports (a gateway's second of them); the
@@ -35,6 +36,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from eoc.main.loop import run_serving
 
 TICK_S = 0.05
 THIN_S = 30.0  # the product's thinning of position reports (eoc/app/track.py THIN_S)
@@ -75,17 +78,17 @@ def create_app(on_position: Any, on_command: Any = None) -> Any:
         return {"ok": True, "province": body.province, "position": on_command(body.province)}
 
     @app.post("/api/v1/noop")
-    def noop(body: Noop) -> dict[str, Any]:
+    async def noop(body: Noop) -> dict[str, Any]:
         return {"ok": True, "province": body.province}
 
     @app.post("/api/v1/position", status_code=202)
-    def position(body: Position) -> dict[str, Any]:
+    async def position(body: Position) -> dict[str, Any]:
         on_position(body.team_id, {"team_id": body.team_id, "province": body.province,
                                    "lat": body.position.lat, "lon": body.position.lon, "at": body.reported_at})
         return {"team_id": body.team_id, "reported_at": body.reported_at}
 
     @app.post("/api/v1/positions", status_code=202)
-    def positions(body: Positions) -> dict[str, Any]:  # a gateway's batch, as the telemetry scenario sends it
+    async def positions(body: Positions) -> dict[str, Any]:  # a gateway's batch, as the telemetry scenario sends it
         for report in body.reports:
             on_position(report.team_id, {"team_id": report.team_id, "province": report.province,
                                          "lat": report.position.lat, "lon": report.position.lon,
@@ -117,7 +120,7 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     subscribers: set[Any] = set()
     pending: dict[str, Any] = {}
-    lock = threading.Lock()  # the handlers run on the thread pool
+    lock = threading.Lock()  # the handlers and the ticks share the pending rows
     seq = 0
     applied: dict[str, int] = {}
 
@@ -185,7 +188,7 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await serve(args.port, args.ws_port, stop)
 
-    asyncio.run(run())
+    run_serving(run())  # the event loop the system's processes serve on (uvloop)
 
 
 if __name__ == "__main__":

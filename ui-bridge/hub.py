@@ -7,10 +7,14 @@ once per view, and writes the same prebuilt frame to every socket of the view. S
 ``protocol`` for what a client sees.
 
 The tick is a leading-edge throttle, not a fixed beat: a change that comes when the last
-frame left a tick ago or more is sent at once (on the loop's next turn, so that the changes
+frame left a gap ago or more is sent at once (on the loop's next turn, so that the changes
 already queued with it share its frame); changes that come sooner wait for the end of that
-tick and go out together. A lone command reaches the dashboards without waiting for a tick,
-and a burst still costs one frame per tick.
+gap and go out together. The gap follows what frames cost: ``FLUSH_SHARE`` times the time
+the last flush took (filtering, serialising, writing to every socket), between
+``MIN_GAP_S`` (4 ms) and ``tick_s`` (50 ms). A few dashboards get a command's effect within
+milliseconds; a thousand dashboards under a burst get fewer, larger frames, and the loop
+never spends more than about a quarter of its time making frames. A lone command reaches the
+dashboards without waiting, and a burst still costs at most one frame per gap.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +96,7 @@ class Hub:
         unseal: Unseal | None = None,
         *,
         tick_s: float = p.TICK_S,
+        min_gap_s: float = p.MIN_GAP_S,
         heartbeat_s: float = p.HEARTBEAT_S,
         max_backlog: int = p.MAX_BACKLOG,
         now: Callable[[], str] = p.now_iso,
@@ -116,6 +122,8 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_due: asyncio.Handle | None = None  # the flush of the pending changes, once scheduled
         self._last_flush = float("-inf")  # loop time the last frames left
+        self.min_gap_s = min(min_gap_s, tick_s)
+        self.gap_s = self.min_gap_s  # the throttle's present gap (what the last flush cost)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -186,11 +194,11 @@ class Hub:
     # ------------------------------------------------------------------ ticks
 
     def _schedule_flush(self) -> None:
-        """Leading edge: at once if the last frames left a tick ago or more; else at the tick's end."""
+        """Leading edge: at once if the last frames left a gap ago or more; else at the gap's end."""
         loop = self._loop
         if self._flush_due is not None or loop is None or loop.is_closed():
             return  # a flush is due already and will carry these changes too
-        wait = self._last_flush + self.tick_s - loop.time()
+        wait = self._last_flush + self.gap_s - loop.time()
         if wait <= 0:
             self._flush_due = loop.call_soon(self._scheduled_flush)
         else:
@@ -220,6 +228,14 @@ class Hub:
         self.stats.ticks += 1
         if self._loop is not None:
             self._last_flush = self._loop.time()
+        started = time.perf_counter()
+        try:
+            self._flush(pending, before, seq)
+        finally:
+            cost = time.perf_counter() - started
+            self.gap_s = min(self.tick_s, max(self.min_gap_s, p.FLUSH_SHARE * cost))
+
+    def _flush(self, pending: dict[str, Any], before: dict[str, Any], seq: int) -> None:
         now = self.now()
         for view in self.views.values():
             changes = self._visible_changes(view, pending, before)

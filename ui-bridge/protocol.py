@@ -74,7 +74,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+# The bridge's throttle (ui-bridge/hub.py): frames leave at most every TICK_S, and at least
+# MIN_GAP_S apart; between the two the gap is FLUSH_SHARE times what the last frames cost to
+# make and write, so the loop spends at most about a 1/FLUSH_SHARE of its time on frames.
 TICK_S = 0.05
+MIN_GAP_S = 0.004
+FLUSH_SHARE = 4.0
 HEARTBEAT_S = 5.0
 PING_S = 10.0
 AUTH_TIMEOUT_S = 10.0

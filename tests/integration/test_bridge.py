@@ -168,7 +168,7 @@ def test_resync_answers_with_a_fresh_snapshot(system, api, bridge):
 def test_changes_of_one_tick_go_out_as_one_frame(system, api, bridge, loop_thread):
     # A long tick makes "the same tick" certain; the merge is what is checked, not speed.
     t = team(api)
-    handle = bridge(tick_s=0.5)
+    handle = bridge(tick_s=0.5, min_gap_s=0.5)  # a fixed half-second gap
     dash = Dashboard(handle, token(system))
     dash.frame()
     def report(i: int) -> None:
@@ -354,12 +354,13 @@ def test_a_stalled_client_gets_a_snapshot_and_never_holds_up_the_others(system, 
 
 
 def test_a_lone_delta_is_sent_without_waiting_for_the_tick(system, loop_thread):
-    """An hour-long tick: a delta that arrives is only seen if it was sent on the tick's
+    """An hour-long gap: a delta that arrives is only seen if it was sent on the tick's
     leading edge; the next change within the tick waits for the tick's end (ordering, not speed)."""
     from ui_bridge.server import start_bridge
 
     feed = ManualFeed()
-    handle = loop_thread.run(start_bridge(feed, system.signer, None, host="127.0.0.1", port=0, tick_s=3600))
+    handle = loop_thread.run(start_bridge(feed, system.signer, None, host="127.0.0.1", port=0, tick_s=3600,
+                                          min_gap_s=3600))
     try:
         dash = Dashboard(handle, token(system))
         assert dash.frame()["type"] == "snapshot"
