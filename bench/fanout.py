@@ -46,6 +46,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from bench.floor import TICK_S, hold_subscriber
+from bench.throttle import Throttle
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fanout.json"
 
@@ -138,7 +139,7 @@ async def run_bridge(load: Load, clients: ClientProcess) -> dict[str, Any]:
 
 
 async def run_baseline(load: Load, clients: ClientProcess) -> dict[str, Any]:
-    """A bare websockets server: the same delta frames per tick, broadcast, nothing else."""
+    """A bare websockets server: the same delta frames, on the bridge's throttle, broadcast, nothing else."""
     from websockets.asyncio.server import broadcast, serve
 
     from ui_bridge import protocol as p
@@ -151,32 +152,29 @@ async def run_baseline(load: Load, clients: ClientProcess) -> dict[str, Any]:
     async def handler(ws: Any) -> None:
         await hold_subscriber(ws, conns, seq)
 
+    def send() -> None:
+        nonlocal seq, pending
+        changes, pending = pending, {}
+        prev, seq = seq, seq + len(changes)
+        broadcast(conns, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
+
+    throttle = Throttle(loop, send, TICK_S)
+
     def on_report(key: str, row: dict[str, Any]) -> None:
         pending[key] = row
+        throttle.poke()
 
     def sink(i: int, t: float, lat: float, lon: float) -> None:
         row = {"team_id": team_id(i), "province": "QZV", "lat": lat, "lon": lon, "at": stamp(t),
                "speed_kmh": 42.0, "heading": 90.0}
         loop.call_soon_threadsafe(on_report, f"position/{team_id(i)}", row)
 
-    async def ticks() -> None:
-        nonlocal seq, pending
-        next_tick = loop.time()
-        while True:  # the same fixed beat as the bridge's
-            next_tick = max(next_tick + TICK_S, loop.time())
-            await asyncio.sleep(next_tick - loop.time())
-            if pending:
-                changes, pending = pending, {}
-                prev, seq = seq, seq + len(changes)
-                broadcast(conns, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
-
     server = await serve(handler, "127.0.0.1", 0, ping_interval=p.PING_S, compression=None,
                          write_limit=p.WRITE_LIMIT)
-    ticker = asyncio.create_task(ticks())
     try:
         return await clients.measure(server.sockets[0].getsockname()[1], "unused", sink, load)
     finally:
-        ticker.cancel()
+        throttle.cancel()
         server.close()
         await server.wait_closed()
 

@@ -13,7 +13,8 @@ One process, one event loop (uvloop, ``eoc.main.loop``), like ``eoc demo``:
   ``position`` — what a stored command's answer and its board frame carry, with nothing between
   (no store, no follower, no views);
 * ``POST /api/v1/position`` — a handler like ``noop``'s, and the report goes into a bare
-  "map": the latest row per team, broadcast to every websocket subscriber once per 50 ms tick in the bridge's delta
+  "map": the latest row per team, broadcast to every websocket subscriber on the bridge's throttle
+  (``bench.throttle``: a gap of 4 to 50 ms after each frame, by what frames cost) in its delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
   ``POST /api/v1/positions`` the same for a batch of reports (a gateway's second of them); the
   map shows what the product's shows: at most one report per team per 30 s, the first;
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import threading
 from datetime import datetime, timedelta
@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.throttle import Throttle
 from eoc.main.loop import run_serving
 
 TICK_S = 0.05
@@ -120,7 +121,7 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     subscribers: set[Any] = set()
     pending: dict[str, Any] = {}
-    lock = threading.Lock()  # the handlers and the ticks share the pending rows
+    lock = threading.Lock()  # the pending rows of the map (kept a lock: cheap, and safe from any thread)
     seq = 0
     applied: dict[str, int] = {}
 
@@ -145,33 +146,29 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
                 return
             shown[team] = at
             pending[f"position/{team}"] = row
+        loop.call_soon_threadsafe(throttle.poke)
 
     async def handler(ws: Any) -> None:
         await hold_subscriber(ws, subscribers, seq)
 
-    async def ticks() -> None:
+    def send_map() -> None:
         nonlocal seq, pending
-        next_tick = loop.time()
-        while True:  # the bridge's fixed beat
-            next_tick = max(next_tick + TICK_S, loop.time())
-            await asyncio.sleep(next_tick - loop.time())
-            with lock:
-                changes, pending = pending, {}
-            if changes:
-                prev, seq = seq, seq + 1
-                broadcast(subscribers, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
+        with lock:
+            changes, pending = pending, {}
+        if changes:
+            prev, seq = seq, seq + 1
+            broadcast(subscribers, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
+
+    throttle = Throttle(loop, send_map, TICK_S)  # the bridge's throttle
 
     server = uvicorn.Server(uvicorn.Config(create_app(on_position, on_command), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     async with ws_serve(handler, "127.0.0.1", ws_port, compression=None, ping_interval=p.PING_S,
                         write_limit=p.WRITE_LIMIT, max_size=1 << 20):
-        ticker = asyncio.create_task(ticks())
         api = asyncio.create_task(server.serve())
         await stop.wait()
         server.should_exit = True
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+        throttle.cancel()
         await api
 
 
