@@ -6,7 +6,9 @@ bridge in this process, the light clients in another, 500 position reports a sec
 delta every dashboard receives. Both sides run in turn, several rounds, alternated (bridge,
 baseline, then baseline, bridge, ...), in the same run; each figure is the median over the
 rounds. Latency runs from the moment a report is handed to the system to the moment a sampled
-dashboard reads the frame that brings it, so it includes the wait for the 50 ms tick.
+dashboard reads the frame that brings it, so it includes the wait for the bridge's throttle (a
+gap of 4 to 50 ms after each frame, by what frames cost); the bare broadcast sends on the same
+throttle (``bench.throttle``).
 """
 
 from __future__ import annotations
