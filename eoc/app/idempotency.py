@@ -30,6 +30,7 @@ right after its events (and outcome) were committed and before its answer is wri
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -42,12 +43,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eoc.app.auth import Claims
 from eoc.app.pgschema import pool_with_tables
+
+T = TypeVar("T")
 
 HEADER = "idempotency-key"
 KEEP = 48 * 3600  # seconds: "at least 24 hours", with a day of margin
@@ -109,6 +112,7 @@ class Remembered:
 
 
 class KeyStore(Protocol):
+    networked: bool  # its calls wait on a server: made in a worker thread, off the event loop
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:
         """Claim the key for this request; or what is already remembered for it."""
 
@@ -132,6 +136,7 @@ def _remembered(row: Any) -> Remembered:
 
 
 class SQLiteKeyStore:
+    networked = False  # a local file: a call costs microseconds, made on the loop
     """Keys in the embedded event store's SQLite file."""
 
     def __init__(self, path: str) -> None:
@@ -181,6 +186,7 @@ class SQLiteKeyStore:
 
 
 class PostgresKeyStore:
+    networked = True
     """Keys in the cluster's PostgreSQL event store database."""
 
     def __init__(self, dsn: str) -> None:
@@ -258,7 +264,7 @@ class Idempotent:
         body = await _read(receive)
         request = hashlib.sha256(b"POST " + scope["path"].encode() + b"\n" + body).hexdigest()
         principal = principal_id(claims)
-        seen = store.claim(principal, key, request)
+        seen = await _on(store, store.claim, principal, key, request)
         if seen is not None:
             if seen.request != request:
                 await _send(send, *_refuse(409, "idempotency_key_reused",
@@ -270,7 +276,7 @@ class Idempotent:
             if seen.outcome is not None:  # committed, but its answer never written: answer from it
                 await self._run(scope, body, send, store, principal, key, committed=json.loads(seen.outcome))
                 return
-            if seen.owner == PROCESS or not store.reclaim(principal, key, request):
+            if seen.owner == PROCESS or not await _on(store, store.reclaim, principal, key, request):
                 await _send(send, *_refuse(409, "idempotency_in_progress",
                                            "the first command with this Idempotency-Key is still running"))
                 return
@@ -316,20 +322,28 @@ class Idempotent:
         finally:
             CLAIM.reset(claim)
         if start is None:
-            store.release(principal, key)
+            await _on(store, store.release, principal, key)
             return
         answer = b"".join(chunks)
         fault = self.fault
         if fault and committed is None and start["status"] < 500 and re.search(fault, scope["path"]):
             os.kill(os.getpid(), signal.SIGKILL)  # tests only: die between the commit and the answer
         if start["status"] < 500:
-            store.answer(principal, key, start["status"], answer)  # written before it is sent
+            await _on(store, store.answer, principal, key, start["status"], answer)  # written before it is sent
         else:
-            store.release(principal, key)
+            await _on(store, store.release, principal, key)
         if committed is not None:
             start = {**start, "headers": [*start.get("headers", []), (b"idempotent-replayed", b"true")]}
         await send(start)
         await send({"type": "http.response.body", "body": answer})
+
+
+async def _on(store: KeyStore, call: Callable[..., T], *args: Any) -> T:
+    """A key store's call: in a worker thread when the store is a server (PostgreSQL), so the
+    event loop — every other request and command — never waits on its round trip."""
+    if store.networked:
+        return await asyncio.to_thread(call, *args)
+    return call(*args)
 
 
 async def _read(receive: Receive) -> bytes:
