@@ -106,7 +106,7 @@ class History:
     def __init__(self, hand: Commands | Aggregates, *, seed: int = 1403, provinces: tuple[str, ...] = ("QZV", "ALB", "KSH"),
                  clock: Any = None, start: datetime | None = None, mean_gap_s: float = 20.0,
                  drill_share: float = 0.1, teams: int = 6, centres: tuple[tuple[str, int], ...] = CENTRES,
-                 known_callers: int = 2000, most_stays: int = 20) -> None:
+                 known_callers: int = 2000, most_stays: int = 20, most_waiting: int | None = None) -> None:
         self.hand = hand
         self.rnd = random.Random(seed)
         self.clock = clock
@@ -117,6 +117,8 @@ class History:
         self.mean_gap_s, self.drill_share = mean_gap_s, drill_share
         self.team_count, self.centre_kinds = teams, centres  # what each province registers
         self.known_callers, self.most_stays = known_callers, most_stays  # the sizes a world keeps to
+        # A bounded world's queues: at most this many open incidents (or calls waiting) a province.
+        self.most_waiting = most_waiting
         self.provinces = {code: Province(code, PROVINCES[code].capital) for code in provinces}
         self.status: dict[Any, str] = {}  # team -> status, as the hand answered
         self.stays: dict[Any, dict[str, Stay]] = {}  # centre -> client -> stay
@@ -226,6 +228,10 @@ class History:
             op = self.rnd.choices(self.OPS, self.WEIGHTS)[0]
         else:  # a province still building up its world registers now and then
             op = self.rnd.choices((*self.OPS, History._register), (*self.WEIGHTS, 30))[0]
+        if self.most_waiting is not None and len(p.open) >= self.most_waiting:
+            op = History._close_unassigned  # the queue is full: its oldest case is handed elsewhere
+        elif self.most_waiting is not None and len(p.received) + len(p.classified) >= self.most_waiting:
+            op = History._outcome if p.classified else History._classify  # the line works down its calls
         # Nothing to act on: a call-taker takes up a waiting call, else the line rings.
         self._do(lambda p: op(self, p) or self._classify(p) or self._outcome(p) or self._call(p), p)
 
@@ -751,11 +757,13 @@ def bounded(app: Any, telemetry: Callable[[Envelope], None], *, teams_per_provin
             centres_per_province: int = 2, batch: int = 500, seed: int = 1403) -> History:
     """A world of fixed size over every province, set up: ``teams_per_province`` teams,
     ``centres_per_province`` centres (the last a safe house) that never fill, 20 known callers
-    a province; 25 ms a step on a simulated clock, about 500 events a transaction."""
+    a province, at most 12 open incidents and 12 calls waiting a province (so the boards'
+    open lists stay bounded too); 25 ms a step on a simulated clock, about 500 events a
+    transaction."""
     kinds = (*[("residential_level_1", 10_000)] * (centres_per_province - 1), ("safe_house", 10_000))
     history = aggregates(app, telemetry=telemetry, batch=batch, seed=seed, provinces=tuple(PROVINCES),
                          start=BOUNDED_START, mean_gap_s=0.025, teams=teams_per_province, centres=kinds,
-                         known_callers=20)
+                         known_callers=20, most_waiting=12)
     history.setup()
     return history
 
