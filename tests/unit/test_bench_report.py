@@ -147,3 +147,18 @@ def test_the_only_option_names_every_scenario_of_the_suite() -> None:
     help_text = next(a.help for a in p._actions if a.dest == "only") or ""
     named = {n.strip() for n in help_text.split(":", 1)[1].split(",")}
     assert named == {s.name for s in SCENARIOS}
+
+
+def test_the_fan_out_load_reports_only_places_inside_iran() -> None:
+    """The fold drops a position outside the country (telemetry is not history), so a load of
+    such points would read as deltas the bridge lost (42% of them once did)."""
+    from types import SimpleNamespace
+
+    from bench.fanout import drive
+    from events.reference import inside_iran
+
+    points: list[tuple[float, float]] = []
+    sent = drive(lambda i, t, lat, lon: points.append((lat, lon)), 200_000.0, 0.05, 2000,
+                 SimpleNamespace(value=0.0), SimpleNamespace(value=0.0))
+    assert sent == len(points) > 1000
+    assert [p for p in points if not inside_iran(*p)] == []
