@@ -574,9 +574,14 @@ class Aggregates:
     def _ctx(self, role: Role, drill: bool = False) -> Context:
         return Context(Actor(role, f"sim-{role.value}", "IR"), self.world.now, exercise=drill)
 
-    def _touch(self, *aggregates: Any) -> Any:
+    def _touch(self, *aggregates: Any, keep: bool = True) -> Any:
+        """This step changes these aggregates; ``keep=False``: the world is done with them (a
+        call answered, an incident closed), so they are saved with the step and not kept in
+        memory (a bounded world's generator must not grow with its history either)."""
         for aggregate in aggregates:
-            self.live[aggregate.id] = self._step[aggregate.id] = aggregate
+            self._step[aggregate.id] = aggregate
+            if keep:
+                self.live[aggregate.id] = aggregate
         return aggregates[0]
 
     def begin(self) -> None:
@@ -660,15 +665,16 @@ class Aggregates:
         incident = Incident.open(ev.IncidentOpened(
             route="line_123", category=k.category, priority=k.priority, location=location, call_id=k.id,
             call_received_at=k.received_at), ctx, p.code, p.county, id=incident_id)
-        self._touch(k, incident)
+        self._touch(k, keep=False)
+        self._touch(incident)
         return incident_id
 
     def counsel(self, p: Province, call: UUID, duration_s: int) -> None:
-        k = self._touch(self.live.pop(call))
+        k = self._touch(self.live.pop(call), keep=False)
         k.counsel(ev.CallCounselled(services=["counselling"], duration_s=duration_s), self._ctx(Role.CALL_TAKER, k.exercise))
 
     def refer(self, p: Province, call: UUID) -> None:
-        k = self._touch(self.live.pop(call))
+        k = self._touch(self.live.pop(call), keep=False)
         k.refer(ev.CallReferred(target="line_1480"), self._ctx(Role.CALL_TAKER, k.exercise))
 
     def open_incident(self, p: Province, route: str, category: str, priority: str, location: dict[str, float],
@@ -678,7 +684,7 @@ class Aggregates:
         return self._touch(incident).id  # type: ignore[no-any-return]
 
     def close_incident(self, p: Province, incident: UUID, outcome: str) -> None:
-        i = self._touch(self.live.pop(incident))
+        i = self._touch(self.live.pop(incident), keep=False)
         i.close(ev.IncidentClosed(outcome=outcome, opened_at=i.opened_at), self._ctx(Role.DISPATCHER, i.exercise))
 
     def dispatch(self, p: Province, team: UUID, incident: UUID) -> str:
