@@ -46,7 +46,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from bench.floor import TICK_S, hold_subscriber
-from bench.throttle import Throttle
+from ui_bridge.throttle import Throttle
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fanout.json"
 
@@ -161,11 +161,11 @@ async def run_baseline(load: Load, clients: ClientProcess) -> dict[str, Any]:
         prev, seq = seq, seq + len(changes)
         broadcast(conns, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
 
-    throttle = Throttle(loop, send, TICK_S)
+    throttle = Throttle(send, tick_s=TICK_S)
 
     def on_report(key: str, row: dict[str, Any]) -> None:
         pending[key] = row
-        throttle.poke()
+        throttle.poke(loop)
 
     def sink(i: int, t: float, lat: float, lon: float) -> None:
         row = {"team_id": team_id(i), "province": "QZV", "lat": lat, "lon": lon, "at": stamp(t),

@@ -14,7 +14,7 @@ One process, one event loop (uvloop, ``eoc.main.loop``), like ``eoc demo``:
   (no store, no follower, no views);
 * ``POST /api/v1/position`` — a handler like ``noop``'s, and the report goes into a bare
   "map": the latest row per team, broadcast to every websocket subscriber on the bridge's throttle
-  (``bench.throttle``: a gap of 4 to 50 ms after each frame, by what frames cost) in its delta
+  (``ui_bridge.throttle``: a gap of 4 to 50 ms after each frame, by what frames cost) in its delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
   ``POST /api/v1/positions`` the same for a batch of reports (a gateway's second of them); the
   map shows what the product's shows: at most one report per team per 30 s, the first;
@@ -37,10 +37,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench.throttle import Throttle
 from eoc.main.loop import run_serving
+from ui_bridge.protocol import TICK_S as TICK
+from ui_bridge.throttle import Throttle
 
-TICK_S = 0.05
+TICK_S = TICK  # the bridge's longest gap (ui_bridge.protocol)
 THIN_S = 30.0  # the product's thinning of position reports (eoc/app/track.py THIN_S)
 
 
@@ -146,7 +147,7 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
                 return
             shown[team] = at
             pending[f"position/{team}"] = row
-        loop.call_soon_threadsafe(throttle.poke)
+        throttle.poke(loop)  # the handlers run on the loop
 
     async def handler(ws: Any) -> None:
         await hold_subscriber(ws, subscribers, seq)
@@ -159,7 +160,7 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
             prev, seq = seq, seq + 1
             broadcast(subscribers, p.delta_frame(seq, prev, p.dumps(changes), p.now_iso()).encode(), text=True)
 
-    throttle = Throttle(loop, send_map, TICK_S)  # the bridge's throttle
+    throttle = Throttle(send_map, tick_s=TICK_S)  # the bridge's throttle
 
     server = uvicorn.Server(uvicorn.Config(create_app(on_position, on_command), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))

@@ -6,15 +6,9 @@ and at the end of the tick filters them once per view (role, province), serialis
 once per view, and writes the same prebuilt frame to every socket of the view. See
 ``protocol`` for what a client sees.
 
-The tick is a leading-edge throttle, not a fixed beat: a change that comes when the last
-frame left a gap ago or more is sent at once (on the loop's next turn, so that the changes
-already queued with it share its frame); changes that come sooner wait for the end of that
-gap and go out together. The gap follows what frames cost: ``FLUSH_SHARE`` times the time
-the last flush took (filtering, serialising, writing to every socket), between
-``MIN_GAP_S`` (4 ms) and ``tick_s`` (50 ms). A few dashboards get a command's effect within
-milliseconds; a thousand dashboards under a burst get fewer, larger frames, and the loop
-never spends more than about a quarter of its time making frames. A lone command reaches the
-dashboards without waiting, and a burst still costs at most one frame per gap.
+When frames leave is the throttle's (``throttle.py``): a leading edge, then a gap that follows
+what frames cost, between ``MIN_GAP_S`` (4 ms) and ``tick_s`` (50 ms). A lone command reaches
+the dashboards without waiting, and a burst costs at most one frame per gap.
 """
 
 from __future__ import annotations
@@ -22,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +32,7 @@ from projections.visibility import Unseal, secret_counts, visible_row, visible_r
 from . import protocol as p
 from .feed import BoardFeed
 from .flow import is_backed_up
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +114,8 @@ class Hub:
         self._before: dict[str, Any] = {}  # key -> the row as clients last saw it (tick start)
         self._ticker: asyncio.Task[None] | None = None  # heartbeats
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._flush_due: asyncio.Handle | None = None  # the flush of the pending changes, once scheduled
-        self._last_flush = float("-inf")  # loop time the last frames left
-        self.min_gap_s = min(min_gap_s, tick_s)
-        self.gap_s = self.min_gap_s  # the throttle's present gap (what the last flush cost)
+        self.throttle = Throttle(self._send_pending, tick_s=tick_s, min_gap_s=min_gap_s,
+                                 on_error=lambda: log.exception("bridge tick failed"))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -135,9 +127,7 @@ class Hub:
 
     async def stop(self) -> None:
         await self.feed.stop()
-        if self._flush_due is not None:
-            self._flush_due.cancel()
-            self._flush_due = None
+        self.throttle.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -194,22 +184,13 @@ class Hub:
     # ------------------------------------------------------------------ ticks
 
     def _schedule_flush(self) -> None:
-        """Leading edge: at once if the last frames left a gap ago or more; else at the gap's end."""
         loop = self._loop
-        if self._flush_due is not None or loop is None or loop.is_closed():
-            return  # a flush is due already and will carry these changes too
-        wait = self._last_flush + self.gap_s - loop.time()
-        if wait <= 0:
-            self._flush_due = loop.call_soon(self._scheduled_flush)
-        else:
-            self._flush_due = loop.call_later(wait, self._scheduled_flush)
+        if loop is not None:
+            self.throttle.poke(loop)
 
-    def _scheduled_flush(self) -> None:
-        self._flush_due = None
-        try:
-            self.flush()
-        except Exception:  # a bug in one tick must not stop the dashboards for good
-            log.exception("bridge tick failed")
+    @property
+    def gap_s(self) -> float:
+        return self.throttle.gap_s
 
     async def _heartbeat_forever(self) -> None:
         while True:
@@ -220,20 +201,18 @@ class Hub:
                 log.exception("bridge heartbeat failed")
 
     def flush(self) -> None:
-        """Send the changes of this tick: one serialisation per view, one frame per socket."""
+        """Send the changes of this tick now (what a due send does): one serialisation per view,
+        one frame per socket."""
+        if self._pending:
+            self.throttle.run()
+
+    def _send_pending(self) -> None:
         if not self._pending:
             return
         pending, before, seq = self._pending, self._before, self.seq
         self._pending, self._before = {}, {}
         self.stats.ticks += 1
-        if self._loop is not None:
-            self._last_flush = self._loop.time()
-        started = time.perf_counter()
-        try:
-            self._flush(pending, before, seq)
-        finally:
-            cost = time.perf_counter() - started
-            self.gap_s = min(self.tick_s, max(self.min_gap_s, p.FLUSH_SHARE * cost))
+        self._flush(pending, before, seq)
 
     def _flush(self, pending: dict[str, Any], before: dict[str, Any], seq: int) -> None:
         now = self.now()

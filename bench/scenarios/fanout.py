@@ -8,7 +8,7 @@ baseline, then baseline, bridge, ...), in the same run; each figure is the media
 rounds. Latency runs from the moment a report is handed to the system to the moment a sampled
 dashboard reads the frame that brings it, so it includes the wait for the bridge's throttle (a
 gap of 4 to 50 ms after each frame, by what frames cost); the bare broadcast sends on the same
-throttle (``bench.throttle``).
+throttle (``ui_bridge.throttle``).
 """
 
 from __future__ import annotations

@@ -374,7 +374,7 @@ def test_a_lone_delta_is_sent_without_waiting_for_the_tick(system, loop_thread):
         loop_thread.run(_yield_a_few_turns())
         hub = handle.hub
         assert hub.stats.ticks == 1 and set(hub._pending) == {"team/t1", "team/t2"}
-        assert hub._flush_due is not None and hub._flush_due.when() > loop_thread.loop.time() + 3000
+        assert hub.throttle.due is not None and hub.throttle.due.when() > loop_thread.loop.time() + 3000
 
         loop_thread.run(_call_on_loop(hub.flush))  # what the tick's end does
         frame = dash.frame(timeout=10)
