@@ -176,8 +176,8 @@ def test_demo_nation_profiles_scale_by_population_with_persian_names():
 def test_demo_all_provinces_put_calls_on_the_board(nation):
     """The 31 provinces register and live; each province's line is scaled to about a call an
     hour here (the whole nation's 3,000 a day would outrun a test machine at this speed)."""
-    clock = SimClock(600, past(2, hour=15))
-    clock.MAX_LAG_S = float("inf")  # a steady pace: eight simulated hours take 48 real seconds
+    clock = SimClock(1500, past(2, hour=15))
+    clock.MAX_LAG_S = float("inf")  # a steady pace: eight simulated hours take 19 real seconds
     system = nation(clock)
     volume = {code: 24 / profile_for(code).calls_per_day for code in PROVINCES}
     stats = run(system, clock, ("all",), hours=8, volume=volume)
@@ -256,8 +256,8 @@ def test_demo_occupancy_fills_and_empties_over_simulated_days(nation):
     """Qazvin's crisis centres over three simulated days: admissions fill the beds, stays of a
     night or two end in discharges that empty them again, so the occupancy board rises and
     falls (not a counter that only grows, nor a board that stays empty)."""
-    clock = SimClock(4000, past(4))
-    clock.MAX_LAG_S = float("inf")  # a steady pace: three days take 65 real seconds
+    clock = SimClock(12000, past(4))
+    clock.MAX_LAG_S = float("inf")  # a steady pace: three days take 22 real seconds
     system = nation(clock)
     samples: list[tuple[float, int]] = []  # (simulated hours, people staying in the province's crisis centres)
 
@@ -300,8 +300,8 @@ def test_demo_ratios_after_a_simulated_week_within_tolerance(nation):
     """Interventions, dispatches and admissions per call, per province, against the reports
     (Kermanshah: 10% of calls intervened; Qazvin: 1,717 dispatches and 546 admissions for
     1,883 calls) and, for a province without a report, against its profile's rates."""
-    clock = SimClock(4000, past(9))
-    clock.MAX_LAG_S = float("inf")  # a steady pace: a week takes 151 real seconds
+    clock = SimClock(24000, past(9))
+    clock.MAX_LAG_S = float("inf")  # a steady pace: a week takes 25 real seconds
     system = nation(clock)
     # Each province scaled to about ten calls a day (its ratios are what is checked), so the
     # week is under two thousand commands that a loaded two-core machine keeps pace with.
@@ -418,7 +418,7 @@ def test_demo_outage_entries_arrive_late_with_their_real_times(nation):
 @pytest.mark.browser
 def test_demo_national_wall_during_all_provinces_at_both_sizes(nation, browser, monkeypatch):
     """The national EOC's wall while the 31 provinces are simulated (as `eoc demo --provinces
-    all`, each line scaled to about two calls an hour): every province's row has calls, the wall
+    all`, each line scaled to about four calls an hour): every province's row has calls, the wall
     fits at 1920×1080 and 1366×768 in both languages, and the clock says it is a simulation.
     Screenshots: artifacts/wall/demo-national-*.png."""
     import threading
@@ -434,7 +434,7 @@ def test_demo_national_wall_during_all_provinces_at_both_sizes(nation, browser, 
     # The bridge on the simulated clock, as `eoc demo` starts it (the dashboard's clock and ages).
     e = Embedded(system, monkeypatch, bridge_options={"now": lambda: iso(clock.now()).replace("+00:00", "Z"),
                                                       "clock": lambda: {"simulated": True, "rate": clock.rate}})
-    volume = {code: 48 / profile_for(code).calls_per_day for code in PROVINCES}  # two calls an hour each
+    volume = {code: 96 / profile_for(code).calls_per_day for code in PROVINCES}  # four calls an hour each
     stop = threading.Event()
     result: dict[str, Any] = {}
 

@@ -202,6 +202,33 @@ def test_workspace_full_chain_from_a_call_to_a_discharge_with_a_call_back(embedd
     assert incident
 
 
+def test_workspace_references_stay_whole_at_1366_in_both_languages(embedded, desks):
+    """A reference (شناسه) is one word on a laptop's screen (the dispatcher's teams table at
+    1366×768 in English once broke "QZV-" over "T0001"), and a list is joined in the page's
+    language (English showed the Persian comma)."""
+    _province(embedded)
+    # a team as the demo names them, with every skill: the widest row a province has
+    long = embedded.post("/teams", {**QZV, "name": "تیم سیار اورژانس اجتماعی شهرستان البرز قزوین ۳",
+                                    "home": {"lat": 36.30, "lon": 50.02}})["team_id"]
+    embedded.post(f"/teams/{long}/shift/start", {"shift": "morning", "members": ["s5", "s6", "s7"],
+                                                 "skills": ["woman_social_worker", "social_worker", "psychologist",
+                                                            "lawyer"]})
+    dispatcher = desks("dispatcher")
+    for lang in ("en", "fa"):
+        dispatcher.page.evaluate(f"() => localStorage.setItem('eoc.lang', '{lang}')")
+        dispatcher.page.reload()
+        dispatcher.page.wait_for_selector("body[data-conn='live']", timeout=10_000)
+        dispatcher.page.wait_for_function("() => document.querySelectorAll('#dp-teams tr[data-team-row] .ref').length === 3",
+                                          timeout=SECOND)
+        broken = dispatcher.page.evaluate("""() => [...document.querySelectorAll('.ref')]
+            .filter((r) => r.getClientRects().length > 1).map((r) => r.textContent)""")
+        assert broken == [], (lang, broken)
+        # and a list reads in the page's language: "Lawyer, Psychologist" / "مشاور حقوقی، روانشناس"
+        skills = dispatcher.page.inner_text(f"#dp-teams tr[data-team-row='{long}']")
+        assert ("Lawyer, Psychologist" if lang == "en" else "مشاور حقوقی، روانشناس") in skills, (lang, skills)
+        dispatcher.shot(f"dispatcher-{lang}-1366x768")
+
+
 def test_workspace_repeat_caller_shows_the_first_call_and_links_instead_of_a_duplicate(embedded, desks):
     _province(embedded)
     ct = desks("call_taker")

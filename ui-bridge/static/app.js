@@ -706,7 +706,7 @@ function teamPopup(x) {
     (x.shift ? `<dt>${esc(I.t("colShift"))}</dt><dd>${esc(I.word(x.shift))} · ${I.t("crew", { n: I.num(x.crew || 0) })}</dd>` : "") +
     (inc ? `<dt>${esc(I.t("colCase"))}</dt><dd>${esc(I.word(inc.category))} · ${esc(I.word(inc.priority))}</dd>` : "") +
     (x.last_check_in ? `<dt>${esc(I.t("lastCheckIn"))}</dt><dd>${I.t("ago", { t: I.duration((t - ms(x.last_check_in)) / 1000) })}</dd>` : "") +
-    (x.position ? `<dt>${esc(I.t("position"))}</dt><dd dir="ltr">${I.digits(x.position.lat.toFixed(4) + "، " + x.position.lon.toFixed(4))}</dd>` : "") +
+    (x.position ? `<dt>${esc(I.t("position"))}</dt><dd dir="ltr">${I.digits(I.list([x.position.lat.toFixed(4), x.position.lon.toFixed(4)]))}</dd>` : "") +
     `</dl><button type="button" class="follow" data-follow="${esc(x.id)}">${esc(I.t(following ? "unfollow" : "follow"))}</button></div>`;
 }
 
@@ -801,7 +801,7 @@ function renderIncidents(list, teamList) {
     const hot = i.unassigned && (i.priority === "urgent" || (i.priority === "high" && i.age > URGENT_UNASSIGNED_S));
     // The team sent, in full on a wall; on a laptop (≤ 1500 px, style.css) a short mark: ⚠ with
     // «بدون گروه» when none was sent, else ✓ and how many (the names in the cell's title).
-    const sent = i.unassigned ? "" : i.teams.map((id) => names[id] || id.slice(0, 6)).join("، ");
+    const sent = i.unassigned ? "" : I.list(i.teams.map((id) => names[id] || id.slice(0, 6)));
     const who = i.unassigned
       ? `<b class="who-full">${esc(I.t("unassigned"))}</b><b class="who-short" aria-label="${esc(I.t("unassigned"))}">⚠</b>`
       : `<span class="who-full">${esc(sent)}</span><span class="who-short">✓${I.lang === "fa" ? "" : " "}${esc(I.num(i.teams.length))}</span>`;

@@ -78,13 +78,15 @@ export const i18n = {
     return this.lang === "fa" ? this.digits(text).replace(/,/g, "٬").replace(/\./g, "٫") : text;
   },
   pad2(n) { return String(n).padStart(2, "0"); },
+  /* Items of a list in the page's language: "مددکار زن، روانشناس" / "Woman social worker, Psychologist". */
+  list(items) { return items.join(this.lang === "fa" ? "، " : ", "); },
   /* "۷ شهریور ۱۴۰۳" / "7 Shahrivar 1403" for an instant, in Tehran. */
   date(ms, withWeekday = false) {
     const t = tehran(ms);
     const [jy, jm, jd] = toJalali(t.y, t.m, t.d);
     const l = this.lang === "fa" ? "fa" : "en";
     const text = `${jd} ${MONTHS[l][jm - 1]} ${jy}`;
-    return this.digits((withWeekday ? WEEKDAYS[l][t.wd] + (l === "fa" ? "، " : ", ") : "") + text);
+    return this.digits((withWeekday ? this.list([WEEKDAYS[l][t.wd], ""]) : "") + text);
   },
   time(ms, seconds = false) {
     const t = tehran(ms);

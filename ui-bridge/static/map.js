@@ -210,7 +210,7 @@ function clusterIcon(cluster, kind) {
   const parts = order.filter((k) => counts[k]).map((k) =>
     `<span class="${kind === "team" ? "s" : "p"}-${k}" data-k="${k}" data-n="${counts[k]}">${kind === "team" ? shape(STATUS_SHAPE[k], "s-" + k) : shape("incident", "p-" + k)}${I.num(counts[k])}</span>`).join("");
   const size = total >= 100 ? 54 : total >= 10 ? 46 : 40;
-  const title = order.filter((k) => counts[k]).map((k) => `${I.word(k)}: ${I.num(counts[k])}`).join("، ");
+  const title = I.list(order.filter((k) => counts[k]).map((k) => `${I.word(k)}: ${I.num(counts[k])}`));
   return L.divIcon({
     className: "cluster-icon",
     iconSize: [size, size],

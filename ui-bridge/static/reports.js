@@ -128,7 +128,7 @@ function prevention(view) {
     tr.dataset.county = c.county;
     tr.appendChild(el("td", c.province));
     tr.appendChild(el("td", c.county));
-    tr.appendChild(el("td", c.bases.length ? c.bases.map((b) => `${b.name} (${i18n.digits(b.opened)})`).join("، ") : "—"));
+    tr.appendChild(el("td", c.bases.length ? i18n.list(c.bases.map((b) => `${b.name} (${i18n.digits(b.opened)})`)) : "—"));
     tr.appendChild(el("td", cell("calls", c.calls)));
     tr.appendChild(el("td", cell("callouts", c.callouts)));
     tr.appendChild(el("td", c.callouts_per_100_calls === null ? "—" : i18n.num(c.callouts_per_100_calls, 1)));

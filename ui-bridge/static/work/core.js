@@ -348,7 +348,7 @@ function dangerAt(location, incidentId, flags) {
 const DANGER_SHOWN = 10;  // the newest ten, then a count
 function dangerHtml(all) {
   const flags = all.length > DANGER_SHOWN ? all.slice().sort((a, b) => (a.recorded_at < b.recorded_at ? 1 : -1)).slice(0, DANGER_SHOWN) : all;
-  return flags.map((f) => `<div class="danger-flag" data-danger="${esc(f.id)}">⚠ ${f.kinds.map(word).map(esc).join("، ")}`
+  return flags.map((f) => `<div class="danger-flag" data-danger="${esc(f.id)}">⚠ ${I.list(f.kinds.map(word).map(esc))}`
     + `${f.note ? " — " + esc(f.note) : ""} <small class="text-muted">(${esc(when(f.expires_at))})</small></div>`).join("")
     + (all.length > flags.length ? `<div class="small text-danger">${I.digits(`+${all.length - flags.length}`)} ⚠</div>` : "");
 }

@@ -81,13 +81,13 @@ function incidentHtml(i) {
   const teams = i.teams.map((t) => (W.byId("team", t) || {}).ref || t.slice(0, 8));
   return `<td>${W.ref(i, i.id)}</td><td>${W.esc(W.word(i.priority))}</td><td>${W.esc(W.word(i.category))}</td>
       <td class="timer" data-since="${W.esc(i.opened_at)}">${W.since(i.opened_at)}</td>
-      <td>${i.risk_flags.map(W.word).map(W.esc).join("، ")}</td><td>${danger ? `<span class="badge bg-danger">⚠ ${W.I.digits(danger)}</span>` : ""}</td>
+      <td>${W.I.list(i.risk_flags.map(W.word).map(W.esc))}</td><td>${danger ? `<span class="badge bg-danger">⚠ ${W.I.digits(danger)}</span>` : ""}</td>
       <td>${teams.map((t) => `<span class="ref">${W.esc(t)}</span>`).join(" ")}</td>`;
 }
 function teamHtml(t) {
   return `<td>${W.ref(t, t.id)}</td><td>${W.esc(t.name)}</td><td>${W.esc(W.word(t.status))}</td>
       <td class="timer" data-since="${W.esc(t.since)}">${W.since(t.since)}</td>
-      <td>${(t.skills || []).map(W.word).map(W.esc).join("، ")}</td>
+      <td>${W.I.list((t.skills || []).map(W.word).map(W.esc))}</td>
       <td>${t.check_in_missed ? w("missed") : t.last_check_in ? `<span class="checked-in text-success" data-checked-in="${W.esc(t.last_check_in)}">✓ ${W.esc(W.I.time(Date.parse(t.last_check_in)))}</span>` : ""}</td>`;
 }
 
@@ -123,7 +123,7 @@ function renderRec() {
   const danger = W.dangerAt(inc.location, inc.id);
   const teams = rec && rec.open ? rec.teams : [];
   body.innerHTML = `<div class="mb-2">${W.ref(inc)} ${W.esc(W.word(inc.category))} · ${W.esc(W.word(inc.priority))}
-      ${rec && rec.needs.length ? ` · ${w("needs")}: ${rec.needs.map(W.word).map(W.esc).join("، ")}` : ""}</div>
+      ${rec && rec.needs.length ? ` · ${w("needs")}: ${W.I.list(rec.needs.map(W.word).map(W.esc))}` : ""}</div>
       ${W.dangerHtml(danger)}
       <table class="table table-sm align-middle" id="dp-rec-list"><tbody>${teams.map((t) => `
         <tr data-team="${W.esc(t.team_id)}" data-eligible="${t.eligible}" class="${t.eligible ? "" : "text-muted"}">

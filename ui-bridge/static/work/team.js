@@ -94,7 +94,7 @@ function update(keys) {
   const inc = team.incident_id && W.byId("incident", team.incident_id);
   const box = document.getElementById("tm-incident");
   box.innerHTML = inc ? `<h2>${w("incident")} ${W.ref(inc)}</h2>
-      <div>${W.esc(W.word(inc.category))} · ${W.esc(W.word(inc.priority))} · ${inc.risk_flags.map(W.word).map(W.esc).join("، ")}</div>
+      <div>${W.esc(W.word(inc.category))} · ${W.esc(W.word(inc.priority))} · ${W.I.list(inc.risk_flags.map(W.word).map(W.esc))}</div>
       <div class="small" dir="ltr">${w("location")}: ${W.I.digits(inc.location.lat.toFixed(5))}, ${W.I.digits(inc.location.lon.toFixed(5))}</div>
       <div id="tm-danger-list">${W.dangerHtml(W.dangerAt(inc.location, inc.id))}</div>
       <details class="mt-2"><summary>${w("recordDanger")}</summary>
