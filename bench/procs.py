@@ -83,6 +83,21 @@ class Proc:
             stop_session(self.proc, timeout)
 
 
+def stop_all(procs: list[Proc], timeout: float = 15.0) -> None:
+    """Stop several processes at once: SIGTERM to every session first, then wait for each (a
+    Faust worker takes seconds to leave its group; one after another, a cluster's teardown took
+    most of a smoke scenario)."""
+    running = [p.proc for p in procs if p.proc is not None and p.proc.poll() is None]
+    for proc in running:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for proc in running:
+        stop_session(proc, max(0.1, deadline - time.monotonic()))
+
+
 def stop_session(proc: subprocess.Popen[bytes], timeout: float) -> None:
     """Stop a process started in a session of its own, and its children: SIGTERM to the session,
     then SIGKILL if it is not gone within ``timeout`` seconds. Nothing to do if it has ended."""

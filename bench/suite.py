@@ -57,7 +57,7 @@ SMOKE = Sizes(latency_rate=100, latency_s=2, warmup_s=0.5, probe_s=1.5, hold_s=1
               cluster_memory_events=5_000, kafka_records=100, connections=16, rounds=2, held_s=2,
               search_step=1.5)
 SMOKE = replace(SMOKE, fanout_dashboards=20, fanout_rate=50, fanout_s=1.5, fanout_rounds=1)
-SMOKE = replace(SMOKE, scaleout_rates=(50, 100), scaleout_hold_s=3)
+SMOKE = replace(SMOKE, scaleout_rates=(50,), scaleout_hold_s=3)
 
 
 class Context:

@@ -30,7 +30,7 @@ from events.places import PROVINCES
 
 from . import services
 from .loadgen import Pool
-from .procs import Proc, eoc_command, free_port, wait_port
+from .procs import Proc, eoc_command, free_port, stop_all, wait_port
 
 SECRET = b"bench-key-7c1e9a3f5d2b8064ee19ab37c5d2"
 
@@ -146,8 +146,7 @@ async def cluster(workdir: Path, svc: dict[str, str], *, apis: int = 1, workers:
         system.info["ready_s"] = time.monotonic() - t0
         yield system
     finally:
-        for p in procs.values():
-            p.stop()
+        await asyncio.to_thread(stop_all, list(procs.values()))
         await asyncio.to_thread(services.delete_topics, bootstrap, prefix)
         await asyncio.to_thread(db.drop)
 

@@ -66,7 +66,7 @@ async def measure(ctx: Context, system: systems.System) -> dict[str, Any]:
         for rate in sizes.scaleout_rates:
             if found["attempts"] and rate > 1.1 * probe.achieved_per_s:
                 break  # the first rate is always tried: a figure even when the probe was poor
-            window = await session.window(rate, sizes.scaleout_hold_s, settle_s=5.0)
+            window = await session.window(rate, sizes.scaleout_hold_s, settle_s=min(5.0, sizes.scaleout_hold_s))
             held, why = window.held(rate)
             found["attempts"].append({"rate": rate, "held": held, "why": why, **window.summary()})
             if not held:
