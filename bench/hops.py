@@ -97,3 +97,68 @@ class Hops:
             return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}
 
         return {"send_to_events_topic": q(relay), "send_to_boards_topic": q(worker)}
+
+
+class PositionHops:
+    """Where a position report's time goes in the cluster: from the moment it was taken
+    (``reported_at``, stamped by the load generator on the wall clock) to ``eoc.telemetry.positions``
+    (the API's hop: its batch, the track, the producer) and to ``eoc.boards`` (the worker's hop);
+    the dashboard's frame is the scenario's staleness. Only the reports kept reach either topic."""
+
+    def __init__(self, bootstrap: str, telemetry_topic: str, boards_topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topics = (telemetry_topic, boards_topic)
+        self.recording = False
+        self.to_telemetry: list[float] = []
+        self.to_boards: list[float] = []
+        self._consumers: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> PositionHops:
+        from aiokafka import AIOKafkaConsumer
+
+        for topic, into in zip(self.topics, (self.to_telemetry, self.to_boards), strict=True):
+            consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap, group_id=None,
+                                        enable_auto_commit=False, fetch_max_wait_ms=5, client_id="eoc-bench-hops")
+            await consumer.start()
+            for _ in range(200):
+                if consumer.assignment():
+                    break
+                await asyncio.sleep(0.05)
+            await consumer.seek_to_end(*consumer.assignment())
+            self._consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(self._follow(consumer, into, topic == self.topics[1])))
+        return self
+
+    async def _follow(self, consumer: Any, into: list[float], board: bool) -> None:
+        from datetime import datetime
+
+        while True:
+            batch = await consumer.getmany(timeout_ms=100, max_records=5000)
+            wall = time.time()
+            if not self.recording:
+                continue
+            for records in batch.values():
+                for record in records:
+                    key = record.key.decode() if record.key else ""
+                    if record.value is None or (board and not key.startswith("position/")):
+                        continue
+                    value = json.loads(record.value)
+                    at = value.get("at") if board else value.get("occurred_at")
+                    if at:
+                        into.append((wall - datetime.fromisoformat(at).timestamp()) * 1000)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for consumer in self._consumers:
+            await consumer.stop()
+
+    def report(self) -> dict[str, Any]:
+        def q(values: list[float]) -> dict[str, float | None]:
+            s = sorted(values)
+            return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}
+
+        return {"reported_to_telemetry_topic": q(self.to_telemetry), "reported_to_boards_topic": q(self.to_boards)}

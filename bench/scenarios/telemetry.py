@@ -23,11 +23,13 @@ import asyncio
 import itertools
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from events.places import PROVINCES
 
+from ..hops import PositionHops
 from ..loadgen import Pool, paced, quantile
 from ..mix import stamp
 from ..procs import CpuMeter
@@ -139,7 +141,8 @@ class Gateways:
 
 async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str, int],
                   gateways: Gateways, seconds: float, warmup_s: float,
-                  profile: tuple[Path, str] | None = None, warm: Gateways | None = None) -> dict[str, Any]:
+                  profile: tuple[Path, str] | None = None, warm: Gateways | None = None,
+                  hops: PositionHops | None = None) -> dict[str, Any]:
     """The gateways' batches for ``seconds``; the map's staleness and the CPU.
 
     The system keeps at most one report per team per 30 s (the bounded position track,
@@ -163,18 +166,25 @@ async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str,
         await asyncio.sleep(0.3)  # the warm-up's last reports reach the map before the window
         stale: list[float] = []
         watcher.staleness_ms = stale
+        if hops is not None:
+            hops.recording = True
         spy = Sampler(pids, seconds, *profile) if profile else None
         meter = CpuMeter(pids).start()
         run = await paced(sender(gateways), gateways.requests_per_s, seconds, max_in_flight=4 * CONNECTIONS)
         cpu = meter.stop()
         await asyncio.sleep(0.3)  # the last tick
         watcher.staleness_ms = None
+        if hops is not None:
+            hops.recording = False
     finally:
         pool.close()
         watcher.close()
     s = sorted(stale)
     lat = sorted(run.latencies_ms)
     extra = {"profile": await asyncio.to_thread(spy.summary)} if spy else {}
+    if hops is not None:
+        extra["hops"] = {**hops.report(), "reported_to_dashboard_frame": {
+            "p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}}
     return {**extra, "offered_per_s": gateways.n * gateways.per_team,
             "carried_per_s": gateways.reports_carried / run.window_s if run.window_s else 0.0,
             "reports_sent": gateways.reports_sent, "reports_refused_in_batches": gateways.reports_refused,
@@ -187,7 +197,8 @@ async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str,
             "rows_seen": len(s), "cpu_cores": cpu, "load_generator_cpu_cores": run.loadgen_cpu_share}
 
 
-async def measure(ctx: Context, system: System, scenario: str, key: str) -> None:
+async def measure(ctx: Context, system: System, scenario: str, key: str,
+                  hops: Callable[[], PositionHops] | None = None) -> None:
     sizes = ctx.sizes
     t0 = time.perf_counter()
     windows = {per_team: await register_teams(system, sizes.telemetry_teams, start=k * sizes.telemetry_teams)
@@ -201,9 +212,15 @@ async def measure(ctx: Context, system: System, scenario: str, key: str) -> None
         rate = per_team * len(teams)
         warm_per_team = rate / len(warmers)  # the warm-up offers the window's rate on its own teams
         profile = (ctx.profile_dir, f"{system.mode}-telemetry-{per_team}") if ctx.profile_dir else None
-        mine = await reports(system.api_port, system.bridge_port, system.national_token(), system.pids(),
-                             Gateways(teams, per_team, GATEWAY_HOLD_S, floor=False), sizes.telemetry_s,
-                             sizes.warmup_s, profile, warm=Gateways(warmers, warm_per_team, GATEWAY_HOLD_S, floor=False))
+        hop = await hops().start() if hops is not None else None
+        try:
+            mine = await reports(system.api_port, system.bridge_port, system.national_token(), system.pids(),
+                                 Gateways(teams, per_team, GATEWAY_HOLD_S, floor=False), sizes.telemetry_s,
+                                 sizes.warmup_s, profile, warm=Gateways(warmers, warm_per_team, GATEWAY_HOLD_S, floor=False),
+                                 hops=hop)
+        finally:
+            if hop is not None:
+                await hop.stop()
         system.check()
         bare = await reports(floor.api_port, floor.bridge_port, "bench", floor.pids(),
                              Gateways(teams, per_team, GATEWAY_HOLD_S, floor=True), sizes.telemetry_s, sizes.warmup_s,
@@ -236,4 +253,10 @@ async def run_embedded(ctx: Context) -> None:
 
 async def run_cluster(ctx: Context) -> None:
     async with ctx.cluster() as system:
-        await measure(ctx, system, CLUSTER, "telemetry_cluster")
+        from eoc.main.cluster import ClusterSettings
+
+        layout = ClusterSettings.from_env({"EOC_TOPIC_PREFIX": system.info["topic_prefix"]}).layout
+        bootstrap = ctx.services()["EOC_KAFKA_BOOTSTRAP"]
+        # Where a report's time goes: reported -> eoc.telemetry.positions (API) -> eoc.boards (worker) -> frame.
+        await measure(ctx, system, CLUSTER, "telemetry_cluster",
+                      hops=lambda: PositionHops(bootstrap, layout.telemetry, layout.boards))

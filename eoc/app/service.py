@@ -485,6 +485,8 @@ class CommandService(WorkspaceCommands):
         are thinned out as repeats (and with an ``Idempotency-Key`` it gets its first answer)."""
         self._may(claims, "report_positions")
         now = self.clock()
+        if len(cmd.reports) > 1:
+            self.teams.prefetch((str(r.team_id) for r in cmd.reports), lambda ids: off_loop(self._team_cards, ids))
         kept: list[Envelope] = []
         answers: list[dict[str, Any]] = []
         try:
@@ -508,6 +510,17 @@ class CommandService(WorkspaceCommands):
     def _one_by_one(self, envelopes: list[Envelope]) -> None:
         for envelope in envelopes:
             self.telemetry(envelope)
+
+    def _team_cards(self, team_ids: list[str]) -> list[TeamCard]:
+        """The cards of these teams, in one trip to the store (``es_adapter.current_many``); a team
+        it leaves out is loaded on its own when its report comes (and refused if unknown)."""
+        wanted = []
+        for team_id in team_ids:
+            try:
+                wanted.append(UUID(team_id))
+            except ValueError:
+                continue
+        return [card_of(team) for team in es_adapter.current_many(self.app, wanted).values() if isinstance(team, Team)]
 
     def _team_card(self, team_id: UUID, province: str) -> TeamCard:
         """The reporting team's card (eoc/app/team_index.py): one of another province is not

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,25 @@ class TeamIndex:
                 if self._epoch == epoch:  # no team changed while it was loaded
                     self._cards[team_id] = (card, now)
         return card
+
+    def prefetch(self, team_ids: Iterable[str], load_many: Callable[[list[str]], list[TeamCard]]) -> None:
+        """Keep the cards of the teams among these that have none, loaded together by
+        ``load_many`` (a gateway's batch brings many teams at once: one trip to the store for
+        all of them, not one each). What ``load_many`` leaves out is loaded one by one later."""
+        if not self.fed:
+            return
+        now = self.clock()
+        missing = [t for t in dict.fromkeys(team_ids)
+                   if (kept := self._cards.get(t)) is None or now - kept[1] >= self.max_age_s]
+        if not missing:
+            return
+        epoch = self._epoch
+        cards = load_many(missing)
+        self.loads += len(cards)
+        with self._lock:
+            if self._epoch == epoch:  # no team changed while they were loaded
+                for card in cards:
+                    self._cards[card.id] = (card, now)
 
     def changed(self, _sequence: int, changes: Mapping[str, Any]) -> None:
         """A board listener: forget the teams whose rows changed."""

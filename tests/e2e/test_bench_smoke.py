@@ -119,3 +119,18 @@ def test_figures_are_plausible(smoke: tuple[str, dict]) -> None:
         assert set(ps) == {"p50", "p99", "p99.9"}, (scenario, rate, ps)
         for i in (0, 1):
             assert ps["p50"][i] <= ps["p99"][i] <= ps["p99.9"][i], (scenario, rate, ps)
+
+
+def test_the_cluster_rows_say_where_the_time_goes(smoke: tuple[str, dict]) -> None:
+    """A command's hops (send → eoc.events → eoc.boards → frame) and a position report's
+    (reported → eoc.telemetry.positions → eoc.boards → frame) are in the JSON, each later hop
+    no earlier than the one before it at the median."""
+    _, record = smoke
+    command = record["details"]["command_to_board_cluster"]["hops"]
+    names = ("send_to_events_topic", "send_to_boards_topic", "send_to_dashboard_frame")
+    assert all(command[n]["n"] > 0 for n in names), command
+    positions = record["details"]["telemetry_cluster"]["10_per_s"]["system"]["hops"]
+    names = ("reported_to_telemetry_topic", "reported_to_boards_topic", "reported_to_dashboard_frame")
+    assert all(positions[n]["n"] > 0 for n in names), positions
+    medians = [positions[n]["p50_ms"] for n in names]
+    assert medians[0] <= medians[1] + 5 and medians[0] <= medians[2] + 5, positions  # a topic read ~5 ms apart

@@ -86,3 +86,48 @@ def test_a_provinces_second_of_reports_fits_in_one_request(api: Api, clock: Fake
     assert r.json()["kept"] == 3 and len(r.json()["reports"]) == 600
     too_many = api.post("/teams/positions", _reports(*(items * 9)))  # 5,400: more than a batch may hold
     assert too_many.status_code == 422 and too_many.json()["error"] == "invalid_command"
+
+
+def test_a_batch_of_new_teams_reads_their_cards_in_one_trip(api: Api, clock: FakeClock, monkeypatch: Any,
+                                                            store: str) -> None:
+    """A gateway's batch brings many teams the API has not seen report yet: their cards come
+    from the cached aggregates, brought up to date in one query where other writers share the
+    store (PostgreSQL), not loaded and copied one by one."""
+    from eoc.app import es_adapter
+
+    teams = [team(api) for _ in range(12)]
+    unknown = str(uuid.uuid4())
+    repository = api.system.app.repository
+    gets: list[Any] = []
+    checks: list[int] = []
+    real_get, real_newer = repository.get, es_adapter._newer_events
+    monkeypatch.setattr(repository, "get", lambda aggregate_id, **kw: gets.append(aggregate_id) or real_get(aggregate_id, **kw))
+    monkeypatch.setattr(es_adapter, "_newer_events",
+                        lambda app, versions: checks.append(len(versions)) or real_newer(app, versions))
+    t0 = clock.advance(minutes=1)
+    answer = api.post("/teams/positions", _reports(*[(t, t0, 36.30) for t in teams], (unknown, t0, 36.3))).json()
+    assert answer["kept"] == 12 and answer["refused"] == 1
+    assert [str(g) for g in gets] == [unknown]  # only the unknown id went to the store on its own
+    assert checks == ([13] if store == "postgres" else [])  # one query for all of them, on a shared store
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["postgres"])
+def test_teams_read_together_are_as_the_store_has_them_after_another_writer(make_system: Any, store: str) -> None:
+    """Two API processes on one PostgreSQL: teams read together come up to date with what the
+    other process changed (and one it never cached, whole), in one query, and equal what the
+    repository's own ``get`` gives."""
+    from eoc.app import es_adapter
+
+    mine, other = Api(make_system()), Api(make_system())
+    a, b = team(mine), team(mine)
+    c = team(other)  # never in mine's cache
+    ids = [uuid.UUID(a), uuid.UUID(b), uuid.UUID(c), uuid.uuid4()]
+    other.ok(f"/teams/{b}/shift/end", {})
+    app = mine.system.app
+    read = es_adapter.current_many(app, ids)
+    assert set(read) == set(ids[:3])  # the unknown id is left out
+    for i in ids[:3]:
+        fresh = app.repository.get(i)
+        assert (read[i].version, read[i].status, read[i].county) == (fresh.version, fresh.status, fresh.county), i
+    assert read[ids[1]].status == "off_duty"  # the other process ended its shift

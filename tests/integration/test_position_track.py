@@ -138,3 +138,70 @@ def test_a_restart_folds_the_points_kept_after_the_boards_checkpoint(make_system
                                                   "reported_at": iso(start + timedelta(seconds=50))})["kept"] is False
     assert canonical_json(visible_rows(replay(StoreSource(again.app, track=again.follower.track)).rows,
                                        "auditor", "IR")) == canonical_json(visible_rows(rows, "auditor", "IR"))
+
+
+@pytest.fixture
+def track_at(store: str, tmp_path: Any, request: pytest.FixtureRequest) -> Any:
+    """Opens PositionTrack instances on one track (as several API processes would); closed at the end."""
+    from eoc.app.track import PositionTrack
+
+    dsn = request.getfixturevalue("fresh_pg_dsn") if store == "postgres" else None
+    opened: list[PositionTrack] = []
+
+    def open_track() -> PositionTrack:
+        opened.append(PositionTrack(dsn=dsn) if dsn else PositionTrack(path=tmp_path / "track.sqlite"))
+        return opened[-1]
+
+    yield open_track
+    for t in opened:
+        t.close()
+
+
+def test_batches_from_several_appenders_get_consecutive_places_in_commit_order(track_at: Any) -> None:
+    """Each batch's reports get consecutive places in the batch's order, batches from several
+    appenders at once never share a place, and the places are in the order the batches were
+    committed: a reader that has seen place n never later finds a new point below n."""
+    from events.envelope import Envelope
+
+    def batch(appender: int, k: int, n: int) -> list[Envelope]:
+        return [Envelope(type="TeamPositionReported", version=1, id=f"{appender}-{k}-{i}", aggregate_id=f"team-{appender}",
+                         aggregate_version=1, occurred_at=iso(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=i)),
+                         recorded_at="2026-11-01T00:00:00Z", province="QZV", county="Qazvin", actor={"role": "team"},
+                         exercise=False, payload={"position": {"lat": 36.3, "lon": 50.0}}) for i in range(n)]
+
+    tracks = [track_at() for _ in range(3)]
+    reader = tracks[0]
+    places: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def append(appender: int) -> None:
+        try:
+            for k in range(20):
+                kept = tracks[appender].append_many(batch(appender, k, 1 + (k * 37) % 600))  # up to 600: two INSERTs
+                assert [p.position for p in kept] == list(range(kept[0].position, kept[0].position + len(kept)))
+                places.update({p.id: p.position for p in kept})
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=append, args=(i,)) for i in range(3)]
+    for w in workers:
+        w.start()
+    seen: set[int] = set()
+    high = 0
+    late: list[int] = []  # points that showed up below a place a reader had already seen
+    while any(w.is_alive() for w in workers):
+        now = {p.position for p in reader.points()}
+        late.extend(p for p in now - seen if p < high)
+        seen, high = now, max(now, default=high)
+    for w in workers:
+        w.join()
+    assert errors == []
+    stored = list(reader.points())
+    assert [p.position for p in stored] == sorted(places.values()) == list(range(1, len(places) + 1))
+    assert {p.id: p.position for p in stored} == places  # each point stored with its own place
+    assert late == []
+    # After rows are gone (the track is bounded), a place is never given again.
+    top = stored[-1].position
+    with reader._db.tx() as q:
+        q("DELETE FROM position_track WHERE seq > ?", (top - 5,))
+    assert reader.append_many(batch(0, 99, 2))[0].position == top + 1

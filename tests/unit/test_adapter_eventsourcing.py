@@ -176,3 +176,18 @@ COPIED_INSERT_EVENTS_SHA256 = "f1a98da0239e3ea7462c6b725cd66d0c932fc533814c92e04
 def test_the_library_method_we_copied_is_unchanged():
     source = inspect.getsource(PostgresApplicationRecorder.insert_events)
     assert hashlib.sha256(source.encode()).hexdigest() == COPIED_INSERT_EVENTS_SHA256, source
+
+
+def test_what_current_many_reads_of_the_library_is_still_there():
+    """es_adapter.current_many reads the PostgreSQL recorder's table by the names the library
+    gives it, applies events with its projector, and exists because a writer that fast-forwards
+    does not cache what it saves (so a cached aggregate may be behind the store)."""
+    from eventsourcing.application import project_aggregate
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    init = inspect.getsource(PostgresAggregateRecorder.__init__)
+    assert "self.events_table_name = events_table_name" in init
+    assert "originator_id, originator_version, topic, state" in init
+    assert _shape(project_aggregate) == [("aggregate", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                                         ("domain_events", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    assert "if self.repository.cache and not self.repository.fastforward:" in inspect.getsource(Application._record)
