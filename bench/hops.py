@@ -20,7 +20,42 @@ from typing import Any
 from .loadgen import quantile
 
 
-class Hops:
+async def from_the_end(bootstrap: str, topic: str) -> Any:
+    """A consumer of every partition of ``topic`` (no group, as the bridge reads), from its end."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, fetch_max_wait_ms=5, client_id="eoc-bench-hops")
+    await consumer.start()
+    for _ in range(200):
+        if consumer.assignment():
+            break
+        await asyncio.sleep(0.05)
+    await consumer.seek_to_end(*consumer.assignment())
+    return consumer
+
+
+def q(values: list[float]) -> dict[str, float | None]:
+    s = sorted(values)
+    return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}
+
+
+class _Readers:
+    """Topic readers on their own tasks, stopped together."""
+
+    _consumers: list[Any]
+    _tasks: list[asyncio.Task[None]]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for consumer in self._consumers:
+            await consumer.stop()
+
+
+class Hops(_Readers):
     def __init__(self, bootstrap: str, events_topic: str, boards_topic: str) -> None:
         self.bootstrap = bootstrap
         self.topics = (events_topic, boards_topic)
@@ -31,19 +66,10 @@ class Hops:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> Hops:
-        from aiokafka import AIOKafkaConsumer
 
         for topic, read in zip(self.topics, (self._event, self._board), strict=True):
-            # Subscribed without a group: it assigns itself every partition (as the bridge does).
-            consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap, group_id=None,
-                                        enable_auto_commit=False, fetch_max_wait_ms=5, client_id="eoc-bench-hops")
-            await consumer.start()
+            consumer = await from_the_end(self.bootstrap, topic)
             self._consumers.append(consumer)
-            for _ in range(200):
-                if consumer.assignment():
-                    break
-                await asyncio.sleep(0.05)
-            await consumer.seek_to_end(*consumer.assignment())
             self._tasks.append(asyncio.create_task(self._follow(consumer, read)))
         return self
 
@@ -72,14 +98,6 @@ class Hops:
     def expect(self, province: str, position: int, sent_at: float) -> None:
         self.commands.append((province, position, sent_at))
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for consumer in self._consumers:
-            await consumer.stop()
-
     def report(self) -> dict[str, Any]:
         relay: list[float] = []
         worker: list[float] = []
@@ -92,14 +110,10 @@ class Hops:
             if i < len(positions):
                 worker.append((arrivals[i] - sent) * 1000)
 
-        def q(values: list[float]) -> dict[str, float | None]:
-            s = sorted(values)
-            return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}
-
         return {"send_to_events_topic": q(relay), "send_to_boards_topic": q(worker)}
 
 
-class PositionHops:
+class PositionHops(_Readers):
     """Where a position report's time goes in the cluster: from the moment it was taken
     (``reported_at``, stamped by the load generator on the wall clock) to ``eoc.telemetry.positions``
     (the API's hop: its batch, the track, the producer) and to ``eoc.boards`` (the worker's hop);
@@ -115,17 +129,8 @@ class PositionHops:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> PositionHops:
-        from aiokafka import AIOKafkaConsumer
-
         for topic, into in zip(self.topics, (self.to_telemetry, self.to_boards), strict=True):
-            consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap, group_id=None,
-                                        enable_auto_commit=False, fetch_max_wait_ms=5, client_id="eoc-bench-hops")
-            await consumer.start()
-            for _ in range(200):
-                if consumer.assignment():
-                    break
-                await asyncio.sleep(0.05)
-            await consumer.seek_to_end(*consumer.assignment())
+            consumer = await from_the_end(self.bootstrap, topic)
             self._consumers.append(consumer)
             self._tasks.append(asyncio.create_task(self._follow(consumer, into, topic == self.topics[1])))
         return self
@@ -148,17 +153,5 @@ class PositionHops:
                     if at:
                         into.append((wall - datetime.fromisoformat(at).timestamp()) * 1000)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for consumer in self._consumers:
-            await consumer.stop()
-
     def report(self) -> dict[str, Any]:
-        def q(values: list[float]) -> dict[str, float | None]:
-            s = sorted(values)
-            return {"p50_ms": quantile(s, 0.5), "p99_ms": quantile(s, 0.99), "n": len(s)}
-
         return {"reported_to_telemetry_topic": q(self.to_telemetry), "reported_to_boards_topic": q(self.to_boards)}

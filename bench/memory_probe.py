@@ -19,11 +19,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .procs import self_rss_mb
 
 
-async def probe(events: int, step: int, data: Path) -> None:
+async def probe(events: int, step: int, data: Path, trace: bool = False) -> None:
     from eoc.app.config import Settings
     from eoc.main.bootstrap import build
     from tests.support.history import bounded
@@ -38,6 +39,7 @@ async def probe(events: int, step: int, data: Path) -> None:
         t0 = time.perf_counter()
         emit(history, system, bridge, t0)
         done = 0
+        first: Any = None
         while done < events + step:
             await asyncio.to_thread(history.run, step)
             done += step
@@ -46,9 +48,27 @@ async def probe(events: int, step: int, data: Path) -> None:
             while bridge.hub.seq < system.follower.sequence:  # the bridge's mirror, too
                 await asyncio.sleep(0.01)
             emit(history, system, bridge, t0)
+            if trace:
+                first = grown_since(first)
     finally:
         await bridge.stop()
         system.close()
+
+
+def grown_since(first: Any, top: int = 25) -> Any:
+    """``--trace``: a tracemalloc snapshot; from the second one on, print the allocation sites
+    that grew most since the first (where the memory per 100k events goes) as one JSON line."""
+    import tracemalloc
+
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    if first is None:
+        return snapshot
+    grown = snapshot.compare_to(first, "traceback")[:top]
+    print(json.dumps({"grown_since_first_snapshot": [
+        {"kb": round(s.size_diff / 1024, 1), "count": s.count_diff,
+         "where": [f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}" for f in s.traceback[:6]]}
+        for s in grown]}), flush=True)
+    return first
 
 
 def emit(history: object, system: object, bridge: object, t0: float) -> None:
@@ -70,10 +90,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--step", type=int, required=True)
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--trace", action="store_true",
+                        help="tracemalloc: after each step, the allocation sites grown most since the first step")
     args = parser.parse_args()
+    if args.trace:
+        import tracemalloc
+
+        tracemalloc.start(6)
     args.data.mkdir(parents=True, exist_ok=True)
     os.environ.pop("PERSISTENCE_MODULE", None)  # the settings alone choose the store
-    asyncio.run(probe(args.events, args.step, args.data))
+    asyncio.run(probe(args.events, args.step, args.data, args.trace))
     sys.stdout.flush()
 
 

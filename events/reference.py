@@ -187,15 +187,24 @@ def _cell(row: int, column: int) -> bool | None:
     return _inside_iran_exactly(lat, lon)
 
 
-def _inside_iran_exactly(lat: float, lon: float) -> bool:
+def _polygons_at(lat: float, lon: float) -> tuple[bool, list[tuple[Any, Any]]]:
+    """Whether the point is in one of the boundary's polygons (not in a hole); if not, the
+    polygons (rings, edge arrays) whose box, with the margin, holds it."""
     margin = COAST_MARGIN_KM / _KM_PER_DEGREE * 2  # in degrees, generous for longitude at 40°N
     near = []
     for polygon, edges, (x0, y0, x1, y1) in zip(_boundary(), _edges(), _boxes()):
         if not (x0 - margin <= lon <= x1 + margin and y0 - margin <= lat <= y1 + margin):
             continue
         if _in_ring(lon, lat, edges[0]) and not any(_in_ring(lon, lat, hole) for hole in edges[1:]):
-            return True
+            return True, []
         near.append((polygon, edges))
+    return False, near
+
+
+def _inside_iran_exactly(lat: float, lon: float) -> bool:
+    inside, near = _polygons_at(lat, lon)
+    if inside:
+        return True
     # The distance on arrays decides unless it is within a hair of the margin; then the loop's
     # own float operations do, so the answer is the loop's for every point.
     fast = [_km_to_edges(lon, lat, edges) for polygon, edges_of in near for edges in edges_of]

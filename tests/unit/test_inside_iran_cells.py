@@ -10,12 +10,11 @@ import random
 from events.reference import (
     COAST_MARGIN_KM,
     _boundary,
-    _boxes,
-    _edges,
-    _in_ring,
+        _edges,
     _inside_iran_exactly,
     _km_to_edges,
     _km_to_ring,
+    _polygons_at,
     inside_iran,
 )
 
@@ -55,15 +54,8 @@ def test_the_distance_on_arrays_is_the_loops_distance_and_the_margin_is_decided_
     # Points at the margin's own distance from the boundary (found by halving, to a hair's
     # breadth on either side): answered exactly as the loop's test answers them.
     def by_the_loop(lat: float, lon: float) -> bool:
-        margin = COAST_MARGIN_KM / 111.2 * 2
-        near = []
-        for polygon, edges, (x0, y0, x1, y1) in zip(_boundary(), _edges(), _boxes()):
-            if not (x0 - margin <= lon <= x1 + margin and y0 - margin <= lat <= y1 + margin):
-                continue
-            if _in_ring(lon, lat, edges[0]) and not any(_in_ring(lon, lat, hole) for hole in edges[1:]):
-                return True
-            near.append(polygon)
-        return any(_km_to_ring(lon, lat, ring) <= COAST_MARGIN_KM for polygon in near for ring in polygon)
+        inside, near = _polygons_at(lat, lon)
+        return inside or any(_km_to_ring(lon, lat, ring) <= COAST_MARGIN_KM for polygon, _ in near for ring in polygon)
 
     at_margin = 0
     for lon, lat in rnd.sample(vertices, 40):
