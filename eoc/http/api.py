@@ -46,7 +46,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 async def _answer_committed(request: Request) -> None:
     """A retried Idempotency-Key whose command was committed (its answer lost with a killed
-    process) is answered from the committed outcome: the command is not run again."""
+    process) is answered from the committed outcome: the command is not run again.
+    (The commands' lean routes run these two dependencies themselves: eoc/http/routes.py.)"""
     answer_committed(request.scope)
 
 
@@ -103,7 +104,7 @@ def create_api(system: System) -> FastAPI:
 
     # ---------------------------------------------------------------- commands (eoc.http.routes)
 
-    mount_commands(api, "/api/v1", CORE, svc, Who)
+    mount_commands(api, "/api/v1", CORE, svc, claims)
 
     # ---------------------------------------------------------------- boards (read)
 

@@ -148,10 +148,6 @@ def workspace_router(system: Any, who: Callable[..., Awaitable[Claims]]) -> APIR
     r = APIRouter(prefix="/api/v1")
     svc = system.service
 
-    # ---------------------------------------------------------------- commands (eoc.http.routes)
-
-    mount_commands(r, "", WORKSPACE, svc, Who)
-
     # ---------------------------------------------------------------- queries
 
     def rows_for(claims: Claims) -> dict[str, Any]:
@@ -256,5 +252,7 @@ def workspace_router(system: Any, who: Callable[..., Awaitable[Claims]]) -> APIR
 
 
 def install_workspaces(api: FastAPI, system: Any, who: Callable[..., Awaitable[Claims]]) -> None:
+    # The commands on the app itself (their lean routes, eoc.http.routes), then the queries.
+    mount_commands(api, "/api/v1", WORKSPACE, system.service, who)
     api.include_router(workspace_router(system, who))
     api.add_middleware(ShortReferences, system=system)
