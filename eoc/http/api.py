@@ -59,6 +59,9 @@ def create_api(system: System) -> FastAPI:
         dependencies=[Depends(known_query_only), Depends(_answer_committed)],
         docs_url=None,  # /docs is served offline by api_docs, not from a CDN
         redoc_url=None,
+        # No OpenTelemetry here: off, FastAPI stops asking for its providers on every request
+        # (about a twentieth of the process under the command mix, bench/route_cost.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     mount_docs(api)
     # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
