@@ -18,15 +18,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from eoc.app.access_log import record_secret_reads
 from eoc.app.auth import Claims
-from eoc.app.idempotency import Committed, Idempotent, answer_committed
+from eoc.app.idempotency import Committed, answer_committed
 from eoc.app.system import System
 from eoc.domain.errors import Refused, Unauthorized
 from eoc.http.answers import Boards, BoardSummary, Health
 from eoc.http.docs import mount_docs
 from eoc.http.errors import STATUS, install, known_query_only
 from eoc.http.exchange import exchange_router
+from eoc.http.guards import Guards
 from eoc.http.identity import identity_router
-from eoc.http.limits import Limits
 from eoc.http.metrics import install_metrics
 from eoc.http.personal import personal_router
 from eoc.http.publish import publish_router
@@ -34,7 +34,6 @@ from eoc.http.reports import add_report_routes
 from eoc.http.rosters import add_roster_routes
 from eoc.http.routes import CORE
 from eoc.http.routes import mount as mount_commands
-from eoc.http.transport import install_transport_guards
 from eoc.http.workspace import install_workspaces
 from events.envelope import iso
 from projections import as_of, views
@@ -46,7 +45,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 async def _answer_committed(request: Request) -> None:
     """A retried Idempotency-Key whose command was committed (its answer lost with a killed
-    process) is answered from the committed outcome: the command is not run again."""
+    process) is answered from the committed outcome: the command is not run again.
+    (The commands' lean routes run these two dependencies themselves: eoc/http/routes.py.)"""
     answer_committed(request.scope)
 
 
@@ -58,13 +58,16 @@ def create_api(system: System) -> FastAPI:
         dependencies=[Depends(known_query_only), Depends(_answer_committed)],
         docs_url=None,  # /docs is served offline by api_docs, not from a CDN
         redoc_url=None,
+        # No OpenTelemetry here: off, FastAPI stops asking for its providers on every request
+        # (about a twentieth of the process under the command mix, bench/route_cost.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     mount_docs(api)
-    # Added last, runs first: limits before anything is read, then Idempotency-Key replays.
-    api.add_middleware(Idempotent, keys=lambda: system.idempotency, verify=system.signer.verify,
-                       fault_kill_before_answer=system.settings.fault_kill_before_answer)
-    api.add_middleware(Limits)
-    if system.metrics is not None:  # added last of all: counts what the limits refuse too
+    # One pass of guards (eoc/http/guards.py): short references, security headers, command
+    # counts (what the limits refuse too), limits before anything is read, Idempotency-Key replays.
+    api.add_middleware(Guards, system=system, metrics=system.metrics, keys=lambda: system.idempotency,
+                       verify=system.signer.verify, fault_kill_before_answer=system.settings.fault_kill_before_answer)
+    if system.metrics is not None:
         install_metrics(api, system.metrics)
     svc = system.service
 
@@ -92,8 +95,6 @@ def create_api(system: System) -> FastAPI:
 
     Who = Annotated[Claims, Depends(claims)]
 
-    install_transport_guards(api)
-
     def refused(request: Request, exc: Refused) -> None:
         who = getattr(request.state, "claims", None)
         if who is not None and exc.kind in ("forbidden", "unauthorized") and system.access_log is not None:
@@ -103,7 +104,7 @@ def create_api(system: System) -> FastAPI:
 
     # ---------------------------------------------------------------- commands (eoc.http.routes)
 
-    mount_commands(api, "/api/v1", CORE, svc, Who)
+    mount_commands(api, "/api/v1", CORE, svc, claims)
 
     # ---------------------------------------------------------------- boards (read)
 

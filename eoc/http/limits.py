@@ -1,7 +1,7 @@
 """Limits checked before anything is read or parsed: body size, headers, content type.
 
-A 40 MB body must not be read, parsed and only then refused for its token. This ASGI
-middleware runs first: it answers 431 for too many or too large headers, 422 for a query
+A 40 MB body must not be read, parsed and only then refused for its token. These checks
+run first, in the API's one pass of guards (eoc/http/guards.py): they answer 431 for too many or too large headers, 422 for a query
 parameter given twice (the framework would keep the last one silently), 415 for a command
 body that is not JSON, 413 for a body over ``max_body`` (``BATCH_BODIES`` for a path that takes a
 batch: a gateway's second of position reports) — from ``Content-Length`` before a
@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 MAX_BODY = 64 * 1024  # a command is a few hundred bytes; the largest (a shift, a note) a few KB
 # Batches: a position report is about 200 bytes, a batch at most 5,000 of them (eoc/app/commands.py).
@@ -28,14 +27,15 @@ MAX_ALL_HEADERS = 16 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-class _TooLarge(HTTPException):
+class TooLarge(HTTPException):
     """Raised from ``receive``: FastAPI lets its own HTTPException through body parsing."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"a command is at most {limit} bytes")
+        self.limit = limit
 
 
-async def _answer(send: Send, status: int, code: str, reason: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def answer(send: Send, status: int, code: str, reason: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps({"error": code, "reason": reason}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -60,38 +60,35 @@ def _is_json(content_type: str) -> bool:
 
 
 class Limits:
-    """Wraps the API application; see the module's docstring."""
+    """The request limits; see the module's docstring."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY, max_headers: int = MAX_HEADERS,
+    def __init__(self, *, max_body: int = MAX_BODY, max_headers: int = MAX_HEADERS,
                  max_header_bytes: int = MAX_HEADER_BYTES, max_all_headers: int = MAX_ALL_HEADERS,
                  batch_bodies: dict[str, int] | None = None) -> None:
-        self.app = app
         self.max_body = max_body
         self.batch_bodies = BATCH_BODIES if batch_bodies is None else batch_bodies
         self.max_headers = max_headers
         self.max_header_bytes = max_header_bytes
         self.max_all_headers = max_all_headers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def body_limit(self, scope: Scope) -> int:
+        return self.batch_bodies.get(scope.get("path", ""), self.max_body)
+
+    def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        """What an HTTP request is refused with before anything of it is read (status, code,
+        reason), or None."""
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
         total = sum(len(k) + len(v) for k, v in headers)
         if (len(headers) > self.max_headers or total > self.max_all_headers
                 or any(len(k) + len(v) > self.max_header_bytes for k, v in headers)):
-            await _answer(send, 431, "headers_too_large",
-                          f"at most {self.max_headers} headers, {self.max_header_bytes} bytes each, "
-                          f"{self.max_all_headers} in all")
-            return
+            return (431, "headers_too_large", f"at most {self.max_headers} headers, {self.max_header_bytes} bytes "
+                                              f"each, {self.max_all_headers} in all")
         twice = _repeated_query_key(scope.get("query_string", b""))
         if twice is not None:  # the framework would keep the last silently: refused, as any bad input
-            await _answer(send, 422, "invalid_command", f"query.{twice[:40]}: given more than once")
-            return
+            return 422, "invalid_command", f"query.{twice[:40]}: given more than once"
         if scope.get("method") not in BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
-        limit = self.batch_bodies.get(scope.get("path", ""), self.max_body)
+            return None
+        limit = self.body_limit(scope)
         length = content_type = None
         for k, v in headers:
             if k == b"content-length":
@@ -100,22 +97,17 @@ class Limits:
                 content_type = v.decode("latin-1")
         if length is not None:
             if not length.isdigit() or len(length) > 12:
-                await _answer(send, 400, "malformed_request", "Content-Length is not a number")
-                return
+                return 400, "malformed_request", "Content-Length is not a number"
             if int(length) > limit:
-                await _answer(send, 413, "body_too_large",
-                              f"the body is {int(length)} bytes; a command is at most {limit}")
-                return
+                return 413, "body_too_large", f"the body is {int(length)} bytes; a command is at most {limit}"
         if length != b"0" and (content_type is None or not _is_json(content_type)):
-            await _answer(send, 415, "unsupported_media_type",
-                          f"commands are application/json, not {(content_type or 'without a type')[:80]!r}")
-            return
-        await self._bounded(scope, receive, send, limit)
+            return (415, "unsupported_media_type",
+                    f"commands are application/json, not {(content_type or 'without a type')[:80]!r}")
+        return None
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """A body without Content-Length (chunked) is counted as it streams in."""
+    def counted(self, receive: Receive, limit: int) -> Receive:
+        """``receive``, refusing a body (chunked: without Content-Length) once it is over ``limit``."""
         seen = 0
-        started = False
 
         async def counted() -> Message:
             nonlocal seen
@@ -123,21 +115,7 @@ class Limits:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge(limit)
+                    raise TooLarge(limit)
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await _answer(send, 413, "body_too_large", f"a command is at most {limit} bytes")
-
-
-def limit(app: Any, **kw: Any) -> Limits:
-    return Limits(app, **kw)
+        return counted

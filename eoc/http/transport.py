@@ -1,4 +1,5 @@
-"""Transport: security headers on every answer, and TLS for the API and the bridge.
+"""Transport: security headers on every answer (eoc/http/guards.py adds them), and TLS for the
+API and the bridge.
 
 The headers keep the dashboard's page to itself (a CSP allowing only its own scripts,
 styles, fonts and the bridge's websocket; no framing), stop content sniffing and referrers,
@@ -38,35 +39,17 @@ def headers_for(path: str, tls: bool = False) -> dict[str, str]:
     return out
 
 
-class SecurityHeaders:
-    """ASGI middleware: ``headers_for`` the path on every HTTP answer, unless the answer names
-    one itself. Plain ASGI, not ``@app.middleware("http")``: that one runs every request through
-    a task group and memory streams, which cost more than most endpoints."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                 for name, value in headers_for(scope["path"], scope.get("scheme") == "https").items()]
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                given = {name.lower() for name, _ in message.get("headers", ())}
-                missing = [(name, value) for name, value in extra if name not in given]
-                if missing:
-                    message = {**message, "headers": [*message.get("headers", ()), *missing]}
-            await send(message)
-
-        await self.app(scope, receive, sending)
+def extra_headers(scope: Any) -> list[tuple[bytes, bytes]]:
+    """``headers_for`` an HTTP request's path, as an answer's raw headers."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers_for(scope["path"], scope.get("scheme") == "https").items()]
 
 
-def install_transport_guards(api: Any) -> None:
-    """Add the security headers to every answer of this FastAPI app (errors included)."""
-    api.add_middleware(SecurityHeaders)
+def with_headers(message: Any, extra: list[tuple[bytes, bytes]]) -> Any:
+    """An answer's start with the ``extra`` headers it does not name itself."""
+    given = {name.lower() for name, _ in message.get("headers", ())}
+    missing = [(name, value) for name, value in extra if name not in given]
+    return {**message, "headers": [*message.get("headers", ()), *missing]} if missing else message
 
 
 def server_ssl(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:

@@ -2,7 +2,7 @@
 look-up, the team recommendation, call-backs due) and short references in paths.
 
 Short references (``QZV-0142``) are accepted wherever a path takes an id: the
-``ShortReferences`` middleware puts the thing's id in their place before routing, for a token
+``ShortReferences`` guard puts the thing's id in their place before routing, for a token
 of the reference's province only (another province's reference is answered like an unknown
 one: it never tells an id).
 """
@@ -17,7 +17,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from eoc.app import workspace_commands as w
 from eoc.app.auth import Claims
@@ -102,28 +102,29 @@ def resolve_ref(rows: dict[str, Any], kind: str, ref: str) -> str | None:
 
 
 class ShortReferences:
-    """ASGI middleware: ``/api/v1/incidents/QZV-0142/close`` -> ``/api/v1/incidents/<id>/close``."""
+    """``/api/v1/incidents/QZV-0142/close`` -> ``/api/v1/incidents/<id>/close``, before routing
+    (in the API's one pass of guards, eoc/http/guards.py)."""
 
-    def __init__(self, app: ASGIApp, system: Any) -> None:
-        self.app = app
+    def __init__(self, system: Any) -> None:
         self.system = system
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            m = PATH.match(scope["path"])
-            if m and REF.match(m.group(2)):
-                resolved = self._resolve(scope, m.group(1), m.group(2))
-                if resolved is None:
-                    body = json.dumps({"error": "not_found", "reason": f"no such reference {m.group(2)}",
-                                       "ref": m.group(2)}).encode()
-                    await send({"type": "http.response.start", "status": 404,
-                                "headers": [(b"content-type", b"application/json"),
-                                            (b"content-length", str(len(body)).encode())]})
-                    await send({"type": "http.response.body", "body": body})
-                    return
-                path = m.group(1) + resolved + m.group(3)
-                scope = {**scope, "path": path, "raw_path": path.encode()}
-        await self.app(scope, receive, send)
+    async def rewrite(self, scope: Scope, send: Send) -> Scope | None:
+        """The HTTP request's scope with the reference in its path replaced by the id, or None
+        when it was answered 404 (a reference unknown, or of another province)."""
+        m = PATH.match(scope["path"])
+        if m and REF.match(m.group(2)):
+            resolved = self._resolve(scope, m.group(1), m.group(2))
+            if resolved is None:
+                body = json.dumps({"error": "not_found", "reason": f"no such reference {m.group(2)}",
+                                   "ref": m.group(2)}).encode()
+                await send({"type": "http.response.start", "status": 404,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return None
+            path = m.group(1) + resolved + m.group(3)
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        return scope
 
     def _resolve(self, scope: Scope, base: str, ref: str) -> str | None:
         kind = KIND_OF_PATH.get(base.split("/")[3])
@@ -147,10 +148,6 @@ def workspace_router(system: Any, who: Callable[..., Awaitable[Claims]]) -> APIR
     Who = Annotated[Claims, Depends(who)]
     r = APIRouter(prefix="/api/v1")
     svc = system.service
-
-    # ---------------------------------------------------------------- commands (eoc.http.routes)
-
-    mount_commands(r, "", WORKSPACE, svc, Who)
 
     # ---------------------------------------------------------------- queries
 
@@ -256,5 +253,6 @@ def workspace_router(system: Any, who: Callable[..., Awaitable[Claims]]) -> APIR
 
 
 def install_workspaces(api: FastAPI, system: Any, who: Callable[..., Awaitable[Claims]]) -> None:
-    api.include_router(workspace_router(system, who))
-    api.add_middleware(ShortReferences, system=system)
+    # The commands on the app itself (their lean routes, eoc.http.routes), then the queries.
+    mount_commands(api, "/api/v1", WORKSPACE, system.service, who)
+    api.include_router(workspace_router(system, who))  # short references: in eoc/http/guards.py
