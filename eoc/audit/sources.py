@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from eoc.domain import to_envelope
+from eoc.audit.stored import StoredDecoder
 from events.envelope import Envelope, iso
 from events.undecodable import undecodable_of
 from projections import reason_of
@@ -143,7 +143,8 @@ class _Source:
 
 class StoreSource(_Source):
     """The event store's ordered log (SQLite or PostgreSQL), read through the application's
-    recorder and mapper in batches, from the oldest notification on."""
+    recorder in batches, from the oldest notification on, and decoded as its mapper would
+    (eoc/audit/stored.py)."""
 
     name = "store"
 
@@ -172,11 +173,11 @@ class StoreSource(_Source):
     def records(self, *, progress: Progress | None = None, until_position: int | None = None,
                 after: int = 0) -> Iterator[StoredRecord]:
 
-        mapper = self.app.mapper
+        decode = StoredDecoder(self.app.mapper).envelope
         for n in self._notifications(until_position, after):
             value, error = None, None
             try:
-                value = to_envelope(mapper.to_domain_event(n), position=n.id, as_stored=True).to_dict()
+                value = decode(n, as_stored=True).to_dict()
             except Exception as exc:  # a row someone wrote by hand: name it, do not stop
                 error = f"the stored row cannot be decoded: {type(exc).__name__}: {exc}"
             if progress:
@@ -186,14 +187,14 @@ class StoreSource(_Source):
 
     def _envelopes(self, read: Reading) -> Iterator[Envelope]:
         """In log order."""
-        mapper, field = self.app.mapper, TIME_FIELDS[read.by]
+        decode, field = StoredDecoder(self.app.mapper).envelope, TIME_FIELDS[read.by]
         until = read.until
         cut, stop_after = _cutoff(until), _cutoff(until + read.lag) if until is not None else None
         for n in self._notifications(read.until_position):
             if read.progress:
                 read.progress(1)
             try:
-                envelope = to_envelope(mapper.to_domain_event(n), position=n.id)
+                envelope = decode(n)
             except Exception as exc:
                 read.not_an_event(n.id, f"{type(exc).__name__}: {exc}", reason_of(exc))
                 continue
