@@ -9,7 +9,7 @@ reading. ``StoredDecoder`` reads the state the mapper wrote — a JSON object of
 
 It only takes the short way when the row is plainly one it reads exactly as the library
 does: a ``Recorded`` topic, no cipher or compressor, the library's JSON transcoder, no
-``\\u`` escape (a key could be spelled with one), one ``_type_`` object (the timestamp's),
+escape in the text (a key could be spelled with one), one ``_type_`` object (the timestamp's),
 no integer of 19 digits or more (orjson would make a float of it), no class version, and a
 timestamp in UTC in the form the library writes. Any other row, and any row the short way
 stumbles on, goes the library's way, which decodes it or raises its own error: so the
@@ -33,7 +33,7 @@ from events.catalogue import upcast
 from events.envelope import Envelope, iso
 
 _KINDS = {get_topic(cls): cls for cls in (Recorded, RecordedCreation)}
-_ESCAPE = b"\\u"
+_ESCAPE = b"\\"  # any escape (one byte: found by memchr)
 _TYPED = b"_type_"
 # orjson makes a float of an integer past 64 bits: a row with a run of 19 digits or more goes
 # the library's way. Found with every digit made a "0" (bytes.translate, in C).
@@ -41,7 +41,7 @@ _DIGITS_AS_ZERO = bytes(ord("0") if chr(b).isdigit() and b < 128 else b for b in
 _LONG_RUN = b"0" * 19
 # ``datetime.isoformat()`` of a UTC moment: ``iso`` of it is its first 23 characters and "Z"
 # (or its first 19 and ".000Z" without a fraction); ``fromisoformat`` still checks the ranges.
-_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{6})?\+00:00")
+_UTC_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{6})?\+00:00")
 
 
 def recorded_iso(text: str) -> str:
