@@ -20,8 +20,9 @@ envelopes, the refusals and their words are the mapper's
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, find_id_convertor
@@ -98,7 +99,7 @@ class StoredDecoder:
         oid = n.originator_id
         aggregate_id = self.ids.get(oid)
         if aggregate_id is None:
-            aggregate_id = str(find_id_convertor(kind, type(oid))(oid))
+            aggregate_id = str(find_id_convertor(kind, cast(Hashable, type(oid)))(oid))
             if len(self.ids) >= 100_000:
                 self.ids.clear()
             self.ids[oid] = aggregate_id
