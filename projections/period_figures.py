@@ -16,6 +16,7 @@ Drill events use the same keys under ``drill/``. Dashboards are not sent these r
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from projections.board import Board
@@ -34,6 +35,7 @@ def archive_key(ns: str, province: str, day: str) -> str:
     return f"{ns}{ARCHIVE}{province}/{day}"
 
 
+@lru_cache(maxsize=1024)  # asked on every counted event, of a few days
 def oldest_live_day(newest_recorded: str) -> str:
     return (date.fromisoformat(newest_recorded) - timedelta(days=KEEP_DAYS - 1)).isoformat()
 
@@ -43,10 +45,10 @@ def day_key(board: Board, ns: str, province: str, day: str, recorded_day: str) -
     recorded day pushes out of the live window."""
     index_key = f"{ns}{INDEX}{province}"
     index = board.get(index_key) or {"province": province, "newest_recorded": None, "days": []}
-    newest, days = index["newest_recorded"], list(index["days"])
+    newest, days = index["newest_recorded"], index["days"]  # copied before it changes
     changed = False
     if newest is None or recorded_day > newest:
-        newest, changed = recorded_day, True
+        newest, changed, days = recorded_day, True, list(days)
         oldest = oldest_live_day(newest)
         for old in [d for d in days if d < oldest]:
             _move(board, ns, province, old)
