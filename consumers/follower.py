@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from eoc.domain import to_envelope
+from eoc.audit.stored import StoredDecoder
 from events.envelope import Envelope
 from projections import Board, apply, as_of, reason_of, undecodable
 
@@ -60,6 +60,9 @@ class Follower:
         idle_wait_s: float = 1.0,
     ) -> None:
         self.app = app
+        # Stored rows straight to envelopes (eoc/audit/stored.py), as a replay reads them: the
+        # live boards and a replay decode alike, without the domain events' round trip.
+        self._decode = StoredDecoder(app.mapper, remember=10_000).envelope
         self.checkpoint = checkpoint
         self.track = track  # eoc.app.track.PositionTrack: kept position reports (None: not kept)
         self.batch_size = batch_size
@@ -127,7 +130,7 @@ class Follower:
     def catch_up(self) -> int:
         """Fold everything after the current position. Returns how many events were read."""
         total = 0
-        recorder, mapper = self.app.recorder, self.app.mapper
+        recorder, decode = self.app.recorder, self._decode
         while True:
             notifications = recorder.select_notifications(
                 start=self.position, limit=self.batch_size, inclusive_of_start=False
@@ -139,7 +142,7 @@ class Follower:
                     # Never stuck on one stored event: one that cannot be read or folded
                     # becomes a dead letter on the board, and the next one folds on.
                     try:
-                        envelope = to_envelope(mapper.to_domain_event(n), position=n.id)
+                        envelope = decode(n)
                     except Exception as exc:
                         self._dead_letter_at(n.id, reason_of(exc))
                         undecodable(self.board, n.id, reason_of(exc))

@@ -50,7 +50,7 @@ from consumers.kafka_codec import (
     relay_headers,
 )
 from consumers.topics import Layout
-from eoc.domain import to_envelope
+from eoc.audit.stored import StoredDecoder
 from events.undecodable import UNDECODABLE_HEADER, undecodable_record
 from projections import reason_of
 
@@ -208,7 +208,8 @@ class Relay:
 
         # Per event: decode, encode, send. Everything else (flushing, watermark) is per batch
         # in the other thread; the producer batches the sends itself (linger_ms).
-        mapper, send, partition_for = self.app.mapper, self.producer.send, layout.partition_for
+        decode, send, partition_for = StoredDecoder(self.app.mapper, remember=10_000).envelope, self.producer.send, \
+            layout.partition_for
         errback = self._failed
         highest_skippable = resume.highest
         with self.app.recorder.subscribe(gt=resume.scan_from) as subscription:
@@ -220,8 +221,7 @@ class Relay:
                 if self._error is not None:
                     raise RuntimeError("Kafka refused an event; restart to resume") from self._error
                 try:
-                    envelope = to_envelope(mapper.to_domain_event(notification), position=notification.id,
-                                           as_stored=True)
+                    envelope = decode(notification, as_stored=True)
                 except Exception as exc:  # a stored row that is not an event: said, and the stream goes on
                     envelope = None
                     reason = reason_of(exc)

@@ -63,10 +63,11 @@ def recorded_iso(text: str) -> str:
 class StoredDecoder:
     """Envelopes of the stored rows (notifications) of one application's mapper."""
 
-    __slots__ = ("mapper", "direct", "ids")
+    __slots__ = ("mapper", "direct", "ids", "remember")
 
-    def __init__(self, mapper: Any) -> None:
+    def __init__(self, mapper: Any, *, remember: int = 100_000) -> None:
         self.mapper = mapper
+        self.remember = remember  # aggregate ids kept converted (a long-running reader keeps fewer)
         transcoder = mapper.transcoder
         self.direct = (mapper.cipher is None and mapper.compressor is None
                        and type(transcoder) is JSONTranscoder
@@ -100,7 +101,7 @@ class StoredDecoder:
         aggregate_id = self.ids.get(oid)
         if aggregate_id is None:
             aggregate_id = str(find_id_convertor(kind, cast(Hashable, type(oid)))(oid))
-            if len(self.ids) >= 100_000:
+            if len(self.ids) >= self.remember:
                 self.ids.clear()
             self.ids[oid] = aggregate_id
         type_, version, payload = d["type"], d["version"], d["payload"]

@@ -26,6 +26,7 @@ grow with the history, so memory that does is a leak.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -124,7 +125,9 @@ class History:
         self.stays: dict[Any, dict[str, Stay]] = {}  # centre -> client -> stay
         self.capacity: dict[Any, int] = {}
         self.drills: set[Any] = set()  # calls and incidents of a drill
-        self.subjects: list[str] = []  # pseudonymous ids whose details were sealed
+        # Pseudonymous ids whose details were sealed: the latest ones (a long bounded world's
+        # list grew without end, and the memory probe counted it as the process's growth).
+        self.subjects: deque[str] = deque(maxlen=10_000)
         self.refused = 0
         hand.world = self
 
