@@ -208,8 +208,8 @@ class Relay:
 
         # Per event: decode, encode, send. Everything else (flushing, watermark) is per batch
         # in the other thread; the producer batches the sends itself (linger_ms).
-        decode, send, partition_for = StoredDecoder(self.app.mapper, remember=10_000).envelope, self.producer.send, \
-            layout.partition_for
+        decode = StoredDecoder(self.app.mapper, remember=10_000).envelope
+        send, partition_for = self.producer.send, layout.partition_for
         errback = self._failed
         highest_skippable = resume.highest
         with self.app.recorder.subscribe(gt=resume.scan_from) as subscription:

@@ -514,13 +514,8 @@ class CommandService(WorkspaceCommands):
     def _team_cards(self, team_ids: list[str]) -> list[TeamCard]:
         """The cards of these teams, in one trip to the store (``es_adapter.current_many``); a team
         it leaves out is loaded on its own when its report comes (and refused if unknown)."""
-        wanted = []
-        for team_id in team_ids:
-            try:
-                wanted.append(UUID(team_id))
-            except ValueError:
-                continue
-        return [card_of(team) for team in es_adapter.current_many(self.app, wanted).values() if isinstance(team, Team)]
+        teams = es_adapter.current_many(self.app, [UUID(team_id) for team_id in team_ids])  # ids the body validated
+        return [card_of(team) for team in teams.values() if isinstance(team, Team)]
 
     def _team_card(self, team_id: UUID, province: str) -> TeamCard:
         """The reporting team's card (eoc/app/team_index.py): one of another province is not
