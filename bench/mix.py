@@ -13,6 +13,7 @@ being admitted), so refusals stay rare and are counted, not hidden.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import deque
@@ -76,28 +77,34 @@ class Mix:
     # ------------------------------------------------------------------ setting up
 
     async def setup(self, pool: Pool) -> int:
-        """Centres and teams on shift in every province; returns the number of commands."""
-        n = 0
+        """Centres and teams on shift in every province; returns the number of commands. The
+        places are drawn in the same order as always (the mix stays reproducible); the provinces
+        are set up side by side, each one's commands in order."""
+        plans = []
         for p in self.provinces.values():
+            centres = [self.point(p.code) for _ in range(self.centres_per_province)]
+            homes = [self.point(p.code) for _ in range(self.teams_per_province)]
+            plans.append((p, centres, homes))
+
+        async def province(p: _Province, centres: list[dict[str, float]], homes: list[dict[str, float]]) -> None:
             place = PROVINCES[p.code]
-            for i in range(self.centres_per_province):
+            for i, location in enumerate(centres):
                 answer = await _ok(pool, "/api/v1/centres", {
                     "province": p.code, "county": place.capital, "name": f"{place.name} crisis centre {i + 1}",
-                    "kind": "residential_level_1", "capacity": 10_000, "location": self.point(p.code)}, p.token)
+                    "kind": "residential_level_1", "capacity": 10_000, "location": location}, p.token)
                 p.centres.append(answer["centre_id"])
                 p.clients[answer["centre_id"]] = []
-                n += 1
-            for i in range(self.teams_per_province):
+            for i, home in enumerate(homes):
                 answer = await _ok(pool, "/api/v1/teams", {
-                    "province": p.code, "county": place.capital, "name": f"{p.code}-{i + 1}",
-                    "home": self.point(p.code)}, p.token)
+                    "province": p.code, "county": place.capital, "name": f"{p.code}-{i + 1}", "home": home}, p.token)
                 team = answer["team_id"]
                 await _ok(pool, f"/api/v1/teams/{team}/shift/start",
                           {"shift": "morning", "members": ["staff-a", "staff-b"]}, p.token)
                 p.teams.append(team)
                 self.status[team] = "available"
-                n += 2
-        return n
+
+        await asyncio.gather(*(province(*plan) for plan in plans))
+        return sum(len(c) + 2 * len(h) for _, c, h in plans)
 
     def point(self, code: str) -> dict[str, float]:
         return near(code, self.rnd, spread=0.1)

@@ -78,7 +78,7 @@ async def embedded(workdir: Path, label: str = "embedded", **env: str) -> AsyncI
         await wait_port(bridge, timeout=30, proc=proc)
         yield System("embedded", port, bridge, {"embedded": proc}, info={"data_dir": str(data)})
     finally:
-        proc.stop()
+        await asyncio.to_thread(proc.stop)  # the loop goes on: our websockets answer the closing handshake
 
 
 @contextlib.asynccontextmanager
@@ -91,7 +91,7 @@ async def floor(workdir: Path) -> AsyncIterator[System]:
         await wait_port(ws, timeout=30, proc=proc)
         yield System("floor", port, ws, {"floor": proc})
     finally:
-        proc.stop()
+        await asyncio.to_thread(proc.stop)
 
 
 @contextlib.asynccontextmanager

@@ -37,12 +37,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from events.envelope import Envelope
 from projections.board import Board
 from projections.clock import local_day_hour
-from projections.harm_model import WeeklyModel, fit_weekly, threshold, upper_tail
+from projections.harm_model import WeeklyModel, fit_weekly, special_functions, threshold, upper_tail
 
 ALPHA = 1e-4  # per window and day; three windows, twelve categories: under one false alarm a county-year
 MIN_CASES = 3  # fewer cases in a window never raise an alert (nor identify anyone)
@@ -199,7 +198,7 @@ def weekday_shares(dow: list[int] | None, phi: float = 1.0) -> np.ndarray:
     if total <= 0:
         return np.full(7, 1 / 7)
     chi2 = float(np.sum((counts - total / 7) ** 2) / (total / 7)) / max(phi, 1.0)
-    if float(special.gammaincc(3.0, chi2 / 2)) >= DOW_SIGNIFICANCE:  # chi-square, 6 degrees of freedom
+    if float(special_functions().gammaincc(3.0, chi2 / 2)) >= DOW_SIGNIFICANCE:  # chi-square, 6 degrees of freedom
         return np.full(7, 1 / 7)
     return np.asarray((counts + DOW_PRIOR) / (total + 7 * DOW_PRIOR), dtype=float)
 

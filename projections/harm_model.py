@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import special
 
 YEAR_WEEKS = 365.2425 / 7
 MIN_WEEKS = 4  # fewer complete weeks of history: the series is still being learned
@@ -49,6 +49,14 @@ class WeeklyModel:
     def from_row(cls, row: dict[str, object]) -> WeeklyModel:
         return cls(float(row["mean_week"]), float(row["var_eta"]), float(row["phi"]),  # type: ignore[arg-type]
                    tuple(row["terms"]), int(row["weeks"]))  # type: ignore[arg-type,call-overload]
+
+
+def special_functions() -> Any:
+    """SciPy's special functions, imported on first use: a process that never judges a series
+    (the API, the CLI's other commands) starts without SciPy."""
+    from scipy import special
+
+    return special
 
 
 def design(t: np.ndarray, terms: Sequence[str]) -> np.ndarray:
@@ -158,11 +166,11 @@ def upper_tail(observed: np.ndarray, mean: np.ndarray, phi: np.ndarray, var_eta:
         size = mean[nb] ** 2 / extra[nb]
         prob = size / (size + mean[nb])
         # P(Y ≥ k) for a negative binomial = I_{1-p}(k, r) (regularized incomplete beta)
-        out[nb] = special.betainc(observed[nb], size, 1.0 - prob)
+        out[nb] = special_functions().betainc(observed[nb], size, 1.0 - prob)
     po = pos & ~nb
     if np.any(po):
         # P(Y ≥ k) for a Poisson = P(k, mean) (regularized lower incomplete gamma)
-        out[po] = special.gammainc(observed[po], mean[po])
+        out[po] = special_functions().gammainc(observed[po], mean[po])
     return out
 
 

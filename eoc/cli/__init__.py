@@ -3,22 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-
-from eoc.cli import audit, board, bridge, cluster, demo, token, users
+from types import ModuleType
 
 # One module per concept; each adds its subcommands. The benchmark suite is `python -m bench`
 # from a clone (bench/ is not part of the installed package).
-MODULES = (token, users, demo, board, bridge, audit, cluster)
+MODULES = ("token", "users", "demo", "board", "bridge", "audit", "cluster")
+
+# Which module adds which subcommand: a command loads its own module only (a process starts in a
+# fraction of the time: the cluster's modules bring Faust, the audit's SciPy). `eoc --help`, no
+# command or an unknown one load them all. tests/unit/test_cli_commands.py keeps this equal to
+# what the modules register.
+COMMANDS = {
+    "token": "token",
+    "users": "users", "keys": "users", "access-log": "users",
+    "demo": "demo",
+    "board": "board",
+    "bridge": "bridge",
+    "replay": "audit", "diff": "audit", "verify": "audit", "checkpoint": "audit", "report": "audit",
+    "late-entries": "audit", "erase": "audit",
+    "api": "cluster", "relay": "cluster", "worker": "cluster", "exchange": "cluster", "watchdog": "cluster",
+    "topics": "cluster",
+}
+
+
+def modules_for(argv: list[str]) -> list[ModuleType]:
+    """The modules a command line needs: its command's own, or all of them."""
+    command = argv[0] if argv else None
+    names = [COMMANDS[command]] if command in COMMANDS else list(MODULES)
+    return [importlib.import_module(f"eoc.cli.{name}") for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog="eoc",
         description="Social emergency dispatch and EOC (اورژانس اجتماعی). Settings come from EOC_* variables.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in MODULES:
+    for module in modules_for(argv):
         module.register(sub)
     args = parser.parse_args(argv)
     try:
