@@ -346,6 +346,14 @@ class History:
 
     def _admit(self, p: Province, route: ReferralRoute, incident: Any, drill: bool) -> None:
         centre = self.rnd.choice(p.centres)
+        stays = self.stays[centre]
+        if len(stays) >= self.most_stays:
+            # A full world: the longest stay goes home first. Admissions (two routes) came faster
+            # than discharges, so a "bounded" world's centres filled without end and the memory
+            # probe counted their residents as the process's growth.
+            oldest = next(iter(stays))
+            self.hand.discharge(p, centre, oldest, self.rnd.choice(list(DischargeReason)))
+            del stays[oldest]
         client, details = self.person()
         if self.hand.admit(p, centre, client, details, route, incident, drill):  # else declined, recorded
             self.stays[centre][client] = Stay(drill)
