@@ -156,7 +156,8 @@ def test_resync_answers_with_a_fresh_snapshot(system, api, bridge):
     dash = Dashboard(handle, token(system))
     dash.frame()
     t = team(api)
-    dash.until(lambda r: f"team/{t}" in r)
+    # On shift: registered (off duty) and the shift's start may come in two ticks.
+    dash.until(lambda r: r.get(f"team/{t}", {}).get("status") == "available")
     dash.ws.send(json.dumps({"type": "resync"}))
     frame = dash.frame()
     while frame["type"] != "snapshot":
