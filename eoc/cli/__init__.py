@@ -37,9 +37,6 @@ def modules_for(argv: list[str]) -> list[ModuleType]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    import os
-    if os.environ.get("EXP_SWITCH_MS"):
-        sys.setswitchinterval(float(os.environ["EXP_SWITCH_MS"]) / 1000)
     parser = argparse.ArgumentParser(
         prog="eoc",
         description="Social emergency dispatch and EOC (اورژانس اجتماعی). Settings come from EOC_* variables.",
