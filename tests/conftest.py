@@ -34,6 +34,19 @@ def service_env(which: str) -> dict[str, str]:
     return _started[which]
 
 
+KAFKA_FIXTURES = {"kafka_bootstrap", "kafka_topic"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches the broker is marked ``kafka``, however it gets there (a fixture
+    of a fixture): scripts/test runs those one after another beside the rest (``-m "not
+    kafka"``), which must never meet a broker that a fault test has stopped."""
+    for item in items:
+        if KAFKA_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("kafka") is None:
+            item.add_marker(pytest.mark.kafka)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_dsn() -> str:
     return service_env("pg")["EOC_PG_TEST_DSN"]
