@@ -35,16 +35,22 @@ def service_env(which: str) -> dict[str, str]:
 
 
 KAFKA_FIXTURES = {"kafka_bootstrap", "kafka_topic"}
+# Modules without Kafka that run in the Kafka lane of scripts/test all the same: the two lanes
+# then take about as long (each lane's slowest tests are listed at its end).
+KAFKA_LANE_MODULES = ("tests/e2e/test_demo.py", "tests/e2e/test_kill_restart.py")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that reaches the broker is marked ``kafka``, however it gets there (a fixture
     of a fixture): scripts/test runs those one after another beside the rest (``-m "not
-    kafka"``), which must never meet a broker that a fault test has stopped."""
+    kafka_lane"``), which must never meet a broker that a fault test has stopped. The Kafka
+    lane (``-m kafka_lane``) is those, and the modules of ``KAFKA_LANE_MODULES``."""
     for item in items:
         if KAFKA_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("kafka") is None:
             item.add_marker(pytest.mark.kafka)
+        if item.get_closest_marker("kafka") is not None or item.nodeid.startswith(KAFKA_LANE_MODULES):
+            item.add_marker(pytest.mark.kafka_lane)
 
 
 @pytest.fixture(scope="session")

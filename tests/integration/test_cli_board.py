@@ -27,7 +27,7 @@ def running(tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("board") / "data"
     # As in ``eoc demo``, the system runs on the simulator's clock: "today" is the simulated day.
     clock = SimClock(20_000, MORNING)
-    clock.MAX_LAG_S = float("inf")  # a steady pace (tests/support/simulator.py): seconds, not a minute
+    clock.MAX_LAG_S, clock.MIN_LAG_S = 3600.0, 600.0  # a steadier pace (tests/support/simulator.py)
     system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}, rate_limit_scale=50), clock=clock, checkpoint=False)
     try:
         with served(system) as url:

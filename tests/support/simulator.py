@@ -32,9 +32,12 @@ def sim_clock(system: System, speed: float = 30_000) -> SimClock:
     clock = system.service.clock
     assert isinstance(clock, SimClock)
     clock.speed = speed
-    # A steady pace (as the demo tests): the simulation never slows down for a slow answer, so
-    # a run's few hundred commands cover their simulated days in seconds, not a minute.
-    clock.MAX_LAG_S = float("inf")
+    # A steadier pace: the simulation slows down only for an answer that took a simulated hour
+    # (0.12 s at 30,000×: a stall, not a busy machine's usual answer) and speeds up again after
+    # answers under ten simulated minutes, so a run's few hundred commands cover their simulated
+    # days in seconds, not a minute. Never not at all: a stall of seconds would be a day late
+    # (late_entry_too_old, seen on a loaded machine).
+    clock.MAX_LAG_S, clock.MIN_LAG_S = 3600.0, 600.0
     clock.restart(max(MORNING, newest_fact(system)))
     return clock
 
