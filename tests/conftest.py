@@ -37,7 +37,7 @@ def service_env(which: str) -> dict[str, str]:
 KAFKA_FIXTURES = {"kafka_bootstrap", "kafka_topic"}
 # Modules without Kafka that run in the Kafka lane of scripts/test all the same: the two lanes
 # then take about as long (each lane's slowest tests are listed at its end).
-KAFKA_LANE_MODULES = ("tests/e2e/test_demo.py", "tests/e2e/test_kill_restart.py")
+KAFKA_LANE_MODULES = ("tests/e2e/test_demo.py", "tests/e2e/test_kill_restart.py", "tests/e2e/test_readme_run_command.py")
 
 
 @pytest.hookimpl(tryfirst=True)
