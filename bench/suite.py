@@ -53,7 +53,7 @@ FULL = Sizes(latency_rate=100, latency_s=20, warmup_s=3, probe_s=8, hold_s=20, s
              insert_s=4, telemetry_teams=1000, telemetry_s=15, memory_events=1_000_000, memory_step=100_000,
              cluster_memory_events=200_000, kafka_records=3000)
 SMOKE = Sizes(latency_rate=100, latency_s=2, warmup_s=0.5, probe_s=1.5, hold_s=1.5, search_s=8, floor_s=1,
-              insert_s=0.5, telemetry_teams=50, telemetry_s=1, memory_events=10_000, memory_step=1_000,
+              insert_s=0.5, telemetry_teams=50, telemetry_s=2, memory_events=10_000, memory_step=1_000,
               cluster_memory_events=5_000, kafka_records=100, connections=16, rounds=2, held_s=2,
               search_step=1.5)
 SMOKE = replace(SMOKE, fanout_dashboards=20, fanout_rate=50, fanout_s=1.5, fanout_rounds=1)

@@ -133,4 +133,6 @@ def test_the_cluster_rows_say_where_the_time_goes(smoke: tuple[str, dict]) -> No
     names = ("reported_to_telemetry_topic", "reported_to_boards_topic", "reported_to_dashboard_frame")
     assert all(positions[n]["n"] > 0 for n in names), positions
     medians = [positions[n]["p50_ms"] for n in names]
-    assert medians[0] <= medians[1] + 5 and medians[0] <= medians[2] + 5, positions  # a topic read ~5 ms apart
+    # The bench reads the topics by polling and gets the frames pushed: a topic's median may
+    # come a poll later than the frame's (12 ms once, over 50 reports).
+    assert medians[0] <= medians[1] + 20 and medians[0] <= medians[2] + 20, positions

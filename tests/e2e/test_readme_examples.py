@@ -174,7 +174,10 @@ def test_readme_examples_cluster_against_real_services(fresh_pg_dsn: str, kafka_
     port, secret, prefix = free_port_pair(), "readme-cluster-secret-0123456789", f"t{uuid.uuid4().hex[:8]}."
     overrides = {"EOC_PG_DSN": fresh_pg_dsn, "EOC_TOPIC_PREFIX": prefix, "EOC_PORT": str(port),
                  "EOC_DATA_DIR": str(tmp_path / "data"), "EOC_TOKEN_SECRET": secret, "EOC_LOG_LEVEL": "warn"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EOC_") or k == "EOC_SERVICES_DIR"}
+    # The services' own place and ports stay (scripts/services env must find the broker and the
+    # database that this run started, on whatever ports they were given).
+    kept = ("EOC_SERVICES_DIR", "EOC_PG_PORT", "EOC_KAFKA_PORT", "EOC_KAFKA_CONTROLLER_PORT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EOC_") or k in kept}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "/usr/bin:/bin")])
     proc = subprocess.Popen(["bash", "-c", cluster_script(first, tmp_path, overrides)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
