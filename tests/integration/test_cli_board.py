@@ -14,7 +14,7 @@ from eoc.cli import main
 from eoc.main.bootstrap import build
 from eoc.simulator import SimClock, simulate
 from tests.support.served import served
-from tests.support.simulator import MORNING
+from tests.support.simulator import MORNING, RATE_LIMIT_SCALE, steady
 
 SECTIONS = ("Teams · گروه‌های سیار", "Incident queue · صف موارد", "Occupancy · ظرفیت مراکز",
             "Today's figures · آمار امروز", "Alerts · هشدارها")
@@ -26,9 +26,9 @@ def running(tmp_path_factory: pytest.TempPathFactory):
     with a simulated Qazvin that has run for a while."""
     data = tmp_path_factory.mktemp("board") / "data"
     # As in ``eoc demo``, the system runs on the simulator's clock: "today" is the simulated day.
-    clock = SimClock(20_000, MORNING)
-    clock.MAX_LAG_S, clock.MIN_LAG_S = 3600.0, 600.0  # a steadier pace (tests/support/simulator.py)
-    system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}, rate_limit_scale=50), clock=clock, checkpoint=False)
+    clock = steady(SimClock(20_000, MORNING))
+    system = build(Settings.from_env({"EOC_DATA_DIR": str(data)}, rate_limit_scale=RATE_LIMIT_SCALE), clock=clock,
+                   checkpoint=False)
     try:
         with served(system) as url:
             stats = asyncio.run(simulate(url, system.signin, provinces=("QZV",), speed=20_000, seed=1403,

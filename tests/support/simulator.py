@@ -16,14 +16,28 @@ SECRET = b"test-key-3f9a1c7e5b2d8046aa17c93e51"
 MORNING = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
 
+# A province's desks send days of work in seconds here: the abuse limits, made for people, are
+# this many times wider (still on).
+RATE_LIMIT_SCALE = 50
+
+
+def steady(clock: SimClock) -> SimClock:
+    """A steadier pace: the simulation slows down only for an answer that took a simulated hour
+    (0.12 s at 30,000×: a stall, not a busy machine's usual answer) and speeds up again after
+    answers under ten simulated minutes, so a run's few hundred commands cover their simulated
+    days in seconds, not a minute. Never not at all: a stall of seconds would be a day late
+    (late_entry_too_old, seen on a loaded machine)."""
+    clock.MAX_LAG_S, clock.MIN_LAG_S = 3600.0, 600.0
+    return clock
+
+
 # ------------------------------------------------------------------ a system on the simulated clock
 
 
 def make_system(path: Path) -> System:
-    """A system on a simulated clock of its own (``run`` starts it at MORNING). A province's
-    desks send days of work in seconds here: the abuse limits, made for people, are 50 times
-    wider (still on)."""
-    return build(Settings.from_env({}, store="sqlite", data_dir=path, token_secret=SECRET, rate_limit_scale=50),
+    """A system on a simulated clock of its own (``run`` starts it at MORNING)."""
+    return build(Settings.from_env({}, store="sqlite", data_dir=path, token_secret=SECRET,
+                                   rate_limit_scale=RATE_LIMIT_SCALE),
                  clock=SimClock(30_000, MORNING), checkpoint=False)
 
 
@@ -32,13 +46,7 @@ def sim_clock(system: System, speed: float = 30_000) -> SimClock:
     clock = system.service.clock
     assert isinstance(clock, SimClock)
     clock.speed = speed
-    # A steadier pace: the simulation slows down only for an answer that took a simulated hour
-    # (0.12 s at 30,000×: a stall, not a busy machine's usual answer) and speeds up again after
-    # answers under ten simulated minutes, so a run's few hundred commands cover their simulated
-    # days in seconds, not a minute. Never not at all: a stall of seconds would be a day late
-    # (late_entry_too_old, seen on a loaded machine).
-    clock.MAX_LAG_S, clock.MIN_LAG_S = 3600.0, 600.0
-    clock.restart(max(MORNING, newest_fact(system)))
+    steady(clock).restart(max(MORNING, newest_fact(system)))
     return clock
 
 
