@@ -76,7 +76,21 @@ def emit(history: object, system: object, bridge: object, t0: float) -> None:
         "events": history.total(), "stored": history.events, "reports": history.reports,  # type: ignore[attr-defined]
         "rss_mb": self_rss_mb(), "board_rows": len(system.follower.board.rows),  # type: ignore[attr-defined]
         "bridge_rows": len(bridge.hub.rows), "cached_aggregates": _cached(system),  # type: ignore[attr-defined]
+        "rows_by_kind": rows_by_kind(system.follower.board.rows),  # type: ignore[attr-defined]
         "seconds": time.perf_counter() - t0}), flush=True)
+
+
+def rows_by_kind(rows: dict[str, Any]) -> dict[str, list[int]]:
+    """The board's rows by kind (the key up to its first "/"): [how many, their JSON bytes], to
+    see which kind grows with events."""
+    import orjson
+
+    kinds: dict[str, list[int]] = {}
+    for key, row in list(rows.items()):
+        kind = kinds.setdefault(key.split("/", 1)[0], [0, 0])
+        kind[0] += 1
+        kind[1] += len(orjson.dumps(row, default=str))
+    return dict(sorted(kinds.items()))
 
 
 def _cached(system: object) -> int | None:

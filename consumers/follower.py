@@ -1,8 +1,11 @@
 """The embedded follower: folds the event store's ordered log into the boards, live.
 
-Woken by the write path after each commit (the library cannot subscribe to a SQLite log),
-it reads the notifications after its position in batches, folds them, and hands the changed
-rows to its listeners (the websocket bridge, the terminal board) with a sequence number.
+The writer hands it each batch's stored rows right after the commit, and it folds them there,
+on the writer's thread (``on_commit``: one thread hop less between a command and the boards,
+and no read back). Anything that did not come that way (a writer in another process, a start
+after a crash) its own thread reads from the notifications after its position, in batches.
+Either way it hands the changed rows to its listeners (the websocket bridge, the terminal
+board) with a sequence number.
 It saves a checkpoint (its position and the rows) so that after a restart it catches up
 from where it was instead of from the beginning.
 """
@@ -88,7 +91,9 @@ class Follower:
             if saved is not None:
                 self.position, rows = saved
                 self.board = Board(rows)
-        app.saved_listeners.append(self.wake)
+        # Folded on the writer's commit (``on_commit``); the follower's thread reads the store
+        # only for what that did not fold.
+        app.committed_listeners.append(self.on_commit)
 
     # ------------------------------------------------------------------ running
 
@@ -138,26 +143,52 @@ class Follower:
             if not notifications:
                 return total
             with self._lock:
-                for n in notifications:
-                    # Never stuck on one stored event: one that cannot be read or folded
-                    # becomes a dead letter on the board, and the next one folds on.
-                    try:
-                        envelope = decode(n)
-                    except Exception as exc:
-                        self._dead_letter_at(n.id, reason_of(exc))
-                        undecodable(self.board, n.id, reason_of(exc))
-                        self.position = n.id
-                        continue
-                    if apply(self.board, envelope, self._dead_letter):
-                        self.applied += 1
-                    else:
-                        self.duplicates += 1
-                    self.position = n.id
-                self._publish()
-                self._progress.notify_all()
+                self._fold(notifications, decode)
             total += len(notifications)
             if len(notifications) < self.batch_size:
                 return total
+
+    def on_commit(self, recordings: list[Any]) -> None:
+        """Told by the writer, on its thread, right after a commit: the batch's stored rows are
+        folded at once — no wake-up of the follower's thread, no read back from the store — when
+        they come next after what is folded. Otherwise (the follower is not started or is behind,
+        another process wrote between) the follower's thread reads the store as before. The rows
+        are the very ones stored (the library's ``Recording.notification``: state, topic and
+        position as written), decoded as a replay decodes them."""
+        notifications = [r.notification for r in recordings]
+        if notifications and self._thread is not None and not self._stop.is_set():
+            with self._lock:
+                if notifications[0].id == self.position + 1:
+                    try:
+                        self._fold(notifications, self._decode)
+                    except Exception:  # the follower's thread goes on from where this stopped
+                        log.exception("folding a commit failed at position %s", self.position)
+                    else:
+                        return
+        self._wake.set()
+
+    def _fold(self, notifications: list[Any], decode: Callable[[Any], Envelope]) -> None:
+        """Fold stored rows in their order (under the lock), skipping what is folded already,
+        and hand the changes to the listeners."""
+        for n in notifications:
+            if n.id <= self.position:  # folded on the writer's commit while this batch was read
+                continue
+            # Never stuck on one stored event: one that cannot be read or folded
+            # becomes a dead letter on the board, and the next one folds on.
+            try:
+                envelope = decode(n)
+            except Exception as exc:
+                self._dead_letter_at(n.id, reason_of(exc))
+                undecodable(self.board, n.id, reason_of(exc))
+                self.position = n.id
+                continue
+            if apply(self.board, envelope, self._dead_letter):
+                self.applied += 1
+            else:
+                self.duplicates += 1
+            self.position = n.id
+        self._publish()
+        self._progress.notify_all()
 
     def _dead_letter(self, envelope: Envelope, reason: str) -> None:
         self._dead_letter_at(envelope.position, f"{envelope.type}: {reason}")

@@ -11,6 +11,7 @@ so a rule such as "capacity is never exceeded" is checked against the state that
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from events.sealing import seal
 from events.vocabulary import SECRET_KINDS, ReferralRoute
 
 A = TypeVar("A")
+log = logging.getLogger(__name__)
 
 
 class EOCApplication(Application):
@@ -55,7 +57,10 @@ class EOCApplication(Application):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        self.saved_listeners: list[Callable[[int], None]] = []
+        self.saved_listeners: list[Callable[[int], None]] = []  # told the last position after a commit
+        # Told the commit's recordings (stored rows with their positions), first: the embedded
+        # follower folds them on the spot (consumers/follower.py ``on_commit``).
+        self.committed_listeners: list[Callable[[list[Recording]], None]] = []
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         """Only the environment we give (``Settings.eventsourcing_env``): the library would
@@ -76,8 +81,15 @@ class EOCApplication(Application):
         return es_adapter.save_in_order(self, events, aggregates, **({"outcomes": outcomes} if outcomes else {}))
 
     def _notify(self, recordings: list[Recording]) -> None:
-        # Called after every commit: wakes the embedded follower (SQLite cannot be subscribed).
+        # Called after every commit: the embedded follower folds the rows or is woken (SQLite
+        # cannot be subscribed). What is committed stays committed: a listener's failure is
+        # logged, never the writer's (its callers would be told that a saved command failed).
         if recordings:
+            for committed in self.committed_listeners:
+                try:
+                    committed(recordings)
+                except Exception:
+                    log.exception("a commit listener failed; the commit stands")
             last = recordings[-1].notification.id
             for listener in self.saved_listeners:
                 listener(last)

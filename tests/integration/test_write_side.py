@@ -176,6 +176,76 @@ def test_the_follower_is_woken_by_the_write_not_by_polling(make_system):
     assert system.follower.snapshot()[1][f"team/{team_id}"]["name"] == "QZV-8"
 
 
+def test_a_commit_is_folded_on_the_writers_thread_before_its_answer(make_system):
+    """The writer hands its commit's stored rows to the follower, which folds them there: the
+    boards show a command's effect by the time its answer leaves, with no wake-up of the
+    follower's thread (asleep for an hour here) and no read back from the store."""
+    import threading
+
+    from tests.support.system import Api
+
+    system = make_system()
+    system.follower.idle_wait_s = 3600
+    system.follower.wake()
+    folded_on: list[str] = []
+    system.follower.listeners.append(lambda seq, changes: folded_on.append(threading.current_thread().name))
+    reads: list[str] = []  # the threads that read the log back
+    select = system.app.recorder.select_notifications
+
+    def counted(*args, **kwargs):
+        reads.append(threading.current_thread().name)
+        return select(*args, **kwargs)
+
+    system.app.recorder.select_notifications = counted
+    api = Api(system)
+    applied = system.follower.applied
+    answer = api.ok("/teams", {**QZV, "name": "QZV-9", "home": IN_QAZVIN})
+    assert system.follower.position >= answer["position"]  # no wait_for: already folded
+    assert system.follower.snapshot()[1][f"team/{answer['team_id']}"]["name"] == "QZV-9"
+    assert system.follower.applied > applied and system.follower.duplicates == 0
+    assert folded_on == ["eoc-writer"]
+    assert "eoc-writer" not in reads and "MainThread" not in reads  # (the sleeping thread's own wake may read)
+
+
+def test_rows_another_writer_stored_are_read_from_the_store_in_order(make_system, tmp_path):
+    """A commit that does not come next after what is folded (another process wrote between)
+    is not folded on the spot: the follower reads the store from its position, so nothing is
+    skipped, nothing folded twice, and the order is the log's."""
+    from tests.support.system import Api
+
+    data = tmp_path / "two-writers"
+    system = make_system(data_dir=data)
+    other = make_system(data_dir=data)  # a second writer on the same store, its follower off
+    other.follower.stop()
+    api, other_api = Api(system), Api(other)
+    team(api)
+    for _ in range(2):
+        classified_call(other_api)  # rows this follower was not handed
+    team(api)  # handed, but after a gap: read from the store
+    last = system.app.recorder.max_notification_id()
+    assert system.follower.wait_for(last, timeout=30)
+    everything = [to_envelope(system.app.mapper.to_domain_event(n), position=n.id)
+                  for n in system.app.recorder.select_notifications(start=0, limit=10_000)]
+    assert system.follower.snapshot()[1] == fold(everything).rows
+    assert system.follower.duplicates == 0 and system.follower.applied == len(everything)
+
+
+def test_a_failing_commit_listener_fails_neither_the_command_nor_the_boards(make_system, caplog):
+    from tests.support.system import Api
+
+    system = make_system()
+
+    def broken(recordings):
+        raise RuntimeError("a listener's own bug")
+
+    system.app.committed_listeners.insert(0, broken)
+    answer = Api(system).ok("/teams", {**QZV, "name": "QZV-10", "home": IN_QAZVIN})
+    assert system.follower.wait_for(answer["position"])
+    assert system.follower.snapshot()[1][f"team/{answer['team_id']}"]["name"] == "QZV-10"
+    assert "a commit listener failed; the commit stands" in caplog.text
+    assert system.app.recorder.max_notification_id() == answer["position"]
+
+
 def test_the_follower_catches_up_from_its_checkpoint_after_a_restart(make_system, tmp_path):
     from tests.support.system import Api
 
