@@ -52,6 +52,33 @@ def sqlite_insert_rate(path: Path, seconds: float) -> dict[str, Any]:
     return {"rows": n, "seconds": elapsed, "rows_per_s": n / elapsed, "journal": "wal"}
 
 
+def sqlite_commit_latency(path: Path, rate: float, count: int) -> dict[str, Any]:
+    """How long a durable commit alone takes on this disk: ``count`` transactions of one row,
+    paced at ``rate`` a second, into a SQLite file in WAL mode with the library's settings
+    (``synchronous`` left at its default, FULL: the log is synced at every commit, as the event
+    store's is). Each commit's time from BEGIN to the end of COMMIT, in ms."""
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, originator_id TEXT, version INTEGER, "
+                 "topic TEXT, state BLOB)")
+    synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
+    samples: list[float] = []
+    due = time.perf_counter()
+    for _ in range(count):
+        due += 1 / rate
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO events (originator_id, version, topic, state) VALUES (?, ?, ?, ?)",
+                     (str(uuid.uuid4()), 1, "eoc.domain.base:Recorded", PAYLOAD))
+        conn.execute("COMMIT")
+        samples.append((time.perf_counter() - started) * 1000)
+        time.sleep(max(0.0, due - time.perf_counter()))
+    conn.close()
+    path.unlink(missing_ok=True)
+    return {"commit_ms": samples, "rate": rate, "journal": "wal", "synchronous": synchronous}
+
+
 def postgres_insert_rate(dsn: str, seconds: float) -> dict[str, Any]:
     """Rows a second into a fresh table of the same PostgreSQL server, autocommit (one row per
     transaction)."""

@@ -7,7 +7,9 @@ answer tells the command's log position (``bench.watch``).
 Embedded (``eoc demo``: SQLite, writer, follower, bridge in one process); baseline: the same
 span on the floor (``bench.floor``: a bare endpoint on the same HTTP stack that broadcasts a
 small frame on a bare websocket server), sent to with the same load generator, pacing,
-connections and dashboard client.
+connections and dashboard client; and, between the rounds, a durable commit alone (sqlite3, WAL,
+synced at every commit as the event store is, one row a transaction at the same rate): the floor
+stores nothing, so the floor plus that commit is the least a durable command can take.
 Cluster (``eoc api`` → PostgreSQL → ``eoc relay`` → Kafka → ``eoc worker`` (Faust) →
 ``eoc.boards`` → ``eoc bridge``); baseline: Kafka's own EndToEndLatency (acks=all) — one
 hop of the several that a command's effect makes on its way. The cluster run also records where
@@ -22,10 +24,11 @@ The same figures at the highest rate held come from the sustained scenarios.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .. import services
-from ..baselines import FloorSession
+from ..baselines import FloorSession, sqlite_commit_latency
 from ..hops import Hops
 from ..loadgen import quantile
 from ..report import QUANTILES, source
@@ -88,9 +91,10 @@ def latency_figures(ctx: Context, scenario: str, at: str, key: str, record: dict
                 baseline_from=source(f"{key}/floor/send_to_answer_ms", stat))
 
 
-async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: list[dict[str, Any]] | None = None
-                  ) -> tuple[list[Window], list[Window]]:
-    """Warm both up, then the rounds: the system, the floor (and Kafka's tool, when ``kafka``)."""
+async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: list[dict[str, Any]] | None = None,
+                  commits: list[float] | None = None) -> tuple[list[Window], list[Window]]:
+    """Warm both up, then the rounds: the system, the floor (and Kafka's tool, when ``kafka``; a
+    durable SQLite commit alone at the same rate, when ``commits``)."""
     sizes = ctx.sizes
     rate = sizes.latency_rate
     async with Session(system, connections=8) as session, FloorSession(await ctx.floor(), connections=8) as bare:
@@ -103,6 +107,11 @@ async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: li
         async def kafka_round(_: int) -> None:
             if kafka is not None:
                 kafka.append(await kafka_end_to_end(ctx, max(20, sizes.kafka_records // sizes.rounds)))
+            if commits is not None:
+                count = max(20, int(rate * sizes.latency_s / sizes.rounds))
+                measured = await asyncio.to_thread(sqlite_commit_latency, ctx.workdir / "commit-alone.sqlite",
+                                                   rate, count)
+                commits.extend(measured["commit_ms"])
 
         try:
             return await interleaved(session, bare, rate, sizes.latency_s / sizes.rounds, sizes.rounds,
@@ -133,12 +142,23 @@ def kafka_mean(rounds: dict[str, Any]) -> dict[str, float]:
 
 async def run_embedded(ctx: Context) -> None:
     rate = ctx.sizes.latency_rate
+    commits: list[float] = []
     async with ctx.embedded("c2b-embedded") as system:
-        mine, bare = await measure(ctx, system)
+        mine, bare = await measure(ctx, system, commits=commits)
     key = "command_to_board_embedded"
     record = windows_record(mine, bare, rate)
+    record["durable_commit_ms"] = commits
     ctx.detail(key, record)
     latency_figures(ctx, EMBEDDED, f"at {rate:g}/s", key, record)
+    # What durability adds to the floor: a command is answered and shown only once its batch is
+    # synced to disk; the floor stores nothing. The floor's p99 plus this is the least a durable
+    # command could take.
+    for stat in ("p50", "p99"):
+        ctx.add(EMBEDDED, f"durable commit alone (sqlite3, WAL, synced, 1 row a transaction) {stat} at {rate:g}/s",
+                quantile(sorted(commits), QUANTILES[stat]), "ms",
+                quantile(sorted(record["floor"]["command_to_board_ms"]), QUANTILES[stat]), f"{FLOOR_FRAME}, {stat}",
+                value_from=source(f"{key}/durable_commit_ms", stat),
+                baseline_from=source(f"{key}/floor/command_to_board_ms", stat))
 
 
 async def run_cluster(ctx: Context) -> None:

@@ -66,6 +66,19 @@ def test_figures_name_the_samples_they_come_from(smoke: tuple[str, dict], scenar
         assert {"HTTP answer (send to answer) p50 at 100/s", "HTTP answer (send to answer) p99 at 100/s"} <= names
 
 
+def test_the_embedded_rows_name_what_durability_costs(smoke: tuple[str, dict]) -> None:
+    """The floor stores nothing: beside it, a durable SQLite commit alone at the same rate, one
+    sample per commit, taken between the rounds, its p50 and p99 in the table."""
+    _, record = smoke
+    detail = record["details"]["command_to_board_embedded"]
+    commits = detail["durable_commit_ms"]
+    assert len(commits) >= 20 * len(detail["rounds"]) and all(ms > 0 for ms in commits)
+    names = {f["name"]: f for f in record["figures"] if f["scenario"] == "Command to board, embedded"}
+    for stat in ("p50", "p99"):
+        row = names[f"durable commit alone (sqlite3, WAL, synced, 1 row a transaction) {stat} at 100/s"]
+        assert row["value_from"] == {"samples": "command_to_board_embedded/durable_commit_ms", "stat": stat}
+
+
 def test_the_table_shows_every_scenario_and_figure(smoke: tuple[str, dict]) -> None:
     table, record = smoke
     header = table.splitlines()[0].split()
