@@ -70,8 +70,8 @@ class Follower:
         self.track = track  # eoc.app.track.PositionTrack: kept position reports (None: not kept)
         self.batch_size = batch_size
         self.checkpoint_every_s = checkpoint_every_s
-        # Only a safety net for a wake-up lost to a writer in another process: in one process
-        # every commit wakes the follower at once.
+        # Only a safety net for a writer in another process: in one process every commit is
+        # folded by the writer or wakes the follower at once.
         self.idle_wait_s = idle_wait_s
         self.board = Board()
         self.position = 0  # last notification id folded
