@@ -226,7 +226,8 @@ def log_handler(fmt: str = "json") -> logging.Handler:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(Repeats())
+    handler.addFilter(Repeats())  # (first: it tells runs apart by the message's template)
+    handler.addFilter(LibraryTracebacks())
     return handler
 
 
@@ -254,6 +255,23 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING
 
 
 LIBRARIES = {"kafka", "aiokafka", "faust", "mode"}
+
+
+class LibraryTracebacks(logging.Filter):
+    """A Kafka client's own exception (a socket reset while its broker goes down) is one line:
+    the message with the exception's type and text, without the client's traceback. Those
+    clients log their expected I/O failures with ``log.exception``; an operator needs the fact,
+    and our own code's tracebacks stay whole."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.name.split(".", 1)[0] in LIBRARIES:
+            exc = record.exc_info[1]
+            if exc is not None:
+                record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})".replace("\n", " ")
+                record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class Repeats(logging.Filter):

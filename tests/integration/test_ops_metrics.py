@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from eoc.app.metrics import JsonFormatter, Metrics, Repeats, health_answer
+from eoc.app.metrics import JsonFormatter, LibraryTracebacks, Metrics, Repeats, health_answer
 from tests.support import scenario
 from tests.support.metrics import samples, value
 
@@ -62,25 +62,36 @@ def test_ops_logs_are_one_json_object_a_line_and_repeats_are_held_back() -> None
     handler = Keep()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(Repeats(every_s=60))
-    logger = logging.getLogger("kafka.test_ops")
-    logger.propagate = False
-    logger.addHandler(handler)
+    handler.addFilter(LibraryTracebacks())
+    logger, ours = logging.getLogger("kafka.test_ops"), logging.getLogger("eoc.test_ops")
+    for each in (logger, ours):
+        each.propagate = False
+        each.addHandler(handler)
     try:
         for attempt in range(300):  # a client retrying while its broker is down
             logger.error("Bootstrap connection to %s failed (backoff %.2f secs)", "127.0.0.1:1", attempt / 100)
         try:
             raise ValueError("line one\nline two")
         except ValueError:
-            logging.getLogger("kafka.test_ops").exception("with a traceback")
+            ours.exception("with a traceback")  # our own code's: the traceback is kept, in the line
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError:
+            logger.exception("Error receiving network data from %s", "broker 1")  # the client's own
     finally:
-        logger.removeHandler(handler)
-    assert len(records) == 2
+        for each in (logger, ours):
+            each.removeHandler(handler)
+    assert len(records) == 3
     for line in records:
         assert "\n" not in line
         entry = json.loads(line)
         assert {"time", "level", "logger", "message"} <= set(entry)
     assert json.loads(records[0])["level"] == "error"
     assert "line two" in json.loads(records[1])["exception"]
+    client = json.loads(records[2])
+    assert "exception" not in client and "Traceback" not in records[2]
+    assert client["message"] == ("Error receiving network data from broker 1 "
+                                 "(ConnectionResetError: [Errno 104] Connection reset by peer)")
 
 
 def test_ops_grafana_dashboard_shows_every_metric_and_prometheus_scrapes_every_process() -> None:
