@@ -31,21 +31,33 @@ from .systems import System
 PAYLOAD = os.urandom(150).hex().encode()  # 300 bytes, about a stored event's state
 
 
-def sqlite_insert_rate(path: Path, seconds: float) -> dict[str, Any]:
-    """Rows a second into a fresh SQLite file (WAL), one row per transaction."""
+def _events_file(path: Path) -> sqlite3.Connection:
+    """A fresh SQLite file in WAL mode (``synchronous`` left at its default, FULL, as the event
+    store leaves it) with a table shaped like the store's events."""
     path.unlink(missing_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, originator_id TEXT, version INTEGER, "
                  "topic TEXT, state BLOB)")
+    return conn
+
+
+def _insert_one(conn: sqlite3.Connection) -> None:
+    """One row, one transaction."""
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO events (originator_id, version, topic, state) VALUES (?, ?, ?, ?)",
+                 (str(uuid.uuid4()), 1, "eoc.domain.base:Recorded", PAYLOAD))
+    conn.execute("COMMIT")
+
+
+def sqlite_insert_rate(path: Path, seconds: float) -> dict[str, Any]:
+    """Rows a second into a fresh SQLite file (WAL), one row per transaction."""
+    conn = _events_file(path)
     n = 0
     t0 = time.perf_counter()
     end = t0 + seconds
     while time.perf_counter() < end:
-        conn.execute("BEGIN")
-        conn.execute("INSERT INTO events (originator_id, version, topic, state) VALUES (?, ?, ?, ?)",
-                     (str(uuid.uuid4()), 1, "eoc.domain.base:Recorded", PAYLOAD))
-        conn.execute("COMMIT")
+        _insert_one(conn)
         n += 1
     elapsed = time.perf_counter() - t0
     conn.close()
@@ -54,24 +66,16 @@ def sqlite_insert_rate(path: Path, seconds: float) -> dict[str, Any]:
 
 def sqlite_commit_latency(path: Path, rate: float, count: int) -> dict[str, Any]:
     """How long a durable commit alone takes on this disk: ``count`` transactions of one row,
-    paced at ``rate`` a second, into a SQLite file in WAL mode with the library's settings
-    (``synchronous`` left at its default, FULL: the log is synced at every commit, as the event
-    store's is). Each commit's time from BEGIN to the end of COMMIT, in ms."""
-    path.unlink(missing_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, originator_id TEXT, version INTEGER, "
-                 "topic TEXT, state BLOB)")
+    paced at ``rate`` a second, into the same kind of file as ``sqlite_insert_rate`` (the log
+    synced at every commit, as the event store's is). Each commit's time, in ms."""
+    conn = _events_file(path)
     synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
     samples: list[float] = []
     due = time.perf_counter()
     for _ in range(count):
         due += 1 / rate
         started = time.perf_counter()
-        conn.execute("BEGIN")
-        conn.execute("INSERT INTO events (originator_id, version, topic, state) VALUES (?, ?, ?, ?)",
-                     (str(uuid.uuid4()), 1, "eoc.domain.base:Recorded", PAYLOAD))
-        conn.execute("COMMIT")
+        _insert_one(conn)
         samples.append((time.perf_counter() - started) * 1000)
         time.sleep(max(0.0, due - time.perf_counter()))
     conn.close()

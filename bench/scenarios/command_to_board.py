@@ -104,7 +104,7 @@ async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: li
             await hops.start()
             session.observers.append(hops.expect)
 
-        async def kafka_round(_: int) -> None:
+        async def between_rounds(_: int) -> None:
             if kafka is not None:
                 kafka.append(await kafka_end_to_end(ctx, max(20, sizes.kafka_records // sizes.rounds)))
             if commits is not None:
@@ -115,7 +115,7 @@ async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: li
 
         try:
             return await interleaved(session, bare, rate, sizes.latency_s / sizes.rounds, sizes.rounds,
-                                     between=kafka_round)
+                                     between=between_rounds)
         finally:
             if hops is not None:
                 await hops.stop()
