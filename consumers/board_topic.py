@@ -8,12 +8,15 @@ worker's batch at a time (``projections.batches``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers.kafka_codec import decode_row
@@ -77,15 +80,21 @@ def read_boards(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> dict[
 
 
 class BoardTopicView:
-    """The boards as the cluster's workers publish them, followed in a thread.
+    """The boards as the cluster's workers publish them, followed in a thread of its own.
 
     Offers what the API reads from the embedded follower: ``snapshot()``, ``position`` (the
     highest log position folded, over all provinces) and listeners.
+
+    The thread runs its own event loop with aiokafka, as the bridge's feed reads the same topic
+    (ui-bridge/kafka_feed.py): records are parsed in C and fetched on the loop. kafka-python's
+    consumer, used here before, held a quarter of the API's GIL at 100 commands/s (its network
+    thread, its fetch requests and the hand-offs between its threads; BENCHMARKS.md, session 10).
     """
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, client_id: str = "eoc-board-reader") -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.client_id = client_id
         self.rows: dict[str, Any] = {}
         self.sequence = 0
         self.position = 0
@@ -93,6 +102,8 @@ class BoardTopicView:
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken: asyncio.Event | None = None
 
     def start(self) -> BoardTopicView:
         self._thread = threading.Thread(target=self._run, name="eoc-board-topic", daemon=True)
@@ -101,17 +112,53 @@ class BoardTopicView:
 
     def stop(self) -> None:
         self._stop.set()
+        loop, woken = self._loop, self._woken
+        if loop is not None and woken is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(woken.set)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        asyncio.run(self._follow())
+
+    async def _pause(self, seconds: float) -> None:
+        assert self._woken is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), seconds)
+
+    async def _open(self) -> AIOKafkaConsumer:
+        """A consumer of every partition of the topic, at its beginning, in no group (subscribed
+        without a group, it assigns itself every partition once it has the topic's metadata)."""
+        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, client_id=self.client_id,
+                                    group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                    isolation_level="read_committed", request_timeout_ms=10_000,
+                                    key_deserializer=None, value_deserializer=None)
+        try:
+            await consumer.start()
+            deadline = time.monotonic() + 10.0
+            while not consumer.assignment():
+                if time.monotonic() > deadline or self._stop.is_set():
+                    raise RuntimeError(f"topic {self.topic} does not exist: run `eoc topics` first")
+                await asyncio.sleep(0.05)
+            await consumer.seek_to_beginning(*consumer.assignment())
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer
+
+    async def _follow(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._woken = asyncio.Event()
+        if self._stop.is_set():
+            return
         down_since: float | None = None
         while not self._stop.is_set():
             # Kafka down: one line when it goes, one when it is back; checked every second.
             problem = kafka_down(self.bootstrap)
             if problem is None:
                 try:
-                    consumer, _ = from_start(self.bootstrap, self.topic)
+                    consumer = await self._open()
                     gate = BatchGate()
                     with self._lock:
                         self.rows = {}  # read again from the beginning: the topic is the truth
@@ -123,36 +170,38 @@ class BoardTopicView:
                     # Info: the publisher's warning is the outage's one line.
                     log.info("cannot read %s (%s); the boards stay as they were until it answers",
                              self.topic, problem)
-                self._stop.wait(1.0)
+                await self._pause(1.0)
                 continue
             if down_since is not None:
                 log.info("reading %s again after %.0f s", self.topic, time.monotonic() - down_since)
                 down_since = None
             try:
                 while not self._stop.is_set():
-                    polled = consumer.poll(timeout_ms=500, max_records=10_000)
-                    if not polled:
-                        continue
-                    changes: dict[str, Any] = {}
-                    with self._lock:  # whole batches only: a half-shown batch is a board no replay makes
-                        for records in polled.values():
-                            _fold(self.rows, gate, records, changes)
-                        if not changes:  # only the start of a batch: shown when it ends
-                            continue
-                        for key, row in changes.items():
-                            if key.startswith("applied/") and isinstance(row, int) and row > self.position:
-                                self.position = row
-                        self.sequence += 1
-                        self._lock.notify_all()
-                        for listener in list(self.listeners):
-                            try:
-                                listener(self.sequence, changes)
-                            except Exception:
-                                log.exception("a board listener failed")
+                    polled = await consumer.getmany(timeout_ms=500, max_records=10_000)
+                    if polled:
+                        self._show(polled.values(), gate)
             except Exception as exc:
                 log.warning("reading %s failed (%s: %s); starting again", self.topic, type(exc).__name__, exc)
             finally:
-                consumer.close()
+                await consumer.stop()
+
+    def _show(self, polled: Iterable[list[Any]], gate: BatchGate) -> None:
+        changes: dict[str, Any] = {}
+        with self._lock:  # whole batches only: a half-shown batch is a board no replay makes
+            for records in polled:
+                _fold(self.rows, gate, records, changes)
+            if not changes:  # only the start of a batch: shown when it ends
+                return
+            for key, row in changes.items():
+                if key.startswith("applied/") and isinstance(row, int) and row > self.position:
+                    self.position = row
+            self.sequence += 1
+            self._lock.notify_all()
+            for listener in list(self.listeners):
+                try:
+                    listener(self.sequence, changes)
+                except Exception:
+                    log.exception("a board listener failed")
 
     def snapshot(self) -> tuple[int, dict[str, Any]]:
         with self._lock:

@@ -72,7 +72,8 @@ class TelemetryPublisher:
         self._make = make_producer or (lambda: KafkaProducer(
             bootstrap_servers=bootstrap, acks=1, enable_idempotence=False, linger_ms=5,
             client_id="eoc-api-telemetry", bootstrap_timeout_ms=int(timeout_s * 1000),
-            max_block_ms=int(timeout_s * 1000), reconnect_backoff_max_ms=1_000))
+            max_block_ms=int(timeout_s * 1000), reconnect_backoff_max_ms=1_000,
+            metrics_enabled=False))  # the client's own sensors: read by nobody (relay.producer_config)
         self.producer: KafkaProducer | None = producer
         self.published = 0
         self.failed = 0
