@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,21 +18,15 @@ import pytest
 
 from consumers.board_topic import BoardTopicView, read_boards
 from projections.batches import batch_mark
+from tests.support.bridge import board_topic
 
 pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
 def topic(kafka_bootstrap: str) -> Iterator[str]:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    name = f"test-{uuid.uuid4().hex[:8]}.eoc.boards"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="board-view-test")
-    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1,
-                                  topic_configs={"cleanup.policy": "compact"})])
-    yield name
-    admin.delete_topics([name])
-    admin.close()
+    with board_topic(kafka_bootstrap, 2, "board-view-test") as name:
+        yield name
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ its snapshot and the later records as deltas, filtered for its role like in embe
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from eoc.app.auth import TokenSigner
 from events.sealing import new_key, seal, unseal
 from projections.batches import batch_mark
-from tests.support.bridge import Dashboard
+from tests.support.bridge import Dashboard, board_topic
 from ui_bridge.kafka_feed import KafkaBoardFeed
 from ui_bridge.loop_thread import LoopThread
 from ui_bridge.server import BridgeHandle, start_bridge
@@ -35,15 +34,8 @@ def team_row(team_id: str, province: str, status: str, name: str = "T") -> dict:
 
 @pytest.fixture
 def topic(kafka_bootstrap: str) -> Iterator[str]:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    name = f"test-{uuid.uuid4().hex[:8]}.eoc.boards"  # a deployment's prefix, then the topic
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="bridge-test")
-    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1,
-                                  topic_configs={"cleanup.policy": "compact"})])
-    yield name
-    admin.delete_topics([name])
-    admin.close()
+    with board_topic(kafka_bootstrap, 3, "bridge-test") as name:
+        yield name
 
 
 @pytest.fixture

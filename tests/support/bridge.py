@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +17,23 @@ from ui_bridge.server import BridgeHandle, start_embedded_bridge
 
 ALB = {"province": "ALB", "county": "Karaj"}
 IN_KARAJ = {"lat": 35.84, "lon": 50.94}
+
+
+@contextlib.contextmanager
+def board_topic(bootstrap: str, partitions: int, client_id: str) -> Iterator[str]:
+    """A compacted board topic of its own on the real broker, named as a deployment's prefix
+    then the topic; deleted afterwards."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    name = f"test-{uuid.uuid4().hex[:8]}.eoc.boards"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id)
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
+                                  topic_configs={"cleanup.policy": "compact"})])
+    try:
+        yield name
+    finally:
+        admin.delete_topics([name])
+        admin.close()
 
 
 @pytest.fixture
