@@ -9,7 +9,6 @@ worker's batch at a time (``projections.batches``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -102,8 +101,6 @@ class BoardTopicView:
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._woken: asyncio.Event | None = None
 
     def start(self) -> BoardTopicView:
         self._thread = threading.Thread(target=self._run, name="eoc-board-topic", daemon=True)
@@ -111,21 +108,12 @@ class BoardTopicView:
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        loop, woken = self._loop, self._woken
-        if loop is not None and woken is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has ended already
-                loop.call_soon_threadsafe(woken.set)
+        self._stop.set()  # seen within a second: a read waits at most 500 ms, a retry 1 s
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
         asyncio.run(self._follow())
-
-    async def _pause(self, seconds: float) -> None:
-        assert self._woken is not None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), seconds)
 
     async def _open(self) -> AIOKafkaConsumer:
         """A consumer of every partition of the topic, at its beginning, in no group (subscribed
@@ -148,10 +136,6 @@ class BoardTopicView:
         return consumer
 
     async def _follow(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._woken = asyncio.Event()
-        if self._stop.is_set():
-            return
         down_since: float | None = None
         while not self._stop.is_set():
             # Kafka down: one line when it goes, one when it is back; checked every second.
@@ -170,7 +154,7 @@ class BoardTopicView:
                     # Info: the publisher's warning is the outage's one line.
                     log.info("cannot read %s (%s); the boards stay as they were until it answers",
                              self.topic, problem)
-                await self._pause(1.0)
+                await asyncio.sleep(1.0)
                 continue
             if down_since is not None:
                 log.info("reading %s again after %.0f s", self.topic, time.monotonic() - down_since)
