@@ -15,11 +15,11 @@ Exactly once in effect, after any crash:
   partition 2 at 90). So a restarted relay does not simply resume after the highest position:
   it re-reads the log from a *watermark* and sends an event only if it lies above the last
   position of its own partition. Nothing is lost and nothing is sent twice.
-* The watermark bounds that re-read: a background thread flushes the producer every
-  ``watermark_every_s`` and then knows that every event up to the position it had sent before
-  the flush is acknowledged; each record carries the watermark known when it was sent
-  (``eoc_relay_watermark``). On restart the highest watermark found is a true statement about
-  the whole topic, and the log is read again from there.
+* The watermark bounds that re-read: every ``watermark_every_s`` the producer is flushed, and
+  then every event up to the position handed to it before the flush is acknowledged; each
+  record carries the watermark known when it was sent (``eoc_relay_watermark``). On restart
+  the highest watermark found is a true statement about the whole topic, and the log is read
+  again from there.
 * Only one relay may publish at a time (a second one would duplicate): a relay holds a
   PostgreSQL advisory lock while it runs, so extra replicas wait as hot standbys.
 
@@ -30,17 +30,27 @@ row as the embedded follower.
 
 Downstream, a duplicate would still change nothing (projections/fold.py skips positions it has
 folded per province); the relay does not rely on that.
+
+Two threads (رله، دو رشته): the relay's own follows the log and turns each stored event into a
+record (decode, CloudEvents headers, the JSON as stored); an event loop in the other runs
+aiokafka's producer (its records built in C, one request in flight per broker, which keeps a
+partition's order through retries). Records pass between them in log order through a queue,
+the loop woken once for whatever has gathered, not once a record.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from consumers.kafka_codec import (
@@ -72,21 +82,19 @@ class ResumePoint:
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    """kafka-python producer settings for the audit stream: nothing lost, nothing reordered."""
+    """aiokafka producer settings for the audit stream: nothing lost, nothing reordered."""
     cfg: dict[str, Any] = dict(
         bootstrap_servers=bootstrap,
         acks="all",
+        # Idempotent: a retried batch is not written twice, and (aiokafka keeps one request in
+        # flight to a broker) a partition's order survives the retries. Batches never expire:
+        # a send waits for room at most request_timeout_ms, then the relay restarts and resumes.
         enable_idempotence=True,
         linger_ms=2,  # a few ms of batching: thousands of events a second in few requests
-        batch_size=256 * 1024,
-        max_in_flight_requests_per_connection=5,  # the most idempotence keeps ordered
-        retries=2_147_483_647,
-        delivery_timeout_ms=120_000,
-        reconnect_backoff_max_ms=1_000,  # back within a second of Kafka's return, not 30 s
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30_000,
+        retry_backoff_ms=200,
         client_id="eoc-relay",
-        # The client's own sensors (rates, histograms per send) are read by nobody here: our
-        # figures are the relay's (/metrics). Off, they no longer cost CPU on every send.
-        metrics_enabled=False,
     )
     cfg.update(overrides)
     return cfg
@@ -146,6 +154,169 @@ def _last_relayed(consumer: KafkaConsumer, tp: TopicPartition, begin: int, end: 
     return None
 
 
+class LoopProducer:
+    """aiokafka's producer on an event loop of its own thread, fed in order from another thread.
+
+    ``send`` (from the feeding thread) queues a record and wakes the loop only if no wake is
+    pending, so a burst of a thousand records costs one wake. ``flush`` waits until everything
+    queued before it is acknowledged. A send that fails for good calls ``on_error`` once; the
+    records after it are dropped (the caller stops, and resumes from what Kafka holds).
+    """
+
+    QUEUE_LIMIT = 20_000  # records queued but not yet handed to the producer: the feeder waits
+
+    def __init__(self, config: dict[str, Any], on_error: Callable[[BaseException], None]) -> None:
+        self.on_error = on_error
+        self.handed = 0  # position of the last record handed to the producer (set on the loop)
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._woken = False  # a wake of the pump is pending
+        self._room = threading.Event()
+        self._failed = False
+        self._stopping = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="eoc-relay-kafka", daemon=True)
+        self._thread.start()
+        self.producer: AIOKafkaProducer
+        try:
+            self._call(self._start(config))
+        except BaseException:
+            self._end()
+            raise
+
+    async def _start(self, config: dict[str, Any]) -> None:
+        producer = AIOKafkaProducer(**config)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self.producer = producer
+        self._wake = asyncio.Event()
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+        self._pump_task.add_done_callback(self._pump_ended)
+
+    def _pump_ended(self, task: asyncio.Task[None]) -> None:
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:  # a fault of ours: nothing more would be sent, so say so and stop
+            log.error("the relay's producer loop failed: %r", exc)
+            self._fail(exc)
+
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def partitions_for(self, topic: str) -> set[int]:
+        return self._call(self.producer.partitions_for(topic))
+
+    def send(self, position: int, topic: str, partition: int, key: bytes | None, value: bytes,
+             headers: list[tuple[str, bytes]]) -> None:
+        queue = self._queue
+        if len(queue) >= self.QUEUE_LIMIT:  # Kafka is slow or away: wait for room, or the end
+            self._room.clear()
+            while len(queue) >= self.QUEUE_LIMIT // 2 and not (self._failed or self._stopping):
+                self._room.wait(0.5)
+        queue.append((position, topic, partition, key, value, headers))
+        self._wake_pump()
+
+    def interrupt(self) -> None:
+        """(Any thread.) The feeder is stopping: a send waiting for room waits no more."""
+        self._stopping = True
+        self._room.set()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything sent before is acknowledged (or has failed); TimeoutError
+        after ``timeout`` seconds (a retried batch never expires while Kafka is away)."""
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._queue.append((None, done))
+        self._wake_pump()
+        done.result(timeout)
+
+    async def flush_handed(self) -> int:
+        """(On the loop.) Wait until what the producer holds is acknowledged; the position it
+        reached."""
+        upto = self.handed
+        await self.producer.flush()
+        return upto
+
+    def _wake_pump(self) -> None:
+        if not self._woken:
+            self._woken = True
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _pump(self) -> None:
+        queue, send, wake = self._queue, self.producer.send, self._wake
+        while True:
+            await wake.wait()
+            wake.clear()
+            self._woken = False
+            while queue:
+                item = queue.popleft()
+                if item[0] is None:  # a flush: everything before it is in the producer
+                    await self._flush_for(item[1])
+                    continue
+                if self._failed:
+                    continue
+                position, topic, partition, key, value, headers = item
+                try:
+                    future = await send(topic, value, key=key, partition=partition, headers=headers)
+                except Exception as exc:  # no room for a long while, or the producer is gone
+                    self._fail(exc)
+                    continue
+                future.add_done_callback(self._delivered)
+                self.handed = position
+            self._room.set()
+
+    async def _flush_for(self, done: concurrent.futures.Future[None]) -> None:
+        try:
+            await self.producer.flush()
+        finally:
+            done.set_result(None)
+
+    def _delivered(self, future: asyncio.Future[Any]) -> None:
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._failed:
+            self._failed = True
+            self._room.set()
+            self.on_error(exc)
+
+    def every(self, seconds: float, tick: Callable[[], Any]) -> None:
+        """Run the coroutine function ``tick`` on the loop every ``seconds`` until closed."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                await tick()
+
+        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(loop()))
+
+    def close(self, timeout_s: float = 10) -> None:
+        """Hand Kafka what is queued (for at most ``timeout_s``), then stop the loop."""
+        try:
+            self._call(self._close(timeout_s), timeout_s + 5)
+        except Exception as exc:
+            log.warning("the relay's producer did not close cleanly: %r", exc)
+        finally:
+            self._end()
+
+    async def _close(self, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(self.producer.stop(), timeout_s)
+        finally:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=5) if tasks else None
+
+    def _end(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
 class Relay:
     """Publishes the event store's log to Kafka. ``run()`` blocks until ``stop()``."""
 
@@ -155,7 +326,6 @@ class Relay:
         bootstrap: str,
         layout: Layout,
         *,
-        producer: KafkaProducer | None = None,
         watermark_every_s: float = 0.5,
         lock: Callable[[threading.Event], Any] | None = None,
         heartbeat: Callable[[], None] | None = None,
@@ -163,7 +333,7 @@ class Relay:
         self.app = app
         self.bootstrap = bootstrap
         self.layout = layout
-        self.producer = producer or KafkaProducer(**producer_config(bootstrap))
+        self.producer: LoopProducer | None = None  # started by run(), once this relay holds the lock
         self.watermark_every_s = watermark_every_s
         self.lock = lock
         self.heartbeat = heartbeat or (lambda: None)  # for a container's health check
@@ -184,20 +354,23 @@ class Relay:
         sub = self._subscription
         if sub is not None:
             sub.stop()
+        if self.producer is not None:
+            self.producer.interrupt()
 
     def run(self) -> None:
         held = self.lock(self._stop) if self.lock is not None else None  # wait to be the one relay
         try:
             if not self._stop.is_set():
-                self._run()
+                self.producer = LoopProducer(producer_config(self.bootstrap), self._failed)
+                self._run(self.producer)
         finally:
             if held is not None:
                 held.close()
 
-    def _run(self) -> None:
+    def _run(self, producer: LoopProducer) -> None:
         layout = self.layout
         topic, n = layout.events, layout.partitions
-        partitions = self.producer.partitions_for(topic)
+        partitions = producer.partitions_for(topic)
         if not partitions:
             raise RuntimeError(f"topic {topic} does not exist: run `eoc topics` first")
         if len(partitions) != n:
@@ -206,14 +379,12 @@ class Relay:
         last_in = dict(resume.last_in_partition)
         self.watermark = self.last_sent = resume.scan_from
         log.info("relay resumes after position %s (partitions end at %s)", resume.scan_from, last_in)
-        flusher = threading.Thread(target=self._flush_loop, name="eoc-relay-watermark", daemon=True)
-        flusher.start()
+        producer.every(self.watermark_every_s, self._mark)
 
-        # Per event: decode, encode, send. Everything else (flushing, watermark) is per batch
-        # in the other thread; the producer batches the sends itself (linger_ms).
+        # Per event: decode, encode, queue. Everything else (sending, flushing, the watermark)
+        # is on the producer's loop; the producer batches the records itself (linger_ms).
         decode = StoredDecoder(self.app.mapper, remember=10_000).envelope
-        send, partition_for = self.producer.send, layout.partition_for
-        errback = self._failed
+        send, partition_for = producer.send, layout.partition_for
         highest_skippable = resume.highest
         with self.app.recorder.subscribe(gt=resume.scan_from) as subscription:
             self._subscription = subscription
@@ -228,39 +399,44 @@ class Relay:
                 except Exception as exc:  # a stored row that is not an event: said, and the stream goes on
                     envelope = None
                     reason = reason_of(exc)
+                position = notification.id
                 partition = partition_for(envelope.province) if envelope is not None else UNDECODABLE_PARTITION
-                if notification.id <= highest_skippable and notification.id <= last_in.get(partition, 0):
+                if position <= highest_skippable and position <= last_in.get(partition, 0):
                     self.skipped += 1
                     continue
                 if envelope is None:
                     log.error("the stored row at position %d is not an event (%s); relayed as such",
-                              notification.id, reason)
+                              position, reason)
                     self.undecodable += 1
-                    send(topic, key=None, value=undecodable_record(notification.id, reason),
-                         headers=[(UNDECODABLE_HEADER, b"1"), *relay_headers(notification.id, self.watermark)],
-                         partition=partition).add_errback(errback)
+                    send(position, topic, partition, None, undecodable_record(position, reason),
+                         [(UNDECODABLE_HEADER, b"1"), *relay_headers(position, self.watermark)])
                 else:
                     headers = envelope.cloudevent_headers()
-                    headers.extend(relay_headers(notification.id, self.watermark))
-                    send(topic, key=envelope.province.encode(), value=envelope.to_json(),
-                         headers=headers, partition=partition).add_errback(errback)
-                self.last_sent = notification.id
+                    headers.extend(relay_headers(position, self.watermark))
+                    send(position, topic, partition, envelope.province.encode(), envelope.to_json(), headers)
+                self.last_sent = position
                 self.sent += 1
         self._subscription = None
-        self.producer.flush()
-        self.watermark = self.last_sent
+        try:
+            producer.flush(timeout=10)
+        except TimeoutError:  # Kafka is away: the next relay resumes from what it holds
+            log.warning("the relay stops with events not yet acknowledged by Kafka; the next one resends them")
+            return
         if self._error is not None:
             raise RuntimeError("Kafka refused an event") from self._error
+        self.watermark = self.last_sent
 
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(self.watermark_every_s):
-            upto = self.last_sent
-            if upto > self.watermark:
-                self.producer.flush()
-                if self._error is None:
-                    self.watermark = upto
+    async def _mark(self) -> None:
+        """(On the producer's loop, every watermark_every_s.) Move the watermark up to what
+        Kafka has acknowledged, and say the relay is alive."""
+        producer = self.producer
+        assert producer is not None
+        if producer.handed > self.watermark:
+            upto = await producer.flush_handed()
             if self._error is None:
-                self.heartbeat()
+                self.watermark = max(self.watermark, upto)
+        if self._error is None:
+            self.heartbeat()
 
     def _failed(self, exc: BaseException) -> None:
         # A send that failed for good would leave a gap: stop, and let the restart resume.
@@ -271,7 +447,8 @@ class Relay:
 
     def close(self) -> None:
         self.stop()
-        close_producer(self.producer)
+        if self.producer is not None:
+            self.producer.close()
 
 
 class AdvisoryLock:
