@@ -154,6 +154,7 @@ class SessionCheck(Protocol):
     """The user directory as the authenticator sees it (eoc/app/users.py)."""
 
     def token_live(self, claims: Claims) -> str | None: ...
+    def live_known(self, claims: Claims) -> bool: ...
     def revoked_since(self, since: float) -> tuple[set[str], dict[str, float]]: ...
 
 
@@ -176,10 +177,23 @@ class Authenticator:
     def issue(self, *args: Any, **kw: Any) -> str:
         return self.signer.issue(*args, **kw)
 
-    def verify(self, token: str, now: float | None = None) -> Claims:
+    def verify_known(self, token: str) -> Claims | None:
+        """The token's claims if its signature and times are good and the directory already
+        knows it live (no I/O, for the event loop); None: call ``verify``. Raises what
+        ``verify`` raises for a bad signature or time."""
+        claims = self._signed(token, None)
+        if self.directory is None or self.directory.live_known(claims):
+            return claims
+        return None
+
+    def _signed(self, token: str, now: float | None) -> Claims:
         claims = self.signer.verify(token, now)
         if claims.sid is None and not self.sessionless:
             raise Unauthorized("this deployment accepts only tokens of signed-in people: sign in")
+        return claims
+
+    def verify(self, token: str, now: float | None = None) -> Claims:
+        claims = self._signed(token, now)
         if self.directory is not None:
             problem = self.directory.token_live(claims)
             if problem:

@@ -9,18 +9,28 @@ data or other users need a TOTP second factor (events/policy.py).
 Sessions: a sign-in opens one with a refresh token (stored as its SHA-256 only); an access
 token names its session (``sid``). Logout revokes the session; disabling a user or "end all
 sessions" moves the user's ``sessions_after`` mark, which kills every token issued before.
+
+On PostgreSQL every request's token check would be a round trip from a worker thread. There,
+a token found live is remembered (``live_known``) for as long as nothing in the directory has
+changed: a trigger on ``users`` and ``user_sessions`` sends ``NOTIFY eoc_directory`` with every
+commit that changes them, from any process or by hand, and each process listens
+(``DirectoryWatch``); any change forgets everything remembered, and this process's own writes
+forget it at once. While the listening connection is down nothing is remembered. A revocation
+in another API process therefore counts from the moment its notification arrives (a
+millisecond on one network), as the same check's own race with a commit does.
 """
 
 from __future__ import annotations
 
 import builtins
 import hashlib
+import logging
 import secrets
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +44,9 @@ from events.vocabulary import Role
 BROWSER_REFRESH_S = 12 * 3600  # a desk's working day
 DEVICE_REFRESH_S = 14 * 24 * 3600  # a team's tablet: longer, revocable one by one
 LINK_S = 5 * 60  # a one-time sign-in link
+CHANNEL = "eoc_directory"  # NOTIFY channel: the directory changed (PostgreSQL only)
+
+log = logging.getLogger(__name__)
 LOCKOUT_AFTER = 5  # failed sign-ins in a row lock the account until a supervisor unlocks it
 
 SCHEMA = (
@@ -52,6 +65,16 @@ SCHEMA = (
         used DOUBLE PRECISION)""",
     "CREATE INDEX IF NOT EXISTS user_sessions_revoked ON user_sessions (revoked)",
     "CREATE INDEX IF NOT EXISTS users_sessions_after ON users (sessions_after)",
+)
+
+# PostgreSQL: every statement that changes people or sessions tells the listening processes.
+PG_NOTIFY = (
+    f"""CREATE OR REPLACE FUNCTION eoc_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""",
+    """CREATE OR REPLACE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON users
+        FOR EACH STATEMENT EXECUTE FUNCTION eoc_directory_changed()""",
+    """CREATE OR REPLACE TRIGGER user_sessions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+        ON user_sessions FOR EACH STATEMENT EXECUTE FUNCTION eoc_directory_changed()""",
 )
 
 
@@ -95,6 +118,7 @@ class _Db:
     def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
         self.pg = dsn is not None
         self._lock = threading.Lock()
+        self.on_write: Callable[[], None] = lambda: None  # after a transaction that wrote
         if dsn is not None:
             from psycopg_pool import ConnectionPool
 
@@ -107,18 +131,31 @@ class _Db:
     @contextmanager
     def tx(self) -> Iterator[Any]:
         """One transaction; yields a function ``q(sql, params) -> rows``."""
-        if self.pg:
-            with self._pool.connection() as conn, conn.transaction():
-                yield lambda sql, params=(): _pg_rows(conn.execute(sql.replace("?", "%s"), params))
-        else:
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield lambda sql, params=(): self._conn.execute(sql, params).fetchall()
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+        wrote = False
+
+        def q(sql: str, params: Any = ()) -> list[Any]:
+            nonlocal wrote
+            wrote = wrote or not sql.lstrip().upper().startswith("SELECT")
+            if self.pg:
+                return _pg_rows(conn.execute(sql.replace("?", "%s"), params))
+            return self._conn.execute(sql, params).fetchall()
+
+        try:
+            if self.pg:
+                with self._pool.connection() as conn, conn.transaction():
+                    yield q
+            else:
+                with self._lock:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield q
+                    except BaseException:
+                        self._conn.execute("ROLLBACK")
+                        raise
+                    self._conn.execute("COMMIT")
+        finally:
+            if wrote:  # committed or not: what was remembered may be stale
+                self.on_write()
 
     def create(self, statements: tuple[str, ...] | list[str]) -> None:
         """Create tables if missing. Several processes start at once on one PostgreSQL (the
@@ -158,7 +195,12 @@ class UserDirectory:
         self._hasher = PasswordHasher()
         # A hash to check against when the user does not exist: the answer takes as long.
         self._dummy = self._hasher.hash(secrets.token_hex(8))
-        self._db.create(SCHEMA)
+        self._db.create(SCHEMA + PG_NOTIFY if dsn is not None else SCHEMA)
+        # Tokens found live, remembered while the directory is unchanged (PostgreSQL only; the
+        # watch starts with the first token check: a command-line tool never needs one).
+        self._dsn = dsn
+        self.watch: DirectoryWatch | None = None
+        self._watch_lock = threading.Lock()
 
     @property
     def networked(self) -> bool:
@@ -166,6 +208,8 @@ class UserDirectory:
         return self._db.pg
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
         self._db.close()
 
     # ------------------------------------------------------------------ people
@@ -397,8 +441,30 @@ class UserDirectory:
 
     # ------------------------------------------------------------------ tokens (eoc.app.auth)
 
+    def live_known(self, claims: Any) -> bool:
+        """Whether this verified token was found live and nothing in the directory has changed
+        since (no I/O: for the event loop). False means: ask ``token_live``."""
+        return self.watch is not None and self.watch.knows(_token_key(claims))
+
+    def _watching(self) -> DirectoryWatch | None:
+        if self._dsn is None:
+            return None
+        with self._watch_lock:
+            if self.watch is None:
+                self.watch = DirectoryWatch(self._dsn)
+                self._db.on_write = self.watch.changed
+            return self.watch
+
     def token_live(self, claims: Any) -> str | None:
         """Why this verified token no longer counts (None: it does)."""
+        watch = self.watch or self._watching()
+        generation = watch.generation if watch is not None else 0  # read before the look-up
+        problem = self._token_live(claims)
+        if problem is None and watch is not None:
+            watch.remember(_token_key(claims), generation)
+        return problem
+
+    def _token_live(self, claims: Any) -> str | None:
         with self._db.tx() as q:
             rows = q("SELECT disabled, sessions_after, role, province FROM users WHERE id=?", (claims.sub,))
             if claims.sid:
@@ -423,6 +489,84 @@ class UserDirectory:
             users = {r[0]: float(r[1]) for r in q("SELECT id, sessions_after FROM users WHERE sessions_after >= ?",
                                                     (since,))}
         return sids, users
+
+
+def _token_key(claims: Any) -> tuple[Any, ...]:
+    return (claims.sub, claims.sid, claims.iat, str(claims.role), claims.province, claims.team, claims.centre)
+
+
+class DirectoryWatch:
+    """Listens for ``NOTIFY eoc_directory`` on a connection of its own and keeps the tokens
+    found live since the last change. ``generation`` moves on every change heard, every write
+    of this process and every (re)connection; a token is known only if it was found live in
+    the current generation, while the connection listens, and within ``max_age_s``."""
+
+    LIMIT = 50_000  # tokens remembered at most (then forgotten all at once)
+
+    def __init__(self, dsn: str, *, max_age_s: float = 60.0, retry_s: float = 1.0) -> None:
+        self.dsn = dsn
+        self.max_age_s = max_age_s
+        self.retry_s = retry_s
+        self.generation = 0
+        self.listening = False
+        self.heard = 0  # notifications heard (for tests and /metrics)
+        self.backend_pid: int | None = None  # the listening connection's server process
+        self._known: dict[tuple[Any, ...], tuple[int, float]] = {}
+        self._lock = threading.Lock()  # changes and remembering; knowing reads without it
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="eoc-directory-watch", daemon=True)
+        self._thread.start()
+
+    def knows(self, key: tuple[Any, ...]) -> bool:
+        entry = self._known.get(key)
+        return (entry is not None and self.listening and entry[0] == self.generation
+                and time.monotonic() - entry[1] < self.max_age_s)
+
+    def remember(self, key: tuple[Any, ...], generation: int) -> None:
+        with self._lock:
+            if generation != self.generation or not self.listening:
+                return  # the directory changed during the look-up, or nobody listens: not kept
+            if len(self._known) >= self.LIMIT:
+                self._known = {}
+            self._known[key] = (generation, time.monotonic())
+
+    def changed(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._known = {}
+
+    def _listen(self) -> None:
+        import psycopg
+
+        down = False
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.backend_pid = conn.info.backend_pid
+                    self.changed()  # anything may have changed while nobody listened
+                    self.listening = True
+                    if down:
+                        log.warning("the directory watch listens again; token checks are remembered again")
+                        down = False
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.heard += 1
+                            self.changed()
+            except Exception as exc:
+                self.listening = False
+                self.changed()
+                if not self._stop.is_set() and not down:
+                    log.warning("the directory watch lost its connection (%s); every token is checked "
+                                "in PostgreSQL until it is back", type(exc).__name__)
+                    down = True
+                self._stop.wait(self.retry_s)
+        self.listening = False
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listening = False
+        self._thread.join(5)
 
 
 # The stored hash of an account without a password: no password ever verifies against it.

@@ -72,8 +72,10 @@ def create_api(system: System) -> FastAPI:
     svc = system.service
 
     # The token check reads the user directory: a local SQLite file is read on the event loop
-    # (tens of microseconds), a PostgreSQL round trip in a worker thread.
+    # (tens of microseconds), a PostgreSQL round trip in a worker thread unless the directory
+    # already knows the token live (eoc/app/users.py DirectoryWatch).
     verify_in_thread = bool(getattr(system.directory, "networked", False))
+    verify_known = getattr(system.signer, "verify_known", None)
 
     async def claims(request: Request,
                      creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
@@ -82,8 +84,14 @@ def create_api(system: System) -> FastAPI:
         try:
             if creds is None:
                 raise Unauthorized("a bearer token is needed: sign in (/signin.html or /api/v1/auth/sign-in)")
-            who = (await asyncio.to_thread(system.signer.verify, creds.credentials) if verify_in_thread
-                   else system.signer.verify(creds.credentials))
+            known: Claims | None = (verify_known(creds.credentials)
+                                    if verify_in_thread and verify_known is not None else None)
+            if known is not None:
+                who = known
+            elif verify_in_thread:
+                who = await asyncio.to_thread(system.signer.verify, creds.credentials)
+            else:
+                who = system.signer.verify(creds.credentials)
         except Unauthorized:
             system.limits.unauthenticated.take(where, "requests without a valid token from this address")
             raise

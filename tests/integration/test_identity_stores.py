@@ -52,3 +52,74 @@ def test_access_log_chain_on_each_store(system):
         q("DELETE FROM access_log WHERE seq = ?", (2,))
     problems = log.verify()
     assert problems and "entry 2 is missing" in problems[0]
+
+
+@pytest.mark.postgres
+def test_a_token_found_live_is_remembered_only_until_the_directory_changes_in_any_process(fresh_pg_dsn):
+    """Two API processes on one PostgreSQL directory (two ``UserDirectory`` objects, each with
+    its own pool and watch). A token found live is then known without a round trip, until a
+    change anywhere: this process's own write (at once), another process's (by its
+    notification), a statement typed by hand (the trigger), or the watch losing its connection."""
+    import psycopg
+
+    from eoc.app.users import UserDirectory
+    from tests.support.cluster import wait_until
+
+    here, there = UserDirectory(dsn=fresh_pg_dsn), UserDirectory(dsn=fresh_pg_dsn)
+    try:
+        user, _ = here.add("reza.qzv", PASSWORD, "dispatcher", "QZV")
+        session, _ = here.open_session(user.id)
+        other, _ = here.open_session(user.id)
+        claims = Claims(sub=user.id, role=Role.DISPATCHER, province="QZV", exp=0, iat=int(time.time()),
+                        sid=session.id)
+
+        def found_live() -> bool:  # a look-up that leaves the token remembered
+            assert here.token_live(claims) is None
+            return here.live_known(claims)
+
+        assert here.live_known(claims) is False  # never looked up
+        wait_until(found_live, timeout=10, what="the watch to listen and the token to be remembered")
+        assert here.watch is not None and here.watch.listening
+
+        # This process's own write forgets at once (no notification awaited).
+        assert here.revoke_session(other.id) is True
+        assert here.live_known(claims) is False
+        wait_until(found_live, timeout=10, what="the token remembered again")
+
+        # Another process's revocation: forgotten when its notification arrives.
+        heard = here.watch.heard
+        assert there.revoke_session(session.id) is True
+        wait_until(lambda: not here.live_known(claims), timeout=5, what="the other process's revocation heard")
+        assert here.watch.heard > heard
+        assert here.token_live(claims) == "the session has ended; sign in again"
+        assert here.live_known(claims) is False  # a refusal is never remembered
+
+        # A statement typed by hand is heard too (the trigger, not our code, tells).
+        fresh, _ = here.open_session(user.id)
+        fresh_claims = Claims(sub=user.id, role=Role.DISPATCHER, province="QZV", exp=0, iat=int(time.time()),
+                              sid=fresh.id)
+        # (the session's own notification comes back too, and forgets once more)
+        wait_until(lambda: here.token_live(fresh_claims) is None and here.live_known(fresh_claims), timeout=10,
+                   what="the new session's token remembered")
+        with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
+            conn.execute("UPDATE users SET disabled = 1 WHERE id = %s", (user.id,))
+        wait_until(lambda: not here.live_known(fresh_claims), timeout=5, what="the hand-typed change heard")
+        assert here.token_live(fresh_claims) == "the account is disabled"
+
+        # The watch's connection cut: nothing is known until it listens again, then it goes on.
+        with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
+            conn.execute("UPDATE users SET disabled = 0 WHERE id = %s", (user.id,))
+        wait_until(lambda: here.token_live(fresh_claims) is None and here.live_known(fresh_claims), timeout=10,
+                   what="the enabled account's token remembered")
+        cut = here.watch.backend_pid
+        with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (cut,))
+        wait_until(lambda: not here.live_known(fresh_claims), timeout=5, what="the cut connection noticed")
+        wait_until(lambda: here.watch.listening and here.watch.backend_pid != cut, timeout=10,
+                   what="the watch to listen again")
+        assert here.live_known(fresh_claims) is False  # what was known before the cut is forgotten
+        wait_until(lambda: here.token_live(fresh_claims) is None and here.live_known(fresh_claims), timeout=10,
+                   what="tokens remembered again")
+    finally:
+        here.close()
+        there.close()
