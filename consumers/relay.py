@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import UnknownTopicOrPartitionError
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from consumers.kafka_codec import (
@@ -66,6 +67,7 @@ from projections import reason_of
 
 log = logging.getLogger(__name__)
 
+START_TIMEOUT_S = 60.0  # the producer's start (metadata, the idempotent producer id), at most
 UNDECODABLE_PARTITION = 0  # a stored row that is not an event has no province: the first partition
 
 
@@ -87,8 +89,9 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         bootstrap_servers=bootstrap,
         acks="all",
         # Idempotent: a retried batch is not written twice, and (aiokafka keeps one request in
-        # flight to a broker) a partition's order survives the retries. Batches never expire:
-        # a send waits for room at most request_timeout_ms, then the relay restarts and resumes.
+        # flight to a broker) a partition's order survives the retries. A batch is retried while
+        # its partition has a leader; a send waits for room at most request_timeout_ms; either
+        # failing stops the relay, which restarts and resumes.
         enable_idempotence=True,
         linger_ms=2,  # a few ms of batching: thousands of events a second in few requests
         max_batch_size=256 * 1024,
@@ -164,6 +167,7 @@ class LoopProducer:
     """
 
     QUEUE_LIMIT = 20_000  # records queued but not yet handed to the producer: the feeder waits
+    CLOSE_TIMEOUT_S = 5.0  # what close() gives the producer to hand over what it holds
 
     def __init__(self, config: dict[str, Any], on_error: Callable[[BaseException], None]) -> None:
         self.on_error = on_error
@@ -173,12 +177,13 @@ class LoopProducer:
         self._room = threading.Event()
         self._failed = False
         self._stopping = False
+        self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="eoc-relay-kafka", daemon=True)
         self._thread.start()
         self.producer: AIOKafkaProducer
         try:
-            self._call(self._start(config))
+            self._call(self._start(config), timeout=START_TIMEOUT_S)
         except BaseException:
             self._end()
             raise
@@ -283,19 +288,28 @@ class LoopProducer:
             self.on_error(exc)
 
     def every(self, seconds: float, tick: Callable[[], Any]) -> None:
-        """Run the coroutine function ``tick`` on the loop every ``seconds`` until closed."""
+        """Run the coroutine function ``tick`` on the loop every ``seconds`` until closed (a
+        tick that fails is said, and the next one runs)."""
 
         async def loop() -> None:
             while True:
                 await asyncio.sleep(seconds)
-                await tick()
+                try:
+                    await tick()
+                except Exception:
+                    log.exception("the relay's periodic task failed; it runs again")
 
         self._loop.call_soon_threadsafe(lambda: self._loop.create_task(loop()))
 
-    def close(self, timeout_s: float = 10) -> None:
-        """Hand Kafka what is queued (for at most ``timeout_s``), then stop the loop."""
+    def close(self) -> None:
+        """Hand Kafka what the producer holds (for at most CLOSE_TIMEOUT_S), then end the
+        producer's tasks and the loop: once this returns, this producer sends nothing more."""
+        if self._closed:
+            return
+        self._closed = True
+        self.interrupt()
         try:
-            self._call(self._close(timeout_s), timeout_s + 5)
+            self._call(self._close(self.CLOSE_TIMEOUT_S), self.CLOSE_TIMEOUT_S + 10)
         except Exception as exc:
             log.warning("the relay's producer did not close cleanly: %r", exc)
         finally:
@@ -311,9 +325,10 @@ class LoopProducer:
             await asyncio.wait(tasks, timeout=5) if tasks else None
 
     def _end(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-        if not self._thread.is_alive():
+        if not self._thread.is_alive() and not self._loop.is_closed():
             self._loop.close()
 
 
@@ -364,13 +379,20 @@ class Relay:
                 self.producer = LoopProducer(producer_config(self.bootstrap), self._failed)
                 self._run(self.producer)
         finally:
+            # The producer ends before the lock is let go: a standby that takes the lock reads
+            # where the partitions end, and nothing of this relay's may land after that.
+            if self.producer is not None:
+                self.producer.close()
             if held is not None:
                 held.close()
 
     def _run(self, producer: LoopProducer) -> None:
         layout = self.layout
         topic, n = layout.events, layout.partitions
-        partitions = producer.partitions_for(topic)
+        try:
+            partitions = producer.partitions_for(topic)
+        except UnknownTopicOrPartitionError:
+            partitions = set()
         if not partitions:
             raise RuntimeError(f"topic {topic} does not exist: run `eoc topics` first")
         if len(partitions) != n:
@@ -420,8 +442,9 @@ class Relay:
         try:
             producer.flush(timeout=10)
         except TimeoutError:  # Kafka is away: the next relay resumes from what it holds
-            log.warning("the relay stops with events not yet acknowledged by Kafka; the next one resends them")
-            return
+            if self._error is None:
+                log.warning("the relay stops with events not yet acknowledged by Kafka; the next one resends them")
+                return
         if self._error is not None:
             raise RuntimeError("Kafka refused an event") from self._error
         self.watermark = self.last_sent
