@@ -13,9 +13,10 @@ sessions" moves the user's ``sessions_after`` mark, which kills every token issu
 On PostgreSQL every request's token check would be a round trip from a worker thread. There,
 a token found live is remembered (``live_known``) for as long as nothing in the directory has
 changed: a trigger on ``users`` and ``user_sessions`` sends ``NOTIFY eoc_directory`` with every
-commit that changes them, from any process or by hand, and each process listens
-(``DirectoryWatch``); any change forgets everything remembered, and this process's own writes
-forget it at once. While the listening connection is down nothing is remembered. A revocation
+commit that changes what a token check reads, from any process or by hand, and each process
+listens (``DirectoryWatch``); any change forgets everything remembered, and this process's own
+writes forget it at once. While the listening connection is down, or the watch's own
+notification to itself has not come back for 3 s, nothing is remembered. A revocation
 in another API process therefore counts from the moment its notification arrives (a
 millisecond on one network), as the same check's own race with a commit does.
 """
@@ -67,14 +68,18 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS users_sessions_after ON users (sessions_after)",
 )
 
-# PostgreSQL: every statement that changes people or sessions tells the listening processes.
+# PostgreSQL: every statement that changes what a token check reads tells the listening processes.
 PG_NOTIFY = (
     f"""CREATE OR REPLACE FUNCTION eoc_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""",
-    """CREATE OR REPLACE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON users
+    # Only what a token check reads (UserDirectory._token_live), and rows going away: a failed
+    # sign-in or a refreshed token does not make every process forget what it knows.
+    """CREATE OR REPLACE TRIGGER users_changed
+        AFTER UPDATE OF id, disabled, sessions_after, role, province OR DELETE OR TRUNCATE ON users
         FOR EACH STATEMENT EXECUTE FUNCTION eoc_directory_changed()""",
-    """CREATE OR REPLACE TRIGGER user_sessions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-        ON user_sessions FOR EACH STATEMENT EXECUTE FUNCTION eoc_directory_changed()""",
+    """CREATE OR REPLACE TRIGGER user_sessions_changed
+        AFTER UPDATE OF id, user_id, revoked OR DELETE OR TRUNCATE ON user_sessions
+        FOR EACH STATEMENT EXECUTE FUNCTION eoc_directory_changed()""",
 )
 
 
@@ -499,18 +504,27 @@ class DirectoryWatch:
     """Listens for ``NOTIFY eoc_directory`` on a connection of its own and keeps the tokens
     found live since the last change. ``generation`` moves on every change heard, every write
     of this process and every (re)connection; a token is known only if it was found live in
-    the current generation, while the connection listens, and within ``max_age_s``."""
+    the current generation, while the connection listens, and within ``max_age_s``.
+
+    A connection can die without a word (a network that drops it, a pooler that does not pass
+    LISTEN on): the watch sends itself a notification every ``ping_s`` on the same channel, and
+    knows nothing unless its last one came back within ``alive_s``."""
 
     LIMIT = 50_000  # tokens remembered at most (then forgotten all at once)
 
-    def __init__(self, dsn: str, *, max_age_s: float = 60.0, retry_s: float = 1.0) -> None:
+    def __init__(self, dsn: str, *, max_age_s: float = 60.0, retry_s: float = 1.0, ping_s: float = 1.0,
+                 alive_s: float = 3.0) -> None:
         self.dsn = dsn
         self.max_age_s = max_age_s
         self.retry_s = retry_s
+        self.ping_s = ping_s
+        self.alive_s = alive_s
         self.generation = 0
         self.listening = False
-        self.heard = 0  # notifications heard (for tests and /metrics)
+        self.heard = 0  # changes heard (for tests and /metrics)
+        self.alive_at = float("-inf")  # when this watch last heard its own ping
         self.backend_pid: int | None = None  # the listening connection's server process
+        self._ping = f"ping:{uuid.uuid4().hex}"
         self._known: dict[tuple[Any, ...], tuple[int, float]] = {}
         self._lock = threading.Lock()  # changes and remembering; knowing reads without it
         self._stop = threading.Event()
@@ -519,8 +533,10 @@ class DirectoryWatch:
 
     def knows(self, key: tuple[Any, ...]) -> bool:
         entry = self._known.get(key)
-        return (entry is not None and self.listening and entry[0] == self.generation
-                and time.monotonic() - entry[1] < self.max_age_s)
+        if entry is None or not self.listening or entry[0] != self.generation:
+            return False
+        now = time.monotonic()
+        return now - entry[1] < self.max_age_s and now - self.alive_at < self.alive_s
 
     def remember(self, key: tuple[Any, ...], generation: int) -> None:
         with self._lock:
@@ -541,7 +557,9 @@ class DirectoryWatch:
         down = False
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                # Keepalives: a connection the network dropped ends in seconds, not hours.
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10, keepalives=1,
+                                     keepalives_idle=5, keepalives_interval=2, keepalives_count=3) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.backend_pid = conn.info.backend_pid
                     self.changed()  # anything may have changed while nobody listened
@@ -550,9 +568,13 @@ class DirectoryWatch:
                         log.warning("the directory watch listens again; token checks are remembered again")
                         down = False
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0):
-                            self.heard += 1
-                            self.changed()
+                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self._ping))
+                        for notify in conn.notifies(timeout=self.ping_s):
+                            if notify.payload == self._ping:
+                                self.alive_at = time.monotonic()
+                            elif not notify.payload.startswith("ping:"):  # another watch's ping
+                                self.heard += 1
+                                self.changed()
             except Exception as exc:
                 self.listening = False
                 self.changed()

@@ -123,3 +123,88 @@ def test_a_token_found_live_is_remembered_only_until_the_directory_changes_in_an
     finally:
         here.close()
         there.close()
+
+
+class _FreezingProxy:
+    """A TCP proxy to PostgreSQL that can stop passing bytes while keeping both sockets open:
+    a connection the network has dropped without a word (no reset, no close)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+        import threading
+
+        self.target = (host, port)
+        self.frozen = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src, dst) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            while self.frozen.is_set():
+                time.sleep(0.05)
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.server.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.mark.postgres
+def test_a_watch_whose_connection_goes_silent_stops_trusting_what_it_remembers(fresh_pg_dsn):
+    """The listening connection neither fails nor answers (a network that dropped it, a
+    pooler that does not pass LISTEN on): the watch's own ping no longer comes back, and within
+    seconds it knows nothing, while a look-up in PostgreSQL still answers."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from eoc.app.users import DirectoryWatch, UserDirectory
+    from tests.support.cluster import wait_until
+
+    params = conninfo_to_dict(fresh_pg_dsn)
+    proxy = _FreezingProxy(params.get("host") or "127.0.0.1", int(params.get("port") or 5432))
+    directory = UserDirectory(dsn=fresh_pg_dsn)
+    try:
+        directory.watch = DirectoryWatch(make_conninfo(fresh_pg_dsn, host="127.0.0.1", port=proxy.port))
+        directory._db.on_write = directory.watch.changed
+        user, _ = directory.add("mina.qzv", PASSWORD, "dispatcher", "QZV")
+        session, _ = directory.open_session(user.id)
+        claims = Claims(sub=user.id, role=Role.DISPATCHER, province="QZV", exp=0, iat=int(time.time()),
+                        sid=session.id)
+        wait_until(lambda: directory.token_live(claims) is None and directory.live_known(claims), timeout=10,
+                   what="the token remembered through the proxy")
+        proxy.frozen.set()
+        silent = time.monotonic()
+        wait_until(lambda: not directory.live_known(claims), timeout=10, what="the silent connection noticed")
+        assert time.monotonic() - silent < directory.watch.alive_s + 2
+        assert directory.watch.listening  # nothing failed: only the missing ping tells
+        assert directory.token_live(claims) is None  # PostgreSQL itself (the pool) still answers
+        assert directory.live_known(claims) is False
+    finally:
+        proxy.frozen.clear()
+        directory.close()
+        proxy.close()
