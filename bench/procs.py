@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,10 +28,33 @@ def eoc_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "eoc.cli"]
 
 
+_PICK = random.SystemRandom()  # not the seeded module generator: two test lanes must not agree
+
+
 def free_port() -> int:
+    """A loopback port nobody listens on, below the kernel's ephemeral range when it can be.
+    A port from that range (what binding port 0 gives) can be handed to any outgoing connection
+    — a Kafka client's, a database pool's — between this check and the server's own bind, and
+    the server then fails to start: a CI run once failed so."""
+    low = _ephemeral_low()
+    for _ in range(200 if low > 12_000 else 0):
+        port = _PICK.randint(10_000, low - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
 
 
 class Proc:
