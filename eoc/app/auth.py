@@ -16,6 +16,7 @@ whether the session and the user are still live, on every request: revocation is
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -177,27 +178,41 @@ class Authenticator:
     def issue(self, *args: Any, **kw: Any) -> str:
         return self.signer.issue(*args, **kw)
 
-    def verify_known(self, token: str) -> Claims | None:
-        """The token's claims if its signature and times are good and the directory already
-        knows it live (no I/O, for the event loop); None: call ``verify``. Raises what
-        ``verify`` raises for a bad signature or time."""
-        claims = self._signed(token, None)
-        if self.directory is None or self.directory.live_known(claims):
-            return claims
-        return None
-
-    def _signed(self, token: str, now: float | None) -> Claims:
+    def signed(self, token: str, now: float | None = None) -> Claims:
+        """The token's claims if its signature, times and kind are good (no I/O); whether its
+        session still counts is ``live_known`` / ``check_live``."""
         claims = self.signer.verify(token, now)
         if claims.sid is None and not self.sessionless:
             raise Unauthorized("this deployment accepts only tokens of signed-in people: sign in")
         return claims
 
-    def verify(self, token: str, now: float | None = None) -> Claims:
-        claims = self._signed(token, now)
+    def live_known(self, claims: Claims) -> bool:
+        """Whether the directory already knows this token live (no I/O, for the event loop)."""
+        return self.directory is None or self.directory.live_known(claims)
+
+    def check_live(self, claims: Claims) -> None:
+        """Raise unless the token's session, user, role and province still count (the directory's
+        look-up: a round trip on PostgreSQL)."""
         if self.directory is not None:
             problem = self.directory.token_live(claims)
             if problem:
                 raise Unauthorized(problem)
+
+    def verify(self, token: str, now: float | None = None) -> Claims:
+        claims = self.signed(token, now)
+        self.check_live(claims)
+        return claims
+
+    async def verify_on_loop(self, token: str) -> Claims:
+        """``verify`` for an event loop: nothing but the signature when the directory already
+        knows the token live, else the directory's look-up — in a worker thread when it is a
+        round trip to PostgreSQL (a local SQLite read stays on the loop)."""
+        claims = self.signed(token)
+        if not self.live_known(claims):
+            if getattr(self.directory, "networked", False):
+                await asyncio.to_thread(self.check_live, claims)
+            else:
+                self.check_live(claims)
         return claims
 
     def revoked_since(self, since: float) -> tuple[set[str], dict[str, float]]:

@@ -41,7 +41,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -236,7 +236,7 @@ class Idempotent:
     """ASGI middleware for the command API: POSTs under /api/ with an Idempotency-Key."""
 
     def __init__(self, app: ASGIApp, *, keys: Callable[[], KeyStore | None],
-                 verify: Callable[[str], Claims], fault_kill_before_answer: str = "") -> None:
+                 verify: Callable[[str], Awaitable[Claims]], fault_kill_before_answer: str = "") -> None:
         self.app = app
         self.keys = keys
         self.verify = verify
@@ -257,7 +257,7 @@ class Idempotent:
             await _send(send, *_refuse(422, "invalid_command",
                                        "Idempotency-Key is 8 to 128 characters: letters, digits, . _ : -"))
             return
-        claims = self._claims(headers.get(b"authorization", b""))
+        claims = await self._claims(headers.get(b"authorization", b""))
         if claims is None:  # the API answers 401 in its words; nothing to remember
             await self.app(scope, receive, send)
             return
@@ -282,12 +282,12 @@ class Idempotent:
                 return
         await self._run(scope, body, send, store, principal, key)
 
-    def _claims(self, authorization: bytes) -> Claims | None:
+    async def _claims(self, authorization: bytes) -> Claims | None:
         text = authorization.decode("latin-1")
         if not text.lower().startswith("bearer "):
             return None
         try:
-            return self.verify(text[7:].strip())
+            return await self.verify(text[7:].strip())
         except Exception:
             return None
 

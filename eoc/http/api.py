@@ -9,7 +9,6 @@ an unknown category), 431 headers too large. Limits are checked before the body 
 """
 
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -17,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from eoc.app.access_log import record_secret_reads
-from eoc.app.auth import Claims
+from eoc.app.auth import Authenticator, Claims
 from eoc.app.idempotency import Committed, answer_committed
 from eoc.app.system import System
 from eoc.domain.errors import Refused, Unauthorized
@@ -65,17 +64,20 @@ def create_api(system: System) -> FastAPI:
     mount_docs(api)
     # One pass of guards (eoc/http/guards.py): short references, security headers, command
     # counts (what the limits refuse too), limits before anything is read, Idempotency-Key replays.
+    # The token check of every request (the route's and the Idempotency-Key's): the directory's
+    # look-up never blocks the loop, and is skipped when it already knows the token live.
+    if isinstance(system.signer, Authenticator):
+        verify = system.signer.verify_on_loop
+    else:  # a bare signer (tests, tools): the signature is all there is, no I/O
+
+        async def verify(token: str) -> Claims:
+            return system.signer.verify(token)
+
     api.add_middleware(Guards, system=system, metrics=system.metrics, keys=lambda: system.idempotency,
-                       verify=system.signer.verify, fault_kill_before_answer=system.settings.fault_kill_before_answer)
+                       verify=verify, fault_kill_before_answer=system.settings.fault_kill_before_answer)
     if system.metrics is not None:
         install_metrics(api, system.metrics)
     svc = system.service
-
-    # The token check reads the user directory: a local SQLite file is read on the event loop
-    # (tens of microseconds), a PostgreSQL round trip in a worker thread unless the directory
-    # already knows the token live (eoc/app/users.py DirectoryWatch).
-    verify_in_thread = bool(getattr(system.directory, "networked", False))
-    verify_known = getattr(system.signer, "verify_known", None)
 
     async def claims(request: Request,
                      creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Claims:
@@ -84,14 +86,7 @@ def create_api(system: System) -> FastAPI:
         try:
             if creds is None:
                 raise Unauthorized("a bearer token is needed: sign in (/signin.html or /api/v1/auth/sign-in)")
-            known: Claims | None = (verify_known(creds.credentials)
-                                    if verify_in_thread and verify_known is not None else None)
-            if known is not None:
-                who = known
-            elif verify_in_thread:
-                who = await asyncio.to_thread(system.signer.verify, creds.credentials)
-            else:
-                who = system.signer.verify(creds.credentials)
+            who = await verify(creds.credentials)
         except Unauthorized:
             system.limits.unauthenticated.take(where, "requests without a valid token from this address")
             raise

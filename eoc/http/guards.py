@@ -14,7 +14,7 @@ wrappers of ``send`` cost more than the route itself (bench/route_cost.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,10 +32,10 @@ class Guards:
     """ASGI middleware of the command API; see the module's docstring."""
 
     def __init__(self, app: ASGIApp, *, system: Any, metrics: Metrics | None,
-                 keys: Callable[[], KeyStore | None], verify: Callable[[str], Claims],
+                 keys: Callable[[], KeyStore | None], verify: Callable[[str], Awaitable[Claims]],
                  fault_kill_before_answer: str = "") -> None:
         self.app = Idempotent(app, keys=keys, verify=verify, fault_kill_before_answer=fault_kill_before_answer)
-        self.references = ShortReferences(system)
+        self.references = ShortReferences(system, verify)
         self.metrics = metrics
         self.limits = Limits()
 

@@ -105,15 +105,16 @@ class ShortReferences:
     """``/api/v1/incidents/QZV-0142/close`` -> ``/api/v1/incidents/<id>/close``, before routing
     (in the API's one pass of guards, eoc/http/guards.py)."""
 
-    def __init__(self, system: Any) -> None:
+    def __init__(self, system: Any, verify: Callable[[str], Awaitable[Claims]]) -> None:
         self.system = system
+        self.verify = verify  # the API's token check (eoc/http/api.py): never blocks the loop
 
     async def rewrite(self, scope: Scope, send: Send) -> Scope | None:
         """The HTTP request's scope with the reference in its path replaced by the id, or None
         when it was answered 404 (a reference unknown, or of another province)."""
         m = PATH.match(scope["path"])
         if m and REF.match(m.group(2)):
-            resolved = self._resolve(scope, m.group(1), m.group(2))
+            resolved = await self._resolve(scope, m.group(1), m.group(2))
             if resolved is None:
                 body = json.dumps({"error": "not_found", "reason": f"no such reference {m.group(2)}",
                                    "ref": m.group(2)}).encode()
@@ -126,13 +127,13 @@ class ShortReferences:
             scope = {**scope, "path": path, "raw_path": path.encode()}
         return scope
 
-    def _resolve(self, scope: Scope, base: str, ref: str) -> str | None:
+    async def _resolve(self, scope: Scope, base: str, ref: str) -> str | None:
         kind = KIND_OF_PATH.get(base.split("/")[3])
         token = dict(scope.get("headers") or []).get(b"authorization", b"").decode()
         if kind is None or not token.lower().startswith("bearer "):
             return None
         try:
-            claims = self.system.signer.verify(token[7:].strip())
+            claims = await self.verify(token[7:].strip())
         except Exception:  # noqa: BLE001  (the route refuses the token itself, in the one shape)
             return ref
         if claims.province != REF.match(ref).group("province"):  # type: ignore[union-attr]
