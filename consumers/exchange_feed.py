@@ -36,7 +36,6 @@ from kafka import KafkaProducer
 
 from consumers.board_topic import from_start, read_to_end
 from consumers.kafka_codec import decode_row
-from consumers.relay import close_producer
 from consumers.topics import Layout
 from eoc.exchange import cap, eido, have
 from eoc.exchange.policy import exportable_rows
@@ -200,5 +199,9 @@ class ExchangePublisher:
             consumer.close()
 
     def close(self) -> None:
+        """Hand Kafka what is still buffered, then close the producer (even if the flush failed)."""
         self.stop()
-        close_producer(self.producer)
+        try:
+            self.producer.flush(timeout=10)
+        finally:
+            self.producer.close(timeout=10)

@@ -52,7 +52,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import UnknownTopicOrPartitionError
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from consumers.kafka_codec import (
     POSITION_HEADER,
@@ -101,14 +101,6 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     )
     cfg.update(overrides)
     return cfg
-
-
-def close_producer(producer: KafkaProducer, *, timeout_s: float = 10) -> None:
-    """Hand Kafka what is still buffered, then close the producer (even if the flush failed)."""
-    try:
-        producer.flush(timeout=timeout_s)
-    finally:
-        producer.close(timeout=timeout_s)
 
 
 def find_resume_point(bootstrap: str, topic: str, partitions: int, *, timeout_s: float = 30.0) -> ResumePoint:
