@@ -107,6 +107,35 @@ def postgres_insert_rate(dsn: str, seconds: float) -> dict[str, Any]:
     return {"rows": n, "seconds": elapsed, "rows_per_s": n / elapsed, "mode": "autocommit"}
 
 
+def postgres_commit_latency(dsn: str, rate: float | None, count: int) -> dict[str, Any]:
+    """How long a durable commit alone takes on the same PostgreSQL server: ``count`` transactions
+    of one event-sized row into a fresh table (synchronous commit, as the event store's), paced
+    at ``rate`` a second, or back to back when ``rate`` is None (as Kafka's EndToEndLatency sends:
+    the next record as soon as the last came through). Each commit's time, in ms."""
+    import psycopg
+
+    table = f"bench_commit_{uuid.uuid4().hex[:8]}"
+    samples: list[float] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id BIGSERIAL PRIMARY KEY, originator_id UUID, version INTEGER, "
+                     "topic TEXT, state BYTEA)")
+        synchronous = conn.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
+        try:
+            with conn.cursor() as cur:
+                due = time.perf_counter()
+                for _ in range(count):
+                    started = time.perf_counter()
+                    cur.execute(f"INSERT INTO {table} (originator_id, version, topic, state) VALUES (%s, %s, %s, %s)",
+                                (uuid.uuid4(), 1, "eoc.domain.base:Recorded", PAYLOAD))
+                    samples.append((time.perf_counter() - started) * 1000)
+                    if rate is not None:
+                        due += 1 / rate
+                        time.sleep(max(0.0, due - time.perf_counter()))
+        finally:
+            conn.execute(f"DROP TABLE {table}")
+    return {"commit_ms": samples, "rate": rate, "synchronous_commit": synchronous}
+
+
 NOOP_BODY = json.dumps({"province": "QZV", "county": "Qazvin", "note": "a small validated body"}).encode()
 
 

@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+IDLE_REOPEN_S = 4.0  # a connection idle longer is opened afresh: the server may have closed it meanwhile
+
 
 class HttpError(Exception):
     pass
@@ -35,12 +37,16 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.sent_at = 0.0  # perf_counter when the last request went on the wire
+        self.used_at = 0.0  # perf_counter when the last answer was read
 
     async def open(self) -> Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 22)
+        self.used_at = time.perf_counter()
         return self
 
     async def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes]:
+        if self.writer is not None and time.perf_counter() - self.used_at > IDLE_REOPEN_S:
+            self.close()  # the server lets an idle keep-alive connection go (uvicorn: after 5 s)
         if self.writer is None or self.writer.is_closing():
             await self.open()
         assert self.reader is not None and self.writer is not None
@@ -75,6 +81,7 @@ class Connection:
                 data += chunk[:-2]
         else:
             data = await self.reader.readexactly(length) if length else b""
+        self.used_at = time.perf_counter()
         if close:
             self.close()
         return status, data

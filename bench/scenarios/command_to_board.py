@@ -28,7 +28,7 @@ import asyncio
 from typing import Any
 
 from .. import services
-from ..baselines import FloorSession, sqlite_commit_latency
+from ..baselines import FloorSession, postgres_commit_latency, sqlite_commit_latency
 from ..hops import Hops
 from ..loadgen import quantile
 from ..report import QUANTILES, source
@@ -92,9 +92,11 @@ def latency_figures(ctx: Context, scenario: str, at: str, key: str, record: dict
 
 
 async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: list[dict[str, Any]] | None = None,
-                  commits: list[float] | None = None) -> tuple[list[Window], list[Window]]:
+                  commits: list[float] | None = None,
+                  pg_commits: dict[str, list[float]] | None = None) -> tuple[list[Window], list[Window]]:
     """Warm both up, then the rounds: the system, the floor (and Kafka's tool, when ``kafka``; a
-    durable SQLite commit alone at the same rate, when ``commits``)."""
+    durable SQLite commit alone at the same rate, when ``commits``; a PostgreSQL commit alone at
+    the same rate and back to back, when ``pg_commits``)."""
     sizes = ctx.sizes
     rate = sizes.latency_rate
     async with Session(system, connections=8) as session, FloorSession(await ctx.floor(), connections=8) as bare:
@@ -107,11 +109,16 @@ async def measure(ctx: Context, system: Any, hops: Hops | None = None, kafka: li
         async def between_rounds(_: int) -> None:
             if kafka is not None:
                 kafka.append(await kafka_end_to_end(ctx, max(20, sizes.kafka_records // sizes.rounds)))
+            count = max(20, int(rate * sizes.latency_s / sizes.rounds))
             if commits is not None:
-                count = max(20, int(rate * sizes.latency_s / sizes.rounds))
                 measured = await asyncio.to_thread(sqlite_commit_latency, ctx.workdir / "commit-alone.sqlite",
                                                    rate, count)
                 commits.extend(measured["commit_ms"])
+            if pg_commits is not None:
+                dsn = ctx.services()["EOC_PG_TEST_DSN"]
+                for label, pace in (("paced", rate), ("back_to_back", None)):
+                    measured = await asyncio.to_thread(postgres_commit_latency, dsn, pace, count)
+                    pg_commits.setdefault(label, []).extend(measured["commit_ms"])
 
         try:
             return await interleaved(session, bare, rate, sizes.latency_s / sizes.rounds, sizes.rounds,
@@ -166,19 +173,31 @@ async def run_cluster(ctx: Context) -> None:
     svc = ctx.services()
     await services.fetch_kafka_tools_async()
     kafka: list[dict[str, Any]] = []
+    pg_commits: dict[str, list[float]] = {}
     async with ctx.cluster() as system:
         from eoc.main.cluster import ClusterSettings
 
         layout = ClusterSettings.from_env({"EOC_TOPIC_PREFIX": system.info["topic_prefix"]}).layout
         hops = Hops(svc["EOC_KAFKA_BOOTSTRAP"], layout.events, layout.boards)
-        mine, bare = await measure(ctx, system, hops, kafka)
+        mine, bare = await measure(ctx, system, hops, kafka, pg_commits=pg_commits)
         cluster_info = dict(system.info)
     key = "command_to_board_cluster"
     record = windows_record(mine, bare, sizes.latency_rate)
     # Where the time goes: send -> eoc.events (relay) -> eoc.boards (worker) -> frame (bridge).
     frame = quantiles(record["system"]["command_to_board_ms"])
     where = {**hops.report(), "send_to_dashboard_frame": {k: frame[k] for k in ("p50_ms", "p99_ms", "n")}}
-    record.update(kafka_rounds=kafka_rounds(kafka), cluster=cluster_info, hops=where)
+    record.update(kafka_rounds=kafka_rounds(kafka), cluster=cluster_info, hops=where,
+                  durable_commit_ms=pg_commits)
     ctx.detail(key, record)
     latency_figures(ctx, CLUSTER, f"at {sizes.latency_rate:g}/s", key, record,
                     baseline=kafka_mean(record["kafka_rounds"]))
+    # A command is answered once its transaction is synced in PostgreSQL. Kafka's tool sends its
+    # next record as soon as the last came through: its path never goes idle. The same commit
+    # paced at the figure's rate against back to back is what the pacing alone costs each step.
+    for stat in ("p50", "p99"):
+        ctx.add(CLUSTER, f"durable commit alone (PostgreSQL, synced, 1 row a transaction) {stat} at "
+                f"{sizes.latency_rate:g}/s", quantile(sorted(pg_commits["paced"]), QUANTILES[stat]), "ms",
+                quantile(sorted(pg_commits["back_to_back"]), QUANTILES[stat]),
+                f"the same commit back to back (as Kafka's EndToEndLatency sends), {stat}, interleaved",
+                value_from=source(f"{key}/durable_commit_ms/paced", stat),
+                baseline_from=source(f"{key}/durable_commit_ms/back_to_back", stat))

@@ -140,3 +140,64 @@ def test_recovery_progress_reads_what_faust_recovery_counts(worker):
     recovery._set_recovery_ended()
     assert faust_adapter.recovery_progress(app).remaining == recovery.active_remaining_total() == 0
     assert not faust_adapter.recovery_progress(app).in_recovery
+
+
+def _batches_of(take: str, puts: list[list[int]], *, idle_s: float = 0.3, within: float = 0.05):
+    """An agent of a broker-less app (Faust's test context) that takes its stream with ``take``
+    (``"ours"``: ``take_batches``; ``"faust"``: ``Stream.take_events``), 3 at most a batch:
+    ``idle_s`` with nothing, then each group of ``puts`` at once, 0.2 s apart. The batches
+    (seconds after their group was put, the values), the stream's waits while idle, and
+    whether every event had been acked once its batch was handled."""
+    import time
+
+    app = faust.App(f"pin-take-{take}", store="memory://")
+    got: list[tuple[float, list[int]]] = []
+    waits: list[int] = [0]
+    unacked: list[int] = []
+    put_at: list[float] = [0.0]
+
+    @app.agent()
+    async def batcher(stream):
+        wait = stream.wait_for_stopped
+
+        async def counted(*args, **kwargs):
+            waits[0] += 1
+            return await wait(*args, **kwargs)
+
+        stream.wait_for_stopped = counted
+        taken = (faust_adapter.take_batches(stream, 3, within) if take == "ours"
+                 else stream.take_events(3, within))
+        previous: list = []
+        async for batch in taken:
+            unacked.extend(e.value for e in previous if not e.message.acked)  # acked once handled
+            got.append((time.monotonic() - put_at[0], [e.value for e in batch]))
+            previous = list(batch)
+            yield len(batch)
+
+    async def run() -> int:
+        async with batcher.test_context() as agent:
+            await asyncio.sleep(idle_s)
+            idle_waits = waits[0]
+            for group in puts:
+                put_at[0] = time.monotonic()
+                for value in group:
+                    await agent.put(value, wait=False)
+                await asyncio.sleep(0.2)
+            return idle_waits
+
+    idle_waits = asyncio.run(run())
+    return got, idle_waits, unacked
+
+
+def test_take_batches_gives_a_full_batch_at_once_and_the_rest_when_the_first_events_window_ends():
+    got, _, unacked = _batches_of("ours", [[0, 1, 2, 3, 4], [99]], within=0.05)
+    assert [values for _, values in got] == [[0, 1, 2], [3, 4], [99]]
+    assert got[-1][0] >= 0.045  # a lone event waits the window out, from its own arrival
+    assert unacked == []
+
+
+def test_take_batches_does_not_wake_while_no_event_waits_where_faust_take_events_does():
+    _, ours, _ = _batches_of("ours", [[1]], within=0.01)
+    _, faust_waits, _ = _batches_of("faust", [[1]], within=0.01)
+    assert ours <= 1  # one wait, for the first event
+    assert faust_waits >= 10  # 0.3 s of 10 ms windows: why the worker has its own (an upgrade that changes it shows here)
