@@ -47,6 +47,8 @@ class Sizes:
     # scaleout_hold_s, on one API + one worker and on two of each.
     scaleout_rates: tuple[float, ...] = (250, 500, 750, 1000, 1500, 2000, 3000)
     scaleout_hold_s: float = 20
+    # The cluster with no command (after command to board): each process's CPU over this long.
+    idle_s: float = 10
 
 
 FULL = Sizes(latency_rate=100, latency_s=20, warmup_s=3, probe_s=8, hold_s=20, search_s=180, floor_s=8,
@@ -57,7 +59,7 @@ SMOKE = Sizes(latency_rate=100, latency_s=2, warmup_s=0.5, probe_s=1.5, hold_s=1
               cluster_memory_events=5_000, kafka_records=100, connections=16, rounds=2, held_s=2,
               search_step=1.5)
 SMOKE = replace(SMOKE, fanout_dashboards=20, fanout_rate=50, fanout_s=1.5, fanout_rounds=1)
-SMOKE = replace(SMOKE, scaleout_rates=(50,), scaleout_hold_s=3)
+SMOKE = replace(SMOKE, scaleout_rates=(50,), scaleout_hold_s=3, idle_s=1)
 
 
 class Context:

@@ -31,6 +31,7 @@ from .. import services
 from ..baselines import FloorSession, postgres_commit_latency, sqlite_commit_latency
 from ..hops import Hops
 from ..loadgen import quantile
+from ..procs import CpuMeter
 from ..report import QUANTILES, source
 from ..session import Session, Window, interleaved, pooled, quantiles
 from ..suite import Context
@@ -181,13 +182,22 @@ async def run_cluster(ctx: Context) -> None:
         hops = Hops(svc["EOC_KAFKA_BOOTSTRAP"], layout.events, layout.boards)
         mine, bare = await measure(ctx, system, hops, kafka, pg_commits=pg_commits)
         cluster_info = dict(system.info)
+        # A quiet hour: no command. What each process spends on waiting (its timers, its clients'
+        # polls) is a core's share no command gets on a small machine.
+        await asyncio.sleep(2 if not ctx.smoke else 0.2)  # the last batches and commits settle
+        meter = CpuMeter(system.pids()).start()
+        await asyncio.sleep(sizes.idle_s)
+        idle = meter.stop()
     key = "command_to_board_cluster"
     record = windows_record(mine, bare, sizes.latency_rate)
     # Where the time goes: send -> eoc.events (relay) -> eoc.boards (worker) -> frame (bridge).
     frame = quantiles(record["system"]["command_to_board_ms"])
     where = {**hops.report(), "send_to_dashboard_frame": {k: frame[k] for k in ("p50_ms", "p99_ms", "n")}}
     record.update(kafka_rounds=kafka_rounds(kafka), cluster=cluster_info, hops=where,
-                  durable_commit_ms=pg_commits)
+                  durable_commit_ms=pg_commits,
+                  idle={"seconds": sizes.idle_s, "cores": idle, "total": sum(idle.values()),
+                        "busy": [sum(c for name, c in w.cpu.items() if name in idle)
+                                 for w in mine]})
     ctx.detail(key, record)
     latency_figures(ctx, CLUSTER, f"at {sizes.latency_rate:g}/s", key, record,
                     baseline=kafka_mean(record["kafka_rounds"]))
@@ -201,3 +211,8 @@ async def run_cluster(ctx: Context) -> None:
                 f"the same commit back to back (as Kafka's EndToEndLatency sends), {stat}, interleaved",
                 value_from=source(f"{key}/durable_commit_ms/paced", stat),
                 baseline_from=source(f"{key}/durable_commit_ms/back_to_back", stat))
+    ctx.add(CLUSTER, "CPU with no command (api, relay, worker, bridge)", record["idle"]["total"], "cores",
+            sum(record["idle"]["busy"]) / len(record["idle"]["busy"]),
+            f"the same processes at {sizes.latency_rate:g}/s (mean of the rounds' windows)",
+            value_from={"samples": f"{key}/idle/total", "stat": "value"},
+            baseline_from={"samples": f"{key}/idle/busy", "stat": "mean"})
