@@ -15,11 +15,13 @@ The scenarios measure them in windows interleaved with the system's (``session.i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,27 +85,38 @@ def sqlite_commit_latency(path: Path, rate: float, count: int) -> dict[str, Any]
     return {"commit_ms": samples, "rate": rate, "journal": "wal", "synchronous": synchronous}
 
 
-def postgres_insert_rate(dsn: str, seconds: float) -> dict[str, Any]:
-    """Rows a second into a fresh table of the same PostgreSQL server, autocommit (one row per
-    transaction)."""
+@contextlib.contextmanager
+def _pg_events_table(dsn: str) -> Iterator[tuple[Any, Callable[[Any], None]]]:
+    """An autocommit connection to the PostgreSQL server with a fresh table shaped like the event
+    store's (dropped afterwards), and how to insert one event-sized row into it (one transaction)."""
     import psycopg
 
     table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    insert = f"INSERT INTO {table} (originator_id, version, topic, state) VALUES (%s, %s, %s, %s)"
+
+    def insert_one(cur: Any) -> None:
+        cur.execute(insert, (uuid.uuid4(), 1, "eoc.domain.base:Recorded", PAYLOAD))
+
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {table} (id BIGSERIAL PRIMARY KEY, originator_id UUID, version INTEGER, "
                      "topic TEXT, state BYTEA)")
         try:
-            n = 0
-            t0 = time.perf_counter()
-            end = t0 + seconds
-            with conn.cursor() as cur:
-                while time.perf_counter() < end:
-                    cur.execute(f"INSERT INTO {table} (originator_id, version, topic, state) VALUES (%s, %s, %s, %s)",
-                                (uuid.uuid4(), 1, "eoc.domain.base:Recorded", PAYLOAD))
-                    n += 1
-            elapsed = time.perf_counter() - t0
+            yield conn, insert_one
         finally:
             conn.execute(f"DROP TABLE {table}")
+
+
+def postgres_insert_rate(dsn: str, seconds: float) -> dict[str, Any]:
+    """Rows a second into a fresh table of the same PostgreSQL server, autocommit (one row per
+    transaction)."""
+    with _pg_events_table(dsn) as (conn, insert_one), conn.cursor() as cur:
+        n = 0
+        t0 = time.perf_counter()
+        end = t0 + seconds
+        while time.perf_counter() < end:
+            insert_one(cur)
+            n += 1
+        elapsed = time.perf_counter() - t0
     return {"rows": n, "seconds": elapsed, "rows_per_s": n / elapsed, "mode": "autocommit"}
 
 
@@ -112,27 +125,17 @@ def postgres_commit_latency(dsn: str, rate: float | None, count: int) -> dict[st
     of one event-sized row into a fresh table (synchronous commit, as the event store's), paced
     at ``rate`` a second, or back to back when ``rate`` is None (as Kafka's EndToEndLatency sends:
     the next record as soon as the last came through). Each commit's time, in ms."""
-    import psycopg
-
-    table = f"bench_commit_{uuid.uuid4().hex[:8]}"
     samples: list[float] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {table} (id BIGSERIAL PRIMARY KEY, originator_id UUID, version INTEGER, "
-                     "topic TEXT, state BYTEA)")
-        synchronous = conn.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
-        try:
-            with conn.cursor() as cur:
-                due = time.perf_counter()
-                for _ in range(count):
-                    started = time.perf_counter()
-                    cur.execute(f"INSERT INTO {table} (originator_id, version, topic, state) VALUES (%s, %s, %s, %s)",
-                                (uuid.uuid4(), 1, "eoc.domain.base:Recorded", PAYLOAD))
-                    samples.append((time.perf_counter() - started) * 1000)
-                    if rate is not None:
-                        due += 1 / rate
-                        time.sleep(max(0.0, due - time.perf_counter()))
-        finally:
-            conn.execute(f"DROP TABLE {table}")
+    with _pg_events_table(dsn) as (conn, insert_one), conn.cursor() as cur:
+        synchronous = cur.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
+        due = time.perf_counter()
+        for _ in range(count):
+            started = time.perf_counter()
+            insert_one(cur)
+            samples.append((time.perf_counter() - started) * 1000)
+            if rate is not None:
+                due += 1 / rate
+                time.sleep(max(0.0, due - time.perf_counter()))
     return {"commit_ms": samples, "rate": rate, "synchronous_commit": synchronous}
 
 
