@@ -1,9 +1,8 @@
 """The relay: every event of the PostgreSQL event store, in log order, onto ``eoc.events``.
 
-It follows the store's ordered notification log with the library's subscription (woken by
-PostgreSQL LISTEN/NOTIFY, so a commit reaches Kafka in milliseconds) and publishes each event
-as stored — its stored version and payload, so the tamper chain can be checked on the topic
-too — keyed by province, to the province's partition, with an idempotent producer (acks=all).
+It follows the store's ordered notification log (woken by PostgreSQL LISTEN/NOTIFY, so a
+commit reaches Kafka in milliseconds) and publishes each event as stored — its stored version
+and payload, so the tamper chain can be checked on the topic too — keyed by province, to the province's partition, with an idempotent producer (acks=all).
 
 Exactly once in effect, after any crash:
 
@@ -31,11 +30,12 @@ row as the embedded follower.
 Downstream, a duplicate would still change nothing (projections/fold.py skips positions it has
 folded per province); the relay does not rely on that.
 
-Two threads (رله، دو رشته): the relay's own follows the log and turns each stored event into a
-record (decode, CloudEvents headers, the JSON as stored); an event loop in the other runs
+One thread from commit to Kafka (رله، یک رشته): on one event loop, an asynchronous PostgreSQL
+connection listens for the store's NOTIFY and reads the new rows (consumers/log_tail.py), each
+row is decoded and turned into a record (CloudEvents headers, the JSON as stored) and handed to
 aiokafka's producer (its records built in C, one request in flight per broker, which keeps a
-partition's order through retries). Records pass between them in log order through a queue,
-the loop woken once for whatever has gathered, not once a record.
+partition's order through retries). The library's subscription took three threads for the same
+path; every hand-off was a wake-up that each sparse command paid.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +59,7 @@ from consumers.kafka_codec import (
     header,
     relay_headers,
 )
+from consumers.log_tail import LogTail
 from consumers.topics import Layout
 from eoc.audit.stored import StoredDecoder
 from events.undecodable import UNDECODABLE_HEADER, undecodable_record
@@ -150,25 +150,22 @@ def _last_relayed(consumer: KafkaConsumer, tp: TopicPartition, begin: int, end: 
 
 
 class LoopProducer:
-    """aiokafka's producer on an event loop of its own thread, fed in order from another thread.
+    """aiokafka's producer on an event loop of its own thread; the relay follows the log on the
+    same loop (``submit``) and sends from there.
 
-    ``send`` (from the feeding thread) queues a record and wakes the loop only if no wake is
-    pending, so a burst of a thousand records costs one wake. ``flush`` waits until everything
-    queued before it is acknowledged. A send that fails for good calls ``on_error`` once; the
-    records after it are dropped (the caller stops, and resumes from what Kafka holds).
+    ``send`` (on the loop) hands a record to the producer, which batches it (``linger_ms``); it
+    waits only when the producer's buffer is full, which holds the log's reading back while
+    Kafka is slow. A send that fails for good calls ``on_error`` once; the records after it are
+    dropped (the caller stops, and resumes from what Kafka holds). ``flush`` (from any other
+    thread) waits until everything sent before it is acknowledged.
     """
 
-    QUEUE_LIMIT = 20_000  # records queued but not yet handed to the producer: the feeder waits
     CLOSE_TIMEOUT_S = 5.0  # what close() gives the producer to hand over what it holds
 
     def __init__(self, config: dict[str, Any], on_error: Callable[[BaseException], None]) -> None:
         self.on_error = on_error
         self.handed = 0  # position of the last record handed to the producer (set on the loop)
-        self._queue: deque[tuple[Any, ...]] = deque()
-        self._woken = False  # a wake of the pump is pending
-        self._room = threading.Event()
         self._failed = False
-        self._stopping = False
         self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="eoc-relay-kafka", daemon=True)
@@ -188,44 +185,43 @@ class LoopProducer:
             await producer.stop()
             raise
         self.producer = producer
-        self._wake = asyncio.Event()
-        self._pump_task = asyncio.get_running_loop().create_task(self._pump())
-        self._pump_task.add_done_callback(self._pump_ended)
 
-    def _pump_ended(self, task: asyncio.Task[None]) -> None:
-        exc = None if task.cancelled() else task.exception()
-        if exc is not None:  # a fault of ours: nothing more would be sent, so say so and stop
-            log.error("the relay's producer loop failed: %r", exc)
-            self._fail(exc)
+    def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+        """(Any other thread.) Run ``coro`` on the loop; cancelling the future cancels it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def _call(self, coro: Any, timeout: float | None = None) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        return self.submit(coro).result(timeout)
+
+    def cancel(self, task: asyncio.Task[Any]) -> None:
+        """(Any thread.) Cancel a task of the loop (if the loop still runs); its future says
+        when it has ended."""
+        try:
+            self._loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # the loop has closed: every task of it has ended
+            pass
 
     def partitions_for(self, topic: str) -> set[int]:
         return self._call(self.producer.partitions_for(topic))
 
-    def send(self, position: int, topic: str, partition: int, key: bytes | None, value: bytes,
-             headers: list[tuple[str, bytes]]) -> None:
-        queue = self._queue
-        if len(queue) >= self.QUEUE_LIMIT:  # Kafka is slow or away: wait for room, or the end
-            self._room.clear()
-            while len(queue) >= self.QUEUE_LIMIT // 2 and not (self._failed or self._stopping):
-                self._room.wait(0.5)
-        queue.append((position, topic, partition, key, value, headers))
-        self._wake_pump()
-
-    def interrupt(self) -> None:
-        """(Any thread.) The feeder is stopping: a send waiting for room waits no more."""
-        self._stopping = True
-        self._room.set()
+    async def send(self, position: int, topic: str, partition: int, key: bytes | None, value: bytes,
+                   headers: list[tuple[str, bytes]]) -> None:
+        """(On the loop.) Hand one record to the producer, after every record sent before it."""
+        if self._failed:
+            return
+        try:
+            future = await self.producer.send(topic, value, key=key, partition=partition, headers=headers)
+        except Exception as exc:  # refused at once (too large), no room for a long while, or gone
+            self._fail(exc)
+            return
+        future.add_done_callback(self._delivered)
+        self.handed = position
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until everything sent before is acknowledged (or has failed); TimeoutError
-        after ``timeout`` seconds (a retried batch never expires while Kafka is away)."""
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._queue.append((None, done))
-        self._wake_pump()
-        done.result(timeout)
+        """(Any other thread.) Block until everything sent before is acknowledged (or has
+        failed); TimeoutError after ``timeout`` seconds (a retried batch never expires while
+        Kafka is away)."""
+        self._call(self.producer.flush(), timeout)
 
     async def flush_handed(self) -> int:
         """(On the loop.) Wait until what the producer holds is acknowledged; the position it
@@ -233,40 +229,6 @@ class LoopProducer:
         upto = self.handed
         await self.producer.flush()
         return upto
-
-    def _wake_pump(self) -> None:
-        if not self._woken:
-            self._woken = True
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def _pump(self) -> None:
-        queue, send, wake = self._queue, self.producer.send, self._wake
-        while True:
-            await wake.wait()
-            wake.clear()
-            self._woken = False
-            while queue:
-                item = queue.popleft()
-                if item[0] is None:  # a flush: everything before it is in the producer
-                    await self._flush_for(item[1])
-                    continue
-                if self._failed:
-                    continue
-                position, topic, partition, key, value, headers = item
-                try:
-                    future = await send(topic, value, key=key, partition=partition, headers=headers)
-                except Exception as exc:  # no room for a long while, or the producer is gone
-                    self._fail(exc)
-                    continue
-                future.add_done_callback(self._delivered)
-                self.handed = position
-            self._room.set()
-
-    async def _flush_for(self, done: concurrent.futures.Future[None]) -> None:
-        try:
-            await self.producer.flush()
-        finally:
-            done.set_result(None)
 
     def _delivered(self, future: asyncio.Future[Any]) -> None:
         exc = None if future.cancelled() else future.exception()
@@ -276,7 +238,6 @@ class LoopProducer:
     def _fail(self, exc: BaseException) -> None:
         if not self._failed:
             self._failed = True
-            self._room.set()
             self.on_error(exc)
 
     def every(self, seconds: float, tick: Callable[[], Any]) -> None:
@@ -299,7 +260,6 @@ class LoopProducer:
         if self._closed:
             return
         self._closed = True
-        self.interrupt()
         try:
             self._call(self._close(self.CLOSE_TIMEOUT_S), self.CLOSE_TIMEOUT_S + 10)
         except Exception as exc:
@@ -352,17 +312,17 @@ class Relay:
         self.resume: ResumePoint | None = None
         self.metrics: Any = None  # eoc.app.metrics.Metrics, set by the composition root
         self.ready = threading.Event()  # set once the relay follows the log
+        self.tail: LogTail | None = None  # the log as this relay follows it (set by run())
         self._stop = threading.Event()
-        self._subscription: Any = None
+        self._following: asyncio.Task[None] | None = None  # the follow, on the producer's loop
         self._error: BaseException | None = None
 
     def stop(self) -> None:
+        """(Any thread.) Stop following the log; ``run()`` then flushes and returns."""
         self._stop.set()
-        sub = self._subscription
-        if sub is not None:
-            sub.stop()
-        if self.producer is not None:
-            self.producer.interrupt()
+        following, producer = self._following, self.producer
+        if following is not None and producer is not None:
+            producer.cancel(following)
 
     def run(self) -> None:
         held = self.lock(self._stop) if self.lock is not None else None  # wait to be the one relay
@@ -395,19 +355,39 @@ class Relay:
         log.info("relay resumes after position %s (partitions end at %s)", resume.scan_from, last_in)
         producer.every(self.watermark_every_s, self._mark)
 
-        # Per event: decode, encode, queue. Everything else (sending, flushing, the watermark)
-        # is on the producer's loop; the producer batches the records itself (linger_ms).
+        # The log is read, decoded and sent on the producer's loop, one thread from NOTIFY to
+        # Kafka (consumers/log_tail.py says why); this thread waits until the relay stops.
+        self.tail = LogTail(self.app.recorder, gt=resume.scan_from)
+        try:  # until stop() cancels the follow (and it has closed its connection)
+            producer.submit(self._follow(producer, self.tail, last_in, resume.highest)).result()
+        except concurrent.futures.CancelledError:
+            pass
+        finally:
+            self._following = None
+        try:
+            producer.flush(timeout=10)
+        except TimeoutError:  # Kafka is away: the next relay resumes from what it holds
+            if self._error is None:
+                log.warning("the relay stops with events not yet acknowledged by Kafka; the next one resends them")
+                return
+        if self._error is not None:
+            raise RuntimeError("Kafka refused an event; restart to resume") from self._error
+        self.watermark = self.last_sent
+
+    async def _follow(self, producer: LoopProducer, tail: LogTail, last_in: dict[int, int],
+                      highest_skippable: int) -> None:
+        """(On the producer's loop, until cancelled.) Per event: decode, encode, send; the
+        producer batches the records itself (linger_ms)."""
+        self._following = asyncio.current_task()  # first the task, then the flag: stop() sees one
+        if self._stop.is_set():
+            return
+        topic, partition_for = self.layout.events, self.layout.partition_for
         decode = StoredDecoder(self.app.mapper, remember=10_000).envelope
-        send, partition_for = producer.send, layout.partition_for
-        highest_skippable = resume.highest
-        with self.app.recorder.subscribe(gt=resume.scan_from) as subscription:
-            self._subscription = subscription
-            if self._stop.is_set():
-                subscription.stop()
-            self.ready.set()
-            for notification in subscription:
+        send = producer.send
+        async for batch in tail.batches(listening=self.ready.set):
+            for notification in batch:
                 if self._error is not None:
-                    raise RuntimeError("Kafka refused an event; restart to resume") from self._error
+                    return
                 try:
                     envelope = decode(notification, as_stored=True)
                 except Exception as exc:  # a stored row that is not an event: said, and the stream goes on
@@ -422,24 +402,14 @@ class Relay:
                     log.error("the stored row at position %d is not an event (%s); relayed as such",
                               position, reason)
                     self.undecodable += 1
-                    send(position, topic, partition, None, undecodable_record(position, reason),
-                         [(UNDECODABLE_HEADER, b"1"), *relay_headers(position, self.watermark)])
+                    await send(position, topic, partition, None, undecodable_record(position, reason),
+                               [(UNDECODABLE_HEADER, b"1"), *relay_headers(position, self.watermark)])
                 else:
                     headers = envelope.cloudevent_headers()
                     headers.extend(relay_headers(position, self.watermark))
-                    send(position, topic, partition, envelope.province.encode(), envelope.to_json(), headers)
+                    await send(position, topic, partition, envelope.province.encode(), envelope.to_json(), headers)
                 self.last_sent = position
                 self.sent += 1
-        self._subscription = None
-        try:
-            producer.flush(timeout=10)
-        except TimeoutError:  # Kafka is away: the next relay resumes from what it holds
-            if self._error is None:
-                log.warning("the relay stops with events not yet acknowledged by Kafka; the next one resends them")
-                return
-        if self._error is not None:
-            raise RuntimeError("Kafka refused an event") from self._error
-        self.watermark = self.last_sent
 
     async def _mark(self) -> None:
         """(On the producer's loop, every watermark_every_s.) Move the watermark up to what

@@ -1,10 +1,9 @@
-"""The relay's producer (``consumers.relay.LoopProducer``) on the real broker: records fed from
-another thread reach their partitions in the order they were fed, a flush means acknowledged,
-and a record Kafka refuses stops the feed once, with nothing after it published."""
+"""The relay's producer (``consumers.relay.LoopProducer``) on the real broker: records sent on
+its loop reach their partitions in the order they were sent, a flush from another thread means
+acknowledged, and a record Kafka refuses stops the feed once, with nothing after it published."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -55,21 +54,26 @@ def _end_offsets(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def test_records_fed_from_a_thread_keep_their_order_and_a_flush_means_acknowledged(kafka_bootstrap, topic):
+def _feed(producer: LoopProducer, records: list[tuple]) -> None:
+    """Send ``records`` on the producer's loop, as the relay's follow does, and wait for the sends."""
+
+    async def feed() -> None:
+        for record in records:
+            await producer.send(*record)
+
+    producer.submit(feed()).result(60)
+
+
+def test_records_sent_on_the_loop_keep_their_order_and_a_flush_means_acknowledged(kafka_bootstrap, topic):
     errors: list[BaseException] = []
     producer = LoopProducer(producer_config(kafka_bootstrap, client_id="relay-producer-test"), errors.append)
     try:
         assert producer.partitions_for(topic) == set(range(PARTITIONS))
         sent = 6_000
-
-        def feed() -> None:  # as the relay's thread does: bursts, each position once, in order
-            for position in range(1, sent + 1):
-                producer.send(position, topic, position % PARTITIONS, str(position % 7).encode(),
-                              str(position).encode(), [("eoc_position", str(position).encode())])
-
-        feeder = threading.Thread(target=feed)
-        feeder.start()
-        feeder.join(60)
+        # Each position once, in order, spread over the partitions.
+        _feed(producer, [(position, topic, position % PARTITIONS, str(position % 7).encode(),
+                          str(position).encode(), [("eoc_position", str(position).encode())])
+                         for position in range(1, sent + 1)])
         producer.flush(timeout=60)
         # Acknowledged means on the broker: the end offsets say so without waiting.
         assert _end_offsets(kafka_bootstrap, topic) == sent
@@ -86,11 +90,9 @@ def test_a_record_kafka_refuses_stops_the_feed_once_and_nothing_after_it_is_publ
     errors: list[BaseException] = []
     producer = LoopProducer(producer_config(kafka_bootstrap, client_id="relay-producer-test"), errors.append)
     try:
-        for position in (1, 2):
-            producer.send(position, topic, 0, b"k", str(position).encode(), [])
-        producer.send(3, topic, 0, b"k", b"x" * (2 * 1024 * 1024), [])  # above the request size
-        for position in (4, 5):
-            producer.send(position, topic, 0, b"k", str(position).encode(), [])
+        _feed(producer, [(1, topic, 0, b"k", b"1", []), (2, topic, 0, b"k", b"2", []),
+                         (3, topic, 0, b"k", b"x" * (2 * 1024 * 1024), []),  # above the request size
+                         (4, topic, 0, b"k", b"4", []), (5, topic, 0, b"k", b"5", [])])
         producer.flush(timeout=60)
     finally:
         producer.close()
