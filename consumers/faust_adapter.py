@@ -13,8 +13,9 @@ broker, so that an upgrade that changes one fails there and nowhere else.
 - ``recovery_progress``: how far the tables' recovery has read each changelog partition
   (``app.tables.recovery``: ``in_recovery``, ``active_offsets``, ``active_highwaters``), for
   the worker's watchdog of a recovery that stalls (faust-streaming issues #155 and #74).
-- ``take_batches``: ``Stream.take_events`` whose window opens at a batch's first event
-  (the stream's buffering processor, passive consumption and acks, as ``take_events`` uses them).
+- ``take_batches``: ``Stream.take_events`` whose window opens at a batch's first event, and
+  only while the stream is busy (the stream's buffering processor, passive consumption and
+  acks, as ``take_events`` uses them).
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def recovery_progress(app: faust.App) -> RecoveryProgress:
 
 def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[Sequence[Any]]:
     """The stream's events a batch at a time: a batch is given when ``max_`` events wait, or
-    ``within`` seconds after its first event came; nothing wakes while no event waits.
+    ``within`` seconds after its first event came — or at once, with what waits, when the last
+    batch ended at least ``within`` before (a leading edge); nothing wakes while no event waits.
 
     ``Stream.take_events(max_, within)`` (faust-streaming 0.15.3, BSD licence), with one change.
     Its window is a timed wait in a loop, so it wakes every ``within`` seconds whether or not an
@@ -87,7 +89,14 @@ def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[Sequenc
     cores, time the API and the relay do not get. Here the loop first waits, without a timeout,
     for the buffer's first event; then, as before, for a full buffer or the window's end. The
     rest is ``take_events``: the same buffering processor on passive consumption, at most
-    ``max_`` events a batch, and every event acked once its batch has been handled."""
+    ``max_`` events a batch, and every event acked once its batch has been handled.
+
+    The leading edge (لبهٔ پیشرو), as the bridge's flush has one: the window gathers the events
+    of a busy stream into one batch (one commit, one flush for many events), but an event that
+    comes after a quiet spell has nothing to wait for, and at a command every 10 ms each batch
+    is one command's events, so the window only added its 2 ms to every command's way to the
+    board. While events keep coming (the last batch ended less than ``within`` ago) the window
+    applies as before."""
     events: list[Any] = []
     started = asyncio.Event()  # the buffer has an event: the batch's window is open
     full = asyncio.Event()
@@ -124,11 +133,14 @@ def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[Sequenc
         stream.enable_acks = False  # acked here, once the caller has handled the batch
         stream.add_processor(add_to_buffer)
         stream._enable_passive(aiter(stream.channel))  # as take_events does
+        clock = stream.loop.time
+        ended = clock() - within  # when the last batch was handled (none yet: long enough ago)
         try:
             while not stream.should_stop:
                 if not events and await stream.wait_for_stopped(started):
                     break  # the stream stopped while nothing waited
-                await stream.wait_for_stopped(full, timeout=within)
+                if clock() - ended < within:  # busy: gather the window's events into this batch
+                    await stream.wait_for_stopped(full, timeout=within)
                 if events:
                     consuming = stream.loop.create_future()
                     batch = list(events)
@@ -142,6 +154,7 @@ def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[Sequenc
                         started.clear()
                         full.clear()
                         consumed.set()
+                        ended = clock()
         finally:
             stream.enable_acks = enable_acks
             stream._processors.remove(add_to_buffer)

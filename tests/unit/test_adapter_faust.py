@@ -142,10 +142,12 @@ def test_recovery_progress_reads_what_faust_recovery_counts(worker):
     assert not faust_adapter.recovery_progress(app).in_recovery
 
 
-def _batches_of(take: str, puts: list[list[int]], *, idle_s: float = 0.3, within: float = 0.05):
+def _batches_of(take: str, puts: list[list[int]], *, idle_s: float = 0.3, within: float = 0.05,
+                gap_s: float = 0.2, turn_between: bool = False):
     """An agent of a broker-less app (Faust's test context) that takes its stream with ``take``
     (``"ours"``: ``take_batches``; ``"faust"``: ``Stream.take_events``), 3 at most a batch:
-    ``idle_s`` with nothing, then each group of ``puts`` at once, 0.2 s apart. The batches
+    ``idle_s`` with nothing, then each group of ``puts`` at once (or one turn of the loop apart:
+    ``turn_between``), ``gap_s`` apart. The batches
     (seconds after their group was put, the values), the stream's waits while idle, and
     whether every event had been acked once its batch was handled."""
     import time
@@ -182,7 +184,9 @@ def _batches_of(take: str, puts: list[list[int]], *, idle_s: float = 0.3, within
                 put_at[0] = time.monotonic()
                 for value in group:
                     await agent.put(value, wait=False)
-                await asyncio.sleep(0.2)
+                    if turn_between:  # as a consumer that hands over a fetch's records one a turn
+                        await asyncio.sleep(0)
+                await asyncio.sleep(gap_s)
             return idle_waits
 
     idle_waits = asyncio.run(run())
@@ -190,10 +194,22 @@ def _batches_of(take: str, puts: list[list[int]], *, idle_s: float = 0.3, within
 
 
 def test_take_batches_gives_a_full_batch_at_once_and_the_rest_when_the_first_events_window_ends():
-    got, _, unacked = _batches_of("ours", [[0, 1, 2, 3, 4], [99]], within=0.05)
+    got, _, unacked = _batches_of("ours", [[0, 1, 2, 3, 4], [99]], within=0.5, gap_s=1.5)
     assert [values for _, values in got] == [[0, 1, 2], [3, 4], [99]]
-    assert got[-1][0] >= 0.045  # a lone event waits the window out, from its own arrival
+    assert got[0][0] < 0.25  # full: at once
+    assert got[1][0] >= 0.5  # right after a batch (busy): the window, from its first event
+    assert got[2][0] < 0.25  # after a quiet spell: at once (the leading edge), not the window
     assert unacked == []
+
+
+def test_take_batches_on_the_leading_edge_takes_what_came_together_in_one_batch():
+    # A command's events come in one fetch: the first after a quiet spell must not leave the
+    # others to a second batch and its window.
+    for turn_between in (False, True):
+        got, _, unacked = _batches_of("ours", [[7, 8], [9]], within=0.5, gap_s=1.0, turn_between=turn_between)
+        assert [values for _, values in got] == [[7, 8], [9]], turn_between
+        assert got[0][0] < 0.25 and got[1][0] < 0.25
+        assert unacked == []
 
 
 def test_take_batches_does_not_wake_while_no_event_waits_where_faust_take_events_does():
