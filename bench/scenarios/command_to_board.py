@@ -197,7 +197,11 @@ async def run_cluster(ctx: Context) -> None:
                   durable_commit_ms=pg_commits,
                   idle={"seconds": sizes.idle_s, "cores": idle, "total": sum(idle.values()),
                         "busy": [sum(c for name, c in w.cpu.items() if name in idle)
-                                 for w in mine]})
+                                 for w in mine],
+                        # Each process at the figure's rate (mean of the rounds' windows): its
+                        # cores / the rate is its CPU per command.
+                        "busy_by_process": {name: sum(w.cpu.get(name, 0.0) for w in mine) / len(mine)
+                                            for name in idle}})
     ctx.detail(key, record)
     latency_figures(ctx, CLUSTER, f"at {sizes.latency_rate:g}/s", key, record,
                     baseline=kafka_mean(record["kafka_rounds"]))
