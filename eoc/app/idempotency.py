@@ -22,6 +22,17 @@ before it is sent, so:
 
 Only answers below 500 are kept (a 409 declined admission included: it was recorded).
 
+The key rows are written without waiting for the disk (SQLite ``synchronous=NORMAL``,
+PostgreSQL ``synchronous_commit=off``; کلیدها بی‌انتظار دیسک), which takes two syncs off every
+command a workspace sends (each of its actions carries a key). Nothing it guarantees rests on
+them alone: they go into the same log as the events (the SQLite file's WAL, PostgreSQL's WAL), in
+order, and the command's own commit — synced — makes every earlier write durable with it. So
+after any crash, a command whose events are stored still has its claim and its outcome (the
+retry answers from the outcome); a claim or an answer lost with the crash belonged to a command
+that stored nothing (its retry runs it again) or is rendered again from the outcome. A pending
+row of this very process that no request of it runs (its answer lost with a database that
+restarted) is run again, not refused as in progress for as long as the process lives.
+
 Fault injection, for tests only: with ``EOC_FAULT_KILL_BEFORE_ANSWER`` set to a regular
 expression, a command whose path matches it is answered by a SIGKILL of the server itself,
 right after its events (and outcome) were committed and before its answer is written or sent
@@ -142,6 +153,7 @@ class SQLiteKeyStore:
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # into the WAL, synced by the next command's commit
         self._db.execute(_DDL.format(blob="BLOB"))
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(idempotency_keys)")}
         if "outcome" not in columns:  # a table made before outcomes were written with the events
@@ -192,7 +204,7 @@ class PostgresKeyStore:
     def __init__(self, dsn: str) -> None:
         self._pool = pool_with_tables(dsn, [_DDL.format(blob="BYTEA"),
                                             "ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA"],
-                                      max_size=4)
+                                      max_size=4, options=NO_SYNC_WAIT)
         with self._pool.connection() as conn:
             conn.execute("DELETE FROM idempotency_keys WHERE created < %s", (time.time() - KEEP,))
 
@@ -228,8 +240,15 @@ class PostgresKeyStore:
         self._pool.close()
 
 
+# The key store's commits do not wait for the WAL's flush (the module's docstring says why that is safe).
+NO_SYNC_WAIT = "-c synchronous_commit=off"
+
+
 def _refuse(status: int, code: str, reason: str) -> tuple[int, bytes]:
     return status, json.dumps({"error": code, "reason": reason}).encode()
+
+
+_IN_PROGRESS = _refuse(409, "idempotency_in_progress", "the first command with this Idempotency-Key is still running")
 
 
 class Idempotent:
@@ -241,6 +260,7 @@ class Idempotent:
         self.keys = keys
         self.verify = verify
         self.fault = fault_kill_before_answer  # EOC_FAULT_KILL_BEFORE_ANSWER, tests only
+        self.running: set[tuple[str, str]] = set()  # (principal, key) of the commands this process runs now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST" or not scope["path"].startswith("/api/"):
@@ -264,7 +284,24 @@ class Idempotent:
         body = await _read(receive)
         request = hashlib.sha256(b"POST " + scope["path"].encode() + b"\n" + body).hexdigest()
         principal = principal_id(claims)
+        # Whether a request of this process already runs the key, checked and marked with no
+        # await between: of two, only the first may run the command.
+        mine = (principal, key)
+        second = mine in self.running
+        if not second:
+            self.running.add(mine)
+        try:
+            await self._claimed(scope, body, send, store, principal, key, request, second)
+        finally:
+            if not second:
+                self.running.discard(mine)
+
+    async def _claimed(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str,
+                       request: str, second: bool) -> None:
         seen = await _on(store, store.claim, principal, key, request)
+        if seen is None and second:  # claimed before the first's claim: the first runs it
+            await _send(send, *_IN_PROGRESS)
+            return
         if seen is not None:
             if seen.request != request:
                 await _send(send, *_refuse(409, "idempotency_key_reused",
@@ -276,9 +313,12 @@ class Idempotent:
             if seen.outcome is not None:  # committed, but its answer never written: answer from it
                 await self._run(scope, body, send, store, principal, key, committed=json.loads(seen.outcome))
                 return
-            if seen.owner == PROCESS or not await _on(store, store.reclaim, principal, key, request):
-                await _send(send, *_refuse(409, "idempotency_in_progress",
-                                           "the first command with this Idempotency-Key is still running"))
+            # Pending, nothing committed. Ours (this process), yet no request of ours runs it: its
+            # answer or release was lost (the module's docstring): run it again. Another
+            # process's (one that died before its answer): taken over (reclaim: the row's owner
+            # becomes this process, so of two retries one wins).
+            if second or (seen.owner != PROCESS and not await _on(store, store.reclaim, principal, key, request)):
+                await _send(send, *_IN_PROGRESS)
                 return
         await self._run(scope, body, send, store, principal, key)
 

@@ -28,11 +28,15 @@ def create_tables(conn: Any, statements: Iterable[str]) -> None:
             conn.execute(statement)
 
 
-def pool_with_tables(dsn: str, statements: Iterable[str], *, max_size: int) -> Any:
-    """A pool of autocommit connections to ``dsn`` (psycopg_pool), its tables made first."""
+def pool_with_tables(dsn: str, statements: Iterable[str], *, max_size: int, options: str | None = None) -> Any:
+    """A pool of autocommit connections to ``dsn`` (psycopg_pool), its tables made first;
+    ``options``: server settings of its sessions (libpq's ``options``, e.g. ``-c name=value``)."""
     from psycopg_pool import ConnectionPool
 
-    pool = ConnectionPool(dsn, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True})
+    kwargs: dict[str, Any] = {"autocommit": True}
+    if options:
+        kwargs["options"] = options
+    pool = ConnectionPool(dsn, min_size=1, max_size=max_size, open=True, kwargs=kwargs)
     with pool.connection() as conn:
         create_tables(conn, statements)
     return pool

@@ -6,6 +6,7 @@ Runs against SQLite and a real PostgreSQL (the ``store`` fixture).
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -378,6 +379,101 @@ def test_a_refused_command_writes_no_outcome_and_its_retry_gets_the_same_refusal
     again = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
     assert (again.status_code, again.json()) == (404, first.json())
     assert state(api) == before
+
+
+def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_once(api, monkeypatch):
+    """A retry while the first is being decided hears "in progress"; once the first is
+    committed (its answer not yet written), the retry gets the first's answer; nothing twice."""
+    from eoc.app.writer import BatchWriter
+
+    store = api.system.idempotency
+    held, go_on = threading.Event(), threading.Event()
+    decide = BatchWriter._decide
+
+    def held_decide(self, batch, uow):  # the first command waits here, before it is decided
+        held.set()
+        go_on.wait(30)
+        return decide(self, batch, uow)
+
+    monkeypatch.setattr(BatchWriter, "_decide", held_decide)
+    headers = {**api.token(), "Idempotency-Key": "in-progress-0001"}
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    first: dict = {}
+    runner = threading.Thread(target=lambda: first.update(
+        answer=api.http.post("/api/v1/calls", json=body, headers=headers)))
+    runner.start()
+    try:
+        assert held.wait(30), "the first command never reached the writer"
+        during = api.http.post("/api/v1/calls", json=body, headers=headers)
+    finally:
+        monkeypatch.setattr(BatchWriter, "_decide", decide)
+        go_on.set()
+        runner.join(30)
+    assert during.status_code == 409 and during.json()["error"] == "idempotency_in_progress"
+    assert first["answer"].status_code == 201
+
+    answering, answer_on = threading.Event(), threading.Event()
+    write_answer = store.answer
+
+    def held_answer(*args):  # committed; its answer waits here
+        answering.set()
+        answer_on.wait(30)
+        return write_answer(*args)
+
+    monkeypatch.setattr(store, "answer", held_answer)
+    body2 = {**QZV, "call_id": str(uuid.uuid4())}
+    headers2 = {**api.token(), "Idempotency-Key": "in-progress-0002"}
+    second: dict = {}
+    runner = threading.Thread(target=lambda: second.update(
+        answer=api.http.post("/api/v1/calls", json=body2, headers=headers2)))
+    runner.start()
+    try:
+        assert answering.wait(30), "the second command never reached its answer"
+        committed = api.http.post("/api/v1/calls", json=body2, headers=headers2)
+    finally:
+        answer_on.set()
+        runner.join(30)
+    assert (committed.status_code, committed.json()) == (201, second["answer"].json())
+    assert committed.headers["idempotent-replayed"] == "true"
+    before = state(api)
+    later = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert (later.status_code, later.json()) == (201, first["answer"].json())
+    assert later.headers["idempotent-replayed"] == "true" and state(api) == before
+
+
+def test_a_pending_key_of_this_process_that_no_request_runs_is_run_again(api):
+    """A refused command's answer lost with a database that restarted (the key rows do not wait
+    for the disk; eoc/app/idempotency.py says why that is safe): the row stays pending, owned by
+    this live process. Its retry runs the command again, not "in progress" until a restart."""
+    key = "lost-refusal-0001"
+    headers = {**api.token(), "Idempotency-Key": key}
+    missing = uuid.uuid4()
+    first = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
+    assert first.status_code == 404
+    store = api.system.idempotency
+    sql = "UPDATE idempotency_keys SET status=NULL, answer=NULL WHERE key={p}"  # the owner stays this process
+    if hasattr(store, "_db"):
+        store._db.execute(sql.format(p="?"), (key,))
+    else:
+        with store._pool.connection() as conn:
+            conn.execute(sql.format(p="%s"), (key,))
+    again = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
+    assert (again.status_code, again.json()) == (404, first.json())
+    assert "idempotent-replayed" not in again.headers  # run again, not replayed
+
+
+def test_key_rows_do_not_wait_for_the_disk_and_the_events_with_their_outcomes_do(api):
+    store = api.system.idempotency
+    if hasattr(store, "_db"):  # SQLite: the keys' connection NORMAL (1), the event store's FULL (2)
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+        with api.system.app.recorder.datastore.transaction(commit=True) as cursor:  # the writer's
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2
+    else:
+        with store._pool.connection() as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+        with api.system.app.recorder.datastore.get_connection() as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone()["synchronous_commit"] == "on"
 
 
 def test_a_malformed_idempotency_key_is_refused(api):
