@@ -118,12 +118,15 @@ class Pool:
         status, data = await self.request("POST", path, json.dumps(value).encode(), auth(token))
         return status, (json.loads(data) if data else None)
 
-    async def post_timed(self, path: str, value: Any, token: str | None = None) -> tuple[int, Any, float]:
-        """``post``, and the moment (``perf_counter``) the request went on the wire: after a free
-        connection was found, so a wait for one is the load generator's, not the server's."""
+    async def post_timed(self, path: str, value: Any, token: str | None = None, *,
+                         key: str | None = None) -> tuple[int, Any, float]:
+        """``post`` (with an Idempotency-Key if ``key``), and the moment (``perf_counter``) the
+        request went on the wire: after a free connection was found, so a wait for one is the
+        load generator's, not the server's."""
+        headers = (auth(token) if token else "") + (f"Idempotency-Key: {key}\r\n" if key else "")
         conn = await self._free.get()
         try:
-            status, data = await conn.request("POST", path, json.dumps(value).encode(), auth(token) if token else "")
+            status, data = await conn.request("POST", path, json.dumps(value).encode(), headers)
             return status, (json.loads(data) if data else None), conn.sent_at
         finally:
             self._free.put_nowait(conn)

@@ -42,6 +42,12 @@ class Command:
     team: str | None = None
     centre: str | None = None
 
+    @property
+    def keyed(self) -> bool:
+        """Sent with an Idempotency-Key, as the workspaces send every action
+        (ui-bridge/static/work/core.js ``command``); a position report is a query there, unkeyed."""
+        return self.kind != "report_position"
+
 
 @dataclass
 class _Province:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,7 +211,8 @@ class Session(BoardSession):
         assert self.pool is not None
         mix = self.mix
         cmd = mix.next()
-        status, answer, sent = await self.pool.post_timed(cmd.path, cmd.body, mix.token(cmd))
+        key = f"bench-{uuid.uuid4().hex}" if cmd.keyed else None
+        status, answer, sent = await self.pool.post_timed(cmd.path, cmd.body, mix.token(cmd), key=key)
         mix.answered(cmd, status, answer)
         return cmd.province, status, answer, sent
 

@@ -104,3 +104,45 @@ def test_without_reopening_an_idle_connection_the_request_after_the_pause_fails(
     statuses, opened = _after_idle(monkeypatch, reopen_after_s=60.0)
     assert statuses == [200, 0]
     assert len(opened) == 1
+
+
+def test_a_mix_command_carries_an_idempotency_key_as_the_workspaces_send_it_and_a_position_report_none() -> None:
+    """The suite's commands take the workspaces' path (ui-bridge/static/work/core.js: every action
+    with its own Idempotency-Key; a team's position report is a query, without one)."""
+    from bench.loadgen import Pool
+
+    heads: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                heads.append(head)
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        pool = await Pool("127.0.0.1", server.sockets[0].getsockname()[1], 1).open()
+        try:
+            await pool.post_timed("/api/v1/calls", {"province": "QZV"}, "t0k3n", key="bench-1")
+            await pool.post_timed("/api/v1/calls", {"province": "QZV"}, "t0k3n", key="bench-2")
+            await pool.post_timed("/api/v1/teams/x/position", {}, "t0k3n")
+        finally:
+            pool.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())
+    keys = [[line for line in head.split(b"\r\n") if line.lower().startswith(b"idempotency-key:")] for head in heads]
+    assert keys == [[b"Idempotency-Key: bench-1"], [b"Idempotency-Key: bench-2"], []]
+    assert all(b"Authorization: Bearer t0k3n" in head for head in heads)
+
+    from bench.mix import Command
+    assert Command("/api/v1/calls", {}, "QZV", "receive_call").keyed
+    assert not Command("/api/v1/teams/x/position", {}, "QZV", "report_position").keyed
