@@ -47,6 +47,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import signal
 import sqlite3
 import threading
@@ -124,11 +125,14 @@ class Remembered:
 
 class KeyStore(Protocol):
     networked: bool  # its calls wait on a server: made in a worker thread, off the event loop
+    process: str  # the owner this store claims keys as (``PROCESS``)
+
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:
         """Claim the key for this request; or what is already remembered for it."""
 
     def reclaim(self, principal: str, key: str, request: str) -> bool:
-        """Take over a pending key left by a dead process."""
+        """Take over a pending key left by a process that is gone (False: its owner may still
+        be running it)."""
 
     def answer(self, principal: str, key: str, status: int, answer: bytes) -> None: ...
     def release(self, principal: str, key: str) -> None: ...
@@ -148,6 +152,7 @@ def _remembered(row: Any) -> Remembered:
 
 class SQLiteKeyStore:
     networked = False  # a local file: a call costs microseconds, made on the loop
+    process = PROCESS  # one process writes an embedded store: another owner is a run before this one
     """Keys in the embedded event store's SQLite file."""
 
     def __init__(self, path: str) -> None:
@@ -169,7 +174,7 @@ class SQLiteKeyStore:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO idempotency_keys (principal, key, request, owner, created) VALUES (?,?,?,?,?)",
-                (principal, key, request, PROCESS, time.time()))
+                (principal, key, request, self.process, time.time()))
             if cur.rowcount == 1:
                 return None
             row = self._db.execute(_SELECT.format(p="?"), (principal, key)).fetchone()
@@ -179,7 +184,7 @@ class SQLiteKeyStore:
         with self._lock:
             cur = self._db.execute("UPDATE idempotency_keys SET owner=? WHERE principal=? AND key=? "
                                    "AND request=? AND status IS NULL AND outcome IS NULL AND owner<>?",
-                                   (PROCESS, principal, key, request, PROCESS))
+                                   (self.process, principal, key, request, self.process))
         return cur.rowcount == 1
 
     def answer(self, principal: str, key: str, status: int, answer: bytes) -> None:
@@ -199,20 +204,51 @@ class SQLiteKeyStore:
 
 class PostgresKeyStore:
     networked = True
-    """Keys in the cluster's PostgreSQL event store database."""
+    """Keys in the cluster's PostgreSQL event store database, shared by every ``eoc api``.
 
-    def __init__(self, dsn: str) -> None:
+    A pending key of another process is taken over only if that process is gone: each store
+    holds, on a connection of its own for as long as it is open, a shared advisory lock named
+    after its process (زنده بودن مالک کلید), which PostgreSQL lets go when the process dies (its
+    socket closes). ``reclaim`` asks for the same lock exclusively, for its one statement: it
+    gets it only if no session of the owner holds it. So a retry that lands on a second API while
+    the first is still deciding the command hears "in progress" instead of running it again."""
+
+    def __init__(self, dsn: str, *, process: str = PROCESS) -> None:
+        import psycopg
+
+        self.process = process
         self._pool = pool_with_tables(dsn, [_DDL.format(blob="BYTEA"),
                                             "ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA"],
                                       max_size=4, options=NO_SYNC_WAIT)
         with self._pool.connection() as conn:
             conn.execute("DELETE FROM idempotency_keys WHERE created < %s", (time.time() - KEEP,))
+        self._dsn = dsn
+        self._alive_lock = threading.Lock()
+        self._alive: psycopg.Connection[Any] | None = None
+        self._keep_alive()
+
+    def _keep_alive(self) -> None:
+        """Hold this process's liveness lock (again, if PostgreSQL restarted since)."""
+        import psycopg
+
+        with self._alive_lock:
+            alive = self._alive
+            if alive is not None and not alive.closed and not alive.broken:
+                # Nothing is ever sent to this session: anything to read (the server's goodbye,
+                # its socket's end) means it is gone. Asked without waiting: a syscall, no round trip.
+                if not select.select([alive.fileno()], [], [], 0)[0]:
+                    return
+                alive.close()
+            conn = psycopg.connect(self._dsn, autocommit=True, application_name="eoc-idempotency-owner")
+            conn.execute("SELECT pg_advisory_lock_shared(%s, hashtext(%s))", (OWNER_LOCKS, self.process))
+            self._alive = conn
 
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:
+        self._keep_alive()
         with self._pool.connection() as conn:
             cur = conn.execute(
                 "INSERT INTO idempotency_keys (principal, key, request, owner, created) VALUES (%s,%s,%s,%s,%s) "
-                "ON CONFLICT DO NOTHING", (principal, key, request, PROCESS, time.time()))
+                "ON CONFLICT DO NOTHING", (principal, key, request, self.process, time.time()))
             if cur.rowcount == 1:
                 return None
             row = conn.execute(_SELECT.format(p="%s"), (principal, key)).fetchone()
@@ -221,8 +257,9 @@ class PostgresKeyStore:
     def reclaim(self, principal: str, key: str, request: str) -> bool:
         with self._pool.connection() as conn:
             cur = conn.execute("UPDATE idempotency_keys SET owner=%s WHERE principal=%s AND key=%s "
-                               "AND request=%s AND status IS NULL AND outcome IS NULL AND owner<>%s",
-                               (PROCESS, principal, key, request, PROCESS))
+                               "AND request=%s AND status IS NULL AND outcome IS NULL AND owner<>%s "
+                               "AND pg_try_advisory_xact_lock(%s, hashtext(owner))",
+                               (self.process, principal, key, request, self.process, OWNER_LOCKS))
         return cur.rowcount == 1
 
     def answer(self, principal: str, key: str, status: int, answer: bytes) -> None:
@@ -238,7 +275,14 @@ class PostgresKeyStore:
 
     def close(self) -> None:
         self._pool.close()
+        with self._alive_lock:
+            if self._alive is not None:
+                self._alive.close()
+                self._alive = None
 
+
+# pg_advisory_*lock(OWNER_LOCKS, hashtext(process)): "this process is alive" (PostgresKeyStore).
+OWNER_LOCKS = 746102
 
 # The key store's commits do not wait for the WAL's flush (the module's docstring says why that is safe).
 NO_SYNC_WAIT = "-c synchronous_commit=off"
@@ -315,9 +359,10 @@ class Idempotent:
                 return
             # Pending, nothing committed. Ours (this process), yet no request of ours runs it: its
             # answer or release was lost (the module's docstring): run it again. Another
-            # process's (one that died before its answer): taken over (reclaim: the row's owner
-            # becomes this process, so of two retries one wins).
-            if second or (seen.owner != PROCESS and not await _on(store, store.reclaim, principal, key, request)):
+            # process's: taken over only if that process is gone (reclaim: the row's owner
+            # becomes this process, so of two retries one wins); else it may be running it now.
+            if second or (seen.owner != store.process
+                          and not await _on(store, store.reclaim, principal, key, request)):
                 await _send(send, *_IN_PROGRESS)
                 return
         await self._run(scope, body, send, store, principal, key)

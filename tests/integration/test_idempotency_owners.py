@@ -1,0 +1,57 @@
+"""Several ``eoc api`` processes share the cluster's keys (eoc/app/idempotency.py
+``PostgresKeyStore``): a pending key of another process is taken over only once that process is
+gone, so a retry that lands on a second API while the first still decides the command is told
+"in progress" and never runs it a second time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from eoc.app.idempotency import PostgresKeyStore
+
+pytestmark = pytest.mark.postgres
+
+KEY = "retry-on-another-api-0001"
+
+
+def test_a_pending_key_of_a_live_process_is_not_taken_over_and_of_a_gone_one_is(fresh_pg_dsn):
+    first = PostgresKeyStore(fresh_pg_dsn, process="api-first")
+    twin = PostgresKeyStore(fresh_pg_dsn, process="api-first")  # a second store of the same process
+    second = PostgresKeyStore(fresh_pg_dsn, process="api-second")
+    try:
+        assert first.claim("u1", KEY, "request-1") is None  # the first API runs the command
+        seen = second.claim("u1", KEY, "request-1")  # the client's retry reaches the second API
+        assert seen is not None and seen.owner == "api-first" and seen.status is None
+        assert not second.reclaim("u1", KEY, "request-1")  # the first is alive: it may commit it now
+        first.close()
+        assert not second.reclaim("u1", KEY, "request-1")  # still alive while any of its stores is open
+        twin.close()  # the process is gone: its sessions end, as when it dies
+        # PostgreSQL lets the lock go once it has seen the session's end (a moment later).
+        deadline = time.monotonic() + 10
+        while not second.reclaim("u1", KEY, "request-1"):
+            assert time.monotonic() < deadline, "the gone process's key was never taken over"
+            time.sleep(0.02)
+        seen = second.claim("u1", KEY, "request-1")
+        assert seen is not None and seen.owner == "api-second"
+        assert not second.reclaim("u1", KEY, "request-1")  # ours now: nothing to take over
+    finally:
+        for store in (first, twin, second):
+            store.close()
+
+
+def test_a_store_whose_database_restarted_holds_its_liveness_again_before_it_claims(fresh_pg_dsn):
+    import psycopg
+
+    mine = PostgresKeyStore(fresh_pg_dsn, process="api-restarted")
+    other = PostgresKeyStore(fresh_pg_dsn, process="api-other")
+    try:
+        with psycopg.connect(fresh_pg_dsn, autocommit=True) as admin:  # its liveness session is cut
+            admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "  # waits for the end
+                          "WHERE application_name = 'eoc-idempotency-owner' AND datname = current_database()")
+        assert mine.claim("u1", KEY, "request-1") is None  # takes its lock again first
+        assert not other.reclaim("u1", KEY, "request-1")
+    finally:
+        mine.close()
+        other.close()
