@@ -381,12 +381,29 @@ def test_a_refused_command_writes_no_outcome_and_its_retry_gets_the_same_refusal
     assert state(api) == before
 
 
+def _retry_while_held(api, key: str, held: threading.Event, go_on: threading.Event, what: str):
+    """A new call with ``key`` sent, and sent again while the first waits (until ``held``) in
+    a place a test holds it; then ``go_on``. The first's answer, the retry's, and the body."""
+    headers = {**api.token(), "Idempotency-Key": key}
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    first: dict = {}
+    runner = threading.Thread(target=lambda: first.update(
+        answer=api.http.post("/api/v1/calls", json=body, headers=headers)))
+    runner.start()
+    try:
+        assert held.wait(30), f"the first command never reached {what}"
+        retry = api.http.post("/api/v1/calls", json=body, headers=headers)
+    finally:
+        go_on.set()
+        runner.join(30)
+    return first["answer"], retry, body, headers
+
+
 def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_once(api, monkeypatch):
     """A retry while the first is being decided hears "in progress"; once the first is
     committed (its answer not yet written), the retry gets the first's answer; nothing twice."""
     from eoc.app.writer import BatchWriter
 
-    store = api.system.idempotency
     held, go_on = threading.Event(), threading.Event()
     decide = BatchWriter._decide
 
@@ -396,22 +413,12 @@ def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_o
         return decide(self, batch, uow)
 
     monkeypatch.setattr(BatchWriter, "_decide", held_decide)
-    headers = {**api.token(), "Idempotency-Key": "in-progress-0001"}
-    body = {**QZV, "call_id": str(uuid.uuid4())}
-    first: dict = {}
-    runner = threading.Thread(target=lambda: first.update(
-        answer=api.http.post("/api/v1/calls", json=body, headers=headers)))
-    runner.start()
-    try:
-        assert held.wait(30), "the first command never reached the writer"
-        during = api.http.post("/api/v1/calls", json=body, headers=headers)
-    finally:
-        monkeypatch.setattr(BatchWriter, "_decide", decide)
-        go_on.set()
-        runner.join(30)
+    first, during, body, headers = _retry_while_held(api, "in-progress-0001", held, go_on, "the writer")
+    monkeypatch.setattr(BatchWriter, "_decide", decide)
     assert during.status_code == 409 and during.json()["error"] == "idempotency_in_progress"
-    assert first["answer"].status_code == 201
+    assert first.status_code == 201
 
+    store = api.system.idempotency
     answering, answer_on = threading.Event(), threading.Event()
     write_answer = store.answer
 
@@ -421,23 +428,12 @@ def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_o
         return write_answer(*args)
 
     monkeypatch.setattr(store, "answer", held_answer)
-    body2 = {**QZV, "call_id": str(uuid.uuid4())}
-    headers2 = {**api.token(), "Idempotency-Key": "in-progress-0002"}
-    second: dict = {}
-    runner = threading.Thread(target=lambda: second.update(
-        answer=api.http.post("/api/v1/calls", json=body2, headers=headers2)))
-    runner.start()
-    try:
-        assert answering.wait(30), "the second command never reached its answer"
-        committed = api.http.post("/api/v1/calls", json=body2, headers=headers2)
-    finally:
-        answer_on.set()
-        runner.join(30)
-    assert (committed.status_code, committed.json()) == (201, second["answer"].json())
+    second, committed, _, _ = _retry_while_held(api, "in-progress-0002", answering, answer_on, "its answer")
+    assert (committed.status_code, committed.json()) == (201, second.json())
     assert committed.headers["idempotent-replayed"] == "true"
     before = state(api)
     later = api.http.post("/api/v1/calls", json=body, headers=headers)
-    assert (later.status_code, later.json()) == (201, first["answer"].json())
+    assert (later.status_code, later.json()) == (201, first.json())
     assert later.headers["idempotent-replayed"] == "true" and state(api) == before
 
 
