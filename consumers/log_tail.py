@@ -18,7 +18,7 @@ and wakes the next wait at once: nothing committed is left unread until the next
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import psycopg
@@ -61,7 +61,7 @@ class LogTail:
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(schema), Identifier(table))
 
-    async def batches(self, listening: Any = None) -> AsyncIterator[list[Notification]]:
+    async def batches(self, listening: Any = None) -> AsyncGenerator[list[Notification], None]:
         conn = await psycopg.AsyncConnection.connect(**connect_kwargs(self.recorder), autocommit=True,
                                                      application_name=APPLICATION_NAME)
         async with conn:

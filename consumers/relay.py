@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -384,32 +385,40 @@ class Relay:
         topic, partition_for = self.layout.events, self.layout.partition_for
         decode = StoredDecoder(self.app.mapper, remember=10_000).envelope
         send = producer.send
-        async for batch in tail.batches(listening=self.ready.set):
-            for notification in batch:
+        async with contextlib.aclosing(tail.batches(listening=self.ready.set)) as batches:
+            async for batch in batches:
+                await self._publish(batch, send, topic, partition_for, decode, last_in, highest_skippable)
                 if self._error is not None:
                     return
-                try:
-                    envelope = decode(notification, as_stored=True)
-                except Exception as exc:  # a stored row that is not an event: said, and the stream goes on
-                    envelope = None
-                    reason = reason_of(exc)
-                position = notification.id
-                partition = partition_for(envelope.province) if envelope is not None else UNDECODABLE_PARTITION
-                if position <= highest_skippable and position <= last_in.get(partition, 0):
-                    self.skipped += 1
-                    continue
-                if envelope is None:
-                    log.error("the stored row at position %d is not an event (%s); relayed as such",
-                              position, reason)
-                    self.undecodable += 1
-                    await send(position, topic, partition, None, undecodable_record(position, reason),
-                               [(UNDECODABLE_HEADER, b"1"), *relay_headers(position, self.watermark)])
-                else:
-                    headers = envelope.cloudevent_headers()
-                    headers.extend(relay_headers(position, self.watermark))
-                    await send(position, topic, partition, envelope.province.encode(), envelope.to_json(), headers)
-                self.last_sent = position
-                self.sent += 1
+
+    async def _publish(self, batch: list[Any], send: Any, topic: str, partition_for: Callable[[str], int],
+                       decode: Callable[..., Any], last_in: dict[int, int], highest_skippable: int) -> None:
+        """One read's rows: each decoded, skipped if its partition holds it already, sent."""
+        for notification in batch:
+            if self._error is not None:
+                return
+            try:
+                envelope = decode(notification, as_stored=True)
+            except Exception as exc:  # a stored row that is not an event: said, and the stream goes on
+                envelope = None
+                reason = reason_of(exc)
+            position = notification.id
+            partition = partition_for(envelope.province) if envelope is not None else UNDECODABLE_PARTITION
+            if position <= highest_skippable and position <= last_in.get(partition, 0):
+                self.skipped += 1
+                continue
+            if envelope is None:
+                log.error("the stored row at position %d is not an event (%s); relayed as such",
+                          position, reason)
+                self.undecodable += 1
+                await send(position, topic, partition, None, undecodable_record(position, reason),
+                           [(UNDECODABLE_HEADER, b"1"), *relay_headers(position, self.watermark)])
+            else:
+                headers = envelope.cloudevent_headers()
+                headers.extend(relay_headers(position, self.watermark))
+                await send(position, topic, partition, envelope.province.encode(), envelope.to_json(), headers)
+            self.last_sent = position
+            self.sent += 1
 
     async def _mark(self) -> None:
         """(On the producer's loop, every watermark_every_s.) Move the watermark up to what

@@ -26,12 +26,17 @@ The key rows are written without waiting for the disk (SQLite ``synchronous=NORM
 PostgreSQL ``synchronous_commit=off``; کلیدها بی‌انتظار دیسک), which takes two syncs off every
 command a workspace sends (each of its actions carries a key). Nothing it guarantees rests on
 them alone: they go into the same log as the events (the SQLite file's WAL, PostgreSQL's WAL), in
-order, and the command's own commit — synced — makes every earlier write durable with it. So
-after any crash, a command whose events are stored still has its claim and its outcome (the
-retry answers from the outcome); a claim or an answer lost with the crash belonged to a command
-that stored nothing (its retry runs it again) or is rendered again from the outcome. A pending
-row of this very process that no request of it runs (its answer lost with a database that
-restarted) is run again, not refused as in progress for as long as the process lives.
+order, and the command's own commit — synced — makes every earlier write durable with it. One
+case the order does not cover: the database crashes and comes back while this process lives,
+between a claim and its command's commit (the writer retries the commit). So the outcome is
+written with the events as the key's whole row if the claim is gone (eoc/app/recorders.py
+``Outcome``). After any crash, then, a command whose events are stored has its key and its
+outcome (the retry answers from the outcome); a claim or an answer lost with the crash belonged
+to a command that stored nothing (its retry runs it again) or is rendered again from the
+outcome. A pending row of this very process that no request of it runs (its answer lost with a
+database that restarted) is run again, not refused as in progress for as long as the process
+lives; another API takes it over once this process is gone or the row is ``TAKE_OVER_AFTER_S``
+old.
 
 Fault injection, for tests only: with ``EOC_FAULT_KILL_BEFORE_ANSWER`` set to a regular
 expression, a command whose path matches it is answered by a SIGKILL of the server itself,
@@ -82,6 +87,8 @@ class Claim:
 
     principal: str
     key: str
+    request: str = ""  # the request's hash and this process (the row again, if its claim was lost)
+    owner: str = ""
 
 
 # Set by the middleware around the command; read by the writer (eoc/app/writer.py) when it queues
@@ -211,7 +218,8 @@ class PostgresKeyStore:
     after its process (زنده بودن مالک کلید), which PostgreSQL lets go when the process dies (its
     socket closes). ``reclaim`` asks for the same lock exclusively, for its one statement: it
     gets it only if no session of the owner holds it. So a retry that lands on a second API while
-    the first is still deciding the command hears "in progress" instead of running it again."""
+    the first is still deciding the command hears "in progress" instead of running it again. A
+    key pending longer than ``TAKE_OVER_AFTER_S`` is taken over all the same (its answer was lost)."""
 
     def __init__(self, dsn: str, *, process: str = PROCESS) -> None:
         import psycopg
@@ -235,12 +243,21 @@ class PostgresKeyStore:
             alive = self._alive
             if alive is not None and not alive.closed and not alive.broken:
                 # Nothing is ever sent to this session: anything to read (the server's goodbye,
-                # its socket's end) means it is gone. Asked without waiting: a syscall, no round trip.
-                if not select.select([alive.fileno()], [], [], 0)[0]:
+                # its socket's end) means it is gone. Asked without waiting: a syscall, no round
+                # trip (poll, not select: a descriptor may be above select's 1,024).
+                waiting = select.poll()
+                waiting.register(alive.fileno(), select.POLLIN)
+                if not waiting.poll(0):
                     return
+            conn = psycopg.connect(self._dsn, autocommit=True, application_name="eoc-idempotency-owner",
+                                   keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+            try:  # the new session holds the lock before the old one lets it go: never a gap
+                conn.execute("SELECT pg_advisory_lock_shared(%s, hashtext(%s))", (OWNER_LOCKS, self.process))
+            except BaseException:
+                conn.close()
+                raise
+            if alive is not None:
                 alive.close()
-            conn = psycopg.connect(self._dsn, autocommit=True, application_name="eoc-idempotency-owner")
-            conn.execute("SELECT pg_advisory_lock_shared(%s, hashtext(%s))", (OWNER_LOCKS, self.process))
             self._alive = conn
 
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:
@@ -258,8 +275,9 @@ class PostgresKeyStore:
         with self._pool.connection() as conn:
             cur = conn.execute("UPDATE idempotency_keys SET owner=%s WHERE principal=%s AND key=%s "
                                "AND request=%s AND status IS NULL AND outcome IS NULL AND owner<>%s "
-                               "AND pg_try_advisory_xact_lock(%s, hashtext(owner))",
-                               (self.process, principal, key, request, self.process, OWNER_LOCKS))
+                               "AND (pg_try_advisory_xact_lock(%s, hashtext(owner)) OR created < %s)",
+                               (self.process, principal, key, request, self.process, OWNER_LOCKS,
+                                time.time() - TAKE_OVER_AFTER_S))
         return cur.rowcount == 1
 
     def answer(self, principal: str, key: str, status: int, answer: bytes) -> None:
@@ -283,6 +301,10 @@ class PostgresKeyStore:
 
 # pg_advisory_*lock(OWNER_LOCKS, hashtext(process)): "this process is alive" (PostgresKeyStore).
 OWNER_LOCKS = 746102
+# A pending key this old is taken over even from a live owner: no command is still on its way
+# then (the writer's retries give up within minutes), so its answer was lost, not delayed, and
+# nothing was stored; without this, every other API would answer "in progress" while it lives.
+TAKE_OVER_AFTER_S = 600.0
 
 # The key store's commits do not wait for the WAL's flush (the module's docstring says why that is safe).
 NO_SYNC_WAIT = "-c synchronous_commit=off"
@@ -355,7 +377,8 @@ class Idempotent:
                 await _send(send, seen.status, seen.answer or b"", replayed=True)
                 return
             if seen.outcome is not None:  # committed, but its answer never written: answer from it
-                await self._run(scope, body, send, store, principal, key, committed=json.loads(seen.outcome))
+                await self._run(scope, body, send, store, principal, key, request,
+                                committed=json.loads(seen.outcome))
                 return
             # Pending, nothing committed. Ours (this process), yet no request of ours runs it: its
             # answer or release was lost (the module's docstring): run it again. Another
@@ -365,7 +388,7 @@ class Idempotent:
                           and not await _on(store, store.reclaim, principal, key, request)):
                 await _send(send, *_IN_PROGRESS)
                 return
-        await self._run(scope, body, send, store, principal, key)
+        await self._run(scope, body, send, store, principal, key, request)
 
     async def _claims(self, authorization: bytes) -> Claims | None:
         text = authorization.decode("latin-1")
@@ -376,7 +399,7 @@ class Idempotent:
         except Exception:
             return None
 
-    async def _run(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str,
+    async def _run(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str, request: str,
                    committed: dict[str, Any] | None = None) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -398,7 +421,7 @@ class Idempotent:
 
         if committed is not None:  # the app answers from the outcome (answer_committed) and runs nothing
             scope = {**scope, COMMITTED: committed}
-        claim = CLAIM.set(Claim(principal, key))  # the writer stores the outcome with the events
+        claim = CLAIM.set(Claim(principal, key, request, store.process))  # the writer stores the outcome with the events
         try:
             await self.app(scope, replay, capture)
         except BaseException:

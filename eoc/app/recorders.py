@@ -12,6 +12,7 @@ Configured by ``Settings.eventsourcing_env`` (``APPLICATION_RECORDER_TOPIC``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,25 @@ from psycopg.sql import SQL, Identifier
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """A keyed command's outcome, written with its events. Written as the key's whole row if
+    the row is not there: its claim does not wait for the disk (eoc/app/idempotency.py), and a
+    database that crashed and came back between the claim and this commit has lost it; the events
+    must then still carry their key, or a retry would run the command again."""
+
     principal: str
     key: str
     render: Callable[[Sequence[int]], bytes]  # the batch's notification ids -> the outcome
+    request: str = ""  # the claim's request hash and owner, for the row written afresh
+    owner: str = ""
+
+
+# The outcome, and the claim's row again if it was lost (Outcome's docstring).
+_UPSERT = ("INSERT INTO {table} (principal, key, request, owner, created, outcome) VALUES ({p},{p},{p},{p},{p},{p}) "
+           "ON CONFLICT (principal, key) DO UPDATE SET outcome = excluded.outcome")
+
+
+def _outcome_row(o: Outcome, ids: Sequence[int]) -> tuple[Any, ...]:
+    return (o.principal, o.key, o.request, o.owner, time.time(), o.render(list(ids)))
 
 
 def _outcomes(kwargs: dict[str, Any]) -> Sequence[Outcome]:
@@ -39,8 +56,7 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         for o in _outcomes(kwargs):
-            c.execute("UPDATE idempotency_keys SET outcome=? WHERE principal=? AND key=?",
-                      (o.render(list(ids or ())), o.principal, o.key))
+            c.execute(_UPSERT.format(table="idempotency_keys", p="?"), _outcome_row(o, ids or ()))
         return ids
 
 
@@ -69,10 +85,10 @@ class PostgresRecorder(PostgresApplicationRecorder):
         return ids
 
     def _write_outcomes(self, curs: Any, ids: Sequence[int], kwargs: dict[str, Any]) -> None:
-        statement = SQL("UPDATE {schema}.idempotency_keys SET outcome=%s WHERE principal=%s AND key=%s").format(
+        statement = SQL(_UPSERT.format(table="{schema}.idempotency_keys", p="%s")).format(
             schema=Identifier(self.datastore.schema))
         for o in _outcomes(kwargs):
-            curs.execute(statement, (o.render(list(ids)), o.principal, o.key))
+            curs.execute(statement, _outcome_row(o, ids))
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)

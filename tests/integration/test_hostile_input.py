@@ -458,6 +458,38 @@ def test_a_pending_key_of_this_process_that_no_request_runs_is_run_again(api):
     assert "idempotent-replayed" not in again.headers  # run again, not replayed
 
 
+def test_a_claim_lost_with_a_database_that_restarted_is_written_again_with_the_events(api, monkeypatch):
+    """The claim does not wait for the disk: a database that crashes and comes back before the
+    command's commit has lost it, while the command is still on its way. Its events must carry
+    their key all the same (the outcome is written as the whole row), or the retry runs it twice."""
+    from eoc.app.writer import BatchWriter
+
+    key = "claim-lost-0001"
+    decide = BatchWriter._decide
+
+    def lose_the_claim(self, batch, uow):
+        store = api.system.idempotency
+        sql = "DELETE FROM idempotency_keys WHERE key={p}"
+        if hasattr(store, "_db"):
+            store._db.execute(sql.format(p="?"), (key,))
+        else:
+            with store._pool.connection() as conn:
+                conn.execute(sql.format(p="%s"), (key,))
+        return decide(self, batch, uow)
+
+    monkeypatch.setattr(BatchWriter, "_decide", lose_the_claim)
+    headers = {**api.token(), "Idempotency-Key": key}
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    first = api.http.post("/api/v1/calls", json=body, headers=headers)
+    monkeypatch.setattr(BatchWriter, "_decide", decide)
+    assert first.status_code == 201, first.text
+    assert _outcome_of(api, key) is not None  # the row is back, with the events' outcome
+    before = state(api)
+    again = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers["idempotent-replayed"] == "true" and state(api) == before
+
+
 def test_key_rows_do_not_wait_for_the_disk_and_the_events_with_their_outcomes_do(api):
     store = api.system.idempotency
     if hasattr(store, "_db"):  # SQLite: the keys' connection NORMAL (1), the event store's FULL (2)

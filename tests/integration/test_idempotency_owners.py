@@ -55,3 +55,22 @@ def test_a_store_whose_database_restarted_holds_its_liveness_again_before_it_cla
     finally:
         mine.close()
         other.close()
+
+
+def test_a_pending_key_of_a_live_process_whose_answer_was_lost_long_ago_is_taken_over(fresh_pg_dsn):
+    import psycopg
+
+    from eoc.app.idempotency import TAKE_OVER_AFTER_S
+
+    owner = PostgresKeyStore(fresh_pg_dsn, process="api-alive")
+    other = PostgresKeyStore(fresh_pg_dsn, process="api-other")
+    try:
+        assert owner.claim("u1", KEY, "request-1") is None
+        assert not other.reclaim("u1", KEY, "request-1")
+        with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:  # its answer lost, long ago
+            conn.execute("UPDATE idempotency_keys SET created = %s WHERE key = %s",
+                         (time.time() - TAKE_OVER_AFTER_S - 5, KEY))
+        assert other.reclaim("u1", KEY, "request-1")
+    finally:
+        owner.close()
+        other.close()

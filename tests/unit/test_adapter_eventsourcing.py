@@ -16,6 +16,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from eoc.app import es_adapter
+from eoc.app.idempotency import _DDL as _KEYS_DDL
 from eoc.app.recorders import Outcome, PostgresRecorder, SQLiteRecorder
 from eoc.app.service import EOCApplication
 from eoc.app.writer import BatchWriter
@@ -122,8 +123,9 @@ def test_keywords_given_to_save_reach_the_sqlite_recorders_hook(tmp_path):
     app = EOCApplication(env=_env("sqlite", tmp_path))
     try:
         with sqlite3.connect(tmp_path / "events.db") as db:
-            db.execute("CREATE TABLE idempotency_keys (principal TEXT, key TEXT, outcome BLOB)")
-            db.execute("INSERT INTO idempotency_keys VALUES ('p', 'k', NULL)")
+            db.execute(_KEYS_DDL.format(blob="BLOB"))
+            db.execute("INSERT INTO idempotency_keys (principal, key, request, owner, created) "
+                       "VALUES ('p', 'k', 'r', 'o', 0)")
         a, b = _two_desks(app)
         events, aggregates = _interleaved(a, b)
         rendered: list[list[int]] = []
@@ -135,7 +137,7 @@ def test_keywords_given_to_save_reach_the_sqlite_recorders_hook(tmp_path):
         recordings = es_adapter.save_in_order(app, events, aggregates, outcomes=[Outcome("p", "k", render)])
         assert rendered == [[r.notification.id for r in recordings]]
         with sqlite3.connect(tmp_path / "events.db") as db:
-            assert db.execute("SELECT outcome FROM idempotency_keys").fetchall() == [(b"done",)]
+            assert db.execute("SELECT request, outcome FROM idempotency_keys").fetchall() == [("r", b"done")]
     finally:
         app.close()
 
