@@ -62,8 +62,12 @@ class LogTail:
         ).format(Identifier(schema), Identifier(table))
 
     async def batches(self, listening: Any = None) -> AsyncGenerator[list[Notification], None]:
+        # TCP keepalives: a database that went away without a word is noticed within a minute
+        # (the relay stops, and its restart resumes), not waited on for ever.
         conn = await psycopg.AsyncConnection.connect(**connect_kwargs(self.recorder), autocommit=True,
-                                                     application_name=APPLICATION_NAME)
+                                                     application_name=APPLICATION_NAME, keepalives=1,
+                                                     keepalives_idle=30, keepalives_interval=10,
+                                                     keepalives_count=3)
         async with conn:
             await conn.execute(self._listen)
             if listening is not None:
