@@ -281,16 +281,20 @@ def test_a_retried_create_with_its_own_id_cannot_make_two(api):
     refused(api, "/teams", {**QZV, "team_id": team_id, "name": "T", "home": IN_QAZVIN}, 409, "already_exists")
 
 
+def _on_keys(api, sql: str, *params) -> None:
+    """``sql`` (its placeholders written ``{p}``) on the key store's table, whichever the store."""
+    store = api.system.idempotency
+    if hasattr(store, "_db"):
+        store._db.execute(sql.format(p="?"), params)
+    else:
+        with store._pool.connection() as conn:
+            conn.execute(sql.format(p="%s"), params)
+
+
 def _lose_the_answer(api, key: str) -> None:
     """As if the server were killed between the commit and the answer: the key's row keeps only
     what was written with the events (its outcome), and its owner is a dead process."""
-    store = api.system.idempotency
-    sql = "UPDATE idempotency_keys SET status=NULL, answer=NULL, owner='dead-process' WHERE key={p}"
-    if hasattr(store, "_db"):
-        store._db.execute(sql.format(p="?"), (key,))
-    else:
-        with store._pool.connection() as conn:
-            conn.execute(sql.format(p="%s"), (key,))
+    _on_keys(api, "UPDATE idempotency_keys SET status=NULL, answer=NULL, owner='dead-process' WHERE key={p}", key)
 
 
 def _outcome_of(api, key: str) -> bytes | None:
@@ -446,13 +450,7 @@ def test_a_pending_key_of_this_process_that_no_request_runs_is_run_again(api):
     missing = uuid.uuid4()
     first = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
     assert first.status_code == 404
-    store = api.system.idempotency
-    sql = "UPDATE idempotency_keys SET status=NULL, answer=NULL WHERE key={p}"  # the owner stays this process
-    if hasattr(store, "_db"):
-        store._db.execute(sql.format(p="?"), (key,))
-    else:
-        with store._pool.connection() as conn:
-            conn.execute(sql.format(p="%s"), (key,))
+    _on_keys(api, "UPDATE idempotency_keys SET status=NULL, answer=NULL WHERE key={p}", key)  # owner: still us
     again = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=headers)
     assert (again.status_code, again.json()) == (404, first.json())
     assert "idempotent-replayed" not in again.headers  # run again, not replayed
@@ -468,13 +466,7 @@ def test_a_claim_lost_with_a_database_that_restarted_is_written_again_with_the_e
     decide = BatchWriter._decide
 
     def lose_the_claim(self, batch, uow):
-        store = api.system.idempotency
-        sql = "DELETE FROM idempotency_keys WHERE key={p}"
-        if hasattr(store, "_db"):
-            store._db.execute(sql.format(p="?"), (key,))
-        else:
-            with store._pool.connection() as conn:
-                conn.execute(sql.format(p="%s"), (key,))
+        _on_keys(api, "DELETE FROM idempotency_keys WHERE key={p}", key)
         return decide(self, batch, uow)
 
     monkeypatch.setattr(BatchWriter, "_decide", lose_the_claim)
