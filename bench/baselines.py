@@ -52,16 +52,36 @@ def _insert_one(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
-def sqlite_insert_rate(path: Path, seconds: float) -> dict[str, Any]:
-    """Rows a second into a fresh SQLite file (WAL), one row per transaction."""
-    conn = _events_file(path)
+def _flat_out(insert_one: Callable[[], None], seconds: float) -> tuple[int, float]:
+    """One-row transactions back to back for ``seconds``: how many, in how long."""
     n = 0
     t0 = time.perf_counter()
     end = t0 + seconds
     while time.perf_counter() < end:
-        _insert_one(conn)
+        insert_one()
         n += 1
-    elapsed = time.perf_counter() - t0
+    return n, time.perf_counter() - t0
+
+
+def _commit_times(insert_one: Callable[[], None], rate: float | None, count: int) -> list[float]:
+    """``count`` one-row transactions paced at ``rate`` a second (None: back to back); each one's
+    time, in ms."""
+    samples: list[float] = []
+    due = time.perf_counter()
+    for _ in range(count):
+        started = time.perf_counter()
+        insert_one()
+        samples.append((time.perf_counter() - started) * 1000)
+        if rate is not None:
+            due += 1 / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+    return samples
+
+
+def sqlite_insert_rate(path: Path, seconds: float) -> dict[str, Any]:
+    """Rows a second into a fresh SQLite file (WAL), one row per transaction."""
+    conn = _events_file(path)
+    n, elapsed = _flat_out(lambda: _insert_one(conn), seconds)
     conn.close()
     return {"rows": n, "seconds": elapsed, "rows_per_s": n / elapsed, "journal": "wal"}
 
@@ -72,14 +92,7 @@ def sqlite_commit_latency(path: Path, rate: float, count: int) -> dict[str, Any]
     synced at every commit, as the event store's is). Each commit's time, in ms."""
     conn = _events_file(path)
     synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
-    samples: list[float] = []
-    due = time.perf_counter()
-    for _ in range(count):
-        due += 1 / rate
-        started = time.perf_counter()
-        _insert_one(conn)
-        samples.append((time.perf_counter() - started) * 1000)
-        time.sleep(max(0.0, due - time.perf_counter()))
+    samples = _commit_times(lambda: _insert_one(conn), rate, count)
     conn.close()
     path.unlink(missing_ok=True)
     return {"commit_ms": samples, "rate": rate, "journal": "wal", "synchronous": synchronous}
@@ -110,13 +123,7 @@ def postgres_insert_rate(dsn: str, seconds: float) -> dict[str, Any]:
     """Rows a second into a fresh table of the same PostgreSQL server, autocommit (one row per
     transaction)."""
     with _pg_events_table(dsn) as (conn, insert_one), conn.cursor() as cur:
-        n = 0
-        t0 = time.perf_counter()
-        end = t0 + seconds
-        while time.perf_counter() < end:
-            insert_one(cur)
-            n += 1
-        elapsed = time.perf_counter() - t0
+        n, elapsed = _flat_out(lambda: insert_one(cur), seconds)
     return {"rows": n, "seconds": elapsed, "rows_per_s": n / elapsed, "mode": "autocommit"}
 
 
@@ -125,17 +132,9 @@ def postgres_commit_latency(dsn: str, rate: float | None, count: int) -> dict[st
     of one event-sized row into a fresh table (synchronous commit, as the event store's), paced
     at ``rate`` a second, or back to back when ``rate`` is None (as Kafka's EndToEndLatency sends:
     the next record as soon as the last came through). Each commit's time, in ms."""
-    samples: list[float] = []
     with _pg_events_table(dsn) as (conn, insert_one), conn.cursor() as cur:
         synchronous = cur.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
-        due = time.perf_counter()
-        for _ in range(count):
-            started = time.perf_counter()
-            insert_one(cur)
-            samples.append((time.perf_counter() - started) * 1000)
-            if rate is not None:
-                due += 1 / rate
-                time.sleep(max(0.0, due - time.perf_counter()))
+        samples = _commit_times(lambda: insert_one(cur), rate, count)
     return {"commit_ms": samples, "rate": rate, "synchronous_commit": synchronous}
 
 

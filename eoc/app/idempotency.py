@@ -87,8 +87,8 @@ class Claim:
 
     principal: str
     key: str
-    request: str = ""  # the request's hash and this process (the row again, if its claim was lost)
-    owner: str = ""
+    request: str  # the request's hash and this process (the row again, if its claim was lost)
+    owner: str
 
 
 # Set by the middleware around the command; read by the writer (eoc/app/writer.py) when it queues

@@ -33,9 +33,9 @@ class Outcome:
 
     principal: str
     key: str
+    request: str  # the claim's request hash and owner, for the row written afresh
+    owner: str
     render: Callable[[Sequence[int]], bytes]  # the batch's notification ids -> the outcome
-    request: str = ""  # the claim's request hash and owner, for the row written afresh
-    owner: str = ""
 
 
 # The outcome, and the claim's row again if it was lost (Outcome's docstring).

@@ -349,7 +349,7 @@ class BatchWriter:
                     job.position.value = max(ids[first:last])
                 return json.dumps({"result": resolved(job.result)}, ensure_ascii=False, default=str).encode()
 
-            outcomes.append(Outcome(job.claim.principal, job.claim.key, render, job.claim.request, job.claim.owner))
+            outcomes.append(Outcome(job.claim.principal, job.claim.key, job.claim.request, job.claim.owner, render))
         return outcomes
 
     def _evict(self, aggregates: dict[UUID, Any]) -> None:

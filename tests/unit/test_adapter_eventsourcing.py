@@ -134,7 +134,7 @@ def test_keywords_given_to_save_reach_the_sqlite_recorders_hook(tmp_path):
             rendered.append(list(ids))
             return b"done"
 
-        recordings = es_adapter.save_in_order(app, events, aggregates, outcomes=[Outcome("p", "k", render)])
+        recordings = es_adapter.save_in_order(app, events, aggregates, outcomes=[Outcome("p", "k", "r", "o", render)])
         assert rendered == [[r.notification.id for r in recordings]]
         with sqlite3.connect(tmp_path / "events.db") as db:
             assert db.execute("SELECT request, outcome FROM idempotency_keys").fetchall() == [("r", b"done")]
