@@ -147,8 +147,17 @@ class KeyStore(Protocol):
 
 
 _DDL = ("CREATE TABLE IF NOT EXISTS idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, "
-        "request TEXT NOT NULL, owner TEXT NOT NULL, status INTEGER, answer {blob}, created REAL NOT NULL, "
+        "request TEXT NOT NULL, owner TEXT NOT NULL, status INTEGER, answer {blob}, created {seconds} NOT NULL, "
         "outcome {blob}, PRIMARY KEY (principal, key))")
+# ``created`` is seconds since 1970 (time.time()). SQLite's REAL is 8 bytes; PostgreSQL's REAL is
+# 4 (six digits: a time of today came back up to 64 seconds off, so a key 605 s old could read as
+# 541 s and not be taken over), hence DOUBLE PRECISION there, and tables made before are changed.
+_CREATED_TO_DOUBLE = """DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+             AND table_name = 'idempotency_keys' AND column_name = 'created' AND data_type = 'real') THEN
+    ALTER TABLE idempotency_keys ALTER COLUMN created TYPE DOUBLE PRECISION;
+  END IF;
+END $$"""
 _SELECT = "SELECT request, owner, status, answer, outcome FROM idempotency_keys WHERE principal={p} AND key={p}"
 
 
@@ -166,7 +175,7 @@ class SQLiteKeyStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # into the WAL, synced by the next command's commit
-        self._db.execute(_DDL.format(blob="BLOB"))
+        self._db.execute(_DDL.format(blob="BLOB", seconds="REAL"))
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(idempotency_keys)")}
         if "outcome" not in columns:  # a table made before outcomes were written with the events
             self._db.execute("ALTER TABLE idempotency_keys ADD COLUMN outcome BLOB")
@@ -225,8 +234,9 @@ class PostgresKeyStore:
         import psycopg
 
         self.process = process
-        self._pool = pool_with_tables(dsn, [_DDL.format(blob="BYTEA"),
-                                            "ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA"],
+        self._pool = pool_with_tables(dsn, [_DDL.format(blob="BYTEA", seconds="DOUBLE PRECISION"),
+                                            "ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS outcome BYTEA",
+                                            _CREATED_TO_DOUBLE],
                                       max_size=4, options=NO_SYNC_WAIT)
         with self._pool.connection() as conn:
             conn.execute("DELETE FROM idempotency_keys WHERE created < %s", (time.time() - KEEP,))

@@ -47,7 +47,7 @@ def test_wall_fits_at_both_sizes_in_both_languages_for_each_role(embedded, clock
             for lang in ("fa", "en"):
                 context, pg = open_wall(browser, embedded, role, province, size, lang)
                 try:
-                    pg.wait_for_selector("#teams tbody tr[data-status='on_scene']", timeout=2000)
+                    pg.wait_for_selector("#teams tbody tr[data-status='on_scene']", timeout=10_000)
                     pg.wait_for_timeout(900)  # the map's markers and clusters settle for the picture
                     problems = pg.evaluate(MEASURE)
                     pg.screenshot(path=str(SHOTS / f"{role}-{name}-{lang}.png"))
@@ -117,7 +117,7 @@ def test_wall_long_lists_page_themselves(embedded, page):
         embedded.post("/teams", {**QZV, "name": f"سیار {i:02d}", "home": QAZVIN})
     page.set_viewport_size(LAPTOP)
     live(page, embedded.url("dispatcher", "QZV"))
-    page.wait_for_function("() => document.querySelectorAll('#teams tbody tr').length === 40", timeout=3000)
+    page.wait_for_function("() => document.querySelectorAll('#teams tbody tr').length === 40", timeout=10_000)
     pages = int(page.get_attribute("#teams", "data-pages"))
     assert pages > 1
     assert "۱" in page.inner_text("#teams-page") and "صفحه" in page.inner_text("#teams-page")
@@ -257,7 +257,7 @@ def _luminance(rgb: tuple[float, ...]) -> float:
 def test_wall_chips_and_labels_have_wcag_aa_contrast(embedded, clock, page):
     seed_province(embedded, clock)
     live(page, embedded.url())
-    page.wait_for_selector("#teams tbody tr[data-status='on_scene']", timeout=2000)
+    page.wait_for_selector("#teams tbody tr[data-status='on_scene']", timeout=10_000)
     # Every status and priority chip, drawn by the page's own code beside the real ones.
     page.evaluate("""() => {
         const box = document.createElement('div');

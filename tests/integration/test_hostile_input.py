@@ -426,9 +426,10 @@ def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_o
     answering, answer_on = threading.Event(), threading.Event()
     write_answer = store.answer
 
-    def held_answer(*args):  # committed; its answer waits here
-        answering.set()
-        answer_on.wait(30)
+    def held_answer(*args):  # committed; the first's answer waits here (the retry's own write does not)
+        if not answering.is_set():
+            answering.set()
+            answer_on.wait(30)
         return write_answer(*args)
 
     monkeypatch.setattr(store, "answer", held_answer)

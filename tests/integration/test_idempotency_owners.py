@@ -74,3 +74,27 @@ def test_a_pending_key_of_a_live_process_whose_answer_was_lost_long_ago_is_taken
     finally:
         owner.close()
         other.close()
+
+
+def test_a_keys_time_is_kept_to_the_second_and_a_table_made_with_four_byte_times_is_changed(fresh_pg_dsn):
+    """PostgreSQL's REAL is four bytes: a time of today came back up to 64 s off, so a key 605 s
+    old could still read as younger than ``TAKE_OVER_AFTER_S`` (CI once saw exactly that)."""
+    import psycopg
+
+    with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:  # a table as an older release made it
+        conn.execute("CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, "
+                     "request TEXT NOT NULL, owner TEXT NOT NULL, status INTEGER, answer BYTEA, created REAL NOT NULL, "
+                     "PRIMARY KEY (principal, key))")
+    store = PostgresKeyStore(fresh_pg_dsn, process="api-upgraded")
+    try:
+        before = time.time()
+        assert store.claim("u1", KEY, "request-1") is None
+        after = time.time()
+        with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
+            kind = conn.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'idempotency_keys' "
+                                "AND column_name = 'created'").fetchone()
+            (created,) = conn.execute("SELECT created FROM idempotency_keys WHERE key = %s", (KEY,)).fetchone()
+        assert kind == ("double precision",)
+        assert before <= created <= after
+    finally:
+        store.close()
