@@ -71,6 +71,10 @@ def chosen(only: str | None) -> list[Scenario]:
     return picked
 
 
+SETTLE_S = 30.0  # at most, between two scenarios of a full run (bench/settle.py)
+SETTLE_SMOKE_S = 1.0
+
+
 async def run_suite(args: argparse.Namespace, command: str) -> Results:
     from .report import Results
     from .suite import Context
@@ -93,7 +97,14 @@ async def run_suite(args: argparse.Namespace, command: str) -> Results:
                  "memory-cluster": args.memory_events / defaults.cluster_memory_events}
     t_suite = time.perf_counter()
     try:
-        for scenario in chosen(args.only):
+        for n, scenario in enumerate(chosen(args.only)):
+            if n:  # what the last one left (dirty pages, busy CPU) is not the next one's first window
+                from .settle import settle
+
+                settled = await settle(SETTLE_SMOKE_S if args.smoke else SETTLE_S)
+                results.details.setdefault("settle", {})[scenario.name] = settled
+                note(f"  settled in {settled['s']:.1f} s (to write: {settled['dirty_mb_before']:.0f} MB; "
+                     f"CPU busy {settled['busy'][-1:] or '?'}{'' if settled['quiet'] else ', never quiet'})")
             budget = scenario.smoke_budget_s if args.smoke else scenario.budget_s
             budget *= max(1.0, scale.get(scenario.name, 1.0))
             note(f"— {scenario.title} ({scenario.name}), at most {budget:.0f} s")
