@@ -123,7 +123,7 @@ def test_keywords_given_to_save_reach_the_sqlite_recorders_hook(tmp_path):
     app = EOCApplication(env=_env("sqlite", tmp_path))
     try:
         with sqlite3.connect(tmp_path / "events.db") as db:
-            db.execute(_KEYS_DDL.format(blob="BLOB"))
+            db.execute(_KEYS_DDL.format(blob="BLOB", seconds="REAL"))
             db.execute("INSERT INTO idempotency_keys (principal, key, request, owner, created) "
                        "VALUES ('p', 'k', 'r', 'o', 0)")
         a, b = _two_desks(app)
