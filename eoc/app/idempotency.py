@@ -336,7 +336,8 @@ class Idempotent:
         self.keys = keys
         self.verify = verify
         self.fault = fault_kill_before_answer  # EOC_FAULT_KILL_BEFORE_ANSWER, tests only
-        self.running: set[tuple[str, str]] = set()  # (principal, key) of the commands this process runs now
+        # (principal, key) of the commands this process runs now -> set once the first's claim is in the store
+        self.running: dict[tuple[str, str], _Claiming] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST" or not scope["path"].startswith("/api/"):
@@ -361,23 +362,33 @@ class Idempotent:
         request = hashlib.sha256(b"POST " + scope["path"].encode() + b"\n" + body).hexdigest()
         principal = principal_id(claims)
         # Whether a request of this process already runs the key, checked and marked with no
-        # await between: of two, only the first may run the command.
+        # await between: of two, only the first may run the command. The second claims only once
+        # the first's claim is in the store: a server's claims run in threads, and a second that
+        # got there first would take the row (another body's: neither would run).
         mine = (principal, key)
-        second = mine in self.running
-        if not second:
-            self.running.add(mine)
+        first = self.running.get(mine)
+        claimed = None
+        if first is None:
+            claimed = self.running[mine] = _Claiming()
         try:
-            await self._claimed(scope, body, send, store, principal, key, request, second)
+            if first is not None:
+                await first.wait()
+            await self._claimed(scope, body, send, store, principal, key, request, claimed)
         finally:
-            if not second:
-                self.running.discard(mine)
+            if claimed is not None:
+                claimed.set()
+                del self.running[mine]
 
     async def _claimed(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str,
-                       request: str, second: bool) -> None:
-        seen = await _on(store, store.claim, principal, key, request)
-        if seen is None and second:  # claimed before the first's claim: the first runs it
-            await _send(send, *_IN_PROGRESS)
-            return
+                       request: str, claimed: _Claiming | None) -> None:
+        second = claimed is None
+        try:
+            seen = await _on(store, store.claim, principal, key, request)
+        finally:
+            if claimed is not None:
+                claimed.set()
+        # Claimed (seen is None) by a second: the first's row is gone, released by a first that
+        # ended without storing anything, so this one runs it.
         if seen is not None:
             if seen.request != request:
                 await _send(send, *_refuse(409, "idempotency_key_reused",
@@ -454,6 +465,37 @@ class Idempotent:
             start = {**start, "headers": [*start.get("headers", []), (b"idempotent-replayed", b"true")]}
         await send(start)
         await send({"type": "http.response.body", "body": answer})
+
+
+class _Claiming:
+    """Set once the first request's claim of a key is in the store; awaited by a second request
+    of the same key, on whichever event loop it runs (a server runs one; a test client may run
+    one a request, in threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def set(self) -> None:
+        with self._lock:
+            self._done, waiting, self._waiting = True, self._waiting, []
+        for loop, future in waiting:
+            loop.call_soon_threadsafe(_resolve, future)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._done:
+                return
+            self._waiting.append((loop, future))
+        await future
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _on(store: KeyStore, call: Callable[..., T], *args: Any) -> T:

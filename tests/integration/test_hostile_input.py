@@ -442,6 +442,53 @@ def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_o
     assert later.headers["idempotent-replayed"] == "true" and state(api) == before
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["postgres"])  # a server's claims run in threads; SQLite's on the loop, in turn
+def test_a_second_request_of_a_key_claims_only_after_the_first_so_the_first_runs(api, monkeypatch):
+    """Two requests of one key at once in one API, with different bodies (a key reused while its
+    first command runs): the second's claim must not reach the store before the first's, or it
+    would take the row with its body — the second answered "in progress", the first "reused",
+    and neither stored."""
+    store = api.system.idempotency
+    claim = store.claim
+    held, go_on = threading.Event(), threading.Event()
+    seconds_claim_before_the_first: list[bool] = []
+    key = "two-at-once-0001"
+    first_body, second_body = ({**QZV, "call_id": str(uuid.uuid4())} for _ in range(2))
+    first_request = None
+
+    def held_claim(principal, k, request):
+        nonlocal first_request
+        if first_request is None:
+            first_request = request
+            held.set()
+            go_on.wait(10)
+        elif request != first_request:
+            seconds_claim_before_the_first.append(not go_on.is_set())
+        return claim(principal, k, request)
+
+    monkeypatch.setattr(store, "claim", held_claim)
+    headers = {**api.token(), "Idempotency-Key": key}
+    answers: dict = {}
+
+    def send(name, body):
+        answers[name] = api.http.post("/api/v1/calls", json=body, headers=headers)
+
+    first = threading.Thread(target=send, args=("first", first_body))
+    first.start()
+    assert held.wait(10), "the first request never reached its claim"
+    second = threading.Thread(target=send, args=("second", second_body))
+    second.start()
+    second.join(0.3)  # the second is in: it waits for the first's claim (before the fix, it claimed now)
+    go_on.set()
+    first.join(10)
+    second.join(10)
+    assert seconds_claim_before_the_first == [False]
+    assert answers["first"].status_code == 201, answers["first"].text
+    assert (answers["second"].status_code, answers["second"].json()["error"]) == (409, "idempotency_key_reused")
+    assert api.stored().count("CallReceived") == 1  # the first's, once
+
+
 def test_a_pending_key_of_this_process_that_no_request_runs_is_run_again(api):
     """A refused command's answer lost with a database that restarted (the key rows do not wait
     for the disk; eoc/app/idempotency.py says why that is safe): the row stays pending, owned by
