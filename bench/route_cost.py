@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
 
         async def send(_due: float) -> int:
             cmd = mix.next()
-            status, answer = await pool.post(cmd.path, cmd.body, mix.token(cmd))
+            key = f"route-{uuid.uuid4().hex}" if cmd.keyed and not args.unkeyed else None
+            status, answer, _ = await pool.post_timed(cmd.path, cmd.body, mix.token(cmd), key=key)
             mix.answered(cmd, status, answer)
             return status
 
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--unkeyed", action="store_true",
+                        help="no Idempotency-Key (the workspaces send one with every action, as the mix does by default)")
     parser.add_argument("--profile", action="store_true", help="sample one more window with py-spy")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)

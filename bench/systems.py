@@ -63,6 +63,9 @@ def _base_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EOC_")}
     # Benchmarks measure the system, not the abuse limits (one user gives thousands of commands).
     env.update(EOC_TOKEN_SECRET=SECRET.decode(), EOC_HOST="127.0.0.1", PYTHONUNBUFFERED="1", EOC_RATE_LIMIT_SCALE="0")
+    # The code measured is this tree's (a clone, a worktree of an older commit), never whatever
+    # the interpreter's editable install points at: the path goes before the installed packages.
+    env["PYTHONPATH"] = os.pathsep.join([str(services.ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env.update(values)
     return env
 

@@ -5,17 +5,20 @@ retries with the same key and gets the first answer back, and nothing new is sto
 are per user (``principal_id``: the token's subject), kept at least 24 hours (``KEEP``), in
 the event store's own database (the SQLite file or PostgreSQL), so they survive restarts.
 
-The key is claimed before the command runs (a *pending* row). The command's outcome (its
-handler's answer, positions included) is written into that row **in the same transaction as
-the command's events** (the event store's recorders below), and the HTTP answer is written
-before it is sent, so:
+The key is claimed before the command runs: in PostgreSQL, shared by every ``eoc api``, as a
+*pending* row; in the embedded SQLite file, which one process writes, by the middleware's set
+of the keys it runs (the claim only reads: a row written on the event loop would wait there for
+the writer's transaction and its sync). The command's outcome (its handler's answer, positions
+included) is written as the key's row **in the same transaction as the command's events** (the
+event store's recorders below); that outcome is the answer, so nothing more is written for it.
+An answer with no outcome behind it (a refusal) is written before it is sent. So:
 
-- a retry after the answer was written (lost on the way, or the server killed just after)
-  gets that answer, and nothing is stored again;
-- a retry after the events were committed but before the answer was written (kill -9 between
-  the commit and the answer) gets the answer rendered from the committed outcome (the same
-  route, status and body), for a create and for a transition alike: the command is not run
-  again, nothing is stored again, and no rule refuses it as a repeat;
+- a retry after the events were committed (the answer lost on the way, or a kill -9 between the
+  commit and the answer) gets the answer rendered from the committed outcome (the same route,
+  status and body), for a create and for a transition alike: the command is not run again,
+  nothing is stored again, and no rule refuses it as a repeat; that rendering is then written
+  as the key's answer, which later retries get as it is;
+- a retry after a refusal's answer was written gets that answer, and nothing is stored;
 - a retry whose first attempt stored nothing (refused, or died before its commit) runs again;
 - a retry while the first is still running gets 409 ``idempotency_in_progress``;
 - a key reused for another command (another path or body) gets 409 ``idempotency_key_reused``.
@@ -23,9 +26,9 @@ before it is sent, so:
 Only answers below 500 are kept (a 409 declined admission included: it was recorded).
 
 The key rows are written without waiting for the disk (SQLite ``synchronous=NORMAL``,
-PostgreSQL ``synchronous_commit=off``; کلیدها بی‌انتظار دیسک), which takes two syncs off every
-command a workspace sends (each of its actions carries a key). Nothing it guarantees rests on
-them alone: they go into the same log as the events (the SQLite file's WAL, PostgreSQL's WAL), in
+PostgreSQL ``synchronous_commit=off``; کلیدها بی‌انتظار دیسک), which takes the syncs of the
+claim and the answer off every command a workspace sends (each of its actions carries a key).
+Nothing it guarantees rests on them alone: they go into the same log as the events (the SQLite file's WAL, PostgreSQL's WAL), in
 order, and the command's own commit — synced — makes every earlier write durable with it. One
 case the order does not cover: the database crashes and comes back while this process lives,
 between a claim and its command's commit (the writer retries the commit). So the outcome is
@@ -81,7 +84,7 @@ FAULT_KILL_BEFORE_ANSWER = "EOC_FAULT_KILL_BEFORE_ANSWER"
 COMMITTED = "eoc.committed"  # the ASGI scope's key for an outcome to answer from (see answer_committed)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claim:
     """The Idempotency-Key the running command was sent with (the writer stores its outcome)."""
 
@@ -89,6 +92,9 @@ class Claim:
     key: str
     request: str  # the request's hash and this process (the row again, if its claim was lost)
     owner: str
+    # Set by the writer once the outcome is committed with the events: the answer need not be
+    # written then (a retry answers from the outcome), so a stored command's key costs no write of its own.
+    stored: bool = False
 
 
 # Set by the middleware around the command; read by the writer (eoc/app/writer.py) when it queues
@@ -141,7 +147,7 @@ class KeyStore(Protocol):
         """Take over a pending key left by a process that is gone (False: its owner may still
         be running it)."""
 
-    def answer(self, principal: str, key: str, status: int, answer: bytes) -> None: ...
+    def answer(self, principal: str, key: str, request: str, status: int, answer: bytes) -> None: ...
     def release(self, principal: str, key: str) -> None: ...
     def close(self) -> None: ...
 
@@ -187,14 +193,14 @@ class SQLiteKeyStore:
             self._db.execute("DELETE FROM idempotency_keys WHERE created < ?", (time.time() - KEEP,))
 
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:
+        """Read, never written: one process writes an embedded store, and the middleware's own
+        set of running keys says "in progress" within it. A row written here would wait on the
+        loop for the writer's transaction (one SQLite file, one writer at a time), its sync
+        included. The row is written with the command's outcome (its events' transaction) or
+        with its answer (a refusal)."""
         with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO idempotency_keys (principal, key, request, owner, created) VALUES (?,?,?,?,?)",
-                (principal, key, request, self.process, time.time()))
-            if cur.rowcount == 1:
-                return None
             row = self._db.execute(_SELECT.format(p="?"), (principal, key)).fetchone()
-        return _remembered(row)
+        return None if row is None else _remembered(row)
 
     def reclaim(self, principal: str, key: str, request: str) -> bool:
         with self._lock:
@@ -203,10 +209,12 @@ class SQLiteKeyStore:
                                    (self.process, principal, key, request, self.process))
         return cur.rowcount == 1
 
-    def answer(self, principal: str, key: str, status: int, answer: bytes) -> None:
-        with self._lock:
-            self._db.execute("UPDATE idempotency_keys SET status=?, answer=? WHERE principal=? AND key=?",
-                             (status, answer, principal, key))
+    def answer(self, principal: str, key: str, request: str, status: int, answer: bytes) -> None:
+        with self._lock:  # the whole row: claim wrote none
+            self._db.execute("INSERT INTO idempotency_keys (principal, key, request, owner, created, status, answer) "
+                             "VALUES (?,?,?,?,?,?,?) ON CONFLICT (principal, key) DO UPDATE "
+                             "SET status = excluded.status, answer = excluded.answer",
+                             (principal, key, request, self.process, time.time(), status, answer))
 
     def release(self, principal: str, key: str) -> None:
         with self._lock:
@@ -290,7 +298,7 @@ class PostgresKeyStore:
                                 time.time() - TAKE_OVER_AFTER_S))
         return cur.rowcount == 1
 
-    def answer(self, principal: str, key: str, status: int, answer: bytes) -> None:
+    def answer(self, principal: str, key: str, request: str, status: int, answer: bytes) -> None:
         with self._pool.connection() as conn:
             conn.execute("UPDATE idempotency_keys SET status=%s, answer=%s WHERE principal=%s AND key=%s",
                          (status, answer, principal, key))
@@ -387,8 +395,9 @@ class Idempotent:
         finally:
             if claimed is not None:
                 claimed.set()
-        # Claimed (seen is None) by a second: the first's row is gone, released by a first that
-        # ended without storing anything, so this one runs it.
+        if seen is None and second:  # the first runs it (an embedded store's claims write nothing)
+            await _send(send, *_IN_PROGRESS)
+            return
         if seen is not None:
             if seen.request != request:
                 await _send(send, *_refuse(409, "idempotency_key_reused",
@@ -442,14 +451,15 @@ class Idempotent:
 
         if committed is not None:  # the app answers from the outcome (answer_committed) and runs nothing
             scope = {**scope, COMMITTED: committed}
-        claim = CLAIM.set(Claim(principal, key, request, store.process))  # the writer stores the outcome with the events
+        claim = Claim(principal, key, request, store.process)
+        token = CLAIM.set(claim)  # the writer stores the outcome with the events
         try:
             await self.app(scope, replay, capture)
         except BaseException:
             store.release(principal, key)  # kept if the events were committed: a retry answers from them
             raise
         finally:
-            CLAIM.reset(claim)
+            CLAIM.reset(token)
         if start is None:
             await _on(store, store.release, principal, key)
             return
@@ -458,7 +468,8 @@ class Idempotent:
         if fault and committed is None and start["status"] < 500 and re.search(fault, scope["path"]):
             os.kill(os.getpid(), signal.SIGKILL)  # tests only: die between the commit and the answer
         if start["status"] < 500:
-            await _on(store, store.answer, principal, key, start["status"], answer)  # written before it is sent
+            if not claim.stored:  # (stored: its outcome, committed with its events, is the answer)
+                await _on(store, store.answer, principal, key, request, start["status"], answer)  # written before it is sent
         else:
             await _on(store, store.release, principal, key)
         if committed is not None:

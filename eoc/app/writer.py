@@ -323,6 +323,9 @@ class BatchWriter:
         except Exception:
             self._evict(uow.aggregates)
             raise
+        for job in decided:
+            if job.claim is not None:
+                job.claim.stored = True  # its answer is its outcome, committed with its events
         self.batches += 1
         self.commands += len(decided)
         if self.on_batch is not None:

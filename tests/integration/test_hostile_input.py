@@ -422,17 +422,16 @@ def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_o
     assert during.status_code == 409 and during.json()["error"] == "idempotency_in_progress"
     assert first.status_code == 201
 
-    store = api.system.idempotency
     answering, answer_on = threading.Event(), threading.Event()
-    write_answer = store.answer
+    commit = BatchWriter._commit
 
-    def held_answer(*args):  # committed; the first's answer waits here (the retry's own write does not)
+    def held_commit(self, batch, attempt=1):  # committed; the first's answer waits here
+        commit(self, batch, attempt)
         if not answering.is_set():
             answering.set()
             answer_on.wait(30)
-        return write_answer(*args)
 
-    monkeypatch.setattr(store, "answer", held_answer)
+    monkeypatch.setattr(BatchWriter, "_commit", held_commit)
     second, committed, _, _ = _retry_while_held(api, "in-progress-0002", answering, answer_on, "its answer")
     assert (committed.status_code, committed.json()) == (201, second.json())
     assert committed.headers["idempotent-replayed"] == "true"
@@ -528,6 +527,38 @@ def test_a_claim_lost_with_a_database_that_restarted_is_written_again_with_the_e
     again = api.http.post("/api/v1/calls", json=body, headers=headers)
     assert (again.status_code, again.json()) == (201, first.json())
     assert again.headers["idempotent-replayed"] == "true" and state(api) == before
+
+
+def test_a_stored_commands_answer_is_its_outcome_and_only_a_refusal_writes_one(api, monkeypatch):
+    """A keyed command that stored events has its key's row written once, with them: its answer
+    is not written again after the commit (a retry renders it from the outcome, and writes that
+    rendering for the retries after it). A refusal, which stores nothing, writes its answer."""
+    store = api.system.idempotency
+    written: list[tuple[str, int]] = []
+    write = store.answer
+
+    def answer(principal, key, request, status, body):
+        written.append((key, status))
+        return write(principal, key, request, status, body)
+
+    monkeypatch.setattr(store, "answer", answer)
+    headers = {**api.token(), "Idempotency-Key": "stored-once-0001"}
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    first = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert first.status_code == 201 and written == []
+    assert _outcome_of(api, "stored-once-0001") is not None
+    before = state(api)
+    again = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (201, first.json(), "true")
+    assert written == [("stored-once-0001", 201)] and state(api) == before
+    third = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert (third.status_code, third.json()) == (201, first.json()) and len(written) == 1  # the written answer
+    refused_headers = {**api.token(), "Idempotency-Key": "refused-once-0001"}
+    missing = uuid.uuid4()
+    refusal = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=refused_headers)
+    assert refusal.status_code == 404 and written[1:] == [("refused-once-0001", 404)]
+    repeat = api.http.post(f"/api/v1/teams/{missing}/status", json={"status": "en_route"}, headers=refused_headers)
+    assert (repeat.status_code, repeat.json(), repeat.headers["idempotent-replayed"]) == (404, refusal.json(), "true")
 
 
 def test_key_rows_do_not_wait_for_the_disk_and_the_events_with_their_outcomes_do(api):
