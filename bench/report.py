@@ -212,11 +212,28 @@ class Results:
             "started": self.started,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
+            "code": code(),
             "figures": [f.to_dict() for f in self.figures],
             "errors": self.errors,
             "details": self.details,
         }
         path.write_text(json.dumps(record, indent=1, default=str) + "\n")
+
+
+def code() -> dict[str, Any]:
+    """Which code was measured: the commit of the tree the suite sits in (its processes run that
+    tree, bench/systems.py) and whether it had changes not committed."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return {"tree": str(root)}
+    return {"tree": str(root), "commit": commit or None, "changed": dirty}
 
 
 def machine() -> dict[str, Any]:

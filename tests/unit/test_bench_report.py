@@ -7,6 +7,7 @@ to the frame with its effect, also when that frame came before the command's ans
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -162,3 +163,16 @@ def test_the_fan_out_load_reports_only_places_inside_iran() -> None:
                  SimpleNamespace(value=0.0), SimpleNamespace(value=0.0))
     assert sent == len(points) > 1000
     assert [p for p in points if not inside_iran(*p)] == []
+
+
+def test_a_run_names_the_commit_it_measured_and_its_processes_run_that_tree(tmp_path: Path) -> None:
+    import subprocess
+
+    from bench import services
+    from bench.systems import _base_env
+
+    record = _run(tmp_path)
+    head = subprocess.run(["git", "-C", str(services.ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert record["code"]["commit"] == head and record["code"]["tree"] == str(services.ROOT)
+    assert _base_env()["PYTHONPATH"].split(os.pathsep)[0] == str(services.ROOT)
