@@ -19,8 +19,10 @@ An answer with no outcome behind it (a refusal) is written before it is sent. So
   nothing is stored again, and no rule refuses it as a repeat; that rendering is then written
   as the key's answer, which later retries get as it is;
 - a retry after a refusal's answer was written gets that answer, and nothing is stored;
-- a retry whose first attempt stored nothing (refused, or died before its commit) runs again;
-- a retry while the first is still running gets 409 ``idempotency_in_progress``;
+- a retry whose first attempt stored nothing and answered nothing kept (a 5xx, or it died before
+  its commit) runs again;
+- a retry while the first is still running (or, in one process, has just ended storing nothing)
+  gets 409 ``idempotency_in_progress``;
 - a key reused for another command (another path or body) gets 409 ``idempotency_key_reused``.
 
 Only answers below 500 are kept (a 409 declined admission included: it was recorded).
@@ -28,15 +30,15 @@ Only answers below 500 are kept (a 409 declined admission included: it was recor
 The key rows are written without waiting for the disk (SQLite ``synchronous=NORMAL``,
 PostgreSQL ``synchronous_commit=off``; کلیدها بی‌انتظار دیسک), which takes the syncs of the
 claim and the answer off every command a workspace sends (each of its actions carries a key).
-Nothing it guarantees rests on them alone: they go into the same log as the events (the SQLite file's WAL, PostgreSQL's WAL), in
-order, and the command's own commit — synced — makes every earlier write durable with it. One
+Nothing it guarantees rests on them alone: they go into the same log as the events (the SQLite
+file's WAL, PostgreSQL's WAL), in order, and the command's own commit — synced — makes every earlier write durable with it. One
 case the order does not cover: the database crashes and comes back while this process lives,
 between a claim and its command's commit (the writer retries the commit). So the outcome is
 written with the events as the key's whole row if the claim is gone (eoc/app/recorders.py
 ``Outcome``). After any crash, then, a command whose events are stored has its key and its
 outcome (the retry answers from the outcome); a claim or an answer lost with the crash belonged
 to a command that stored nothing (its retry runs it again) or is rendered again from the
-outcome. A pending row of this very process that no request of it runs (its answer lost with a
+outcome. In PostgreSQL, a pending row of this very process that no request of it runs (its answer lost with a
 database that restarted) is run again, not refused as in progress for as long as the process
 lives; another API takes it over once this process is gone or the row is ``TAKE_OVER_AFTER_S``
 old.
@@ -50,6 +52,7 @@ right after its events (and outcome) were committed and before its answer is wri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import json
@@ -138,10 +141,12 @@ class Remembered:
 
 class KeyStore(Protocol):
     networked: bool  # its calls wait on a server: made in a worker thread, off the event loop
+    claim_writes: bool  # whether a claim writes a pending row (False: it only reads what is remembered)
     process: str  # the owner this store claims keys as (``PROCESS``)
 
     def claim(self, principal: str, key: str, request: str) -> Remembered | None:
-        """Claim the key for this request; or what is already remembered for it."""
+        """What is already remembered for the key; None: this request has it (a pending row if
+        ``claim_writes``)."""
 
     def reclaim(self, principal: str, key: str, request: str) -> bool:
         """Take over a pending key left by a process that is gone (False: its owner may still
@@ -174,6 +179,7 @@ def _remembered(row: Any) -> Remembered:
 
 class SQLiteKeyStore:
     networked = False  # a local file: a call costs microseconds, made on the loop
+    claim_writes = False  # a claim only reads (the middleware's running set holds the key)
     process = PROCESS  # one process writes an embedded store: another owner is a run before this one
     """Keys in the embedded event store's SQLite file."""
 
@@ -228,6 +234,7 @@ class SQLiteKeyStore:
 
 class PostgresKeyStore:
     networked = True
+    claim_writes = True  # a claim is a pending row, seen by every API
     """Keys in the cluster's PostgreSQL event store database, shared by every ``eoc api``.
 
     A pending key of another process is taken over only if that process is gone: each store
@@ -344,7 +351,7 @@ class Idempotent:
         self.keys = keys
         self.verify = verify
         self.fault = fault_kill_before_answer  # EOC_FAULT_KILL_BEFORE_ANSWER, tests only
-        # (principal, key) of the commands this process runs now -> set once the first's claim is in the store
+        # (principal, key) of the commands this process runs now -> set once the first's claim returned
         self.running: dict[tuple[str, str], _Claiming] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -371,21 +378,21 @@ class Idempotent:
         principal = principal_id(claims)
         # Whether a request of this process already runs the key, checked and marked with no
         # await between: of two, only the first may run the command. The second claims only once
-        # the first's claim is in the store: a server's claims run in threads, and a second that
-        # got there first would take the row (another body's: neither would run).
+        # the first's claim returned: a server's claims run in threads, and a second that got
+        # there first would take the row (another body's: neither would run).
         mine = (principal, key)
-        first = self.running.get(mine)
-        claimed = None
-        if first is None:
-            claimed = self.running[mine] = _Claiming()
+        claiming = _Claiming()
+        first = self.running.setdefault(mine, claiming)
+        claimed = claiming if first is claiming else None
         try:
-            if first is not None:
+            if claimed is None:
                 await first.wait()
             await self._claimed(scope, body, send, store, principal, key, request, claimed)
         finally:
             if claimed is not None:
                 claimed.set()
-                del self.running[mine]
+                if self.running.get(mine) is claimed:
+                    del self.running[mine]
 
     async def _claimed(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str,
                        request: str, claimed: _Claiming | None) -> None:
@@ -395,7 +402,12 @@ class Idempotent:
         finally:
             if claimed is not None:
                 claimed.set()
-        if seen is None and second:  # the first runs it (an embedded store's claims write nothing)
+        if seen is None and second:
+            # Embedded (the claim writes nothing): the first runs it, or has just ended. In
+            # PostgreSQL the first's row is gone (it ended storing nothing, or its claim failed)
+            # and this claim wrote one: let it go, so a retry anywhere runs the command.
+            if store.claim_writes:
+                await _on(store, store.release, principal, key)
             await _send(send, *_IN_PROGRESS)
             return
         if seen is not None:
@@ -479,7 +491,7 @@ class Idempotent:
 
 
 class _Claiming:
-    """Set once the first request's claim of a key is in the store; awaited by a second request
+    """Set once the first request's claim of a key returned (or failed); awaited by a second request
     of the same key, on whichever event loop it runs (a server runs one; a test client may run
     one a request, in threads)."""
 
@@ -492,7 +504,8 @@ class _Claiming:
         with self._lock:
             self._done, waiting, self._waiting = True, self._waiting, []
         for loop, future in waiting:
-            loop.call_soon_threadsafe(_resolve, future)
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits there any more
+                loop.call_soon_threadsafe(_resolve, future)
 
     async def wait(self) -> None:
         loop = asyncio.get_running_loop()

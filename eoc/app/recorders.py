@@ -4,8 +4,9 @@ written in the transaction that records its events (eoc/app/idempotency.py says 
 The writer (eoc/app/writer.py) passes ``outcomes``: for each command of the batch sent with an
 Idempotency-Key, its key and a function that renders its outcome from the notification ids
 the batch's events got (a command's answer carries the log position of its last event). The
-row was claimed before the command ran; here it is updated, inside the same transaction: the
-events and the outcome are committed together or not at all.
+key's row is written here — updated where a claim made it (PostgreSQL), inserted where none did
+(SQLite's claims only read) — inside the same transaction: the events and the outcome are
+committed together or not at all.
 
 Configured by ``Settings.eventsourcing_env`` (``APPLICATION_RECORDER_TOPIC``).
 """
@@ -26,10 +27,11 @@ from psycopg.sql import SQL, Identifier
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A keyed command's outcome, written with its events. Written as the key's whole row if
-    the row is not there: its claim does not wait for the disk (eoc/app/idempotency.py), and a
-    database that crashed and came back between the claim and this commit has lost it; the events
-    must then still carry their key, or a retry would run the command again."""
+    """A keyed command's outcome, written with its events, as the key's whole row if the row is
+    not there: SQLite's claim writes none, and in PostgreSQL a claim does not wait for the disk
+    (eoc/app/idempotency.py), so a database that crashed and came back between the claim and this
+    commit has lost it; the events must then still carry their key, or a retry would run the
+    command again."""
 
     principal: str
     key: str

@@ -358,7 +358,9 @@ class CommandService(WorkspaceCommands):
 
     # ------------------------------------------------------------------ incidents
 
-    def open_incident(self, cmd: c.OpenIncident, claims: Claims) -> dict[str, Any]:
+    def open_incident(self, cmd: c.OpenIncident, claims: Claims, *, answer: dict[str, str] | None = None) -> dict[str, Any]:
+        """``answer``: more of the answer, committed with it (a retry's answer is rendered from
+        what was committed: an exchange referral names its route and category)."""
         authorize(claims, "open_incident", cmd.province)
         payload = ev.IncidentOpened(route=cmd.route, category=cmd.category, priority=cmd.priority,
                                     risk_flags=cmd.risk_flags, location=cmd.location)
@@ -366,7 +368,7 @@ class CommandService(WorkspaceCommands):
         def handler() -> dict[str, Any]:
             incident = Incident.open(payload, self._ctx(claims, cmd), cmd.province, cmd.county,
                                      id=self._new_id(cmd.incident_id))
-            return {"incident_id": str(incident.id), "position": self._save(incident)}
+            return {"incident_id": str(incident.id), "position": self._save(incident), **(answer or {})}
 
         return self._run(handler)
 

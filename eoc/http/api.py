@@ -12,8 +12,9 @@ an unknown category), 431 headers too large. Limits are checked before the body 
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter
 
 from eoc.app.access_log import record_secret_reads
 from eoc.app.auth import Authenticator, Claims
@@ -31,7 +32,7 @@ from eoc.http.personal import personal_router
 from eoc.http.publish import publish_router
 from eoc.http.reports import add_report_routes
 from eoc.http.rosters import add_roster_routes
-from eoc.http.routes import CORE
+from eoc.http.routes import CORE, CommandRoute
 from eoc.http.routes import mount as mount_commands
 from eoc.http.workspace import install_workspaces
 from events.envelope import iso
@@ -148,12 +149,24 @@ def create_api(system: System) -> FastAPI:
     install(api, on_refused=refused)
 
     @api.exception_handler(Committed)
-    async def committed(request: Request, exc: Committed) -> JSONResponse:
+    async def committed(request: Request, exc: Committed) -> Response:
+        """A retry of a committed command: its answer rendered from the outcome as its route
+        rendered it the first time (its answer model: the same fields, in the same order)."""
         route = request.scope.get("route")
         try:
             result = svc.answer_of(getattr(route, "name", ""), exc.outcome["result"])
         except Refused as refusal:
             return JSONResponse(refusal.to_dict(), status_code=STATUS[refusal.kind])
-        return JSONResponse(result, status_code=getattr(route, "status_code", None) or 200)
+        status = getattr(route, "status_code", None) or 200
+        if isinstance(route, CommandRoute):
+            return Response(route.rendered(result), status_code=status, media_type="application/json")
+        model = getattr(route, "response_model", None)
+        if model is not None:
+            adapter = TypeAdapter(model)
+            body = adapter.dump_json(adapter.validate_python(result, from_attributes=True), by_alias=True,
+                                     exclude_unset=bool(getattr(route, "response_model_exclude_unset", False)),
+                                     exclude_none=bool(getattr(route, "response_model_exclude_none", False)))
+            return Response(body, status_code=status, media_type="application/json")
+        return JSONResponse(result, status_code=status)
 
     return api

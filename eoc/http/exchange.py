@@ -102,6 +102,6 @@ def exchange_router(system: Any, claims: Callable[..., Awaitable[Claims]]) -> AP
             raise Forbidden(f"a {who.role} may not send a referral through the exchange", allowed=sorted(REFERRERS))
         authorize(who, "open_incident", target)  # who may refer, before reading what they sent
         cmd = eido.referral_command(doc, target, county)
-        return system.service.open_incident(cmd, who) | {"route": str(cmd.route), "category": str(cmd.category)}
+        return system.service.open_incident(cmd, who, answer={"route": str(cmd.route), "category": str(cmd.category)})
 
     return router

@@ -236,6 +236,12 @@ class CommandRoute(APIRoute):
         content = answer.model_dump_json(exclude_unset=True, by_alias=True).encode()
         await Response(content, status_code=route.status, media_type="application/json")(scope, receive, send)
 
+    def rendered(self, result: Any) -> bytes:
+        """A committed command's answer from its result, as ``serve`` wrote it the first time (a
+        retry with its Idempotency-Key gets the same bytes)."""
+        answer = self.answer.model_validate(result, from_attributes=True)
+        return answer.model_dump_json(exclude_unset=True, by_alias=True).encode()
+
 
 async def _body(receive: Receive) -> bytes:
     """The whole body, as the framework reads it (a disconnect before its end is a 400)."""

@@ -181,6 +181,22 @@ def test_eido_inbound_referral_round_trip(system, api, agency_type: str, route: 
     eido_validator().validate(doc)
 
 
+def test_eido_referral_retried_with_its_idempotency_key_gets_the_first_answer(system, api) -> None:
+    """A partner's system retries a referral whose answer it lost: the same answer (route and
+    category included, rendered from what was committed), and no second incident."""
+    incident(api, priority="high")
+    wait(system, {"position": system.app.recorder.max_notification_id()})
+    doc = api.http.get("/api/v1/exchange/incidents", headers=api.token("partner", "QZV")).json()["eido"][0]
+    headers = {**api.token("partner", "QZV"), "Idempotency-Key": "referral-0001"}
+    first = api.http.post("/api/v1/exchange/referrals", json=doc, headers=headers)
+    assert first.status_code == 201, first.text
+    stored = len(api.stored())
+    again = api.http.post("/api/v1/exchange/referrals", json=doc, headers=headers)
+    assert (again.status_code, again.content) == (201, first.content)
+    assert again.headers["idempotent-replayed"] == "true" and set(again.json()) >= {"route", "category"}
+    assert len(api.stored()) == stored
+
+
 def test_eido_bad_referral_refused_and_nothing_stored(system, api) -> None:
     before = len(api.stored())
     h = api.token("partner", "QZV")

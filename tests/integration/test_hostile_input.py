@@ -332,6 +332,8 @@ def test_the_idempotency_outcome_is_committed_with_the_events_and_answers_a_retr
         before = state(api)
         again = api.http.post(f"/api/v1{path}", json=body, headers=headers)
         assert (again.status_code, again.json()) == (status, first.json()), (path, again.text)
+        if status < 300:  # rendered as its route rendered it: the same bytes
+            assert again.content == first.content, path
         assert again.headers["idempotent-replayed"] == "true"
         assert state(api) == before, path
         if n < 2:  # without the key, the chosen id or the rules refuse these as repeats
@@ -486,6 +488,55 @@ def test_a_second_request_of_a_key_claims_only_after_the_first_so_the_first_runs
     assert answers["first"].status_code == 201, answers["first"].text
     assert (answers["second"].status_code, answers["second"].json()["error"]) == (409, "idempotency_key_reused")
     assert api.stored().count("CallReceived") == 1  # the first's, once
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["postgres"])
+def test_a_second_request_whose_first_ended_storing_nothing_leaves_no_pending_row(api, monkeypatch):
+    """The first's claim fails (a pool timeout) while a second of the same key waits for it: the
+    second's own claim then writes the row, and it answers "in progress". It must let that row go,
+    or every other API would answer "in progress" for ten minutes and nothing would run it."""
+    store = api.system.idempotency
+    claim = store.claim
+    held, go_on = threading.Event(), threading.Event()
+    calls = []
+
+    def failing_first(principal, k, request):
+        calls.append(request)
+        if len(calls) == 1:
+            held.set()
+            go_on.wait(10)
+            raise TimeoutError("the key store's pool had no connection")
+        return claim(principal, k, request)
+
+    monkeypatch.setattr(store, "claim", failing_first)
+    key = "first-failed-0001"
+    headers = {**api.token(), "Idempotency-Key": key}
+    body = {**QZV, "call_id": str(uuid.uuid4())}
+    answers: dict = {}
+
+    def send(name):
+        try:
+            answers[name] = api.http.post("/api/v1/calls", json=body, headers=headers)
+        except TimeoutError as exc:  # the test client raises what the server raised
+            answers[name] = exc
+
+    first = threading.Thread(target=send, args=("first",))
+    first.start()
+    assert held.wait(10)
+    second = threading.Thread(target=send, args=("second",))
+    second.start()
+    second.join(0.3)
+    go_on.set()
+    first.join(10)
+    second.join(10)
+    assert isinstance(answers["first"], TimeoutError)
+    assert answers["second"].status_code == 409 and answers["second"].json()["error"] == "idempotency_in_progress"
+    with store._pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM idempotency_keys WHERE key = %s", (key,)).fetchone() == (0,)
+    monkeypatch.setattr(store, "claim", claim)
+    retry = api.http.post("/api/v1/calls", json=body, headers=headers)
+    assert retry.status_code == 201, retry.text
 
 
 def test_a_pending_key_of_this_process_that_no_request_runs_is_run_again(api):
