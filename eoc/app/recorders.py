@@ -18,10 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 
@@ -62,9 +61,50 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
         return ids
 
 
+_ATTEMPTS = 10  # the library's retry of a lost connection (eventsourcing.utils.retry)
+_WAIT_S = 0.2
+
+
 class PostgresRecorder(PostgresApplicationRecorder):
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """``_insert_once``, tried again on a lost connection (as the library's ``retry`` does:
+        ten attempts, 0.2 s apart). A connection lost after the commit reached PostgreSQL but
+        before its acknowledgement came back leaves the rows stored: the next attempt then
+        meets them (IntegrityError). If they are these very rows — each event's aggregate,
+        version, topic and state — the batch was committed and their notification ids are its
+        answer; otherwise another writer was first, and the writer decides again (an answer of
+        "conflict" here would make the writer decide the batch again and store a create without
+        a chosen id twice)."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return self._insert_once(stored_events, **kwargs)
+            except (InterfaceError, OperationalError):
+                if attempt == _ATTEMPTS:
+                    raise
+                time.sleep(_WAIT_S)
+            except IntegrityError:
+                ids = self._stored_already(stored_events) if attempt > 1 else None
+                if ids is None:
+                    raise
+                return ids
+        raise AssertionError("unreachable")
+
+    def _stored_already(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of these very events if they are all stored, else None."""
+        statement = SQL("SELECT topic, state, notification_id FROM {schema}.{table} "
+                        "WHERE originator_id = %s AND originator_version = %s").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        ids = []
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            for e in stored_events:
+                curs.execute(statement, (e.originator_id, e.originator_version))
+                row = curs.fetchone()
+                if row is None or row["topic"] != e.topic or bytes(row["state"]) != bytes(e.state):
+                    return None
+                ids.append(int(row["notification_id"]))
+        return ids
+
+    def _insert_once(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """The library's insert (eventsourcing 9.5.6, ``PostgresApplicationRecorder.insert_events``)
         with one difference: a failure between the first row and the last leaves the transaction
         by its exception, so it is rolled back. The library keeps the exception until the

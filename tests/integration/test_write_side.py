@@ -86,6 +86,34 @@ def test_a_transfer_cut_between_its_two_sides_stores_neither(api, monkeypatch):
     assert list(rows[f"centre/{house}"]["clients"]) == [client]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["postgres"])
+def test_a_commit_whose_acknowledgement_was_lost_is_stored_once(api, monkeypatch):
+    """The connection drops after PostgreSQL committed a batch but before it said so: the
+    recorder tries again, meets its own rows, and answers with them — not a conflict, which
+    would make the writer decide again and store a call without a chosen id a second time."""
+    from eventsourcing.persistence import OperationalError
+
+    from eoc.app.recorders import PostgresRecorder
+
+    insert_once = PostgresRecorder._insert_once
+    lost: list = []
+
+    def acknowledgement_lost(self, stored_events, **kwargs):
+        ids = insert_once(self, stored_events, **kwargs)
+        if stored_events and not lost:
+            lost.append(list(ids))
+            raise OperationalError("server closed the connection unexpectedly")
+        return ids
+
+    monkeypatch.setattr(PostgresRecorder, "_insert_once", acknowledgement_lost)
+    before = api.stored().count("CallReceived")
+    answer = api.ok("/calls", {**QZV})  # no call_id: the writer's own id
+    assert lost, "the first attempt was never cut"
+    assert api.stored().count("CallReceived") == before + 1
+    assert answer["position"] == max(lost[0])
+
+
 def test_holding_period_ends_15_to_20_days_later_and_becomes_a_due_transfer(make_system):
     from events.envelope import iso
     from projections.views import summary
