@@ -253,8 +253,13 @@ class CommandService(WorkspaceCommands):
                 return {"call_id": str(call.id), "caller_id": caller, **more, "position": self._save(call, *others)}
 
             result = self._run(handler)
+        # Stored: the caller's key stays whatever follows. The index of known numbers only helps
+        # the next call-taker; its failure is logged (never the number) and the call answered.
+        try:
             self.remember_caller(cmd, caller)
-            return result
+        except Exception as exc:
+            log.error("the caller index did not take a caller (%s); the call is stored", type(exc).__name__)
+        return result
 
     def _check_referral(self, referral: c.Referral, claims: Claims) -> None:
         if referral.target == "centre":

@@ -162,6 +162,22 @@ def test_personal_details_are_sealed_with_the_subjects_own_key(api):
         unseal(api.system.keyring.get(answer["caller_id"]), received.payload["caller_sealed"])
 
 
+def test_a_caller_index_failing_after_the_commit_keeps_the_stored_callers_key(api, monkeypatch, caplog):
+    """The call is committed, then the index of known numbers fails: the call's sealed caller
+    must stay readable (its key was erased with "the command failed" before) and the call answered."""
+    from events.sealing import unseal
+
+    def broken(phone, caller):
+        raise OSError("the caller index is unreachable")
+
+    monkeypatch.setattr(api.system.service.callers, "remember", broken)
+    answer = api.ok("/calls", {**QZV, "caller": {"name": "Zahra", "phone": "09120000001"}})
+    received = _log(api)[-1][1]
+    key = api.system.keyring.get(answer["caller_id"])
+    assert key is not None and unseal(key, received.payload["caller_sealed"])["name"] == "Zahra"
+    assert "caller index" in caplog.text and "0912" not in caplog.text
+
+
 def test_a_v1_call_in_the_store_is_read_as_v2(api):
     """Calls stored before 1480 hand-overs were recorded (v1: no line, caller_details) read as v2."""
     app, call_id = api.system.app, uuid4()
