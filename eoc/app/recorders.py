@@ -13,6 +13,7 @@ Configured by ``Settings.eventsourcing_env`` (``APPLICATION_RECORDER_TOPIC``).
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,12 @@ _WAIT_S = 0.2
 
 
 class PostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: Any, *args: Any, **kwargs: Any) -> None:
+        # The library's database function writes neither the outcomes nor the lost-ack check.
+        if getattr(datastore, "enable_db_functions", False):
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: outcomes are written by insert_events")
+        super().__init__(datastore, *args, **kwargs)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """``_insert_once``, tried again on a lost connection (as the library's ``retry`` does:
         ten attempts, 0.2 s apart). A connection lost after the commit reached PostgreSQL but
@@ -77,20 +84,23 @@ class PostgresRecorder(PostgresApplicationRecorder):
         a chosen id twice)."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                return self._insert_once(stored_events, **kwargs)
-            except (InterfaceError, OperationalError):
+                try:
+                    return self._insert_once(stored_events, **kwargs)
+                except IntegrityError:
+                    ids = self._stored_already(stored_events) if attempt > 1 else None
+                    if ids is None:
+                        raise
+                    return ids
+            except (InterfaceError, OperationalError):  # in the insert or in the check: try again
                 if attempt == _ATTEMPTS:
                     raise
-                time.sleep(_WAIT_S)
-            except IntegrityError:
-                ids = self._stored_already(stored_events) if attempt > 1 else None
-                if ids is None:
-                    raise
-                return ids
+                time.sleep(_WAIT_S * (1 + 0.1 * (random.random() - 0.5)))  # the library's jitter
         raise AssertionError("unreachable")
 
     def _stored_already(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
-        """The notification ids of these very events if they are all stored, else None."""
+        """The notification ids of these very events if they are all stored, else None. Sound
+        because every event's state carries a random event id and only this call stores a
+        given event: identical rows are this batch's own, committed whole (one transaction)."""
         statement = SQL("SELECT topic, state, notification_id FROM {schema}.{table} "
                         "WHERE originator_id = %s AND originator_version = %s").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
@@ -112,8 +122,6 @@ class PostgresRecorder(PostgresApplicationRecorder):
         database's own (an outcome that cannot be rendered, a bug) then ended the block normally,
         and PostgreSQL committed the rows written so far: one side of a transfer, the events
         without their outcome (tests/integration/test_write_side.py cuts a transfer between its sides)."""
-        if self.datastore.enable_db_functions:  # one statement: nothing to cut (not configured here)
-            return super().insert_events(stored_events, **kwargs)
         ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn, conn.pipeline() as pipeline, conn.transaction():
             with conn.cursor() as curs:

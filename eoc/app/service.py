@@ -92,7 +92,10 @@ class EOCApplication(Application):
                     log.exception("a commit listener failed; the commit stands")
             last = recordings[-1].notification.id
             for listener in self.saved_listeners:
-                listener(last)
+                try:
+                    listener(last)
+                except Exception:
+                    log.exception("a save listener failed; the commit stands")
 
 
 def open_application(settings: Any) -> EOCApplication:

@@ -7,6 +7,7 @@ before any lookup, another province's id is "not found", one transaction per com
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from events.catalogue import Point
 
 A = TypeVar("A")
+log = logging.getLogger(__name__)
 
 
 class WorkspaceCommands:
@@ -55,7 +57,11 @@ class WorkspaceCommands:
         """The caller id of an earlier call from this number (keyed hash), if any."""
         if self.callers is None or cmd.caller is None or not cmd.caller.phone:
             return None
-        return off_loop(self.callers.match, cmd.caller.phone)
+        try:  # the index only helps the call-taker: unreachable, the caller is new to it
+            return off_loop(self.callers.match, cmd.caller.phone)
+        except Exception as exc:
+            log.error("the caller index did not answer (%s); the caller is taken as new", type(exc).__name__)
+            return None
 
     def remember_caller(self, cmd: c.ReceiveCall, caller: str) -> None:
         if self.callers is not None and cmd.caller is not None and cmd.caller.phone:

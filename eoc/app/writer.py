@@ -329,7 +329,10 @@ class BatchWriter:
         self.batches += 1
         self.commands += len(decided)
         if self.on_batch is not None:
-            self.on_batch(len(decided))
+            try:  # committed: a failing count must not tell its commands they failed
+                self.on_batch(len(decided))
+            except Exception:
+                log.exception("the batch callback failed; the batch stands")
         # Events are matched by (aggregate, version): a refused command's rollback may have
         # put back copies of the events that earlier commands of the batch triggered.
         ids = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id

@@ -106,12 +106,61 @@ def test_a_commit_whose_acknowledgement_was_lost_is_stored_once(api, monkeypatch
             raise OperationalError("server closed the connection unexpectedly")
         return ids
 
+    stored_already = PostgresRecorder._stored_already
+    checks: list = []
+
+    def check_cut_once(self, stored_events):  # the connection is still unsteady: the check fails once
+        checks.append(len(stored_events))
+        if len(checks) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return stored_already(self, stored_events)
+
     monkeypatch.setattr(PostgresRecorder, "_insert_once", acknowledgement_lost)
+    monkeypatch.setattr(PostgresRecorder, "_stored_already", check_cut_once)
     before = api.stored().count("CallReceived")
     answer = api.ok("/calls", {**QZV})  # no call_id: the writer's own id
     assert lost, "the first attempt was never cut"
+    assert len(checks) == 2  # tried again after the cut check, as after a cut insert
     assert api.stored().count("CallReceived") == before + 1
     assert answer["position"] == max(lost[0])
+
+
+def test_the_library_s_database_function_for_inserts_is_refused():
+    """With POSTGRES_ENABLE_DB_FUNCTIONS the library inserts by a database function, which would
+    write no Idempotency-Key outcome: the recorder refuses to start rather than lose them."""
+    from eventsourcing.postgres import PostgresDatastore
+
+    from eoc.app.recorders import PostgresRecorder
+
+    datastore = object.__new__(PostgresDatastore)
+    datastore.enable_db_functions = True
+    with pytest.raises(ValueError, match="POSTGRES_ENABLE_DB_FUNCTIONS"):
+        PostgresRecorder(datastore)
+
+
+def test_a_failing_batch_callback_does_not_fail_the_commands_it_committed(api, caplog):
+    """The writer's metrics callback runs after the commit: its failure is logged, and the
+    command is answered as stored (it was), its keys kept."""
+    writer = api.system.service.writer
+
+    def broken(size):
+        raise RuntimeError("metrics are down")
+
+    writer.on_batch = broken
+    answer = api.ok("/calls", {**QZV, "caller": {"name": "Zahra", "phone": "09120000002"}})
+    assert api.system.keyring.get(answer["caller_id"]) is not None
+    assert "the batch callback failed" in caplog.text
+
+
+def test_an_unreachable_caller_index_takes_the_caller_as_new_and_the_call_is_stored(api, monkeypatch, caplog):
+    def unreachable(phone):
+        raise OSError("the caller index is unreachable")
+
+    monkeypatch.setattr(api.system.service.callers, "match", unreachable)
+    before = api.stored().count("CallReceived")
+    answer = api.ok("/calls", {**QZV, "caller": {"name": "Zahra", "phone": "09120000003"}})
+    assert answer["caller_id"] and api.stored().count("CallReceived") == before + 1
+    assert "the caller index did not answer (OSError)" in caplog.text and "0912" not in caplog.text
 
 
 def test_holding_period_ends_15_to_20_days_later_and_becomes_a_due_transfer(make_system):
