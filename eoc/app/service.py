@@ -225,12 +225,15 @@ class CommandService(WorkspaceCommands):
 
     def _seal_person(self, subject: str | None, details: c.PersonDetails | None,
                      created: list[str]) -> tuple[str, str | None]:
+        chosen = subject is not None  # by the client, or a known caller's: another request may share it
         subject = subject or f"S-{uuid4().hex[:20]}"
         if ":" in subject:  # "place:…" names a secret place's key: a person's id never does
             raise InvalidCommand("a person's id has no ':'", id=subject)
         if details is None:
             return subject, None
-        key = self._new_key(subject, created)
+        # Only a key this request alone could make is erased if its command fails: a racing
+        # request of a chosen id may be the one that stores the data (a key with no data is harmless).
+        key = self._new_key(subject, [] if chosen else created)
         return subject, seal(key, details.model_dump(exclude_none=True))
 
     # ------------------------------------------------------------------ line 123 calls
@@ -577,7 +580,9 @@ class CommandService(WorkspaceCommands):
         location, sealed = cmd.location, None
         with self._keys_kept_only_if_stored() as created:
             if secret:  # the place's location is sealed with the place's own key
-                key = self._new_key(f"place:{centre_id}", created)
+                # A key of an id the client chose is never erased on failure: a racing request
+                # of the same id may be the one that stores its data (a key with no data is harmless).
+                key = self._new_key(f"place:{centre_id}", created if cmd.centre_id is None else [])
                 location, sealed = None, seal(key, cmd.location.model_dump())
             payload = ev.CentreRegistered(name=cmd.name, kind=cmd.kind, capacity=cmd.capacity,
                                           secret=secret, location=location, sealed_location=sealed)

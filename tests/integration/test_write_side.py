@@ -195,6 +195,42 @@ def test_secret_places_are_stored_without_their_location(api):
     assert api.system.unseal_place(house, registered.payload["sealed_location"]) == {"lat": 36.123456, "lon": 50.654321}
 
 
+def test_two_registrations_of_one_chosen_secret_place_id_leave_the_winner_s_location_readable(api, monkeypatch):
+    """Two requests register a safe house with the same client-chosen id at once (a double
+    submit without an Idempotency-Key): both find no key for the place and both get the same one
+    made. The loser is refused (already exists); it must not erase the key the winner's stored
+    location is sealed with."""
+    import threading
+
+    house = str(uuid4())
+    subject = f"place:{house}"
+    keyring = api.system.service.keyring
+    get = keyring.get
+    both_looked = threading.Barrier(2, timeout=10)
+
+    def looked_at_once(s):
+        found = get(s)
+        if s == subject:
+            both_looked.wait()  # neither makes the key before both have looked for it
+        return found
+
+    monkeypatch.setattr(keyring, "get", looked_at_once)
+    body = {**QZV, "centre_id": house, "name": "House", "kind": "safe_house", "capacity": 4,
+            "location": {"lat": 36.123456, "lon": 50.654321}}
+    answers: list = []
+    senders = [threading.Thread(target=lambda: answers.append(api.post("/centres", body))) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(20)
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    monkeypatch.setattr(keyring, "get", get)
+    registered = [e for _, e in _log(api) if str(e.originator_id) == house]
+    assert len(registered) == 1
+    assert api.system.unseal_place(house, registered[0].payload["sealed_location"]) == {"lat": 36.123456,
+                                                                                       "lon": 50.654321}
+
+
 def test_personal_details_are_sealed_with_the_subjects_own_key(api):
     answer = api.ok("/calls", {**QZV, "caller": {"name": "Zahra", "phone": "09120000000"}})
     received = _log(api)[-1][1]
