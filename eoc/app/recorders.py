@@ -13,7 +13,6 @@ Configured by ``Settings.eventsourcing_env`` (``APPLICATION_RECORDER_TOPIC``).
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 
@@ -62,10 +62,6 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
         return ids
 
 
-_ATTEMPTS = 10  # the library's retry of a lost connection (eventsourcing.utils.retry)
-_WAIT_S = 0.2
-
-
 class PostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: Any, *args: Any, **kwargs: Any) -> None:
         # The library's database function writes neither the outcomes nor the lost-ack check.
@@ -74,28 +70,29 @@ class PostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, *args, **kwargs)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        """``_insert_once``, tried again on a lost connection (as the library's ``retry`` does:
-        ten attempts, 0.2 s apart). A connection lost after the commit reached PostgreSQL but
+        """``_insert_once``, tried again on a lost connection (the library's ``retry``: ten
+        attempts, 0.2 s apart). A connection lost after the commit reached PostgreSQL but
         before its acknowledgement came back leaves the rows stored: the next attempt then
         meets them (IntegrityError). If they are these very rows — each event's aggregate,
         version, topic and state — the batch was committed and their notification ids are its
         answer; otherwise another writer was first, and the writer decides again (an answer of
         "conflict" here would make the writer decide the batch again and store a create without
         a chosen id twice)."""
-        for attempt in range(1, _ATTEMPTS + 1):
+        attempts = 0
+
+        @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # the library's own, as before
+        def attempt() -> Sequence[int] | None:  # a lost connection in the insert or in the check: again
+            nonlocal attempts
+            attempts += 1
             try:
-                try:
-                    return self._insert_once(stored_events, **kwargs)
-                except IntegrityError:
-                    ids = self._stored_already(stored_events) if attempt > 1 else None
-                    if ids is None:
-                        raise
-                    return ids
-            except (InterfaceError, OperationalError):  # in the insert or in the check: try again
-                if attempt == _ATTEMPTS:
+                return self._insert_once(stored_events, **kwargs)
+            except IntegrityError:
+                ids = self._stored_already(stored_events) if attempts > 1 else None
+                if ids is None:
                     raise
-                time.sleep(_WAIT_S * (1 + 0.1 * (random.random() - 0.5)))  # the library's jitter
-        raise AssertionError("unreachable")
+                return ids
+
+        return attempt()  # type: ignore[no-any-return]
 
     def _stored_already(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
         """The notification ids of these very events if they are all stored, else None. Sound

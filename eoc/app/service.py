@@ -202,8 +202,12 @@ class CommandService(WorkspaceCommands):
                 off_loop(self.keyring.erase, subject)
             raise
 
-    def _new_key(self, subject: str, created: list[str]) -> bytes:
-        return off_loop(self._make_key, subject, created)
+    def _new_key(self, subject: str, created: list[str], *, chosen: bool) -> bytes:
+        """The subject's key, made if missing. ``chosen``: the id came from the client (or is a
+        known caller's), so a racing request of the same id may be the one that stores its data:
+        its key is never erased when this command fails (a key with no data is harmless). A key
+        of an id this request made up is listed in ``created``, erased if the command fails."""
+        return off_loop(self._make_key, subject, [] if chosen else created)
 
     def _make_key(self, subject: str, created: list[str]) -> bytes:
         if self.keyring.get(subject) is None:
@@ -225,15 +229,13 @@ class CommandService(WorkspaceCommands):
 
     def _seal_person(self, subject: str | None, details: c.PersonDetails | None,
                      created: list[str]) -> tuple[str, str | None]:
-        chosen = subject is not None  # by the client, or a known caller's: another request may share it
+        chosen = subject is not None
         subject = subject or f"S-{uuid4().hex[:20]}"
         if ":" in subject:  # "place:…" names a secret place's key: a person's id never does
             raise InvalidCommand("a person's id has no ':'", id=subject)
         if details is None:
             return subject, None
-        # Only a key this request alone could make is erased if its command fails: a racing
-        # request of a chosen id may be the one that stores the data (a key with no data is harmless).
-        key = self._new_key(subject, [] if chosen else created)
+        key = self._new_key(subject, created, chosen=chosen)
         return subject, seal(key, details.model_dump(exclude_none=True))
 
     # ------------------------------------------------------------------ line 123 calls
@@ -259,12 +261,7 @@ class CommandService(WorkspaceCommands):
                 return {"call_id": str(call.id), "caller_id": caller, **more, "position": self._save(call, *others)}
 
             result = self._run(handler)
-        # Stored: the caller's key stays whatever follows. The index of known numbers only helps
-        # the next call-taker; its failure is logged (never the number) and the call answered.
-        try:
-            self.remember_caller(cmd, caller)
-        except Exception as exc:
-            log.error("the caller index did not take a caller (%s); the call is stored", type(exc).__name__)
+        self.remember_caller(cmd, caller)  # after the block: stored, the caller's key stays whatever follows
         return result
 
     def _check_referral(self, referral: c.Referral, claims: Claims) -> None:
@@ -580,9 +577,7 @@ class CommandService(WorkspaceCommands):
         location, sealed = cmd.location, None
         with self._keys_kept_only_if_stored() as created:
             if secret:  # the place's location is sealed with the place's own key
-                # A key of an id the client chose is never erased on failure: a racing request
-                # of the same id may be the one that stores its data (a key with no data is harmless).
-                key = self._new_key(f"place:{centre_id}", created if cmd.centre_id is None else [])
+                key = self._new_key(f"place:{centre_id}", created, chosen=cmd.centre_id is not None)
                 location, sealed = None, seal(key, cmd.location.model_dump())
             payload = ev.CentreRegistered(name=cmd.name, kind=cmd.kind, capacity=cmd.capacity,
                                           secret=secret, location=location, sealed_location=sealed)

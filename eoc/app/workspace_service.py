@@ -53,19 +53,26 @@ class WorkspaceCommands:
 
     # ------------------------------------------------------------------ repeat callers
 
+    # The index of known numbers only helps the call-taker: unreachable, a caller is taken as new
+    # and a new number is not remembered; the failure's kind is logged, never the number.
+
     def known_caller(self, cmd: c.ReceiveCall) -> str | None:
         """The caller id of an earlier call from this number (keyed hash), if any."""
         if self.callers is None or cmd.caller is None or not cmd.caller.phone:
             return None
-        try:  # the index only helps the call-taker: unreachable, the caller is new to it
+        try:
             return off_loop(self.callers.match, cmd.caller.phone)
         except Exception as exc:
             log.error("the caller index did not answer (%s); the caller is taken as new", type(exc).__name__)
             return None
 
     def remember_caller(self, cmd: c.ReceiveCall, caller: str) -> None:
-        if self.callers is not None and cmd.caller is not None and cmd.caller.phone:
+        if self.callers is None or cmd.caller is None or not cmd.caller.phone:
+            return
+        try:
             off_loop(self.callers.remember, cmd.caller.phone, caller)
+        except Exception as exc:
+            log.error("the caller index did not take a caller (%s); the call is stored", type(exc).__name__)
 
     # ------------------------------------------------------------------ calls and incidents
 

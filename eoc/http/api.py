@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute, serialize_response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import TypeAdapter
 
 from eoc.app.access_log import record_secret_reads
 from eoc.app.auth import Authenticator, Claims
@@ -160,12 +160,12 @@ def create_api(system: System) -> FastAPI:
         status = getattr(route, "status_code", None) or 200
         if isinstance(route, CommandRoute):
             return Response(route.rendered(result), status_code=status, media_type="application/json")
-        model = getattr(route, "response_model", None)
-        if model is not None:
-            adapter = TypeAdapter(model)
-            body = adapter.dump_json(adapter.validate_python(result, from_attributes=True), by_alias=True,
-                                     exclude_unset=bool(getattr(route, "response_model_exclude_unset", False)),
-                                     exclude_none=bool(getattr(route, "response_model_exclude_none", False)))
+        if isinstance(route, APIRoute) and route.response_field is not None:  # the framework's own serializer
+            body = await serialize_response(
+                field=route.response_field, response_content=result, include=route.response_model_include,
+                exclude=route.response_model_exclude, by_alias=route.response_model_by_alias,
+                exclude_unset=route.response_model_exclude_unset, exclude_defaults=route.response_model_exclude_defaults,
+                exclude_none=route.response_model_exclude_none, dump_json=True)
             return Response(body, status_code=status, media_type="application/json")
         return JSONResponse(result, status_code=status)
 

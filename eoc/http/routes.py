@@ -233,14 +233,16 @@ class CommandRoute(APIRoute):
             answer = self.answer.model_validate(result, from_attributes=True)
         except ValidationError as exc:
             raise ResponseValidationError(_located(exc, ("response",)), body=result) from None
-        content = answer.model_dump_json(exclude_unset=True, by_alias=True).encode()
-        await Response(content, status_code=route.status, media_type="application/json")(scope, receive, send)
+        await Response(_answer_json(answer), status_code=route.status, media_type="application/json")(scope, receive, send)
 
     def rendered(self, result: Any) -> bytes:
         """A committed command's answer from its result, as ``serve`` wrote it the first time (a
         retry with its Idempotency-Key gets the same bytes)."""
-        answer = self.answer.model_validate(result, from_attributes=True)
-        return answer.model_dump_json(exclude_unset=True, by_alias=True).encode()
+        return _answer_json(self.answer.model_validate(result, from_attributes=True))
+
+
+def _answer_json(answer: BaseModel) -> bytes:
+    return answer.model_dump_json(exclude_unset=True, by_alias=True).encode()
 
 
 async def _body(receive: Receive) -> bytes:
