@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.browser import ARTIFACTS, QAZVIN, QZV, Embedded
 
@@ -31,7 +32,7 @@ class Desk:
 
     def __init__(self, browser: Any, embedded: Embedded, role: str, province: str = "QZV", *,
                  viewport: dict[str, int] | None = None, context: dict[str, Any] | None = None,
-                 url: str | None = None, **binding: str) -> None:
+                 url: str | None = None, prepare: Any = None, **binding: str) -> None:
         self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, device_scale_factor=1,
                                            **(context or {}))
         self.outside: list[str] = []
@@ -50,11 +51,27 @@ class Desk:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.on("request", lambda r: self.requests.append(
             (r.method, r.url.split("/api/v1", 1)[-1], r.headers.get("idempotency-key"))) if "/api/v1/" in r.url else None)
+        # what the page went through, told when it does not come up
+        self.story: list[str] = []
+        self.page.on("console", lambda m: self.story.append(f"console {m.type}: {m.text}"))
+        self.page.on("requestfailed", lambda r: self.story.append(f"failed {r.method} {r.url}: {r.failure}"))
+        self.page.on("response", lambda r: self.story.append(f"{r.status} {r.request.method} {r.url}")
+                     if r.status >= 400 else None)
+        self.page.on("websocket", lambda ws: (self.story.append(f"socket {ws.url}"),
+                                              ws.on("close", lambda _: self.story.append("socket closed"))))
+        if prepare is not None:
+            prepare(self.page)
         if url is None:
             token = embedded.system.signer.issue(role, province, sub=f"desk-{role}-{binding}", **binding)
             url = f"{embedded.base}/work.html#token={token}"
         self.page.goto(url)
-        self.page.wait_for_selector("body[data-conn='live']", timeout=10_000)
+        try:
+            self.page.wait_for_selector("body[data-conn='live']", timeout=PUSHED)
+        except PlaywrightTimeout as late:
+            marks = self.page.evaluate("""() => [document.body.dataset.conn,
+                performance.getEntriesByType('mark').map((m) => `${m.name}@${Math.round(m.startTime)}ms`)]""")
+            raise AssertionError(f"the {role}'s workspace did not come up: state {marks[0]}, "
+                                 f"marks {marks[1]}, {self.story or 'no errors seen'}") from late
         self.role = role
 
     def commands(self) -> list[tuple[str, str | None]]:
@@ -300,6 +317,39 @@ def test_workspace_offline_queue_replays_in_order_without_doubles(embedded, desk
     # every attempt of one action carried the same key: none was applied twice
     sent = [key for path, key in team.commands()]
     assert len(set(sent)) == 3
+
+
+def test_workspace_opened_while_the_service_cannot_answer_comes_up_by_itself(embedded, desks):
+    """A page opened during a restart (who-am-I answers 503, the words' request is cut) keeps
+    asking, and the workspace comes up when the service answers — it used to stay on
+    "connecting" until someone reloaded it."""
+    _province(embedded)
+    asked = {"me": 0, "vocabulary": 0}
+
+    def restarting(page: Any) -> None:
+        def me(route: Any) -> None:
+            asked["me"] += 1
+            if asked["me"] <= 2:
+                route.fulfill(status=503, content_type="application/json",
+                              body='{"error": "unavailable", "detail": "restarting"}')
+            else:
+                route.continue_()
+
+        def vocabulary(route: Any) -> None:
+            asked["vocabulary"] += 1
+            if asked["vocabulary"] <= 2:  # the early ask, then the first of the needed ones
+                route.abort("connectionreset")
+            else:
+                route.continue_()
+
+        page.route("**/api/v1/workspace/me", me)
+        page.route("**/api/v1/vocabulary*", vocabulary)
+
+    ct = desks("call_taker", prepare=restarting)
+    assert asked["me"] == 3 and asked["vocabulary"] == 3
+    assert ct.page.is_visible("#ct-phone")
+    _take_call_by_keyboard(ct.page, "09125550003", "spouse_abuse")
+    ct.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=PUSHED)
 
 
 def test_workspace_each_role_sees_only_its_own_actions_and_what_the_policy_allows(embedded, desks):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -175,4 +176,9 @@ def test_a_run_names_the_commit_it_measured_and_its_processes_run_that_tree(tmp_
     head = subprocess.run(["git", "-C", str(services.ROOT), "rev-parse", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
     assert record["code"]["commit"] == head and record["code"]["tree"] == str(services.ROOT)
-    assert _base_env()["PYTHONPATH"].split(os.pathsep)[0] == str(services.ROOT)
+    env = _base_env()
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(services.ROOT)
+    # the bridge too: ui-bridge/ is ui_bridge only through the install's mapping (main's, in a worktree)
+    imported = subprocess.run([sys.executable, "-c", "import ui_bridge, eoc; print(ui_bridge.__file__); print(eoc.__file__)"],
+                              env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert [Path(f).resolve().is_relative_to(services.ROOT.resolve()) for f in imported] == [True, True], imported

@@ -373,6 +373,18 @@ function tokenProvince() {
   } catch (e) { return null; }
 }
 
+/* A read the workspace cannot start without (who I am, the words): asked again while the
+ * service cannot answer (no connection, 5xx, 429) — 0.5 s doubling to 10 s, as the board's
+ * socket does — so a page opened during a restart comes up by itself. A refusal ends it. */
+async function needed(ask) {
+  for (let attempt = 0; ; attempt += 1) {
+    try { return await ask(); } catch (e) {
+      if (e.status && e.status < 500 && e.status !== 429) throw e;
+      await new Promise((done) => setTimeout(done, Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5)));
+    }
+  }
+}
+
 async function start(mounts) {
   I.lang = localStorage.getItem("eoc.lang") === "en" ? "en" : "fa";
   applyLang();
@@ -388,10 +400,16 @@ async function start(mounts) {
   const hinted = tokenProvince();
   const vocabulary = (province) => query("GET", `/vocabulary?province=${province === "IR" ? "" : province}`);
   const early = hinted ? vocabulary(hinted).catch(() => null) : null;
-  try { state.me = await query("GET", "/workspace/me"); state.offset = Date.parse(state.me.now) - Date.now(); }
-  catch (e) { if (e.status === 401) { session.clear(); location.replace("signin.html"); } return; }
-  mark("me");
-  const voc = (hinted === state.me.province && (await early)) || await vocabulary(state.me.province);
+  let voc;
+  try {
+    state.me = await needed(() => query("GET", "/workspace/me"));
+    state.offset = Date.parse(state.me.now) - Date.now();
+    mark("me");
+    voc = (hinted === state.me.province && (await early)) || await needed(() => vocabulary(state.me.province));
+  } catch (e) {
+    if (e.status === 401) { session.clear(); location.replace("signin.html"); } else toast(e.message, "danger");
+    return;
+  }
   mark("vocabulary");
   Object.assign(words, voc.words);
   state.counties = voc.counties || [];
