@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment
 
 from eoc.app import commands as c
@@ -193,13 +193,24 @@ class CommandService(WorkspaceCommands):
 
     @contextmanager
     def _keys_kept_only_if_stored(self) -> Iterator[list[str]]:
-        """Keys created for a command are erased again if the command is refused or fails."""
+        """Keys created for a command are erased again when it is refused: a rule or a check said
+        no (or the writer gave up on conflicts), and nothing was stored.
+
+        Any other failure leaves the outcome unknown — the store may have committed the events
+        and lost its answer, or the request was cancelled while the writer goes on — so the keys
+        stay: a key with no data behind it is harmless, data whose key is gone is lost for good
+        (its erasure is crypto-shredding; کلید داده‌ی ثبت‌شده پاک نمی‌شود)."""
         created: list[str] = []
         try:
             yield created
-        except BaseException:
+        except (Refused, IntegrityError):
             for subject in created:
                 off_loop(self.keyring.erase, subject)
+            raise
+        except BaseException as exc:
+            if created:
+                log.warning("a command failed with its outcome unknown (%s); the %d key(s) it made are kept",
+                            type(exc).__name__, len(created))
             raise
 
     def _new_key(self, subject: str, created: list[str], *, chosen: bool) -> bytes:

@@ -263,6 +263,59 @@ def test_a_caller_index_failing_after_the_commit_keeps_the_stored_callers_key(ap
     assert "caller index" in caplog.text and "0912" not in caplog.text
 
 
+def test_a_commit_whose_outcome_is_unknown_keeps_the_keys_it_made(api, monkeypatch):
+    """The store commits a call, then the writer hears an error (the acknowledgement lost, and
+    the database gone for longer than the retries): the answer is a 500 "may not have been
+    stored". The keys the command made must stay — with them erased, the stored caller's
+    details were sealed with a key that no longer exists (crypto-shredded by accident). A retry
+    with the same Idempotency-Key then answers the stored call, and stores nothing new."""
+    from eventsourcing.persistence import OperationalError
+    from fastapi.testclient import TestClient
+
+    from eoc.http.api import create_api
+    from events.sealing import unseal
+
+    app = api.system.app
+    save_in_order = app.save_in_order
+
+    def committed_then_cut(*args, **kwargs):
+        save_in_order(*args, **kwargs)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(app, "save_in_order", committed_then_cut)
+    http = TestClient(create_api(api.system), raise_server_exceptions=False)
+    headers = {**api.token(role="call_taker"), "Idempotency-Key": "outcome-unknown-0001"}
+    body = {**QZV, "caller": {"name": "Zahra", "phone": "09120000002"}}
+    first = http.post("/api/v1/calls", json=body, headers=headers)
+    assert first.status_code == 500 and "may not have been stored" in first.json()["reason"]
+    received = [e for _, e in _log(api) if e.type == "CallReceived"]
+    assert len(received) == 1  # it was stored: only its answer was lost
+    caller = received[0].payload["caller"]
+    key = api.system.keyring.get(caller)
+    assert key is not None, "the stored call's caller key was erased"
+    assert unseal(key, received[0].payload["caller_sealed"])["name"] == "Zahra"
+
+    monkeypatch.setattr(app, "save_in_order", save_in_order)  # the database is back
+    retried = http.post("/api/v1/calls", json=body, headers=headers)
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["caller_id"] == caller and retried.headers.get("idempotent-replayed") == "true"
+    assert [e.type for _, e in _log(api)].count("CallReceived") == 1
+
+
+def test_a_refused_command_erases_the_keys_it_made(api, monkeypatch):
+    """The other side of the rule: a command refused by a rule stored nothing, so the key made
+    for it (for a caller id the request made up) goes again."""
+    keyring = api.system.service.keyring
+    create = keyring.create
+    made: list[str] = []
+    monkeypatch.setattr(keyring, "create", lambda subject: (made.append(subject), create(subject))[1])
+    call_id = str(uuid4())
+    api.ok("/calls", {**QZV, "call_id": call_id})
+    r = api.post("/calls", {**QZV, "call_id": call_id, "caller": {"name": "Zahra"}})  # the id is taken
+    assert r.status_code == 409, r.text
+    assert len(made) == 1 and keyring.get(made[0]) is None
+
+
 def test_a_v1_call_in_the_store_is_read_as_v2(api):
     """Calls stored before 1480 hand-overs were recorded (v1: no line, caller_details) read as v2."""
     app, call_id = api.system.app, uuid4()
