@@ -352,6 +352,45 @@ def test_workspace_opened_while_the_service_cannot_answer_comes_up_by_itself(emb
     ct.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=PUSHED)
 
 
+def test_workspace_an_action_the_service_could_not_answer_goes_again_with_its_key(embedded, desks):
+    """The intake is sent while the service restarts (503, Retry-After 1), then stored but its
+    answer lost ("may not have been stored", 500): the page keeps the call in its queue, sends it
+    again with the same Idempotency-Key, and the call is stored once — where it was dropped as
+    refused at the first 5xx, and the call-taker had to take it again."""
+    _province(embedded)
+    heard: list[int] = []
+
+    def unsteady(page: Any) -> None:
+        def calls(route: Any) -> None:
+            if route.request.method != "POST":
+                return route.continue_()
+            if not heard:
+                heard.append(503)
+                return route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                                     body='{"error": "unavailable", "reason": "restarting"}')
+            if len(heard) == 1:  # it reaches the service and is stored; its answer does not come back
+                stored = route.fetch()
+                heard.append(stored.status)
+                return route.fulfill(status=500, content_type="application/json",
+                                     body='{"error": "internal_error", "reason": "the command may not have been stored"}')
+            heard.append(0)
+            return route.continue_()
+
+        page.route("**/api/v1/calls/intake", calls)
+
+    ct = desks("call_taker", prepare=unsteady)
+    _take_call_by_keyboard(ct.page, "09125550004", "spouse_abuse")
+    ct.page.wait_for_selector("body[data-conn='offline']", timeout=PUSHED)  # it says the action waits
+    ct.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=3 * PUSHED)
+    assert heard[:2] == [503, 201] and len(heard) == 3
+    attempts = [key for path, key in ct.commands() if path == "/calls/intake"]
+    assert len(attempts) == 3 and len(set(attempts)) == 1
+    stored = [embedded.system.app.mapper.to_domain_event(n).type
+              for n in embedded.system.app.recorder.select_notifications(start=0, limit=100_000)]
+    assert stored.count("CallReceived") == 1
+    ct.page.wait_for_selector("body[data-conn='live']", timeout=PUSHED)  # and it says so no more
+
+
 def test_workspace_each_role_sees_only_its_own_actions_and_what_the_policy_allows(embedded, desks):
     near, far, centre = _province(embedded)
     embedded.post("/danger-flags", {"kinds": ["dog"], "location": QAZVIN, "county": "Qazvin"})

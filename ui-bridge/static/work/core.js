@@ -73,6 +73,7 @@ function command(path, body, options) {
   return p;
 }
 
+const SERVER_TRIES = 5;
 async function pump() {
   if (pumping) return;
   pumping = true;
@@ -98,6 +99,20 @@ async function pump() {
       if (r.status === 409 && (await r.clone().json().catch(() => ({}))).error === "idempotency_in_progress") {
         await new Promise((ok) => setTimeout(ok, 300));
         continue;
+      }
+      // The service could not answer (restarting, its database away, or an answer lost after
+      // the commit: "may not have been stored"). The same action goes again with the same key,
+      // which never stores it twice, and the queue keeps its order meanwhile (0.5 s doubling to
+      // 10 s, or the Retry-After). A 500 that stays (a fault, not an outage) is told after five.
+      if (r.status >= 500) {
+        item.tries = (item.tries || 0) + 1;
+        if (r.status !== 500 || item.tries < SERVER_TRIES) {
+          setOffline(true);
+          const after = Number(r.headers.get("Retry-After")) * 1000;
+          const delay = Math.min(10000, after > 0 ? after : 500 * 2 ** (item.tries - 1));
+          setTimeout(() => { pumping = false; pump(); }, delay);
+          return;
+        }
       }
       setOffline(false);
       queue.shift();
