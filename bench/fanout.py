@@ -45,7 +45,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import ui_bridge
 from bench.floor import TICK_S, hold_subscriber
+from bench.report import code
 from ui_bridge.throttle import Throttle
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fanout.json"
@@ -437,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
                     # Other work on the machine shows in the figures: say how busy it was.
                     "load_average_1m_at_end": os.getloadavg()[0]},
         "settings": {**asdict(load), "tick_s": TICK_S, "repeat": args.repeat},
+        # the bridge runs in this process: the code measured is the one this process imported
+        "code": {**code(), "ui_bridge": str(Path(ui_bridge.__file__).resolve().parent)},
         **results,
         "runs": runs,
     }

@@ -95,7 +95,7 @@ class Hub:
         max_backlog: int = p.MAX_BACKLOG,
         now: Callable[[], str] = p.now_iso,
         clock: Callable[[], dict[str, Any]] | None = None,
-        on_read: Callable[[Client, dict[str, Any], str], None] | None = None,
+        on_read: Callable[[list[Client], dict[str, Any], str], None] | None = None,
     ) -> None:
         self.feed = feed
         self.unseal = unseal
@@ -226,8 +226,8 @@ class Hub:
                 if client.needs_snapshot or client.sent_seq >= seq:
                     continue  # a snapshot is on its way, or it already holds these rows
                 groups.setdefault(client.sent_seq, []).append(client)
-                self._told(client, changes, "delta")
             for prev, clients in groups.items():
+                self._told(clients, changes, "delta")  # the view's rows read once for all of them
                 self._send(clients, p.delta_frame(seq, prev, changes_json, now), seq)
 
     def _visible_changes(self, view: View, pending: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -250,10 +250,11 @@ class Hub:
                             if province == "IR" or v["province"] == province})
         return out
 
-    def _told(self, client: Client, rows: dict[str, Any], channel: str) -> None:
+    def _told(self, clients: list[Client], rows: dict[str, Any], channel: str) -> None:
+        """These clients were given these rows (the access log records what they reveal)."""
         if self.on_read is not None:
             try:
-                self.on_read(client, rows, channel)
+                self.on_read(clients, rows, channel)
             except Exception:  # the log's trouble must not stop the board; it is reported
                 log.exception("recording a read in the access log failed")
 
@@ -302,7 +303,7 @@ class Hub:
                     frame = self.snapshot_frame(client)
                     if self.on_read is not None:
                         view = self.views.get(client.view)
-                        self._told(client, visible_rows(self.rows, client.role, client.province, self.unseal)
+                        self._told([client], visible_rows(self.rows, client.role, client.province, self.unseal)
                                    if view is None else _cached_rows(view), "snapshot")
                 else:
                     frame = client.backlog.popleft()

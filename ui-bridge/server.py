@@ -26,7 +26,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from eoc.app.access_log import record_secret_reads
+from eoc.app.access_log import record_secret_reads, secret_subjects
 from eoc.app.metrics import health_answer, watch_hub
 from eoc.domain.errors import Unauthorized
 from eoc.http.transport import headers_for, server_ssl
@@ -157,8 +157,13 @@ async def start_bridge(
 
 def _access_recorder(access_log: Any) -> Any:
 
-    def on_read(client: Client, rows: dict[str, Any], channel: str) -> None:
-        record_secret_reads(access_log, client.user, client.role, client.province, "websocket", rows, frame=channel)
+    def on_read(clients: list[Client], rows: dict[str, Any], channel: str) -> None:
+        # The rows are looked through once for every dashboard they went to (one view's frame:
+        # a thousand national boards, tens of frames a second); an entry for each that was told.
+        found = secret_subjects(rows)
+        for client in clients if found else ():
+            record_secret_reads(access_log, client.user, client.role, client.province, "websocket", rows,
+                                found=found, frame=channel)
 
     return on_read
 

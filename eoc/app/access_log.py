@@ -123,11 +123,13 @@ def secret_subjects(rows: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def record_secret_reads(log: AccessLog | None, user: str, role: str, province: str, channel: str,
-                        rows: dict[str, Any], **detail: Any) -> int:
-    """One entry per secret place or client list these rows reveal; the number written."""
+                        rows: dict[str, Any], *, found: list[tuple[str, str]] | None = None, **detail: Any) -> int:
+    """One entry per secret place or client list these rows reveal (``found``: their
+    ``secret_subjects``, when the caller has them already); the number written."""
     if log is None:
         return 0
-    found = secret_subjects(rows)
+    if found is None:
+        found = secret_subjects(rows)
     for action, subject in found:
         log.record(user=user, role=role, province=province, action=action, channel=channel,
                    subject=subject, **detail)
