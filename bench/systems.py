@@ -28,7 +28,7 @@ from typing import Any
 from eoc.app.auth import TokenSigner
 from events.places import PROVINCES
 
-from . import services
+from . import services, tree_paths
 from .loadgen import Pool
 from .procs import Proc, eoc_command, free_port, stop_all, wait_port
 
@@ -64,14 +64,8 @@ def _base_env(**values: str) -> dict[str, str]:
     # Benchmarks measure the system, not the abuse limits (one user gives thousands of commands).
     env.update(EOC_TOKEN_SECRET=SECRET.decode(), EOC_HOST="127.0.0.1", PYTHONUNBUFFERED="1", EOC_RATE_LIMIT_SCALE="0")
     # The code measured is this tree's (a clone, a worktree of an older commit), never whatever
-    # the interpreter's editable install points at: the path goes before the installed packages.
-    # ui-bridge/ is imported as ui_bridge only through the install's mapping, so the tree's own
-    # goes in by a link (the one scripts/test makes for mypy): else the bridge measured is main's.
-    shim = services.ROOT / ".mypy-path"
-    shim.mkdir(exist_ok=True)
-    if not (shim / "ui_bridge").exists():
-        (shim / "ui_bridge").symlink_to(Path("..") / "ui-bridge")
-    env["PYTHONPATH"] = os.pathsep.join([str(services.ROOT), str(shim), *filter(None, [env.get("PYTHONPATH")])])
+    # the interpreter's editable install points at: its paths go before the installed packages.
+    env["PYTHONPATH"] = os.pathsep.join([*tree_paths(), *filter(None, [env.get("PYTHONPATH")])])
     env.update(values)
     return env
 

@@ -162,8 +162,11 @@ def _access_recorder(access_log: Any) -> Any:
         # a thousand national boards, tens of frames a second); an entry for each that was told.
         found = secret_subjects(rows)
         for client in clients if found else ():
-            record_secret_reads(access_log, client.user, client.role, client.province, "websocket", rows,
-                                found=found, frame=channel)
+            try:  # one entry that fails to be written must not cost the others theirs
+                record_secret_reads(access_log, client.user, client.role, client.province, "websocket", rows,
+                                    found=found, frame=channel)
+            except Exception:
+                log.exception("recording a read in the access log failed")
 
     return on_read
 

@@ -631,7 +631,10 @@ class CommandService(WorkspaceCommands):
         if cmd.incident_id is not None:
             self._get(Incident, cmd.incident_id, "incident", province)
         with self._keys_kept_only_if_stored() as created:
-            return self._admit(centre_id, cmd, claims, *self._seal_person(cmd.client_id, cmd.client, created))
+            result = self._admit(centre_id, cmd, claims, *self._seal_person(cmd.client_id, cmd.client, created))
+        # Out of the block: a declined admission is committed, then answered as a refusal (409),
+        # which must not erase a key that what was stored may be sealed with.
+        return self.answer_of("admit_client", result)
 
     def _admit(self, centre_id: UUID, cmd: c.AdmitClient, claims: Claims, client: str,
                sealed: str | None) -> dict[str, Any]:
@@ -642,8 +645,7 @@ class CommandService(WorkspaceCommands):
                 hold_id=str(cmd.hold_id) if cmd.hold_id else None)
             return {"client_id": client, "admitted": admitted}
 
-        result = self._centre_command("admit_client", centre_id, cmd, claims, act)
-        return self.answer_of("admit_client", result)
+        return self._centre_command("admit_client", centre_id, cmd, claims, act)
 
     @staticmethod
     def answer_of(command: str, result: dict[str, Any]) -> dict[str, Any]:

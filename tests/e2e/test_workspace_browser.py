@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -389,6 +390,60 @@ def test_workspace_an_action_the_service_could_not_answer_goes_again_with_its_ke
               for n in embedded.system.app.recorder.select_notifications(start=0, limit=100_000)]
     assert stored.count("CallReceived") == 1
     ct.page.wait_for_selector("body[data-conn='live']", timeout=PUSHED)  # and it says so no more
+
+
+def test_workspace_actions_given_while_the_service_is_away_go_once_each_in_order(embedded, desks):
+    """Three calls given 30 ms apart while the service answers 503 (Retry-After 1), each answer
+    then taking 100 ms: the queue has one sender, so they go in order, each stored once. With a
+    retry timer per action (the first version of the resend), each call given during the wait
+    started a sender of its own; their timers fired together, two senders sent the same head and
+    each took an action off the queue: a call was never sent, though its page said "sent"."""
+    import time
+
+    _province(embedded)
+    answered: list[int] = []
+
+    def away(page: Any) -> None:
+        def calls(route: Any) -> None:
+            if route.request.method == "POST" and len(answered) < 3:
+                answered.append(503)
+                return route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                                     body='{"error": "unavailable", "reason": "restarting"}')
+            answered.append(0)
+            time.sleep(0.1)  # a slow answer: a second sender would be under way meanwhile
+            return route.continue_()
+
+        page.route("**/api/v1/calls", calls)
+        # the page's own count of its commands under way at once
+        page.add_init_script("""(() => {
+            const send = window.fetch; window.eocMostAtOnce = 0; let now = 0;
+            window.fetch = async (...args) => {
+              const post = args[1] && args[1].method === 'POST';
+              if (post) window.eocMostAtOnce = Math.max(window.eocMostAtOnce, ++now);
+              try { return await send(...args); } finally { if (post) now -= 1; }
+            };
+        })()""")
+
+    ct = desks("call_taker", prepare=away)
+    ids = [str(uuid4()) for _ in range(3)]
+    settled = ct.page.evaluate("""async (ids) => {
+        const given = [];
+        for (const id of ids) {
+          given.push(EOC.work.command('/calls', {province: 'QZV', county: 'Qazvin', call_id: id}, {silent: true})
+            .then((answer) => answer.call_id, (e) => 'refused ' + e.status));
+          await new Promise((ok) => setTimeout(ok, 30));
+        }
+        return Promise.race([Promise.all(given), new Promise((ok) => setTimeout(() => ok('unsettled'), 9000))]);
+    }""", ids)
+    assert settled == ids
+    ct.page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=PUSHED)
+    stored = [str(e.originator_id) for e in map(embedded.system.app.mapper.to_domain_event,
+                                                  embedded.system.app.recorder.select_notifications(start=0, limit=100_000))
+              if e.type == "CallReceived"]
+    assert stored == ids  # once each, in the order given
+    keys = [key for path, key in ct.commands() if path == "/calls"]
+    assert len(set(keys)) == 3 and answered.count(503) == 3
+    assert ct.page.evaluate("() => window.eocMostAtOnce") == 1  # one sender: never two commands under way
 
 
 def test_workspace_each_role_sees_only_its_own_actions_and_what_the_policy_allows(embedded, desks):

@@ -182,3 +182,8 @@ def test_a_run_names_the_commit_it_measured_and_its_processes_run_that_tree(tmp_
     imported = subprocess.run([sys.executable, "-c", "import ui_bridge, eoc; print(ui_bridge.__file__); print(eoc.__file__)"],
                               env=env, capture_output=True, text=True, check=True).stdout.split()
     assert [Path(f).resolve().is_relative_to(services.ROOT.resolve()) for f in imported] == [True, True], imported
+    # and a bench tool that runs the bridge in its own process (bench.fanout) imports the tree's
+    ours = subprocess.run([sys.executable, "-c", "import bench, ui_bridge; print(ui_bridge.__file__)"],
+                          env={**os.environ, "PYTHONPATH": str(services.ROOT)}, cwd="/", capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert Path(ours).resolve().is_relative_to(services.ROOT.resolve()), ours

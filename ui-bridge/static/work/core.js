@@ -73,9 +73,18 @@ function command(path, body, options) {
   return p;
 }
 
-const SERVER_TRIES = 5;
+/* The queue has one sender: ``pump`` runs while nobody else does, and when the head cannot be
+ * sent now it leaves one timer (``resend``) to try again; actions given meanwhile wait behind
+ * it, in order. Going back online sends at once. */
+const FAULT_TRIES = 5;  // a 500 (a fault, or an answer lost after the commit) is tried this often
+const OUTAGE = new Set([502, 503, 504, 429]);  // the service away or busy for now: tried until it answers
+let resend = null;
+function later(delay) {
+  clearTimeout(resend);
+  resend = setTimeout(() => { resend = null; pump(); }, delay);
+}
 async function pump() {
-  if (pumping) return;
+  if (pumping || resend !== null) return;
   pumping = true;
   try {
     while (queue.length) {
@@ -90,7 +99,7 @@ async function pump() {
         });
       } catch (e) {  // the network is down: keep the queue, try again later
         setOffline(true);
-        setTimeout(() => { pumping = false; pump(); }, 1500);
+        later(1500);
         return;
       }
       if (r.status === 401 && session.canRefresh()) {
@@ -100,22 +109,20 @@ async function pump() {
         await new Promise((ok) => setTimeout(ok, 300));
         continue;
       }
-      // The service could not answer (restarting, its database away, or an answer lost after
-      // the commit: "may not have been stored"). The same action goes again with the same key,
-      // which never stores it twice, and the queue keeps its order meanwhile (0.5 s doubling to
-      // 10 s, or the Retry-After). A 500 that stays (a fault, not an outage) is told after five.
-      if (r.status >= 500) {
+      // The service could not answer (restarting, its database away, too busy, or an answer lost
+      // after the commit: "may not have been stored"). The same action goes again with the same
+      // key, which never stores it twice (0.5 s doubling to 10 s, or the Retry-After). An outage
+      // is waited out; a 500 that stays (a fault, not an outage) is told after five.
+      if (OUTAGE.has(r.status) || (r.status >= 500 && (item.faults = (item.faults || 0) + 1) < FAULT_TRIES)) {
         item.tries = (item.tries || 0) + 1;
-        if (r.status !== 500 || item.tries < SERVER_TRIES) {
-          setOffline(true);
-          const after = Number(r.headers.get("Retry-After")) * 1000;
-          const delay = Math.min(10000, after > 0 ? after : 500 * 2 ** (item.tries - 1));
-          setTimeout(() => { pumping = false; pump(); }, delay);
-          return;
-        }
+        setOffline(true);
+        const after = Number(r.headers.get("Retry-After")) * 1000;
+        later(Math.min(10000, after > 0 ? after : 500 * 2 ** Math.min(5, item.tries - 1)));
+        return;
       }
       setOffline(false);
-      queue.shift();
+      const at = queue.indexOf(item);  // the head it sent: only this loop takes from the queue
+      if (at >= 0) queue.splice(at, 1);
       saveQueue();
       const data = await r.json().catch(() => ({}));
       const w = waiting.get(item.id);
@@ -141,7 +148,7 @@ function setOffline(value) {
   offline = value;
   renderConn();
 }
-window.addEventListener("online", () => pump());
+window.addEventListener("online", () => { clearTimeout(resend); resend = null; pump(); });
 
 async function query(method, path, body) {
   const r = await fetch("api/v1" + path, {
@@ -390,10 +397,17 @@ function tokenProvince() {
 
 /* A read the workspace cannot start without (who I am, the words): asked again while the
  * service cannot answer (no connection, 5xx, 429) — 0.5 s doubling to 10 s, as the board's
- * socket does — so a page opened during a restart comes up by itself. A refusal ends it. */
+ * socket does — so a page opened during a restart comes up by itself. A refusal ends it (a 401
+ * after the access token was renewed once). */
 async function needed(ask) {
+  let refreshed = false;
   for (let attempt = 0; ; attempt += 1) {
     try { return await ask(); } catch (e) {
+      // the access token ran out while the service was away: renewed once, as a command's would be
+      if (e.status === 401 && !refreshed && session.canRefresh()) {
+        refreshed = true;
+        try { await session.refresh(); continue; } catch (_) { throw e; }
+      }
       if (e.status && e.status < 500 && e.status !== 429) throw e;
       await new Promise((done) => setTimeout(done, Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5)));
     }
