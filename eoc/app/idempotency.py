@@ -340,6 +340,7 @@ def _refuse(status: int, code: str, reason: str) -> tuple[int, bytes]:
 
 
 _IN_PROGRESS = _refuse(409, "idempotency_in_progress", "the first command with this Idempotency-Key is still running")
+_REUSED = _refuse(409, "idempotency_key_reused", "this Idempotency-Key was used for another command")
 
 
 class Idempotent:
@@ -381,13 +382,13 @@ class Idempotent:
         # the first's claim returned: a server's claims run in threads, and a second that got
         # there first would take the row (another body's: neither would run).
         mine = (principal, key)
-        claiming = _Claiming()
+        claiming = _Claiming(request)
         first = self.running.setdefault(mine, claiming)
         claimed = claiming if first is claiming else None
         try:
             if claimed is None:
                 await first.wait()
-            await self._claimed(scope, body, send, store, principal, key, request, claimed)
+            await self._claimed(scope, body, send, store, principal, key, request, claimed, first)
         finally:
             if claimed is not None:
                 claimed.set()
@@ -395,7 +396,7 @@ class Idempotent:
                     del self.running[mine]
 
     async def _claimed(self, scope: Scope, body: bytes, send: Send, store: KeyStore, principal: str, key: str,
-                       request: str, claimed: _Claiming | None) -> None:
+                       request: str, claimed: _Claiming | None, first: _Claiming) -> None:
         second = claimed is None
         try:
             seen = await _on(store, store.claim, principal, key, request)
@@ -408,12 +409,12 @@ class Idempotent:
             # and this claim wrote one: let it go, so a retry anywhere runs the command.
             if store.claim_writes:
                 await _on(store, store.release, principal, key)
-            await _send(send, *_IN_PROGRESS)
+            # another command under the key the first runs is a reused key, as its row will say
+            await _send(send, *(_REUSED if first.request != request else _IN_PROGRESS))
             return
         if seen is not None:
             if seen.request != request:
-                await _send(send, *_refuse(409, "idempotency_key_reused",
-                                           "this Idempotency-Key was used for another command"))
+                await _send(send, *_REUSED)
                 return
             if seen.status is not None:
                 await _send(send, seen.status, seen.answer or b"", replayed=True)
@@ -495,7 +496,8 @@ class _Claiming:
     of the same key, on whichever event loop it runs (a server runs one; a test client may run
     one a request, in threads)."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: str) -> None:
+        self.request = request  # the first's request (its path and body, hashed)
         self._lock = threading.Lock()
         self._done = False
         self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []

@@ -443,6 +443,39 @@ def test_a_retry_while_the_first_still_runs_is_told_so_and_the_first_is_stored_o
     assert later.headers["idempotent-replayed"] == "true" and state(api) == before
 
 
+def test_another_command_under_a_key_the_first_still_runs_hears_the_key_is_reused(api, monkeypatch):
+    """While the first command of a key is being decided, a request with the same key and another
+    body is a reused key — as a retry of it will hear once the first is stored — not "in
+    progress", which a workspace waits out and sends again."""
+    from eoc.app.writer import BatchWriter
+
+    held, go_on = threading.Event(), threading.Event()
+    decide = BatchWriter._decide
+
+    def held_decide(self, batch, uow):
+        held.set()
+        go_on.wait(30)
+        return decide(self, batch, uow)
+
+    monkeypatch.setattr(BatchWriter, "_decide", held_decide)
+    headers = {**api.token(), "Idempotency-Key": "reused-while-0001"}
+    first: dict = {}
+    runner = threading.Thread(target=lambda: first.update(
+        answer=api.http.post("/api/v1/calls", json={**QZV, "call_id": str(uuid.uuid4())}, headers=headers)))
+    runner.start()
+    try:
+        assert held.wait(30)
+        other = api.http.post("/api/v1/calls", json={**QZV, "call_id": str(uuid.uuid4())}, headers=headers)
+    finally:
+        go_on.set()
+        runner.join(30)
+    monkeypatch.setattr(BatchWriter, "_decide", decide)
+    assert first["answer"].status_code == 201
+    assert (other.status_code, other.json()["error"]) == (409, "idempotency_key_reused")
+    again = api.http.post("/api/v1/calls", json={**QZV, "call_id": str(uuid.uuid4())}, headers=headers)
+    assert (again.status_code, again.json()["error"]) == (409, "idempotency_key_reused")
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("store", ["postgres"])  # a server's claims run in threads; SQLite's on the loop, in turn
 def test_a_second_request_of_a_key_claims_only_after_the_first_so_the_first_runs(api, monkeypatch):
