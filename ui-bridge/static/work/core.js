@@ -76,6 +76,9 @@ function command(path, body, options) {
 /* The queue has one sender: ``pump`` runs while nobody else does, and when the head cannot be
  * sent now it leaves one timer (``resend``) to try again; actions given meanwhile wait behind
  * it, in order. Going back online sends at once. */
+/* The wait before the next try after ``attempt`` failed ones: 0.5 s doubling to 10 s, ±25 % so
+ * that the pages of a room do not all come back at once (the board's socket, the queue, start-up). */
+function backoff(attempt) { return Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5); }
 const FAULT_TRIES = 5;  // a 500 (a fault, or an answer lost after the commit) is tried this often
 const OUTAGE = new Set([502, 503, 504, 429]);  // the service away or busy for now: tried until it answers
 let resend = null;
@@ -117,7 +120,7 @@ async function pump() {
         item.tries = (item.tries || 0) + 1;
         setOffline(true);
         const after = Number(r.headers.get("Retry-After")) * 1000;
-        later(Math.min(10000, after > 0 ? after : 500 * 2 ** Math.min(5, item.tries - 1)));
+        later(after > 0 ? Math.min(10000, after) : backoff(item.tries - 1));
         return;
       }
       setOffline(false);
@@ -192,7 +195,7 @@ async function connect() {
   };
 }
 function retry() {
-  const delay = Math.min(10000, 500 * 2 ** attempts) * (0.75 + Math.random() * 0.5);
+  const delay = backoff(attempts);
   attempts += 1;
   setConn("reconnecting");
   setTimeout(connect, delay);
@@ -409,7 +412,7 @@ async function needed(ask) {
         try { await session.refresh(); continue; } catch (_) { throw e; }
       }
       if (e.status && e.status < 500 && e.status !== 429) throw e;
-      await new Promise((done) => setTimeout(done, Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5)));
+      await new Promise((done) => setTimeout(done, backoff(attempt)));
     }
   }
 }
