@@ -17,7 +17,8 @@ One process, one event loop (uvloop, ``eoc.main.loop``), like ``eoc demo``:
   (``ui_bridge.throttle``: a gap of 4 to 50 ms after each frame, by what frames cost) in its delta
   frame format (no follower, no views, no visibility filter, no per-client bookkeeping);
   ``POST /api/v1/positions`` the same for a batch of reports (a gateway's second of them); the
-  map shows what the product's shows: at most one report per team per 30 s, the first;
+  map shows what the product's shows (eoc/app/track.py): of a batch each team's newest report,
+  at most one per team per quarter second;
 * a ``websockets`` server: every client subscribes to the bare map and the commands' frames.
 
 What the suite divides by: the HTTP framework's floor (requests a second), send to frame on
@@ -37,12 +38,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eoc.app.track import SHOW_S as TRACK_SHOW_S
 from eoc.main.loop import run_serving
 from ui_bridge.protocol import TICK_S as TICK
 from ui_bridge.throttle import Throttle
 
 TICK_S = TICK  # the bridge's longest gap (ui_bridge.protocol)
-THIN_S = 30.0  # the product's thinning of position reports (eoc/app/track.py THIN_S)
+SHOW_S = TRACK_SHOW_S  # the product's live map: at most one report shown per team per this many seconds
 
 
 class Noop(BaseModel):
@@ -91,7 +93,8 @@ def create_app(on_position: Any, on_command: Any = None) -> Any:
 
     @app.post("/api/v1/positions", status_code=202)
     async def positions(body: Positions) -> dict[str, Any]:  # a gateway's batch, as the telemetry scenario sends it
-        for report in body.reports:
+        newest = {r.team_id: r for r in sorted(body.reports, key=lambda r: r.reported_at)}  # the product's rule
+        for report in newest.values():
             on_position(report.team_id, {"team_id": report.team_id, "province": report.province,
                                          "lat": report.position.lat, "lon": report.position.lon,
                                          "at": report.reported_at})
@@ -138,12 +141,12 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
     shown: dict[str, datetime] = {}  # each team's report last put on the map
 
     def on_position(team: str, row: dict[str, Any]) -> None:
-        # The product's bounded map (eoc/app/track.py): the first report of a team, then the first
-        # one THIN_S or more after it — so the floor shows the same reports the system does.
+        # The product's live map (eoc/app/track.py): a report newer than the team's shown one by
+        # SHOW_S or more — so the floor shows the same reports the system does.
         at = datetime.fromisoformat(row["at"])
         with lock:
             last = shown.get(team)
-            if last is not None and at < last + timedelta(seconds=THIN_S):
+            if last is not None and at < last + timedelta(seconds=SHOW_S):
                 return
             shown[team] = at
             pending[f"position/{team}"] = row

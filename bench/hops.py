@@ -117,7 +117,8 @@ class PositionHops(_Readers):
     """Where a position report's time goes in the cluster: from the moment it was taken
     (``reported_at``, stamped by the load generator on the wall clock) to ``eoc.telemetry.positions``
     (the API's hop: its batch, the track, the producer) and to ``eoc.boards`` (the worker's hop);
-    the dashboard's frame is the scenario's staleness. Only the reports kept reach either topic."""
+    the dashboard's frame ends the scenario's time to the map. The reports kept and the ones only
+    shown reach both topics; the ones thinned away neither."""
 
     def __init__(self, bootstrap: str, telemetry_topic: str, boards_topic: str) -> None:
         self.bootstrap = bootstrap
@@ -149,9 +150,10 @@ class PositionHops(_Readers):
                     if record.value is None or (board and not key.startswith("position/")):
                         continue
                     value = json.loads(record.value)
-                    at = value.get("at") if board else value.get("occurred_at")
-                    if at:
-                        into.append((wall - datetime.fromisoformat(at).timestamp()) * 1000)
+                    for item in value if isinstance(value, list) else (value,):  # a batch of shown reports
+                        at = item.get("at") if board else item.get("occurred_at")
+                        if at:
+                            into.append((wall - datetime.fromisoformat(at).timestamp()) * 1000)
 
     def report(self) -> dict[str, Any]:
         return {"reported_to_telemetry_topic": q(self.to_telemetry), "reported_to_boards_topic": q(self.to_boards)}

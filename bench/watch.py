@@ -12,7 +12,10 @@ frame reading and ping answers), it parses every frame and keeps two clocks:
   frames, and when the answer tells the position, the first frame at or past it is matched
   with its real arrival time (counted as ``before_answer``).
 * **positions** — a position row carries the time the team reported it (``at``, stamped by the
-  load generator on the same clock); its staleness is arrival time minus ``at``.
+  load generator on the same clock). A report's *time to the map* is from the moment it was
+  taken to the first frame that shows the team at that position or a newer one
+  (``time_to_map``): a report the system only thins away counts until a newer one is shown,
+  so a map that moves once in 30 s reads as 30 s stale, not as its first report's latency.
 
 The lag of the boards behind the store is what is still waiting: commands answered (so
 committed: the store's head has passed them) whose effect no frame has brought yet. It is
@@ -44,7 +47,7 @@ class BoardWatcher(Light):
         self._frames: dict[str, tuple[list[int], list[float]]] = {}
         self._unkept: dict[str, int] = {}  # positions at or below: no arrival kept (snapshot, old frames)
         self.latencies_ms: list[float] | None = None  # set to a list to record
-        self.staleness_ms: list[float] | None = None
+        self.shown: dict[str, list[tuple[float, float]]] | None = None  # team -> (at, arrival) when recording
         self.before_answer = 0  # matched with a frame that came before the command's answer
         self.unmatched = 0  # answered past frames no longer kept (never in a sane run)
         self.frames_seen = 0
@@ -122,8 +125,8 @@ class BoardWatcher(Light):
                     self._applied(key[8:], row, arrived)
             elif key.startswith("position/") and row:
                 self.position_rows += 1
-                if self.staleness_ms is not None:
-                    self.staleness_ms.append((wall - datetime.fromisoformat(row["at"]).timestamp()) * 1000)
+                if self.shown is not None:
+                    self.shown.setdefault(key[9:], []).append((datetime.fromisoformat(row["at"]).timestamp(), wall))
 
     def _applied(self, province: str, position: int, arrived: float) -> None:
         if position <= self.applied.get(province, 0):
@@ -139,3 +142,27 @@ class BoardWatcher(Light):
         while waiting and waiting[0][0] <= position:
             _, sent_at = heapq.heappop(waiting)
             self._record(arrived - sent_at)
+
+
+def time_to_map(sent: dict[str, list[float]], shown: dict[str, list[tuple[float, float]]],
+                until: float) -> tuple[list[float], int]:
+    """Each report's time to the map, in ms: from the moment it was taken (``sent``: team ->
+    its reports' moments) to the first frame showing the team at it or a newer position
+    (``shown``: team -> (position's moment, arrival), wall clock). A report no frame caught up
+    with by ``until`` counts ``until`` minus its moment (a lower bound); how many: the second
+    value."""
+    out: list[float] = []
+    never = 0
+    for team, moments in sent.items():
+        frames = sorted(shown.get(team, ()), key=lambda f: f[1])
+        newest: list[float] = []  # the newest position shown by each arrival
+        for at, _ in frames:
+            newest.append(max(at, newest[-1]) if newest else at)
+        for t in moments:
+            i = bisect.bisect_left(newest, t - 1e-3)  # moments travel as whole milliseconds
+            if i < len(frames):
+                out.append((frames[i][1] - t) * 1000)
+            else:
+                out.append((until - t) * 1000)
+                never += 1
+    return out, never

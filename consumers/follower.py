@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,18 +198,21 @@ class Follower:
         log.error("dead letter at log position %s: %s", position, reason)
 
     def apply_telemetry(self, envelope: Envelope) -> Envelope:
-        """A position report (already thinned by the command service): kept in the position
+        """A position report kept by the command service's thinning: kept in the position
         track, then folded at once, not through the log. Both under the board's lock, so
         the boards never show a track point after one that is not yet folded."""
         return self.apply_telemetry_many([envelope])[0]
 
-    def apply_telemetry_many(self, envelopes: list[Envelope]) -> list[Envelope]:
-        """A batch of position reports, as ``apply_telemetry``: kept in the track in one
-        transaction, folded in their order, and shown in one delta."""
+    def apply_telemetry_many(self, envelopes: list[Envelope], shown: Sequence[Envelope] = ()) -> list[Envelope]:
+        """A batch of position reports, as ``apply_telemetry``: the kept ones in the track in
+        one transaction, folded in their order, then the ones only shown (not kept: the live
+        map's, eoc/app/track.py), and all of it in one delta."""
         with self._lock:
-            if self.track is not None:
+            if self.track is not None and envelopes:
                 envelopes = self.track.append_many(envelopes)
             for envelope in envelopes:
+                apply(self.board, envelope)
+            for envelope in shown:
                 apply(self.board, envelope)
             self._publish()
         return envelopes  # with their places in the track

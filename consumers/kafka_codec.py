@@ -22,6 +22,11 @@ from events.envelope import Envelope
 from events.places import PROVINCES
 
 POSITION_HEADER = "eoc_position"
+# A record of eoc.telemetry.positions that carries a batch of position reports only shown (not
+# kept in the track, eoc/app/track.py): the value a JSON array of envelopes, this header their
+# count. One record per province per request, so a gateway's batch costs a send, not a send
+# per report, and the worker one record's overhead.
+BATCH_HEADER = "eoc_batch"
 WATERMARK_HEADER = "eoc_relay_watermark"
 DLQ_REASON = "eoc_dlq_reason"
 DLQ_ERROR = "eoc_dlq_error"
@@ -52,6 +57,37 @@ def event_record(envelope: Envelope, *, extra_headers: Sequence[tuple[str, bytes
     return envelope.to_json(), [*envelope.cloudevent_headers(), *extra_headers]
 
 
+def batch_record(envelopes: Sequence[Envelope]) -> tuple[bytes, Headers]:
+    """The value and headers of a record carrying these position reports (one province's)."""
+    return b"[" + b",".join(e.to_json() for e in envelopes) + b"]", [(BATCH_HEADER, str(len(envelopes)).encode())]
+
+
+def decode_batch(value: bytes | None, *, partition: int | None = None,
+                 partition_of: Any = None) -> list[Envelope | DeadLetter]:
+    """A batch record of ``eoc.telemetry.positions``: each report decoded and checked as
+    ``decode_event`` checks one (telemetry only), or its ``DeadLetter``. Raises ``DeadLetter``
+    when the value is not a JSON array at all."""
+    try:
+        items = json.loads(value) if value is not None else None
+    except ValueError as exc:
+        raise DeadLetter("invalid", f"a batch record that is not JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise DeadLetter("invalid", "a batch record's value must be a JSON array of envelopes")
+    out: list[Envelope | DeadLetter] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise DeadLetter("invalid", "a batch's item must be an envelope (a JSON object)")
+            envelope = _checked(lambda item=item: Envelope.from_dict(item), telemetry=True, partition=partition,
+                                partition_of=partition_of)
+            if envelope.position is not None:  # a kept point travels alone, with its place in the track
+                raise DeadLetter("invalid", "a batch carries reports only shown, with no place in the track")
+            out.append(envelope)
+        except DeadLetter as letter:
+            out.append(letter)
+    return out
+
+
 def relay_headers(position: int, watermark: int) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
     return (POSITION_HEADER, str(position).encode()), (WATERMARK_HEADER, str(watermark).encode())
 
@@ -73,8 +109,13 @@ def decode_event(value: bytes | None, *, telemetry: bool, partition: int | None 
     """
     if value is None:
         raise DeadLetter("not_an_event", "the record has no value (a tombstone)")
+    return _checked(lambda: Envelope.from_json(value), telemetry=telemetry, partition=partition,
+                    partition_of=partition_of)
+
+
+def _checked(parse: Any, *, telemetry: bool, partition: int | None, partition_of: Any) -> Envelope:
     try:
-        envelope = Envelope.from_json(value)
+        envelope = parse()
         if envelope.type not in CATALOGUE:
             raise UnknownEventType(f"unknown event type {envelope.type!r}")
     except UnknownEventType as exc:

@@ -6,16 +6,19 @@ envelope to ``TelemetryPublisher.publish``, which sends it
 * to ``eoc.telemetry.positions`` (bounded history: 24 hours), keyed by team and written to the
   team's *province* partition, so that the worker that folds the province's events also folds
   its teams' positions into the same shard of its board table; and
-* to ``eoc.positions.latest`` (compacted, keyed by team): the last known position of each team.
+* to ``eoc.positions.latest`` (compacted, keyed by team): the last kept report of each team
+  (the live map's newer positions are the ``position/`` rows on ``eoc.boards``).
 
-The worker folds every report into the board (``position/<team>`` rows), so the board moves as
-often as the teams report (at least once a second each, by the tablets' setting). Losing a
-report to a crash costs one dot on the map until the next one: the producer waits for the
-leader only (acks=1) and does not block the request.
+The API sends the reports its thinning kept (with their place in the position track) and
+the ones it only shows (eoc/app/track.py: the live map moves up to four times a second per
+team); the worker folds both into the board (``position/<team>`` rows). Losing a report to a
+crash costs one dot on the map until the next one: the producer waits for the leader only
+(acks=1) and does not block the request.
 
 While Kafka is down the API goes on taking commands (they need only PostgreSQL): reports
 wait in a bounded buffer and go out when Kafka is back (a thread checks every second); when
-the buffer is full a report is refused (``Backpressure``, which the API answers with 503).
+the buffer is full a report is refused (``Backpressure``, which the API answers with 503). A
+report only shown is not held: it is dropped (``dropped``), as a newer one will move the map.
 The outage is logged once when it starts and once when it ends.
 """
 
@@ -32,7 +35,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from consumers.kafka_codec import event_record
+from consumers.kafka_codec import batch_record, event_record
 from consumers.topics import Layout
 from events.envelope import Envelope
 
@@ -79,6 +82,7 @@ class TelemetryPublisher:
         self.failed = 0
         self.refused = 0
         self.held = 0  # reports that waited in the buffer (all time)
+        self.dropped = 0  # reports only shown, not sent while Kafka was down
         self._buffer: deque[Envelope] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -93,7 +97,8 @@ class TelemetryPublisher:
         return len(self._buffer)
 
     def counts(self) -> dict[str, int]:
-        return {"published": self.published, "held": self.held, "refused": self.refused, "failed": self.failed}
+        return {"published": self.published, "held": self.held, "refused": self.refused, "failed": self.failed,
+                "dropped": self.dropped}
 
     def __call__(self, envelope: Envelope) -> None:
         self.publish(envelope)
@@ -134,6 +139,33 @@ class TelemetryPublisher:
                 self._lost(exc)
                 for envelope in envelopes[sent:]:
                     self._hold(envelope)
+
+    def publish_shown(self, envelopes: list[Envelope]) -> None:
+        """Reports only shown (not kept, eoc/app/track.py): one record per province on the
+        telemetry topic (``batch_record``: a send per request, not per report). Not on the
+        compacted latest positions, which keep each team's last kept report: the map's newest
+        position is the ``position/`` row on eoc.boards. Never held: while Kafka is down they are
+        dropped (``dropped``), as a newer report will move the map."""
+        with self._lock:
+            producer = self.producer
+            if producer is None or self._buffer:
+                self.dropped += len(envelopes)
+                return
+        by_province: dict[str, list[Envelope]] = {}
+        for envelope in envelopes:
+            by_province.setdefault(envelope.province, []).append(envelope)
+        layout = self.layout
+        try:
+            for province, group in by_province.items():
+                value, headers = batch_record(group)
+                producer.send(layout.telemetry, key=province.encode(), value=value, headers=headers,
+                              partition=layout.partition_for(province)).add_errback(self._failed)
+        except KafkaError as exc:
+            with self._lock:
+                self._lost(exc)
+                self.dropped += len(envelopes)
+            return
+        self.published += len(envelopes)
 
     def _hold(self, envelope: Envelope) -> None:
         if len(self._buffer) >= self.limit:

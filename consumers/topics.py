@@ -17,9 +17,10 @@ once, because changing it moves provinces to other partitions.
 Retention (what is kept, and for how long):
 
 * ``eoc.events`` — the audit stream: kept forever (``retention.ms=-1``), never compacted.
-* ``eoc.telemetry.positions`` — every position report for 24 hours, then deleted; position
-  reports are never written to the event store, so the audit history does not grow with them.
-* ``eoc.positions.latest`` — compacted: the last report of each team, for as long as the team
+* ``eoc.telemetry.positions`` — every position report kept or shown (eoc/app/track.py) for 24
+  hours, then deleted; position reports are never written to the event store, so the audit
+  history does not grow with them.
+* ``eoc.positions.latest`` — compacted: the last kept report of each team, for as long as the team
   exists (a tombstone removes it).
 * ``eoc.boards`` — compacted: the latest value of every board row; deleted rows are tombstones
   kept 24 hours so that a reader that is behind still sees the deletion.
@@ -96,8 +97,10 @@ EVENTS = Topic(
 )
 TELEMETRY = Topic(
     "eoc.telemetry.positions",
-    key="team id (UUID text); partition = the team's province partition",
-    value="Envelope JSON of TeamPositionReported (no log position), CloudEvents binary mode",
+    key="team id (UUID text), or the province code for a batch; partition = the province partition",
+    value=("Envelope JSON of a kept TeamPositionReported (its place in the position track as its "
+           "position), CloudEvents binary mode; or, with an eoc_batch header (their count), a JSON "
+           "array of a request's reports only shown (no position)"),
     summary="Position reports of the mobile teams: high-volume telemetry, kept 24 hours.",
     retention_ms=DAY_MS,
     configs={"segment.ms": str(HOUR_MS)},  # retention acts per segment: roll hourly
@@ -109,8 +112,8 @@ TELEMETRY = Topic(
 POSITIONS_LATEST = Topic(
     "eoc.positions.latest",
     key="team id (UUID text)",
-    value="Envelope JSON of the team's last TeamPositionReported",
-    summary="The last known position of every team (compacted).",
+    value="Envelope JSON of the team's last kept TeamPositionReported",
+    summary="The last kept position of every team (compacted; the live map's newer ones are on eoc.boards).",
     compacted=True,
     configs=LATEST_VALUE,
     producer="eoc api",

@@ -68,10 +68,13 @@ from consumers.faust_adapter import (
     take_batches,
 )
 from consumers.kafka_codec import (
+    BATCH_HEADER,
     DeadLetter,
     dead_letter_headers,
+    decode_batch,
     decode_event,
     encode_row,
+    header,
     relayed,
 )
 from consumers.topics import Layout
@@ -143,6 +146,22 @@ class BoardProcessor:
                     board = boards[partition] = BatchBoard(rows)
                 undecodable(board, *row)
                 dead.append((message, DeadLetter("not_an_event", row[1])))
+                continue
+            if message.topic == telemetry_topic and header(_headers(message.headers), BATCH_HEADER) is not None:
+                # Reports only shown, a request's at once (consumers/kafka_codec.py): each folded
+                # as a single report would be; a broken one is the record's dead letter.
+                try:
+                    items = decode_batch(message.value, partition=partition, partition_of=partition_of)
+                except DeadLetter as letter:
+                    items = [letter]
+                board = boards.get(partition)
+                if board is None:
+                    board = boards[partition] = BatchBoard(rows)
+                for item in items:
+                    if isinstance(item, DeadLetter):
+                        dead.append((message, item))
+                    elif apply(board, item):
+                        folded += 1
                 continue
             try:
                 envelope = decode_event(message.value, telemetry=message.topic == telemetry_topic,

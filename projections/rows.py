@@ -85,8 +85,20 @@ class TeamRow(TypedDict):
 
 
 @with_config(FORBID)
+class KeptPoint(TypedDict):
+    """A point of the position track (eoc/app/track.py)."""
+
+    lat: float
+    lon: float
+    at: str
+    speed_kmh: NotRequired[float]
+    heading: NotRequired[float]
+
+
+@with_config(FORBID)
 class PositionRow(TypedDict):
-    """``position/<team id>``: a team's latest position."""
+    """``position/<team id>``: a team's latest position; ``kept``, when the latest was only
+    shown (not kept in the track), the last kept point (None: none yet)."""
 
     team_id: str
     province: str
@@ -95,6 +107,7 @@ class PositionRow(TypedDict):
     at: str
     speed_kmh: NotRequired[float]
     heading: NotRequired[float]
+    kept: NotRequired[KeptPoint | None]
 
 
 @with_config(FORBID)

@@ -74,18 +74,51 @@ def _mark_real_row(board: Board, e: Envelope) -> None:
                                               "in_drill": False, "drill_incident_id": None})
 
 
+POINT_FIELDS = ("lat", "lon", "at", "speed_kmh", "heading")
+
+
+def _point(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in POINT_FIELDS if k in row}
+
+
+def _newer(point: dict[str, Any], than: dict[str, Any] | None) -> bool:
+    """Latest by the time it was taken; two taken in the same millisecond: the greater
+    (lat, lon), so a row never depends on the order its points arrived in."""
+    return than is None or than["at"] < point["at"] or (
+        than["at"] == point["at"] and (than["lat"], than["lon"]) < (point["lat"], point["lon"]))
+
+
 def set_position(board: Board, ns: str, e: Envelope, position: dict[str, float]) -> None:
-    """Latest position wins by the time it was taken; an older report changes nothing. Two
-    taken in the same millisecond: the greater (lat, lon) wins, so the row never depends on
-    the order they arrived in (a replay folds the position track after the log)."""
+    """The team's newest position: an older one changes nothing (a replay folds the position
+    track after the log). A report only shown — not kept in the track (eoc/app/track.py: it
+    comes with no place in it) — moves the map but not what history holds: the row then names
+    the last kept point as ``kept`` (``None``: none yet), which a replay's row is (and which
+    ``eoc diff --with-telemetry`` compares); a row without ``kept`` is its own last kept point."""
     key = f"{ns}position/{e.aggregate_id}"
     old = board.get(key)
-    if old is not None and (old["at"] > e.occurred_at or (
-            old["at"] == e.occurred_at and (old["lat"], old["lon"]) >= (position["lat"], position["lon"]))):
-        return
-    row = {"team_id": e.aggregate_id, "province": e.province, "lat": position["lat"],
-           "lon": position["lon"], "at": e.occurred_at}
+    point = {"lat": position["lat"], "lon": position["lon"], "at": e.occurred_at}
     for extra in ("speed_kmh", "heading"):
         if extra in e.payload:
-            row[extra] = e.payload[extra]
+            point[extra] = e.payload[extra]
+    shown_only = e.type == "TeamPositionReported" and e.position is None
+    if old is None:
+        main, kept = point, (None if shown_only else point)
+    else:
+        kept = old["kept"] if "kept" in old else _point(old)
+        to_map, to_kept = _newer(point, old), not shown_only and _newer(point, kept)
+        if not to_map and not to_kept:
+            return
+        main = point if to_map else _point(old)
+        kept = point if to_kept else kept
+    row = {"team_id": e.aggregate_id, "province": e.province, **main}
+    if kept != main:
+        row["kept"] = kept
     board.put(key, row)
+
+
+def kept_position(row: dict[str, Any]) -> dict[str, Any] | None:
+    """What history holds of a ``position/`` row: the row at its last kept point (None: none)."""
+    if "kept" not in row:
+        return row
+    kept = row["kept"]
+    return None if kept is None else {"team_id": row["team_id"], "province": row["province"], **kept}

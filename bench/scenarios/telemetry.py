@@ -7,9 +7,14 @@ the reports its teams took since its last request (a gateway per province: a tok
 report for another province's team is refused). The gateways' requests are staggered evenly
 over the hold. Each report is stamped with the moment it was taken (``reported_at``), so the
 gateway's hold is part of the staleness, as on a real map, and so is any lateness of a load
-generator that did not keep up. Staleness is the moment the dashboard reads the frame carrying
-the team's new position minus ``reported_at`` (same clock: the load generator stamps and
-reads). It includes the bridge's 50 ms tick. The JSON says how many reports went in a request.
+generator that did not keep up. A report's staleness is its *time to the map*
+(``bench.watch.time_to_map``): from ``reported_at`` to the moment the dashboard reads the first
+frame showing the team at that position or a newer one (same clock: the load generator stamps
+and reads). Every report sent in the window counts, the ones the system thins away included:
+they count until a newer position of the team is shown (the product shows each gateway batch's
+newest report of a team and keeps one per 30 s, eoc/app/track.py), and one never caught up with
+counts to the end of the watch. It includes the bridge's 50 ms tick. The JSON says how many
+reports went in a request.
 
 Baseline, same rates, same gateways, same batches, same load generator: the floor server
 (``bench.floor``) — a minimal validated POST of the batch on the same HTTP stack putting each
@@ -36,7 +41,7 @@ from ..procs import CpuMeter
 from ..profile import Sampler
 from ..suite import Context
 from ..systems import System
-from ..watch import BoardWatcher
+from ..watch import BoardWatcher, time_to_map
 
 EMBEDDED = "Telemetry, embedded"
 CLUSTER = "Telemetry, cluster"
@@ -47,6 +52,7 @@ CONNECTIONS = 64
 # A gateway sends what it gathered twice a second: a report waits at most half a second at the
 # gateway (with a 1 s hold the hold alone would use up the 1 s staleness target).
 GATEWAY_HOLD_S = 0.5
+WATCH_AFTER_S = 1.5  # the watch after the window: a report sent at its end has this long to reach the map
 
 
 async def register_teams(system: System, count: int, start: int = 0) -> list[tuple[str, str, str]]:
@@ -92,6 +98,7 @@ class Gateways:
         self.reports_sent = 0
         self.reports_carried = 0  # in answered (2xx) requests
         self.reports_refused = 0  # refused one by one inside an answered batch
+        self.sent: dict[str, list[float]] | None = None  # team -> its reports' moments, while recording
 
     @property
     def requests_per_s(self) -> float:
@@ -118,6 +125,9 @@ class Gateways:
                 m += 1
         reports.sort()
         items = [self._item(at, team, code) for at, team, code in reports]
+        if self.sent is not None:
+            for at, team, _ in reports:
+                self.sent.setdefault(team, []).append(at)
         self.reports_sent += len(items)
         if self.floor:
             return "/api/v1/positions", json.dumps({"reports": items}).encode(), "", len(items)
@@ -143,13 +153,12 @@ async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str,
                   gateways: Gateways, seconds: float, warmup_s: float,
                   profile: tuple[Path, str] | None = None, warm: Gateways | None = None,
                   hops: PositionHops | None = None) -> dict[str, Any]:
-    """The gateways' batches for ``seconds``; the map's staleness and the CPU.
+    """The gateways' batches for ``seconds``; each report's time to the map, and the CPU.
 
-    The system keeps at most one report per team per 30 s (the bounded position track,
-    eoc/app/track.py): the others are answered ``"kept": false`` and never reach the map. So the
-    warm-up runs on teams of its own (``warm``), and the window's teams have reported nothing
-    before it: each one's first report of the window is kept and its staleness measured, as a
-    dispatcher sees a team appear or move on the map."""
+    The warm-up runs on teams of its own (``warm``), so the window's teams have reported nothing
+    before it: each one's first report of the window is kept in the track (one per 30 s), the
+    rest are shown or thinned away (eoc/app/track.py) — every one is timed to the map. The watch
+    goes on for ``WATCH_AFTER_S`` after the window, for the last requests' reports."""
     watcher = await BoardWatcher().connect(bridge_port, watch_token)
     pool = await Pool("127.0.0.1", port, CONNECTIONS).open()
     try:
@@ -164,16 +173,20 @@ async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str,
         warming = warm or gateways
         await paced(sender(warming), warming.requests_per_s, warmup_s, max_in_flight=4 * CONNECTIONS)
         await asyncio.sleep(0.3)  # the warm-up's last reports reach the map before the window
-        stale: list[float] = []
-        watcher.staleness_ms = stale
+        shown: dict[str, list[tuple[float, float]]] = {}
+        watcher.shown = shown
+        sent: dict[str, list[float]] = {}
+        gateways.sent = sent
         if hops is not None:
             hops.recording = True
         spy = Sampler(pids, seconds, *profile) if profile else None
         meter = CpuMeter(pids).start()
         run = await paced(sender(gateways), gateways.requests_per_s, seconds, max_in_flight=4 * CONNECTIONS)
         cpu = meter.stop()
-        await asyncio.sleep(0.3)  # the last tick
-        watcher.staleness_ms = None
+        gateways.sent = None
+        await asyncio.sleep(WATCH_AFTER_S)  # the last requests' reports, and the last tick
+        watcher.shown = None
+        stale, never = time_to_map(sent, shown, time.time())
         if hops is not None:
             hops.recording = False
     finally:
@@ -194,7 +207,8 @@ async def reports(port: int, bridge_port: int, watch_token: str, pids: dict[str,
             "refused": run.refused, "errors": run.errors, "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
             "answer_p50_ms": quantile(lat, 0.5), "answer_p99_ms": quantile(lat, 0.99),
             "stale_p50_ms": quantile(s, 0.5), "stale_p99_ms": quantile(s, 0.99), "stale_max_ms": s[-1] if s else None,
-            "rows_seen": len(s), "cpu_cores": cpu, "load_generator_cpu_cores": run.loadgen_cpu_share}
+            "reports_timed": len(s), "reports_never_on_map": never,
+            "position_frames_seen": sum(len(v) for v in shown.values()), "cpu_cores": cpu, "load_generator_cpu_cores": run.loadgen_cpu_share}
 
 
 async def measure(ctx: Context, system: System, scenario: str, key: str,

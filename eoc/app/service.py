@@ -116,16 +116,17 @@ class CommandService(WorkspaceCommands):
         clock: Callable[[], datetime] | None = None,
         late_window: timedelta = DEFAULT_LATE_WINDOW,
         thinning: Any = None,
-        telemetry_many: Callable[[list[Envelope]], None] | None = None,
+        telemetry_many: Callable[[list[Envelope], list[Envelope]], None] | None = None,
     ) -> None:
 
         self.app = app
-        # Position reports kept: at most one per team per 30 s (eoc/app/track.py).
+        # Position reports kept (one per team per 30 s) or shown (eoc/app/track.py).
         self.thinning = thinning if thinning is not None else Thinning()
         self.late_window = late_window
         self.keyring = keyring
         self.telemetry = telemetry or (lambda envelope: None)
-        # A batch's kept reports at once (the track and the boards, or Kafka); else one by one.
+        # Reports kept (the track and the boards, or Kafka) and shown (the boards or Kafka only),
+        # a batch's at once; without it, the kept ones one by one to ``telemetry``.
         self.telemetry_many = telemetry_many or self._one_by_one
         # What a position report needs of its team, kept while the boards show no change of it.
         self.teams = TeamIndex()
@@ -499,49 +500,58 @@ class CommandService(WorkspaceCommands):
                                       ev.SafetyCheckInMissed(due_at=cmd.due_at, incident_id=t.incident_id), ctx))
 
     def report_position(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims) -> dict[str, Any]:
-        """Telemetry: checked like a command, thinned to the bounded position track (at most
-        one report per team per 30 s, eoc/app/track.py), then sent to the live board, not
-        the event store. A report thinned out is answered ``"kept": false`` and goes nowhere."""
+        """Telemetry: checked like a command, then kept (the bounded position track and the
+        map: at most one report per team per 30 s, eoc/app/track.py), shown (the live map
+        only: at most four a second) or neither — never the event store."""
         self._may(claims, "report_position")
         envelope, answer = self._position_report(team_id, cmd, claims, self.clock())
-        if envelope is not None:
-            off_loop(self.telemetry, envelope)  # the board, or the track and Kafka (a cluster)
+        if envelope is not None:  # the track and the board, or the track and Kafka (a cluster)
+            off_loop(self.telemetry_many, *(([envelope], []) if answer["kept"] else ([], [envelope])))
         return answer
 
     def report_positions(self, cmd: c.ReportPositions, claims: Claims) -> dict[str, Any]:
         """A batch of position reports (a gateway's or a tablet connection's second of them):
-        each checked and thinned exactly as ``report_position``, in order, and answered in
-        order; a report refused by a rule (an unknown team, another province's, another team
-        than a team account's own, from the future) is answered with its refusal in the one
-        error shape, and the others go on. The kept reports go to the track and the boards
-        (or Kafka) together, in one batch. A retried batch keeps nothing twice: its reports
-        are thinned out as repeats (and with an ``Idempotency-Key`` it gets its first answer)."""
+        each checked and thinned as ``report_position``, in order, and answered in order — but
+        of a team's reports only the newest may be shown (the older ones are past before the
+        map could show them). A report refused by a rule (an unknown team, another province's,
+        another team than a team account's own, from the future) is answered with its refusal
+        in the one error shape, and the others go on. The kept and shown reports go to the
+        track and the boards (or Kafka) together, in one batch. A retried batch keeps nothing
+        twice: its reports are thinned out as repeats (and with an ``Idempotency-Key`` it gets
+        its first answer)."""
         self._may(claims, "report_positions")
         now = self.clock()
         if len(cmd.reports) > 1:
             self.teams.prefetch((str(r.team_id) for r in cmd.reports), lambda ids: off_loop(self._team_cards, ids))
+        newest: dict[UUID, int] = {}  # each team's newest report: the one of the batch the map may show
+        for i, report in enumerate(cmd.reports):
+            j = newest.get(report.team_id)
+            if j is None or (report.reported_at or now) >= (cmd.reports[j].reported_at or now):
+                newest[report.team_id] = i
         kept: list[Envelope] = []
+        shown: list[Envelope] = []
         answers: list[dict[str, Any]] = []
         try:
-            for report in cmd.reports:
+            for i, report in enumerate(cmd.reports):
                 try:
-                    envelope, answer = self._position_report(report.team_id, report, claims, now)
+                    envelope, answer = self._position_report(report.team_id, report, claims, now,
+                                                             may_show=newest[report.team_id] == i)
                 except Refused as exc:
                     if exc.kind in ("unavailable", "too_many"):
                         raise
                     answers.append({"team_id": str(report.team_id), **exc.to_dict()})
                     continue
                 if envelope is not None:
-                    kept.append(envelope)
+                    (kept if answer["kept"] else shown).append(envelope)
                 answers.append(answer)
-        finally:  # the reports the thinning kept go on even if a later one failed (store down)
-            if kept:
-                off_loop(self.telemetry_many, kept)
-        return {"reports": answers, "kept": len(kept),
+        finally:  # the reports taken go on even if a later one failed (store down)
+            if kept or shown:
+                off_loop(self.telemetry_many, kept, shown)
+        return {"reports": answers, "kept": len(kept), "shown": len(kept) + len(shown),
                 "refused": sum(1 for answer in answers if "error" in answer)}
 
-    def _one_by_one(self, envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
+    def _one_by_one(self, kept: list[Envelope], shown: list[Envelope]) -> None:
+        for envelope in kept:
             self.telemetry(envelope)
 
     def _team_cards(self, team_ids: list[str]) -> list[TeamCard]:
@@ -559,15 +569,17 @@ class CommandService(WorkspaceCommands):
         return card
 
     def _position_report(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims,
-                         now: datetime) -> tuple[Envelope | None, dict[str, Any]]:
-        """One report's rules: its envelope if it is kept (None if thinned out) and its answer."""
+                         now: datetime, *, may_show: bool = True) -> tuple[Envelope | None, dict[str, Any]]:
+        """One report's rules: its envelope if it is kept or shown (None if neither) and its
+        answer, which says which (``kept``, ``shown``)."""
         team = self._team_card(team_id, claims.province)
         authorize(claims, "report_position", team.province, team_id=team.id)
         at = iso(cmd.reported_at or now)
         if cmd.reported_at and cmd.reported_at > now + timedelta(minutes=2):
             raise InvalidCommand("the report is from the future; check the device clock", reported_at=at)
-        if not self.thinning.keep(team.id, at):
-            return None, {"team_id": team.id, "reported_at": at, "kept": False}
+        kept = self.thinning.keep(team.id, at)
+        if not kept and not (may_show and self.thinning.show(team.id, at)):
+            return None, {"team_id": team.id, "reported_at": at, "kept": False, "shown": False}
         payload = ev.TeamPositionReported(position=cmd.position, speed_kmh=cmd.speed_kmh, heading=cmd.heading)
         envelope = Envelope(
             type=payload.TYPE, version=payload.VERSION, id=str(uuid4()), aggregate_id=team.id,
@@ -576,7 +588,7 @@ class CommandService(WorkspaceCommands):
             actor={"role": str(claims.role), "user": claims.sub},
             exercise=cmd.exercise or team.on_drill, payload=payload.to_json(),
         )
-        return envelope, {"team_id": team.id, "reported_at": at, "kept": True}
+        return envelope, {"team_id": team.id, "reported_at": at, "kept": kept, "shown": True}
 
     # ------------------------------------------------------------------ centres and stays
 

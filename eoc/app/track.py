@@ -1,16 +1,23 @@
 """The bounded position track (مسیر موقعیت): the team positions the boards showed, kept so
 that a replay shows them again.
 
-Position reports are telemetry: tablets send one every few seconds, and keeping all of them
-in the aggregates' streams would grow the audit history without bound. What the map shows of
-a team is therefore *bounded* before it is shown:
+Position reports are telemetry: tablets send one every second or so, and keeping all of them
+in the aggregates' streams would grow the audit history without bound. So the map takes every
+report it can show, and history keeps a bounded part of them (DESIGN: "keep the latest
+position and a bounded history"):
 
 * every status change and safety check-in carries the team's position in the event store
   (those are events, replayed like any other);
 * of the position reports, at most one per team per ``THIN_S`` (30) seconds of the time the
-  report was taken is kept (``Thinning``): the first report of a team, then the first one
-  30 s or more after the last one kept. The others are answered (``"kept": false``) and go
-  nowhere: not to the board, not to the map, not to disk.
+  report was taken is *kept* (``Thinning.keep``): the first report of a team, then the first
+  one 30 s or more after the last one kept;
+* the others are *shown* (``Thinning.show``): the live map (موقعیت زنده) moves with them, at
+  most once per team per ``SHOW_S`` (a quarter second) of report time, and of a batch only
+  each team's newest report is shown (the older ones are past before they could be). A shown
+  report goes to the boards (and in a cluster to Kafka) but not to the track: a replay does
+  not show it again. The position row keeps the last *kept* point beside it (``kept``), so
+  ``eoc diff --with-telemetry`` compares what history holds, exactly;
+* the rest (repeats, older than what was shown, more than four a second) go nowhere.
 
 A kept report is appended to the track (``PositionTrack``, a table of its own: ``track.sqlite``
 in the data directory, or ``position_track`` in PostgreSQL beside the store) and gets the
@@ -39,6 +46,7 @@ from eoc.app.users import _Db
 from events.envelope import Envelope, parse_iso
 
 THIN_S = 30.0  # at most one kept position report per team per this many seconds
+SHOW_S = 0.25  # at most one shown (not kept) position report per team per this many seconds
 INSERT_ROWS = 500  # rows of one INSERT statement (6 parameters each: within SQLite's and psycopg's limits)
 TRACK_LOCK = 0x7472_6163  # PostgreSQL advisory lock: one appender takes its places at a time ("trac")
 
@@ -55,11 +63,15 @@ PG_SCHEMA = (
 
 
 class Thinning:
-    """Decides which position reports are kept: at most one per team per ``every``."""
+    """Decides what becomes of a position report: kept (the track and the map), shown (the map
+    only) or neither. At most one kept per team per ``every``, one shown per ``show_every``."""
 
-    def __init__(self, every_s: float = THIN_S, last: dict[str, str] | None = None) -> None:
+    def __init__(self, every_s: float = THIN_S, last: dict[str, str] | None = None,
+                 show_s: float = SHOW_S) -> None:
         self.every = timedelta(seconds=every_s)
+        self.show_every = timedelta(seconds=show_s)
         self._last: dict[str, datetime] = {t: parse_iso(at) for t, at in (last or {}).items()}
+        self._shown: dict[str, datetime] = dict(self._last)  # each team's newest position on the map
         self._lock = threading.Lock()
 
     def keep(self, team_id: str, occurred_at: str) -> bool:
@@ -69,6 +81,20 @@ class Thinning:
             if last is not None and at < last + self.every:
                 return False
             self._last[team_id] = at
+            shown = self._shown.get(team_id)
+            if shown is None or at > shown:
+                self._shown[team_id] = at
+            return True
+
+    def show(self, team_id: str, occurred_at: str) -> bool:
+        """A report not kept: True if the map is to move with it — newer than the team's
+        position on the map by at least ``show_every``."""
+        at = parse_iso(occurred_at)
+        with self._lock:
+            shown = self._shown.get(team_id)
+            if shown is not None and at < shown + self.show_every:
+                return False
+            self._shown[team_id] = at
             return True
 
 

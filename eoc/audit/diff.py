@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projections.board import DRILL
+from projections.teams import kept_position
 
 _MISSING = object()
 
@@ -34,6 +35,20 @@ def without_telemetry(rows: dict[str, Any]) -> dict[str, Any]:
     """Team positions come from telemetry (and from status changes): only the live side has the
     former, so positions are left out of a comparison unless asked for."""
     return {k: v for k, v in rows.items() if not k.removeprefix(DRILL).startswith("position/")}
+
+
+def kept_positions(rows: dict[str, Any]) -> dict[str, Any]:
+    """The rows with each team's position as history holds it: its last point kept in the
+    position track. The live map may be ahead of it by reports it only showed (eoc/app/track.py),
+    which no replay shows again; a team with no kept point yet has no row."""
+    out = {}
+    for k, v in rows.items():
+        if k.removeprefix(DRILL).startswith("position/") and isinstance(v, dict):
+            v = kept_position(v)
+            if v is None:
+                continue
+        out[k] = v
+    return out
 
 
 def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:

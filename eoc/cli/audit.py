@@ -249,7 +249,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     live.add_argument("--live-file", type=Path, help="a boards JSON ({position, rows}: the API's answer, "
                                                      "`eoc replay --format json`, or the follower's boards.json)")
     p.add_argument("--token", help="bearer token for --live (default: an auditor token signed with the local secret)")
-    p.add_argument("--with-telemetry", action="store_true", help="compare team positions too")
+    p.add_argument("--with-telemetry", action="store_true",
+                   help="compare team positions too: each team's last point kept in the position track")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--limit", type=int, default=50, help="rows of differences to print")
     p.set_defaults(run=run_diff)
@@ -448,7 +449,7 @@ def _live_boards(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
 
 def run_diff(args: argparse.Namespace) -> int:
     from eoc.audit.diff import describe as describe_diff  # lazy: the CLI starts fast
-    from eoc.audit.diff import diff_rows, without_telemetry  # lazy: the CLI starts fast
+    from eoc.audit.diff import diff_rows, kept_positions, without_telemetry  # lazy: the CLI starts fast
 
     opened = _Opened(args)
     try:
@@ -475,6 +476,8 @@ def run_diff(args: argparse.Namespace) -> int:
     _log_replay_reads(opened.settings, replayed, role, province, "replay", what="diff")
     if not args.with_telemetry:
         live, replayed = without_telemetry(live), without_telemetry(replayed)
+    else:  # positions as history holds them (the live map's newest may be a report only shown)
+        live, replayed = kept_positions(live), kept_positions(replayed)
     differences = diff_rows(live, replayed)
     if args.format == "json":
         print(json.dumps({"position": position, "events": result.events, "equal": not differences,

@@ -68,7 +68,9 @@ class TeamStored(TeamRegistered):
 class PositionReported(Answer):
     team_id: str
     reported_at: str
-    kept: bool = Field(description="false: thinned out of the track (at most one report per 30 s)")
+    kept: bool = Field(description="kept in the position track (at most one report per team per 30 s)")
+    shown: bool = Field(description="the map moves with it (kept, or newer than the map's position "
+                                    "by a quarter second; false: older, or a repeat)")
 
 
 class PositionInBatch(BaseModel):
@@ -77,14 +79,16 @@ class PositionInBatch(BaseModel):
     model_config = ConfigDict(extra="allow")  # a refusal's details (eoc/domain/errors.py)
     team_id: str
     reported_at: str | None = None
-    kept: bool | None = Field(None, description="false: thinned out of the track (at most one report per 30 s)")
+    kept: bool | None = Field(None, description="kept in the position track (at most one report per team per 30 s)")
+    shown: bool | None = Field(None, description="the map moves with it (of a batch, a team's newest report only)")
     error: str | None = Field(None, description="this report was refused: a stable code, e.g. not_found")
     reason: str | None = None
 
 
 class PositionsReported(Answer):
     reports: list[PositionInBatch] = Field(description="one answer per report, in the batch's order")
-    kept: int = Field(description="reports kept in the track and shown on the map")
+    kept: int = Field(description="reports kept in the position track (and shown on the map)")
+    shown: int = Field(description="reports the map moved with, the kept ones included")
     refused: int = Field(description="reports refused (each answered with its error)")
 
 

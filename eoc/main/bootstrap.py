@@ -71,10 +71,11 @@ def attach_identity(system: System) -> System:
 class CountedTelemetry:
     """The embedded system's telemetry: straight onto the boards, counted for /metrics."""
 
-    def __init__(self, apply: Callable[[Any], Any], apply_many: Callable[[list[Any]], Any] | None = None) -> None:
+    def __init__(self, apply: Callable[[Any], Any], apply_many: Callable[..., Any] | None = None) -> None:
         self.apply = apply
         self.apply_many = apply_many
-        self.published = 0
+        self.published = 0  # kept: the track and the boards
+        self.shown = 0  # shown only: the boards
 
     def __call__(self, envelope: Any) -> Any:
         """Onto the boards; the envelope as kept in the position track (with its place)."""
@@ -82,12 +83,14 @@ class CountedTelemetry:
         self.published += 1
         return kept
 
-    def many(self, envelopes: list[Any]) -> Any:
-        """A batch onto the boards at once (``apply_many``), else one by one."""
+    def many(self, envelopes: list[Any], shown: list[Any] | None = None) -> Any:
+        """A batch onto the boards at once (``apply_many``: the kept ones through the track, the
+        shown ones straight onto the boards), else the kept ones one by one."""
         if self.apply_many is None:
             return [self(envelope) for envelope in envelopes]
-        kept = self.apply_many(envelopes)
+        kept = self.apply_many(envelopes, shown or ())
         self.published += len(envelopes)
+        self.shown += len(shown or ())
         return kept
 
 
@@ -113,7 +116,7 @@ def embedded_metrics(system: System, telemetry: CountedTelemetry) -> Metrics:
     watch_follower(metrics, "embedded", lambda: app.recorder.max_notification_id() or 0,
                    lambda: follower.position, lambda: follower.dead_letters)
     metrics.watch("eoc_telemetry_reports", "counter", "position reports by outcome",
-                  lambda: {("published",): telemetry.published}, labels=("outcome",))
+                  lambda: {("published",): telemetry.published, ("shown",): telemetry.shown}, labels=("outcome",))
     watch_dependency(metrics, "store", store_check(app))
     return metrics
 

@@ -234,9 +234,12 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
         with kept_in_order:
             publisher(track.append(envelope))
 
-    def kept_many(envelopes: list[Any]) -> None:  # a batch: one transaction, one batched send
-        with kept_in_order:
-            publisher.publish_many(track.append_many(envelopes))
+    def kept_many(envelopes: list[Any], shown: list[Any]) -> None:  # a batch: one transaction, one batched send
+        if envelopes:
+            with kept_in_order:
+                publisher.publish_many(track.append_many(envelopes))
+        if shown:  # the live map's (not kept): one record per province, never held while Kafka is down
+            publisher.publish_shown(shown)
 
     service = CommandService(app, keyring, telemetry=refusing_when_full(kept), clock=clock,
                              late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()),
@@ -256,9 +259,9 @@ def refusing_when_full(publisher: Any) -> Any:
     """The publisher as the service's telemetry: a full buffer is a 503 in the API's shape."""
 
 
-    def telemetry(envelope: Any) -> None:  # one report, or a batch of them
+    def telemetry(*envelopes: Any) -> None:  # one report, or a batch of them (kept, shown)
         try:
-            publisher(envelope)
+            publisher(*envelopes)
         except Backpressure as exc:
             raise Unavailable(str(exc), retry_after=5) from None
 

@@ -45,13 +45,16 @@ def test_a_batch_is_kept_thinned_and_refused_per_report_and_shown_on_the_map(api
                                               (a, t0 + timedelta(seconds=10), 36.33)))
     assert r.status_code == 202, r.text
     answer = r.json()
-    assert (answer["kept"], answer["refused"]) == (2, 1)
+    assert (answer["kept"], answer["shown"], answer["refused"]) == (2, 3, 1)
     assert [x.get("kept") for x in answer["reports"]] == [True, None, True, False]
+    assert [x.get("shown") for x in answer["reports"]] == [True, None, True, True]
     assert answer["reports"][1] == {"team_id": unknown, "error": "not_found",
                                     "reason": f"no team with id {unknown}", "id": unknown}
     api.system.follower.wait_for(api.system.app.recorder.max_notification_id())
     rows = _rows(api)
-    assert (rows[f"position/{a}"]["lat"], rows[f"position/{b}"]["lat"]) == (36.30, 36.32)
+    # The map shows a's newest report (only shown), naming the point the track keeps.
+    assert (rows[f"position/{a}"]["lat"], rows[f"position/{b}"]["lat"]) == (36.33, 36.32)
+    assert rows[f"position/{a}"]["kept"]["lat"] == 36.30 and "kept" not in rows[f"position/{b}"]
     track = api.system.follower.track
     assert [(p.aggregate_id, p.payload["position"]["lat"]) for p in track.points()] == [(a, 36.30), (b, 36.32)]
     # Another province's token: the teams are not found there, each in its own answer.

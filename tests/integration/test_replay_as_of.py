@@ -21,7 +21,7 @@ from tests.support.system import Api
 
 def test_snapshots_under_live_traffic_replay_to_their_as_of(api: Api, monkeypatch: Any, tmp_path: Any) -> None:
     system = api.system
-    system.service.telemetry = lambda envelope: None  # no telemetry: every position comes from an event
+    system.service.telemetry_many = lambda kept, shown: None  # no telemetry: every position comes from an event
     done = threading.Event()
 
     def traffic() -> None:

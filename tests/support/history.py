@@ -528,9 +528,14 @@ class Commands:
         self.service.record_missed_check_in(UUID(team), c.RecordMissedCheckIn(due_at=self.world.now), claims(p.code))
 
     def report_position(self, p: Province, team: Any, position: dict[str, float]) -> None:
+        """The tablet's report, and its next one two seconds on: the history's track keeps the
+        first (one per 30 s), the live map shows the second (eoc/app/track.py)."""
         self.service.report_position(UUID(team), c.ReportPosition(position=position, speed_kmh=40.0, heading=90.0),
                                      claims(p.code))
-        self.reports += 1
+        on = {"lat": round(position["lat"] + 0.0004, 5), "lon": position["lon"]}
+        self.service.report_position(UUID(team), c.ReportPosition(
+            position=on, speed_kmh=40.0, heading=0.0, reported_at=self.world.now + timedelta(seconds=2)), claims(p.code))
+        self.reports += 2
 
     def admit(self, p: Province, centre: Any, client: str, details: dict[str, str] | None, route: str,
               incident: Any, drill: bool) -> bool:

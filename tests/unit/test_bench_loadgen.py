@@ -146,3 +146,24 @@ def test_a_mix_command_carries_an_idempotency_key_as_the_workspaces_send_it_and_
     from bench.mix import Command
     assert Command("/api/v1/calls", {}, "QZV", "receive_call").keyed
     assert not Command("/api/v1/teams/x/position", {}, "QZV", "report_position").keyed
+
+
+def test_a_reports_time_to_the_map_runs_until_it_or_a_newer_position_is_shown() -> None:
+    """bench.watch.time_to_map: a report thinned away counts until a newer one reaches the map,
+    one never caught up with counts to the end of the watch — a map that moves once in 30 s
+    cannot read as fresh."""
+    from bench.watch import time_to_map
+
+    sent = {"a": [100.0, 100.1, 100.2, 100.6], "b": [100.0, 130.0]}
+    shown = {
+        # a: its 100.2 report shown at 100.5 (carrying 100.0 and 100.1 with it); 100.6 never.
+        "a": [(100.2, 100.5)],
+        # b: only the first report, at 100.3; its 130.0 report is never shown (a 30 s map).
+        "b": [(100.0, 100.3)],
+    }
+    delays, never = time_to_map(sent, shown, until=131.0)
+    assert never == 2
+    assert [round(d) for d in delays] == [500, 400, 300, 30400, 300, 1000]
+    # A frame that shows an older position than a report does not count for it, even when later.
+    delays, never = time_to_map({"c": [10.0]}, {"c": [(9.0, 10.5), (10.0, 10.8)]}, until=11.0)
+    assert [round(d) for d in delays] == [800] and never == 0

@@ -33,10 +33,12 @@ class Telemetry:
 
     def __init__(self) -> None:
         self.one: list[Envelope] = []
-        self.batches: list[list[Envelope]] = []
+        self.batches: list[list[Envelope]] = []  # the kept reports of each batch
+        self.shown: list[list[Envelope]] = []  # the reports only shown, of each batch
 
-    def many(self, envelopes: list[Envelope]) -> None:
+    def many(self, envelopes: list[Envelope], shown: list[Envelope]) -> None:
         self.batches.append(list(envelopes))
+        self.shown.append(list(shown))
 
 
 @pytest.fixture
@@ -99,11 +101,39 @@ def test_thinning_keeps_one_report_per_team_per_30_s_inside_a_batch_and_across_b
     first = service.report_positions(batch((a, t0), (b, t0), (a, t0 + timedelta(seconds=10)),
                                            (b, t0 + timedelta(seconds=29))), claims())
     assert [r["kept"] for r in first["reports"]] == [True, True, False, False]
+    # Not kept, but each team's newest report of the batch moves the map (the live map).
+    assert [r["shown"] for r in first["reports"]] == [True, True, True, True]
+    assert (first["kept"], first["shown"]) == (2, 4)
     clock.advance(seconds=THIN_S)
     later = service.report_positions(batch((a, t0 + timedelta(seconds=THIN_S)),
                                            (b, t0 + timedelta(seconds=THIN_S - 1))), claims())
     assert [r["kept"] for r in later["reports"]] == [True, False]
+    assert [r["shown"] for r in later["reports"]] == [True, False]  # b's is older than b's map position
     assert [[e.aggregate_id for e in sent] for sent in telemetry.batches] == [[a, b], [a]]
+    assert [[(e.aggregate_id, e.occurred_at) for e in sent] for sent in telemetry.shown] == [
+        [(a, iso(t0 + timedelta(seconds=10))), (b, iso(t0 + timedelta(seconds=29)))], []]
+
+
+def test_of_a_batch_the_map_shows_each_teams_newest_report_at_most_four_a_second(service, clock, telemetry):
+    """A gateway's half second of a team reporting ten times a second: the oldest is kept (the
+    track's one per 30 s), the newest shown; the ones between are past before they could be."""
+    a = register(service)
+    t0 = clock()
+    tenths = [t0 + timedelta(seconds=k / 10) for k in range(5)]
+    first = service.report_positions(batch(*((a, t) for t in tenths)), claims())
+    assert [(r["kept"], r["shown"]) for r in first["reports"]] == [
+        (True, True), (False, False), (False, False), (False, False), (False, True)]
+    # The next half second: its newest shown, nothing kept (30 s have not passed).
+    nxt = service.report_positions(batch(*((a, t + timedelta(seconds=0.5)) for t in tenths)), claims())
+    assert (nxt["kept"], nxt["shown"]) == (0, 1) and nxt["reports"][-1]["shown"] is True
+    # Single reports ten times a second: at most one every quarter second moves the map.
+    shown = [service.report_position(uuid.UUID(a), c.ReportPosition(
+        position=IN_QAZVIN, reported_at=t0 + timedelta(seconds=2 + k / 10)), claims())["shown"] for k in range(10)]
+    assert shown == [True, False, False, True, False, False, True, False, False, True]
+    assert [e.occurred_at for sent in telemetry.shown for e in sent] == [
+        iso(tenths[-1]), iso(tenths[-1] + timedelta(seconds=0.5)),
+        *(iso(t0 + timedelta(seconds=2 + k / 10)) for k in (0, 3, 6, 9))]
+    assert [len(sent) for sent in telemetry.batches] == [1, 0, 0, 0, 0, 0]
 
 
 def test_a_retried_batch_keeps_nothing_twice(service, clock, telemetry):
@@ -203,7 +233,57 @@ def test_a_cluster_batch_is_sent_together_or_waits_whole_for_kafka(service, cloc
     publisher.publish_many(envelopes[:2])
     with pytest.raises(Backpressure, match="Kafka"):
         publisher.publish_many(envelopes[:2])  # room for one more: the batch is refused whole
-    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0}
+    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0, "dropped": 0}
+    # Reports only shown are not held for Kafka: a newer one will move the map.
+    publisher.publish_shown(envelopes[:1])
+    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0, "dropped": 1}
+    assert publisher.buffered == 2
+
+
+def test_reports_only_shown_go_to_kafka_as_one_record_per_province_and_fold_as_single_ones(service, clock, telemetry):
+    """consumers/kafka_codec.batch_record: a gateway's shown reports cost one send per province
+    on eoc.telemetry.positions (none on the compacted latest positions); the worker's
+    decode_batch gives back the reports as decode_event gives a single one, and a broken or kept
+    one as its own dead letter."""
+    import json
+
+    from consumers.kafka_codec import BATCH_HEADER, DeadLetter, decode_batch, header
+    from consumers.telemetry import TelemetryPublisher
+    from consumers.topics import Layout
+
+    sent: list[tuple[str, bytes, Any, Any, int | None]] = []
+
+    class Producer:
+        def send(self, topic: str, *, key: bytes, value: bytes, headers: Any, partition: int | None = None) -> Any:
+            sent.append((topic, key, value, headers, partition))
+            return self
+
+        def add_errback(self, _fn: object) -> None:
+            pass
+
+    a, b = register(service), register(service)
+    t0 = clock()
+    service.report_positions(batch((a, t0), (b, t0)), claims())
+    service.report_positions(batch((a, t0 + timedelta(seconds=1)), (b, t0 + timedelta(seconds=1))), claims())
+    [shown] = [s for s in telemetry.shown if s]
+    layout = Layout(prefix="t.")
+    publisher = TelemetryPublisher("127.0.0.1:9", layout, producer=Producer())  # type: ignore[arg-type]
+    publisher.publish_shown(shown)
+    [(topic, key, value, headers, partition)] = [s for s in sent if s[0] == layout.telemetry]
+    assert (key, partition, header(headers, BATCH_HEADER)) == (b"QZV", layout.partition_for("QZV"), b"2")
+    assert [s for s in sent if s[0] == layout.positions_latest] == []  # it keeps the last kept report
+    assert decode_batch(value, partition=partition, partition_of=layout.partition_for) == shown
+    # Another province's partition, a kept point (it travels alone) and a broken item: dead letters.
+    items = json.loads(value)
+    items[1] = {**items[1], "position": 7}
+    items.append({"type": "TeamPositionReported"})
+    decoded = decode_batch(json.dumps(items).encode(), partition=partition, partition_of=layout.partition_for)
+    assert decoded[0] == shown[0] and [type(d) for d in decoded[1:]] == [DeadLetter, DeadLetter]
+    assert "only shown" in decoded[1].reason
+    wrong = decode_batch(value, partition=partition + 1, partition_of=layout.partition_for)
+    assert all(isinstance(d, DeadLetter) and d.kind == "wrong_partition" for d in wrong)
+    with pytest.raises(DeadLetter):
+        decode_batch(b'{"not": "a list"}')
 
 
 def test_the_reports_kept_before_a_failure_still_reach_the_boards(service, clock, telemetry, monkeypatch):

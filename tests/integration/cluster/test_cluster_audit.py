@@ -38,7 +38,14 @@ def test_diff_live_is_equal_every_time_under_cluster_traffic(cluster: Any, write
     # Position reports take the cluster's path: the track in PostgreSQL, then eoc.telemetry.positions.
     publisher = TelemetryPublisher(cluster.bootstrap, cluster.layout)
     track = writer.follower.track
-    writer.service.telemetry = lambda envelope: publisher.publish(track.append(envelope))
+
+    def cluster_path(kept: list[Any], shown: list[Any]) -> None:  # as eoc.main.cluster.build_api sends them
+        if kept:
+            publisher.publish_many(track.append_many(kept))
+        if shown:
+            publisher.publish_shown(shown)
+
+    writer.service.telemetry_many = cluster_path
     port = free_port()
     cluster.start("relay")
     cluster.start("worker")

@@ -30,9 +30,20 @@ def test_one_history_gives_identical_boards_embedded_and_through_relay_and_faust
     moment of its own, "the latest report wins" picks the same row whatever order a runner
     sees reports and status changes in."""
     publisher = TelemetryPublisher(cluster.bootstrap, cluster.layout)
-    to_follower = embedded.service.telemetry
-    # The follower keeps a report in the position track first; the worker gets it with its place.
-    embedded.service.telemetry = lambda envelope: publisher.publish(to_follower(envelope))
+    to_follower = embedded.service.telemetry_many
+    shown_sent: list[int] = []
+
+    def both(kept: list[Any], shown: list[Any]) -> None:
+        # The follower keeps a report in the position track first; the worker gets it with its
+        # place. The reports only shown reach it as the cluster's API sends them: a batch record.
+        kept = to_follower(kept, shown)
+        if kept:
+            publisher.publish_many(kept)
+        if shown:
+            publisher.publish_shown(shown)
+            shown_sent.append(len(shown))
+
+    embedded.service.telemetry_many = both
     boards = cluster.reader(cluster.layout.boards)
     cluster.start("relay")
     cluster.start("worker")
@@ -51,9 +62,12 @@ def test_one_history_gives_identical_boards_embedded_and_through_relay_and_faust
     # position track, they are a replay of the log and the track, positions included.
     assert _without_positions(expected) == _without_positions(replay(embedded.app))
     from consumers.replay import replay as audit_replay
+    from eoc.audit.diff import kept_positions
     from eoc.audit.sources import StoreSource
 
-    assert audit_replay(StoreSource(embedded.app, track=embedded.follower.track)).rows == expected
+    # A replay shows what history holds of the positions: each team's last kept point.
+    assert audit_replay(StoreSource(embedded.app, track=embedded.follower.track)).rows == kept_positions(expected)
+    assert sum(shown_sent) > 0, "reports only shown were among the ones compared"
 
 
 def test_hourly_figures_on_the_topic_are_the_projections_real_calls_per_local_hour(cluster, embedded, clock):

@@ -1,7 +1,7 @@
 """A batch of position reports in a cluster's command API: its kept reports get their places in
 the PostgreSQL position track in one transaction and go to Kafka together, each on its team's
-province partition of eoc.telemetry.positions and on eoc.positions.latest; refused and thinned
-reports go nowhere."""
+province partition of eoc.telemetry.positions and on eoc.positions.latest; the ones only shown
+go as one record of the province (a batch); refused and thinned reports go nowhere."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from consumers.kafka_codec import BATCH_HEADER, header
 from events.envelope import iso
 from tests.support.cluster import wait_until
 from tests.support.scenario import IN_QAZVIN, team
@@ -33,19 +34,26 @@ def test_a_batchs_kept_reports_go_to_kafka_together_with_their_places_in_the_tra
         body = {"reports": [{"team_id": t, "position": IN_QAZVIN, "reported_at": iso(at)} for t, at in
                             ((a, t0), (unknown, t0), (b, t0), (a, t0 + timedelta(seconds=5)))]}
         answer = api.ok("/teams/positions", body)
-        assert (answer["kept"], answer["refused"]) == (2, 1)
-        assert api.post("/teams/positions", body).json()["kept"] == 0  # the retry: thinned out
+        assert (answer["kept"], answer["shown"], answer["refused"]) == (2, 3, 1)
+        again = api.post("/teams/positions", body).json()  # the retry: thinned out, nothing shown
+        assert (again["kept"], again["shown"]) == (0, 0)
         positions = cluster.reader(cluster.layout.telemetry, rows=False)
-        wait_until(lambda: positions.catch_up() >= 0 and len(positions.records) >= 2, timeout=60,
-                   what="the batch's two kept reports on eoc.telemetry.positions")
+        wait_until(lambda: positions.catch_up() >= 0 and len(positions.records) >= 3, timeout=60,
+                   what="the batch's two kept reports and its shown one on eoc.telemetry.positions")
         records = positions.records
-        assert len(records) == 2
-        assert [r.key.decode() for r in records] == [a, b]
+        assert len(records) == 3
         assert {r.partition for r in records} == {cluster.layout.partition_for("QZV")}
-        assert [json.loads(r.value)["position"] for r in records] == [1, 2]  # their places in the track
+        kept = [r for r in records if not header(r.headers, BATCH_HEADER)]
+        assert [r.key.decode() for r in kept] == [a, b]
+        assert [json.loads(r.value)["position"] for r in kept] == [1, 2]  # their places in the track
+        [shown] = [r for r in records if header(r.headers, BATCH_HEADER)]
+        assert (shown.key, header(shown.headers, BATCH_HEADER)) == (b"QZV", b"1")
+        [item] = json.loads(shown.value)
+        assert (item["aggregate_id"], item["occurred_at"], item.get("position")) == (a, iso(t0 + timedelta(seconds=5)), None)
         latest = cluster.reader(cluster.layout.positions_latest, rows=False)
         wait_until(lambda: latest.catch_up() >= 0 and len(latest.records) >= 2, timeout=60,
-                   what="the two reports on eoc.positions.latest")
-        assert built.publisher.counts()["published"] == 2
+                   what="the two kept reports on eoc.positions.latest")
+        assert [r.key.decode() for r in latest.records] == [a, b]  # the last kept report of each team
+        assert built.publisher.counts()["published"] == 3
     finally:
         built.close()

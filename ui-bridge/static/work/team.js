@@ -54,7 +54,9 @@ export function mount(root) {
   if (navigator.geolocation) {
     navigator.geolocation.watchPosition((p) => {
       position = { lat: +p.coords.latitude.toFixed(6), lon: +p.coords.longitude.toFixed(6) };
-      if (Date.now() - lastSent > 30000) {  // telemetry: not queued, the newest one wins anyway
+      // telemetry, once a second at most: the live map moves with it (موقعیت زنده), the server
+      // keeps one a 30 s in the track (docs/telemetry.md); not queued, the newest one wins anyway
+      if (Date.now() - lastSent >= 1000) {
         lastSent = Date.now();
         W.query("POST", `/teams/${id}/position`, { position }).catch(() => {});
       }
