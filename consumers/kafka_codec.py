@@ -27,6 +27,7 @@ POSITION_HEADER = "eoc_position"
 # count. One record per province per request, so a gateway's batch costs a send, not a send
 # per report, and the worker one record's overhead.
 BATCH_HEADER = "eoc_batch"
+BATCH_REPORTS = 1_000  # reports in one batch record at most (about 490 bytes each)
 WATERMARK_HEADER = "eoc_relay_watermark"
 DLQ_REASON = "eoc_dlq_reason"
 DLQ_ERROR = "eoc_dlq_error"

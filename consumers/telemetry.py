@@ -35,7 +35,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from consumers.kafka_codec import batch_record, event_record
+from consumers.kafka_codec import BATCH_REPORTS, batch_record, event_record
 from consumers.topics import Layout
 from events.envelope import Envelope
 
@@ -82,6 +82,7 @@ class TelemetryPublisher:
         self.failed = 0
         self.refused = 0
         self.held = 0  # reports that waited in the buffer (all time)
+        self.shown = 0  # reports only shown, sent (in batch records)
         self.dropped = 0  # reports only shown, not sent while Kafka was down
         self._buffer: deque[Envelope] = deque()
         self._lock = threading.Lock()
@@ -98,7 +99,7 @@ class TelemetryPublisher:
 
     def counts(self) -> dict[str, int]:
         return {"published": self.published, "held": self.held, "refused": self.refused, "failed": self.failed,
-                "dropped": self.dropped}
+                "shown": self.shown, "dropped": self.dropped}
 
     def __call__(self, envelope: Envelope) -> None:
         self.publish(envelope)
@@ -155,17 +156,24 @@ class TelemetryPublisher:
         for envelope in envelopes:
             by_province.setdefault(envelope.province, []).append(envelope)
         layout = self.layout
+        sent = 0
         try:
             for province, group in by_province.items():
-                value, headers = batch_record(group)
-                producer.send(layout.telemetry, key=province.encode(), value=value, headers=headers,
-                              partition=layout.partition_for(province)).add_errback(self._failed)
+                # A record of at most BATCH_REPORTS (about half a megabyte): under the producer's
+                # and the topic's 1 MB limits even for a 5,000-report request of one province.
+                for start in range(0, len(group), BATCH_REPORTS):
+                    chunk = group[start:start + BATCH_REPORTS]
+                    value, headers = batch_record(chunk)
+                    producer.send(layout.telemetry, key=province.encode(), value=value, headers=headers,
+                                  partition=layout.partition_for(province)).add_errback(self._failed)
+                    sent += len(chunk)
         except KafkaError as exc:
             with self._lock:
                 self._lost(exc)
-                self.dropped += len(envelopes)
+                self.dropped += len(envelopes) - sent
+            self.shown += sent
             return
-        self.published += len(envelopes)
+        self.shown += sent
 
     def _hold(self, envelope: Envelope) -> None:
         if len(self._buffer) >= self.limit:

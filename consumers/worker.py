@@ -157,11 +157,14 @@ class BoardProcessor:
                 board = boards.get(partition)
                 if board is None:
                     board = boards[partition] = BatchBoard(rows)
+                bad = [(i, item) for i, item in enumerate(items) if isinstance(item, DeadLetter)]
                 for item in items:
-                    if isinstance(item, DeadLetter):
-                        dead.append((message, item))
-                    elif apply(board, item):
+                    if not isinstance(item, DeadLetter) and apply(board, item):
                         folded += 1
+                if bad:  # the record once on the dead-letter topic, naming its items that failed
+                    first = bad[0][1]
+                    dead.append((message, DeadLetter(first.kind, f"{len(bad)} of {len(items)} reports of the batch: "
+                                                     + "; ".join(f"#{i} {d.reason}" for i, d in bad[:5]))))
                 continue
             try:
                 envelope = decode_event(message.value, telemetry=message.topic == telemetry_topic,

@@ -523,27 +523,32 @@ class CommandService(WorkspaceCommands):
         now = self.clock()
         if len(cmd.reports) > 1:
             self.teams.prefetch((str(r.team_id) for r in cmd.reports), lambda ids: off_loop(self._team_cards, ids))
-        newest: dict[UUID, int] = {}  # each team's newest report: the one of the batch the map may show
-        for i, report in enumerate(cmd.reports):
-            j = newest.get(report.team_id)
-            if j is None or (report.reported_at or now) >= (cmd.reports[j].reported_at or now):
-                newest[report.team_id] = i
         kept: list[Envelope] = []
         shown: list[Envelope] = []
         answers: list[dict[str, Any]] = []
+        # Each team's newest report not kept nor refused: the one of the batch the map may show.
+        newest: dict[str, tuple[int, TeamCard, c.ReportPosition, str]] = {}
         try:
-            for i, report in enumerate(cmd.reports):
+            for report in cmd.reports:
                 try:
-                    envelope, answer = self._position_report(report.team_id, report, claims, now,
-                                                             may_show=newest[report.team_id] == i)
+                    team, at = self._checked_report(report.team_id, report, claims, now)
                 except Refused as exc:
                     if exc.kind in ("unavailable", "too_many"):
                         raise
                     answers.append({"team_id": str(report.team_id), **exc.to_dict()})
                     continue
-                if envelope is not None:
-                    (kept if answer["kept"] else shown).append(envelope)
-                answers.append(answer)
+                if self.thinning.keep(team.id, at):
+                    kept.append(self._position_envelope(team, report, claims, now, at))
+                    answers.append({"team_id": team.id, "reported_at": at, "kept": True, "shown": True})
+                    continue
+                answers.append({"team_id": team.id, "reported_at": at, "kept": False, "shown": False})
+                other = newest.get(team.id)
+                if other is None or at >= other[3]:  # moments in one format: their text sorts as they do
+                    newest[team.id] = (len(answers) - 1, team, report, at)
+            for i, team, newest_report, at in newest.values():
+                if self.thinning.show(team.id, at):
+                    shown.append(self._position_envelope(team, newest_report, claims, now, at))
+                    answers[i]["shown"] = True
         finally:  # the reports taken go on even if a later one failed (store down)
             if kept or shown:
                 off_loop(self.telemetry_many, kept, shown)
@@ -569,26 +574,37 @@ class CommandService(WorkspaceCommands):
         return card
 
     def _position_report(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims,
-                         now: datetime, *, may_show: bool = True) -> tuple[Envelope | None, dict[str, Any]]:
+                         now: datetime) -> tuple[Envelope | None, dict[str, Any]]:
         """One report's rules: its envelope if it is kept or shown (None if neither) and its
         answer, which says which (``kept``, ``shown``)."""
+        team, at = self._checked_report(team_id, cmd, claims, now)
+        kept = self.thinning.keep(team.id, at)
+        if not kept and not self.thinning.show(team.id, at):
+            return None, {"team_id": team.id, "reported_at": at, "kept": False, "shown": False}
+        return self._position_envelope(team, cmd, claims, now, at), {
+            "team_id": team.id, "reported_at": at, "kept": kept, "shown": True}
+
+    def _checked_report(self, team_id: UUID, cmd: c.ReportPosition, claims: Claims,
+                        now: datetime) -> tuple[TeamCard, str]:
+        """A report's team and moment, or its refusal: the team of the token's province, a team's
+        account for its own team only, not from the future."""
         team = self._team_card(team_id, claims.province)
         authorize(claims, "report_position", team.province, team_id=team.id)
         at = iso(cmd.reported_at or now)
         if cmd.reported_at and cmd.reported_at > now + timedelta(minutes=2):
             raise InvalidCommand("the report is from the future; check the device clock", reported_at=at)
-        kept = self.thinning.keep(team.id, at)
-        if not kept and not (may_show and self.thinning.show(team.id, at)):
-            return None, {"team_id": team.id, "reported_at": at, "kept": False, "shown": False}
+        return team, at
+
+    def _position_envelope(self, team: TeamCard, cmd: c.ReportPosition, claims: Claims, now: datetime,
+                           at: str) -> Envelope:
         payload = ev.TeamPositionReported(position=cmd.position, speed_kmh=cmd.speed_kmh, heading=cmd.heading)
-        envelope = Envelope(
+        return Envelope(
             type=payload.TYPE, version=payload.VERSION, id=str(uuid4()), aggregate_id=team.id,
             aggregate_version=team.version, occurred_at=at, recorded_at=iso(now),
             province=team.province, county=team.county,
             actor={"role": str(claims.role), "user": claims.sub},
             exercise=cmd.exercise or team.on_drill, payload=payload.to_json(),
         )
-        return envelope, {"team_id": team.id, "reported_at": at, "kept": kept, "shown": True}
 
     # ------------------------------------------------------------------ centres and stays
 

@@ -193,7 +193,7 @@ def test_ops_telemetry_waits_for_kafka_within_a_bound_and_goes_out_when_it_is_ba
         publisher.publish(_position(2))
         with pytest.raises(Backpressure, match="Kafka"):
             publisher.publish(_position(3))
-        assert publisher.counts() == {"published": 0, "held": 2, "refused": 1, "failed": 0, "dropped": 0}
+        assert publisher.counts() == {"published": 0, "held": 2, "refused": 1, "failed": 0, "shown": 0, "dropped": 0}
         wait_until(lambda: publisher.down, timeout=30, what="the publisher to see Kafka down")
         assert "127.0.0.1" in str(publisher.down)
         # Kafka comes back: the held reports go out, in order, and new ones go straight on.

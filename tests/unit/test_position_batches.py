@@ -233,10 +233,10 @@ def test_a_cluster_batch_is_sent_together_or_waits_whole_for_kafka(service, cloc
     publisher.publish_many(envelopes[:2])
     with pytest.raises(Backpressure, match="Kafka"):
         publisher.publish_many(envelopes[:2])  # room for one more: the batch is refused whole
-    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0, "dropped": 0}
+    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0, "shown": 0, "dropped": 0}
     # Reports only shown are not held for Kafka: a newer one will move the map.
     publisher.publish_shown(envelopes[:1])
-    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0, "dropped": 1}
+    assert publisher.counts() == {"published": 3, "held": 2, "refused": 2, "failed": 0, "shown": 0, "dropped": 1}
     assert publisher.buffered == 2
 
 
@@ -284,6 +284,28 @@ def test_reports_only_shown_go_to_kafka_as_one_record_per_province_and_fold_as_s
     assert all(isinstance(d, DeadLetter) and d.kind == "wrong_partition" for d in wrong)
     with pytest.raises(DeadLetter):
         decode_batch(b'{"not": "a list"}')
+    assert publisher.counts()["shown"] == 2 and publisher.counts()["published"] == 0
+    # A province's 5,000 reports of one request: records of at most BATCH_REPORTS, under Kafka's 1 MB.
+    from consumers.kafka_codec import BATCH_REPORTS
+
+    sent.clear()
+    many = [shown[0]] * (2 * BATCH_REPORTS + 1)
+    publisher.publish_shown(many)
+    sizes = [int(header(h, BATCH_HEADER) or 0) for topic, _, _, h, _ in sent if topic == layout.telemetry]
+    assert sizes == [BATCH_REPORTS, BATCH_REPORTS, 1]
+    assert max(len(v) for _, _, v, _, _ in sent) < 1_000_000
+
+
+def test_a_refused_report_does_not_keep_a_teams_other_reports_off_the_map(service, clock, telemetry):
+    """Of a batch, the map shows each team's newest report that is not refused: a glitched
+    device time (here, three minutes ahead: refused) does not freeze the team on the map."""
+    a = register(service)
+    t0 = clock()
+    service.report_positions(batch((a, t0)), claims())
+    answer = service.report_positions(batch((a, t0 + timedelta(seconds=1)), (a, t0 + timedelta(minutes=3))), claims())
+    assert [(r.get("kept"), r.get("shown"), r.get("error")) for r in answer["reports"]] == [
+        (False, True, None), (None, None, "invalid_command")]
+    assert [e.occurred_at for e in telemetry.shown[-1]] == [iso(t0 + timedelta(seconds=1))]
 
 
 def test_the_reports_kept_before_a_failure_still_reach_the_boards(service, clock, telemetry, monkeypatch):

@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from consumers.kafka_codec import DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC, POSITION_HEADER, header
+from consumers.kafka_codec import (
+    BATCH_HEADER,
+    DLQ_ERROR,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_TOPIC,
+    POSITION_HEADER,
+    header,
+)
 from consumers.telemetry import TelemetryPublisher
 from events.envelope import iso
 from events.jalali import IRST
@@ -133,10 +142,14 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_boards_stay_right(c
         (layout.events, b"QZV", invalid, "invalid"),
         (layout.events, b"QZV", unplaced, "invalid"),
         (layout.telemetry, str(uuid.uuid4()).encode(), b"[1, 2, 3]", "invalid"),
+        # A batch of reports only shown (consumers/kafka_codec.batch_record) whose two items are
+        # broken: one dead letter for the record, naming both.
+        (layout.telemetry, b"QZV", b'[{"type": "TeamPositionReported"}, 5]', "invalid"),
     ]
     sent = []
     for topic, key, value, _ in poison:
-        meta = producer.send(topic, key=key, value=value, partition=qzv, headers=[("ce_id", b"poison")])
+        batch = [(BATCH_HEADER, b"2")] if value.startswith(b"[{") else []
+        meta = producer.send(topic, key=key, value=value, partition=qzv, headers=[("ce_id", b"poison"), *batch])
         sent.append(meta.get(timeout=30))
     producer.close()
     history.run(150)  # the worker goes on: later events of the same partition are folded
@@ -155,6 +168,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_boards_stay_right(c
         assert header(record.headers, "ce_id") == b"poison"  # the original headers are kept
     assert "not JSON" in reasons[0] and "AlienLanded" in reasons[1] and "not-a-category" in reasons[2]
     assert "position" in reasons[3]
+    assert reasons[5].startswith("2 of 2 reports of the batch: #0 ") and "#1 " in reasons[5]
 
     boards_converge(boards, replay(embedded.app), timeout=120, cluster=cluster)
 
