@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 TEAM_ROW_PREFIXES = ("team/", "drill/team/")  # the boards' team rows (projections/teams.py)
+POSITION_ROW_PREFIXES = ("position/", "drill/position/")  # the map's rows of the teams
 MAX_AGE_S = 60.0
 
 
@@ -52,6 +53,7 @@ class TeamIndex:
         self.fed = False  # a board feed forgets changed teams: only then are cards kept
         self.loads = 0
         self._cards: dict[str, tuple[TeamCard, float]] = {}
+        self._positions: dict[str, dict[str, Any]] = {}  # each team's newest position on the map
         self._epoch = 0  # moved by every forgetting: a card loaded across one is not kept
         self._lock = threading.Lock()
 
@@ -96,8 +98,19 @@ class TeamIndex:
                 for card in cards:
                     self._cards[card.id] = (card, now)
 
+    def position(self, team_id: str) -> dict[str, Any] | None:
+        """The team's newest position on the map (``{"lat", "lon", "at"}``), as the boards
+        showed it; None before any (or without a board feed)."""
+        return self._positions.get(team_id)
+
     def changed(self, _sequence: int, changes: Mapping[str, Any]) -> None:
-        """A board listener: forget the teams whose rows changed."""
+        """A board listener: forget the teams whose rows changed; note the map's positions."""
+        for key, row in changes.items():
+            if key.startswith(POSITION_ROW_PREFIXES) and isinstance(row, dict) and "lat" in row and "at" in row:
+                team = key.rsplit("/", 1)[1]
+                old = self._positions.get(team)
+                if old is None or row["at"] >= old["at"]:
+                    self._positions[team] = {"lat": row["lat"], "lon": row["lon"], "at": row["at"]}
         teams = [key.rsplit("/", 1)[1] for key in changes if key.startswith(TEAM_ROW_PREFIXES)]
         if not teams:
             return

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from eoc.app.callers import CallerIndex
+    from eoc.app.team_index import TeamIndex
     from eoc.app.writer import BatchWriter, Position
     from events.catalogue import Point
 
@@ -38,6 +39,7 @@ class WorkspaceCommands:
 
     if TYPE_CHECKING:  # the plumbing of CommandService, of which this class is a part
         writer: BatchWriter
+        teams: TeamIndex
 
         @staticmethod
         def _may(claims: Claims, command: str) -> str: ...
@@ -203,7 +205,12 @@ class WorkspaceCommands:
     # ------------------------------------------------------------------ duress
 
     def raise_duress(self, team_id: UUID, cmd: w.RaiseDuress, claims: Claims) -> dict[str, Any]:
-        alarm = ws.DuressRaised(covert=cmd.covert, position=cmd.position)  # the team adds its incident
+        # Where the team is: the device's position, else the map's newest (a report only shown,
+        # eoc/app/track.py) — written into the event, so the alert a replay makes is the one shown.
+        position = cmd.position
+        if position is None and (seen := self.teams.position(str(team_id))) is not None:
+            position = ws.Point(lat=seen["lat"], lon=seen["lon"])
+        alarm = ws.DuressRaised(covert=cmd.covert, position=position)  # the team adds its incident
         return self._team_command("raise_duress", team_id, cmd, claims, lambda t, ctx: t.raise_duress(alarm, ctx))
 
     def clear_duress(self, team_id: UUID, cmd: w.ClearDuress, claims: Claims) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from events.places import PROVINCES
 from projections.teams import kept_position
 from projections.visibility import visible_rows
 from tests.support.audit import cli_env
-from tests.support.history import run_history
+from tests.support.history import logged_envelopes, run_history
 from tests.support.scenario import IN_QAZVIN, team
 from tests.support.served import served
 from tests.support.system import Api, FakeClock
@@ -222,3 +222,23 @@ def test_batches_from_several_appenders_get_consecutive_places_in_commit_order(t
     with reader._db.tx() as q:
         q("DELETE FROM position_track WHERE seq > ?", (top - 5,))
     assert reader.append_many(batch(0, 99, 2))[0].position == top + 1
+
+
+def test_an_sos_without_a_position_carries_the_live_maps_into_history(api: Api, clock: FakeClock) -> None:
+    """A team's SOS (duress) from a device without geolocation takes the team's newest position
+    on the map — a report only shown, not kept — into its event, so the alert a replay makes is
+    the one the dispatcher saw, not the track's older point."""
+    t = team(api)
+    start = clock.advance(minutes=1)
+    _report(api, t, start, {"lat": 36.30, "lon": 50.05})  # kept
+    assert _report(api, t, start + timedelta(seconds=5), {"lat": 36.33, "lon": 50.08})["kept"] is False  # shown
+    clock.advance(seconds=6)
+    api.ok(f"/teams/{t}/duress", {"covert": True}, role="team", team=t)
+    api.system.follower.wait_for(api.system.app.recorder.max_notification_id())
+    rows = api.system.follower.snapshot()[1]
+    alarm = rows[f"alert/duress/{t}"]
+    assert (alarm["position"]["lat"], alarm["position"]["lon"]) == (36.33, 50.08)
+    [raised] = [e for e in logged_envelopes(api.system.app) if e.type == "DuressRaised"]
+    assert raised.payload["position"] == {"lat": 36.33, "lon": 50.08}
+    replayed = replay(StoreSource(api.system.app, track=api.system.follower.track)).rows
+    assert replayed[f"alert/duress/{t}"] == alarm
