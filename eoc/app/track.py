@@ -77,10 +77,8 @@ class Thinning:
     def keep(self, team_id: str, occurred_at: str) -> bool:
         at = parse_iso(occurred_at)
         with self._lock:
-            last = self._last.get(team_id)
-            if last is not None and at < last + self.every:
+            if not _first_after(self._last, team_id, at, self.every):
                 return False
-            self._last[team_id] = at
             shown = self._shown.get(team_id)
             if shown is None or at > shown:
                 self._shown[team_id] = at
@@ -91,11 +89,16 @@ class Thinning:
         position on the map by at least ``show_every``."""
         at = parse_iso(occurred_at)
         with self._lock:
-            shown = self._shown.get(team_id)
-            if shown is not None and at < shown + self.show_every:
-                return False
-            self._shown[team_id] = at
-            return True
+            return _first_after(self._shown, team_id, at, self.show_every)
+
+
+def _first_after(marks: dict[str, datetime], team_id: str, at: datetime, gap: timedelta) -> bool:
+    """True (and ``at`` marked) if ``at`` is ``gap`` or more after the team's mark, or it has none."""
+    last = marks.get(team_id)
+    if last is not None and at < last + gap:
+        return False
+    marks[team_id] = at
+    return True
 
 
 class PositionTrack:
