@@ -67,11 +67,17 @@ class Thinning:
     only) or neither. At most one kept per team per ``every``, one shown per ``show_every``."""
 
     def __init__(self, every_s: float = THIN_S, last: dict[str, str] | None = None,
-                 show_s: float = SHOW_S) -> None:
+                 show_s: float = SHOW_S, shown: dict[str, str] | None = None) -> None:
+        """``last``: each team's last kept report (the track's); ``shown``: the map's newest
+        position of each team (the boards'), when the process starts again."""
         self.every = timedelta(seconds=every_s)
         self.show_every = timedelta(seconds=show_s)
         self._last: dict[str, datetime] = {t: parse_iso(at) for t, at in (last or {}).items()}
         self._shown: dict[str, datetime] = dict(self._last)  # each team's newest position on the map
+        for team, at in (shown or {}).items():
+            moment = parse_iso(at)
+            if team not in self._shown or moment > self._shown[team]:
+                self._shown[team] = moment
         self._lock = threading.Lock()
 
     def keep(self, team_id: str, occurred_at: str) -> bool:

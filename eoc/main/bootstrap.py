@@ -18,6 +18,7 @@ from eoc.app.metrics import Metrics, watch_dependency, watch_follower, watch_wri
 from eoc.app.service import CommandService, EOCApplication, open_application
 from eoc.app.signin import SignIn
 from eoc.app.system import System
+from eoc.app.team_index import TeamIndex
 from eoc.app.track import PositionTrack, Thinning
 from eoc.app.users import UserDirectory
 
@@ -138,9 +139,13 @@ def build(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None, track=track,
     )
     telemetry = CountedTelemetry(follower.apply_telemetry, follower.apply_telemetry_many)
+    teams = TeamIndex()
+    # The map as saved: the SOS's fallback position, and the live map's thinning goes on from it.
+    on_map = teams.note_positions(follower.board.rows)
     service = CommandService(app, keyring, telemetry=telemetry, clock=clock,
-                             late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()),
-                             telemetry_many=telemetry.many)
+                             late_window=settings.late_entry_window,
+                             thinning=Thinning(last=track.last_kept(), shown=on_map), telemetry_many=telemetry.many)
+    service.teams = teams
     service.teams.follow(follower.listeners)  # a team's card is forgotten when its board row changes
     service.callers = make_caller_index(settings)
     system = attach_identity(System(settings, app, keyring, service, follower,

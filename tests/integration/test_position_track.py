@@ -242,3 +242,26 @@ def test_an_sos_without_a_position_carries_the_live_maps_into_history(api: Api, 
     assert raised.payload["position"] == {"lat": 36.33, "lon": 50.08}
     replayed = replay(StoreSource(api.system.app, track=api.system.follower.track)).rows
     assert replayed[f"alert/duress/{t}"] == alarm
+
+
+def test_after_a_restart_the_live_map_goes_on_from_the_saved_boards(make_system: Any, clock: FakeClock) -> None:
+    """The map's newest position of a team was a report only shown (not in the track): after a
+    restart, a report older than it is not "shown" (the map would not move), and an SOS without
+    a position takes the saved map's."""
+    system = make_system(checkpoint=True, clock=clock)
+    api = Api(system)
+    t = team(api)
+    start = clock.advance(minutes=1)
+    _report(api, t, start, {"lat": 36.30, "lon": 50.05})  # kept
+    assert _report(api, t, start + timedelta(seconds=8), {"lat": 36.36, "lon": 50.11})["shown"] is True
+    system.follower.save_checkpoint()
+    data_dir = system.settings.data_dir
+    make_system.close(system)
+    again = Api(make_system(checkpoint=True, data_dir=data_dir, clock=clock))
+    older = _report(again, t, start + timedelta(seconds=4), {"lat": 36.33, "lon": 50.08})
+    assert (older["kept"], older["shown"]) == (False, False)
+    assert again.system.follower.snapshot()[1][f"position/{t}"]["lat"] == 36.36
+    clock.advance(seconds=20)
+    again.ok(f"/teams/{t}/duress", {"covert": False}, role="team", team=t)
+    [raised] = [e for e in logged_envelopes(again.system.app) if e.type == "DuressRaised"]
+    assert raised.payload["position"] == {"lat": 36.36, "lon": 50.11}
