@@ -33,18 +33,16 @@ import argparse
 import asyncio
 import signal
 import threading
-from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eoc.app.track import SHOW_S as TRACK_SHOW_S
+from eoc.app.track import Thinning
 from eoc.main.loop import run_serving
 from ui_bridge.protocol import TICK_S as TICK
 from ui_bridge.throttle import Throttle
 
 TICK_S = TICK  # the bridge's longest gap (ui_bridge.protocol)
-SHOW_S = TRACK_SHOW_S  # the product's live map: at most one report shown per team per this many seconds
 
 
 class Noop(BaseModel):
@@ -138,17 +136,14 @@ async def serve(port: int, ws_port: int, stop: asyncio.Event) -> None:
         broadcast(subscribers, p.delta_frame(seq, prev, changes, p.now_iso()).encode(), text=True)
         return position
 
-    shown: dict[str, datetime] = {}  # each team's report last put on the map
+    live_map = Thinning()  # the product's live-map rule (eoc/app/track.py), nothing else of it
 
     def on_position(team: str, row: dict[str, Any]) -> None:
-        # The product's live map (eoc/app/track.py): a report newer than the team's shown one by
-        # SHOW_S or more — so the floor shows the same reports the system does.
-        at = datetime.fromisoformat(row["at"])
+        # A report newer than the team's shown one by a quarter second or more — so the floor
+        # shows the same reports the system does.
+        if not live_map.show(team, row["at"]):
+            return
         with lock:
-            last = shown.get(team)
-            if last is not None and at < last + timedelta(seconds=SHOW_S):
-                return
-            shown[team] = at
             pending[f"position/{team}"] = row
         throttle.poke(loop)  # the handlers run on the loop
 

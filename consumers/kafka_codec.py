@@ -14,7 +14,8 @@ Anything else is a dead letter, with the reason an operator can act on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from events.catalogue import CATALOGUE, InvalidPayload, UnknownEventType, validate
@@ -79,7 +80,7 @@ def decode_batch(value: bytes | None, *, partition: int | None = None,
         try:
             if not isinstance(item, dict):
                 raise DeadLetter("invalid", "a batch's item must be an envelope (a JSON object)")
-            envelope = _checked(lambda item=item: Envelope.from_dict(item), telemetry=True, partition=partition,
+            envelope = _checked(partial(Envelope.from_dict, item), telemetry=True, partition=partition,
                                 partition_of=partition_of)
             if envelope.position is not None:  # a kept point travels alone, with its place in the track
                 raise DeadLetter("invalid", "a batch carries reports only shown, with no place in the track")
@@ -114,7 +115,9 @@ def decode_event(value: bytes | None, *, telemetry: bool, partition: int | None 
                     partition_of=partition_of)
 
 
-def _checked(parse: Any, *, telemetry: bool, partition: int | None, partition_of: Any) -> Envelope:
+def _checked(parse: Callable[[], Envelope], *, telemetry: bool, partition: int | None,
+             partition_of: Any) -> Envelope:
+    """The envelope ``parse`` gives, checked as a worker must before folding it."""
     try:
         envelope = parse()
         if envelope.type not in CATALOGUE:

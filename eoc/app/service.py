@@ -116,7 +116,7 @@ class CommandService(WorkspaceCommands):
         clock: Callable[[], datetime] | None = None,
         late_window: timedelta = DEFAULT_LATE_WINDOW,
         thinning: Any = None,
-        telemetry_many: Callable[[list[Envelope], list[Envelope]], None] | None = None,
+        telemetry_many: Callable[[list[Envelope], list[Envelope]], object] | None = None,
     ) -> None:
 
         self.app = app

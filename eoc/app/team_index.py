@@ -103,15 +103,18 @@ class TeamIndex:
         showed it; None before any (or without a board feed)."""
         return self._positions.get(team_id)
 
-    def note_positions(self, rows: Mapping[str, Any]) -> dict[str, str]:
-        """Note the map's positions among these board rows; each team's newest moment noted."""
+    def moments(self) -> dict[str, str]:
+        """Each team's newest position's moment noted (the thinning's start after a restart)."""
+        return {team: p["at"] for team, p in self._positions.items()}
+
+    def note_positions(self, rows: Mapping[str, Any]) -> None:
+        """Note the map's positions among these board rows."""
         for key, row in rows.items():
             if key.startswith(POSITION_ROW_PREFIXES) and isinstance(row, dict) and "lat" in row and "at" in row:
                 team = key.rsplit("/", 1)[1]
                 old = self._positions.get(team)
                 if old is None or row["at"] >= old["at"]:
                     self._positions[team] = {"lat": row["lat"], "lon": row["lon"], "at": row["at"]}
-        return {team: p["at"] for team, p in self._positions.items()}
 
     def changed(self, _sequence: int, changes: Mapping[str, Any]) -> None:
         """A board listener: forget the teams whose rows changed; note the map's positions."""

@@ -72,27 +72,18 @@ def attach_identity(system: System) -> System:
 class CountedTelemetry:
     """The embedded system's telemetry: straight onto the boards, counted for /metrics."""
 
-    def __init__(self, apply: Callable[[Any], Any], apply_many: Callable[..., Any] | None = None) -> None:
-        self.apply = apply
+    def __init__(self, apply_many: Callable[[list[Any], list[Any]], list[Any]]) -> None:
         self.apply_many = apply_many
         self.published = 0  # kept: the track and the boards
         self.shown = 0  # shown only: the boards
 
-    def __call__(self, envelope: Any) -> Any:
-        """Onto the boards; the envelope as kept in the position track (with its place)."""
-        kept = self.apply(envelope)
-        self.published += 1
-        return kept
-
-    def many(self, envelopes: list[Any], shown: list[Any] | None = None) -> Any:
-        """A batch onto the boards at once (``apply_many``: the kept ones through the track, the
-        shown ones straight onto the boards), else the kept ones one by one."""
-        if self.apply_many is None:
-            return [self(envelope) for envelope in envelopes]
-        kept = self.apply_many(envelopes, shown or ())
-        self.published += len(envelopes)
-        self.shown += len(shown or ())
-        return kept
+    def many(self, kept: list[Any], shown: list[Any]) -> list[Any]:
+        """A request's reports onto the boards at once: the kept ones through the track, the
+        ones only shown straight onto the boards; the kept ones back with their places."""
+        placed = self.apply_many(kept, shown)
+        self.published += len(kept)
+        self.shown += len(shown)
+        return placed
 
 
 def store_check(app: EOCApplication) -> Callable[[], str | None]:
@@ -138,13 +129,14 @@ def build(
     follower = Follower(
         app, checkpoint=FileCheckpoint(settings.data_dir / "boards.json") if checkpoint else None, track=track,
     )
-    telemetry = CountedTelemetry(follower.apply_telemetry, follower.apply_telemetry_many)
+    telemetry = CountedTelemetry(follower.apply_telemetry_many)
     teams = TeamIndex()
     # The map as saved: the SOS's fallback position, and the live map's thinning goes on from it.
-    on_map = teams.note_positions(follower.board.rows)
-    service = CommandService(app, keyring, telemetry=telemetry, clock=clock,
+    teams.note_positions(follower.board.rows)
+    service = CommandService(app, keyring, clock=clock,
                              late_window=settings.late_entry_window,
-                             thinning=Thinning(last=track.last_kept(), shown=on_map), telemetry_many=telemetry.many)
+                             thinning=Thinning(last=track.last_kept(), shown=teams.moments()),
+                             telemetry_many=telemetry.many)
     service.teams = teams
     service.teams.follow(follower.listeners)  # a team's card is forgotten when its board row changes
     service.callers = make_caller_index(settings)

@@ -230,18 +230,14 @@ def build_api(cs: ClusterSettings, *, clock: Any = None, settings: Settings | No
     track = make_track(settings)
     kept_in_order = threading.Lock()
 
-    def kept(envelope: Any) -> None:
-        with kept_in_order:
-            publisher(track.append(envelope))
-
-    def kept_many(envelopes: list[Any], shown: list[Any]) -> None:  # a batch: one transaction, one batched send
+    def kept_many(envelopes: list[Any], shown: list[Any]) -> None:  # one transaction, one batched send
         if envelopes:
             with kept_in_order:
                 publisher.publish_many(track.append_many(envelopes))
         if shown:  # the live map's (not kept): one record per province, never held while Kafka is down
             publisher.publish_shown(shown)
 
-    service = CommandService(app, keyring, telemetry=refusing_when_full(kept), clock=clock,
+    service = CommandService(app, keyring, clock=clock,
                              late_window=settings.late_entry_window, thinning=Thinning(last=track.last_kept()),
                              telemetry_many=refusing_when_full(kept_many))
     publisher.track = track
@@ -259,7 +255,7 @@ def refusing_when_full(publisher: Any) -> Any:
     """The publisher as the service's telemetry: a full buffer is a 503 in the API's shape."""
 
 
-    def telemetry(*envelopes: Any) -> None:  # one report, or a batch of them (kept, shown)
+    def telemetry(*envelopes: Any) -> None:  # the kept reports and the ones only shown
         try:
             publisher(*envelopes)
         except Backpressure as exc:
