@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -128,6 +129,10 @@ class CommandService(WorkspaceCommands):
         # Reports kept (the track and the boards, or Kafka) and shown (the boards or Kafka only),
         # a batch's at once; without it, the kept ones one by one to ``telemetry``.
         self.telemetry_many = telemetry_many or self._one_by_one
+        # Their own thread, in order: not queued behind the store reads of the loop's pool (a
+        # thousand teams' first reports load a thousand cards, ``TeamIndex.prefetch``; their
+        # requests' sends waited up to half a second behind them, BENCHMARKS.md session 18).
+        self._telemetry_thread = ThreadPoolExecutor(1, thread_name_prefix="eoc-telemetry")
         # What a position report needs of its team, kept while the boards show no change of it.
         self.teams = TeamIndex()
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -140,6 +145,7 @@ class CommandService(WorkspaceCommands):
 
     def close(self) -> None:
         self.writer.close()
+        self._telemetry_thread.shutdown(wait=True)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -506,7 +512,8 @@ class CommandService(WorkspaceCommands):
         self._may(claims, "report_position")
         envelope, answer = self._position_report(team_id, cmd, claims, self.clock())
         if envelope is not None:  # the track and the board, or the track and Kafka (a cluster)
-            off_loop(self.telemetry_many, *(([envelope], []) if answer["kept"] else ([], [envelope])))
+            off_loop(self.telemetry_many, *(([envelope], []) if answer["kept"] else ([], [envelope])),
+                     executor=self._telemetry_thread)
         return answer
 
     def report_positions(self, cmd: c.ReportPositions, claims: Claims) -> dict[str, Any]:
@@ -551,7 +558,7 @@ class CommandService(WorkspaceCommands):
                     answers[i]["shown"] = True
         finally:  # the reports taken go on even if a later one failed (store down)
             if kept or shown:
-                off_loop(self.telemetry_many, kept, shown)
+                off_loop(self.telemetry_many, kept, shown, executor=self._telemetry_thread)
         return {"reports": answers, "kept": len(kept), "shown": len(kept) + len(shown),
                 "refused": sum(1 for answer in answers if "error" in answer)}
 

@@ -9,7 +9,10 @@ aggregate the first time the team reports, and forgets a team's card as soon as 
 show a change of the team (the follower's or the board topic's listeners: a team row changed,
 ``team/<id>`` or ``drill/team/<id>``): the next report loads it again. So a card is never
 older than the boards' view of the team, and at most ``max_age_s`` old (belt and braces: a
-board feed that stopped).
+board feed that stopped). Each card's age limit is drawn between half ``max_age_s`` and all of
+it: the cards loaded together (a gateway's first batches, all its teams at once) are then loaded
+again over half a minute, not all in the same second — at 10,000 reports a second that second
+held a thousand team loads, and every gateway's request waited behind them.
 
 Without a board feed (``follow`` never called) nothing is kept: every report loads the team,
 exactly as before.
@@ -17,6 +20,7 @@ exactly as before.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,12 +51,14 @@ def card_of(team: Any) -> TeamCard:
 class TeamIndex:
     """Teams' cards by id; see the module's docstring."""
 
-    def __init__(self, max_age_s: float = MAX_AGE_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_age_s: float = MAX_AGE_S, clock: Callable[[], float] = time.monotonic,
+                 draw: Callable[[], float] = random.random) -> None:
         self.max_age_s = max_age_s
         self.clock = clock
+        self.draw = draw  # in [0, 1): where between half the age and all of it a card is let go
         self.fed = False  # a board feed forgets changed teams: only then are cards kept
         self.loads = 0
-        self._cards: dict[str, tuple[TeamCard, float]] = {}
+        self._cards: dict[str, tuple[TeamCard, float]] = {}  # the card, and until when it is kept
         self._positions: dict[str, dict[str, Any]] = {}  # each team's newest position on the map
         self._epoch = 0  # moved by every forgetting: a card loaded across one is not kept
         self._lock = threading.Lock()
@@ -68,7 +74,7 @@ class TeamIndex:
         now = self.clock()
         if self.fed:
             kept = self._cards.get(team_id)
-            if kept is not None and now - kept[1] < self.max_age_s:
+            if kept is not None and now < kept[1]:
                 return kept[0]
         epoch = self._epoch
         card = load()
@@ -76,7 +82,7 @@ class TeamIndex:
         if self.fed:
             with self._lock:
                 if self._epoch == epoch:  # no team changed while it was loaded
-                    self._cards[team_id] = (card, now)
+                    self._cards[team_id] = (card, self._until(now))
         return card
 
     def prefetch(self, team_ids: Iterable[str], load_many: Callable[[list[str]], list[TeamCard]]) -> None:
@@ -87,7 +93,7 @@ class TeamIndex:
             return
         now = self.clock()
         missing = [t for t in dict.fromkeys(team_ids)
-                   if (kept := self._cards.get(t)) is None or now - kept[1] >= self.max_age_s]
+                   if (kept := self._cards.get(t)) is None or now >= kept[1]]
         if not missing:
             return
         epoch = self._epoch
@@ -96,7 +102,10 @@ class TeamIndex:
         with self._lock:
             if self._epoch == epoch:  # no team changed while they were loaded
                 for card in cards:
-                    self._cards[card.id] = (card, now)
+                    self._cards[card.id] = (card, self._until(now))
+
+    def _until(self, now: float) -> float:
+        return now + self.max_age_s * (0.5 + 0.5 * self.draw())
 
     def position(self, team_id: str) -> dict[str, Any] | None:
         """The team's newest position on the map (``{"lat", "lon", "at"}``), as the boards

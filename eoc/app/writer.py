@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import logging
 import queue
@@ -30,6 +31,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from copy import deepcopy
 from typing import Any, TypeVar
 from uuid import UUID
@@ -88,11 +90,15 @@ def _suspend(awaitable: Any) -> Any:
     return greenlet.getcurrent().parent.switch(awaitable)
 
 
-def off_loop(fn: Callable[..., T], *args: Any) -> T:
+def off_loop(fn: Callable[..., T], *args: Any, executor: Executor | None = None) -> T:
     """``fn(*args)`` for something that may block (a store, a socket): in a worker thread when
-    called for a coroutine on the event loop (``on_loop``), directly anywhere else."""
+    called for a coroutine on the event loop (``on_loop``), directly anywhere else. The thread is
+    the loop's default pool's, or ``executor``'s (work that must not queue behind the pool's)."""
     if _awaiting():
-        return _suspend(asyncio.to_thread(fn, *args))  # type: ignore[no-any-return]
+        if executor is None:
+            return _suspend(asyncio.to_thread(fn, *args))  # type: ignore[no-any-return]
+        run = functools.partial(contextvars.copy_context().run, fn, *args)
+        return _suspend(asyncio.get_running_loop().run_in_executor(executor, run))  # type: ignore[no-any-return]
     return fn(*args)
 
 

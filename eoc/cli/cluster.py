@@ -22,6 +22,7 @@ from eoc.main.cluster import (
     wait_for_kafka,
     what_failed,
 )
+from eoc.main.loop import settle_heap
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "events" / "asyncapi.yaml"
 
@@ -149,7 +150,9 @@ def run_worker(args: argparse.Namespace) -> int:
     if not wait_for_kafka(cs, "worker"):
         return 0
     ensure_topics(cs)  # Faust does not create its source topics with the right partitions
-    run(build_worker(cs), loglevel=cs.log_level, logging_config=logging_config(cs.log_level, cs.log_format),
+    app = build_worker(cs)
+    settle_heap()
+    run(app, loglevel=cs.log_level, logging_config=logging_config(cs.log_level, cs.log_format),
         recovery_stall_s=cs.worker_recovery_stall_s)
     return 0
 
@@ -201,6 +204,7 @@ def run_api(args: argparse.Namespace) -> int:
     # The dashboard's pages (sign-in first) beside the API: the bridge sends people here to sign in.
     mount_dashboard(app, bridge_port=settings.bridge_port or settings.port + 1, map_tiles=settings.map_tiles)
     tls = settings.tls_cert is not None
+    settle_heap()
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                     ssl_certfile=str(settings.tls_cert) if tls else None,

@@ -202,6 +202,62 @@ def test_without_a_board_feed_every_report_reads_its_team():
     assert len(loaded) == 3
 
 
+def test_cards_loaded_together_are_loaded_again_over_half_a_minute_not_in_one_second():
+    """A gateway's first batches bring all its teams at once. Were their cards let go at the same
+    age, every team would be loaded again in the same second, and the gateways' requests would
+    wait behind a thousand loads (the cluster API's answer p99 at 10,000 reports a second)."""
+    import random
+
+    from eoc.app.team_index import MAX_AGE_S, TeamCard
+
+    now = [0.0]
+    index = TeamIndex(clock=lambda: now[0], draw=random.Random(7).random).follow([])
+    teams = [f"t{i}" for i in range(1000)]
+
+    def load_many(ids: list[str]) -> list[TeamCard]:
+        return [TeamCard(t, "QZV", "Qazvin", False, 1) for t in ids]
+
+    index.prefetch(teams, load_many)
+    assert index.loads == 1000
+    again_by_second = []
+    for second in range(1, int(MAX_AGE_S) + 1):
+        now[0] = float(second)
+        before = index.loads
+        index.prefetch(teams, load_many)
+        again_by_second.append(index.loads - before)
+    assert sum(again_by_second[: int(MAX_AGE_S / 2) - 1]) == 0  # none before half the age
+    assert sum(again_by_second) >= 1000  # and all by the whole of it
+    assert max(again_by_second) <= 100  # about 33 a second, never a tenth of them at once
+
+
+def test_a_batchs_send_does_not_queue_behind_the_loops_pool(service, clock, telemetry):
+    """The reports go on in a thread of the service's own: the loop's pool may be full of store
+    reads (a thousand teams' first reports load their cards), and the send waited behind them
+    (half a second at 10,000 reports a second, BENCHMARKS.md session 18)."""
+    import asyncio
+    import threading
+
+    from eoc.app.writer import on_loop
+
+    service.teams.follow([])  # the team's card kept once loaded: the report reads no store
+    team = register(service)
+    service.report_positions(batch((team, clock())), claims())
+    clock.advance(seconds=31)
+
+    async def main() -> dict[str, Any]:
+        loop, gate = asyncio.get_running_loop(), threading.Event()
+        busy = [loop.run_in_executor(None, gate.wait) for _ in range(64)]  # the pool's threads, all taken
+        threading.Timer(10, gate.set).start()  # let go at last, should the send wait behind them
+        try:
+            return await asyncio.wait_for(on_loop(service.report_positions, batch((team, clock())), claims()), 3)
+        finally:
+            gate.set()
+            await asyncio.gather(*busy)
+
+    assert asyncio.run(main())["kept"] == 1
+    assert [[e.aggregate_id for e in kept] for kept in telemetry.batches] == [[team], [team]]
+
+
 def test_a_cluster_batch_is_sent_together_or_waits_whole_for_kafka(service, clock, telemetry):
     """consumers/telemetry.py: a batch goes to the producer at once (both topics, each report on
     its province's partition); while Kafka is down it waits whole, or is refused whole (503)."""
