@@ -145,6 +145,11 @@ class CommandService(WorkspaceCommands):
 
     def close(self) -> None:
         self.writer.close()
+        self.finish_telemetry()
+
+    def finish_telemetry(self) -> None:
+        """The position batches handed to the telemetry thread are sent (before what they go to,
+        the track and the producer, is closed); none is taken after."""
         self._telemetry_thread.shutdown(wait=True)
 
     # ------------------------------------------------------------------ plumbing

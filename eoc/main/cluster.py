@@ -208,6 +208,7 @@ class ClusterApi:
 
     def close(self) -> None:
         try:
+            self.system.service.finish_telemetry()  # the batches handed over reach the track and the producer
             self.publisher.close()
         finally:
             track = getattr(self.publisher, "track", None)

@@ -247,10 +247,12 @@ def test_a_batchs_send_does_not_queue_behind_the_loops_pool(service, clock, tele
     async def main() -> dict[str, Any]:
         loop, gate = asyncio.get_running_loop(), threading.Event()
         busy = [loop.run_in_executor(None, gate.wait) for _ in range(64)]  # the pool's threads, all taken
-        threading.Timer(10, gate.set).start()  # let go at last, should the send wait behind them
+        last_resort = threading.Timer(10, gate.set)  # let go at last, should the send wait behind them
+        last_resort.start()
         try:
             return await asyncio.wait_for(on_loop(service.report_positions, batch((team, clock())), claims()), 3)
         finally:
+            last_resort.cancel()
             gate.set()
             await asyncio.gather(*busy)
 
