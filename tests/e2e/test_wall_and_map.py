@@ -559,7 +559,7 @@ def test_map_county_borders_load_from_the_system_at_provincial_zoom(embedded, br
         context.close()
 
 
-def test_map_tiles_are_configurable(system):
+def test_map_tiles_are_configurable(system, tmp_path):
     from fastapi.testclient import TestClient
 
     from eoc.http.api import create_api
@@ -571,8 +571,9 @@ def test_map_tiles_are_configurable(system):
     assert config["map_tiles"] == "https://tiles.example.ir/{z}/{x}/{y}.png"
     from eoc.app.config import Settings
 
-    assert Settings.from_env({"EOC_MAP_TILES": "http://t/{z}/{x}/{y}.png"}).map_tiles == "http://t/{z}/{x}/{y}.png"
-    assert Settings.from_env({}).map_tiles == ""
+    here = {"EOC_DATA_DIR": str(tmp_path / "settings")}  # its token key there, not in the user's data folder
+    assert Settings.from_env({**here, "EOC_MAP_TILES": "http://t/{z}/{x}/{y}.png"}).map_tiles == "http://t/{z}/{x}/{y}.png"
+    assert Settings.from_env(here).map_tiles == ""
     assert Path(STATIC / "vendor" / "leaflet" / "leaflet.js").is_file(), "scripts/install copies Leaflet from npm"
 
 
