@@ -94,9 +94,7 @@ def off_loop(fn: Callable[..., T], *args: Any, executor: Executor | None = None)
     """``fn(*args)`` for something that may block (a store, a socket): in a worker thread when
     called for a coroutine on the event loop (``on_loop``), directly anywhere else. The thread is
     the loop's default pool's, or ``executor``'s (work that must not queue behind the pool's)."""
-    if _awaiting():
-        if executor is None:
-            return _suspend(asyncio.to_thread(fn, *args))  # type: ignore[no-any-return]
+    if _awaiting():  # as asyncio.to_thread, on the executor given
         run = functools.partial(contextvars.copy_context().run, fn, *args)
         return _suspend(asyncio.get_running_loop().run_in_executor(executor, run))  # type: ignore[no-any-return]
     return fn(*args)
