@@ -78,6 +78,11 @@ class TokenSigner:
                 raise ValueError("a token signing key must be at least 16 bytes")
         self._current = key_id(secret)
         self._keys = {key_id(s): s for s in (*previous, secret)}
+        # Tokens whose signature was checked and claims read (a signer's keys never change; a
+        # rotation makes a new signer): a token comes with every request of its holder, and the
+        # key middleware and the endpoint each verify it. The checks that depend on the time
+        # run on every call.
+        self._verified: dict[str, Claims] = {}
 
     @property
     def kid(self) -> str:
@@ -119,7 +124,26 @@ class TokenSigner:
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{header}.{body}.{self._sign(self._current, header + '.' + body)}"
 
+    VERIFIED_LIMIT = 4_096  # tokens remembered at most (then forgotten all at once)
+
     def verify(self, token: str, now: float | None = None) -> Claims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._read(token)
+            if len(self._verified) >= self.VERIFIED_LIMIT:
+                self._verified = {}
+            self._verified[token] = claims
+        t = now if now is not None else time.time()
+        if claims.exp < t:
+            raise Unauthorized("token expired")
+        if claims.exp - claims.iat > MAX_ACCESS_S or claims.iat > t + 60:
+            raise Unauthorized("the token's lifetime is not allowed")
+        if claims.role not in POLICY or POLICY[claims.role].service or not valid_scope(claims.role, claims.province):
+            raise Unauthorized("the token's role and province do not go together")
+        return claims
+
+    def _read(self, token: str) -> Claims:
+        """The claims of a token signed by one of our keys (its times not checked)."""
         if not token.isascii() or len(token) > 4096:  # compare_digest refuses non-ASCII text
             raise Unauthorized("malformed token")
         try:
@@ -141,13 +165,6 @@ class TokenSigner:
                             iat=int(c["iat"]), jti=str(c["jti"]), sid=c.get("sid"))
         except (ValueError, KeyError, TypeError):
             raise Unauthorized("malformed token claims") from None
-        t = now if now is not None else time.time()
-        if claims.exp < t:
-            raise Unauthorized("token expired")
-        if claims.exp - claims.iat > MAX_ACCESS_S or claims.iat > t + 60:
-            raise Unauthorized("the token's lifetime is not allowed")
-        if claims.role not in POLICY or POLICY[claims.role].service or not valid_scope(claims.role, claims.province):
-            raise Unauthorized("the token's role and province do not go together")
         return claims
 
 

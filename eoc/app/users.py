@@ -19,6 +19,10 @@ writes forget it at once. While the listening connection is down, or the watch's
 notification to itself has not come back for 3 s, nothing is remembered. A revocation
 in another API process therefore counts from the moment its notification arrives (a
 millisecond on one network), as the same check's own race with a commit does.
+
+Embedded, the directory is a SQLite file: a token found live is remembered while SQLite's
+``data_version`` of the file has not moved (``FileWatch``): any commit to it, by this process or
+by a command typed beside it, forgets everything remembered at the next check.
 """
 
 from __future__ import annotations
@@ -201,10 +205,11 @@ class UserDirectory:
         # A hash to check against when the user does not exist: the answer takes as long.
         self._dummy = self._hasher.hash(secrets.token_hex(8))
         self._db.create(SCHEMA + PG_NOTIFY if dsn is not None else SCHEMA)
-        # Tokens found live, remembered while the directory is unchanged (PostgreSQL only; the
-        # watch starts with the first token check: a command-line tool never needs one).
+        # Tokens found live, remembered while the directory is unchanged (the watch starts with
+        # the first token check: a command-line tool never needs one).
         self._dsn = dsn
-        self.watch: DirectoryWatch | None = None
+        self._path = path
+        self.watch: DirectoryWatch | FileWatch | None = None
         self._watch_lock = threading.Lock()
 
     @property
@@ -451,19 +456,22 @@ class UserDirectory:
         since (no I/O: for the event loop). False means: ask ``token_live``."""
         return self.watch is not None and self.watch.knows(_token_key(claims))
 
-    def _watching(self) -> DirectoryWatch | None:
-        if self._dsn is None:
-            return None
+    def _watching(self) -> DirectoryWatch | FileWatch | None:
         with self._watch_lock:
             if self.watch is None:
-                self.watch = DirectoryWatch(self._dsn)
+                if self._dsn is not None:
+                    self.watch = DirectoryWatch(self._dsn)
+                elif self._path is not None:
+                    self.watch = FileWatch(self._path)
+                else:
+                    return None
                 self._db.on_write = self.watch.changed
             return self.watch
 
     def token_live(self, claims: Any) -> str | None:
         """Why this verified token no longer counts (None: it does)."""
         watch = self.watch or self._watching()
-        generation = watch.generation if watch is not None else 0  # read before the look-up
+        generation: Any = watch.generation if watch is not None else None  # read before the look-up
         problem = self._token_live(claims)
         if problem is None and watch is not None:
             watch.remember(_token_key(claims), generation)
@@ -494,6 +502,59 @@ class UserDirectory:
             users = {r[0]: float(r[1]) for r in q("SELECT id, sessions_after FROM users WHERE sessions_after >= ?",
                                                     (since,))}
         return sids, users
+
+
+class FileWatch:
+    """The embedded directory's watch (SQLite in the data directory): a connection of its own
+    asks SQLite's ``data_version``, which moves with every commit to the file by any other
+    connection — this process's directory or another process's (``eoc user disable`` typed
+    beside a running system). A token is known only if it was found live while the file was
+    as it is now, and within ``max_age_s``; this process's own writes forget at once too.
+
+    Each request's token check was a transaction on the file (two look-ups under the
+    directory's lock), twice a request (the key middleware's and the endpoint's); now it is
+    one ``PRAGMA data_version`` — a read of the file's header, no transaction."""
+
+    LIMIT = 50_000  # tokens remembered at most (then forgotten all at once)
+
+    def __init__(self, path: Path, *, max_age_s: float = 60.0) -> None:
+        self.max_age_s = max_age_s
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.Lock()
+        self._own = 0  # this process's writes
+        self._known: dict[tuple[Any, ...], tuple[tuple[int, int], float]] = {}
+
+    @property
+    def generation(self) -> tuple[int, int]:
+        with self._lock:
+            return self._own, int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def knows(self, key: tuple[Any, ...]) -> bool:
+        entry = self._known.get(key)
+        if entry is None or time.monotonic() - entry[1] >= self.max_age_s:
+            return False
+        try:
+            return entry[0] == self.generation
+        except sqlite3.Error:  # the file cannot be asked: nothing is known
+            return False
+
+    def remember(self, key: tuple[Any, ...], generation: tuple[int, int]) -> None:
+        with self._lock:
+            if generation[0] != self._own:
+                return  # this process wrote during the look-up: not kept
+            if len(self._known) >= self.LIMIT:
+                self._known = {}
+            self._known[key] = (generation, time.monotonic())
+
+    def changed(self) -> None:
+        with self._lock:
+            self._own += 1
+            self._known = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._known = {}
+            self._conn.close()
 
 
 def _token_key(claims: Any) -> tuple[Any, ...]:

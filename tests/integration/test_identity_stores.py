@@ -125,6 +125,51 @@ def test_a_token_found_live_is_remembered_only_until_the_directory_changes_in_an
         there.close()
 
 
+def test_embedded_a_token_found_live_is_remembered_until_the_file_changes_in_any_process(tmp_path):
+    """The embedded directory (a SQLite file): a token found live is known without a look-up
+    until anything commits to the file — this process's own write, or another process's (a
+    command typed beside the running system), seen by SQLite's ``data_version`` at the next check."""
+    import subprocess
+    import sys
+
+    from eoc.app.users import UserDirectory
+
+    path = tmp_path / "users.sqlite"
+    here = UserDirectory(path=path)
+    try:
+        user, _ = here.add("reza.qzv", PASSWORD, "dispatcher", "QZV")
+        session, _ = here.open_session(user.id)
+        other, _ = here.open_session(user.id)
+        claims = Claims(sub=user.id, role=Role.DISPATCHER, province="QZV", exp=0, iat=int(time.time()),
+                        sid=session.id)
+        assert here.live_known(claims) is False  # never looked up
+        assert here.token_live(claims) is None
+        assert here.live_known(claims) is True
+
+        looked_up: list[object] = []
+        look_up = here._token_live
+        here._token_live = lambda c: looked_up.append(c) or look_up(c)  # type: ignore[method-assign]
+
+        # This process's own write forgets at once.
+        assert here.revoke_session(other.id) is True
+        assert here.live_known(claims) is False
+        assert here.token_live(claims) is None and here.live_known(claims) is True
+        assert len(looked_up) == 1
+
+        # Another process revokes the session: the next check looks it up and refuses.
+        script = ("import sys; from pathlib import Path; from eoc.app.users import UserDirectory; "
+                  "d = UserDirectory(path=Path(sys.argv[1])); print(d.revoke_session(sys.argv[2])); d.close()")
+        done = subprocess.run([sys.executable, "-c", script, str(path), session.id],
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == "True", done.stderr
+        assert here.live_known(claims) is False
+        assert here.token_live(claims) == "the session has ended; sign in again"
+        assert here.live_known(claims) is False  # a refusal is never remembered
+        assert len(looked_up) == 2
+    finally:
+        here.close()
+
+
 class _FreezingProxy:
     """A TCP proxy to PostgreSQL that can stop passing bytes while keeping both sockets open:
     a connection the network has dropped without a word (no reset, no close)."""
