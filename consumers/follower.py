@@ -21,10 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from eoc.audit.stored import StoredDecoder
-from events.envelope import Envelope
+from events.envelope import Envelope, compact_json
 from projections import Board, apply, as_of, reason_of, undecodable
 
 log = logging.getLogger(__name__)
@@ -46,13 +44,8 @@ class FileCheckpoint:
         return int(data["position"]), data["rows"]
 
     def save(self, position: int, rows: dict[str, Any]) -> None:
-        # Every board row, every few seconds: orjson writes it several times faster than the
-        # standard library (what it does not take, an integer beyond 64 bits, goes to the latter).
-        data = {"position": position, "rows": rows}
-        try:
-            text = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
-        except TypeError:
-            text = json.dumps(data, separators=(",", ":")).encode()
+        # Every board row, every few seconds: orjson writes it several times faster (compact_json).
+        text = compact_json({"position": position, "rows": rows})
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(text)
         os.replace(tmp, self.path)

@@ -70,11 +70,10 @@ Why ticks
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from events.envelope import compact_json
 
 # The bridge's throttle (ui-bridge/hub.py): frames leave at most every TICK_S, and at least
 # MIN_GAP_S apart; between the two the gap is FLUSH_SHARE times what the last frames cost to
@@ -104,13 +103,9 @@ def now_iso() -> str:
 
 
 def dumps(value: Any) -> str:
-    # Persian stays Persian on the wire: half the bytes of \\u escapes. orjson writes the same
-    # compact JSON several times faster (every delta is serialised once per view a tick); what it
-    # does not take (an integer beyond 64 bits) goes to the standard library's encoder.
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Persian stays Persian on the wire: half the bytes of \\u escapes. Every delta is serialised
+    # once per view a tick: orjson (events.envelope.compact_json), several times faster.
+    return compact_json(value).decode()
 
 
 def snapshot_frame(seq: int, role: str, province: str, now: str, rows_json: str,

@@ -221,8 +221,8 @@ class Authenticator:
         return claims
 
     async def verify_on_loop(self, token: str) -> Claims:
-        """``verify`` for an event loop: nothing but the signature when the directory already
-        knows the token live, else the directory's look-up — in a worker thread when it is a
+        """``verify`` for an event loop: nothing but the signature (remembered) and the times when
+        the directory already knows the token live, else the directory's look-up — in a worker thread when it is a
         round trip to PostgreSQL (a local SQLite read stays on the loop)."""
         claims = self.signed(token)
         if not self.live_known(claims):

@@ -453,7 +453,8 @@ class UserDirectory:
 
     def live_known(self, claims: Any) -> bool:
         """Whether this verified token was found live and nothing in the directory has changed
-        since (no I/O: for the event loop). False means: ask ``token_live``."""
+        since (for the event loop: no round trip; embedded, one read of the file's header).
+        False means: ask ``token_live``."""
         return self.watch is not None and self.watch.knows(_token_key(claims))
 
     def _watching(self) -> DirectoryWatch | FileWatch | None:
@@ -471,7 +472,10 @@ class UserDirectory:
     def token_live(self, claims: Any) -> str | None:
         """Why this verified token no longer counts (None: it does)."""
         watch = self.watch or self._watching()
-        generation: Any = watch.generation if watch is not None else None  # read before the look-up
+        try:
+            generation: Any = watch.generation if watch is not None else None  # read before the look-up
+        except sqlite3.Error:  # the embedded watch cannot read the file now: look up, remember nothing
+            watch = None
         problem = self._token_live(claims)
         if problem is None and watch is not None:
             watch.remember(_token_key(claims), generation)
@@ -513,13 +517,17 @@ class FileWatch:
 
     Each request's token check was a transaction on the file (two look-ups under the
     directory's lock), twice a request (the key middleware's and the endpoint's); now it is
-    one ``PRAGMA data_version`` — a read of the file's header, no transaction."""
+    one ``PRAGMA data_version`` — a read of the file's header, no transaction. Any commit to
+    the file forgets everything (a sign-in too, which PostgreSQL's trigger does not count):
+    never wrong, at times a look-up more."""
 
     LIMIT = 50_000  # tokens remembered at most (then forgotten all at once)
 
     def __init__(self, path: Path, *, max_age_s: float = 60.0) -> None:
         self.max_age_s = max_age_s
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        # Asked on the event loop: never wait on a busy file (then nothing is known, and the
+        # token is looked up as before).
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=0.05)
         self._lock = threading.Lock()
         self._own = 0  # this process's writes
         self._known: dict[tuple[Any, ...], tuple[tuple[int, int], float]] = {}
