@@ -8,8 +8,10 @@ payloads to the current version whenever an aggregate or a follower reads them.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
 from typing import Any, Self
 from uuid import UUID, uuid4
 
@@ -77,6 +79,10 @@ class RecordedCreation(Recorded, Aggregate.Created):
     pass
 
 
+# Values an aggregate may share with its copy: none of them can be changed in place.
+_UNCHANGING = (str, int, float, bool, type(None), UUID, datetime, Enum)
+
+
 class EOCAggregate(Aggregate):
     """Base of calls, incidents, teams and centres: each belongs to a province and county."""
 
@@ -88,6 +94,20 @@ class EOCAggregate(Aggregate):
 
     def __init__(self) -> None:  # state comes only from events
         pass
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """A copy that shares nothing mutable with this one. The repository hands every command
+        a copy of the cached aggregate (a refused command leaves the cache as it was); the
+        standard deepcopy takes each UUID and datetime apart as pickling does — 60 to 160 µs an
+        aggregate. Here what cannot change (text, numbers, ids, moments, enumerations) is shared
+        and the rest (lists, dicts, pending events) copied deeply, as before."""
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        state = new.__dict__
+        for name, value in self.__dict__.items():
+            state[name] = value if isinstance(value, _UNCHANGING) else deepcopy(value, memo)
+        return new
 
     @classmethod
     def start(
