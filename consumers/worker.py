@@ -86,6 +86,7 @@ from projections.hourly import BatchBoard, hourly_changes
 
 log = logging.getLogger(__name__)
 
+MAX_POLL_RECORDS = 2_000  # four of the worker's largest batches (batch_max)
 COMMIT_PREFIX = "~commit/"  # never a board row key: rows start with a letter
 EXIT_RECOVERY_STALLED = 75  # EX_TEMPFAIL: started again, the worker recovers afresh
 
@@ -432,6 +433,11 @@ def create_app(
         producer_linger=0.001,
         producer_max_request_size=16 * 1024 * 1024,
         consumer_max_fetch_size=16 * 1024 * 1024,
+        # At most so many records decoded a poll. Without a bound the consumer decoded every
+        # record fetched at once: behind a backlog (a burst, a catch-up after an outage) up to
+        # 800,000 records, 120 MB of Python objects waiting for the streams, whose high-water
+        # mark the process kept (tracemalloc in session 19: BENCHMARKS.md).
+        broker_max_poll_records=MAX_POLL_RECORDS,
         # No standby copies: a memory store reads an active partition from the start of its
         # changelog whenever it is assigned, so a standby copy would not be used.
         table_standby_replicas=0,

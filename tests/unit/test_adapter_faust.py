@@ -217,3 +217,23 @@ def test_take_batches_does_not_wake_while_no_event_waits_where_faust_take_events
     _, faust_waits, _ = _batches_of("faust", [[1]], within=0.01)
     assert ours <= 1  # one wait, for the first event
     assert faust_waits >= 10  # 0.3 s of 10 ms windows: why the worker has its own (an upgrade that changes it shows here)
+
+
+def test_the_workers_kafka_consumer_decodes_a_bounded_number_of_records_a_poll(worker):
+    """faust-streaming passes ``broker_max_poll_records`` to aiokafka's consumer as
+    ``max_poll_records``; without it a poll decoded every record fetched (behind a backlog,
+    hundreds of thousands at once: the worker's memory high-water mark, BENCHMARKS.md session 19)."""
+    from consumers.worker import MAX_POLL_RECORDS
+
+    app, _, _ = worker
+
+    async def made() -> int | None:
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)  # never started: no broker
+        try:
+            return consumer._max_poll_records
+        finally:
+            await consumer.stop()
+
+    polled = asyncio.run(made())
+    assert polled == MAX_POLL_RECORDS
+    assert MAX_POLL_RECORDS >= create_app.__kwdefaults__["batch_max"]  # a poll still fills a batch
