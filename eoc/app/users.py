@@ -508,6 +508,17 @@ class UserDirectory:
         return sids, users
 
 
+TOKENS_REMEMBERED = 50_000  # a watch's tokens found live, at most (then forgotten all at once)
+
+
+def _remembered(known: dict[tuple[Any, ...], Any], key: tuple[Any, ...], generation: Any) -> dict[tuple[Any, ...], Any]:
+    """A watch's tokens found live, with this one (when found in this generation, and now)."""
+    if len(known) >= TOKENS_REMEMBERED:
+        known = {}
+    known[key] = (generation, time.monotonic())
+    return known
+
+
 class FileWatch:
     """The embedded directory's watch (SQLite in the data directory): a connection of its own
     asks SQLite's ``data_version``, which moves with every commit to the file by any other
@@ -520,8 +531,6 @@ class FileWatch:
     one ``PRAGMA data_version`` — a read of the file's header, no transaction. Any commit to
     the file forgets everything (a sign-in too, which PostgreSQL's trigger does not count):
     never wrong, at times a look-up more."""
-
-    LIMIT = 50_000  # tokens remembered at most (then forgotten all at once)
 
     def __init__(self, path: Path, *, max_age_s: float = 60.0) -> None:
         self.max_age_s = max_age_s
@@ -550,9 +559,7 @@ class FileWatch:
         with self._lock:
             if generation[0] != self._own:
                 return  # this process wrote during the look-up: not kept
-            if len(self._known) >= self.LIMIT:
-                self._known = {}
-            self._known[key] = (generation, time.monotonic())
+            self._known = _remembered(self._known, key, generation)
 
     def changed(self) -> None:
         with self._lock:
@@ -578,8 +585,6 @@ class DirectoryWatch:
     A connection can die without a word (a network that drops it, a pooler that does not pass
     LISTEN on): the watch sends itself a notification every ``ping_s`` on the same channel, and
     knows nothing unless its last one came back within ``alive_s``."""
-
-    LIMIT = 50_000  # tokens remembered at most (then forgotten all at once)
 
     def __init__(self, dsn: str, *, max_age_s: float = 60.0, retry_s: float = 1.0, ping_s: float = 1.0,
                  alive_s: float = 3.0) -> None:
@@ -611,9 +616,7 @@ class DirectoryWatch:
         with self._lock:
             if generation != self.generation or not self.listening:
                 return  # the directory changed during the look-up, or nobody listens: not kept
-            if len(self._known) >= self.LIMIT:
-                self._known = {}
-            self._known[key] = (generation, time.monotonic())
+            self._known = _remembered(self._known, key, generation)
 
     def changed(self) -> None:
         with self._lock:

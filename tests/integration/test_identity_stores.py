@@ -55,6 +55,15 @@ def test_access_log_chain_on_each_store(system):
 
 
 @pytest.mark.postgres
+def _dispatcher_with_two_sessions(directory):
+    """A dispatcher of Qazvin signed in twice, and the claims of a token of the first session."""
+    user, _ = directory.add("reza.qzv", PASSWORD, "dispatcher", "QZV")
+    session, _ = directory.open_session(user.id)
+    other, _ = directory.open_session(user.id)
+    claims = Claims(sub=user.id, role=Role.DISPATCHER, province="QZV", exp=0, iat=int(time.time()), sid=session.id)
+    return user, session, other, claims
+
+
 def test_a_token_found_live_is_remembered_only_until_the_directory_changes_in_any_process(fresh_pg_dsn):
     """Two API processes on one PostgreSQL directory (two ``UserDirectory`` objects, each with
     its own pool and watch). A token found live is then known without a round trip, until a
@@ -67,11 +76,7 @@ def test_a_token_found_live_is_remembered_only_until_the_directory_changes_in_an
 
     here, there = UserDirectory(dsn=fresh_pg_dsn), UserDirectory(dsn=fresh_pg_dsn)
     try:
-        user, _ = here.add("reza.qzv", PASSWORD, "dispatcher", "QZV")
-        session, _ = here.open_session(user.id)
-        other, _ = here.open_session(user.id)
-        claims = Claims(sub=user.id, role=Role.DISPATCHER, province="QZV", exp=0, iat=int(time.time()),
-                        sid=session.id)
+        user, session, other, claims = _dispatcher_with_two_sessions(here)
 
         def found_live() -> bool:  # a look-up that leaves the token remembered
             assert here.token_live(claims) is None
@@ -137,11 +142,7 @@ def test_embedded_a_token_found_live_is_remembered_until_the_file_changes_in_any
     path = tmp_path / "users.sqlite"
     here = UserDirectory(path=path)
     try:
-        user, _ = here.add("reza.qzv", PASSWORD, "dispatcher", "QZV")
-        session, _ = here.open_session(user.id)
-        other, _ = here.open_session(user.id)
-        claims = Claims(sub=user.id, role=Role.DISPATCHER, province="QZV", exp=0, iat=int(time.time()),
-                        sid=session.id)
+        _, session, other, claims = _dispatcher_with_two_sessions(here)
         assert here.live_known(claims) is False  # never looked up
         assert here.token_live(claims) is None
         assert here.live_known(claims) is True
