@@ -1004,12 +1004,18 @@ $("sound").addEventListener("click", () => {
   render();
 });
 $("unfollow").addEventListener("click", () => { map.setFollow(null); render(); });
-document.addEventListener("click", (e) => {
+// A map popup's "follow" button. A live board may redraw the popup between the press and the
+// release (a frame changed what it shows), and the browser then gives no click: the two fell on
+// two drawings of the button. So the release decides; a click with no press before it (detail 0:
+// the keyboard, a screen reader) decides too.
+function followButton(e) {
   const b = e.target.closest && e.target.closest("button.follow");
   if (!b) return;
   map.setFollow(map.state.follow === b.dataset.follow ? null : b.dataset.follow);
   render();
-});
+}
+document.addEventListener("pointerup", (e) => { if (e.button === 0) followButton(e); });
+document.addEventListener("click", (e) => { if (e.detail === 0) followButton(e); });
 // The charts are drawn in the screen's pixels: drawn again when the window changes size.
 let resizing = null;
 window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(render, 150); });

@@ -234,7 +234,7 @@ function sync(store, layer, rows, latlng, signature, icon, popup, keyOf, alarmOf
     if (!m) {
       m = L.marker(pos, { icon: icon(r), riseOnHover: true, keyboard: false, zIndexOffset: wantLayer === M.alarmLayer ? 2000 : layer === M.teamLayer ? 1000 : 0 });
       m.key = keyOf(r); m.sig = sig; m.row = r; m.layerIn = wantLayer;
-      m.bindPopup(() => popup(m.row), { maxWidth: 320 });
+      m.bindPopup(() => (m.popupHtml = popup(m.row)), { maxWidth: 320 });
       wantLayer.addLayer(m);
       store.set(r.id, m);
       changed = true;
@@ -249,7 +249,10 @@ function sync(store, layer, rows, latlng, signature, icon, popup, keyOf, alarmOf
       m.setIcon(icon(r));
       if (layer.refreshClusters && wantLayer === layer) layer.refreshClusters(m);
     }
-    if (m.isPopupOpen()) m.setPopupContent(popup(r));
+    // An open popup is drawn again only when what it shows changed: a live board brings frames
+    // many times a second, and a popup redrawn under the pointer loses the click on its button
+    // (the press on the old button, the release on the new one).
+    if (m.isPopupOpen() && popup(r) !== m.popupHtml) m.setPopupContent(() => (m.popupHtml = popup(m.row)));
   }
   for (const [id, m] of store) if (!seen.has(id)) { m.layerIn.removeLayer(m); store.delete(id); changed = true; }
 }
